@@ -1,0 +1,121 @@
+# Tollgate -- build, run, test, fuzz and benchmark.
+#
+# Every public target first makes sure the Debian packages it needs are
+# installed (scripts/deps.sh), then re-enters make so pkg-config runs after
+# the install.  `make run` and `make test` are the two-command quick start.
+
+PREFIX      ?= /usr/local
+PYTHON      ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+CONFIG      ?= tollgate.yaml
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+
+PKGS    = libh2o-evloop hiredis jansson libcurl yaml-0.1 yajl
+WARN    = -Wall -Wextra -Werror
+STD     = -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0
+OPT     ?= -O2 -g
+SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS      = $(wildcard gateway/*.c)
+LIB_SRCS  = $(filter-out gateway/main.c,$(SRCS))
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+
+OBJS      = $(SRCS:gateway/%.c=build/obj/%.o)
+TEST_OBJS = $(LIB_SRCS:gateway/%.c=build/test/obj/%.o)
+ASAN_OBJS = $(LIB_SRCS:gateway/%.c=build/asan/obj/%.o)
+FUZZ_OBJS = $(LIB_SRCS:gateway/%.c=build/fuzz/obj/%.o)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=build/test/%)
+ASAN_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
+FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+.PHONY: all deps deps-build deps-run deps-bench build run test unit integration \
+        fuzz fuzz-build bench demo install clean
+
+all: deps-build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+
+deps: ; @scripts/deps.sh test
+deps-build: ; @scripts/deps.sh build
+deps-run: ; @scripts/deps.sh run
+deps-bench: ; @scripts/deps.sh bench
+
+# ---- inner targets: run only after deps, so pkg-config sees the packages ----
+ifneq ($(filter build unit-build fuzz-build build/%,$(MAKECMDGOALS)),)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lssl -lcrypto -lpthread -lm
+endif
+CFLAGS_ALL = $(STD) $(WARN) $(PKG_CFLAGS) -Igateway
+
+build: build/tollgate
+
+build/tollgate: $(OBJS)
+	$(CC) $(OPT) -o $@ $(OBJS) $(PKG_LIBS)
+
+build/obj/%.o: gateway/%.c gateway/*.h | build/obj
+	$(CC) $(CFLAGS_ALL) $(OPT) -c -o $@ $<
+
+build/test/obj/%.o: gateway/%.c gateway/*.h | build/test/obj
+	$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -c -o $@ $<
+
+build/asan/obj/%.o: gateway/%.c gateway/*.h | build/asan/obj
+	$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -c -o $@ $<
+
+build/test/test_%: tests/unit/test_%.c tests/unit/unit.h $(TEST_OBJS)
+	$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -Itests/unit -o $@ $< $(TEST_OBJS) $(PKG_LIBS)
+
+build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h $(ASAN_OBJS)
+	$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -Itests/unit -o $@ $< $(ASAN_OBJS) $(PKG_LIBS)
+
+unit-build: build/tollgate $(UNIT_BINS) $(ASAN_BINS)
+
+build/fuzz/obj/%.o: gateway/%.c gateway/*.h | build/fuzz/obj
+	clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DTG_TESTING -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer,address,undefined -DTG_TESTING -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+build/obj build/test/obj build/asan/obj build/fuzz/obj:
+	@mkdir -p $@
+
+# ---- public targets ----
+run: deps-run
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@scripts/run.sh $(CONFIG)
+
+test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) unit-build
+	@PYTHON=$(PYTHON) scripts/test.sh
+
+unit: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) unit-build
+	@PYTHON=$(PYTHON) scripts/test.sh unit
+
+integration: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@PYTHON=$(PYTHON) scripts/test.sh integration
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+
+demo: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@$(PYTHON) scripts/demo.py
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/policies \
+	    $(DESTDIR)$(PREFIX)/share/tollgate/templates
+	install -m 0755 build/tollgate $(DESTDIR)$(PREFIX)/bin/tollgate
+	install -m 0644 policies/*.yaml $(DESTDIR)$(PREFIX)/share/tollgate/policies/
+	install -m 0644 templates/*.yaml $(DESTDIR)$(PREFIX)/share/tollgate/templates/
+	install -m 0644 tollgate.yaml $(DESTDIR)$(PREFIX)/share/tollgate/tollgate.example.yaml
+
+clean:
+	rm -rf build tests/log

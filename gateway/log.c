@@ -1,0 +1,138 @@
+/* log.c -- structured logs: one JSON object per line, one write(2) per line. */
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int log_fd = 2;
+static enum tg_log_level log_min = TG_LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void tg_log_setup(int fd, enum tg_log_level min)
+{
+    log_fd = fd;
+    log_min = min;
+}
+
+int tg_log_enabled(enum tg_log_level lvl)
+{
+    return lvl >= log_min;
+}
+
+int tg_log_begin(struct tg_logline *l, enum tg_log_level lvl, const char *module, const char *event)
+{
+    char ts[40];
+    tg_buf_init(&l->buf);
+    l->on = tg_log_enabled(lvl);
+    if (!l->on)
+        return 0;
+    tg_rfc3339(ts, sizeof ts, tg_now_ms());
+    tg_buf_printf(&l->buf, "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":", ts, level_names[lvl]);
+    tg_buf_json_cstr(&l->buf, module);
+    tg_buf_puts(&l->buf, ",\"event\":");
+    tg_buf_json_cstr(&l->buf, event);
+    return 1;
+}
+
+static void key(struct tg_logline *l, const char *k)
+{
+    tg_buf_putc(&l->buf, ',');
+    tg_buf_json_cstr(&l->buf, k);
+    tg_buf_putc(&l->buf, ':');
+}
+
+void tg_log_str(struct tg_logline *l, const char *k, const char *val)
+{
+    if (!l->on)
+        return;
+    key(l, k);
+    tg_buf_json_cstr(&l->buf, val);
+}
+
+void tg_log_strn(struct tg_logline *l, const char *k, const char *val, size_t n)
+{
+    if (!l->on)
+        return;
+    key(l, k);
+    tg_buf_json_str(&l->buf, val, n);
+}
+
+void tg_log_int(struct tg_logline *l, const char *k, long long val)
+{
+    if (!l->on)
+        return;
+    key(l, k);
+    tg_buf_printf(&l->buf, "%lld", val);
+}
+
+void tg_log_json(struct tg_logline *l, const char *k, const char *json)
+{
+    if (!l->on)
+        return;
+    key(l, k);
+    tg_buf_puts(&l->buf, json ? json : "null");
+}
+
+void tg_log_end(struct tg_logline *l)
+{
+    if (l->on) {
+        tg_buf_puts(&l->buf, "}\n");
+        for (size_t off = 0; off < l->buf.len;) {
+            ssize_t w = write(log_fd, l->buf.data + off, l->buf.len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+    }
+    tg_buf_dispose(&l->buf);
+}
+
+static void vmsg(enum tg_log_level lvl, const char *module, const char *event, const char *err,
+                 const char *fmt, va_list ap)
+{
+    struct tg_logline l;
+    if (!tg_log_begin(&l, lvl, module, event))
+        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    tg_log_str(&l, "msg", msg);
+    if (err)
+        tg_log_str(&l, "error", err);
+    tg_log_end(&l);
+}
+
+void tg_log_msg(enum tg_log_level lvl, const char *module, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(lvl, module, event, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void tg_log_errno(enum tg_log_level lvl, const char *module, const char *event, const char *fmt, ...)
+{
+    char err[256];
+    int e = errno;
+    va_list ap;
+    snprintf(err, sizeof err, "%s", strerror(e));
+    va_start(ap, fmt);
+    vmsg(lvl, module, event, err, fmt, ap);
+    va_end(ap);
+}
+
+void tg_log_fatal(const char *module, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(TG_LOG_ERROR, module, event, NULL, fmt, ap);
+    va_end(ap);
+    exit(1);
+}

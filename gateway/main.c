@@ -1,0 +1,44 @@
+/* main.c -- the tollgate command: picks a subcommand from the table and runs it.
+ *
+ * Process globals, and the only ones: the log sink and level (log.c), the metrics registry
+ * of atomic counters (metrics.c), and the volatile sig_atomic_t signal flags (serve.c).
+ * Everything else travels in a context passed first.
+ */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+};
+
+static const struct command commands[] = {
+    {"serve", tg_cmd_serve, "serve -c FILE [-v] [--redis URL]   run the gateway"},
+    {"check", tg_cmd_check, "check -c FILE                     validate config, policies and templates"},
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: tollgate COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  tollgate %s\n", commands[i].usage);
+    fprintf(out, "\n'tollgate COMMAND --help' describes one command. Exit codes: 0 ok, 1 negative "
+                 "verdict, 2 usage or input error.\n");
+    return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tollgate: unknown command \"%s\"\n", argv[1]);
+    return usage(stderr);
+}
