@@ -9,6 +9,8 @@ PYTHON      ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 CONFIG      ?= tollgate.yaml
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+V           ?= 0
+Q            = $(if $(filter 1,$(V)),,@)
 
 PKGS    = libh2o-evloop hiredis jansson libcurl yaml-0.1 yajl
 WARN    = -Wall -Wextra -Werror
@@ -50,30 +52,38 @@ CFLAGS_ALL = $(STD) $(WARN) $(PKG_CFLAGS) -Igateway
 build: build/tollgate
 
 build/tollgate: $(OBJS)
-	$(CC) $(OPT) -o $@ $(OBJS) $(PKG_LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(OPT) -o $@ $(OBJS) $(PKG_LIBS)
 
 build/obj/%.o: gateway/%.c gateway/*.h | build/obj
-	$(CC) $(CFLAGS_ALL) $(OPT) -c -o $@ $<
+	@echo "  CC $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(OPT) -c -o $@ $<
 
 build/test/obj/%.o: gateway/%.c gateway/*.h | build/test/obj
-	$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -c -o $@ $<
+	@echo "  CC $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -c -o $@ $<
 
 build/asan/obj/%.o: gateway/%.c gateway/*.h | build/asan/obj
-	$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -c -o $@ $<
+	@echo "  CC $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -c -o $@ $<
 
 build/test/test_%: tests/unit/test_%.c tests/unit/unit.h $(TEST_OBJS)
-	$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -Itests/unit -o $@ $< $(TEST_OBJS) $(PKG_LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -Itests/unit -o $@ $< $(TEST_OBJS) $(PKG_LIBS)
 
 build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h $(ASAN_OBJS)
-	$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -Itests/unit -o $@ $< $(ASAN_OBJS) $(PKG_LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -Itests/unit -o $@ $< $(ASAN_OBJS) $(PKG_LIBS)
 
 unit-build: build/tollgate $(UNIT_BINS) $(ASAN_BINS)
 
 build/fuzz/obj/%.o: gateway/%.c gateway/*.h | build/fuzz/obj
-	clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DTG_TESTING -c -o $@ $<
+	@echo "  CC $@"
+	$(Q)clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DTG_TESTING -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer,address,undefined -DTG_TESTING -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
+	@echo "  LD $@"
+	$(Q)clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer,address,undefined -DTG_TESTING -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

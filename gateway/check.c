@@ -14,7 +14,8 @@ static int check_usage(FILE *out)
 {
     fprintf(out, "usage: tollgate check -c FILE [--get KEY]\n"
                  "  Validates tollgate.yaml and the policies and templates it names.\n"
-                 "  --get redis.url  prints that value (empty when unset) instead of a verdict.\n");
+                 "  --get KEY   prints redis.url (empty when unset) or listen (the first address)\n"
+                 "              instead of a verdict; scripts use it.\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -44,8 +45,10 @@ int tg_cmd_check(int argc, char **argv)
     if (c && get) {
         if (strcmp(get, "redis.url") == 0)
             printf("%s\n", c->redis.url ? c->redis.url : "");
+        else if (strcmp(get, "listen") == 0)
+            printf("%s\n", c->listen[0].address);
         else
-            fprintf(stderr, "tollgate check: --get knows only redis.url\n"), rc = 2;
+            fprintf(stderr, "tollgate check: --get knows redis.url and listen\n"), rc = 2;
     } else if (c) {
         printf("%s: ok (%zu warning%s)\n", path, diag.warnings, diag.warnings == 1 ? "" : "s");
     } else {

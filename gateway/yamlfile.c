@@ -186,6 +186,12 @@ void tg_yaml_check_keys(struct tg_yaml *y, yaml_node_t *map, const char *const *
             j++;
         if (allowed[j] == NULL)
             tg_yaml_error(y, k, "unknown key \"%s\" in %s", name, what);
+        for (j = 0; j < i; j++) {
+            yaml_node_t *prev = tg_yaml_key(y, map, j);
+            if (prev->type == YAML_SCALAR_NODE && strcmp((const char *)prev->data.scalar.value, name) == 0)
+                tg_yaml_error(y, k, "key \"%s\" appears twice in %s (first at line %zu)", name, what,
+                              tg_yaml_line(prev));
+        }
     }
 }
 

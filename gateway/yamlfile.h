@@ -30,7 +30,8 @@ void tg_yaml_close(struct tg_yaml *y);
 yaml_node_t *tg_yaml_root(struct tg_yaml *y);
 /* The value under key in a mapping, or NULL when absent (or when map is not a mapping). */
 yaml_node_t *tg_yaml_get(struct tg_yaml *y, yaml_node_t *map, const char *key);
-/* Reports an error for every key of map not in the NULL-terminated allowed list. */
+/* Reports an error for every key of map not in the NULL-terminated allowed list, and for
+ * every key that appears twice (YAML parsers keep one silently). */
 void tg_yaml_check_keys(struct tg_yaml *y, yaml_node_t *map, const char *const *allowed, const char *what);
 /* Iteration over sequences and mappings (0 items when node is another kind). */
 size_t tg_yaml_len(yaml_node_t *node);

@@ -5,6 +5,7 @@ Everything listens on a free port chosen at run time; logs of each test are kept
 tests/log/<test name>/ so a failure can be read afterwards.
 """
 import os
+import shutil
 import pathlib
 import pytest
 
@@ -23,6 +24,33 @@ def tollgate_bin():
 
 @pytest.fixture
 def logdir(request):
-    d = LOGS / request.node.name.replace("/", "_")[:120]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    d = LOGS / name[:120]
+    shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+from harness import Redis, Tollgate  # noqa: E402
+
+
+@pytest.fixture
+def redis(logdir):
+    r = Redis(logdir / "redis").start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def tollgate(logdir, redis):
+    """A factory: tollgate(extra=..., env=..., tls=...) starts one; all are stopped at the end."""
+    started = []
+
+    def make(wait_ready=True, **kw):
+        kw.setdefault("redis_url", redis.url)
+        t = Tollgate(logdir / ("tollgate%d" % len(started)), **kw)
+        started.append(t)
+        return t.start(wait_ready=wait_ready)
+
+    yield make
+    for t in started:
+        t.stop()

@@ -1,0 +1,400 @@
+/* server.c -- the HTTP front: h2o listeners, event-loop threads, routes, graceful stop.
+ *
+ * Start-up: the main thread builds one h2o_globalconf_t (routes, limits) and the TLS
+ * contexts; each loop thread opens its own SO_REUSEPORT sockets, so a thread that cannot
+ * bind fails loudly at start. Stop: the main thread posts a message to every loop, which
+ * closes its listeners, asks h2o to wind down connections, waits until its in-flight
+ * requests are answered (bounded by a deadline) and exits.
+ */
+#include "server.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis_loop.h"
+#include "util.h"
+
+#include <errno.h>
+#include <h2o/http2.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TG_MODULE "server"
+#define DRAIN_MS 2000 /* after the last answer, let writes flush and clients close */
+
+struct route {
+    h2o_handler_t super; /* first: h2o hands us this pointer */
+    tg_route_fn fn;
+    void *data;
+    char *path;
+    int prefix;
+};
+
+struct tg_loop {
+    h2o_context_t ctx; /* first: req->conn->ctx points here */
+    struct tg_server *server;
+    h2o_accept_ctx_t accept_tls;   /* per TLS listener config is shared, ssl_ctx differs */
+    h2o_socket_t **listeners;
+    size_t nlisteners;
+    struct tg_redis_loop *redis;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t control;
+    pthread_t tid;
+    int inflight;
+    int connections;
+    int stopping;
+    uint64_t stop_deadline;
+    atomic_int redis_ready;
+    int start_failed;
+    uint64_t seen_413;
+};
+
+struct tg_server {
+    h2o_globalconf_t globalconf;
+    h2o_hostconf_t *host;
+    const struct tg_config *cfg;
+    SSL_CTX **ssl; /* one per listen entry, NULL for cleartext */
+    const char *const *scripts;
+    size_t nscripts;
+    struct tg_loop *loops;
+    size_t nloops;
+    size_t max_conns_per_loop;
+    pthread_barrier_t started;
+};
+
+struct listener_data {
+    struct tg_loop *loop;
+    h2o_accept_ctx_t accept;
+};
+
+/* ---- routes ---- */
+
+static int on_route(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct route *r = (struct route *)self;
+    size_t n = req->path_normalized.len;
+    if (!r->prefix && (n != strlen(r->path) || memcmp(req->path_normalized.base, r->path, n) != 0)) {
+        tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such route");
+        return 0;
+    }
+    return r->fn(r->data, req);
+}
+
+static int on_not_found(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such route");
+    return 0;
+}
+
+void tg_server_route(struct tg_server *s, const char *path, tg_route_fn fn, void *data)
+{
+    size_t len = strlen(path);
+    h2o_pathconf_t *pc = h2o_config_register_path(s->host, path, 0);
+    struct route *r = (struct route *)h2o_create_handler(pc, sizeof *r);
+    r->super.on_req = on_route;
+    r->fn = fn;
+    r->data = data;
+    r->path = tg_xstrdup(path);
+    r->prefix = len > 0 && path[len - 1] == '/';
+}
+
+/* ---- listeners ---- */
+
+static int open_listener(const struct tg_listen *l)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST}, *ai;
+    int one = 1, fd = -1;
+    if (getaddrinfo(l->host, l->port, &hints, &ai) != 0) {
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "bad_address", "cannot resolve %s", l->address);
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
+        tg_log_errno(TG_LOG_ERROR, TG_MODULE, "listen_failed", "cannot listen on %s", l->address);
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static void on_conn_close(void *data)
+{
+    struct tg_loop *loop = data;
+    loop->connections--;
+    tg_metrics_add(TG_M_HTTP_CONNECTIONS, -1);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct listener_data *ld = listener->data;
+    struct tg_loop *loop = ld->loop;
+    h2o_socket_t *sock;
+    if (err != NULL || (sock = h2o_evloop_socket_accept(listener)) == NULL)
+        return;
+    if ((size_t)loop->connections >= loop->server->max_conns_per_loop || loop->stopping) {
+        h2o_socket_close(sock); /* shed load rather than queue it */
+        return;
+    }
+    int one = 1;
+    setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    loop->connections++;
+    tg_metrics_add(TG_M_HTTP_CONNECTIONS, 1);
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = loop;
+    h2o_accept(&ld->accept, sock);
+}
+
+static int loop_listen(struct tg_loop *loop)
+{
+    struct tg_server *s = loop->server;
+    loop->nlisteners = s->cfg->nlisten;
+    loop->listeners = tg_xcalloc(loop->nlisteners, sizeof *loop->listeners);
+    for (size_t i = 0; i < loop->nlisteners; i++) {
+        int fd = open_listener(&s->cfg->listen[i]);
+        if (fd < 0)
+            return -1;
+        struct listener_data *ld = tg_xcalloc(1, sizeof *ld);
+        ld->loop = loop;
+        ld->accept.ctx = &loop->ctx;
+        ld->accept.hosts = s->globalconf.hosts;
+        ld->accept.ssl_ctx = s->ssl[i];
+        loop->listeners[i] = h2o_evloop_socket_create(loop->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        loop->listeners[i]->data = ld;
+        h2o_socket_read_start(loop->listeners[i], on_accept);
+    }
+    return 0;
+}
+
+static void loop_unlisten(struct tg_loop *loop)
+{
+    for (size_t i = 0; i < loop->nlisteners; i++) {
+        if (loop->listeners[i] == NULL)
+            continue;
+        free(loop->listeners[i]->data);
+        h2o_socket_read_stop(loop->listeners[i]);
+        h2o_socket_close(loop->listeners[i]);
+        loop->listeners[i] = NULL;
+    }
+}
+
+/* ---- TLS ---- */
+
+static SSL_CTX *tls_context(const struct tg_listen *l)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "tls_failed", "%s: cannot load %s / %s: %s", l->address,
+                   l->tls_cert, l->tls_key, buf);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
+/* ---- loop threads ---- */
+
+static void begin_stop(struct tg_loop *loop)
+{
+    if (loop->stopping)
+        return;
+    loop->stopping = 1;
+    loop->stop_deadline = tg_mono_ms() + loop->server->cfg->limits.redis_timeout_ms + 5000;
+    loop_unlisten(loop);
+    h2o_context_request_shutdown(&loop->ctx);
+}
+
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    struct tg_loop *loop = H2O_STRUCT_FROM_MEMBER(struct tg_loop, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        free(m);
+    }
+    begin_stop(loop);
+}
+
+/* h2o answers oversized bodies itself (413, before our handler runs); count those too. */
+static void count_h2o_errors(struct tg_loop *loop)
+{
+    uint64_t n = loop->ctx.emitted_error_status[H2O_STATUS_ERROR_413];
+    for (; loop->seen_413 < n; loop->seen_413++) {
+        tg_metrics_inc(TG_M_REJECTED_TOO_LARGE);
+        tg_metrics_http(TG_ROUTE_HOOKS, 413, 0);
+    }
+}
+
+/* Runs until stopped and drained: in-flight answered, then connections closed or DRAIN_MS. */
+static void loop_run(struct tg_loop *loop)
+{
+    uint64_t drained_at = 0;
+    for (;;) {
+        h2o_evloop_run(loop->ctx.loop, 100);
+        atomic_store(&loop->redis_ready, tg_redis_loop_ready(loop->redis));
+        count_h2o_errors(loop);
+        if (!loop->stopping)
+            continue;
+        uint64_t now = tg_mono_ms();
+        if (loop->inflight > 0 && now < loop->stop_deadline)
+            continue;
+        if (drained_at == 0)
+            drained_at = now;
+        if (loop->connections == 0 || now - drained_at >= DRAIN_MS)
+            break;
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    struct tg_loop *loop = arg;
+    struct tg_server *s = loop->server;
+    h2o_context_init(&loop->ctx, h2o_evloop_create(), &s->globalconf);
+    loop->queue = h2o_multithread_create_queue(loop->ctx.loop);
+    h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
+    loop->redis = tg_redis_loop_new(loop->ctx.loop, s->cfg->redis.url, s->cfg->limits.redis_timeout_ms,
+                                    s->scripts, s->nscripts);
+    loop->start_failed = loop->redis == NULL || loop_listen(loop) != 0;
+    pthread_barrier_wait(&s->started);
+    if (!loop->start_failed)
+        loop_run(loop);
+    loop_unlisten(loop);
+    tg_redis_loop_free(loop->redis);
+    loop->redis = NULL;
+    h2o_multithread_unregister_receiver(loop->queue, &loop->control);
+    h2o_multithread_destroy_queue(loop->queue);
+    /* No h2o_context_dispose: h2o 2.2.5 asserts when a connection or its graceful-shutdown
+     * timer is still linked, and cannot close idle connections for us; the process is
+     * exiting, so exit() reclaims them. */
+    free(loop->listeners);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+static void configure_h2o(struct tg_server *s, const struct tg_config *cfg)
+{
+    h2o_config_init(&s->globalconf);
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("tollgate"));
+    /* Twice the limit, so that a body somewhat over it reaches our handler and gets a JSON
+     * 413 on HTTP/2 too (h2o resets an HTTP/2 stream over its own cap instead of answering). */
+    s->globalconf.max_request_entity_size = cfg->limits.max_body * 2;
+    s->globalconf.http2.max_concurrent_requests_per_connection = cfg->limits.http2_max_streams;
+    s->globalconf.http1.upgrade_to_http2 = 1;
+    s->host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+}
+
+struct tg_server *tg_server_new(const struct tg_config *cfg, const char *const *scripts, size_t nscripts)
+{
+    struct tg_server *s = tg_xcalloc(1, sizeof *s);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->cfg = cfg;
+    s->scripts = scripts;
+    s->nscripts = nscripts;
+    s->nloops = cfg->threads > 0 ? (size_t)cfg->threads : (size_t)(cores > 0 ? cores : 1);
+    s->max_conns_per_loop = (cfg->limits.max_connections + s->nloops - 1) / s->nloops;
+    configure_h2o(s, cfg);
+    s->ssl = tg_xcalloc(cfg->nlisten, sizeof *s->ssl);
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        if (cfg->listen[i].tls_cert && (s->ssl[i] = tls_context(&cfg->listen[i])) == NULL) {
+            tg_server_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void tg_server_free(struct tg_server *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; s->ssl && i < s->cfg->nlisten; i++)
+        if (s->ssl[i])
+            SSL_CTX_free(s->ssl[i]);
+    free(s->ssl);
+    free(s->loops);
+    h2o_config_dispose(&s->globalconf);
+    free(s);
+}
+
+int tg_server_start(struct tg_server *s)
+{
+    h2o_pathconf_t *fallback = h2o_config_register_path(s->host, "/", 0);
+    h2o_create_handler(fallback, sizeof(h2o_handler_t))->on_req = on_not_found;
+    s->loops = tg_xcalloc(s->nloops, sizeof *s->loops);
+    pthread_barrier_init(&s->started, NULL, (unsigned)s->nloops + 1);
+    for (size_t i = 0; i < s->nloops; i++) {
+        s->loops[i].server = s;
+        pthread_create(&s->loops[i].tid, NULL, loop_main, &s->loops[i]);
+    }
+    pthread_barrier_wait(&s->started);
+    pthread_barrier_destroy(&s->started);
+    int failed = 0;
+    for (size_t i = 0; i < s->nloops; i++)
+        failed |= s->loops[i].start_failed;
+    if (failed) {
+        tg_server_stop(s);
+        return -1;
+    }
+    for (size_t i = 0; i < s->cfg->nlisten; i++)
+        tg_log_msg(TG_LOG_INFO, TG_MODULE, "listening", "%s%s on %zu threads", s->cfg->listen[i].tls_cert ? "https://" : "http://",
+                   s->cfg->listen[i].address, s->nloops);
+    return 0;
+}
+
+void tg_server_stop(struct tg_server *s)
+{
+    for (size_t i = 0; i < s->nloops; i++)
+        if (!s->loops[i].start_failed)
+            h2o_multithread_send_message(&s->loops[i].control, tg_xcalloc(1, sizeof(h2o_multithread_message_t)));
+    for (size_t i = 0; i < s->nloops; i++)
+        pthread_join(s->loops[i].tid, NULL);
+}
+
+int tg_server_redis_ready(struct tg_server *s)
+{
+    for (size_t i = 0; i < s->nloops; i++)
+        if (!atomic_load(&s->loops[i].redis_ready))
+            return 0;
+    return 1;
+}
+
+struct tg_loop *tg_loop_of(h2o_req_t *req)
+{
+    return (struct tg_loop *)req->conn->ctx;
+}
+
+struct tg_redis_loop *tg_loop_redis(struct tg_loop *l)
+{
+    return l->redis;
+}
+
+struct tg_server *tg_loop_server(struct tg_loop *l)
+{
+    return l->server;
+}
+
+void tg_loop_inflight_add(struct tg_loop *l, int delta)
+{
+    l->inflight += delta;
+    tg_metrics_add(TG_M_HTTP_IN_FLIGHT, delta);
+}
