@@ -106,6 +106,11 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+size_t tg_utf8_seq_len(const char *s, size_t n)
+{
+    return n ? utf8_len((const unsigned char *)s, n) : 0;
+}
+
 void tg_buf_json_str(struct tg_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -31,4 +31,8 @@ void tg_buf_json_str(struct tg_buf *b, const char *s, size_t n);
 /* Convenience for NUL-terminated strings; NULL appends the literal null. */
 void tg_buf_json_cstr(struct tg_buf *b, const char *s);
 
+/* Length (1-4) of the valid UTF-8 sequence at s (n bytes available), or 0 when it is not
+ * valid: overlong forms, surrogates and code points above U+10FFFF are invalid. */
+size_t tg_utf8_seq_len(const char *s, size_t n);
+
 #endif

@@ -8,5 +8,10 @@
 
 int tg_cmd_serve(int argc, char **argv);  /* serve.c */
 int tg_cmd_check(int argc, char **argv);  /* check.c */
+int tg_cmd_eval(int argc, char **argv);   /* eval_cmd.c */
+int tg_cmd_report(int argc, char **argv); /* report_cmd.c */
+int tg_cmd_replay(int argc, char **argv); /* replay_cmd.c */
+int tg_cmd_retrigger(int argc, char **argv); /* ops_cmd.c */
+int tg_cmd_dead(int argc, char **argv);   /* ops_cmd.c */
 
 #endif

@@ -5,7 +5,10 @@
  */
 #include "config.h"
 #include "crypto.h"
+#include "policy.h"
 #include "util.h"
+#include "secret.h"
+#include "template.h"
 #include "yamlfile.h"
 
 #include <errno.h>
@@ -39,76 +42,11 @@ static void config_defaults(struct tg_config *c)
     c->templates_dir = tg_xstrdup("templates");
 }
 
-/* ---- secrets ---- */
-
-static char *trim_trailing_space(char *s, size_t *len)
-{
-    while (*len > 0 && (s[*len - 1] == '\n' || s[*len - 1] == '\r' || s[*len - 1] == ' ' ||
-                        s[*len - 1] == '\t'))
-        s[--*len] = '\0';
-    return s;
-}
-
-static int secret_from_ref(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n, const char *ref,
-                           struct tg_secret *out)
-{
-    if (strncmp(ref, "env:", 4) == 0) {
-        const char *v = getenv(ref + 4);
-        if (v == NULL || *v == '\0') {
-            tg_yaml_error(y, n, "environment variable %s is not set", ref + 4);
-            return -1;
-        }
-        out->value = tg_xstrdup(v);
-        out->len = strlen(v);
-    } else {
-        char *path = tg_config_path(c, ref + 5);
-        out->value = tg_read_file(path, &out->len);
-        if (out->value == NULL) {
-            tg_yaml_error(y, n, "cannot read secret file %s: %s", path, strerror(errno));
-            free(path);
-            return -1;
-        }
-        free(path);
-        trim_trailing_space(out->value, &out->len);
-    }
-    out->ref = tg_xstrdup(ref);
-    return 0;
-}
-
-/* Reads map[key] as a secret. Absent: leaves out empty and returns 0 (required says so). */
+/* Reads map[key] as a secret, relative file: paths against the config's directory. */
 static int get_secret(struct tg_config *c, struct tg_yaml *y, yaml_node_t *map, const char *key,
                       int required, struct tg_secret *out)
 {
-    yaml_node_t *n = tg_yaml_get(y, map, key);
-    if (n == NULL) {
-        if (required)
-            tg_yaml_error(y, map, "%s is required", key);
-        return required ? -1 : 0;
-    }
-    const char *s = tg_yaml_scalar(y, n, key);
-    if (s == NULL)
-        return -1;
-    if (strncmp(s, "env:", 4) == 0 || strncmp(s, "file:", 5) == 0)
-        return secret_from_ref(c, y, n, s, out);
-    if (*s == '\0') {
-        tg_yaml_error(y, n, "%s is empty", key);
-        return -1;
-    }
-    tg_yaml_warn(y, n, "%s is written inline; use env:NAME or file:PATH so it stays out of the file", key);
-    out->value = tg_xstrdup(s);
-    out->len = strlen(s);
-    out->ref = tg_xstrdup("inline");
-    return 0;
-}
-
-static void secret_dispose(struct tg_secret *s)
-{
-    if (s->value) {
-        memset(s->value, 0, s->len);
-        free(s->value);
-    }
-    free(s->ref);
-    memset(s, 0, sizeof *s);
+    return tg_secret_load(y, map, key, c->dir, required ? TG_SECRET_REQUIRED : 0, out);
 }
 
 /* ---- sections ---- */
@@ -434,6 +372,17 @@ static void load_chatops(struct tg_config *c, struct tg_yaml *y, yaml_node_t *ro
     load_chat(c, y, tg_yaml_get(y, n, "mattermost"), "token", &c->mattermost);
 }
 
+/* The policies and templates the config names. Loaded even after errors above, so that
+ * `tollgate check` reports every fault in one run. */
+static void load_sets(struct tg_config *c, struct tg_diag *diag)
+{
+    char *policies = tg_config_path(c, c->policies_dir), *templates = tg_config_path(c, c->templates_dir);
+    c->policies = tg_policy_load_dir(policies, diag);
+    c->templates = tg_template_load_dir(templates, diag);
+    free(policies);
+    free(templates);
+}
+
 /* ---- public ---- */
 
 struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
@@ -466,6 +415,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
         load_chatops(c, &y, root);
     }
     tg_yaml_close(&y);
+    load_sets(c, diag);
     if (diag->errors == errors_before)
         return c;
     tg_config_unref(c);
@@ -477,9 +427,9 @@ fail_yaml:
 
 static void chat_dispose(struct tg_chat *chat)
 {
-    secret_dispose(&chat->secret);
-    secret_dispose(&chat->webhook_url);
-    secret_dispose(&chat->bot_token);
+    tg_secret_dispose(&chat->secret);
+    tg_secret_dispose(&chat->webhook_url);
+    tg_secret_dispose(&chat->bot_token);
     free(chat->channel);
     for (size_t i = 0; i < chat->nusers; i++) {
         free(chat->users[i].chat_id);
@@ -497,18 +447,20 @@ static void config_free(struct tg_config *c)
     for (size_t i = 0; i < c->nwebhooks; i++) {
         struct tg_webhook *w = &c->webhooks[i];
         free(w->name);
-        secret_dispose(&w->token);
-        secret_dispose(&w->signing_token);
+        tg_secret_dispose(&w->token);
+        tg_secret_dispose(&w->signing_token);
         free(w->signing_key);
         tg_strv_free(w->events);
     }
     for (size_t i = 0; i < c->napi_tokens; i++) {
-        secret_dispose(&c->api_tokens[i].token);
+        tg_secret_dispose(&c->api_tokens[i].token);
         free(c->api_tokens[i].identity);
     }
     chat_dispose(&c->slack);
     chat_dispose(&c->mattermost);
-    secret_dispose(&c->gitlab.api_token);
+    tg_secret_dispose(&c->gitlab.api_token);
+    tg_policy_set_free(c->policies);
+    tg_template_set_free(c->templates);
     free(c->listen), free(c->webhooks), free(c->api_tokens);
     free(c->redis.url), free(c->redis.prefix), free(c->gitlab.url), free(c->gitlab.ca_file);
     free(c->policies_dir), free(c->templates_dir), free(c->public_url), free(c->audit.file);

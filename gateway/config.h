@@ -10,6 +10,7 @@
 #define TG_CONFIG_H
 
 #include "diag.h"
+#include "secret.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -17,14 +18,6 @@
 
 struct tg_policy_set;
 struct tg_template_set;
-
-/* A secret value and where it came from; ref ("env:NAME", "file:PATH" or "inline") is safe
- * to print, value never is. */
-struct tg_secret {
-    char *value;
-    size_t len;
-    char *ref;
-};
 
 struct tg_listen {
     char *address; /* as written */

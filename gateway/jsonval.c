@@ -1,5 +1,6 @@
 /* jsonval.c -- is this body one JSON object? Answered by yajl without building a tree. */
 #include "jsonval.h"
+#include "buf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,8 @@
 
 struct depth {
     int depth;
+    yajl_handle h;
+    size_t end; /* offset just after the top-level object's closing brace */
 };
 
 static int on_open(void *ctx)
@@ -18,7 +21,8 @@ static int on_open(void *ctx)
 static int on_close(void *ctx)
 {
     struct depth *d = ctx;
-    d->depth--;
+    if (--d->depth == 0)
+        d->end = yajl_get_bytes_consumed(d->h);
     return 1;
 }
 
@@ -29,6 +33,33 @@ static const yajl_callbacks callbacks = {
     .yajl_start_array = on_open,
     .yajl_end_array = on_close,
 };
+
+/* yajl is looser than RFC 8259 where the worker's jansson is strict: it lets overlong UTF-8
+ * through and takes \v and \f as white space. Raw bytes below 0x20 other than tab, CR and
+ * LF are invalid anywhere in JSON (strings must escape them), so one pass over the bytes
+ * closes both gaps and makes what ingest accepts exactly what the worker can read. */
+static int check_bytes(const char *buf, size_t len, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)buf[i];
+        size_t l = c < 0x80 ? 1 : tg_utf8_seq_len(buf + i, len - i);
+        if (l == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) {
+            snprintf(err, errlen, "body is not valid JSON at byte %zu: %s", i,
+                     l == 0 ? "invalid UTF-8" : "raw control character");
+            return -1;
+        }
+        i += l;
+    }
+    return 0;
+}
+
+static int only_space(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            return 0;
+    return 1;
+}
 
 static void yajl_reason(yajl_handle h, const char *buf, size_t len, char *err, size_t errlen)
 {
@@ -44,7 +75,7 @@ int tg_json_validate_object(const char *buf, size_t len, char *err, size_t errle
 {
     struct depth d = {0};
     size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+    while (i < len && only_space(buf + i, 1))
         i++;
     if (i == len) {
         snprintf(err, errlen, "body is empty");
@@ -55,8 +86,18 @@ int tg_json_validate_object(const char *buf, size_t len, char *err, size_t errle
                  buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?');
         return -1;
     }
+    if (check_bytes(buf, len, err, errlen))
+        return -1;
     yajl_handle h = yajl_alloc(&callbacks, NULL, &d);
+    d.h = h;
+    yajl_config(h, yajl_dont_validate_strings, 1);
     yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
+    if (st == yajl_status_ok && d.end > 0 && !only_space(buf + d.end, len - d.end)) {
+        /* yajl buffers a partial token after the object and never reports it */
+        snprintf(err, errlen, "body is not valid JSON at byte %zu: data after the object", d.end);
+        yajl_free(h);
+        return -1;
+    }
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
     int rc = 0;

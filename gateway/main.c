@@ -18,6 +18,11 @@ struct command {
 static const struct command commands[] = {
     {"serve", tg_cmd_serve, "serve -c FILE [-v] [--redis URL]   run the gateway"},
     {"check", tg_cmd_check, "check -c FILE                     validate config, policies and templates"},
+    {"eval", tg_cmd_eval, "eval -c FILE --event EVENT.json [--report [FORMAT:]FILE]...   decide for one event, no network"},
+    {"report", tg_cmd_report, "report [--format F] [--top N] FILE...   count scan findings by severity"},
+    {"replay", tg_cmd_replay, "replay -c FILE EVENT.json...       post recorded events to a running gateway"},
+    {"retrigger", tg_cmd_retrigger, "retrigger -c FILE --project ID --pipeline N --environment ENV   re-run an unknown or failed deploy"},
+    {"dead", tg_cmd_dead, "dead -c FILE list|requeue ID...|drop ID...   handle dead-lettered events"},
 };
 
 static int usage(FILE *out)

@@ -21,7 +21,9 @@
 #ifndef TG_QUEUE_H
 #define TG_QUEUE_H
 
+#include <hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Field names of a stream entry, in the order ingest writes them. */
 enum tg_queue_field {
@@ -37,6 +39,40 @@ enum tg_queue_field {
     TG_QF_COUNT
 };
 extern const char *const tg_queue_field_names[TG_QF_COUNT];
+
+/* ---- the consumer side (worker threads, blocking connections) ----
+ * Workers read in group <prefix>workers as consumer host:pid. An entry is acknowledged only
+ * after its outcome is recorded; one that keeps failing stays pending, is claimed again by
+ * some worker once idle past queue.claim_idle, and after queue.max_attempts deliveries goes
+ * to <prefix>dead with the last failure's reason. <prefix>errors (hash: entry id -> reason)
+ * keeps that reason between attempts. */
+
+struct tg_queue_entry {
+    char id[64];
+    const char *field[TG_QF_COUNT]; /* borrowed from reply; "" when absent */
+    size_t len[TG_QF_COUNT];
+    long long deliveries;           /* 1 for a first read */
+    redisReply *reply;              /* owned */
+};
+
+void tg_queue_entry_dispose(struct tg_queue_entry *e);
+
+/* Creates the consumer group at the start of the stream if it is missing. 0 or -1. */
+int tg_queue_ensure_group(redisContext *c, const char *prefix);
+/* The next new entry for this consumer, waiting up to block_ms. 1 got one, 0 none, -1 error. */
+int tg_queue_read(redisContext *c, const char *prefix, const char *consumer, int block_ms, struct tg_queue_entry *out);
+/* Takes over one entry idle longer than min_idle_ms (from a dead or stuck consumer), with its
+ * delivery count. cursor (at least 64 bytes, start "0-0") carries the scan position. */
+int tg_queue_claim(redisContext *c, const char *prefix, const char *consumer, uint64_t min_idle_ms, char *cursor,
+                   struct tg_queue_entry *out);
+/* Acknowledges an entry and forgets its failure reason. 0 or -1. */
+int tg_queue_ack(redisContext *c, const char *prefix, const char *id);
+/* Remembers why processing failed this time. 0 or -1. */
+int tg_queue_note_failure(redisContext *c, const char *prefix, const char *id, const char *reason);
+/* The reason noted for id into out ("" when none). */
+void tg_queue_last_failure(redisContext *c, const char *prefix, const char *id, char *out, size_t outlen);
+/* Copies the entry to <prefix>dead with reason and delivery count, then acknowledges it. */
+int tg_queue_dead_letter(redisContext *c, const char *prefix, const struct tg_queue_entry *e, const char *reason);
 
 /* Lua: KEYS[1] seen key, KEYS[2] events stream; ARGV[1] dedupe ttl in ms, ARGV[2] stream
  * MAXLEN (approximate), ARGV[3..] field/value pairs. Returns {0, new id} or {1, first id}. */

@@ -15,7 +15,6 @@
 #include "util.h"
 
 #include <async.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,15 +343,6 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
 /* ---- public ---- */
 
-static void script_sha(const char *src, char out[41])
-{
-    unsigned char d[20];
-    unsigned int len = sizeof d;
-    EVP_Digest(src, strlen(src), d, &len, EVP_sha1(), NULL);
-    for (size_t i = 0; i < sizeof d; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 struct tg_redis_loop *tg_redis_loop_new(h2o_loop_t *loop, const char *url, uint64_t timeout_ms,
                                         const char *const *scripts, size_t nscripts)
 {
@@ -370,7 +360,7 @@ struct tg_redis_loop *tg_redis_loop_new(h2o_loop_t *loop, const char *url, uint6
     r->scripts = tg_xcalloc(nscripts ? nscripts : 1, sizeof *r->scripts);
     for (size_t i = 0; i < nscripts; i++) {
         r->scripts[i].source = scripts[i];
-        script_sha(scripts[i], r->scripts[i].sha);
+        tg_redis_script_sha(scripts[i], r->scripts[i].sha);
     }
     h2o_timeout_init(loop, &r->cmd_class, timeout_ms);
     h2o_timeout_init(loop, &r->tick_class, TICK_MS);

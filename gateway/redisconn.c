@@ -2,6 +2,8 @@
 #include "redisconn.h"
 #include "util.h"
 
+#include <openssl/evp.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,4 +200,46 @@ redisContext *tg_redis_connect(struct tg_redis_addr *a, uint64_t timeout_ms, cha
         return NULL;
     }
     return c;
+}
+
+void tg_redis_script_sha(const char *source, char out[41])
+{
+    unsigned char d[20];
+    unsigned int len = sizeof d;
+    static const char hex[] = "0123456789abcdef";
+    EVP_Digest(source, strlen(source), d, &len, EVP_sha1(), NULL);
+    for (size_t i = 0; i < sizeof d; i++)
+        out[2 * i] = hex[d[i] >> 4], out[2 * i + 1] = hex[d[i] & 15];
+    out[40] = '\0';
+}
+
+static redisReply *run(redisContext *c, const char *verb, const char *body, int nkeys, int argc,
+                       const char **argv, const size_t *argvlen)
+{
+    enum { MAX_ARGS = 64 };
+    const char *av[MAX_ARGS + 3];
+    size_t al[MAX_ARGS + 3];
+    char nk[16];
+    if (argc > MAX_ARGS)
+        return NULL;
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    av[0] = verb, al[0] = strlen(verb);
+    av[1] = body, al[1] = strlen(body);
+    av[2] = nk, al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++)
+        av[3 + i] = argv[i], al[3 + i] = argvlen[i];
+    return redisCommandArgv(c, argc + 3, av, al);
+}
+
+redisReply *tg_redis_eval(redisContext *c, const char *source, int nkeys, int argc,
+                          const char **argv, const size_t *argvlen)
+{
+    char sha[41]; /* computed per call: microseconds, and no shared cache between threads */
+    tg_redis_script_sha(source, sha);
+    redisReply *r = run(c, "EVALSHA", sha, nkeys, argc, argv, argvlen);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        r = run(c, "EVAL", source, nkeys, argc, argv, argvlen);
+    }
+    return r;
 }

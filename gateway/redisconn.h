@@ -43,4 +43,15 @@ redisContext *tg_redis_connect(struct tg_redis_addr *a, uint64_t timeout_ms, cha
 /* Sends AUTH and SELECT as the address requires, on a blocking context. 0 or -1 with err. */
 int tg_redis_handshake(redisContext *c, const struct tg_redis_addr *a, char *err, size_t errlen);
 
+/* A Lua script for blocking connections: run with EVALSHA, falling back to EVAL when the
+ * server has not seen it yet (a fresh or failed-over primary), so nothing needs preloading. */
+/* Runs the Lua source with nkeys keys followed by args (argv/argvlen hold keys then args).
+ * Returns the reply (caller frees with freeReplyObject; may be an error reply), or NULL when
+ * the connection failed (c->err says why; the context must then be dropped). */
+redisReply *tg_redis_eval(redisContext *c, const char *source, int nkeys, int argc,
+                          const char **argv, const size_t *argvlen);
+
+/* The SHA-1 hex of a script, as Redis names it. */
+void tg_redis_script_sha(const char *source, char out[41]);
+
 #endif

@@ -3,7 +3,8 @@
  * The main thread owns the signals: every other thread blocks them, and the main thread
  * waits for them synchronously, so no code runs in signal context. SIGHUP reloads the
  * configuration (a bad one is refused and the old one stays); SIGTERM and SIGINT stop
- * accepting, let every in-flight request get its real answer, and exit 0.
+ * accepting, let every in-flight request get its real answer, let the workers finish the
+ * event in hand, and exit 0.
  */
 #include "commands.h"
 #include "config.h"
@@ -14,6 +15,9 @@
 #include "queue.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
+
+#include <curl/curl.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +41,7 @@ struct gateway {
     struct tg_server *server;
     struct tg_ingest *ingest;
     struct tg_health *health;
+    struct tg_workers *workers;
 };
 
 static int serve_usage(FILE *out)
@@ -117,6 +122,8 @@ static int start(struct gateway *g)
         return -1;
     g->ingest = tg_ingest_new(g->server, &g->config);
     g->health = tg_health_new(g->server);
+    g->workers = tg_workers_start(&g->config, g->boot->workers);
+    tg_health_add_probe(g->health, tg_workers_probe, g->workers);
     return tg_server_start(g->server);
 }
 
@@ -139,6 +146,7 @@ static void wait_for_stop(struct gateway *g, const sigset_t *set)
 
 static void teardown(struct gateway *g)
 {
+    tg_workers_stop(g->workers);
     tg_ingest_free(g->ingest);
     tg_health_free(g->health);
     tg_server_free(g->server);
@@ -162,6 +170,7 @@ int tg_cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP), sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
     rc = start(&g);
     if (rc == 0) {
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "started", "tollgate serving with %s", g.opts.config_path);
@@ -170,5 +179,6 @@ int tg_cmd_serve(int argc, char **argv)
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "stopped", "all in-flight requests answered");
     }
     teardown(&g);
+    curl_global_cleanup();
     return rc == 0 ? 0 : 1;
 }

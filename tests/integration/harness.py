@@ -179,6 +179,8 @@ limits:
   redis_timeout: 1s
 threads: 2
 workers: %(workers)d
+policies: '%(policies)s'
+templates: '%(templates)s'
 %(extra)s
 """
 
@@ -187,7 +189,7 @@ class Tollgate:
     """tollgate serve with a generated config, on free ports, logging into logdir."""
 
     def __init__(self, logdir, redis_url, extra="", env=None, tls=False, workers=0,
-                 extra_webhook="", config_text=None):
+                 extra_webhook="", config_text=None, policies=None, templates=None):
         self.logdir = pathlib.Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -198,11 +200,13 @@ class Tollgate:
             tls_text = "  - address: 127.0.0.1:%d\n    tls: { cert: '%s', key: '%s' }" % (
                 self.tls_port, self.cert, self.key)
         self.params = dict(port=self.port, tls=tls_text, redis_url=redis_url, extra=extra, workers=workers,
-                           extra_webhook=extra_webhook)
+                           extra_webhook=extra_webhook, policies=policies or ROOT / "policies",
+                           templates=templates or ROOT / "templates")
         self.config = self.logdir / "tollgate.yaml"
         self.config.write_text(config_text or BASE_CONFIG % self.params)
         self.env = dict(os.environ)
         self.env["TG_TEST_WEBHOOK_TOKEN"] = WEBHOOK_TOKEN
+        self.env["TRIGGER_TOKEN"] = "glptt-shipped-template-token"  # the shipped template's
         self.env.update(env or {})
         self.proc = None
         self.log_path = self.logdir / "tollgate.log"

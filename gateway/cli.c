@@ -1,0 +1,37 @@
+/* cli.c -- what the operator commands share: loading the config and reaching Redis. */
+#include "cli.h"
+#include "redisconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct tg_config *tg_cli_config(const char *path)
+{
+    struct tg_diag diag;
+    tg_diag_init(&diag);
+    struct tg_config *c = tg_config_load(path, &diag);
+    tg_diag_print(&diag, stderr);
+    tg_diag_dispose(&diag);
+    return c;
+}
+
+redisContext *tg_cli_redis(const struct tg_config *cfg, const char *url)
+{
+    char err[256];
+    struct tg_redis_addr addr;
+    if (tg_redis_addr_parse(url ? url : cfg->redis.url, &addr, err, sizeof err)) {
+        fprintf(stderr, "tollgate: %s\n", err);
+        return NULL;
+    }
+    redisContext *c = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms + 5000, err, sizeof err);
+    tg_redis_addr_dispose(&addr);
+    if (c == NULL)
+        fprintf(stderr, "tollgate: %s\n", err);
+    return c;
+}
+
+void tg_cli_operator(char *out, size_t outlen, const char *given)
+{
+    const char *who = given ? given : getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+    snprintf(out, outlen, "operator:%s", who && *who ? who : "unknown");
+}

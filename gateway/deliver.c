@@ -1,0 +1,213 @@
+/* deliver.c -- decide and deliver one queued GitLab event. */
+#include "deliver.h"
+#include "crypto.h"
+#include "deploy.h"
+#include "gitlab.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "template.h"
+#include "trigger.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TG_MODULE "deliver"
+
+/* One event on its way through: the parsed event, its target and the actor. */
+struct job {
+    struct tg_work *w;
+    const struct tg_queue_entry *e;
+    struct tg_event ev;
+    struct tg_target target;
+    char actor[160];
+    char key[512];      /* deployment key, when there is an environment */
+};
+
+static const enum tg_metric verdict_metric[] = {
+    [TG_VERDICT_SKIP] = TG_M_DECISION_SKIP, [TG_VERDICT_BLOCK] = TG_M_DECISION_BLOCK,
+    [TG_VERDICT_NEEDS_APPROVAL] = TG_M_DECISION_NEEDS_APPROVAL, [TG_VERDICT_DEPLOY] = TG_M_DECISION_DEPLOY,
+};
+
+static json_t *received_details(const struct tg_queue_entry *e)
+{
+    char sha[TG_SHA256_HEX_LEN + 1];
+    tg_sha256_hex(e->field[TG_QF_BODY], e->len[TG_QF_BODY], sha);
+    json_t *d = json_object();
+    static const enum tg_queue_field keep[] = {TG_QF_EVENT, TG_QF_WEBHOOK, TG_QF_IDEMPOTENCY_KEY, TG_QF_WEBHOOK_UUID,
+                                               TG_QF_EVENT_UUID, TG_QF_INSTANCE, TG_QF_REMOTE};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(keep); i++)
+        json_object_set_new(d, tg_queue_field_names[keep[i]],
+                            json_stringn_nocheck(e->field[keep[i]], e->len[keep[i]]));
+    json_object_set_new(d, "body_sha256", json_string(sha));
+    json_object_set_new(d, "body_bytes", json_integer((json_int_t)e->len[TG_QF_BODY]));
+    json_object_set_new(d, "stream_id", json_string(e->id));
+    return d;
+}
+
+static int record_received(struct job *j)
+{
+    char once[256];
+    snprintf(once, sizeof once, "received:%.200s", j->e->field[TG_QF_IDEMPOTENCY_KEY]);
+    json_t *details = received_details(j->e);
+    struct tg_audit_record r = {.action = "received", .actor = j->actor, .details = details, .once = once};
+    tg_work_record_target(&r, &j->target);
+    r.environment = NULL;
+    int rc = tg_work_audit(j->w, &r);
+    json_decref(details);
+    return rc;
+}
+
+static void fill_target(struct job *j)
+{
+    const struct tg_event *ev = &j->ev;
+    j->target = (struct tg_target){ev->project_id, ev->project_path, ev->ref, ev->sha, ev->pipeline_id, NULL,
+                                   ev->user_username};
+    snprintf(j->actor, sizeof j->actor, "gitlab:%s", *ev->user_username ? ev->user_username : "unknown");
+}
+
+static enum tg_fetch_result fetch_artifact(void *arg, const struct tg_report_ref *ref, tg_report_sink_fn sink,
+                                           void *sink_arg, char *err, size_t errlen)
+{
+    struct job *j = arg;
+    return tg_gitlab_fetch_artifact(j->w->api, j->ev.project_id, ref->job_id, ref->artifact, sink, sink_arg, err,
+                                    errlen);
+}
+
+static json_t *reasons_json(const struct tg_decision *d)
+{
+    json_t *a = json_array();
+    for (char **r = d->reasons; r && *r; r++)
+        json_array_append_new(a, json_string(*r));
+    return a;
+}
+
+static int record_decided(struct job *j, const struct tg_decision *d)
+{
+    char once[600];
+    snprintf(once, sizeof once, "decided:%lld:%lld:%s", j->ev.project_id, j->ev.pipeline_id,
+             d->environment ? d->environment : "-");
+    json_t *reasons = reasons_json(d);
+    struct tg_audit_record r = {.action = "decided", .actor = j->actor, .decision = tg_verdict_name(d->verdict),
+                                .reasons = reasons, .details = d->json, .once = once};
+    tg_work_record_target(&r, &j->target);
+    int rc = tg_work_audit(j->w, &r);
+    json_decref(reasons);
+    return rc;
+}
+
+static const char *initial_state(enum tg_verdict v)
+{
+    static const char *const states[] = {[TG_VERDICT_SKIP] = "skipped", [TG_VERDICT_BLOCK] = "blocked",
+                                         [TG_VERDICT_NEEDS_APPROVAL] = "pending_approval",
+                                         [TG_VERDICT_DEPLOY] = "decided"};
+    return states[v];
+}
+
+/* The trigger request for a deploy verdict, kept in the deployment record (without token). */
+static int render(struct job *j, const struct tg_decision *d, struct tg_deploy_new *n, char **vars, char *err,
+                  size_t errlen, struct tg_trigger_request *req)
+{
+    const struct tg_config *cfg = j->w->cfg;
+    const struct tg_template *t = cfg->templates ? tg_template_match(cfg->templates, j->ev.project_path) : NULL;
+    if (t == NULL) {
+        snprintf(err, errlen, "no template matches project %s", j->ev.project_path);
+        return -1;
+    }
+    if (tg_template_render(t, &j->ev, d, req, err, errlen))
+        return -1;
+    json_t *o = json_object();
+    for (size_t i = 0; i < req->nvars; i++)
+        json_object_set_new(o, req->var_names[i], json_string(req->var_values[i]));
+    *vars = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    n->template_name = req->template_name, n->chart_project = req->project, n->chart_ref = req->ref;
+    n->variables = *vars;
+    return 0;
+}
+
+static void report_decision(struct job *j, const struct tg_deploy_new *n)
+{
+    static const struct {
+        const char *state, *gitlab;
+    } map[] = {{"blocked", "failed"}, {"skipped", "skipped"}, {"pending_approval", "pending"}, {"failed", "failed"}};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(map); i++)
+        if (strcmp(n->state, map[i].state) == 0)
+            tg_work_status(j->w, &j->target, map[i].gitlab, n->reason);
+}
+
+/* Records the decision as a deployment and, for deploys, runs the trigger. */
+static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_decision *d, char *why, size_t whylen)
+{
+    struct tg_trigger_request req = {0};
+    struct tg_deploy_new n = {.state = initial_state(d->verdict), .project_id = j->ev.project_id,
+                              .project = j->ev.project_path, .pipeline = j->ev.pipeline_id, .sha = j->ev.sha,
+                              .ref = j->ev.ref, .environment = d->environment, .user = j->ev.user_username,
+                              .verdict = tg_verdict_name(d->verdict), .rule = d->rule,
+                              .reason = d->reasons && d->reasons[0] ? d->reasons[0] : d->rule,
+                              .policy_hash = d->policy_hash};
+    char err[512], state[32], *vars = NULL, *decision = json_dumps(d->json, JSON_COMPACT | JSON_SORT_KEYS);
+    n.decision = decision;
+    if (d->verdict == TG_VERDICT_NEEDS_APPROVAL)
+        n.pending_expiry_ms = tg_now_ms() + d->approvals.expire_ms;
+    if (d->verdict == TG_VERDICT_DEPLOY && render(j, d, &n, &vars, err, sizeof err, &req))
+        n.state = "failed", n.reason = err;
+    tg_deploy_key(j->key, sizeof j->key, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id, d->environment);
+    int created = tg_deploy_create(j->w->rc, j->w->cfg->redis.prefix, j->key, &n, state, sizeof state);
+    enum tg_deliver_result res = TG_DELIVER_DONE;
+    if (created < 0)
+        res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: cannot record the deployment");
+    else if (created == 1)
+        report_decision(j, &n);
+    if (res == TG_DELIVER_DONE && strcmp(state, "decided") == 0 && tg_trigger_run(j->w, j->key) < 0)
+        res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: trigger state could not be recorded");
+    tg_trigger_request_dispose(&req);
+    free(vars), free(decision);
+    return res;
+}
+
+static enum tg_deliver_result decide(struct job *j, char *why, size_t whylen)
+{
+    struct tg_decision d;
+    const struct tg_config *cfg = j->w->cfg;
+    if (cfg->policies == NULL) {
+        snprintf(why, whylen, "no policies loaded");
+        return TG_DELIVER_RETRY;
+    }
+    if (tg_policy_decide(cfg->policies, &j->ev, fetch_artifact, j, tg_now_ms(), &d, why, whylen))
+        return TG_DELIVER_RETRY;
+    tg_metrics_inc(verdict_metric[d.verdict]);
+    j->target.environment = d.environment;
+    tg_log_msg(TG_LOG_INFO, TG_MODULE, "decided", "%s pipeline %lld on %s: %s (%s) %s", j->ev.project_path,
+               j->ev.pipeline_id, j->ev.ref, tg_verdict_name(d.verdict), d.environment ? d.environment : "no environment",
+               d.reasons && d.reasons[0] ? d.reasons[0] : "");
+    enum tg_deliver_result res = TG_DELIVER_DONE;
+    if (record_decided(j, &d))
+        res = TG_DELIVER_RETRY, snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
+    else if (d.environment)
+        res = deliver_decision(j, &d, why, whylen);
+    tg_decision_dispose(&d);
+    return res;
+}
+
+enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry *e, char *reason, size_t reasonlen)
+{
+    struct job j = {.w = w, .e = e};
+    char err[512];
+    const char *header = e->len[TG_QF_EVENT] ? e->field[TG_QF_EVENT] : NULL;
+    if (tg_event_parse(header, e->field[TG_QF_BODY], e->len[TG_QF_BODY], &j.ev, err, sizeof err)) {
+        snprintf(reason, reasonlen, "unreadable %s payload: %s", header ? header : "event", err);
+        return TG_DELIVER_DEAD;
+    }
+    fill_target(&j);
+    enum tg_deliver_result res = TG_DELIVER_DONE;
+    if (record_received(&j))
+        res = TG_DELIVER_RETRY, snprintf(reason, reasonlen, "audit.fail_closed: receipt could not be recorded");
+    else if (j.ev.kind == TG_EVENT_PIPELINE && tg_pipeline_status_is_final(j.ev.pipeline_status))
+        res = decide(&j, reason, reasonlen);
+    tg_event_dispose(&j.ev);
+    return res;
+}

@@ -1,0 +1,279 @@
+/* deploy.c -- the deployment state machine in Redis (diagram in deploy.h).
+ *
+ *   <prefix>deploy:<project id>:<pipeline>:<environment>   hash: state, what was decided,
+ *        what to trigger (chart project, ref, variables JSON; never the token), attempts,
+ *        owner + lease_until while triggering, downstream id/url or error
+ *   <prefix>latest:<chart project>:<environment>:<ref>      newest pipeline id whose trigger
+ *        was sent: an older pipeline of that ref never triggers after it
+ *   <prefix>inflight   zset of deployments in triggering, by lease expiry (for the sweep)
+ *   <prefix>retry      zset of deployments in retry_wait, by due time
+ *   <prefix>pending    zset of deployments waiting for approval, by expiry
+ */
+#include "deploy.h"
+#include "redisconn.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FINAL_TTL_S "7776000" /* finished records stay 90 days: long enough for any retry of a pipeline */
+
+static const char create_lua[] =
+    "local s = redis.call('HGET', KEYS[1], 'state')\n"
+    "if s then return {0, s} end\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2], unpack(ARGV, 4))\n"
+    "if ARGV[1] == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
+    "return {1, ARGV[1]}\n";
+
+/* KEYS: deploy, inflight, retry, latest. ARGV: owner, now, lease_until. */
+static const char claim_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'lease_until', 'pipeline', 'attempts')\n"
+    "local state = h[1]\n"
+    "if not state then return {'done', 'missing'} end\n"
+    "if state == 'triggering' then\n"
+    "  if tonumber(h[2] or '0') >= tonumber(ARGV[2]) then return {'busy'} end\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'unknown', 'updated_at', ARGV[2],\n"
+    "             'error', 'no answer from GitLab was recorded before the trigger lease expired')\n"
+    "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "  return {'unknown'}\n"
+    "end\n"
+    "if state ~= 'decided' and state ~= 'retry_wait' and state ~= 'approved' then return {'done', state} end\n"
+    "local latest = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
+    "local pipeline = tonumber(h[3])\n"
+    "if latest > pipeline then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'superseded', 'updated_at', ARGV[2],\n"
+    "             'error', 'superseded by pipeline ' .. latest)\n"
+    "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "  return {'superseded', tostring(latest)}\n"
+    "end\n"
+    "redis.call('SET', KEYS[4], h[3])\n"
+    "local attempts = tonumber(h[4] or '0') + 1\n"
+    "redis.call('HSET', KEYS[1], 'state', 'triggering', 'owner', ARGV[1], 'lease_until', ARGV[3],\n"
+    "           'attempts', attempts, 'updated_at', ARGV[2])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])\n"
+    "redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "return {'go', tostring(attempts)}\n";
+
+/* KEYS: deploy, inflight, retry. ARGV: owner, now, outcome, a, b, final ttl. A late retry
+ * outcome leaves unknown alone: a timeout is no proof that nothing was triggered. */
+static const char finish_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'owner')\n"
+    "if h[2] ~= ARGV[1] or (h[1] ~= 'triggering' and h[1] ~= 'unknown') then return {'lost', h[1] or ''} end\n"
+    "if h[1] == 'unknown' and ARGV[3] == 'retry' then return {'lost', 'unknown'} end\n"
+    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "if ARGV[3] == 'triggered' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'triggered', 'downstream_id', ARGV[4], 'downstream_url', ARGV[5],\n"
+    "             'updated_at', ARGV[2])\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "elseif ARGV[3] == 'retry' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'retry_wait', 'next_at', ARGV[4], 'error', ARGV[5], 'updated_at', ARGV[2])\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[4], KEYS[1])\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[5], 'updated_at', ARGV[2])\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "end\n"
+    "return {h[1] == 'unknown' and 'late' or 'ok', h[1]}\n";
+
+/* KEYS: inflight. ARGV: now. Deployment keys are read from the zset (one primary, no cluster). */
+static const char sweep_lua[] =
+    "local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 16)\n"
+    "local out = {}\n"
+    "for _, k in ipairs(keys) do\n"
+    "  redis.call('ZREM', KEYS[1], k)\n"
+    "  local h = redis.call('HMGET', k, 'state', 'lease_until')\n"
+    "  if h[1] == 'triggering' and tonumber(h[2] or '0') < tonumber(ARGV[1]) then\n"
+    "    redis.call('HSET', k, 'state', 'unknown', 'updated_at', ARGV[1],\n"
+    "               'error', 'no answer from GitLab was recorded before the trigger lease expired')\n"
+    "    table.insert(out, k)\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: deploy, retry. ARGV: now. */
+static const char retrigger_lua[] =
+    "local s = redis.call('HGET', KEYS[1], 'state')\n"
+    "if s ~= 'unknown' and s ~= 'failed' then return {'refused', s or 'missing'} end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'decided', 'owner', '', 'updated_at', ARGV[1], 'retriggered_at', ARGV[1])\n"
+    "redis.call('PERSIST', KEYS[1])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])\n"
+    "return {'ok', s}\n";
+
+void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id, long long pipeline,
+                   const char *environment)
+{
+    snprintf(out, outlen, "%sdeploy:%lld:%lld:%s", prefix, project_id, pipeline, environment);
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static redisReply *eval(redisContext *c, const char *lua, int nkeys, const char *const *argv, int argc)
+{
+    size_t lens[64];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
+}
+
+/* A reply {word, ...}: the word, or NULL when the reply is not that shape. */
+static const char *word(const redisReply *r, size_t i)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements <= i || r->element[i]->type != REDIS_REPLY_STRING)
+        return NULL;
+    return r->element[i]->str;
+}
+
+int tg_deploy_create(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
+                     char *state, size_t statelen)
+{
+    char pending[128], now[24], expiry[24], pid[24], pipeline[24];
+    snprintf(pending, sizeof pending, "%spending", prefix);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
+    snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)d->pending_expiry_ms);
+    snprintf(pid, sizeof pid, "%lld", d->project_id);
+    snprintf(pipeline, sizeof pipeline, "%lld", d->pipeline);
+    const char *argv[] = {key, pending, d->state, now, expiry,
+                          "project_id", pid, "project", nz(d->project), "pipeline", pipeline,
+                          "sha", nz(d->sha), "ref", nz(d->ref), "environment", nz(d->environment),
+                          "user", nz(d->user), "verdict", nz(d->verdict), "rule", nz(d->rule),
+                          "reason", nz(d->reason), "decision", nz(d->decision), "policy_hash", nz(d->policy_hash),
+                          "template", nz(d->template_name), "chart_project", nz(d->chart_project),
+                          "chart_ref", nz(d->chart_ref), "variables", nz(d->variables), "attempts", "0"};
+    redisReply *r = eval(c, create_lua, 2, argv, (int)TG_ARRAY_SIZE(argv));
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+        word(r, 1)) {
+        rc = (int)r->element[0]->integer;
+        snprintf(state, statelen, "%s", word(r, 1));
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
+{
+    snprintf(out, outlen, "%slatest:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "chart_project")),
+             nz(tg_deploy_field(rec, "environment")), nz(tg_deploy_field(rec, "ref")));
+}
+
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t lease_ms, int *attempt, char *detail, size_t detaillen)
+{
+    char inflight[128], retry[128], latest[1024], now[24], until[24];
+    redisReply *rec = tg_deploy_load(c, key);
+    if (rec == NULL)
+        return TG_CLAIM_ERROR;
+    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
+    snprintf(retry, sizeof retry, "%sretry", prefix);
+    latest_key(latest, sizeof latest, prefix, rec);
+    freeReplyObject(rec);
+    uint64_t t = tg_now_ms();
+    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
+    snprintf(until, sizeof until, "%llu", (unsigned long long)(t + lease_ms));
+    const char *argv[] = {key, inflight, retry, latest, owner, now, until};
+    redisReply *r = eval(c, claim_lua, 4, argv, 7);
+    const char *w = word(r, 0), *d = word(r, 1);
+    enum tg_claim res = TG_CLAIM_ERROR;
+    snprintf(detail, detaillen, "%s", d ? d : "");
+    if (w && strcmp(w, "go") == 0)
+        res = TG_CLAIM_GO, *attempt = atoi(d ? d : "1");
+    else if (w && strcmp(w, "busy") == 0)
+        res = TG_CLAIM_BUSY;
+    else if (w && strcmp(w, "done") == 0)
+        res = TG_CLAIM_DONE;
+    else if (w && strcmp(w, "superseded") == 0)
+        res = TG_CLAIM_SUPERSEDED;
+    else if (w && strcmp(w, "unknown") == 0)
+        res = TG_CLAIM_UNKNOWN;
+    freeReplyObject(r);
+    return res;
+}
+
+int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
+                     const struct tg_deploy_result *r)
+{
+    static const char *const outcomes[] = {"triggered", "retry", "failed"};
+    char inflight[128], retry[128], now[24], a[24];
+    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
+    snprintf(retry, sizeof retry, "%sretry", prefix);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
+    const char *arg_a = a, *arg_b = r->error ? r->error : "";
+    if (r->outcome == TG_OUTCOME_TRIGGERED)
+        snprintf(a, sizeof a, "%lld", r->downstream_id), arg_b = r->downstream_url ? r->downstream_url : "";
+    else
+        snprintf(a, sizeof a, "%llu", (unsigned long long)r->next_at_ms);
+    const char *argv[] = {key, inflight, retry, owner, now, outcomes[r->outcome], arg_a, arg_b, FINAL_TTL_S};
+    redisReply *rep = eval(c, finish_lua, 3, argv, 9);
+    const char *w = word(rep, 0);
+    int rc = w == NULL ? -1 : strcmp(w, "lost") == 0 ? 1 : 0;
+    freeReplyObject(rep);
+    return rc;
+}
+
+int tg_deploy_sweep(redisContext *c, const char *prefix, tg_deploy_key_fn fn, void *arg)
+{
+    char inflight[128], now[24];
+    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
+    const char *argv[] = {inflight, now};
+    redisReply *r = eval(c, sweep_lua, 1, argv, 2);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int n = (int)r->elements;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            fn(arg, r->element[i]->str);
+    freeReplyObject(r);
+    return n;
+}
+
+int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen)
+{
+    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %sretry -inf %llu LIMIT 0 1", prefix,
+                                 (unsigned long long)tg_now_ms());
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        rc = r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING;
+        if (rc)
+            snprintf(key, keylen, "%s", r->element[0]->str);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail, size_t detaillen)
+{
+    char retry[128], now[24];
+    snprintf(retry, sizeof retry, "%sretry", prefix);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
+    const char *argv[] = {key, retry, now};
+    redisReply *r = eval(c, retrigger_lua, 2, argv, 3);
+    const char *w = word(r, 0), *d = word(r, 1);
+    snprintf(detail, detaillen, "%s", d ? d : c->errstr);
+    int rc = w && strcmp(w, "ok") == 0 ? 0 : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+redisReply *tg_deploy_load(redisContext *c, const char *key)
+{
+    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+const char *tg_deploy_field(const redisReply *rec, const char *name)
+{
+    for (size_t i = 0; rec && i + 1 < rec->elements; i += 2)
+        if (rec->element[i]->type == REDIS_REPLY_STRING && strcmp(rec->element[i]->str, name) == 0)
+            return rec->element[i + 1]->str;
+    return NULL;
+}

@@ -1,0 +1,92 @@
+/* deploy.h -- the deployment state machine in Redis: at most one trigger per
+ * (project, pipeline, environment), and never an older pipeline after a newer one.
+ *
+ *   decided --claim--> triggering --finish--> triggered
+ *      ^                   |   \-----------> failed        (4xx other than 429, or out of tries)
+ *      |                   |    \----------> retry_wait --claim (when due)--> triggering ...
+ *   approved               |
+ *   (approvals)            +--lease expired--> unknown     (an operator re-runs it: retrigger)
+ *   pending_approval, blocked, skipped: decisions that trigger nothing (here)
+ *   superseded: a newer pipeline of the same ref already triggered the same chart/environment
+ *
+ * Every transition is one Lua script, so two workers (threads or hosts) racing on the same
+ * deployment see one winner. Keys are drawn in deploy.c.
+ */
+#ifndef TG_DEPLOY_H
+#define TG_DEPLOY_H
+
+#include <hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A new deployment record: what was decided, and for deploys, what to trigger (no token). */
+struct tg_deploy_new {
+    const char *state;        /* decided, pending_approval, blocked, skipped, failed */
+    long long project_id;
+    const char *project;      /* path */
+    long long pipeline;
+    const char *sha, *ref, *environment, *user;
+    const char *verdict, *rule, *reason; /* reason: the main one, for statuses and chat */
+    const char *decision;     /* decision JSON */
+    const char *policy_hash;
+    const char *template_name, *chart_project, *chart_ref;
+    const char *variables;    /* JSON object of the trigger variables */
+    uint64_t pending_expiry_ms; /* pending_approval: when it expires */
+};
+
+/* The key of a deployment into out ("<prefix>deploy:<project_id>:<pipeline>:<environment>"). */
+void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id, long long pipeline,
+                   const char *environment);
+
+/* Creates the record unless it exists. Returns 1 created, 0 existed (state holds the current
+ * state either way), -1 on a Redis failure. */
+int tg_deploy_create(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
+                     char *state, size_t statelen);
+
+enum tg_claim {
+    TG_CLAIM_GO,         /* ours: send the trigger now (attempt says which try) */
+    TG_CLAIM_BUSY,       /* another worker holds a live lease */
+    TG_CLAIM_DONE,       /* nothing to send in this state (detail holds the state) */
+    TG_CLAIM_SUPERSEDED, /* a newer pipeline's trigger was sent (detail: its pipeline id) */
+    TG_CLAIM_UNKNOWN,    /* a previous attempt's lease expired without an answer: now unknown */
+    TG_CLAIM_ERROR,      /* Redis failed */
+};
+
+/* Takes the deployment for one trigger attempt, holding it until now + lease_ms. */
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t lease_ms, int *attempt, char *detail, size_t detaillen);
+
+enum tg_outcome { TG_OUTCOME_TRIGGERED, TG_OUTCOME_RETRY, TG_OUTCOME_FAILED };
+
+struct tg_deploy_result {
+    enum tg_outcome outcome;
+    long long downstream_id;   /* triggered */
+    const char *downstream_url;
+    uint64_t next_at_ms;       /* retry */
+    const char *error;         /* retry, failed */
+};
+
+/* Records the attempt's outcome. Returns 0 when recorded (also a late answer that resolves an
+ * unknown deployment: a real outcome beats a guess), 1 when it was no longer ours and nothing
+ * changed (another owner, or a retryable error on an unknown one), -1 on failure. */
+int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
+                     const struct tg_deploy_result *r);
+
+/* Turns deployments whose trigger lease expired into unknown; calls fn for each (at most
+ * 16 per call). Returns how many, or -1. */
+typedef void (*tg_deploy_key_fn)(void *arg, const char *key);
+int tg_deploy_sweep(redisContext *c, const char *prefix, tg_deploy_key_fn fn, void *arg);
+
+/* The key of one deployment whose retry is due, into key. Returns 1, 0 when none, -1. */
+int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen);
+
+/* An operator's deliberate re-run of an unknown or failed deployment: back to decided and due
+ * at once. Returns 0, or -1 with the current state in detail when that is not allowed. */
+int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail, size_t detaillen);
+
+/* The whole record as a reply of field/value pairs (HGETALL); NULL on failure. Caller frees
+ * with freeReplyObject; tg_deploy_field reads one field (NULL when absent). */
+redisReply *tg_deploy_load(redisContext *c, const char *key);
+const char *tg_deploy_field(const redisReply *rec, const char *name);
+
+#endif

@@ -1,0 +1,93 @@
+/* gitlab.h -- GitLab webhook events, parsed from JSON into one normalised struct.
+ *
+ * Pipeline, Job, Deployment, Merge Request, Push and Tag Push hooks (payloads as documented
+ * in GitLab's webhook_events.md) become a struct tg_event whose common fields (project,
+ * ref, sha, user, pipeline) are filled whatever the kind, so the policy and the templates
+ * read one shape. Parsing happens on worker threads, never on the ingest path.
+ */
+#ifndef TG_GITLAB_H
+#define TG_GITLAB_H
+
+#include "buf.h"
+
+#include <stddef.h>
+
+enum tg_event_kind {
+    TG_EVENT_PIPELINE,
+    TG_EVENT_JOB,
+    TG_EVENT_DEPLOYMENT,
+    TG_EVENT_MERGE_REQUEST,
+    TG_EVENT_PUSH,
+    TG_EVENT_TAG_PUSH,
+    TG_EVENT_OTHER,
+};
+
+/* One entry of a Pipeline Hook's builds[]. */
+struct tg_build {
+    long long id;
+    char *name;
+    char *stage;
+    char *status; /* success, failed, manual, skipped, ... */
+};
+
+/* Every string is a heap copy owned by the event (never NULL: "" when the payload lacks it);
+ * numbers are 0 when absent. */
+struct tg_event {
+    enum tg_event_kind kind;
+    long long project_id;
+    char *project_path;      /* path_with_namespace, e.g. "shop/cart" */
+    char *project_name;      /* display name, e.g. "Cart Service" (may hold spaces) */
+    char *project_namespace; /* path of the group: project_path up to its last '/', e.g.
+                                "shop" (the payload's "namespace" is a display name) */
+    char *project_slug;      /* project_path after its last '/', e.g. "cart" */
+    char *project_url;       /* web_url */
+    long long pipeline_id;   /* Job: pipeline_id; Deployment: 0 */
+    long long pipeline_iid;
+    char *pipeline_status;   /* Pipeline: object_attributes.status; Job: build_status; ... */
+    char *pipeline_source;   /* push, merge_request_event, web, trigger, ... */
+    char *pipeline_url;      /* object_attributes.url, else <project_url>/-/pipelines/<id> */
+    char *ref;               /* branch or tag name, never "refs/heads/..." */
+    int tag;                 /* 1 when ref is a tag */
+    char *sha;
+    char *commit_message;
+    char *commit_url;
+    char *commit_author;     /* name */
+    char *user_username;
+    char *user_name;
+    char *user_email;
+    int merge_request;       /* a merge-request pipeline (merge_request is not null) */
+    long long mr_iid;
+    struct tg_build *builds; /* Pipeline only */
+    size_t nbuilds;
+};
+
+/* Parses a webhook body. event_header is X-Gitlab-Event (may be NULL: then object_kind
+ * decides). Returns 0, or -1 with the reason in err (invalid JSON, not an object, a field of
+ * the wrong type); out is then empty. Release with tg_event_dispose. */
+int tg_event_parse(const char *event_header, const char *body, size_t len, struct tg_event *out,
+                   char *err, size_t errlen);
+void tg_event_dispose(struct tg_event *e);
+
+const char *tg_event_kind_name(enum tg_event_kind k); /* "pipeline", "job", ... */
+
+/* 1 for the pipeline statuses after which nothing more happens: success, failed, canceled,
+ * skipped. */
+int tg_pipeline_status_is_final(const char *status);
+
+/* The latest build (highest id) called name, or NULL. Borrowed from e. */
+const struct tg_build *tg_event_find_build(const struct tg_event *e, const char *name);
+
+/* Template variables: "project.id", "project.name", "project.namespace", "project.path",
+ * "project.slug", "project.url", "pipeline.id", "pipeline.iid", "pipeline.ref", "pipeline.sha",
+ * "pipeline.status", "pipeline.source", "pipeline.url", "pipeline.tag", "commit.sha",
+ * "commit.message", "commit.url", "commit.author", "user.username", "user.name",
+ * "user.email". tg_event_var_known says whether a name is one of them (for load-time
+ * checks); tg_event_var writes its value into out (numbers in decimal, tag as true/false)
+ * and returns 0, or -1 for an unknown name. */
+int tg_event_var_known(const char *name);
+int tg_event_var(const struct tg_event *e, const char *name, char *out, size_t outlen);
+/* Like tg_event_var but appends the whole value to out (tg_event_var cuts it to outlen - 1
+ * bytes, which a long commit message may exceed). */
+int tg_event_var_append(const struct tg_event *e, const char *name, struct tg_buf *out);
+
+#endif

@@ -1,0 +1,324 @@
+/* gitlab_api.c -- the calls Tollgate makes to GitLab's REST API, through libcurl. */
+#include "gitlab_api.h"
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TG_MODULE "gitlab"
+#define MAX_ERROR_BODY 65536
+#define MAX_REDIRECTS 3
+
+struct tg_gitlab_api {
+    CURL *curl;
+    char *base;
+    char *token;
+    size_t tokenlen;
+    uint64_t timeout_ms;
+    char *ca_file;
+};
+
+/* One HTTP exchange in progress. */
+struct exchange {
+    struct tg_gitlab_api *api;
+    tg_report_sink_fn sink; /* set: a 200 body streams here */
+    void *sink_arg;
+    int sink_stopped;
+    struct tg_buf body;     /* otherwise the body (errors, JSON answers), capped */
+    uint64_t retry_after_ms;
+};
+
+struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_token, size_t tokenlen,
+                                        uint64_t timeout_ms, const char *ca_file)
+{
+    struct tg_gitlab_api *api = tg_xcalloc(1, sizeof *api);
+    api->curl = curl_easy_init();
+    if (api->curl == NULL)
+        tg_log_fatal(TG_MODULE, "curl_init", "curl_easy_init failed");
+    api->base = tg_xstrdup(base_url ? base_url : "");
+    if (api_token) {
+        api->token = tg_xstrndup(api_token, tokenlen);
+        api->tokenlen = tokenlen;
+    }
+    api->timeout_ms = timeout_ms;
+    api->ca_file = ca_file ? tg_xstrdup(ca_file) : NULL;
+    return api;
+}
+
+void tg_gitlab_api_free(struct tg_gitlab_api *api)
+{
+    if (api == NULL)
+        return;
+    curl_easy_cleanup(api->curl);
+    if (api->token)
+        memset(api->token, 0, api->tokenlen);
+    free(api->token), free(api->base), free(api->ca_file), free(api);
+}
+
+int tg_gitlab_result_retryable(const struct tg_gitlab_result *r)
+{
+    return r->status == 0 || r->status == 429 || r->status >= 500;
+}
+
+/* ---- one exchange ---- */
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct exchange *ex = arg;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        long long secs;
+        char v[32];
+        size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+        memcpy(v, p + 12, vl);
+        v[vl] = '\0';
+        v[strcspn(v, "\r\n")] = '\0';
+        if (tg_parse_int(v + strspn(v, " "), 0, 86400, &secs) == 0)
+            ex->retry_after_ms = (uint64_t)secs * 1000;
+    }
+    return len;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct exchange *ex = arg;
+    long status = 0;
+    size_t len = size * n;
+    curl_easy_getinfo(ex->api->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (ex->sink && status == 200) {
+        if (ex->sink(ex->sink_arg, p, len) != 0) {
+            ex->sink_stopped = 1;
+            return 0; /* aborts the transfer: the report is already known to be bad */
+        }
+        return len;
+    }
+    if (ex->body.len + len <= MAX_ERROR_BODY)
+        tg_buf_append(&ex->body, p, len);
+    return len;
+}
+
+/* GitLab errors are {"message": "..."} or {"message": {...}} or {"error": "..."}. */
+static void error_message(const struct tg_buf *body, long status, char *out, size_t outlen)
+{
+    json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+    json_t *m = j ? json_object_get(j, "message") : NULL;
+    if (m == NULL && j)
+        m = json_object_get(j, "error");
+    if (json_is_string(m)) {
+        snprintf(out, outlen, "HTTP %ld: %s", status, json_string_value(m));
+    } else if (m) {
+        char *s = json_dumps(m, JSON_COMPACT);
+        snprintf(out, outlen, "HTTP %ld: %s", status, s ? s : "");
+        free(s);
+    } else {
+        snprintf(out, outlen, "HTTP %ld", status);
+    }
+    json_decref(j);
+}
+
+static int same_origin(const char *base, const char *url)
+{
+    size_t n = strlen(base);
+    return strncmp(base, url, n) == 0 && (url[n] == '/' || url[n] == '\0');
+}
+
+/* Performs one request (following up to MAX_REDIRECTS redirects by hand); fills res. */
+static void perform(struct tg_gitlab_api *api, const char *url, const char *form, struct exchange *ex,
+                    struct tg_gitlab_result *res)
+{
+    char *where = tg_xstrdup(url);
+    memset(res, 0, sizeof *res);
+    for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
+        struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+        h = curl_slist_append(h, "Expect:");
+        char *auth = NULL;
+        if (api->token && same_origin(api->base, where)) {
+            auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
+            h = curl_slist_append(h, auth);
+        }
+        CURL *c = api->curl;
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, where);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)api->timeout_ms);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(api->timeout_ms < 5000 ? api->timeout_ms : 5000));
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, ex);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
+        if (api->ca_file)
+            curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
+        if (form)
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        CURLcode rc = curl_easy_perform(c);
+        curl_slist_free_all(h);
+        if (auth) {
+            memset(auth, 0, strlen(auth));
+            free(auth);
+        }
+        res->retry_after_ms = ex->retry_after_ms;
+        if (rc != CURLE_OK && !ex->sink_stopped) {
+            snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
+            break;
+        }
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+        char *next = NULL;
+        if (res->status < 300 || res->status >= 400 || form ||
+            curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || next == NULL)
+            break;
+        free(where);
+        where = tg_xstrdup(next); /* a CDN: the token is not sent there (same_origin) */
+        tg_buf_reset(&ex->body);
+    }
+    if (res->status >= 400)
+        error_message(&ex->body, res->status, res->error, sizeof res->error);
+    free(where);
+}
+
+/* ---- the three calls ---- */
+
+static char *escape(struct tg_gitlab_api *api, const char *s)
+{
+    char *e = curl_easy_escape(api->curl, s, 0);
+    char *out = tg_xstrdup(e ? e : "");
+    curl_free(e);
+    return out;
+}
+
+/* "a/b c.json" -> "a/b%20c.json": each path segment escaped, the slashes kept. */
+static char *escape_path(struct tg_gitlab_api *api, const char *path)
+{
+    struct tg_buf b;
+    tg_buf_init(&b);
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        char *seg = tg_xstrndup(p, n), *e = escape(api, seg);
+        tg_buf_puts(&b, e);
+        free(seg), free(e);
+        p += n;
+        if (*p == '/')
+            tg_buf_putc(&b, '/'), p++;
+    }
+    return tg_buf_steal(&b);
+}
+
+enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id, long long job_id,
+                                              const char *path, tg_report_sink_fn sink, void *sink_arg,
+                                              char *err, size_t errlen)
+{
+    struct exchange ex = {.api = api, .sink = sink, .sink_arg = sink_arg};
+    struct tg_gitlab_result res;
+    if (job_id <= 0)
+        return TG_FETCH_NOT_FOUND;
+    char *p = escape_path(api, path);
+    char *url = tg_xasprintf("%s/api/v4/projects/%lld/jobs/%lld/artifacts/%s", api->base, project_id, job_id, p);
+    tg_buf_init(&ex.body);
+    perform(api, url, NULL, &ex, &res);
+    enum tg_fetch_result r = TG_FETCH_OK;
+    if (ex.sink_stopped)
+        r = TG_FETCH_OK; /* the parser stopped reading; it holds the reason */
+    else if (res.status == 404)
+        r = TG_FETCH_NOT_FOUND;
+    else if (res.status != 200) {
+        snprintf(err, errlen, "artifact %s of job %lld: %s", path, job_id, res.error[0] ? res.error : "no answer");
+        r = TG_FETCH_ERROR;
+    }
+    tg_buf_dispose(&ex.body);
+    free(url), free(p);
+    return r;
+}
+
+static void form_add(struct tg_gitlab_api *api, struct tg_buf *f, const char *key, const char *value)
+{
+    char *v = escape(api, value ? value : "");
+    if (f->len)
+        tg_buf_putc(f, '&');
+    tg_buf_printf(f, "%s=%s", key, v);
+    memset(v, 0, strlen(v)); /* it may be the trigger token */
+    free(v);
+}
+
+static void wipe(struct tg_buf *b)
+{
+    if (b->data)
+        memset(b->data, 0, b->cap);
+    tg_buf_dispose(b);
+}
+
+/* The created pipeline's id and web_url from a 201 answer. */
+static void read_pipeline(const struct tg_buf *body, struct tg_gitlab_result *res)
+{
+    json_t *j = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
+    res->pipeline_id = json_integer_value(json_object_get(j, "id"));
+    const char *web = json_string_value(json_object_get(j, "web_url"));
+    snprintf(res->web_url, sizeof res->web_url, "%s", web ? web : "");
+    json_decref(j);
+}
+
+int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request *req, struct tg_gitlab_result *res)
+{
+    struct exchange ex = {.api = api};
+    struct tg_buf form;
+    char *project = escape(api, req->project);
+    char *url = tg_xasprintf("%s/api/v4/projects/%s/trigger/pipeline", api->base, project);
+    tg_buf_init(&form), tg_buf_init(&ex.body);
+    form_add(api, &form, "token", req->token && req->token->value ? req->token->value : "");
+    form_add(api, &form, "ref", req->ref);
+    for (size_t i = 0; i < req->nvars; i++) {
+        char *k = escape(api, req->var_names[i]), *key = tg_xasprintf("variables[%s]", k);
+        form_add(api, &form, key, req->var_values[i]);
+        free(k), free(key);
+    }
+    perform(api, url, form.data, &ex, res);
+    if (res->status == 201)
+        read_pipeline(&ex.body, res);
+    wipe(&form);
+    tg_buf_dispose(&ex.body);
+    free(url), free(project);
+    return res->status == 201 ? 0 : -1;
+}
+
+/* Cuts s to at most max bytes without splitting a UTF-8 character; returns a heap copy. */
+static char *cut_utf8(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return tg_xstrndup(s, n);
+}
+
+int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_status *st, struct tg_gitlab_result *res)
+{
+    struct exchange ex = {.api = api};
+    struct tg_buf form;
+    char pid[32], *desc = cut_utf8(st->description ? st->description : "", 255);
+    char *url = tg_xasprintf("%s/api/v4/projects/%lld/statuses/%s", api->base, st->project_id, st->sha);
+    tg_buf_init(&form), tg_buf_init(&ex.body);
+    form_add(api, &form, "state", st->state);
+    form_add(api, &form, "name", st->name);
+    form_add(api, &form, "description", desc);
+    if (st->ref && *st->ref)
+        form_add(api, &form, "ref", st->ref);
+    if (st->target_url)
+        form_add(api, &form, "target_url", st->target_url);
+    if (st->pipeline_id > 0) {
+        snprintf(pid, sizeof pid, "%lld", st->pipeline_id);
+        form_add(api, &form, "pipeline_id", pid);
+    }
+    perform(api, url, form.data, &ex, res);
+    tg_buf_dispose(&form), tg_buf_dispose(&ex.body);
+    free(url), free(desc);
+    return res->status >= 200 && res->status < 300 ? 0 : -1;
+}

@@ -1,0 +1,62 @@
+/* gitlab_api.h -- the calls Tollgate makes to GitLab's REST API, through libcurl.
+ *
+ * Job artifacts (streamed, PRIVATE-TOKEN), the pipeline trigger (the trigger token travels
+ * in the form body), and commit statuses. Requests are built from scratch: no inbound
+ * header is ever forwarded (GitLab refuses triggers that carry X-Gitlab-Event, and a
+ * webhook's token has no business downstream). Redirects are followed by hand so that the
+ * PRIVATE-TOKEN never goes to another host. One client per thread; blocking calls.
+ */
+#ifndef TG_GITLAB_API_H
+#define TG_GITLAB_API_H
+
+#include "policy.h"
+#include "template.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tg_gitlab_api;
+
+/* base_url is the instance ("https://gitlab.example.com"); api_token may be NULL (then
+ * artifacts and statuses fail with 401 from GitLab). Strings are copied. */
+struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_token, size_t tokenlen,
+                                        uint64_t timeout_ms, const char *ca_file);
+void tg_gitlab_api_free(struct tg_gitlab_api *api);
+
+/* The outcome of one HTTP exchange. */
+struct tg_gitlab_result {
+    long status;            /* HTTP status, 0 when no answer (network error, timeout) */
+    char error[256];        /* network error, or GitLab's {"message"} for 4xx/5xx */
+    uint64_t retry_after_ms; /* from a Retry-After header, 0 when absent */
+    long long pipeline_id;  /* trigger: the created pipeline's id */
+    char web_url[512];      /* trigger: the created pipeline's web_url */
+};
+
+/* 1 when the result is worth another try later: no answer, 429 or 5xx. */
+int tg_gitlab_result_retryable(const struct tg_gitlab_result *r);
+
+/* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into sink. Return values as
+ * tg_report_fetch_fn: OK, NOT_FOUND (404, or no such job), ERROR (anything else; err says). */
+enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id, long long job_id,
+                                              const char *path, tg_report_sink_fn sink, void *sink_arg,
+                                              char *err, size_t errlen);
+
+/* POST /projects/:id/trigger/pipeline with token, ref and variables[...]. Fills res; returns
+ * 0 when GitLab created the pipeline (201), -1 otherwise. */
+int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request *req, struct tg_gitlab_result *res);
+
+/* POST /projects/:id/statuses/:sha. description is cut to 255 bytes at a character boundary;
+ * target_url may be NULL. Returns 0 on 2xx, -1 otherwise (res says why). */
+struct tg_commit_status {
+    long long project_id;
+    const char *sha;
+    const char *ref;
+    long long pipeline_id;
+    const char *state; /* pending, running, success, failed, canceled, skipped */
+    const char *name;
+    const char *description;
+    const char *target_url;
+};
+int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_status *st, struct tg_gitlab_result *res);
+
+#endif

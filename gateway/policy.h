@@ -1,0 +1,92 @@
+/* policy.h -- policies/NAME.yaml loaded into a policy set, and the decision for one pipeline.
+ *
+ * A decision is pure: given the event, the reports (through a fetch callback) and the time,
+ * it picks the environment (first branch/tag glob that matches, files in name order), checks
+ * required jobs, counts each report with the reports module, subtracts unexpired accepted
+ * risks, and compares with the severity thresholds. It never does I/O itself: the caller's
+ * fetch callback does (GitLab artifacts in the worker, local files in `tollgate eval`).
+ */
+#ifndef TG_POLICY_H
+#define TG_POLICY_H
+
+#include "diag.h"
+#include "gitlab.h"
+#include "reports.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum tg_verdict { TG_VERDICT_SKIP, TG_VERDICT_BLOCK, TG_VERDICT_NEEDS_APPROVAL, TG_VERDICT_DEPLOY };
+const char *tg_verdict_name(enum tg_verdict v); /* "skip", "block", "needs_approval", "deploy" */
+
+struct tg_policy_set;
+
+/* Loads every *.yaml in dir (sorted by name). Returns NULL with every fault in diag as
+ * file:line:col. An empty directory is an error (nothing could ever deploy). */
+struct tg_policy_set *tg_policy_load_dir(const char *dir, struct tg_diag *diag);
+/* Loads one document from memory (name is used in messages); for tests and fuzzing. */
+struct tg_policy_set *tg_policy_load_mem(const char *name, const char *data, size_t len, struct tg_diag *diag);
+void tg_policy_set_free(struct tg_policy_set *ps);
+/* Hex SHA-256 over the loaded files' names and bytes: which policy a decision was made under.
+ * For each file in load order: its base name, NUL, its length in decimal, NUL, its bytes.
+ * Borrowed; valid while ps is. */
+const char *tg_policy_set_hash(const struct tg_policy_set *ps);
+
+/* The approval rule of an environment (used when the verdict is needs_approval). */
+struct tg_approval_rule {
+    int required;                /* distinct identities needed (default 1) */
+    char **approvers;            /* NULL-terminated; borrowed from the policy set */
+    int prevent_self_approval;   /* default 1 */
+    uint64_t expire_ms;          /* default 24 h */
+};
+
+/* Where a report comes from, for the fetch callback. */
+struct tg_report_ref {
+    const char *job;           /* job name in builds[] */
+    long long job_id;          /* the latest build of that name (the callback is only called
+                                  when there is one: no build means the report is missing) */
+    const char *artifact;      /* path inside the job's artifacts */
+    enum tg_report_format format;
+    /* Writable, never NULL: the format the bytes are counted as, initially format. A fetcher
+     * that knows better (tollgate eval's --report FORMAT:FILE) sets it before its first
+     * sink call. */
+    enum tg_report_format *force_format;
+};
+
+enum tg_fetch_result { TG_FETCH_OK = 0, TG_FETCH_NOT_FOUND = 1, TG_FETCH_ERROR = -1 };
+
+/* Streams one report into sink, chunk by chunk (sink returns 0 to go on, -1 to stop).
+ * TG_FETCH_NOT_FOUND: the artifact does not exist (on_missing_report applies); the sink
+ * must not have been called (an error page is not a report).
+ * TG_FETCH_ERROR: could not tell (network, 5xx) with the reason in err: the whole
+ * decision fails and the caller retries later, so a flaky GitLab never blocks a deploy.
+ * Once the sink has returned -1 (the bytes are not a readable report) the fetcher should
+ * stop and may return anything: the report is "unreadable" whatever it returns, so a
+ * malformed artifact blocks instead of being retried forever. */
+typedef int (*tg_report_sink_fn)(void *sink_arg, const void *chunk, size_t n);
+typedef enum tg_fetch_result (*tg_report_fetch_fn)(void *arg, const struct tg_report_ref *ref,
+                                                   tg_report_sink_fn sink, void *sink_arg,
+                                                   char *err, size_t errlen);
+
+struct tg_decision {
+    enum tg_verdict verdict;
+    char *environment;     /* NULL when no environment matched */
+    char *rule;            /* what decided: "branch", "pipeline_status", "merge_request",
+                              "require_jobs", "on_missing_report", "report_unreadable",
+                              "severity.block", "severity.approve", "policy" (all passed) */
+    char **reasons;        /* NULL-terminated human-readable lines, main reason first */
+    uint64_t counts[TG_SEV_COUNT]; /* all reports, after accepted risks */
+    struct tg_approval_rule approvals; /* meaningful for needs_approval */
+    char *policy_hash;     /* tg_policy_set_hash at decision time */
+    json_t *json;          /* the whole decision as documented in README ("decision JSON") */
+};
+
+/* Decides for a Pipeline Hook event (any status; non-success statuses give skip).
+ * Returns 0 with out filled (release with tg_decision_dispose), or -1 when a fetch said
+ * TG_FETCH_ERROR (reason in err; out is empty). now_ms decides which exceptions expired. */
+int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev, tg_report_fetch_fn fetch,
+                     void *fetch_arg, uint64_t now_ms, struct tg_decision *out, char *err, size_t errlen);
+void tg_decision_dispose(struct tg_decision *d);
+
+#endif

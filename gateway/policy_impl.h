@@ -1,0 +1,65 @@
+/* policy_impl.h -- the loaded policy set, shared by policy_load.c and policy.c only.
+ *
+ * policy_load.c builds it from YAML (every default set there); policy.c only reads it, from
+ * any number of worker threads at once, so nothing here changes after loading.
+ */
+#ifndef TG_POLICY_IMPL_H
+#define TG_POLICY_IMPL_H
+
+#include "crypto.h"
+#include "policy.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define POL_NO_LIMIT (-1LL) /* a severity bucket without a threshold */
+
+enum pol_missing { POL_MISSING_BLOCK, POL_MISSING_SKIP, POL_MISSING_IGNORE };
+
+/* A position in a policy file, for messages that point back at a definition. */
+struct pol_where {
+    char *file;
+    size_t line, col;
+};
+
+struct pol_report {
+    char *job;
+    char *artifact;
+    enum tg_report_format format; /* TG_REPORT_AUTO when not given */
+};
+
+struct pol_env {
+    char *name;
+    struct pol_where where;
+    char **branches;     /* NULL-terminated globs; empty arrays when absent */
+    char **tags;
+    int merge_requests;
+    char **require_jobs; /* NULL-terminated */
+    struct pol_report *reports;
+    size_t nreports;
+    enum pol_missing on_missing;
+    long long block[TG_SEV_COUNT];   /* more than this many -> block; POL_NO_LIMIT */
+    long long approve[TG_SEV_COUNT]; /* more than this many -> needs_approval */
+    struct tg_approval_rule approvals; /* approvers: NULL-terminated, possibly empty */
+};
+
+struct pol_exception {
+    char *id;
+    char *until;          /* as written */
+    uint64_t until_ms;    /* the first instant it no longer applies */
+    char *reason;
+    char *by;
+    char **projects;      /* globs on the project path; NULL: every project */
+    char **environments;  /* environment names; NULL: every environment */
+    struct pol_where where;
+};
+
+struct tg_policy_set {
+    struct pol_env *envs; /* files in name order, environments in file order */
+    size_t nenvs;
+    struct pol_exception *exceptions;
+    size_t nexceptions;
+    char hash[TG_SHA256_HEX_LEN + 1];
+};
+
+#endif

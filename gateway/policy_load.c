@@ -1,0 +1,394 @@
+/* policy_load.c -- policies/NAME.yaml read into a struct tg_policy_set.
+ *
+ * Every fault is reported with file:line:col and loading goes on, so `tollgate check` shows
+ * them all; a set with any error is never returned. Defaults live in env_defaults(). Runs at
+ * start-up, reload and check, never on a worker's path.
+ */
+#include "dirlist.h"
+#include "policy_impl.h"
+#include "util.h"
+#include "yamlfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_EXPIRE_MS (24ULL * 3600 * 1000)
+#define MAX_THRESHOLD 1000000000LL
+#define SEVERITY_NAMES "critical, high, medium, low, info, unknown"
+
+static struct pol_where where_of(struct tg_yaml *y, yaml_node_t *n)
+{
+    struct pol_where w = {tg_xstrdup(y->file), n->start_mark.line + 1, n->start_mark.column + 1};
+    return w;
+}
+
+/* v (n items of size bytes) with room for add more, zeroed. */
+static void *grow(void *v, size_t n, size_t add, size_t size)
+{
+    char *p = tg_xrealloc(v, (n + add) * size);
+    memset(p + n * size, 0, add * size);
+    return p;
+}
+
+static void env_defaults(struct pol_env *e)
+{
+    e->branches = tg_xcalloc(1, sizeof(char *));
+    e->tags = tg_xcalloc(1, sizeof(char *));
+    e->require_jobs = tg_xcalloc(1, sizeof(char *));
+    e->on_missing = POL_MISSING_BLOCK;
+    for (int s = 0; s < TG_SEV_COUNT; s++)
+        e->block[s] = e->approve[s] = POL_NO_LIMIT;
+    e->approvals.required = 1;
+    e->approvals.approvers = tg_xcalloc(1, sizeof(char *));
+    e->approvals.prevent_self_approval = 1;
+    e->approvals.expire_ms = DEFAULT_EXPIRE_MS;
+}
+
+/* ---- environments ---- */
+
+static void load_report(struct tg_yaml *y, yaml_node_t *n, struct pol_report *r)
+{
+    static const char *const keys[] = {"job", "artifact", "format", NULL};
+    char *format = NULL;
+    if (tg_yaml_expect_map(y, n, "report entry"))
+        return;
+    tg_yaml_check_keys(y, n, keys, "report entry");
+    tg_yaml_get_str(y, n, "job", &r->job);
+    tg_yaml_get_str(y, n, "artifact", &r->artifact);
+    tg_yaml_get_str(y, n, "format", &format);
+    if (r->job == NULL || r->artifact == NULL)
+        tg_yaml_error(y, n, "a report entry needs job and artifact");
+    else if (r->artifact[0] == '/' || r->artifact[0] == '\0' || strstr(r->artifact, ".."))
+        tg_yaml_error(y, tg_yaml_get(y, n, "artifact"),
+                      "artifact \"%s\" must be a relative path inside the job's artifacts", r->artifact);
+    if (format && tg_report_format_parse(format, &r->format))
+        tg_yaml_error(y, tg_yaml_get(y, n, "format"),
+                      "unknown report format \"%s\" (auto, trivy, horusec, gitlab, sarif, grype)", format);
+    free(format);
+}
+
+static void load_reports(struct tg_yaml *y, yaml_node_t *n, struct pol_env *e)
+{
+    if (n == NULL || tg_yaml_expect_seq(y, n, "reports"))
+        return;
+    e->nreports = tg_yaml_len(n);
+    e->reports = tg_xcalloc(e->nreports, sizeof *e->reports);
+    for (size_t i = 0; i < e->nreports; i++)
+        load_report(y, tg_yaml_item(y, n, i), &e->reports[i]);
+}
+
+static void load_on_missing(struct tg_yaml *y, yaml_node_t *map, struct pol_env *e)
+{
+    static const char *const names[] = {[POL_MISSING_BLOCK] = "block", [POL_MISSING_SKIP] = "skip",
+                                        [POL_MISSING_IGNORE] = "ignore"};
+    yaml_node_t *n = tg_yaml_get(y, map, "on_missing_report");
+    const char *s = n ? tg_yaml_scalar(y, n, "on_missing_report") : NULL;
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < TG_ARRAY_SIZE(names); i++)
+        if (strcmp(s, names[i]) == 0) {
+            e->on_missing = (enum pol_missing)i;
+            return;
+        }
+    tg_yaml_error(y, n, "on_missing_report: \"%s\" is not block, skip or ignore", s);
+}
+
+/* { critical: 0, high: 2 } -> limits[] by bucket; what names the map in messages. */
+static void load_thresholds(struct tg_yaml *y, yaml_node_t *map, const char *what, long long *limits)
+{
+    if (map == NULL || tg_yaml_expect_map(y, map, what))
+        return;
+    for (size_t i = 0; i < tg_yaml_len(map); i++) {
+        yaml_node_t *k = tg_yaml_key(y, map, i), *v = tg_yaml_value(y, map, i);
+        const char *name = tg_yaml_scalar(y, k, "severity"), *num;
+        enum tg_severity s;
+        if (name == NULL || (num = tg_yaml_scalar(y, v, name)) == NULL)
+            continue;
+        if (tg_severity_parse(name, &s)) {
+            tg_yaml_error(y, k, "unknown severity \"%s\" in %s (" SEVERITY_NAMES ")", name, what);
+        } else if (limits[s] != POL_NO_LIMIT) {
+            tg_yaml_error(y, k, "severity \"%s\" appears twice in %s", name, what);
+        } else if (tg_parse_int(num, 0, MAX_THRESHOLD, &limits[s])) {
+            tg_yaml_error(y, v, "%s.%s: \"%s\" must be a whole number, 0 or more (findings allowed "
+                                "before the rule applies)", what, name, num);
+        }
+    }
+}
+
+static void load_severity(struct tg_yaml *y, yaml_node_t *n, struct pol_env *e)
+{
+    static const char *const keys[] = {"block", "approve", NULL};
+    if (n == NULL || tg_yaml_expect_map(y, n, "severity"))
+        return;
+    tg_yaml_check_keys(y, n, keys, "severity");
+    load_thresholds(y, tg_yaml_get(y, n, "block"), "severity.block", e->block);
+    load_thresholds(y, tg_yaml_get(y, n, "approve"), "severity.approve", e->approve);
+}
+
+static void load_approvals(struct tg_yaml *y, yaml_node_t *n, struct tg_approval_rule *a)
+{
+    static const char *const keys[] = {"required", "approvers", "prevent_self_approval", "expire", NULL};
+    long long required = a->required;
+    if (n == NULL || tg_yaml_expect_map(y, n, "approvals"))
+        return;
+    tg_yaml_check_keys(y, n, keys, "approvals");
+    tg_yaml_get_int(y, n, "required", 1, 100, &required);
+    tg_yaml_get_strv(y, n, "approvers", &a->approvers);
+    tg_yaml_get_bool(y, n, "prevent_self_approval", &a->prevent_self_approval);
+    tg_yaml_get_duration(y, n, "expire", &a->expire_ms);
+    a->required = (int)required;
+    size_t listed = tg_strv_len(a->approvers);
+    if (listed > 0 && (size_t)a->required > listed)
+        tg_yaml_error(y, tg_yaml_get(y, n, "required"), "approvals.required is %d but only %zu approver%s listed",
+                      a->required, listed, listed == 1 ? " is" : "s are");
+    if (a->expire_ms == 0)
+        tg_yaml_error(y, tg_yaml_get(y, n, "expire"), "approvals.expire must be longer than 0");
+}
+
+/* Names end up in Redis keys and commit-status names: keep them plain. */
+static int valid_env_name(const char *s)
+{
+    return *s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") ==
+                             strlen(s);
+}
+
+static void check_env_name(struct tg_yaml *y, yaml_node_t *k, const struct tg_policy_set *ps, const char *name)
+{
+    if (!valid_env_name(name))
+        tg_yaml_error(y, k, "environment name \"%s\" may hold only letters, digits, '.', '_', '-' and '/'", name);
+    for (size_t i = 0; i < ps->nenvs; i++)
+        if (ps->envs[i].name && strcmp(ps->envs[i].name, name) == 0)
+            tg_yaml_error(y, k, "environment \"%s\" is already defined at %s:%zu", name, ps->envs[i].where.file,
+                          ps->envs[i].where.line);
+}
+
+static void load_env(struct tg_yaml *y, yaml_node_t *k, yaml_node_t *n, struct tg_policy_set *ps)
+{
+    static const char *const keys[] = {"branches", "tags", "merge_requests", "require_jobs", "reports",
+                                       "on_missing_report", "severity", "approvals", NULL};
+    const char *name = tg_yaml_scalar(y, k, "environment name");
+    if (name == NULL)
+        return;
+    check_env_name(y, k, ps, name);
+    struct pol_env *e = &ps->envs[ps->nenvs++];
+    e->name = tg_xstrdup(name);
+    e->where = where_of(y, k);
+    env_defaults(e);
+    if (tg_yaml_expect_map(y, n, "an environment"))
+        return;
+    tg_yaml_check_keys(y, n, keys, "an environment");
+    tg_yaml_get_strv(y, n, "branches", &e->branches);
+    tg_yaml_get_strv(y, n, "tags", &e->tags);
+    if (e->branches[0] == NULL && e->tags[0] == NULL)
+        tg_yaml_error(y, k, "environment \"%s\" needs branches or tags (the refs that deploy to it)", name);
+    tg_yaml_get_bool(y, n, "merge_requests", &e->merge_requests);
+    tg_yaml_get_strv(y, n, "require_jobs", &e->require_jobs);
+    load_reports(y, tg_yaml_get(y, n, "reports"), e);
+    load_on_missing(y, n, e);
+    load_severity(y, tg_yaml_get(y, n, "severity"), e);
+    load_approvals(y, tg_yaml_get(y, n, "approvals"), &e->approvals);
+}
+
+static void load_envs(struct tg_yaml *y, yaml_node_t *n, struct tg_policy_set *ps)
+{
+    if (n == NULL || tg_yaml_expect_map(y, n, "environments"))
+        return;
+    size_t count = tg_yaml_len(n);
+    ps->envs = grow(ps->envs, ps->nenvs, count, sizeof *ps->envs);
+    for (size_t i = 0; i < count; i++)
+        load_env(y, tg_yaml_key(y, n, i), tg_yaml_value(y, n, i), ps);
+}
+
+/* ---- exceptions ---- */
+
+/* A plain date means through the end of that day (UTC); a time means up to that instant. */
+static void load_until(struct tg_yaml *y, yaml_node_t *map, struct pol_exception *x)
+{
+    if (tg_yaml_get_str(y, map, "until", &x->until) || x->until == NULL)
+        return;
+    if (tg_parse_time(x->until, &x->until_ms)) {
+        tg_yaml_error(y, tg_yaml_get(y, map, "until"),
+                      "until: \"%s\" is not a date (2027-01-31) or an RFC 3339 time", x->until);
+        return;
+    }
+    char back[32];
+    tg_rfc3339(back, sizeof back, x->until_ms);
+    if (strlen(x->until) == 10 && strncmp(back, x->until, 10) != 0) /* 2027-02-30 is not a day */
+        tg_yaml_error(y, tg_yaml_get(y, map, "until"), "until: \"%s\" is not a date of the calendar", x->until);
+    if (strlen(x->until) == 10)
+        x->until_ms += 86400000ULL;
+}
+
+static void load_exception(struct tg_yaml *y, yaml_node_t *n, struct pol_exception *x)
+{
+    static const char *const keys[] = {"id", "until", "reason", "by", "projects", "environments", NULL};
+    if (tg_yaml_expect_map(y, n, "exception"))
+        return;
+    tg_yaml_check_keys(y, n, keys, "exception");
+    tg_yaml_get_str(y, n, "id", &x->id);
+    tg_yaml_get_str(y, n, "reason", &x->reason);
+    tg_yaml_get_str(y, n, "by", &x->by);
+    load_until(y, n, x);
+    tg_yaml_get_strv(y, n, "projects", &x->projects);
+    tg_yaml_get_strv(y, n, "environments", &x->environments);
+    if (x->id == NULL || x->until == NULL || x->reason == NULL || x->by == NULL)
+        tg_yaml_error(y, n, "an exception needs id, until, reason and by (an accepted risk has an owner "
+                            "and an end date)");
+    yaml_node_t *envs = tg_yaml_get(y, n, "environments");
+    x->where = where_of(y, envs ? envs : n);
+}
+
+static void load_exceptions(struct tg_yaml *y, yaml_node_t *n, struct tg_policy_set *ps)
+{
+    if (n == NULL || tg_yaml_expect_seq(y, n, "exceptions"))
+        return;
+    size_t count = tg_yaml_len(n);
+    ps->exceptions = grow(ps->exceptions, ps->nexceptions, count, sizeof *ps->exceptions);
+    for (size_t i = 0; i < count; i++)
+        load_exception(y, tg_yaml_item(y, n, i), &ps->exceptions[ps->nexceptions++]);
+}
+
+/* ---- files ---- */
+
+static void load_doc(struct tg_yaml *y, struct tg_policy_set *ps)
+{
+    static const char *const keys[] = {"version", "environments", "exceptions", NULL};
+    yaml_node_t *root = tg_yaml_root(y);
+    long long version = 0;
+    if (tg_yaml_expect_map(y, root, "a policy file"))
+        return;
+    tg_yaml_check_keys(y, root, keys, "a policy file");
+    if (tg_yaml_get(y, root, "version") == NULL)
+        tg_yaml_error(y, root, "version is required (version: 1)");
+    else if (tg_yaml_get_int(y, root, "version", 0, 1000, &version) == 0 && version != 1)
+        tg_yaml_error(y, tg_yaml_get(y, root, "version"), "unsupported version %lld (this Tollgate reads "
+                                                          "version 1)", version);
+    load_envs(y, tg_yaml_get(y, root, "environments"), ps);
+    load_exceptions(y, tg_yaml_get(y, root, "exceptions"), ps);
+}
+
+/* Adds one file to the set and to the running hash (see tg_policy_set_hash). */
+static void load_file(struct tg_policy_set *ps, struct tg_sha256 *h, const char *name, const char *data,
+                      size_t len, struct tg_diag *diag)
+{
+    const char *base = strrchr(name, '/');
+    char num[32];
+    int n = snprintf(num, sizeof num, "%zu", len);
+    base = base ? base + 1 : name;
+    tg_sha256_update(h, base, strlen(base) + 1);
+    tg_sha256_update(h, num, (size_t)n + 1);
+    tg_sha256_update(h, data, len);
+    struct tg_yaml y;
+    if (tg_yaml_open_mem(&y, name, data, len, diag) == 0)
+        load_doc(&y, ps);
+    tg_yaml_close(&y);
+}
+
+static int env_exists(const struct tg_policy_set *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->nenvs; i++)
+        if (ps->envs[i].name && strcmp(ps->envs[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* An exception scoped to an environment nobody defines never applies: say so. */
+static void check_exception_scopes(const struct tg_policy_set *ps, struct tg_diag *diag)
+{
+    for (size_t i = 0; i < ps->nexceptions; i++) {
+        const struct pol_exception *x = &ps->exceptions[i];
+        for (char **e = x->environments; e && *e; e++)
+            if (!env_exists(ps, *e))
+                tg_diag_warn(diag, x->where.file, x->where.line, x->where.col,
+                             "exception %s names environment \"%s\", which no policy defines",
+                             x->id ? x->id : "?", *e);
+    }
+}
+
+static struct tg_policy_set *finish(struct tg_policy_set *ps, struct tg_sha256 *h, struct tg_diag *diag,
+                                    size_t errors_before)
+{
+    unsigned char digest[TG_SHA256_LEN];
+    tg_sha256_final(h, digest);
+    tg_hex_encode(digest, sizeof digest, ps->hash);
+    check_exception_scopes(ps, diag);
+    if (diag->errors == errors_before)
+        return ps;
+    tg_policy_set_free(ps);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+struct tg_policy_set *tg_policy_load_mem(const char *name, const char *data, size_t len, struct tg_diag *diag)
+{
+    struct tg_policy_set *ps = tg_xcalloc(1, sizeof *ps);
+    struct tg_sha256 h;
+    size_t errors_before = diag->errors;
+    tg_sha256_init(&h);
+    load_file(ps, &h, name, data, len, diag);
+    return finish(ps, &h, diag, errors_before);
+}
+
+struct tg_policy_set *tg_policy_load_dir(const char *dir, struct tg_diag *diag)
+{
+    size_t errors_before = diag->errors;
+    char **files = tg_dirlist(dir, ".yaml", diag);
+    if (files == NULL)
+        return NULL;
+    if (files[0] == NULL)
+        tg_diag_error(diag, dir, 0, 0, "no policy files (*.yaml): nothing could ever deploy");
+    struct tg_policy_set *ps = tg_xcalloc(1, sizeof *ps);
+    struct tg_sha256 h;
+    tg_sha256_init(&h);
+    for (char **f = files; *f; f++) {
+        size_t len;
+        char *data = tg_read_file(*f, &len);
+        if (data == NULL)
+            tg_diag_error(diag, *f, 0, 0, "cannot read: %s", strerror(errno));
+        else
+            load_file(ps, &h, *f, data, len, diag);
+        free(data);
+    }
+    tg_strv_free(files);
+    return finish(ps, &h, diag, errors_before);
+}
+
+static void env_dispose(struct pol_env *e)
+{
+    free(e->name);
+    free(e->where.file);
+    tg_strv_free(e->branches);
+    tg_strv_free(e->tags);
+    tg_strv_free(e->require_jobs);
+    for (size_t i = 0; i < e->nreports; i++) {
+        free(e->reports[i].job);
+        free(e->reports[i].artifact);
+    }
+    free(e->reports);
+    tg_strv_free(e->approvals.approvers);
+}
+
+void tg_policy_set_free(struct tg_policy_set *ps)
+{
+    if (ps == NULL)
+        return;
+    for (size_t i = 0; i < ps->nenvs; i++)
+        env_dispose(&ps->envs[i]);
+    for (size_t i = 0; i < ps->nexceptions; i++) {
+        struct pol_exception *x = &ps->exceptions[i];
+        free(x->id), free(x->until), free(x->reason), free(x->by), free(x->where.file);
+        tg_strv_free(x->projects);
+        tg_strv_free(x->environments);
+    }
+    free(ps->envs);
+    free(ps->exceptions);
+    free(ps);
+}
+
+const char *tg_policy_set_hash(const struct tg_policy_set *ps)
+{
+    return ps->hash;
+}

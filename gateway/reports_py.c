@@ -1,0 +1,282 @@
+/* reports_py.c -- Python's rules for the few values the reference counter interprets.
+ *
+ * count_findings.py is the specification, so severity words go through str.strip() and
+ * str.lower(), scores through float(), and dict keys through json.dumps. This file
+ * reproduces exactly those operations for JSON values, and nothing else.
+ */
+#include "reports_impl.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const bucket_names[TG_SEV_COUNT] = {
+    [TG_SEV_UNKNOWN] = "unknown", [TG_SEV_INFO] = "info", [TG_SEV_LOW] = "low",
+    [TG_SEV_MEDIUM] = "medium",   [TG_SEV_HIGH] = "high", [TG_SEV_CRITICAL] = "critical",
+};
+
+/* Length of the str.isspace() character that starts at s, or 0. */
+static size_t space_at(const unsigned char *s, size_t n)
+{
+    if (n >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20)))
+        return 1;
+    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+        return 2;
+    if (n < 3)
+        return 0;
+    if ((s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) || (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80))
+        return 3;
+    if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf))
+        return 3;
+    if (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f)
+        return 3;
+    return 0;
+}
+
+/* Length of the white-space character that ends at s + n, or 0. */
+static size_t space_before(const unsigned char *s, size_t n)
+{
+    for (size_t k = 1; k <= 3 && k <= n; k++)
+        if (space_at(s + n - k, k) == k)
+            return k;
+    return 0;
+}
+
+static void strip(const char **s, size_t *n)
+{
+    const unsigned char *p = (const unsigned char *)*s;
+    size_t len = *n, k;
+    while (len && (k = space_at(p, len)) != 0)
+        p += k, len -= k;
+    while (len && (k = space_before(p, len)) != 0)
+        len -= k;
+    *s = (const char *)p;
+    *n = len;
+}
+
+/* str.lower() of a short stripped string, when the result is plain ASCII; else -1. The
+ * KELVIN SIGN is the one non-ASCII character that lowers to an ASCII letter. */
+static int ascii_lower(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; o++) {
+        if (o + 1 >= outlen)
+            return -1;
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            out[o] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            i++;
+        } else if (n - i >= 3 && memcmp(s + i, "\xe2\x84\xaa", 3) == 0) {
+            out[o] = 'k';
+            i += 3;
+        } else {
+            return -1;
+        }
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+/* The bucket a word names after strip().lower(), or -1 (so "negligible" is -1 here). */
+static int word_bucket(const char *s, size_t n)
+{
+    char low[16];
+    strip(&s, &n);
+    int len = ascii_lower(s, n, low, sizeof low);
+    if (len < 0)
+        return -2;
+    /* compare with the length: "high\0" is not "high" */
+    for (int b = 0; b < TG_SEV_COUNT; b++)
+        if ((size_t)len == strlen(bucket_names[b]) && memcmp(low, bucket_names[b], (size_t)len) == 0)
+            return b;
+    return len == 10 && memcmp(low, "negligible", 10) == 0 ? -3 : -1;
+}
+
+enum tg_severity rp_py_bucket(const char *s, size_t n)
+{
+    int b = word_bucket(s, n);
+    if (b >= 0)
+        return (enum tg_severity)b;
+    return b == -3 ? TG_SEV_INFO : TG_SEV_UNKNOWN;
+}
+
+/* Digits with single underscores between them (PEP 515), copied without the underscores.
+ * Returns the number of source bytes used; 0 when there is no digit. */
+static size_t digitpart(const char *s, size_t n, struct tg_buf *out)
+{
+    size_t i = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        tg_buf_putc(out, s[i++]);
+        if (i + 1 < n && s[i] == '_' && s[i + 1] >= '0' && s[i + 1] <= '9')
+            i++;
+    }
+    return i;
+}
+
+static int special_float(const char *s, size_t n, double *out)
+{
+    char low[16];
+    int len = ascii_lower(s, n, low, sizeof low);
+    if (len < 0 || (size_t)len != strlen(low))
+        return -1;
+    if (strcmp(low, "inf") == 0 || strcmp(low, "infinity") == 0)
+        *out = INFINITY;
+    else if (strcmp(low, "nan") == 0)
+        *out = NAN;
+    else
+        return -1;
+    return 0;
+}
+
+int rp_py_float(struct tg_buf *b, const char *s, size_t n, double *out)
+{
+    strip(&s, &n);
+    tg_buf_reset(b);
+    size_t i = 0;
+    int neg = n && s[0] == '-';
+    if (n && (s[0] == '-' || s[0] == '+'))
+        tg_buf_putc(b, s[i++]);
+    if (special_float(s + i, n - i, out) == 0) {
+        *out = neg ? -*out : *out;
+        return 0;
+    }
+    size_t whole = digitpart(s + i, n - i, b), frac = 0;
+    i += whole;
+    if (i < n && s[i] == '.') {
+        tg_buf_putc(b, s[i++]);
+        i += frac = digitpart(s + i, n - i, b);
+    }
+    if (whole + frac == 0)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        tg_buf_putc(b, s[i++]);
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            tg_buf_putc(b, s[i++]);
+        size_t e = digitpart(s + i, n - i, b);
+        if (e == 0)
+            return -1;
+        i += e;
+    }
+    if (i != n)
+        return -1;
+    *out = strtod(b->data, NULL);
+    return 0;
+}
+
+enum tg_severity rp_py_band(double score)
+{
+    if (score >= 9.0)
+        return TG_SEV_CRITICAL;
+    if (score >= 7.0)
+        return TG_SEV_HIGH;
+    if (score >= 4.0)
+        return TG_SEV_MEDIUM;
+    if (score > 0)
+        return TG_SEV_LOW;
+    return TG_SEV_INFO;
+}
+
+uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num,
+                    int isint)
+{
+    double v;
+    int b;
+    switch (kind) {
+    case RK_TRUE: return 1 + TG_SEV_LOW; /* float(True) == 1.0 */
+    case RK_FALSE: return 1 + TG_SEV_INFO;
+    case RK_NUM:
+        /* float() of an integer too large for a double raises OverflowError */
+        return isint && isinf(num) ? RP_SCORE_ERROR : (uint8_t)(1 + rp_py_band(num));
+    case RK_STR:
+        if (rp_py_float(scratch, s, n, &v) == 0)
+            return (uint8_t)(1 + rp_py_band(v));
+        b = word_bucket(s, n);
+        return b >= 0 ? (uint8_t)(1 + b) : RP_SCORE_NONE;
+    default: return RP_SCORE_NONE;
+    }
+}
+
+/* Shortest digits that read back as v, Python's repr rules for where the point goes. */
+void rp_py_float_repr(double v, char *out, size_t outlen)
+{
+    char buf[40], digits[24];
+    if (isnan(v) || isinf(v)) {
+        snprintf(out, outlen, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
+        return;
+    }
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    const char *p = buf + (buf[0] == '-'), *e = strchr(buf, 'e');
+    size_t nd = 0;
+    for (const char *q = p; q < e; q++)
+        if (*q != '.')
+            digits[nd++] = *q;
+    digits[nd] = '\0';
+    int exp = atoi(e + 1);
+    const char *sign = buf[0] == '-' ? "-" : "";
+    if (exp < -4 || exp >= 16) {
+        snprintf(out, outlen, "%s%c%s%se%c%02d", sign, digits[0], nd > 1 ? "." : "", digits + 1,
+                 exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        snprintf(out, outlen, "%s0.%.*s%s", sign, -exp - 1, "0000", digits);
+    } else if ((size_t)exp + 1 >= nd) {
+        snprintf(out, outlen, "%s%s%.*s.0", sign, digits, (int)((size_t)exp + 1 - nd), "0000000000000000");
+    } else {
+        snprintf(out, outlen, "%s%.*s.%s", sign, exp + 1, digits, digits + exp + 1);
+    }
+}
+
+int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
+{
+    if (!isint) {
+        rp_py_float_repr(v, out, outlen);
+        return 0;
+    }
+    if (n == 2 && memcmp(lit, "-0", 2) == 0)
+        lit = "0", n = 1;
+    if (n + 1 > outlen)
+        return -1;
+    memcpy(out, lit, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
+{
+    static const char *const lits[] = {[RK_ABSENT] = "null", [RK_NULL] = "null", [RK_FALSE] = "false",
+                                       [RK_TRUE] = "true"};
+    if (v->kind == RK_ARR || v->kind == RK_OBJ)
+        return -1;
+    if (v->len != v->tlen) /* longer than a capped copy */
+        return -2;
+    if (v->kind == RK_NUM) {
+        if (rp_py_num_str(v->text, v->tlen, v->isint, v->num, out, outlen))
+            return -2;
+    } else if (v->kind == RK_STR) {
+        if (v->len + 1 > outlen)
+            return -2;
+        memcpy(out, v->text, v->len);
+        out[v->len] = '\0';
+        *len = v->len;
+        return 0;
+    } else {
+        snprintf(out, outlen, "%s", lits[v->kind]);
+    }
+    *len = strlen(out);
+    return 0;
+}
+
+size_t rp_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    size_t k = max;
+    while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xc0) == 0x80)
+        k--;
+    return k;
+}

@@ -1,0 +1,317 @@
+/* reports_sarif.c -- SARIF 2.1.0: runs[].results[], levels resolved through the rules.
+ *
+ * A result's rule (by ruleIndex in tool.driver.rules, then by id in the driver's and the
+ * extensions' rules) gives its default level and its security-severity. Rules normally come
+ * before results; when they do not, results of that run are held (bounded by their number,
+ * their texts capped) and resolved when the run ends. Suppressed results are not counted.
+ */
+#include "reports_impl.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { RL_ID, RL_DC, RL_LEVEL, RL_PROPS, RL_SCORE };                              /* a rule */
+enum { RS_RULEID, RS_INDEX, RS_RULE, RS_RULEREF, RS_LEVEL, RS_SUPP, RS_MSG, RS_URI, RS_LINE }; /* a result */
+
+static void run_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)s, (void)n;
+    struct rp_sarif *r = &p->sarif;
+    r->nrules = r->ndriver = r->nheld = 0;
+    r->tool_done = 0;
+    rp_hmap_clear(&r->by_id);
+    tg_buf_reset(&r->arena);
+}
+
+/* ---- rules ---- */
+
+static void props_str(struct rp_parser *p, struct rp_sink *s, const char *str, size_t n)
+{
+    (void)s;
+    /* "security-severity" in a_string is a substring test; indexing it then raises */
+    rp_slot(p, 2, RL_PROPS)->score = memmem(str, n, "security-severity", 17) != NULL;
+}
+
+static void rule_fill(struct rp_parser *p, struct rp_rule *r)
+{
+    const struct rp_value *id = rp_slot(p, 2, RL_ID), *dc = rp_slot(p, 2, RL_DC);
+    const struct rp_value *props = rp_slot(p, 2, RL_PROPS), *score = rp_slot(p, 2, RL_SCORE);
+    memset(r, 0, sizeof *r);
+    r->idlen = id->kind == RK_STR || id->kind == RK_NUM ? id->tlen : 0;
+    memcpy(r->id, id->text, r->idlen);
+    r->dc_bad = dc->kind != RK_ABSENT && dc->kind != RK_OBJ && dc->truthy;
+    r->level = *rp_slot(p, 2, RL_LEVEL);
+    if (props->kind == RK_OBJ)
+        r->score = score->kind == RK_ABSENT ? RP_SCORE_NONE : score->score;
+    else if (props->kind == RK_STR)
+        r->props_bad = props->score;
+    else
+        r->props_bad = props->kind == RK_TRUE || (props->kind == RK_NUM && props->truthy);
+}
+
+static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
+{
+    struct rp_sarif *r = &p->sarif;
+    const struct rp_value *id = rp_slot(p, 2, RL_ID);
+    if (rp_unhashable(id)) {
+        rp_sink_fail(p, s, "a rule's \"id\" is %s (Python: unhashable)", id->kind == RK_ARR ? "a list" : "an object");
+        return;
+    }
+    if (r->nrules == r->caprules) {
+        r->caprules = r->caprules ? r->caprules * 2 : 32;
+        r->rules = tg_xrealloc(r->rules, r->caprules * sizeof *r->rules);
+    }
+    rule_fill(p, &r->rules[r->nrules]);
+    uint32_t ix = (uint32_t)r->nrules++;
+    if (driver) {
+        if (r->ndriver == r->capdriver) {
+            r->capdriver = r->capdriver ? r->capdriver * 2 : 32;
+            r->driver = tg_xrealloc(r->driver, r->capdriver * sizeof *r->driver);
+        }
+        r->driver[r->ndriver++] = ix;
+    }
+    /* driver rules: the last of an id wins (a dict); extensions: setdefault */
+    if (id->kind != RK_ABSENT && id->kind != RK_NULL)
+        rp_hmap_put(&r->by_id, rp_hash_of(p, id), ix, driver);
+}
+
+static void driver_rule_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)n;
+    rule_add(p, s, 1);
+}
+
+static void extension_rule_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)n;
+    rule_add(p, s, 0);
+}
+
+static void tool_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)s, (void)n;
+    p->sarif.tool_done = 1;
+}
+
+/* ---- results ---- */
+
+static int is_none(uint8_t kind)
+{
+    return kind == RK_ABSENT || kind == RK_NULL;
+}
+
+static const struct rp_rule *find_rule(struct rp_parser *p, struct rp_sink *s, const struct rp_sres *r)
+{
+    struct rp_sarif *sa = &p->sarif;
+    uint32_t ix;
+    if (r->idx_ok && r->idx >= 0 && (uint64_t)r->idx < sa->ndriver)
+        return &sa->rules[sa->driver[r->idx]];
+    if (is_none(r->rid_kind))
+        return NULL;
+    if (r->rid_kind == RK_ARR || r->rid_kind == RK_OBJ) {
+        rp_sink_fail(p, s, "a result's rule id is %s (Python: unhashable)", r->rid_kind == RK_ARR ? "a list" : "an object");
+        return NULL;
+    }
+    return rp_hmap_get(&sa->by_id, r->rid_hash, &ix) ? &sa->rules[ix] : NULL;
+}
+
+/* The bucket: the rule's security-severity when it has one, else the level's. */
+static int bucket(struct rp_parser *p, struct rp_sink *s, const struct rp_rule *rule, const struct rp_value *level)
+{
+    static const char *const words[] = {"none", "note", "warning", "error"};
+    static const uint8_t buckets[] = {TG_SEV_INFO, TG_SEV_LOW, TG_SEV_MEDIUM, TG_SEV_HIGH};
+    if (rule && (rule->props_bad || rule->score == RP_SCORE_ERROR)) {
+        rp_sink_fail(p, s, "rule \"%.*s\": its properties cannot be read as the reference does", rule->idlen, rule->id);
+        return -1;
+    }
+    if (rule && rule->score != RP_SCORE_NONE) {
+        s->n[RP_N_SCORED]++;
+        return rule->score - 1;
+    }
+    for (int i = 0; level->kind == RK_STR && i < 4; i++)
+        if (level->len == strlen(words[i]) && memcmp(level->text, words[i], level->len) == 0)
+            return buckets[i];
+    return TG_SEV_UNKNOWN;
+}
+
+static void resolve(struct rp_parser *p, struct rp_sink *s, const struct rp_sres *r)
+{
+    static const struct rp_value warning = {.kind = RK_STR, .len = 7, .tlen = 7, .text = "warning"};
+    const struct rp_rule *rule = find_rule(p, s, r);
+    const struct rp_value *level = &r->level;
+    const char *why;
+    if (s->dead)
+        return;
+    if (is_none(level->kind) && rule && rule->dc_bad) {
+        rp_sink_fail(p, s, "rule \"%.*s\": defaultConfiguration is not an object", rule->idlen, rule->id);
+        return;
+    }
+    level = is_none(level->kind) && rule ? &rule->level : level;
+    level = is_none(level->kind) ? &warning : level;
+    if (r->suppressed) {
+        s->n[RP_N_SUPPRESSED]++;
+        return;
+    }
+    if (rp_keycount_add(&s->keys, level, &why) < 0) {
+        rp_sink_fail(p, s, "a result's level %s", why);
+        return;
+    }
+    int b = bucket(p, s, rule, level);
+    if (b < 0)
+        return;
+    struct rp_find f = {.sev = (uint8_t)b, .line = r->line};
+    f.s[RP_F_ID] = r->n[RP_SR_ID] || rule == NULL ? r->s[RP_SR_ID] : rule->id;
+    f.n[RP_F_ID] = r->n[RP_SR_ID] || rule == NULL ? r->n[RP_SR_ID] : rule->idlen;
+    f.s[RP_F_TITLE] = r->s[RP_SR_TITLE], f.n[RP_F_TITLE] = r->n[RP_SR_TITLE];
+    f.s[RP_F_FILE] = r->s[RP_SR_FILE], f.n[RP_F_FILE] = r->n[RP_SR_FILE];
+    rp_offer(p, s, &f);
+}
+
+static void text_of(struct rp_sres *r, int which, const struct rp_value *v)
+{
+    int shown = v->kind == RK_STR || v->kind == RK_NUM;
+    r->s[which] = shown ? v->text : "";
+    r->n[which] = shown ? v->tlen : 0;
+}
+
+/* rid = res.get("ruleId") or (res.get("rule") or {}).get("id"): always evaluated. */
+static int read_result(struct rp_parser *p, struct rp_sink *s, struct rp_sres *r)
+{
+    static const struct rp_value none = {.kind = RK_ABSENT};
+    const struct rp_value *rid = rp_slot(p, 2, RS_RULEID), *rule = rp_slot(p, 2, RS_RULE);
+    const struct rp_value *idx = rp_slot(p, 2, RS_INDEX), *line = rp_slot(p, 2, RS_LINE);
+    if (!rid->truthy && rule->truthy && rule->kind != RK_OBJ) {
+        rp_sink_fail(p, s, "a result's \"rule\" is not an object");
+        return -1;
+    }
+    rid = rid->truthy ? rid : rule->kind == RK_OBJ ? rp_slot(p, 2, RS_RULEREF) : &none;
+    r->idx_ok = idx->kind == RK_TRUE || idx->kind == RK_FALSE || (idx->kind == RK_NUM && idx->isint && idx->has_int);
+    r->idx = idx->ival;
+    r->rid_kind = rid->kind;
+    r->rid_hash = rp_hash_of(p, rid);
+    r->suppressed = rp_slot(p, 2, RS_SUPP)->truthy;
+    r->line = line->kind == RK_NUM && line->has_int ? (long)line->ival : 0;
+    r->level = *rp_slot(p, 2, RS_LEVEL);
+    text_of(r, RP_SR_ID, rid);
+    text_of(r, RP_SR_TITLE, rp_slot(p, 2, RS_MSG));
+    text_of(r, RP_SR_FILE, rp_slot(p, 2, RS_URI));
+    return 0;
+}
+
+static void hold(struct rp_sarif *sa, struct rp_sres *r)
+{
+    if (sa->nheld == sa->capheld) {
+        sa->capheld = sa->capheld ? sa->capheld * 2 : 64;
+        sa->held = tg_xrealloc(sa->held, sa->capheld * sizeof *sa->held);
+    }
+    for (int i = 0; i < RP_SR_COUNT; i++) {
+        r->off[i] = sa->arena.len;
+        tg_buf_append(&sa->arena, r->s[i], r->n[i]);
+    }
+    sa->held[sa->nheld++] = *r;
+}
+
+static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)n;
+    struct rp_sres r;
+    if (read_result(p, s, &r) < 0)
+        return;
+    if (p->sarif.tool_done)
+        resolve(p, s, &r);
+    else
+        hold(&p->sarif, &r);
+}
+
+static void run_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)n;
+    struct rp_sarif *sa = &p->sarif;
+    for (size_t i = 0; i < sa->nheld && !s->dead; i++) {
+        struct rp_sres *r = &sa->held[i];
+        for (int k = 0; k < RP_SR_COUNT; k++)
+            r->s[k] = sa->arena.data + r->off[k];
+        resolve(p, s, r);
+    }
+    sa->nheld = 0;
+}
+
+static void runs_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)p;
+    s->n[RP_N_RUNS] = n;
+}
+
+/* A lazy object: Python reads it only for some results, so its shape is judged then. */
+#define LAZY(k, slt, b, kids, hook) {RP_KEY(k), RN_OBJECT, RM_LAZY, RF_NODUP, 2, slt, 0, b, kids, NULL, NULL, NULL, hook}
+
+static const struct rp_node dc_fields[] = {RP_FIELD("level", 2, RL_LEVEL, 0), RP_END};
+static const struct rp_node props_fields[] = {RP_FIELD("security-severity", 2, RL_SCORE, RC_SCORE), RP_END};
+static const struct rp_node rule_fields[] = {
+    RP_FIELD("id", 2, RL_ID, RC_HASH),
+    LAZY("defaultConfiguration", RL_DC, 1, dc_fields, NULL),
+    LAZY("properties", RL_PROPS, 2, props_fields, props_str),
+    RP_END,
+};
+static const struct rp_node driver_rule = RP_ITEM("rules", 2, rule_fields, NULL, driver_rule_end);
+static const struct rp_node extension_rule = RP_ITEM("rules", 2, rule_fields, NULL, extension_rule_end);
+static const struct rp_node driver_fields[] = {RP_LIST("rules", RM_DICTS, 1, 0, &driver_rule, NULL), RP_END};
+static const struct rp_node extension_fields[] = {RP_LIST("rules", RM_DICTS, 1, 0, &extension_rule, NULL), RP_END};
+static const struct rp_node extension = RP_OBJ("extensions", 0, 0, extension_fields, NULL);
+static const struct rp_node tool_fields[] = {
+    RP_OBJ("driver", 1, 0, driver_fields, NULL),
+    RP_LIST("extensions", RM_DICTS, 2, 0, &extension, NULL),
+    RP_END,
+};
+
+static const struct rp_node ruleref_fields[] = {RP_FIELD("id", 2, RS_RULEREF, RC_HASH), RP_END};
+static const struct rp_node message_fields[] = {RP_FIELD("text", 2, RS_MSG, 0), RP_END};
+static const struct rp_node artifact_fields[] = {RP_FIELD("uri", 2, RS_URI, 0), RP_END};
+static const struct rp_node region_fields[] = {RP_FIELD("startLine", 2, RS_LINE, RC_INT), RP_END};
+static const struct rp_node physical_fields[] = {
+    RP_SHOW("artifactLocation", artifact_fields), RP_SHOW("region", region_fields), RP_END,
+};
+static const struct rp_node location_fields[] = {RP_SHOW("physicalLocation", physical_fields), RP_END};
+static const struct rp_node location = RP_SHOW("locations", location_fields);
+static const struct rp_node result_fields[] = {
+    RP_FIELD("ruleId", 2, RS_RULEID, RC_HASH), RP_FIELD("ruleIndex", 2, RS_INDEX, RC_INT),
+    LAZY("rule", RS_RULE, 1, ruleref_fields, NULL), RP_FIELD("level", 2, RS_LEVEL, 0),
+    RP_FIELD("suppressions", 2, RS_SUPP, 0), RP_SHOW("message", message_fields),
+    RP_SHOWLIST("locations", &location), RP_END,
+};
+static const struct rp_node result = RP_ITEM("results", 2, result_fields, NULL, result_end);
+
+static const struct rp_node run_fields[] = {
+    RP_OBJ("tool", 1, 0, tool_fields, tool_end),
+    RP_LIST("results", RM_DICTS, 2, 0, &result, NULL),
+    RP_END,
+};
+static const struct rp_node run = RP_ITEM("runs", 1, run_fields, run_begin, run_end);
+
+const struct rp_node rp_sarif_top[] = {
+    RP_LIST("runs", RM_DICTS, RP_DOC_RUNS, RP_S_SARIF, &run, runs_end),
+    RP_DOCFIELD("$schema", 2, RP_DOC_SCHEMA),
+    RP_END,
+};
+
+json_t *rp_sarif_extra(struct rp_parser *p, struct rp_sink *s)
+{
+    (void)p;
+    json_t *o = json_object();
+    json_object_set_new(o, "levels", rp_keycount_json(&s->keys));
+    json_object_set_new(o, "suppressed", json_integer((json_int_t)s->n[RP_N_SUPPRESSED]));
+    json_object_set_new(o, "with_security_severity", json_integer((json_int_t)s->n[RP_N_SCORED]));
+    json_object_set_new(o, "runs", json_integer((json_int_t)s->n[RP_N_RUNS]));
+    return o;
+}
+
+void rp_sarif_dispose(struct rp_sarif *s)
+{
+    free(s->rules);
+    free(s->driver);
+    free(s->held);
+    rp_hmap_dispose(&s->by_id);
+    tg_buf_dispose(&s->arena);
+    memset(s, 0, sizeof *s);
+}

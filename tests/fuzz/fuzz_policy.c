@@ -1,0 +1,52 @@
+/* fuzz_policy.c -- tg_policy_load_mem on any YAML; a policy that loads must also decide a
+ * fixed successful pipeline on main (one served Trivy report, the rest not found) without a
+ * crash, and say why. */
+#include "gitlab.h"
+#include "policy.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char event_json[] =
+    "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":7,\"ref\":\"main\",\"status\":\"success\","
+    "\"sha\":\"abc\"},\"project\":{\"id\":1,\"path_with_namespace\":\"shop/cart\"},\"builds\":["
+    "{\"id\":1,\"name\":\"trivy-scan\",\"status\":\"success\"},{\"id\":2,\"name\":\"horusec\",\"status\":\"success\"}]}";
+static const char trivy[] =
+    "{\"SchemaVersion\":2,\"Results\":[{\"Target\":\"t\",\"Vulnerabilities\":["
+    "{\"VulnerabilityID\":\"CVE-1\",\"Severity\":\"CRITICAL\",\"PkgName\":\"a\"},"
+    "{\"VulnerabilityID\":\"CVE-2\",\"Severity\":\"HIGH\",\"PkgName\":\"b\"}]}]}";
+
+static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref, tg_report_sink_fn sink,
+                                  void *sink_arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    size_t n = strlen(ref->artifact);
+    if (n < 17 || strcmp(ref->artifact + n - 17, "trivy-report.json") != 0)
+        return TG_FETCH_NOT_FOUND;
+    sink(sink_arg, trivy, sizeof trivy - 1);
+    return TG_FETCH_OK;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct tg_diag diag;
+    struct tg_event ev;
+    struct tg_decision d;
+    char err[256];
+    tg_diag_init(&diag);
+    struct tg_policy_set *ps = tg_policy_load_mem("fuzz.yaml", (const char *)data, size, &diag);
+    if (ps && tg_event_parse(NULL, event_json, sizeof event_json - 1, &ev, err, sizeof err) == 0) {
+        if (tg_policy_decide(ps, &ev, fetch, NULL, 1767225600000ULL, &d, err, sizeof err) != 0)
+            abort(); /* the fetch never fails */
+        if (d.reasons == NULL || d.reasons[0] == NULL || d.json == NULL || d.rule == NULL)
+            abort();
+        tg_decision_dispose(&d);
+        tg_event_dispose(&ev);
+    }
+    if (ps == NULL && diag.errors == 0)
+        abort(); /* a refusal always says why */
+    tg_policy_set_free(ps);
+    tg_diag_dispose(&diag);
+    return 0;
+}

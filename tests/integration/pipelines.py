@@ -1,0 +1,101 @@
+"""Builders for the deliver tests: GitLab pipeline events derived from the documented payload,
+the stand-in GitLab, and a gateway configured against it."""
+import copy
+import json
+import pathlib
+import sys
+
+import harness
+
+sys.path.insert(0, str(harness.ROOT / "tests" / "standins"))
+from gitlab import GitLab  # noqa: E402
+
+API_TOKEN = "glpat-test-api-token-0042"
+TRIGGER_TOKEN = "glptt-test-trigger-token-0042"
+DOC_PIPELINE = json.loads(harness.fixture_bytes("gitlab/webhooks/pipeline_event.json"))
+REPORTS = harness.FIXTURES / "reports"
+
+POLICY = """\
+version: 1
+environments:
+  production:
+    branches: [main]
+    require_jobs: [trivy-scan]
+    reports:
+      - { job: trivy-scan, artifact: trivy-report.json, format: trivy }
+    severity:
+      block: { critical: 0 }
+      approve: { high: 0 }
+    approvals: { required: 1, expire: 1h }
+  staging:
+    branches: [dev, "release/*"]
+    require_jobs: [trivy-scan]
+    reports:
+      - { job: trivy-scan, artifact: trivy-report.json, format: trivy }
+    severity:
+      block: { critical: 0 }
+"""
+
+TEMPLATE = """\
+name: chart
+match: { project: "*" }
+trigger:
+  project: "{{ project.namespace }}/charts"
+  ref: main
+  token: env:TG_TEST_TRIGGER_TOKEN
+  variables:
+    SERVICE: "{{ project.name }}"
+    IMAGE_TAG: "{{ pipeline.sha }}"
+    ENVIRONMENT: "{{ decision.environment }}"
+    UPSTREAM_PIPELINE: "{{ pipeline.id }}"
+"""
+
+
+def pipeline_event(pipeline=100, ref="dev", status="success", project_id=7, path="shop/cart", user="dora",
+                   sha=None, builds=(("trivy-scan", 501, "success"),), mr=False):
+    ev = copy.deepcopy(DOC_PIPELINE)
+    oa = ev["object_attributes"]
+    oa.update(id=pipeline, iid=pipeline - 90, ref=ref, status=status, tag=False,
+              sha=sha or ("%040x" % (pipeline * 7919)), source="push")
+    oa["url"] = "https://gitlab.example.com/%s/-/pipelines/%d" % (path, pipeline)
+    ns, name = path.rsplit("/", 1)
+    ev["project"].update(id=project_id, name=name, namespace=ns, path_with_namespace=path,
+                         web_url="https://gitlab.example.com/" + path)
+    ev["user"]["username"] = user
+    if not mr:
+        ev["merge_request"] = None
+    template = ev["builds"][0]
+    ev["builds"] = []
+    for bname, bid, bstatus in builds:
+        b = copy.deepcopy(template)
+        b.update(id=bid, name=bname, status=bstatus, stage="test")
+        ev["builds"].append(b)
+    return ev
+
+
+def write_sets(logdir, policy=POLICY, template=TEMPLATE):
+    """Writes a policy and a template directory; returns them as Tollgate(...) keywords."""
+    pol = pathlib.Path(logdir) / "policies"
+    tpl = pathlib.Path(logdir) / "templates"
+    pol.mkdir(parents=True, exist_ok=True)
+    tpl.mkdir(parents=True, exist_ok=True)
+    (pol / "test.yaml").write_text(policy)
+    (tpl / "chart.yaml").write_text(template)
+    return {"policies": pol, "templates": tpl}
+
+
+def config_extra(gitlab_url, extra=""):
+    return ("gitlab:\n  url: %s\n  api_token: env:TG_TEST_GITLAB_TOKEN\n  timeout: 2s\n"
+            "public_url: http://tollgate.example\n"
+            "queue: { claim_idle: 3s, max_attempts: 3 }\n"
+            "trigger: { retry_base: 100ms, retry_cap: 400ms, tries: 4, timeout: 1s }\n%s"
+            % (gitlab_url, extra))
+
+
+def env():
+    return {"TG_TEST_GITLAB_TOKEN": API_TOKEN, "TG_TEST_TRIGGER_TOKEN": TRIGGER_TOKEN}
+
+
+def serve_report(gl, project_id, job_id, fixture, name="trivy-report.json"):
+    data = (REPORTS / fixture).read_bytes() if not isinstance(fixture, bytes) else fixture
+    gl.add_artifact(project_id, job_id, name, data)

@@ -1,0 +1,352 @@
+"""`tollgate eval` and `tollgate check` through the real binary: no network, no Redis.
+
+Events are GitLab's documented Pipeline Hook payload (tests/fixtures/gitlab/webhooks), edited at
+test time to set the ref, status and builds; reports are real scanner outputs from
+tests/fixtures/reports copied under the artifact names the policy expects. Decisions use the
+shipped policies/ and templates/ unless a test writes its own.
+"""
+import copy
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TOLLGATE = ROOT / "build" / "tollgate"
+FIXTURES = ROOT / "tests" / "fixtures"
+REPORTS = FIXTURES / "reports"
+if not (REPORTS / "trivy").is_dir():  # before the reports fixtures were copied in
+    REPORTS = ROOT.parent / "shared" / "fixtures" / "reports"
+PIPELINE = FIXTURES / "gitlab" / "webhooks" / "pipeline_event.json"
+TRIGGER_TOKEN = "glptt-eval-test-token-0077"
+
+CONFIG = """\
+webhooks:
+  - name: default
+    token: env:TG_TEST_WEBHOOK_TOKEN
+policies: {policies}
+templates: {templates}
+"""
+
+
+def env():
+    e = dict(os.environ)
+    e.update(TG_TEST_WEBHOOK_TOKEN="test-webhook-token", GITLAB_WEBHOOK_TOKEN="test-webhook-token",
+             TRIGGER_TOKEN=TRIGGER_TOKEN)
+    return e
+
+
+def config(tmp, policies=ROOT / "policies", templates=ROOT / "templates"):
+    p = tmp / "tollgate.yaml"
+    p.write_text(CONFIG.format(policies=policies, templates=templates))
+    return p
+
+
+def pipeline(tmp, ref="main", status="success", jobs=("horusec", "trivy-scan"), failed=(), mr=False,
+             project="shop/cart"):
+    """The documented payload as a pipeline of project on ref with the given jobs."""
+    ev = json.loads(PIPELINE.read_text())
+    ev["object_attributes"].update(ref=ref, status=status, tag=False,
+                                   source="merge_request_event" if mr else "push")
+    if not mr:
+        ev["merge_request"] = None
+    ev["project"]["path_with_namespace"] = project
+    model = ev["builds"][1]
+    for i, name in enumerate(jobs):
+        b = copy.deepcopy(model)
+        b.update(id=900 + i, name=name, stage="test", status="failed" if name in failed else "success")
+        ev["builds"].append(b)
+    path = tmp / "event.json"
+    path.write_text(json.dumps(ev))
+    return path
+
+
+def report(tmp, fixture, artifact, prefix=""):
+    """A fixture report copied as artifact (the policy matches by base name)."""
+    d = tmp / fixture.replace("/", "_")
+    d.mkdir(exist_ok=True)
+    shutil.copy(REPORTS / fixture, d / artifact)
+    return prefix + str(d / artifact)
+
+
+def clean_reports(tmp):
+    return [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"),
+            report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+
+
+def run(*args):
+    return subprocess.run([str(TOLLGATE)] + [str(a) for a in args], capture_output=True, text=True, env=env(),
+                          timeout=60)
+
+
+def evaluate(cfg, event, reports=(), now=None):
+    args = ["eval", "-c", cfg, "--event", event]
+    for r in reports:
+        args += ["--report", r]
+    if now:
+        args += ["--now", now]
+    p = run(*args)
+    assert TRIGGER_TOKEN not in p.stdout + p.stderr, "the trigger token leaked"
+    return p, (json.loads(p.stdout) if p.stdout.strip() else None)
+
+
+def critical_cve(fixture):
+    doc = json.loads((REPORTS / fixture).read_text())
+    return next(v["VulnerabilityID"] for r in doc["Results"] for v in r.get("Vulnerabilities") or []
+                if v["Severity"] == "CRITICAL")
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    assert TOLLGATE.exists(), "build/tollgate is missing: run make first"
+    return tmp_path
+
+
+# ---- decisions ----
+
+def test_deploy_prints_the_trigger(tmp):
+    p, d = evaluate(config(tmp), pipeline(tmp), clean_reports(tmp))
+    assert p.returncode == 0, p.stderr
+    assert (d["verdict"], d["environment"], d["rule"]) == ("deploy", "production", "policy")
+    assert d["project"] == "shop/cart" and d["ref"] == "main" and d["pipeline"] == 31
+    assert [r["status"] for r in d["reports"]] == ["ok", "ok"]
+    assert [r["format"] for r in d["reports"]] == ["horusec", "trivy"]
+    assert d["counts"] == dict(critical=0, high=0, medium=0, low=0, info=0, unknown=0)
+    assert len(d["policy_hash"]) == 64 and "approvals" not in d
+    t = d["trigger"]
+    assert (t["template"], t["project"], t["ref"]) == ("helm-chart", "shop/helm-charts", "main")
+    assert t["variables"] == {
+        "SERVICE": "cart", "IMAGE_TAG": "bcbb5ec396a2c0f828686f14fac9b80b780504f2",
+        "ENVIRONMENT": "production", "UPSTREAM_PROJECT": "shop/cart", "UPSTREAM_PIPELINE": "31",
+        "UPSTREAM_URL": "http://example.com/gitlab-org/gitlab-test/-/pipelines/31"}
+    assert "token" not in t
+    # pretty-printed with sorted keys
+    assert p.stdout.startswith('{\n  "counts"')
+
+
+def test_block_names_the_cve(tmp):
+    fixture = "trivy/dd_scheme_2_many_vulns.json"
+    cve = critical_cve(fixture)
+    reports = [report(tmp, fixture, "trivy-report.json"),
+               report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert p.returncode == 1, p.stderr
+    assert (d["verdict"], d["rule"]) == ("block", "severity.block")
+    assert d["reasons"][0] == "critical 1 > 0 in trivy-scan/trivy-report.json: %s" % cve
+    assert d["findings"][0]["id"] == cve and d["findings"][0]["severity"] == "critical"
+    assert d["findings"][0]["report"] == "trivy-scan/trivy-report.json"
+    assert d["counts"]["critical"] == 1 and "trigger" not in d
+
+
+def test_horusec_criticals_block(tmp):
+    reports = [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"),
+               report(tmp, "horusec/dd_horres3.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert p.returncode == 1
+    assert d["reasons"][0].startswith("critical 18 > 0 in horusec/sast-report.json")
+    assert len(d["findings"]) == 5 and all(f["severity"] == "critical" for f in d["findings"])
+
+
+def test_highs_need_approval_in_production_only(tmp):
+    # a legacy Trivy list: 6 highs, no critical; the FORMAT: prefix forces the parser
+    reports = [report(tmp, "trivy/dd_legacy_trivy_mix.json", "trivy-report.json", prefix="trivy:"),
+               report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert p.returncode == 1, p.stderr
+    assert (d["verdict"], d["rule"]) == ("needs_approval", "severity.approve")
+    assert d["reasons"][0].startswith("high 6 > 0 in trivy-scan/trivy-report.json: CVE-")
+    assert d["approvals"] == {"required": 1, "approvers": [], "prevent_self_approval": True,
+                              "expire_ms": 86400000}
+    p, d = evaluate(config(tmp), pipeline(tmp, ref="dev"), reports)
+    assert p.returncode == 0, p.stderr
+    assert (d["verdict"], d["environment"]) == ("deploy", "staging")
+    assert d["trigger"]["variables"]["ENVIRONMENT"] == "staging"
+
+
+def test_feature_branch_is_skipped(tmp):
+    p, d = evaluate(config(tmp), pipeline(tmp, ref="feature/login"), clean_reports(tmp))
+    assert p.returncode == 1
+    assert (d["verdict"], d["environment"], d["rule"]) == ("skip", None, "branch")
+    assert d["reasons"] == ["no environment for ref feature/login"]
+    assert d["reports"] == [] and d["findings"] == []
+
+
+def test_documented_payload_as_is(tmp):
+    # GitLab's example is a merge-request pipeline on master: no shipped environment has master
+    p, d = evaluate(config(tmp), PIPELINE)
+    assert p.returncode == 1
+    assert (d["verdict"], d["rule"], d["project"]) == ("skip", "branch", "gitlab-org/gitlab-test")
+
+
+def test_failed_pipeline_and_failed_job(tmp):
+    p, d = evaluate(config(tmp), pipeline(tmp, status="failed"), clean_reports(tmp))
+    assert (p.returncode, d["verdict"], d["rule"], d["reasons"][0]) == (1, "skip", "pipeline_status",
+                                                                        "pipeline failed")
+    p, d = evaluate(config(tmp), pipeline(tmp, failed=("trivy-scan",)), clean_reports(tmp))
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "require_jobs")
+    assert d["reasons"][0] == "required job trivy-scan is failed"
+    p, d = evaluate(config(tmp), pipeline(tmp, jobs=("horusec",)), clean_reports(tmp))
+    assert d["reasons"][0] == "required job trivy-scan is missing"
+
+
+def test_merge_request_pipeline_is_skipped(tmp):
+    p, d = evaluate(config(tmp), pipeline(tmp, mr=True), clean_reports(tmp))
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "skip", "merge_request")
+
+
+def test_missing_report_blocks(tmp):
+    reports = [report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert p.returncode == 1
+    assert (d["verdict"], d["rule"]) == ("block", "on_missing_report")
+    assert d["reasons"][0] == ("report trivy-scan/trivy-report.json is missing: artifact not found "
+                               "(on_missing_report: block)")
+    assert [r["status"] for r in d["reports"]] == ["ok", "missing"]
+
+
+def test_unreadable_report_blocks(tmp):
+    bad = tmp / "bad"
+    bad.mkdir()
+    (bad / "trivy-report.json").write_text('{"SchemaVersion": 2, "Results": [')
+    reports = [str(bad / "trivy-report.json"),
+               report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "report_unreadable")
+    assert d["reasons"][0].startswith("report trivy-scan/trivy-report.json is unreadable: trivy: byte ")
+    assert d["reports"][1]["status"] == "unreadable" and d["reports"][1]["error"]
+
+
+def test_exceptions_apply_then_expire(tmp):
+    fixture = "trivy/dd_scheme_2_many_vulns.json"
+    cve = critical_cve(fixture)
+    pol = tmp / "policies"
+    pol.mkdir()
+    shipped = (ROOT / "policies" / "default.yaml").read_text()
+    assert "exceptions: []" in shipped
+    (pol / "default.yaml").write_text(shipped.replace(
+        "exceptions: []", "exceptions:\n  - { id: %s, until: 2026-01-31, reason: patched in base image, by: alice }"
+        % cve))
+    cfg = config(tmp, policies=pol)
+    reports = [report(tmp, fixture, "trivy-report.json"),
+               report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    # before the end date the critical is an accepted risk; the remaining high needs approval
+    p, d = evaluate(cfg, pipeline(tmp), reports, now="2026-01-31T23:00:00Z")
+    assert (p.returncode, d["verdict"]) == (1, "needs_approval"), p.stdout
+    assert d["exceptions"] == {"applied": [cve], "expired": []}
+    assert d["reports"][1]["excepted"] == 1 and d["counts"]["critical"] == 0
+    # afterwards it counts again, and the reasons say which exception expired
+    p, d = evaluate(cfg, pipeline(tmp), reports, now="2026-02-01T00:00:00Z")
+    assert (p.returncode, d["verdict"]) == (1, "block")
+    assert "exception %s expired 2026-01-31 (by alice)" % cve in d["reasons"]
+    assert d["exceptions"] == {"applied": [], "expired": [cve]}
+
+
+# ---- bad input ----
+
+def test_bad_event_exits_2(tmp):
+    cfg = config(tmp)
+    bad = tmp / "bad.json"
+    bad.write_text('{"object_kind": "pipeline", "builds": "none"}')
+    p, _ = evaluate(cfg, bad)
+    assert p.returncode == 2 and p.stdout == ""
+    assert "bad.json: builds is not a list" in p.stderr
+    bad.write_text("{not json")
+    p, _ = evaluate(cfg, bad)
+    assert p.returncode == 2 and "bad.json: invalid JSON" in p.stderr
+    p, _ = evaluate(cfg, tmp / "missing.json")
+    assert p.returncode == 2 and "missing.json: No such file" in p.stderr
+    p, _ = evaluate(cfg, FIXTURES / "gitlab" / "webhooks" / "push_event.json")
+    assert p.returncode == 2 and "a push event; eval decides Pipeline Hook events" in p.stderr
+
+
+def test_bad_arguments_exit_2(tmp):
+    cfg, ev = config(tmp), pipeline(tmp)
+    assert run("eval", "-c", cfg).returncode == 2
+    p = run("eval", "-c", cfg, "--event", ev, "--report", tmp / "nope.json")
+    assert p.returncode == 2 and "nope.json" in p.stderr
+    p = run("eval", "-c", cfg, "--event", ev, "--now", "yesterday")
+    assert p.returncode == 2 and "--now" in p.stderr
+    p = run("eval", "--help")
+    assert p.returncode == 0 and "usage: tollgate eval" in p.stdout
+    p = run("eval", "-c", tmp / "nope.yaml", "--event", ev)
+    assert p.returncode == 2 and "nope.yaml" in p.stderr
+
+
+# ---- tollgate check on broken policy and template directories ----
+
+BROKEN_POLICY_A = """\
+version: 1
+environments:
+  production:
+    branches: [main]
+    severity:
+      block: { urgent: 0, high: -1 }
+    on_missing_reprt: block
+exceptions:
+  - { id: CVE-1, until: 2027-02-31x, reason: r, by: a }
+"""
+BROKEN_POLICY_B = """\
+version: 1
+environments:
+  production:
+    tags: ["v*"]
+  qa:
+    require_jobs: [test]
+"""
+BROKEN_TEMPLATE = """\
+name: chart
+trigger:
+  project: "{{ project.namespace }}/{{ project.nmae }}"
+  ref: "{{ pipeline.ref"
+  token: glptt-inline-token
+  variables:
+    IMAGE-TAG: "{{ pipeline.sha }}"
+"""
+
+
+def test_check_reports_every_fault_with_position(tmp):
+    pol, tpl = tmp / "policies", tmp / "templates"
+    pol.mkdir()
+    tpl.mkdir()
+    (pol / "a.yaml").write_text(BROKEN_POLICY_A)
+    (pol / "b.yaml").write_text(BROKEN_POLICY_B)
+    (tpl / "chart.yaml").write_text(BROKEN_TEMPLATE)
+    p = run("check", "-c", config(tmp, policies=pol, templates=tpl))
+    assert p.returncode == 2
+    want = [
+        "%s/a.yaml:6:16: error: unknown severity \"urgent\" in severity.block" % pol,
+        "%s/a.yaml:6:33: error: severity.block.high: \"-1\" must be a whole number, 0 or more" % pol,
+        "%s/a.yaml:7:5: error: unknown key \"on_missing_reprt\" in an environment" % pol,
+        "%s/a.yaml:9:25: error: until: \"2027-02-31x\" is not a date" % pol,
+        "%s/b.yaml:3:3: error: environment \"production\" is already defined at %s/a.yaml:3" % (pol, pol),
+        "%s/b.yaml:5:3: error: environment \"qa\" needs branches or tags" % pol,
+        "%s/chart.yaml:3:12: error: trigger.project: unknown placeholder {{ project.nmae }}" % tpl,
+        "%s/chart.yaml:4:8: error: trigger.ref: \"{{\" without \"}}\"" % tpl,
+        "%s/chart.yaml:5:10: error: token must be env:NAME or file:PATH, never inline" % tpl,
+        "%s/chart.yaml:7:5: error: variable name \"IMAGE-TAG\" must match" % tpl,
+    ]
+    lines = p.stderr.splitlines()
+    for w in want:
+        assert any(line.startswith(w) for line in lines), "%s\nnot in:\n%s" % (w, p.stderr)
+    assert lines[-1].endswith(": %d errors" % len(want)), p.stderr
+
+
+def test_check_empty_directories(tmp):
+    pol, tpl = tmp / "policies", tmp / "templates"
+    pol.mkdir()
+    tpl.mkdir()
+    (tpl / "chat.yaml").write_text("kind: chat\ntext: hello\n")
+    p = run("check", "-c", config(tmp, policies=pol, templates=tpl))
+    assert p.returncode == 2
+    assert "%s: error: no policy files (*.yaml): nothing could ever deploy" % pol in p.stderr
+    assert "%s: error: no trigger template (*.yaml): nothing could be deployed" % tpl in p.stderr
+
+
+def test_check_accepts_the_shipped_files(tmp):
+    p = run("check", "-c", config(tmp))
+    assert p.returncode == 0, p.stderr
+    p = run("check", "-c", ROOT / "tollgate.yaml")  # what `make run` starts with
+    assert p.returncode == 0, p.stderr

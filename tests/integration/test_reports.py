@@ -1,0 +1,252 @@
+"""`tollgate report` against the reference counter (../shared/tools/count_findings.py).
+
+The cases are data: every sample in tests/fixtures/reports with its stored
+<sample>.expected.json, and the variants and malformed inputs listed in
+reports_cases.yaml. One check loop per kind:
+
+  * stored:       tollgate equals the stored expectation (runs on a fresh clone);
+  * differential: tollgate equals count_findings.py on the same sample (needs ../shared);
+  * variants:     a transform of a sample, written to tmp_path, against count_findings.py
+                  on that same file, or the case's recorded expectation without ../shared;
+  * malformed:    exit status exactly 2, and stderr names the file, the format and a byte
+                  offset.
+"""
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, SHARED
+
+REPORTS = FIXTURES / "reports"
+REFERENCE = SHARED / "tools" / "count_findings.py"
+CASES = yaml.safe_load((pathlib.Path(__file__).parent / "reports_cases.yaml").read_text())
+BUCKETS = ("critical", "high", "medium", "low", "info", "unknown")
+COMPARED = ("format", "total") + BUCKETS + ("extra",)
+SAMPLES = sorted(p for p in REPORTS.glob("*/*")
+                 if p.suffix in (".json", ".sarif") and not p.name.endswith(".expected.json"))
+
+needs_reference = pytest.mark.skipif(
+    not REFERENCE.exists(),
+    reason="../shared/tools/count_findings.py is absent: differential checks skipped "
+           "(the stored expectations still run)")
+
+
+def sample_id(p):
+    return str(p.relative_to(REPORTS))
+
+
+def tollgate(binary, *args):
+    return subprocess.run([binary, "report", *map(str, args)], capture_output=True, timeout=120)
+
+
+def counted(binary, path, *args):
+    r = tollgate(binary, *args, path)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    out = json.loads(r.stdout)
+    return {k: out[k] for k in COMPARED}, out
+
+
+def reference(path):
+    r = subprocess.run([sys.executable, str(REFERENCE), str(path)], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    out = json.loads(r.stdout)
+    return {k: out[k] for k in COMPARED}
+
+
+def stored(sample):
+    return json.loads(pathlib.Path(str(sample) + ".expected.json").read_text())
+
+
+# ---- stored expectations and the differential test ----
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
+def test_stored_expectation(tollgate_bin, sample):
+    got, out = counted(tollgate_bin, sample)
+    assert got == stored(sample)
+    ranks = [BUCKETS.index(f["severity"]) for f in out["findings"]]
+    # most severe first (unknown sorts last), at most the default 10
+    assert len(ranks) == min(10, out["total"])
+    assert ranks == sorted(ranks, key=lambda b: (b == 5, b))
+
+
+@needs_reference
+@pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
+def test_differential(tollgate_bin, sample):
+    got, _ = counted(tollgate_bin, sample)
+    assert got == reference(sample)
+
+
+# ---- generated variants ----
+
+SEVERITY_KEYS = {"Severity", "severity", "security-severity"}
+LIST_KEYS = {"Vulnerabilities", "Misconfigurations", "Secrets", "analysisVulnerabilities",
+             "vulnerabilities", "matches", "results"}
+TEXT_KEYS = {"Title", "Description", "details", "description", "text", "solution", "code"}
+
+
+def walk(doc, on_dict):
+    """Applies on_dict to every object, depth first, and returns the new document."""
+    if isinstance(doc, list):
+        return [walk(x, on_dict) for x in doc]
+    if isinstance(doc, dict):
+        return on_dict({k: walk(v, on_dict) for k, v in doc.items()})
+    return doc
+
+
+def on_keys(keys, fn):
+    def f(d):
+        return {k: fn(v) if k in keys else v for k, v in d.items()}
+    return f
+
+
+def every_other(keys, fn):
+    """Applies fn to the 1st, 3rd, ... list under one of keys; KeyError drops the key."""
+    seen = [0]
+
+    def f(d):
+        out = {}
+        for k, v in d.items():
+            if k in keys and isinstance(v, list):
+                seen[0] += 1
+                v = fn(v) if seen[0] % 2 else v
+                if v is KeyError:
+                    continue
+            out[k] = v
+        return out
+    return f
+
+
+def innermost_twice(v):
+    # only lists of findings: a list of resources/runs holding other lists stays as is
+    def holds_lists(x):
+        return any(isinstance(x[k], list) for k in (LIST_KEYS | {"Results"}) & x.keys())
+    if isinstance(v, list) and all(isinstance(x, dict) and not holds_lists(x) for x in v):
+        return [x for x in v for _ in (0, 1)]
+    return v
+
+
+def mixed(s):
+    return "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(s)) if isinstance(s, str) else s
+
+
+def all_strings(fn):
+    def f(doc):
+        if isinstance(doc, list):
+            return [f(x) for x in doc]
+        if isinstance(doc, dict):
+            return {k: f(v) for k, v in doc.items()}
+        return fn(doc) if isinstance(doc, str) else doc
+    return f
+
+
+TRANSFORMS = {
+    "mixed_case": lambda d: walk(d, on_keys(SEVERITY_KEYS, mixed)),
+    "padded": lambda d: walk(d, on_keys(SEVERITY_KEYS, lambda s: " \t%s\n " % s if isinstance(s, str) else s)),
+    "reorder_keys": lambda d: walk(d, lambda o: dict(reversed(list(o.items())))),
+    "null_lists": lambda d: walk(d, every_other(LIST_KEYS, lambda v: None)),
+    "drop_lists": lambda d: walk(d, every_other(LIST_KEYS, lambda v: KeyError)),
+    "duplicate_entries": lambda d: walk(d, on_keys(LIST_KEYS, innermost_twice)),
+    "unicode_text": lambda d: walk(d, on_keys(TEXT_KEYS, lambda s: s + " \u00e9\u2713\u2028\U0001f512\u0000."
+                                              if isinstance(s, str) else s)),
+    "nul_everywhere": all_strings(lambda s: s + "\u0000"),
+    "drop_severity": lambda d: walk(d, lambda o: {k: v for k, v in o.items() if k not in SEVERITY_KEYS}),
+}
+
+
+def doubled(base):
+    """What listing every finding twice does to the reference's output."""
+    out = dict(base, total=2 * base["total"], **{b: 2 * base[b] for b in BUCKETS})
+    extra = dict(base["extra"])
+    fmt = base["format"]
+    if fmt in ("trivy", "grype"):
+        entries = extra.get("vulnerabilities", base["total"]) if fmt == "trivy" else base["total"]
+        extra["duplicates"] = extra["duplicates"] + entries
+        for k in ("vulnerabilities", "misconfigurations", "secrets", "misconfig_not_fail"):
+            if k in extra:
+                extra[k] *= 2
+    elif fmt == "horusec":
+        extra["types"] = {k: 2 * v for k, v in extra["types"].items()}
+    elif fmt == "gitlab":
+        extra["severity_missing"] *= 2
+    elif fmt == "sarif":
+        extra["levels"] = {k: 2 * v for k, v in extra["levels"].items()}
+        extra["suppressed"] *= 2
+        extra["with_security_severity"] *= 2
+    out["extra"] = extra
+    return out
+
+
+def expected_variant(case):
+    base = stored(REPORTS / case["sample"])
+    if case["expect"] == "same":
+        return base
+    if case["expect"] == "double":
+        return doubled(base)
+    return case["expect"]
+
+
+@pytest.mark.parametrize("case", CASES["variants"], ids=lambda c: c["name"])
+def test_variant(tollgate_bin, tmp_path, case):
+    doc = json.loads((REPORTS / case["sample"]).read_text(encoding="utf-8"))
+    path = tmp_path / (case["name"] + ".json")
+    path.write_text(json.dumps(TRANSFORMS[case["transform"]](doc)), encoding="utf-8")
+    got, _ = counted(tollgate_bin, path)
+    want = reference(path) if REFERENCE.exists() else expected_variant(case)
+    assert got == want
+    if REFERENCE.exists():  # the recorded expectation must stay true too
+        assert got == expected_variant(case)
+
+
+# ---- malformed input ----
+
+def make(spec, tmp_path, name):
+    path = tmp_path / (name + ".json")
+    if spec.get("missing"):
+        return tmp_path / "no-such-report.json"
+    if spec.get("directory"):
+        path.mkdir()
+        return path
+    if "truncate" in spec:
+        data = (REPORTS / spec["truncate"]).read_bytes()
+        data = data[: len(data) // 2]
+    elif "repeat" in spec:
+        data = (spec.get("prefix", "") + spec["repeat"] * spec["times"] + spec.get("suffix", "")).encode()
+    else:
+        data = spec["text"].encode("latin-1" if spec.get("bytes") else "utf-8")
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES["malformed"], ids=lambda c: c["name"])
+def test_malformed(tollgate_bin, tmp_path, case):
+    path = make(case["make"], tmp_path, case["name"])
+    r = tollgate(tollgate_bin, *case.get("args", []), path)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 2, "exit %d (a negative status is a signal): %s" % (r.returncode, err)
+    assert r.stdout == b""
+    assert str(path) in err
+    assert re.search(r": %s: byte \d+: " % re.escape(case["format"]), err), err
+
+
+def test_other_files_still_counted(tollgate_bin, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Results": [')
+    good = REPORTS / "trivy" / "dd_scheme_2_many_vulns.json"
+    r = tollgate(tollgate_bin, bad, good)
+    assert r.returncode == 2
+    lines = r.stdout.decode().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["file"] == str(good)
+
+
+def test_usage(tollgate_bin):
+    assert tollgate(tollgate_bin, "--help").returncode == 0
+    assert tollgate(tollgate_bin).returncode == 2
+    assert tollgate(tollgate_bin, "--format", "nessus", "x.json").returncode == 2
+    r = tollgate(tollgate_bin, "--top", "1", "--format", "sarif", REPORTS / "sarif" / "dd_dockle_0_3_15.sarif")
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and len(out["findings"]) == 1 and out["findings"][0]["severity"] == "high"

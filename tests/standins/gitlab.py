@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""A stand-in GitLab: the API endpoints Tollgate calls, following GitLab's documented
+contract (doc/api/job_artifacts.md, pipeline_triggers.md, commits.md; response shapes from
+tests/fixtures/gitlab/api/), recording every request, and able to misbehave on cue.
+
+    GET  /api/v4/projects/:id/jobs/:job_id/artifacts/*path   PRIVATE-TOKEN; 200 file / 404
+    POST /api/v4/projects/:id/trigger/pipeline               form token, ref, variables[K]; 201 pipeline
+    POST /api/v4/projects/:id/statuses/:sha                  PRIVATE-TOKEN; form state, name, ...; 201 status
+
+Control (for tests and `make demo`), JSON over HTTP:
+    POST /_control/artifacts  {"project": 1, "job": 2, "path": "x.json", "file": "/abs/path" | "content": "..."}
+    POST /_control/script     {"match": "trigger", "where": {"variables[UPSTREAM_PIPELINE]": "100"},
+                               "responses": [{"status": 500}, {"status": 429, "retry_after": 1},
+                               {"status": 401}, {"hang": 5}, {"close": true}]}
+                              the next requests of that kind (artifact|trigger|status) whose form
+                              (or, for artifacts, path) matches "where" get these answers in
+                              order; then normal service resumes
+    GET  /_control/requests   every request seen: kind, method, path, headers, form, at (time)
+    POST /_control/reset
+
+Run standalone: python3 gitlab.py --port 0 --token API_TOKEN --trigger-token TRIGGER_TOKEN
+(prints "listening on PORT"), or use GitLab(...) in-process from pytest.
+"""
+import argparse
+import json
+import re
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+ARTIFACT = re.compile(r"^/api/v4/projects/([^/]+)/jobs/(\d+)/artifacts/(.+)$")
+TRIGGER = re.compile(r"^/api/v4/projects/([^/]+)/trigger/pipeline$")
+STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
+
+
+class State:
+    def __init__(self, api_token, trigger_token):
+        self.api_token = api_token
+        self.trigger_token = trigger_token
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.requests = []
+            self.artifacts = {}
+            self.scripts = []  # [kind, where, [responses]]
+            self.next_pipeline = 1000
+
+    def record(self, entry):
+        with self.lock:
+            self.requests.append(entry)
+
+    def add_script(self, kind, where, responses):
+        with self.lock:
+            self.scripts.append([kind, where or {}, list(responses)])
+
+    def scripted(self, kind, fields):
+        """The next scripted answer for a request of kind with these fields, or None."""
+        with self.lock:
+            for entry in self.scripts:
+                k, where, responses = entry
+                if k == kind and responses and all(fields.get(f) == v for f, v in where.items()):
+                    return responses.pop(0)
+        return None
+
+    def new_pipeline_id(self):
+        with self.lock:
+            self.next_pipeline += 1
+            return self.next_pipeline
+
+
+def pipeline_entity(pid, project, ref):
+    """Shaped like doc/api/pipeline_triggers.md's example (tests/fixtures/gitlab/api)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    return {"id": pid, "iid": pid - 1000, "project_id": project, "sha": "a91957a858320c0e17f3a0eca7cfacbff50ea29a",
+            "ref": ref, "status": "created", "source": "trigger", "created_at": now, "updated_at": now,
+            "web_url": "https://gitlab.example.com/%s/-/pipelines/%d" % (project, pid), "before_sha": "0" * 40,
+            "tag": False, "yaml_errors": None, "user": {"id": 1, "username": "tollgate-bot"},
+            "started_at": None, "finished_at": None, "committed_at": None, "duration": None,
+            "queued_duration": None, "coverage": None, "detailed_status": {"text": "created"}}
+
+
+def status_entity(sha, form):
+    """Shaped like doc/api/commits.md's "Set the pipeline status of a commit" example."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    return {"id": 93, "sha": sha, "ref": form.get("ref"), "status": form.get("state"), "name": form.get("name"),
+            "target_url": form.get("target_url"), "description": form.get("description"), "created_at": now,
+            "started_at": None, "finished_at": None, "allow_failure": False, "coverage": None,
+            "author": {"id": 1, "username": "tollgate-bot"}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stand-in-gitlab"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def reply(self, status, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def misbehave(self, kind, fields):
+        """Applies the next scripted answer for kind, if any. True when it answered."""
+        s = self.state.scripted(kind, fields)
+        if s is None:
+            return False
+        if s.get("hang"):
+            time.sleep(float(s["hang"]))
+        if s.get("close"):
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        if "status" in s:
+            headers = {"Retry-After": str(s["retry_after"])} if "retry_after" in s else {}
+            self.reply(int(s["status"]), {"message": s.get("message", "%d scripted" % s["status"])}, headers)
+            return True
+        return False
+
+    def do_GET(self):
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/_control/requests":
+            with self.state.lock:
+                return self.reply(200, list(self.state.requests))
+        m = ARTIFACT.match(path)
+        if not m:
+            return self.reply(404, {"message": "404 Not Found"})
+        self.state.record({"kind": "artifact", "method": "GET", "path": path, "headers": dict(self.headers),
+                           "at": time.time()})
+        if self.misbehave("artifact", {"path": path}):
+            return
+        if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+            return self.reply(401, {"message": "401 Unauthorized"})
+        key = (urllib.parse.unquote(m.group(1)), int(m.group(2)), urllib.parse.unquote(m.group(3)))
+        data = self.state.artifacts.get(key)
+        if data is None:
+            return self.reply(404, {"message": "404 Not Found"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        path = urllib.parse.urlsplit(self.path).path
+        raw = self.body()
+        if path.startswith("/_control/"):
+            return self.control(path, json.loads(raw or b"{}"))
+        form = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+        for kind, rx in (("trigger", TRIGGER), ("status", STATUS)):
+            m = rx.match(path)
+            if m:
+                self.state.record({"kind": kind, "method": "POST", "path": path, "headers": dict(self.headers),
+                                   "form": form, "project": urllib.parse.unquote(m.group(1)), "at": time.time()})
+                if self.misbehave(kind, form):
+                    return
+                return getattr(self, "serve_" + kind)(m, form)
+        self.reply(404, {"message": "404 Not Found"})
+
+    def serve_trigger(self, m, form):
+        if self.headers.get("X-Gitlab-Event") == "Pipeline Hook":
+            return self.reply(403, {"message": "403 Forbidden"})  # GitLab's loop guard
+        if form.get("token") != self.state.trigger_token:
+            return self.reply(404, {"message": "404 Not Found"})  # invalid token: not_found!
+        if not form.get("ref"):
+            return self.reply(400, {"message": "ref is missing"})
+        pid = self.state.new_pipeline_id()
+        self.reply(201, pipeline_entity(pid, urllib.parse.unquote(m.group(1)), form["ref"]))
+
+    def serve_status(self, m, form):
+        if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+            return self.reply(401, {"message": "401 Unauthorized"})
+        if form.get("state") not in ("pending", "running", "success", "failed", "canceled", "skipped"):
+            return self.reply(400, {"message": "state does not have a valid value"})
+        if len(form.get("description", "")) > 255:
+            return self.reply(400, {"message": "description is too long"})
+        self.reply(201, status_entity(m.group(2), form))
+
+    def control(self, path, body):
+        st = self.state
+        if path == "/_control/reset":
+            st.reset()
+        elif path == "/_control/artifacts":
+            data = open(body["file"], "rb").read() if "file" in body else body["content"].encode()
+            with st.lock:
+                st.artifacts[(str(body["project"]), int(body["job"]), body["path"])] = data
+        elif path == "/_control/script":
+            st.add_script(body["match"], body.get("where"), body["responses"])
+        else:
+            return self.reply(404, {"message": "no such control"})
+        self.reply(200, {"ok": True})
+
+
+class Server(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class GitLab:
+    """In-process stand-in: GitLab(api_token, trigger_token).start(); .url; .requests(kind)."""
+
+    def __init__(self, api_token="glpat-standin-api", trigger_token="glptt-standin-trigger", port=0):
+        self.state = State(api_token, trigger_token)
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.server.state = self.state
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = None
+
+    def start(self):
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add_artifact(self, project, job, path, data):
+        with self.state.lock:
+            self.state.artifacts[(str(project), int(job), path)] = data
+
+    def script(self, kind, *responses, where=None):
+        self.state.add_script(kind, where, responses)
+
+    def requests(self, kind=None):
+        with self.state.lock:
+            return [r for r in self.state.requests if kind is None or r["kind"] == kind]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--token", default="glpat-standin-api")
+    ap.add_argument("--trigger-token", default="glptt-standin-trigger")
+    a = ap.parse_args()
+    g = GitLab(a.token, a.trigger_token, a.port)
+    print("listening on %d" % g.port, flush=True)
+    try:
+        g.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

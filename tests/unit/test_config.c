@@ -1,0 +1,132 @@
+/* test_config.c -- tollgate.yaml: values, defaults, secrets, and file:line:col errors. */
+#include "config.h"
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HOOK "webhooks:\n  - {name: default, token: 'env:UT_TOKEN'}\n"
+
+struct row {
+    const char *name;
+    const char *yaml;
+    const char *want; /* substring of the joined diagnostics, or NULL for a clean load */
+};
+
+static const struct row rows[] = {
+    {"minimal", HOOK, NULL},
+    {"unknown top-level key", HOOK "listn: []\n", "cfg.yaml:3:1: error: unknown key \"listn\""},
+    {"duplicate key", HOOK "workers: 2\nworkers: 3\n", "cfg.yaml:4:1: error: key \"workers\" appears twice"},
+    {"missing env secret", "webhooks:\n  - {name: a, token: 'env:UT_UNSET_VAR'}\n",
+     "cfg.yaml:2:22: error: environment variable UT_UNSET_VAR is not set"},
+    {"inline secret warns", "webhooks:\n  - {name: a, token: plain-text}\n", "cfg.yaml:2:22: warning: token is written inline"},
+    {"no webhooks", "workers: 1\n", "webhooks is required"},
+    {"webhook without token", "webhooks:\n  - {name: a}\n", "cfg.yaml:2:5: error: token is required"},
+    {"duplicate webhook names", "webhooks:\n  - {name: a, token: 'env:UT_TOKEN'}\n  - {name: a, token: 'env:UT_TOKEN'}\n",
+     "cfg.yaml:3:5: error: webhook name \"a\" is used twice"},
+    {"bad size", HOOK "limits: {max_body: lots}\n", "cfg.yaml:3:20: error: max_body: \"lots\" is not a size"},
+    {"size out of range", HOOK "limits: {max_body: 100}\n", "max_body must be between"},
+    {"bad duration", HOOK "limits: {redis_timeout: 2 parsecs}\n", "is not a duration"},
+    {"bad address", HOOK "listen:\n  - address: localhost\n", "cfg.yaml:4:14: error: address \"localhost\" is not host:port"},
+    {"tls half", HOOK "listen:\n  - {address: '127.0.0.1:1', tls: {cert: c.pem}}\n", "tls needs both cert and key"},
+    {"bad redis url", HOOK "redis: {url: 'http://x'}\n", "redis url must start with"},
+    {"bad signing token", "webhooks:\n  - {name: a, token: 'env:UT_TOKEN', signing_token: 'env:UT_BADSIGN'}\n",
+     "is not whsec_ followed by base64"},
+    {"workers not a number", HOOK "workers: many\n", "cfg.yaml:3:10: error: workers: \"many\" is not a whole number"},
+    {"unknown scope", HOOK "api:\n  tokens:\n    - {token: 'env:UT_TOKEN', identity: alice, scopes: [root]}\n",
+     "unknown scope \"root\""},
+    {"yaml syntax", HOOK "listen: [\n", "YAML syntax"},
+    {"claim shorter than trigger timeout", HOOK "queue: {claim_idle: 5s}\n", "claim_idle must be longer"},
+};
+
+static struct tg_config *load(const char *yaml, struct tg_diag *diag)
+{
+    FILE *f = fopen("cfg.yaml", "w");
+    fputs(yaml, f);
+    fclose(f);
+    return tg_config_load("cfg.yaml", diag);
+}
+
+static void check_values(void)
+{
+    struct tg_diag diag;
+    tg_diag_init(&diag);
+    struct tg_config *c = load("listen:\n  - address: '[::1]:9443'\n    tls: {cert: /c.pem, key: k.pem}\n"
+                               "redis: {url: 'unix:///run/r.sock', prefix: 'x:'}\n"
+                               "webhooks:\n  - {name: a, token: 'env:UT_TOKEN', events: Push Hook, "
+                               "signing_token: 'env:UT_SIGN'}\n  - {name: b, token: 'file:secret.txt'}\n"
+                               "limits: {max_body: 2MiB, redis_timeout: 500ms}\nworkers: 4\n",
+                               &diag);
+    UNIT_CHECK("values load", c != NULL);
+    if (c == NULL) {
+        tg_diag_print(&diag, stderr);
+        tg_diag_dispose(&diag);
+        return;
+    }
+    UNIT_STREQ("ipv6 host", c->listen[0].host, "::1");
+    UNIT_STREQ("port", c->listen[0].port, "9443");
+    UNIT_STREQ("absolute cert kept", c->listen[0].tls_cert, "/c.pem");
+    UNIT_STREQ("prefix", c->redis.prefix, "x:");
+    UNIT_CHECK("max_body", c->limits.max_body == 2 * 1048576);
+    UNIT_CHECK("redis_timeout", c->limits.redis_timeout_ms == 500);
+    UNIT_CHECK("default events_maxlen", c->redis.events_maxlen == 1000000);
+    UNIT_CHECK("workers", c->workers == 4);
+    UNIT_CHECK("single event", tg_config_webhook_wants(&c->webhooks[0], "Push Hook", 9) &&
+                                   !tg_config_webhook_wants(&c->webhooks[0], "Pipeline Hook", 13));
+    UNIT_CHECK("default events", tg_config_webhook_wants(&c->webhooks[1], "Tag Push Hook", 13));
+    UNIT_CHECK("signing key decoded", c->webhooks[0].signing_key_len == 24);
+    UNIT_CHECK("file secret trimmed", c->webhooks[1].token.len == 9);
+    UNIT_CHECK("find by token", tg_config_find_webhook(c, "from-file", 9) == &c->webhooks[1]);
+    UNIT_CHECK("wrong token", tg_config_find_webhook(c, "from-fil", 8) == NULL);
+    UNIT_CHECK("no secret in ref", strcmp(c->webhooks[0].token.ref, "env:UT_TOKEN") == 0);
+    tg_config_unref(c);
+    tg_diag_dispose(&diag);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/tg_ut_configXXXXXX";
+    if (mkdtemp(dir) == NULL || chdir(dir) != 0)
+        return 1;
+    setenv("UT_TOKEN", "token-value-1", 1);
+    setenv("UT_SIGN", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+    setenv("UT_BADSIGN", "whsec_!!", 1);
+    FILE *f = fopen("secret.txt", "w");
+    fputs("from-file\n", f);
+    fclose(f);
+    /* tg_config_load also loads policies/ and templates/ beside the config */
+    if (mkdir("policies", 0700) || mkdir("templates", 0700))
+        return 1;
+    f = fopen("policies/p.yaml", "w");
+    fputs("version: 1\nenvironments:\n  prod: { branches: [main] }\n", f);
+    fclose(f);
+    f = fopen("templates/t.yaml", "w");
+    fputs("trigger: { project: charts, ref: main, token: 'env:UT_TOKEN' }\n", f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct row *r = &rows[i];
+        struct tg_diag diag;
+        tg_diag_init(&diag);
+        struct tg_config *c = load(r->yaml, &diag);
+        char *all = tg_diag_join(&diag);
+        if (r->want == NULL)
+            UNIT_CHECK(r->name, c != NULL && diag.count == 0);
+        else
+            UNIT_CHECK(r->name, strstr(all, r->want) != NULL);
+        if (r->want && strstr(r->want, "error"))
+            UNIT_CHECK(r->name, c == NULL);
+        if (r->want && strstr(all, r->want) == NULL)
+            fprintf(stderr, "  got: %s\n", all);
+        free(all);
+        tg_config_unref(c);
+        tg_diag_dispose(&diag);
+    }
+    check_values();
+    unlink("cfg.yaml"), unlink("secret.txt"), unlink("policies/p.yaml"), unlink("templates/t.yaml");
+    rmdir("policies"), rmdir("templates");
+    rmdir(dir);
+    return unit_summary("test_config");
+}

@@ -1,0 +1,205 @@
+/* test_gitlab.c -- the event model: GitLab's documented payloads, malformed ones, variables.
+ *
+ * Fixtures come from $TG_FIXTURES/gitlab/webhooks (tests/fixtures when unset). A row is a
+ * case: add a payload or a fault by adding a row.
+ */
+#include "gitlab.h"
+#include "unit_files.h"
+
+static char *fixture(const char *name, size_t *len)
+{
+    char *rel = tg_xasprintf("gitlab/webhooks/%s", name), *data = unit_fixture(rel, len);
+    free(rel);
+    return data;
+}
+
+struct fixture_row {
+    const char *file;
+    const char *header;
+    enum tg_event_kind kind;
+    long long project_id;
+    const char *project_path, *namespace, *slug;
+    const char *ref;
+    int tag;
+    const char *sha;
+    long long pipeline_id;
+    const char *status;
+    const char *pipeline_url;
+    const char *username;
+    const char *commit_message;
+    int merge_request;
+    size_t nbuilds;
+};
+
+static const struct fixture_row fixtures[] = {
+    {"pipeline_event.json", "Pipeline Hook", TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org",
+     "gitlab-test", "master", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
+     "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
+    /* object_kind decides without a header */
+    {"pipeline_event.json", NULL, TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
+     "master", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
+     "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
+    /* Job: commit.id is the pipeline id; no username in its user object */
+    {"job_event.json", "Job Hook", TG_EVENT_JOB, 380, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
+     "gitlab-script-trigger", 0, "2293ada6b400935a1378653304eaf6221e0fdb8f", 2366, "created",
+     "http://192.168.64.1:3005/gitlab-org/gitlab-test/-/pipelines/2366", "", "test\n", 0, 0},
+    /* Deployment: only the short sha, no ref, no pipeline */
+    {"deployment_event.json", NULL, TG_EVENT_DEPLOYMENT, 30, "root/test-deployment-webhooks", "root",
+     "test-deployment-webhooks", "", 0, "279484c0", 0, "success", "", "root", "Add new file", 0, 0},
+    {"merge_request_event.json", NULL, TG_EVENT_MERGE_REQUEST, 1, "gitlabhq/gitlab-test", "gitlabhq",
+     "gitlab-test", "ms-viewport", 0, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "root",
+     "fixed readme", 1, 0},
+    /* Push: refs/heads/ stripped, commit details from commits[] */
+    {"push_event.json", "Push Hook", TG_EVENT_PUSH, 15, "mike/diaspora", "mike", "diaspora", "master", 0,
+     "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
+    {"tag_push_event.json", NULL, TG_EVENT_TAG_PUSH, 1, "jsmith/example", "jsmith", "example", "v1.0.0", 1,
+     "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", 0, "", "", "", "", 0, 0},
+    /* The header wins over object_kind */
+    {"push_event.json", "Tag Push Hook", TG_EVENT_TAG_PUSH, 15, "mike/diaspora", "mike", "diaspora", "master",
+     1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
+};
+
+static void check_fixture(const struct fixture_row *r)
+{
+    size_t len;
+    char err[256] = "", *body = fixture(r->file, &len);
+    struct tg_event e;
+    UNIT_CHECK(r->file, body != NULL);
+    if (body == NULL)
+        return;
+    int rc = tg_event_parse(r->header, body, len, &e, err, sizeof err);
+    free(body);
+    UNIT_CHECK(r->file, rc == 0);
+    if (rc) {
+        fprintf(stderr, "  %s: %s\n", r->file, err);
+        return;
+    }
+    UNIT_CHECK(r->file, e.kind == r->kind);
+    UNIT_CHECK(r->file, e.project_id == r->project_id);
+    UNIT_STREQ(r->file, e.project_path, r->project_path);
+    UNIT_STREQ(r->file, e.project_namespace, r->namespace);
+    UNIT_STREQ(r->file, e.project_slug, r->slug);
+    UNIT_STREQ(r->file, e.ref, r->ref);
+    UNIT_CHECK(r->file, e.tag == r->tag);
+    UNIT_STREQ(r->file, e.sha, r->sha);
+    UNIT_CHECK(r->file, e.pipeline_id == r->pipeline_id);
+    UNIT_STREQ(r->file, e.pipeline_status, r->status);
+    UNIT_STREQ(r->file, e.pipeline_url, r->pipeline_url);
+    UNIT_STREQ(r->file, e.user_username, r->username);
+    UNIT_STREQ(r->file, e.commit_message, r->commit_message);
+    UNIT_CHECK(r->file, e.merge_request == r->merge_request);
+    UNIT_CHECK(r->file, e.nbuilds == r->nbuilds);
+    tg_event_dispose(&e);
+}
+
+/* The pipeline fixture in detail: builds, latest build by name, variables. */
+static void check_pipeline_details(void)
+{
+    size_t len;
+    char err[256], *body = fixture("pipeline_event.json", &len), out[64];
+    struct tg_event e;
+    if (body == NULL || tg_event_parse(NULL, body, len, &e, err, sizeof err)) {
+        UNIT_CHECK("pipeline details", 0);
+        free(body);
+        return;
+    }
+    free(body);
+    const struct tg_build *b = tg_event_find_build(&e, "production");
+    UNIT_CHECK("find production", b && b->id == 380);
+    UNIT_STREQ("production status", b ? b->status : NULL, "skipped");
+    UNIT_CHECK("find missing", tg_event_find_build(&e, "horusec") == NULL);
+    UNIT_STREQ("source", e.pipeline_source, "merge_request_event");
+    UNIT_CHECK("mr iid", e.mr_iid == 1);
+    UNIT_STREQ("author", e.commit_author, "User");
+    UNIT_CHECK("var id", tg_event_var(&e, "pipeline.id", out, sizeof out) == 0);
+    UNIT_STREQ("var id", out, "31");
+    UNIT_CHECK("var tag", tg_event_var(&e, "pipeline.tag", out, sizeof out) == 0);
+    UNIT_STREQ("var tag", out, "false");
+    UNIT_CHECK("var slug", tg_event_var(&e, "project.slug", out, sizeof out) == 0);
+    UNIT_STREQ("var slug", out, "gitlab-test");
+    UNIT_CHECK("var cut", tg_event_var(&e, "commit.sha", out, 8) == 0);
+    UNIT_STREQ("var cut", out, "bcbb5ec");
+    UNIT_CHECK("var unknown", tg_event_var(&e, "pipeline.nope", out, sizeof out) == -1);
+    UNIT_CHECK("known", tg_event_var_known("user.email") && !tg_event_var_known("user.password"));
+    tg_event_dispose(&e);
+}
+
+/* Bodies that must parse (err NULL) or fail with a message holding err. */
+static const struct {
+    const char *name, *header, *body, *err;
+    enum tg_event_kind kind;
+    const char *ref;
+} bodies[] = {
+    {"not json", NULL, "pipeline", "invalid JSON", 0, NULL},
+    {"truncated", NULL, "{\"object_kind\": \"pipeline\"", "invalid JSON", 0, NULL},
+    {"array", NULL, "[1, 2]", "not a JSON object", 0, NULL},
+    {"builds string", NULL, "{\"object_kind\":\"pipeline\",\"builds\":\"x\"}", "builds is not a list", 0, NULL},
+    {"build number", NULL, "{\"object_kind\":\"pipeline\",\"builds\":[1]}", "builds[0] is not an object", 0, NULL},
+    {"build id string", NULL, "{\"object_kind\":\"pipeline\",\"builds\":[{\"id\":1},{\"id\":\"2\"}]}",
+     "builds[1].id is not an integer", 0, NULL},
+    {"attributes number", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":5}",
+     "object_attributes is not an object", 0, NULL},
+    {"ref number", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"ref\":1}}",
+     "object_attributes.ref is not a string", 0, NULL},
+    {"tag string", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"tag\":\"true\"}}",
+     "object_attributes.tag is not true or false", 0, NULL},
+    {"project id string", "Push Hook", "{\"project\":{\"id\":\"1\"}}", "project.id is not an integer", 0, NULL},
+    {"mr string", NULL, "{\"object_kind\":\"pipeline\",\"merge_request\":\"yes\"}", "merge_request is not an object",
+     0, NULL},
+    {"commit author number", NULL, "{\"object_kind\":\"pipeline\",\"commit\":{\"author\":{\"name\":3}}}",
+     "commit.author.name is not a string", 0, NULL},
+    {"push ref list", NULL, "{\"object_kind\":\"push\",\"ref\":[\"a\"]}", "ref is not a string", 0, NULL},
+    {"nulls", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":null,\"builds\":null,\"user\":null}",
+     NULL, TG_EVENT_PIPELINE, ""},
+    {"empty object", NULL, "{}", NULL, TG_EVENT_OTHER, ""},
+    {"unknown kind is lenient", NULL, "{\"object_kind\":\"issue\",\"project\":{\"id\":\"x\"},\"ref\":5}", NULL,
+     TG_EVENT_OTHER, ""},
+    {"unknown kind common fields", NULL,
+     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL, TG_EVENT_OTHER, "v2"},
+    {"unknown header falls back", "System Hook", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/dev\"}", NULL,
+     TG_EVENT_PUSH, "dev"},
+    {"job pipeline from commit.id", NULL, "{\"object_kind\":\"build\",\"commit\":{\"id\":77},\"ref\":\"main\"}",
+     NULL, TG_EVENT_JOB, "main"},
+};
+
+static void check_bodies(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(bodies); i++) {
+        struct tg_event e;
+        char err[256] = "";
+        int rc = tg_event_parse(bodies[i].header, bodies[i].body, strlen(bodies[i].body), &e, err, sizeof err);
+        if (bodies[i].err) {
+            UNIT_CHECK(bodies[i].name, rc == -1 && strstr(err, bodies[i].err) != NULL);
+            if (rc == 0 || strstr(err, bodies[i].err) == NULL)
+                fprintf(stderr, "  %s: got \"%s\"\n", bodies[i].name, err);
+            UNIT_CHECK(bodies[i].name, e.project_path == NULL && e.builds == NULL);
+            continue;
+        }
+        UNIT_CHECK(bodies[i].name, rc == 0);
+        UNIT_CHECK(bodies[i].name, rc == 0 && e.kind == bodies[i].kind);
+        UNIT_STREQ(bodies[i].name, rc == 0 ? e.ref : NULL, bodies[i].ref);
+        UNIT_CHECK(bodies[i].name, rc != 0 || (e.sha && e.user_email && e.project_slug));
+        if (rc == 0 && e.kind == TG_EVENT_JOB)
+            UNIT_CHECK(bodies[i].name, e.pipeline_id == 77);
+        if (rc == 0)
+            tg_event_dispose(&e);
+    }
+}
+
+static void check_names(void)
+{
+    UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_MERGE_REQUEST), "merge_request");
+    UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_JOB), "job");
+    UNIT_CHECK("final", tg_pipeline_status_is_final("canceled") && tg_pipeline_status_is_final("success"));
+    UNIT_CHECK("not final", !tg_pipeline_status_is_final("running") && !tg_pipeline_status_is_final(NULL));
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(fixtures); i++)
+        check_fixture(&fixtures[i]);
+    check_pipeline_details();
+    check_bodies();
+    check_names();
+    return unit_summary("test_gitlab");
+}

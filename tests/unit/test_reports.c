@@ -1,0 +1,382 @@
+/* test_reports.c -- the counting rule of count_findings.py, one small document per row.
+ *
+ * Every document is parsed whole and again fed one byte at a time (chunk boundaries inside
+ * tokens and UTF-8 sequences); both must give the same counts. Malformed rows (deep
+ * nesting, long numbers, invalid UTF-8, truncation) run here so the ASan build covers them.
+ */
+#include "reports.h"
+#include "reports_impl.h"
+#include "unit.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct row {
+    const char *name;
+    enum tg_report_format format; /* forced, or AUTO */
+    const char *doc;
+    const char *counts; /* "C H M L I U", or NULL when an error is expected */
+    const char *extra;  /* compact JSON with sorted keys; NULL skips the check */
+    const char *err;    /* substring of the error */
+};
+
+#define TRIVY(results) "{\"SchemaVersion\":2,\"Results\":" results "}"
+#define SARIF(rules, results) \
+    "{\"runs\":[{\"tool\":{\"driver\":{\"rules\":" rules "}},\"results\":" results "}]}"
+
+static const struct row rows[] = {
+    {"trivy: severities in any case, missing/empty -> unknown", 0,
+     TRIVY("[{\"Target\":\"t\",\"Vulnerabilities\":[{\"Severity\":\"critical\"},{\"Severity\":\"High\"},"
+           "{\"Severity\":\" MEDIUM \"},{\"Severity\":\"low\"},{},{\"Severity\":\"\"},{\"Severity\":\"UNKNOWN\"},"
+           "{\"Severity\":5}]}]"),
+     "1 1 1 1 0 4", "{\"duplicates\":7,\"vulnerabilities\":8}", NULL},
+    {"trivy: null and absent lists are zero", 0,
+     TRIVY("[{\"Target\":\"a\",\"Vulnerabilities\":null},{\"Target\":\"b\"},{\"Licenses\":{}}]"), "0 0 0 0 0 0",
+     "{\"duplicates\":0}", NULL},
+    {"trivy: misconfigurations count only when failing", 0,
+     TRIVY("[{\"Misconfigurations\":[{\"Severity\":\"HIGH\",\"Status\":\"FAIL\"},{\"Severity\":\"HIGH\","
+           "\"Status\":\"PASS\"},{\"Severity\":\"LOW\"},{\"Severity\":\"LOW\",\"Status\":null},"
+           "{\"Severity\":\"LOW\",\"Status\":\"fail\"}]}]"),
+     "0 1 0 1 0 0", "{\"duplicates\":0,\"misconfig_not_fail\":3,\"misconfigurations\":2}", NULL},
+    {"trivy: secrets count, licenses apart", 0,
+     TRIVY("[{\"Secrets\":[{\"Severity\":\"CRITICAL\"}],\"Licenses\":[{\"Severity\":\"HIGH\"},{\"Severity\":\"LOW\"}]},"
+           "{\"Licenses\":\"ab\\u00e9\"}]"),
+     "1 0 0 0 0 0", "{\"duplicates\":0,\"licenses\":5,\"secrets\":1}", NULL},
+    {"trivy: duplicates by (Target, id, package, version, path), Target after the list", 0,
+     TRIVY("[{\"Vulnerabilities\":[{\"VulnerabilityID\":\"X\",\"PkgName\":\"p\",\"Severity\":\"LOW\"},"
+           "{\"PkgName\":\"p\",\"VulnerabilityID\":\"X\",\"Severity\":\"LOW\"}],\"Target\":\"t\"},"
+           "{\"Target\":\"u\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"X\",\"PkgName\":\"p\"}]},"
+           "{\"Target\":\"u\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"X\",\"PkgName\":\"p\",\"PkgPath\":null}]}]"),
+     "0 0 0 2 0 2", "{\"duplicates\":2,\"vulnerabilities\":4}", NULL},
+    {"trivy: 1 and 1.0 are one identity, as in Python", 0,
+     TRIVY("[{\"Vulnerabilities\":[{\"VulnerabilityID\":1},{\"VulnerabilityID\":1.0},{\"VulnerabilityID\":\"1\"}]}]"),
+     "0 0 0 0 0 3", "{\"duplicates\":1,\"vulnerabilities\":3}", NULL},
+    {"trivy: legacy list, non-objects skipped", 0,
+     "[{\"Target\":\"a\",\"Vulnerabilities\":[{\"Severity\":\"HIGH\"}]},5,\"x\",null]", "0 1 0 0 0 0",
+     "{\"duplicates\":0,\"vulnerabilities\":1}", NULL},
+    {"trivy: the legacy empty report is null", 0, "null", "0 0 0 0 0 0", "{\"duplicates\":0}", NULL},
+    {"trivy: k8s cluster report", 0,
+     "{\"ClusterName\":\"c\",\"Vulnerabilities\":[{\"Namespace\":\"n\",\"Results\":[{\"Target\":\"i\","
+     "\"Vulnerabilities\":[{\"Severity\":\"MEDIUM\"}]}]}],\"Misconfigurations\":[{\"Results\":[{\"Target\":\"m\","
+     "\"Misconfigurations\":[{\"Severity\":\"LOW\",\"Status\":\"FAIL\"}]}]}],\"Resources\":[{\"Results\":"
+     "[{\"Secrets\":[{\"Severity\":\"HIGH\"}]}]}]}",
+     "0 1 1 1 0 0", "{\"duplicates\":0,\"misconfigurations\":1,\"secrets\":1,\"vulnerabilities\":1}", NULL},
+    {"trivy: Results wins over k8s keys (their errors do not count)", 0,
+     "{\"Vulnerabilities\":[5],\"Results\":[{\"Secrets\":[{\"Severity\":\"LOW\"}]}]}", "0 0 0 1 0 0", NULL, NULL},
+    {"trivy: Results as a string iterates characters, all skipped", 0, "{\"Results\":\"abc\"}", "0 0 0 0 0 0",
+     "{\"duplicates\":0}", NULL},
+    {"trivy: a string where a list is expected", 0, TRIVY("[{\"Vulnerabilities\":\"abc\"}]"), NULL, NULL,
+     "trivy: byte 54: \"Vulnerabilities\" is a string, expected a list"},
+    {"trivy: a number where a list is expected", 0, TRIVY("[{\"Secrets\":1}]"), NULL, NULL, "is a number"},
+    {"trivy: an element that is not an object", 0, TRIVY("[{\"Vulnerabilities\":[{},1]}]"), NULL, NULL,
+     "element 2 of \"Vulnerabilities\" is a number"},
+    {"trivy: an unhashable identity field", 0, TRIVY("[{\"Vulnerabilities\":[{\"PkgName\":[1]}]}]"), NULL, NULL,
+     "unhashable"},
+    {"trivy: a repeated list key is refused", 0, TRIVY("[{\"Secrets\":[],\"Secrets\":[]}]"), NULL, NULL,
+     "duplicate key \"Secrets\""},
+    {"trivy: a repeated scalar key keeps the last, as Python", 0,
+     TRIVY("[{\"Secrets\":[{\"Severity\":\"LOW\",\"Severity\":\"CRITICAL\"}]}]"), "1 0 0 0 0 0", NULL, NULL},
+    {"trivy: NUL inside a severity is not trimmed", 0, TRIVY("[{\"Secrets\":[{\"Severity\":\"HIGH\\u0000\"}]}]"),
+     "0 0 0 0 0 1", NULL, NULL},
+    {"trivy: unicode white space is trimmed, the Kelvin sign lowers to k", 0,
+     TRIVY("[{\"Secrets\":[{\"Severity\":\"\\u00a0HIGH\\u3000\"},{\"Severity\":\"UN\\u212aNOWN\"}]}]"),
+     "0 1 0 0 0 1", NULL, NULL},
+
+    {"horusec: every type counts, split reported", 0,
+     "{\"version\":\"v2.8.0\",\"status\":\"error\",\"analysisVulnerabilities\":[{\"vulnerabilities\":"
+     "{\"severity\":\"HIGH\",\"type\":\"Vulnerability\"}},{\"vulnerabilities\":{\"severity\":\"info\","
+     "\"type\":\"False Positive\"}},{\"vulnerabilities\":null}]}",
+     "0 1 0 0 1 1", "{\"status\":\"error\",\"types\":{\"False Positive\":1,\"Vulnerability\":1,\"null\":1},"
+                    "\"version\":\"v2.8.0\"}", NULL},
+    {"horusec: null list", 0, "{\"analysisVulnerabilities\":null}", "0 0 0 0 0 0",
+     "{\"status\":null,\"types\":{},\"version\":null}", NULL},
+    {"horusec: vulnerabilities that is not an object", 0, "{\"analysisVulnerabilities\":[{\"vulnerabilities\":7}]}",
+     NULL, NULL, "\"vulnerabilities\" is a number, expected an object"},
+
+    {"gitlab: Undefined, null and missing severities are unknown", 0,
+     "{\"version\":\"15.0.7\",\"scan\":{\"type\":\"sast\"},\"vulnerabilities\":[{\"severity\":\"Critical\"},"
+     "{\"severity\":\"Undefined\"},{},{\"severity\":\"Info\"},{\"severity\":null}]}",
+     "1 0 0 0 1 3", "{\"scan_type\":\"sast\",\"schema_version\":\"15.0.7\",\"severity_missing\":1}", NULL},
+    {"gitlab: old schema without scan", 0, "{\"version\":\"2.3\",\"vulnerabilities\":[]}", "0 0 0 0 0 0",
+     "{\"scan_type\":null,\"schema_version\":\"2.3\",\"severity_missing\":0}", NULL},
+    {"gitlab: scan that is not an object", 0, "{\"scan\":\"x\",\"vulnerabilities\":[]}", NULL, NULL,
+     "gitlab: byte 11: \"scan\" is a string, expected an object"},
+
+    {"grype: Negligible is info, duplicates by (id, name, version)", 0,
+     "{\"matches\":[{\"vulnerability\":{\"id\":\"CVE-1\",\"severity\":\"Negligible\"},\"artifact\":{\"name\":\"a\","
+     "\"version\":\"1\"}},{\"artifact\":{\"version\":\"1\",\"name\":\"a\"},\"vulnerability\":{\"severity\":"
+     "\"Critical\",\"id\":\"CVE-1\"}},{\"vulnerability\":{\"id\":\"CVE-2\"}},{}]}",
+     "1 0 0 0 1 2", "{\"duplicates\":1}", NULL},
+
+    {"sarif: level from the rule's default, by ruleIndex then ruleId", 0,
+     SARIF("[{\"id\":\"R1\",\"defaultConfiguration\":{\"level\":\"error\"}},{\"id\":\"R2\",\"defaultConfiguration\":"
+           "{\"level\":\"note\"}}]",
+           "[{\"ruleIndex\":1},{\"ruleId\":\"R1\"},{\"ruleId\":\"R9\"},{\"level\":\"none\",\"ruleId\":\"R1\"},"
+           "{\"ruleIndex\":7,\"ruleId\":\"R2\"}]"),
+     "0 1 1 2 1 0", "{\"levels\":{\"error\":1,\"none\":1,\"note\":2,\"warning\":1},\"runs\":1,\"suppressed\":0,"
+                    "\"with_security_severity\":0}", NULL},
+    {"sarif: extension rules, rules after results, rule.id", 0,
+     "{\"runs\":[{\"results\":[{\"ruleId\":\"X1\"},{\"rule\":{\"id\":\"X2\"}},{\"ruleId\":\"D\"}],\"tool\":"
+     "{\"extensions\":[{\"rules\":[{\"id\":\"X1\",\"properties\":{\"security-severity\":\"9.1\"}},{\"id\":\"X2\","
+     "\"defaultConfiguration\":{\"level\":\"note\"}},{\"id\":\"D\",\"defaultConfiguration\":{\"level\":\"note\"}}]}],"
+     "\"driver\":{\"rules\":[{\"id\":\"D\",\"defaultConfiguration\":{\"level\":\"error\"}}]}}}]}",
+     "1 1 0 1 0 0", "{\"levels\":{\"error\":1,\"note\":1,\"warning\":1},\"runs\":1,\"suppressed\":0,"
+                    "\"with_security_severity\":1}", NULL},
+    {"sarif: security-severity bands and words, suppressed excluded", 0,
+     SARIF("[{\"id\":\"a\",\"properties\":{\"security-severity\":\"7.0\"}},{\"id\":\"b\",\"properties\":"
+           "{\"security-severity\":\"HIGH\"}},{\"id\":\"c\",\"properties\":{\"security-severity\":\"0\"}},"
+           "{\"id\":\"d\",\"properties\":{\"security-severity\":\"bogus\"}},{\"id\":\"e\",\"properties\":"
+           "{\"security-severity\":3.9}}]",
+           "[{\"ruleId\":\"a\"},{\"ruleId\":\"b\"},{\"ruleId\":\"c\"},{\"ruleId\":\"d\",\"level\":\"error\"},"
+           "{\"ruleId\":\"e\"},{\"ruleId\":\"a\",\"suppressions\":[{\"kind\":\"external\"}]},"
+           "{\"ruleId\":\"a\",\"suppressions\":[]}]"),
+     "0 4 0 1 1 0", "{\"levels\":{\"error\":1,\"warning\":5},\"runs\":1,\"suppressed\":1,"
+                    "\"with_security_severity\":5}", NULL},
+    {"sarif: Python float() spellings of a score", 0,
+     SARIF("[{\"id\":\"a\",\"properties\":{\"security-severity\":\" 9_5 \"}},{\"id\":\"b\",\"properties\":"
+           "{\"security-severity\":\"nan\"}},{\"id\":\"c\",\"properties\":{\"security-severity\":\"1e400\"}}]",
+           "[{\"ruleIndex\":0},{\"ruleIndex\":1},{\"ruleIndex\":2}]"),
+     "2 0 0 0 1 0", NULL, NULL},
+    {"sarif: version 2.1 and $schema without runs", 0, "{\"$schema\":\"s\",\"version\":2.1}", "0 0 0 0 0 0",
+     "{\"levels\":{},\"runs\":0,\"suppressed\":0,\"with_security_severity\":0}", NULL},
+    {"sarif: a rule's defaultConfiguration is judged only when used", 0,
+     SARIF("[{\"id\":\"a\",\"defaultConfiguration\":\"x\"}]", "[{\"ruleId\":\"a\",\"level\":\"note\"}]"),
+     "0 0 0 1 0 0", NULL, NULL},
+    {"sarif: ... and fails when it is", 0, SARIF("[{\"id\":\"a\",\"defaultConfiguration\":\"x\"}]",
+                                                 "[{\"ruleId\":\"a\"}]"), NULL, NULL, "defaultConfiguration"},
+
+    {"detect: runs wins over Results", 0, "{\"Results\":[{\"Secrets\":[{}]}],\"runs\":[]}", "0 0 0 0 0 0", NULL, NULL},
+    {"detect: nothing known", 0, "{\"foo\":1}", NULL, NULL, "auto: byte 0: not a known report"},
+    {"detect: a bare number", 0, "5", NULL, NULL, "not a known report"},
+    {"forced: horusec on a list", TG_REPORT_HORUSEC, "[]", NULL, NULL, "horusec: byte 0: the document is a list"},
+    {"forced: gitlab ignores trivy keys", TG_REPORT_GITLAB, "{\"Results\":5,\"vulnerabilities\":[{}]}",
+     "0 0 0 0 0 1", NULL, NULL},
+
+    {"malformed: empty", 0, "", NULL, NULL, "byte 0: invalid JSON"},
+    {"malformed: truncated", 0, "{\"Results\": [{\"Target\"", NULL, NULL, "trivy: byte 22: invalid JSON"},
+    {"malformed: trailing garbage", 0, "{\"Results\":[]} x", NULL, NULL, "invalid JSON"},
+    {"malformed: invalid UTF-8", 0, "{\"Results\":[{\"Target\":\"\xff\"}]}", NULL, NULL,
+     "trivy: byte 23: invalid UTF-8"},
+    {"malformed: an encoded surrogate", 0, "{\"runs\":[],\"x\":\"\xed\xa0\x80\"}", NULL, NULL, "invalid UTF-8"},
+    {"malformed: an overlong encoding", 0, "{\"runs\":[],\"x\":\"\xc0\xaf\"}", NULL, NULL, "invalid UTF-8"},
+    {"malformed: a raw control character", 0, "{\"runs\":[],\"x\":\"\x01\"}", NULL, NULL, "invalid JSON"},
+    {"malformed: NaN is not JSON", 0, "{\"runs\":[],\"x\":NaN}", NULL, NULL, "invalid JSON"},
+};
+
+static void counts_text(const struct tg_report_summary *s, char *out, size_t n)
+{
+    snprintf(out, n, "%llu %llu %llu %llu %llu %llu", (unsigned long long)s->counts[TG_SEV_CRITICAL],
+             (unsigned long long)s->counts[TG_SEV_HIGH], (unsigned long long)s->counts[TG_SEV_MEDIUM],
+             (unsigned long long)s->counts[TG_SEV_LOW], (unsigned long long)s->counts[TG_SEV_INFO],
+             (unsigned long long)s->counts[TG_SEV_UNKNOWN]);
+}
+
+/* Feeds the document one byte at a time: every token and UTF-8 sequence gets split. */
+static int parse_bytewise(const char *doc, size_t n, const struct tg_report_options *opt,
+                          struct tg_report_summary *out, char *err, size_t errlen)
+{
+    struct tg_report_parser *p = tg_report_parser_new(opt);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = tg_report_parser_feed(p, doc + i, 1, err, errlen);
+    if (rc == 0)
+        rc = tg_report_parser_finish(p, out, err, errlen);
+    tg_report_parser_free(p);
+    return rc;
+}
+
+static void check_row(const struct row *r)
+{
+    struct tg_report_options opt = {.format = r->format, .top = 3};
+    struct tg_report_summary s, s1;
+    char err[512] = "", err1[512] = "", got[64], got1[64];
+    size_t n = strlen(r->doc);
+    int rc = tg_report_parse_buf(r->doc, n, &opt, &s, err, sizeof err);
+    int rc1 = parse_bytewise(r->doc, n, &opt, &s1, err1, sizeof err1);
+    UNIT_CHECK(r->name, rc == (r->counts ? 0 : -1));
+    UNIT_CHECK(r->name, rc1 == rc);
+    if (rc < 0) {
+        UNIT_CHECK(r->name, r->err && strstr(err, r->err) != NULL);
+        if (r->err && strstr(err, r->err) == NULL)
+            fprintf(stderr, "  error was: %s\n", err);
+        return;
+    }
+    counts_text(&s, got, sizeof got);
+    counts_text(&s1, got1, sizeof got1);
+    UNIT_STREQ(r->name, got, r->counts);
+    UNIT_STREQ(r->name, got1, r->counts);
+    if (r->extra) {
+        char *extra = json_dumps(s.extra, JSON_COMPACT | JSON_SORT_KEYS);
+        UNIT_STREQ(r->name, extra, r->extra);
+        free(extra);
+    }
+    tg_report_summary_dispose(&s);
+    tg_report_summary_dispose(&s1);
+}
+
+/* ---- top-N and the visitor ---- */
+
+#define FIVE                                                                                      \
+    TRIVY("[{\"Vulnerabilities\":[{\"VulnerabilityID\":\"A\",\"Severity\":\"LOW\"},{\"VulnerabilityID\":"  \
+          "\"B\",\"Severity\":\"CRITICAL\",\"PkgName\":\"pb\",\"InstalledVersion\":\"1\",\"FixedVersion\":" \
+          "\"2\"},{\"VulnerabilityID\":\"C\",\"Severity\":\"HIGH\"},{\"VulnerabilityID\":\"D\",\"Severity\":" \
+          "\"CRITICAL\"},{\"VulnerabilityID\":\"E\",\"Severity\":\"MEDIUM\"}],\"Target\":\"img\"}]")
+
+struct top_row {
+    const char *name;
+    enum tg_report_format format;
+    size_t top;
+    const char *findings; /* "id/severity/file ..." */
+    const char *visits;   /* "id:severity ..." */
+};
+
+static const struct top_row top_rows[] = {
+    {"top 3, ties in file order, Target patched in", TG_REPORT_AUTO, 3,
+     "B/critical/img D/critical/img C/high/img", "A:low B:critical C:high D:critical E:medium"},
+    {"top 10 keeps all, forced format visits while parsing", TG_REPORT_TRIVY, 10,
+     "B/critical/img D/critical/img C/high/img E/medium/img A/low/img",
+     "A:low B:critical C:high D:critical E:medium"},
+    {"top 0 keeps none", TG_REPORT_AUTO, 0, "", "A:low B:critical C:high D:critical E:medium"},
+};
+
+static void on_visit(void *arg, const char *id, size_t idlen, enum tg_severity sev)
+{
+    struct tg_buf *b = arg;
+    tg_buf_printf(b, "%s%.*s:%s", b->len ? " " : "", (int)idlen, id, tg_severity_name(sev));
+}
+
+static void check_top(const struct top_row *r)
+{
+    struct tg_buf visits, found;
+    tg_buf_init(&visits);
+    tg_buf_init(&found);
+    struct tg_report_options opt = {.format = r->format, .top = r->top, .visit = on_visit, .visit_arg = &visits};
+    struct tg_report_summary s;
+    char err[256];
+    UNIT_CHECK(r->name, tg_report_parse_buf(FIVE, strlen(FIVE), &opt, &s, err, sizeof err) == 0);
+    for (size_t i = 0; i < s.nfindings; i++)
+        tg_buf_printf(&found, "%s%s/%s/%s", i ? " " : "", s.findings[i].id, tg_severity_name(s.findings[i].severity),
+                      s.findings[i].file);
+    UNIT_STREQ(r->name, found.data ? found.data : "", r->findings);
+    UNIT_STREQ(r->name, visits.data, r->visits);
+    if (s.nfindings > 0 && strcmp(s.findings[0].id, "B") == 0) {
+        UNIT_STREQ(r->name, s.findings[0].package, "pb");
+        UNIT_STREQ(r->name, s.findings[0].fixed, "2");
+    }
+    tg_report_summary_dispose(&s);
+    tg_buf_dispose(&visits);
+    tg_buf_dispose(&found);
+}
+
+/* ---- documents too big to write inline ---- */
+
+struct big_row {
+    const char *name;
+    const char *head, *unit, *tail;
+    size_t repeat;
+    const char *err; /* NULL: must parse */
+};
+
+static const struct big_row big_rows[] = {
+    {"100,000 levels of nesting", "", "[", "", 100000, "nesting deeper than 10000 levels"},
+    {"100,000 levels of objects", "", "{\"a\":", "", 100000, "nesting deeper than 10000 levels"},
+    {"10,000 levels are allowed", "{\"runs\":[],\"x\":", "[", "1", 9998, NULL},
+    {"an integer with 10,000 digits", "{\"runs\":[],\"x\":", "1", "}", 10000, "integer with 10000 digits"},
+    {"a float with 10,000 digits parses (Python: inf)", "{\"runs\":[],\"x\":", "1", ".5}", 10000, NULL},
+    {"a 1 MB string", "{\"runs\":[],\"x\":\"", "\\u0000", "\"}", 200000, NULL},
+    {"truncated inside a long string", "{\"runs\":[],\"x\":\"", "abc", "", 100000, "invalid JSON"},
+};
+
+static void check_big(const struct big_row *r)
+{
+    struct tg_buf b;
+    tg_buf_init(&b);
+    tg_buf_puts(&b, r->head);
+    for (size_t i = 0; i < r->repeat; i++)
+        tg_buf_puts(&b, r->unit);
+    tg_buf_puts(&b, r->tail);
+    if (r->err == NULL && r->unit[0] == '[')
+        for (size_t i = 0; i < r->repeat; i++)
+            tg_buf_putc(&b, ']');
+    if (r->err == NULL && r->unit[0] == '[')
+        tg_buf_putc(&b, '}');
+    struct tg_report_options opt = {.top = 10};
+    struct tg_report_summary s;
+    char err[512] = "";
+    int rc = tg_report_parse_buf(b.data, b.len, &opt, &s, err, sizeof err);
+    UNIT_CHECK(r->name, rc == (r->err ? -1 : 0));
+    if (r->err)
+        UNIT_CHECK(r->name, strstr(err, r->err) != NULL);
+    if (rc == 0)
+        tg_report_summary_dispose(&s);
+    if (rc < 0 && r->err == NULL)
+        fprintf(stderr, "  error was: %s\n", err);
+    tg_buf_dispose(&b);
+}
+
+/* ---- Python's value rules ---- */
+
+static const struct {
+    const char *in;
+    enum tg_severity want;
+} buckets[] = {
+    {"CRITICAL", TG_SEV_CRITICAL}, {" high\n", TG_SEV_HIGH}, {"Medium", TG_SEV_MEDIUM}, {"low", TG_SEV_LOW},
+    {"Info", TG_SEV_INFO},         {"Negligible", TG_SEV_INFO}, {"Undefined", TG_SEV_UNKNOWN},
+    {"", TG_SEV_UNKNOWN},          {"informational", TG_SEV_UNKNOWN}, {"\xe2\x80\x83LOW", TG_SEV_LOW},
+};
+
+static const struct {
+    double v;
+    const char *want;
+} reprs[] = {
+    {2.1, "2.1"},       {1e16, "1e+16"},  {1e15, "1000000000000000.0"}, {0.0001, "0.0001"}, {1e-5, "1e-05"},
+    {-0.0, "-0.0"},     {123.456, "123.456"}, {1.5e300, "1.5e+300"}, {2.0, "2.0"},       {0.1, "0.1"},
+};
+
+static const struct {
+    const char *in;
+    int ok;
+    double want;
+} floats[] = {
+    {"9.8", 1, 9.8}, {" 1_0 ", 1, 10}, {"1__0", 0, 0},  {"-Infinity", 1, -INFINITY}, {"1e", 0, 0},
+    {".5", 1, 0.5},  {"5.", 1, 5},     {"0x10", 0, 0},  {"", 0, 0},                  {"+7E-1", 1, 0.7},
+};
+
+static void check_python_rules(void)
+{
+    char out[48];
+    struct tg_buf scratch;
+    tg_buf_init(&scratch);
+    for (size_t i = 0; i < TG_ARRAY_SIZE(buckets); i++)
+        UNIT_CHECK(buckets[i].in, tg_severity_bucket(buckets[i].in, strlen(buckets[i].in)) == buckets[i].want);
+    for (size_t i = 0; i < TG_ARRAY_SIZE(reprs); i++) {
+        rp_py_float_repr(reprs[i].v, out, sizeof out);
+        UNIT_STREQ(reprs[i].want, out, reprs[i].want);
+    }
+    for (size_t i = 0; i < TG_ARRAY_SIZE(floats); i++) {
+        double v = 0;
+        int ok = rp_py_float(&scratch, floats[i].in, strlen(floats[i].in), &v) == 0;
+        UNIT_CHECK(floats[i].in, ok == floats[i].ok && (!ok || v == floats[i].want));
+    }
+    enum tg_severity sev;
+    enum tg_report_format fmt;
+    UNIT_CHECK("severity parse", tg_severity_parse("high", &sev) == 0 && sev == TG_SEV_HIGH);
+    UNIT_CHECK("severity parse is strict", tg_severity_parse("High", &sev) < 0);
+    UNIT_CHECK("format parse", tg_report_format_parse("sarif", &fmt) == 0 && fmt == TG_REPORT_SARIF);
+    UNIT_STREQ("format name", tg_report_format_name(TG_REPORT_GRYPE), "grype");
+    tg_buf_dispose(&scratch);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++)
+        check_row(&rows[i]);
+    for (size_t i = 0; i < TG_ARRAY_SIZE(top_rows); i++)
+        check_top(&top_rows[i]);
+    for (size_t i = 0; i < TG_ARRAY_SIZE(big_rows); i++)
+        check_big(&big_rows[i]);
+    check_python_rules();
+    return unit_summary("test_reports");
+}
