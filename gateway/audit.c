@@ -248,3 +248,43 @@ int tg_audit_append(struct tg_audit *a, redisContext *c, const struct tg_audit_r
     free(line);
     return rc;
 }
+
+static const char *field(const redisReply *kv, const char *name)
+{
+    for (size_t i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements; i += 2)
+        if (strcmp(kv->element[i]->str, name) == 0)
+            return kv->element[i + 1]->str;
+    return NULL;
+}
+
+static int drain_one(struct tg_audit *a, redisContext *c, const redisReply *entry)
+{
+    char err[256], once[96];
+    const char *id = entry->element[0]->str, *action = field(entry->element[1], "action");
+    json_t *details = json_loads(field(entry->element[1], "details") ? field(entry->element[1], "details") : "null",
+                                 JSON_DECODE_ANY, NULL);
+    snprintf(once, sizeof once, "inbox:%s", id);
+    struct tg_audit_record r = {.action = action ? action : "note", .actor = "system", .details = details, .once = once};
+    int rc = tg_audit_append(a, c, &r, err, sizeof err);
+    json_decref(details);
+    if (rc == 0) {
+        redisReply *del = redisCommand(c, "XDEL %saudit:inbox %s", a->prefix, id);
+        rc = del && del->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        freeReplyObject(del);
+    }
+    return rc;
+}
+
+int tg_audit_drain_inbox(struct tg_audit *a, redisContext *c, int max)
+{
+    redisReply *r = redisCommand(c, "XRANGE %saudit:inbox - + COUNT %d", a->prefix, max);
+    int n = 0;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; i < r->elements && n >= 0; i++)
+        n = drain_one(a, c, r->element[i]) == 0 ? n + 1 : -1;
+    freeReplyObject(r);
+    return n;
+}

@@ -49,6 +49,11 @@ int tg_audit_append(struct tg_audit *a, redisContext *c, const struct tg_audit_r
 /* audit.fail_closed from the config: a failed append must stop the action. */
 int tg_audit_fail_closed(const struct tg_audit *a);
 
+/* Chains up to max notes left in <prefix>audit:inbox by code that cannot append itself (the
+ * ingest script's duplicates: fields action and details JSON), then deletes them. Safe to run
+ * from several workers at once: each note is recorded once. Returns how many, or -1. */
+int tg_audit_drain_inbox(struct tg_audit *a, redisContext *c, int max);
+
 /* The canonical bytes of a record object (sorted keys, no white space, "hash" left out);
  * caller frees. Exposed for verification and tests. */
 char *tg_audit_canonical(json_t *record);

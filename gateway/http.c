@@ -113,9 +113,15 @@ void tg_http_ticket_init(struct tg_http_ticket *t, h2o_req_t *req, enum tg_route
 
 void tg_http_ticket_reply(struct tg_http_ticket *t, int status, const char *body, size_t len)
 {
+    tg_http_ticket_reply_typed(t, status, "application/json", body, len);
+}
+
+void tg_http_ticket_reply_typed(struct tg_http_ticket *t, int status, const char *content_type, const char *body,
+                                size_t len)
+{
     if (t->req) {
         t->link->ticket = NULL;
-        send_body(t->req, status, "application/json", body, len);
+        send_body(t->req, status, content_type ? content_type : "application/json", body, len);
         tg_metrics_http(t->route, status, elapsed_us(&t->begin));
     }
     t->req = NULL;

@@ -36,6 +36,9 @@ void tg_http_ticket_init(struct tg_http_ticket *t, h2o_req_t *req, enum tg_route
  * struct embedding the ticket. */
 void tg_http_ticket_reply(struct tg_http_ticket *t, int status, const char *body, size_t len);
 void tg_http_ticket_error(struct tg_http_ticket *t, int status, const char *error, const char *detail);
+/* The same with another content type (e.g. text/plain, application/x-ndjson). */
+void tg_http_ticket_reply_typed(struct tg_http_ticket *t, int status, const char *content_type, const char *body,
+                                size_t len);
 
 /* Immediate answers (no asynchronous step). body is copied. */
 void tg_http_reply(h2o_req_t *req, enum tg_route route, int status, const char *content_type,

@@ -16,6 +16,7 @@
 #include "queue.h"
 #include "redis_loop.h"
 #include "signature.h"
+#include "tally.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -27,6 +28,7 @@
 
 struct tg_ingest {
     struct tg_config_holder *config;
+    struct tg_tally *tally;
 };
 
 /* What a delivery needs after the Redis round trip (the request may be gone by then). */
@@ -37,6 +39,7 @@ struct delivery {
     char event[64];
     char remote[64];
     const struct tg_webhook *hook; /* borrowed from the config, valid during admission only */
+    struct tg_ingest *in;
 };
 
 /* A refusal: status, metric, error code and a detail safe to send back. */
@@ -89,7 +92,7 @@ static void access_log(const struct delivery *d, int status, const char *result,
         return;
     tg_log_int(&l, "status", status);
     tg_log_str(&l, "result", result);
-    tg_log_str(&l, "webhook", d->webhook);
+    tg_log_str(&l, "webhook", d->webhook[0] ? d->webhook : NULL);
     tg_log_str(&l, "gitlab_event", d->event);
     tg_log_str(&l, "idempotency_key", d->key[0] ? d->key : NULL);
     tg_log_str(&l, "id", id);
@@ -101,6 +104,8 @@ static int refuse(h2o_req_t *req, struct delivery *d, const struct refusal *r)
 {
     tg_metrics_inc(r->metric);
     access_log(d, r->status, r->error, NULL);
+    tg_tally_add(d->in->tally, "rejected", r->error, r->status, d->webhook[0] ? d->webhook : NULL, d->remote,
+                 tg_now_ms());
     if (r->status == 405)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
     tg_http_error(req, TG_ROUTE_HOOKS, r->status, r->error, r->detail);
@@ -177,7 +182,7 @@ static void on_enqueued(redisReply *reply, void *data)
 
 static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d)
 {
-    char seen_key[256], stream_key[128], ttl[24], maxlen[24], received[24];
+    char seen_key[256], stream_key[128], inbox_key[128], ttl[24], maxlen[24], received[24];
     h2o_iovec_t hv[TG_QF_COUNT] = {
         [TG_QF_EVENT] = h2o_iovec_init(d->event, strlen(d->event)),
         [TG_QF_WEBHOOK] = h2o_iovec_init(d->webhook, strlen(d->webhook)),
@@ -190,20 +195,21 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
         [TG_QF_REMOTE] = h2o_iovec_init(d->remote, strlen(d->remote)),
         [TG_QF_BODY] = req->entity,
     };
-    const char *argv[4 + 2 * TG_QF_COUNT];
-    size_t argvlen[4 + 2 * TG_QF_COUNT];
+    const char *argv[5 + 2 * TG_QF_COUNT];
+    size_t argvlen[5 + 2 * TG_QF_COUNT];
     snprintf(seen_key, sizeof seen_key, "%sseen:%s", cfg->redis.prefix, d->key);
     snprintf(stream_key, sizeof stream_key, "%sevents", cfg->redis.prefix);
+    snprintf(inbox_key, sizeof inbox_key, "%saudit:inbox", cfg->redis.prefix);
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)cfg->redis.dedupe_ttl_ms);
     snprintf(maxlen, sizeof maxlen, "%llu", (unsigned long long)cfg->redis.events_maxlen);
-    const char *fixed[] = {seen_key, stream_key, ttl, maxlen};
-    for (int i = 0; i < 4; i++)
+    const char *fixed[] = {seen_key, stream_key, inbox_key, ttl, maxlen};
+    for (int i = 0; i < 5; i++)
         argv[i] = fixed[i], argvlen[i] = strlen(fixed[i]);
     for (int i = 0; i < TG_QF_COUNT; i++) {
-        argv[4 + 2 * i] = tg_queue_field_names[i], argvlen[4 + 2 * i] = strlen(tg_queue_field_names[i]);
-        argv[5 + 2 * i] = hv[i].base ? hv[i].base : "", argvlen[5 + 2 * i] = hv[i].len;
+        argv[5 + 2 * i] = tg_queue_field_names[i], argvlen[5 + 2 * i] = strlen(tg_queue_field_names[i]);
+        argv[6 + 2 * i] = hv[i].base ? hv[i].base : "", argvlen[6 + 2 * i] = hv[i].len;
     }
-    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 2, 4 + 2 * TG_QF_COUNT,
+    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 3, 5 + 2 * TG_QF_COUNT,
                                  argv, argvlen, on_enqueued, d);
 }
 
@@ -212,6 +218,7 @@ static int ignore(h2o_req_t *req, struct delivery *d)
     struct tg_buf b;
     tg_metrics_inc(TG_M_DELIVERIES_IGNORED);
     access_log(d, 202, "ignored", NULL);
+    tg_tally_add(d->in->tally, "ignored", d->event, 202, d->webhook, d->remote, tg_now_ms());
     tg_buf_init(&b);
     tg_buf_puts(&b, "{\"ignored\":true,\"event\":");
     tg_buf_json_cstr(&b, d->event);
@@ -273,6 +280,7 @@ static int on_hook(void *data, h2o_req_t *req)
     struct tg_ingest *in = data;
     struct tg_config *cfg = tg_config_holder_get(in->config);
     struct delivery *d = tg_xcalloc(1, sizeof *d);
+    d->in = in;
     tg_http_peer(req, d->remote, sizeof d->remote);
     if (admit(req, cfg, d) == 0) {
         tg_http_ticket_init(&d->ticket, req, TG_ROUTE_HOOKS);
@@ -286,10 +294,11 @@ static int on_hook(void *data, h2o_req_t *req)
     return 0;
 }
 
-struct tg_ingest *tg_ingest_new(struct tg_server *s, struct tg_config_holder *config)
+struct tg_ingest *tg_ingest_new(struct tg_server *s, struct tg_config_holder *config, struct tg_tally *tally)
 {
     struct tg_ingest *in = tg_xcalloc(1, sizeof *in);
     in->config = config;
+    in->tally = tally;
     tg_server_route(s, "/hooks/gitlab", on_hook, in);
     return in;
 }

@@ -16,9 +16,12 @@
 
 struct tg_ingest;
 
-/* Routes /hooks/gitlab to the ingest handler. config is borrowed and must outlive the
- * server; free with tg_ingest_free after the server stopped. */
-struct tg_ingest *tg_ingest_new(struct tg_server *s, struct tg_config_holder *config);
+struct tg_tally;
+
+/* Routes /hooks/gitlab to the ingest handler. config and tally (where refused and ignored
+ * deliveries are counted for the audit trail) are borrowed and must outlive the server;
+ * free with tg_ingest_free after the server stopped. */
+struct tg_ingest *tg_ingest_new(struct tg_server *s, struct tg_config_holder *config, struct tg_tally *tally);
 void tg_ingest_free(struct tg_ingest *in);
 
 /* The dedupe key of a delivery into out (at most 129 bytes with the NUL): the

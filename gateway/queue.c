@@ -15,7 +15,12 @@ const char *const tg_queue_field_names[TG_QF_COUNT] = {
 
 const char tg_queue_enqueue_lua[] =
     "local id = redis.call('GET', KEYS[1])\n"
-    "if id then return {1, id} end\n"
+    "if id then\n"
+    "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*', 'action', 'duplicate', 'details',\n"
+    "    cjson.encode({idempotency_key = ARGV[8], webhook = ARGV[6], event = ARGV[4], remote = ARGV[18],\n"
+    "                  first_id = id, received_at = ARGV[16]}))\n"
+    "  return {1, id}\n"
+    "end\n"
     "id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))\n"
     "redis.call('SET', KEYS[1], id, 'PX', ARGV[1])\n"
     "return {0, id}\n";

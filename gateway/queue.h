@@ -74,8 +74,10 @@ void tg_queue_last_failure(redisContext *c, const char *prefix, const char *id, 
 /* Copies the entry to <prefix>dead with reason and delivery count, then acknowledges it. */
 int tg_queue_dead_letter(redisContext *c, const char *prefix, const struct tg_queue_entry *e, const char *reason);
 
-/* Lua: KEYS[1] seen key, KEYS[2] events stream; ARGV[1] dedupe ttl in ms, ARGV[2] stream
- * MAXLEN (approximate), ARGV[3..] field/value pairs. Returns {0, new id} or {1, first id}. */
+/* Lua: KEYS[1] seen key, KEYS[2] events stream, KEYS[3] audit inbox; ARGV[1] dedupe ttl in
+ * ms, ARGV[2] stream MAXLEN (approximate), ARGV[3..] the field/value pairs in the order of
+ * enum tg_queue_field. Returns {0, new id} or {1, first id}; a duplicate also leaves a note
+ * in the audit inbox (<prefix>audit:inbox: action, details JSON), which workers chain. */
 extern const char tg_queue_enqueue_lua[];
 
 #endif

@@ -11,9 +11,13 @@
 #include "health.h"
 #include "ingest.h"
 #include "log.h"
+#include "maint.h"
 #include "metrics.h"
+#include "policy.h"
 #include "queue.h"
 #include "server.h"
+#include "tally.h"
+#include "api.h"
 #include "util.h"
 #include "worker.h"
 
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TG_MODULE "serve"
 
@@ -42,6 +47,9 @@ struct gateway {
     struct tg_ingest *ingest;
     struct tg_health *health;
     struct tg_workers *workers;
+    struct tg_api_pool *api;
+    struct tg_tally *tally;
+    struct tg_maint *maint;
 };
 
 static int serve_usage(FILE *out)
@@ -104,9 +112,14 @@ static void reload(struct gateway *g)
         strcmp(c->redis.url ? c->redis.url : "", b->redis.url ? b->redis.url : "") != 0)
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "restart_needed",
                    "listen, threads, redis.url and limits.max_body take effect only after a restart");
+    json_t *details = json_pack("{s:s, s:s?}", "file", g->opts.config_path, "policy_hash",
+                                c->policies ? tg_policy_set_hash(c->policies) : NULL);
     tg_config_holder_swap(&g->config, c);
     tg_metrics_inc(TG_M_CONFIG_RELOADS);
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "config_reloaded", "%s", g->opts.config_path);
+    struct tg_audit_record r = {.action = "config_reloaded", .details = details};
+    tg_maint_record(g->maint, &r);
+    json_decref(details);
 }
 
 static int start(struct gateway *g)
@@ -120,19 +133,26 @@ static int start(struct gateway *g)
     g->server = tg_server_new(g->boot, scripts, TG_ARRAY_SIZE(scripts));
     if (g->server == NULL)
         return -1;
-    g->ingest = tg_ingest_new(g->server, &g->config);
+    g->tally = tg_tally_new();
+    g->maint = tg_maint_new(&g->config, g->tally);
+    g->ingest = tg_ingest_new(g->server, &g->config, g->tally);
+    g->api = tg_api_pool_new(&g->config, 2);
+    /* API and ChatOps routes (run on the api pool): */
     g->health = tg_health_new(g->server);
     g->workers = tg_workers_start(&g->config, g->boot->workers);
     tg_health_add_probe(g->health, tg_workers_probe, g->workers);
     return tg_server_start(g->server);
 }
 
-/* Waits for signals until asked to stop. */
+/* Waits for signals until asked to stop, doing the housekeeping in between. */
 static void wait_for_stop(struct gateway *g, const sigset_t *set)
 {
+    struct timespec tick = {5, 0};
     for (;;) {
-        int sig = sigwaitinfo(set, NULL);
-        if (sig == SIGHUP) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig < 0 && errno == EAGAIN) {
+            tg_maint_tick(g->maint);
+        } else if (sig == SIGHUP) {
             reload(g);
         } else if (sig == SIGTERM || sig == SIGINT) {
             tg_log_msg(TG_LOG_INFO, TG_MODULE, "stopping", "signal %d: finishing in-flight requests", sig);
@@ -147,6 +167,11 @@ static void wait_for_stop(struct gateway *g, const sigset_t *set)
 static void teardown(struct gateway *g)
 {
     tg_workers_stop(g->workers);
+    if (g->maint)
+        tg_maint_final(g->maint);
+    tg_maint_free(g->maint);
+    tg_api_pool_free(g->api);
+    tg_tally_free(g->tally);
     tg_ingest_free(g->ingest);
     tg_health_free(g->health);
     tg_server_free(g->server);
@@ -175,6 +200,7 @@ int tg_cmd_serve(int argc, char **argv)
     if (rc == 0) {
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "started", "tollgate serving with %s", g.opts.config_path);
         wait_for_stop(&g, &set);
+        tg_api_pool_stop(g.api); /* its last answers still need the loops */
         tg_server_stop(g.server);
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "stopped", "all in-flight requests answered");
     }

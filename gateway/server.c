@@ -47,6 +47,7 @@ struct tg_loop {
     struct tg_redis_loop *redis;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control;
+    h2o_multithread_receiver_t tasks;
     pthread_t tid;
     int inflight;
     int connections;
@@ -244,6 +245,31 @@ static void count_h2o_errors(struct tg_loop *loop)
     }
 }
 
+struct task {
+    h2o_multithread_message_t super;
+    tg_loop_task_fn fn;
+    void *arg;
+};
+
+static void on_tasks(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        struct task *t = H2O_STRUCT_FROM_MEMBER(struct task, super.link, messages->next);
+        h2o_linklist_unlink(&t->super.link);
+        t->fn(t->arg);
+        free(t);
+    }
+}
+
+void tg_loop_post(struct tg_loop *l, tg_loop_task_fn fn, void *arg)
+{
+    struct task *t = tg_xcalloc(1, sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    h2o_multithread_send_message(&l->tasks, &t->super);
+}
+
 /* Runs until stopped and drained: in-flight answered, then connections closed or DRAIN_MS. */
 static void loop_run(struct tg_loop *loop)
 {
@@ -271,6 +297,7 @@ static void *loop_main(void *arg)
     h2o_context_init(&loop->ctx, h2o_evloop_create(), &s->globalconf);
     loop->queue = h2o_multithread_create_queue(loop->ctx.loop);
     h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
+    h2o_multithread_register_receiver(loop->queue, &loop->tasks, on_tasks);
     loop->redis = tg_redis_loop_new(loop->ctx.loop, s->cfg->redis.url, s->cfg->limits.redis_timeout_ms,
                                     s->scripts, s->nscripts);
     loop->start_failed = loop->redis == NULL || loop_listen(loop) != 0;
@@ -281,6 +308,7 @@ static void *loop_main(void *arg)
     tg_redis_loop_free(loop->redis);
     loop->redis = NULL;
     h2o_multithread_unregister_receiver(loop->queue, &loop->control);
+    h2o_multithread_unregister_receiver(loop->queue, &loop->tasks);
     h2o_multithread_destroy_queue(loop->queue);
     /* No h2o_context_dispose: h2o 2.2.5 asserts when a connection or its graceful-shutdown
      * timer is still linked, and cannot close idle connections for us; the process is

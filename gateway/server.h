@@ -41,4 +41,9 @@ struct tg_redis_loop *tg_loop_redis(struct tg_loop *l);
 struct tg_server *tg_loop_server(struct tg_loop *l);
 void tg_loop_inflight_add(struct tg_loop *l, int delta);
 
+/* Runs fn(arg) on l's thread soon. Safe from any thread while the server runs; the offload
+ * pool uses it to hand answers back to the loop that owns the request. */
+typedef void (*tg_loop_task_fn)(void *arg);
+void tg_loop_post(struct tg_loop *l, tg_loop_task_fn fn, void *arg);
+
 #endif

@@ -1,7 +1,7 @@
 /* worker.c -- the threads that consume the queue.
  *
  * One loop iteration does at most one unit of work, in this order: turn expired trigger
- * leases into unknown (once a second), run one due trigger retry, take over one entry idle
+ * leases into unknown and chain the audit inbox (once a second), run one due trigger retry, take over one entry idle
  * past queue.claim_idle (once a second), or wait up to a second for a new entry. Entries are
  * acknowledged only after deliver.c recorded their outcome.
  */
@@ -148,7 +148,8 @@ static int step(struct worker *wk)
     int rc = 0;
     if (now >= wk->next_sweep) {
         wk->next_sweep = now + PERIODIC_MS;
-        if (tg_deploy_sweep(wk->w.rc, cfg->redis.prefix, on_unknown, &wk->w) < 0)
+        if (tg_deploy_sweep(wk->w.rc, cfg->redis.prefix, on_unknown, &wk->w) < 0 ||
+            tg_audit_drain_inbox(wk->w.audit, wk->w.rc, 100) < 0)
             return -1;
     }
     if ((rc = tg_deploy_next_due(wk->w.rc, cfg->redis.prefix, key, sizeof key)) != 0)

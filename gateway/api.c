@@ -1,0 +1,336 @@
+/* api.c -- the blocking-work pool behind the API and ChatOps routes.
+ *
+ *   loop thread: on_request copies the request into a job, counts it in flight (ticket),
+ *                queues it                                   -> pool queue (mutex + cond)
+ *   pool thread: runs the handler with its own Redis connection and audit writer; the
+ *                first tg_api_answer posts the answer back   -> tg_loop_post(job->loop)
+ *   loop thread: on_answer sends it if the client is still there, frees the job
+ */
+#include "api.h"
+#include "buf.h"
+#include "crypto.h"
+#include "http.h"
+#include "log.h"
+#include "redisconn.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TG_MODULE "api"
+#define MAX_HEADERS 64
+
+struct api_job {
+    struct tg_http_ticket ticket; /* loop-thread side */
+    struct tg_loop *loop;
+    struct tg_api_request req;
+    tg_api_fn fn;
+    void *data;
+    int answered;
+    int status;
+    char *content_type;
+    char *body;
+    size_t len;
+    int refs; /* the pool thread's and the loop's: the handler may work on after answering */
+    struct api_job *next;
+};
+
+struct pool_thread {
+    struct tg_api_pool *pool;
+    pthread_t tid;
+    redisContext *rc;
+    uint64_t next_connect;
+};
+
+struct tg_api_pool {
+    struct tg_config_holder *config;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct api_job *head, *tail;
+    int stopping;
+    int stopped;
+    struct pool_thread *threads;
+    int nthreads;
+};
+
+struct route {
+    struct tg_api_pool *pool;
+    enum tg_route route;
+    tg_api_fn fn;
+    void *data;
+};
+
+/* ---- the request copy ---- */
+
+const char *tg_api_header(const struct tg_api_request *r, const char *lcname)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcmp(r->headers[i].name, lcname) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes application/x-www-form-urlencoded text of n bytes into out; returns its length. */
+static size_t url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+        if (s[i] == '+')
+            out[o++] = ' ';
+        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0)
+            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])), i += 2;
+        else
+            out[o++] = s[i];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+const char *tg_api_query(const struct tg_api_request *r, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r->query; *p;) {
+        size_t n = strcspn(p, "&");
+        if (n > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            url_decode(p + nl + 1, n - nl - 1, out, outlen);
+            return out;
+        }
+        p += n + (p[n] == '&');
+    }
+    return NULL;
+}
+
+static void copy_request(struct tg_api_request *r, h2o_req_t *req)
+{
+    size_t q = req->query_at;
+    r->method = tg_xstrndup(req->method.base, req->method.len);
+    r->path = tg_xstrndup(req->path.base, q != SIZE_MAX ? q : req->path.len);
+    r->query = q != SIZE_MAX ? tg_xstrndup(req->path.base + q + 1, req->path.len - q - 1) : tg_xstrdup("");
+    r->body = tg_xstrndup(req->entity.base ? req->entity.base : "", req->entity.len);
+    r->bodylen = req->entity.len;
+    r->nheaders = req->headers.size < MAX_HEADERS ? req->headers.size : MAX_HEADERS;
+    r->headers = tg_xcalloc(r->nheaders ? r->nheaders : 1, sizeof *r->headers);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        r->headers[i].name = tg_xstrndup(h->name->base, h->name->len);
+        r->headers[i].value = tg_xstrndup(h->value.base, h->value.len);
+    }
+    tg_http_peer(req, r->remote, sizeof r->remote);
+}
+
+static void free_job(struct api_job *j)
+{
+    struct tg_api_request *r = &j->req;
+    for (size_t i = 0; i < r->nheaders; i++)
+        free(r->headers[i].name), free(r->headers[i].value);
+    free(r->headers), free(r->method), free(r->path), free(r->query), free(r->body);
+    free(j->content_type), free(j->body), free(j);
+}
+
+/* ---- answers ---- */
+
+static void release_job(struct api_job *j)
+{
+    if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free_job(j);
+}
+
+static void on_answer(void *arg) /* loop thread */
+{
+    struct api_job *j = arg;
+    tg_http_ticket_reply_typed(&j->ticket, j->status, j->content_type, j->body ? j->body : "", j->len);
+    release_job(j);
+}
+
+void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type, const char *body, size_t len)
+{
+    struct api_job *j = ctx->job;
+    if (j->answered)
+        return;
+    j->answered = 1;
+    j->status = status;
+    j->content_type = tg_xstrdup(content_type);
+    j->body = tg_xstrndup(body, len);
+    j->len = len;
+    ctx->job = NULL; /* the job now belongs to the loop */
+    tg_loop_post(j->loop, on_answer, j);
+}
+
+void tg_api_json(struct tg_api_ctx *ctx, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    tg_api_answer(ctx, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
+    free(s);
+    json_decref(body);
+}
+
+void tg_api_error(struct tg_api_ctx *ctx, int status, const char *error, const char *detail)
+{
+    tg_api_json(ctx, status, json_pack("{s:s, s:s?}", "error", error, "detail", detail));
+}
+
+const struct tg_api_token *tg_api_bearer(struct tg_api_ctx *ctx, const struct tg_api_request *req, unsigned scope)
+{
+    const char *h = tg_api_header(req, "authorization");
+    const struct tg_api_token *t = NULL;
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        t = tg_config_find_api_token(ctx->cfg, h + 7, strlen(h + 7));
+    if (t == NULL) {
+        tg_api_error(ctx, 401, "unauthorized", "a valid bearer token is required");
+        return NULL;
+    }
+    if ((t->scopes & scope) != scope) {
+        tg_api_error(ctx, 403, "forbidden", "the token lacks the scope this call needs");
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- the pool ---- */
+
+static struct api_job *next_job(struct tg_api_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->head == NULL && !p->stopping)
+        pthread_cond_wait(&p->cond, &p->mu);
+    struct api_job *j = p->head;
+    if (j && (p->head = j->next) == NULL)
+        p->tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    return j;
+}
+
+static void ensure_redis(struct pool_thread *pt, const struct tg_config *cfg)
+{
+    char err[256];
+    struct tg_redis_addr addr;
+    uint64_t now = tg_mono_ms();
+    if (pt->rc && pt->rc->err) {
+        redisFree(pt->rc);
+        pt->rc = NULL;
+    }
+    if (pt->rc || now < pt->next_connect || tg_redis_addr_parse(cfg->redis.url, &addr, err, sizeof err))
+        return;
+    pt->rc = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms, err, sizeof err);
+    tg_redis_addr_dispose(&addr);
+    if (pt->rc == NULL) {
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_unavailable", "%s", err);
+        pt->next_connect = now + 1000;
+    }
+}
+
+static void run_job(struct pool_thread *pt, struct api_job *j, struct tg_audit **audit, const struct tg_config **audit_for)
+{
+    struct tg_api_ctx ctx = {.cfg = tg_config_holder_get(pt->pool->config), .job = j};
+    if (*audit_for != ctx.cfg) { /* the writer follows reloads (audit.file may change) */
+        tg_audit_free(*audit);
+        *audit = tg_audit_new(ctx.cfg);
+        *audit_for = ctx.cfg;
+    }
+    ensure_redis(pt, ctx.cfg);
+    ctx.rc = pt->rc;
+    ctx.audit = *audit;
+    j->fn(j->data, &ctx, &j->req);
+    if (ctx.job) {
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "no_answer", "%s %s: the handler gave no answer", j->req.method, j->req.path);
+        tg_api_error(&ctx, 500, "internal", "the handler gave no answer");
+    }
+    release_job(j);
+    tg_config_unref(ctx.cfg);
+}
+
+static void *pool_main(void *arg)
+{
+    struct pool_thread *pt = arg;
+    struct tg_audit *audit = NULL;
+    const struct tg_config *audit_for = NULL;
+    struct api_job *j;
+    while ((j = next_job(pt->pool)) != NULL)
+        run_job(pt, j, &audit, &audit_for);
+    tg_audit_free(audit);
+    if (pt->rc)
+        redisFree(pt->rc);
+    return NULL;
+}
+
+struct tg_api_pool *tg_api_pool_new(struct tg_config_holder *config, int nthreads)
+{
+    struct tg_api_pool *p = tg_xcalloc(1, sizeof *p);
+    p->config = config;
+    p->nthreads = nthreads > 0 ? nthreads : 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->threads = tg_xcalloc((size_t)p->nthreads, sizeof *p->threads);
+    for (int i = 0; i < p->nthreads; i++) {
+        p->threads[i].pool = p;
+        pthread_create(&p->threads[i].tid, NULL, pool_main, &p->threads[i]);
+    }
+    return p;
+}
+
+void tg_api_pool_stop(struct tg_api_pool *p)
+{
+    if (p == NULL || p->stopped)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i].tid, NULL);
+    pthread_mutex_lock(&p->mu);
+    p->stopped = 1;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void tg_api_pool_free(struct tg_api_pool *p)
+{
+    if (p == NULL)
+        return;
+    tg_api_pool_stop(p);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cond);
+    free(p->threads);
+    free(p);
+}
+
+static int on_request(void *data, h2o_req_t *req) /* loop thread */
+{
+    struct route *rt = data;
+    struct tg_api_pool *p = rt->pool;
+    struct api_job *j = tg_xcalloc(1, sizeof *j);
+    copy_request(&j->req, req);
+    j->fn = rt->fn, j->data = rt->data, j->loop = tg_loop_of(req), j->refs = 2;
+    tg_http_ticket_init(&j->ticket, req, rt->route);
+    pthread_mutex_lock(&p->mu);
+    int open = !p->stopping;
+    if (open) {
+        if (p->tail)
+            p->tail->next = j;
+        else
+            p->head = j;
+        p->tail = j;
+        pthread_cond_signal(&p->cond);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!open) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "the gateway is shutting down");
+        free_job(j);
+    }
+    return 0;
+}
+
+void tg_api_route(struct tg_server *s, struct tg_api_pool *p, const char *path, enum tg_route route, tg_api_fn fn,
+                  void *data)
+{
+    struct route *rt = tg_xcalloc(1, sizeof *rt);
+    *rt = (struct route){p, route, fn, data};
+    tg_server_route(s, path, on_request, rt);
+}

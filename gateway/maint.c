@@ -1,0 +1,107 @@
+/* maint.c -- the main thread's housekeeping while the gateway runs. */
+#include "maint.h"
+#include "log.h"
+#include "redisconn.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+#define TG_MODULE "maint"
+
+struct tg_maint {
+    struct tg_config_holder *config;
+    struct tg_tally *tally;
+    redisContext *rc;
+    struct tg_audit *audit;
+    const struct tg_config *audit_for;
+};
+
+struct tg_maint *tg_maint_new(struct tg_config_holder *config, struct tg_tally *tally)
+{
+    struct tg_maint *m = tg_xcalloc(1, sizeof *m);
+    m->config = config;
+    m->tally = tally;
+    return m;
+}
+
+void tg_maint_free(struct tg_maint *m)
+{
+    if (m == NULL)
+        return;
+    if (m->rc)
+        redisFree(m->rc);
+    tg_audit_free(m->audit);
+    free(m);
+}
+
+/* A connection and an audit writer for cfg; -1 when Redis cannot be reached now. */
+static int ready(struct tg_maint *m, const struct tg_config *cfg)
+{
+    char err[256];
+    struct tg_redis_addr addr;
+    if (m->audit_for != cfg) {
+        tg_audit_free(m->audit);
+        m->audit = tg_audit_new(cfg);
+        m->audit_for = cfg;
+    }
+    if (m->rc && m->rc->err) {
+        redisFree(m->rc);
+        m->rc = NULL;
+    }
+    if (m->rc == NULL && tg_redis_addr_parse(cfg->redis.url, &addr, err, sizeof err) == 0) {
+        m->rc = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms, err, sizeof err);
+        tg_redis_addr_dispose(&addr);
+    }
+    return m->rc ? 0 : -1;
+}
+
+static void append(struct tg_maint *m, const struct tg_config *cfg, const struct tg_audit_record *r)
+{
+    char err[256];
+    if (ready(m, cfg) || tg_audit_append(m->audit, m->rc, r, err, sizeof err))
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "cannot record %s", r->action);
+}
+
+struct flush {
+    struct tg_maint *m;
+    const struct tg_config *cfg;
+};
+
+static void on_bucket(void *arg, const char *action, json_t *details)
+{
+    struct flush *f = arg;
+    struct tg_audit_record r = {.action = action, .details = details};
+    append(f->m, f->cfg, &r);
+}
+
+static void flush(struct tg_maint *m, int all)
+{
+    struct flush f = {m, tg_config_holder_get(m->config)};
+    tg_tally_flush(m->tally, tg_now_ms(), all, on_bucket, &f);
+    tg_config_unref((struct tg_config *)f.cfg);
+}
+
+void tg_maint_tick(struct tg_maint *m)
+{
+    flush(m, 0);
+}
+
+void tg_maint_record(struct tg_maint *m, const struct tg_audit_record *r)
+{
+    struct tg_config *cfg = tg_config_holder_get(m->config);
+    append(m, cfg, r);
+    tg_config_unref(cfg);
+}
+
+void tg_maint_final(struct tg_maint *m)
+{
+    flush(m, 1);
+    struct tg_config *cfg = tg_config_holder_get(m->config);
+    if (ready(m, cfg) == 0) {
+        redisReply *r = redisCommand(m->rc, "HMGET %saudit:head seq hash", cfg->redis.prefix);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING)
+            tg_log_msg(TG_LOG_INFO, "audit", "head", "seq %s hash %s", r->element[0]->str, r->element[1]->str);
+        freeReplyObject(r);
+    }
+    tg_config_unref(cfg);
+}
