@@ -8,6 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 config=${1:-tollgate.yaml}
 export GITLAB_WEBHOOK_TOKEN="${GITLAB_WEBHOOK_TOKEN:-example-webhook-token}"
+export GITLAB_API_TOKEN="${GITLAB_API_TOKEN:-example-api-token}"
 export TRIGGER_TOKEN="${TRIGGER_TOKEN:-example-trigger-token}"  # the shipped template's
 mkdir -p var
 redis_pid="" tg_pid=""

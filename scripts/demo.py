@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""`make demo`: the whole flow on one machine, with real parts.
+
+Starts a private redis-server, the stand-in GitLab (tests/standins/gitlab.py, serving the
+scan reports as job artifacts) and Tollgate with the shipped policy and template, replays
+four recorded pipelines through `tollgate replay`, prints each decision and every call the
+stand-in GitLab received, then stops everything.
+"""
+import copy
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests" / "standins"))
+import harness  # noqa: E402
+from gitlab import GitLab  # noqa: E402
+
+REPORTS = ROOT / "tests" / "fixtures" / "reports"
+PROJECT = {"id": 42, "path": "shop/cart"}
+SCANS = {  # (horusec report, trivy report) per story
+    "clean": ("horusec/derived_empty_from_issue_9939.json", "trivy/dd_scheme_2_no_vuln.json"),
+    "critical": ("horusec/derived_empty_from_issue_9939.json", "trivy/dd_scheme_2_many_vulns.json"),
+    "highs": ("horusec/derived_empty_from_issue_9939.json", "trivy/dd_legacy_trivy_mix.json"),
+}
+STORIES = [  # (title, pipeline id, ref, scans)
+    ("a feature branch: tests only, never deployed", 501, "feature/search", "clean"),
+    ("dev with clean scans: deploys to staging", 502, "dev", "clean"),
+    ("main with a critical CVE: blocked, the CVE named", 503, "main", "critical"),
+    ("main with only highs: waits for an approval", 504, "main", "highs"),
+]
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def event_for(pipeline, ref):
+    doc = json.loads((ROOT / "tests/fixtures/gitlab/webhooks/pipeline_event.json").read_bytes())
+    ev = copy.deepcopy(doc)
+    ev["object_attributes"].update(id=pipeline, iid=pipeline - 400, ref=ref, status="success", tag=False,
+                                   sha=hashlib.sha1(b"%d" % pipeline).hexdigest(), source="push",
+                                   url="https://gitlab.example.com/shop/cart/-/pipelines/%d" % pipeline)
+    ev["merge_request"] = None
+    ev["project"].update(id=PROJECT["id"], name="cart", namespace="Shop", path_with_namespace=PROJECT["path"],
+                         web_url="https://gitlab.example.com/shop/cart")
+    ev["user"]["username"] = "dora"
+    template = ev["builds"][0]
+    ev["builds"] = []
+    for i, name in enumerate(("horusec", "trivy-scan")):
+        b = copy.deepcopy(template)
+        b.update(id=pipeline * 10 + i, name=name, stage="scan", status="success")
+        ev["builds"].append(b)
+    return ev
+
+
+def config(dirs, redis_url, gitlab_url, port):
+    return """\
+listen:
+  - address: 127.0.0.1:%d
+redis: { url: '%s' }
+gitlab: { url: '%s', api_token: env:DEMO_GITLAB_TOKEN }
+webhooks:
+  - { name: gitlab, token: env:DEMO_WEBHOOK_TOKEN }
+policies: '%s'
+templates: '%s'
+public_url: http://127.0.0.1:%d
+workers: 2
+""" % (port, redis_url, gitlab_url, ROOT / "policies", ROOT / "templates", port)
+
+
+def wait_decision(redis, pipeline, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _, f in redis.stream("tg:audit"):
+            rec = json.loads(f["record"])
+            if rec["action"] == "decided" and rec["pipeline"] == pipeline:
+                return rec
+        time.sleep(0.1)
+    raise SystemExit("demo: no decision for pipeline %d (see %s)" % (pipeline, "the Tollgate log"))
+
+
+def show_decision(redis, rec):
+    env = rec["environment"] or "no environment"
+    say("   decision: %s (%s)" % (rec["decision"], env))
+    for reason in rec["reasons"][:3]:
+        say("     - %s" % reason)
+    for f in (rec.get("details") or {}).get("findings", [])[:2]:
+        say("     finding: %s %s in %s %s" % (f["severity"], f["id"], f.get("package") or f.get("file"), f.get("version") or ""))
+    if rec["environment"]:
+        key = "tg:deploy:%d:%d:%s" % (PROJECT["id"], rec["pipeline"], rec["environment"])
+        deadline = time.monotonic() + 10
+        state = None
+        while time.monotonic() < deadline:
+            state = redis.cmd("HGET", key, "state")
+            if state not in (b"decided", b"triggering", b"retry_wait"):
+                break
+            time.sleep(0.1)
+        say("   deployment state: %s" % (state or b"-").decode())
+
+
+def show_calls(gitlab, seen):
+    calls = gitlab.requests()
+    for c in calls[seen:]:
+        if c["kind"] == "artifact":
+            say("   GitLab <- GET  %s" % c["path"])
+        elif c["kind"] == "trigger":
+            f = c["form"]
+            variables = ", ".join("%s=%s" % (k[10:-1], v) for k, v in f.items() if k.startswith("variables["))
+            say("   GitLab <- POST trigger %s ref=%s (%s)" % (c["project"], f["ref"], variables))
+        else:
+            f = c["form"]
+            say("   GitLab <- POST status %s %s: %s" % (f["name"], f["state"], f["description"]))
+    return len(calls)
+
+
+def main():
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tollgate-demo-"))
+    redis = harness.Redis(work / "redis").start()
+    gitlab = GitLab(api_token="glpat-demo-api", trigger_token="glptt-demo-trigger").start()
+    port = harness.free_port()
+    cfg = work / "tollgate.yaml"
+    cfg.write_text(config(work, redis.url, gitlab.url, port))
+    env = dict(os.environ, DEMO_GITLAB_TOKEN="glpat-demo-api", DEMO_WEBHOOK_TOKEN="demo-webhook-token",
+               TRIGGER_TOKEN="glptt-demo-trigger")
+    log = open(work / "tollgate.log", "wb")
+    tg = subprocess.Popen([str(harness.TOLLGATE), "serve", "-c", str(cfg)], stdout=log, stderr=log, env=env)
+    try:
+        harness.wait_until(lambda: subprocess.run(["curl", "-sf", "http://127.0.0.1:%d/readyz" % port],
+                                                  capture_output=True).returncode == 0, what="Tollgate")
+        say("Tollgate on http://127.0.0.1:%d, Redis %s, stand-in GitLab %s" % (port, redis.url, gitlab.url))
+        say("Policy: policies/default.yaml  Template: templates/helm-chart.yaml\n")
+        seen = 0
+        for n, (title, pipeline, ref, scans) in enumerate(STORIES, 1):
+            horusec, trivy = SCANS[scans]
+            gitlab.add_artifact(PROJECT["id"], pipeline * 10, "sast-report.json", (REPORTS / horusec).read_bytes())
+            gitlab.add_artifact(PROJECT["id"], pipeline * 10 + 1, "trivy-report.json", (REPORTS / trivy).read_bytes())
+            path = work / ("pipeline-%d.json" % pipeline)
+            path.write_text(json.dumps(event_for(pipeline, ref)))
+            say("%d. %s (pipeline %d on %s)" % (n, title, pipeline, ref))
+            out = subprocess.run([str(harness.TOLLGATE), "replay", "-c", str(cfg), str(path)], env=env,
+                                 capture_output=True, text=True)
+            say("   replay: %s" % out.stdout.strip().split(": ", 1)[-1])
+            show_decision(redis, wait_decision(redis, pipeline))
+            seen = show_calls(gitlab, seen)
+            say()
+        say("Audit trail: %d records, head %s" % (redis.cmd("XLEN", "tg:audit"),
+                                                   redis.cmd("HGET", "tg:audit:head", "hash").decode()[:16] + "..."))
+    finally:
+        tg.terminate()
+        tg.wait(timeout=20)
+        log.close()
+        gitlab.stop()
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    say("demo: stopped Tollgate, the stand-in GitLab and Redis")
+
+
+if __name__ == "__main__":
+    main()
