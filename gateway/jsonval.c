@@ -1,8 +1,12 @@
 /* jsonval.c -- is this body one JSON object? Answered by yajl without building a tree. */
 #include "jsonval.h"
 #include "buf.h"
+#include "util.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
@@ -27,7 +31,24 @@ static int on_close(void *ctx)
 }
 
 
+/* The worker reads bodies with jansson, which refuses integers beyond 64 bits and reals
+ * beyond a double; refuse them here too, so an accepted body is a readable one. */
+static int on_number(void *ctx, const char *num, size_t len)
+{
+    char *buf = tg_xstrndup(num, len), *end;
+    int ok;
+    (void)ctx;
+    errno = 0;
+    if (strpbrk(buf, ".eE") == NULL)
+        ok = (strtoll(buf, &end, 10), errno != ERANGE);
+    else
+        ok = isfinite(strtod(buf, &end));
+    free(buf);
+    return ok;
+}
+
 static const yajl_callbacks callbacks = {
+    .yajl_number = on_number,
     .yajl_start_map = on_open,
     .yajl_end_map = on_close,
     .yajl_start_array = on_open,
@@ -102,8 +123,11 @@ int tg_json_validate_object(const char *buf, size_t len, char *err, size_t errle
         st = yajl_complete_parse(h);
     int rc = 0;
     if (st == yajl_status_client_canceled) {
-        snprintf(err, errlen, "body nests deeper than %d levels (byte %zu)", TG_JSON_MAX_DEPTH,
-                 yajl_get_bytes_consumed(h));
+        if (d.depth > TG_JSON_MAX_DEPTH)
+            snprintf(err, errlen, "body nests deeper than %d levels (byte %zu)", TG_JSON_MAX_DEPTH,
+                     yajl_get_bytes_consumed(h));
+        else
+            snprintf(err, errlen, "body has a number out of range (byte %zu)", yajl_get_bytes_consumed(h));
         rc = -1;
     } else if (st != yajl_status_ok) {
         yajl_reason(h, buf, len, err, errlen);

@@ -160,46 +160,53 @@ static int dead_usage(FILE *out)
     return out == stdout ? 0 : 2;
 }
 
+static int dead_drop_one(const struct tg_config *cfg, redisContext *rc, const char *id, const char *actor)
+{
+    redisReply *r = redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id);
+    int gone = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    if (gone)
+        ops_audit(cfg, rc, "dropped", actor, json_pack("{s:s}", "dead_id", id));
+    printf("%s: %s\n", id, gone ? "dropped" : "not found");
+    return !gone;
+}
+
+/* Runs verb on the ids (list takes none). */
+static int dead_run(const struct tg_config *cfg, redisContext *rc, const char *verb, char **ids, int nids,
+                    const char *actor)
+{
+    int status = 0;
+    if (strcmp(verb, "list") == 0)
+        return dead_list(cfg, rc);
+    for (int i = 0; i < nids; i++)
+        status |= strcmp(verb, "requeue") == 0 ? dead_requeue_one(cfg, rc, ids[i], actor)
+                                               : dead_drop_one(cfg, rc, ids[i], actor);
+    return status;
+}
+
 int tg_cmd_dead(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"operator", required_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct ops o = {0};
-    int ch, status = 0;
+    int ch, status = 2;
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (ch == 'c') o.config = optarg;
         else if (ch == 'o') o.operator_name = optarg;
         else return dead_usage(ch == 'h' ? stdout : stderr);
     }
-    if (o.config == NULL || optind >= argc)
-        return dead_usage(stderr);
-    const char *verb = argv[optind++];
-    if (strcmp(verb, "list") && strcmp(verb, "requeue") && strcmp(verb, "drop"))
+    const char *verb = optind < argc ? argv[optind++] : "";
+    if (o.config == NULL || (strcmp(verb, "list") && strcmp(verb, "requeue") && strcmp(verb, "drop")))
         return dead_usage(stderr);
     struct tg_config *cfg = tg_cli_config(o.config);
     redisContext *rc = cfg ? tg_cli_redis(cfg, NULL) : NULL;
     char actor[160];
     tg_cli_operator(actor, sizeof actor, o.operator_name);
-    if (rc == NULL)
-        status = 2;
-    else if (strcmp(verb, "list") == 0)
-        status = dead_list(cfg, rc);
-    for (int i = optind; rc && strcmp(verb, "list") && i < argc; i++) {
-        if (strcmp(verb, "requeue") == 0) {
-            status |= dead_requeue_one(cfg, rc, argv[i], actor);
-        } else {
-            redisReply *r = redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, argv[i]);
-            int gone = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-            freeReplyObject(r);
-            if (gone)
-                ops_audit(cfg, rc, "dropped", actor, json_pack("{s:s}", "dead_id", argv[i]));
-            printf("%s: %s\n", argv[i], gone ? "dropped" : "not found");
-            status |= !gone;
-        }
-    }
-    if (rc)
+    if (rc) {
+        status = dead_run(cfg, rc, verb, argv + optind, argc - optind, actor);
         redisFree(rc);
+    }
     tg_config_unref(cfg);
     return status;
 }
