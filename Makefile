@@ -78,7 +78,11 @@ build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h $(ASAN_OBJS)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -Itests/unit -o $@ $< $(ASAN_OBJS) $(PKG_LIBS)
 
-unit-build: build/tollgate $(UNIT_BINS) $(ASAN_BINS)
+build/asan/tollgate: $(ASAN_OBJS) build/asan/obj/main.o
+	@echo "  LD $@"
+	$(Q)$(CC) -O1 -g $(SAN) -o $@ $(ASAN_OBJS) build/asan/obj/main.o $(PKG_LIBS)
+
+unit-build: build/tollgate build/asan/tollgate $(UNIT_BINS) $(ASAN_BINS)
 
 build/fuzz/obj/%.o: gateway/%.c gateway/*.h | build/fuzz/obj
 	@echo "  CC $@"

@@ -13,5 +13,6 @@ int tg_cmd_report(int argc, char **argv); /* report_cmd.c */
 int tg_cmd_replay(int argc, char **argv); /* replay_cmd.c */
 int tg_cmd_retrigger(int argc, char **argv); /* ops_cmd.c */
 int tg_cmd_dead(int argc, char **argv);   /* ops_cmd.c */
+int tg_cmd_audit(int argc, char **argv);  /* audit_cmd.c */
 
 #endif

@@ -4,6 +4,7 @@
  * carries on, so `tollgate check` shows every problem in one run.
  */
 #include "config.h"
+#include "chat_message.h"
 #include "crypto.h"
 #include "policy.h"
 #include "util.h"
@@ -379,6 +380,7 @@ static void load_sets(struct tg_config *c, struct tg_diag *diag)
     char *policies = tg_config_path(c, c->policies_dir), *templates = tg_config_path(c, c->templates_dir);
     c->policies = tg_policy_load_dir(policies, diag);
     c->templates = tg_template_load_dir(templates, diag);
+    tg_chat_texts_check(templates, diag);
     free(policies);
     free(templates);
 }
@@ -483,8 +485,10 @@ void tg_config_unref(struct tg_config *c)
 const struct tg_webhook *tg_config_find_webhook(const struct tg_config *c, const char *token, size_t len)
 {
     const struct tg_webhook *found = NULL;
+    unsigned char d[TG_SHA256_LEN];
+    tg_sha256(token, len, d); /* once: each entry keeps its own digest from load time */
     for (size_t i = 0; i < c->nwebhooks; i++) /* no early exit: time does not tell which matched */
-        if (tg_ct_equal(c->webhooks[i].token.value, c->webhooks[i].token.len, token, len) && found == NULL)
+        if (tg_secret_matches(&c->webhooks[i].token, d) && found == NULL)
             found = &c->webhooks[i];
     return found;
 }
@@ -500,8 +504,10 @@ int tg_config_webhook_wants(const struct tg_webhook *w, const char *event, size_
 const struct tg_api_token *tg_config_find_api_token(const struct tg_config *c, const char *token, size_t len)
 {
     const struct tg_api_token *found = NULL;
+    unsigned char d[TG_SHA256_LEN];
+    tg_sha256(token, len, d);
     for (size_t i = 0; i < c->napi_tokens; i++)
-        if (tg_ct_equal(c->api_tokens[i].token.value, c->api_tokens[i].token.len, token, len) && found == NULL)
+        if (tg_secret_matches(&c->api_tokens[i].token, d) && found == NULL)
             found = &c->api_tokens[i];
     return found;
 }

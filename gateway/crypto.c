@@ -5,12 +5,29 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
+
+/* OpenSSL 3 looks EVP_sha256() up in its provider tables on every use; fetch it once. The
+ * fetched method is immutable and shared by every thread. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_md ? sha256_md : EVP_sha256();
+}
 
 void tg_sha256_init(struct tg_sha256 *h)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, sha256(), NULL) != 1)
         tg_log_fatal("crypto", "sha256_init", "EVP digest context unavailable");
     h->md = ctx;
 }
@@ -31,7 +48,7 @@ void tg_sha256_final(struct tg_sha256 *h, unsigned char out[TG_SHA256_LEN])
 void tg_sha256(const void *p, size_t n, unsigned char out[TG_SHA256_LEN])
 {
     unsigned int len = TG_SHA256_LEN;
-    EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+    EVP_Digest(p, n, out, &len, sha256(), NULL);
 }
 
 void tg_sha256_hex(const void *p, size_t n, char out[TG_SHA256_HEX_LEN + 1])
@@ -39,6 +56,11 @@ void tg_sha256_hex(const void *p, size_t n, char out[TG_SHA256_HEX_LEN + 1])
     unsigned char d[TG_SHA256_LEN];
     tg_sha256(p, n, d);
     tg_hex_encode(d, sizeof d, out);
+}
+
+int tg_ct_digest_equal(const unsigned char a[TG_SHA256_LEN], const unsigned char b[TG_SHA256_LEN])
+{
+    return CRYPTO_memcmp(a, b, TG_SHA256_LEN) == 0;
 }
 
 int tg_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

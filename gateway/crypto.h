@@ -16,6 +16,8 @@
  * hashed first, so neither the position of the first difference nor the secret's length
  * leaks through timing. Returns 1 when equal. */
 int tg_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* Constant-time equality of two SHA-256 digests. */
+int tg_ct_digest_equal(const unsigned char a[TG_SHA256_LEN], const unsigned char b[TG_SHA256_LEN]);
 
 /* Incremental SHA-256; a context lives on the caller's stack. */
 struct tg_sha256 {

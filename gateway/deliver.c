@@ -1,5 +1,6 @@
 /* deliver.c -- decide and deliver one queued GitLab event. */
 #include "deliver.h"
+#include "approval.h"
 #include "crypto.h"
 #include "deploy.h"
 #include "gitlab.h"
@@ -153,7 +154,8 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
     n.decision = decision;
     if (d->verdict == TG_VERDICT_NEEDS_APPROVAL)
         n.pending_expiry_ms = tg_now_ms() + d->approvals.expire_ms;
-    if (d->verdict == TG_VERDICT_DEPLOY && render(j, d, &n, &vars, err, sizeof err, &req))
+    if ((d->verdict == TG_VERDICT_DEPLOY || d->verdict == TG_VERDICT_NEEDS_APPROVAL) &&
+        render(j, d, &n, &vars, err, sizeof err, &req))
         n.state = "failed", n.reason = err;
     tg_deploy_key(j->key, sizeof j->key, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id, d->environment);
     int created = tg_deploy_create(j->w->rc, j->w->cfg->redis.prefix, j->key, &n, state, sizeof state);
@@ -162,6 +164,8 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
         res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: cannot record the deployment");
     else if (created == 1)
         report_decision(j, &n);
+    if (res == TG_DELIVER_DONE && tg_approval_on_deployment(j->w, j->key, state) < 0)
+        res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: the approval request could not be recorded");
     if (res == TG_DELIVER_DONE && strcmp(state, "decided") == 0 && tg_trigger_run(j->w, j->key) < 0)
         res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: trigger state could not be recorded");
     tg_trigger_request_dispose(&req);

@@ -2,11 +2,13 @@
  *
  * Order of checks: token (401) -> signature when the webhook has a signing token (401) ->
  * X-Gitlab-Event wanted? (else 202 ignored: a 4xx would make GitLab disable the hook) ->
- * Content-Type (415) -> size (413) -> one JSON object (400) -> Redis ready (503) ->
+ * Content-Type (415) -> size (413) -> one JSON object (400) -> audit trail writable when
+ * audit.fail_closed (503) -> Redis ready (503) ->
  * dedupe+XADD in one script call -> 202 once Redis answered, 503 if it did not.
  * Never logs a token, a signature or the body.
  */
 #include "ingest.h"
+#include "audit.h"
 #include "buf.h"
 #include "crypto.h"
 #include "http.h"
@@ -270,6 +272,11 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
                              req->entity.len, d->key)) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
+        return refuse(req, d, &r), -1;
+    }
+    if (cfg->audit.fail_closed && !tg_audit_healthy()) {
+        r = (struct refusal){503, TG_M_REJECTED_UNAVAILABLE, "audit_unavailable",
+                             "the audit trail cannot be written (audit.fail_closed)"};
         return refuse(req, d, &r), -1;
     }
     return 0;

@@ -1,7 +1,8 @@
 /* jsonval.h -- is this body one JSON object? Answered without building a tree.
  *
  * The ingest path must not pay for a DOM (a jansson tree of a 6 KB payload costs more than
- * the rest of the request); yajl checks the grammar, UTF-8 and a nesting limit in one pass.
+ * the rest of the request): one allocation-free pass checks the grammar, UTF-8, number
+ * ranges and a nesting limit, as strictly as the worker's parser will read the body.
  */
 #ifndef TG_JSONVAL_H
 #define TG_JSONVAL_H

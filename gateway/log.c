@@ -9,8 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#define CHUNK 4096 /* at most PIPE_BUF per write: a pipe never interleaves it */
+
 static int log_fd = 2;
 static enum tg_log_level log_min = TG_LOG_INFO;
+static _Thread_local struct tg_buf *thread_lines; /* set on event-loop threads */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -79,17 +82,58 @@ void tg_log_json(struct tg_logline *l, const char *k, const char *json)
     tg_buf_puts(&l->buf, json ? json : "null");
 }
 
+static void write_all(const char *p, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(log_fd, p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+}
+
+void tg_log_flush(void)
+{
+    struct tg_buf *b = thread_lines;
+    size_t off = 0;
+    if (b == NULL)
+        return;
+    while (off < b->len) { /* whole lines, at most CHUNK bytes a write unless one line is longer */
+        size_t n = b->len - off;
+        if (n > CHUNK) {
+            const char *nl = memrchr(b->data + off, '\n', CHUNK);
+            n = nl ? (size_t)(nl - (b->data + off)) + 1 : (size_t)((char *)memchr(b->data + off, '\n', b->len - off) - (b->data + off)) + 1;
+        }
+        write_all(b->data + off, n);
+        off += n;
+    }
+    tg_buf_reset(b);
+}
+
+void tg_log_thread_buffered(int on)
+{
+    if (on && thread_lines == NULL) {
+        thread_lines = tg_xcalloc(1, sizeof *thread_lines);
+    } else if (!on && thread_lines) {
+        tg_log_flush();
+        tg_buf_dispose(thread_lines);
+        free(thread_lines);
+        thread_lines = NULL;
+    }
+}
+
 void tg_log_end(struct tg_logline *l)
 {
     if (l->on) {
         tg_buf_puts(&l->buf, "}\n");
-        for (size_t off = 0; off < l->buf.len;) {
-            ssize_t w = write(log_fd, l->buf.data + off, l->buf.len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += (size_t)w;
+        if (thread_lines) {
+            tg_buf_append(thread_lines, l->buf.data, l->buf.len);
+            if (thread_lines->len >= CHUNK)
+                tg_log_flush();
+        } else {
+            write_all(l->buf.data, l->buf.len);
         }
     }
     tg_buf_dispose(&l->buf);

@@ -38,6 +38,12 @@ void tg_log_msg(enum tg_log_level lvl, const char *module, const char *event, co
 /* Like tg_log_msg with an "error" field holding strerror(errno). */
 void tg_log_errno(enum tg_log_level lvl, const char *module, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Event-loop threads collect their lines and write them once per loop pass instead of one
+ * write(2) per line (the access log is one line per delivery). Lines are still written
+ * whole, in chunks of at most 4 KiB. Per thread; a thread that turns it off is flushed. */
+void tg_log_thread_buffered(int on);
+void tg_log_flush(void);
+
 /* Logs at error level and exits 1: start-up failures and broken invariants only. */
 void tg_log_fatal(const char *module, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));

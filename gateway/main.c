@@ -1,7 +1,8 @@
 /* main.c -- the tollgate command: picks a subcommand from the table and runs it.
  *
  * Process globals, and the only ones: the log sink and level (log.c), the metrics registry
- * of atomic counters (metrics.c), and the volatile sig_atomic_t signal flags (serve.c).
+ * of atomic counters (metrics.c), the volatile sig_atomic_t signal flags (serve.c), and the
+ * audit health flag (audit.c, an atomic: did this process's last audit append succeed).
  * Everything else travels in a context passed first.
  */
 #include "commands.h"
@@ -23,6 +24,7 @@ static const struct command commands[] = {
     {"replay", tg_cmd_replay, "replay -c FILE EVENT.json...       post recorded events to a running gateway"},
     {"retrigger", tg_cmd_retrigger, "retrigger -c FILE --project ID --pipeline N --environment ENV   re-run an unknown or failed deploy"},
     {"dead", tg_cmd_dead, "dead -c FILE list|requeue ID...|drop ID...   handle dead-lettered events"},
+    {"audit", tg_cmd_audit, "audit verify|export -c FILE [...]   check the audit chain, or export it as JSON lines"},
 };
 
 static int usage(FILE *out)

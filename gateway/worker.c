@@ -6,6 +6,7 @@
  * acknowledged only after deliver.c recorded their outcome.
  */
 #include "worker.h"
+#include "approval.h"
 #include "deliver.h"
 #include "deploy.h"
 #include "log.h"
@@ -149,10 +150,11 @@ static int step(struct worker *wk)
     if (now >= wk->next_sweep) {
         wk->next_sweep = now + PERIODIC_MS;
         if (tg_deploy_sweep(wk->w.rc, cfg->redis.prefix, on_unknown, &wk->w) < 0 ||
-            tg_audit_drain_inbox(wk->w.audit, wk->w.rc, 100) < 0)
+            tg_audit_drain_inbox(wk->w.audit, wk->w.rc, 100) < 0 || tg_approval_sweep(&wk->w) < 0)
             return -1;
     }
-    if ((rc = tg_deploy_next_due(wk->w.rc, cfg->redis.prefix, key, sizeof key)) != 0)
+    int may_trigger = !cfg->audit.fail_closed || tg_audit_healthy(); /* no retry while the trail fails */
+    if (may_trigger && (rc = tg_deploy_next_due(wk->w.rc, cfg->redis.prefix, key, sizeof key)) != 0)
         return rc < 0 ? -1 : tg_trigger_run(&wk->w, key);
     if (now >= wk->next_claim) {
         wk->next_claim = now + PERIODIC_MS;

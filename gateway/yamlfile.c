@@ -195,14 +195,23 @@ void tg_yaml_check_keys(struct tg_yaml *y, yaml_node_t *map, const char *const *
     }
 }
 
+/* map[key] as a scalar: 1 with *node and *s set, 0 when absent, -1 (reported) otherwise. */
+static int present(struct tg_yaml *y, yaml_node_t *map, const char *key, yaml_node_t **node, const char **s)
+{
+    *node = tg_yaml_get(y, map, key);
+    if (*node == NULL)
+        return 0;
+    *s = tg_yaml_scalar(y, *node, key);
+    return *s ? 1 : -1;
+}
+
 int tg_yaml_get_str(struct tg_yaml *y, yaml_node_t *map, const char *key, char **out)
 {
-    yaml_node_t *n = tg_yaml_get(y, map, key);
-    if (n == NULL)
-        return 0;
-    const char *s = tg_yaml_scalar(y, n, key);
-    if (s == NULL)
-        return -1;
+    yaml_node_t *n;
+    const char *s;
+    int rc = present(y, map, key, &n, &s);
+    if (rc <= 0)
+        return rc;
     free(*out);
     *out = tg_xstrdup(s);
     return 0;
@@ -210,12 +219,11 @@ int tg_yaml_get_str(struct tg_yaml *y, yaml_node_t *map, const char *key, char *
 
 int tg_yaml_get_bool(struct tg_yaml *y, yaml_node_t *map, const char *key, int *out)
 {
-    yaml_node_t *n = tg_yaml_get(y, map, key);
-    if (n == NULL)
-        return 0;
-    const char *s = tg_yaml_scalar(y, n, key);
-    if (s == NULL)
-        return -1;
+    yaml_node_t *n;
+    const char *s;
+    int rc = present(y, map, key, &n, &s);
+    if (rc <= 0)
+        return rc;
     if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)
         *out = 1;
     else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)
@@ -230,12 +238,11 @@ int tg_yaml_get_bool(struct tg_yaml *y, yaml_node_t *map, const char *key, int *
 int tg_yaml_get_int(struct tg_yaml *y, yaml_node_t *map, const char *key, long long min,
                     long long max, long long *out)
 {
-    yaml_node_t *n = tg_yaml_get(y, map, key);
-    if (n == NULL)
-        return 0;
-    const char *s = tg_yaml_scalar(y, n, key);
-    if (s == NULL)
-        return -1;
+    yaml_node_t *n;
+    const char *s;
+    int rc = present(y, map, key, &n, &s);
+    if (rc <= 0)
+        return rc;
     if (tg_parse_int(s, min, max, out)) {
         tg_yaml_error(y, n, "%s: \"%s\" is not a whole number from %lld to %lld", key, s, min, max);
         return -1;
@@ -243,34 +250,30 @@ int tg_yaml_get_int(struct tg_yaml *y, yaml_node_t *map, const char *key, long l
     return 0;
 }
 
-int tg_yaml_get_size(struct tg_yaml *y, yaml_node_t *map, const char *key, uint64_t *out)
+/* A scalar parsed by parse (a size, a duration); what names the kind in the error. */
+static int get_parsed(struct tg_yaml *y, yaml_node_t *map, const char *key, int (*parse)(const char *, uint64_t *),
+                      const char *what, uint64_t *out)
 {
-    yaml_node_t *n = tg_yaml_get(y, map, key);
-    if (n == NULL)
-        return 0;
-    const char *s = tg_yaml_scalar(y, n, key);
-    if (s == NULL)
-        return -1;
-    if (tg_parse_size(s, out)) {
-        tg_yaml_error(y, n, "%s: \"%s\" is not a size (examples: 1MiB, 512KiB, 65536)", key, s);
+    yaml_node_t *n;
+    const char *s;
+    int rc = present(y, map, key, &n, &s);
+    if (rc <= 0)
+        return rc;
+    if (parse(s, out)) {
+        tg_yaml_error(y, n, "%s: \"%s\" is not %s", key, s, what);
         return -1;
     }
     return 0;
 }
 
+int tg_yaml_get_size(struct tg_yaml *y, yaml_node_t *map, const char *key, uint64_t *out)
+{
+    return get_parsed(y, map, key, tg_parse_size, "a size (examples: 1MiB, 512KiB, 65536)", out);
+}
+
 int tg_yaml_get_duration(struct tg_yaml *y, yaml_node_t *map, const char *key, uint64_t *out_ms)
 {
-    yaml_node_t *n = tg_yaml_get(y, map, key);
-    if (n == NULL)
-        return 0;
-    const char *s = tg_yaml_scalar(y, n, key);
-    if (s == NULL)
-        return -1;
-    if (tg_parse_duration(s, out_ms)) {
-        tg_yaml_error(y, n, "%s: \"%s\" is not a duration (examples: 500ms, 2s, 5m, 24h, 7d)", key, s);
-        return -1;
-    }
-    return 0;
+    return get_parsed(y, map, key, tg_parse_duration, "a duration (examples: 500ms, 2s, 5m, 24h, 7d)", out_ms);
 }
 
 int tg_yaml_get_strv(struct tg_yaml *y, yaml_node_t *map, const char *key, char ***out)

@@ -4,7 +4,8 @@
 Starts a private redis-server, the stand-in GitLab (tests/standins/gitlab.py, serving the
 scan reports as job artifacts) and Tollgate with the shipped policy and template, replays
 four recorded pipelines through `tollgate replay`, prints each decision and every call the
-stand-in GitLab received, then stops everything.
+stand-in GitLab received, has a human approve the waiting deploy from the stand-in chat
+(tests/standins/chat.py plays Slack), then stops everything.
 """
 import copy
 import hashlib
@@ -20,6 +21,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "tests" / "standins"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import demo_approval  # noqa: E402
 import harness  # noqa: E402
 from gitlab import GitLab  # noqa: E402
 
@@ -125,11 +128,12 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="tollgate-demo-"))
     redis = harness.Redis(work / "redis").start()
     gitlab = GitLab(api_token="glpat-demo-api", trigger_token="glptt-demo-trigger").start()
+    chat = demo_approval.start_chat()
     port = harness.free_port()
     cfg = work / "tollgate.yaml"
-    cfg.write_text(config(work, redis.url, gitlab.url, port))
+    cfg.write_text(config(work, redis.url, gitlab.url, port) + demo_approval.config_lines())
     env = dict(os.environ, DEMO_GITLAB_TOKEN="glpat-demo-api", DEMO_WEBHOOK_TOKEN="demo-webhook-token",
-               TRIGGER_TOKEN="glptt-demo-trigger")
+               TRIGGER_TOKEN="glptt-demo-trigger", **demo_approval.env(chat))
     log = open(work / "tollgate.log", "wb")
     tg = subprocess.Popen([str(harness.TOLLGATE), "serve", "-c", str(cfg)], stdout=log, stderr=log, env=env)
     try:
@@ -151,6 +155,11 @@ def main():
             show_decision(redis, wait_decision(redis, pipeline))
             seen = show_calls(gitlab, seen)
             say()
+        say("5. a human approves the waiting deploy from chat (pipeline 504, production)")
+        demo_approval.approve_from_chat("http://127.0.0.1:%d" % port, chat, redis,
+                                        "tg:deploy:%d:504:production" % PROJECT["id"], say=say)
+        show_calls(gitlab, seen)
+        say()
         say("Audit trail: %d records, head %s" % (redis.cmd("XLEN", "tg:audit"),
                                                    redis.cmd("HGET", "tg:audit:head", "hash").decode()[:16] + "..."))
     finally:
@@ -158,9 +167,10 @@ def main():
         tg.wait(timeout=20)
         log.close()
         gitlab.stop()
+        chat.stop()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
-    say("demo: stopped Tollgate, the stand-in GitLab and Redis")
+    say("demo: stopped Tollgate, the stand-in GitLab and chat, and Redis")
 
 
 if __name__ == "__main__":

@@ -26,4 +26,17 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
   mkdir -p tests/log
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/integration "$@" || rc=1
 fi
+# The worker, trigger, approval and audit paths once more against the ASan+UBSan build: a
+# memory error there aborts the process and fails the test, and any report in a log fails
+# the run. (Leak checking is off for the server: it exits without tearing h2o down.)
+if [ "$what" = all ] && [ -x build/asan/tollgate ]; then
+  echo "integration under ASan+UBSan (build/asan/tollgate):"
+  rm -rf tests/log
+  TG_BINARY=build/asan/tollgate ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    "$PYTHON" -m pytest -q -p no:cacheprovider tests/integration \
+      -k "deliver or approvals or ops or audit or cases" "$@" || rc=1
+  if grep -rlE "AddressSanitizer|LeakSanitizer|runtime error:" tests/log 2>/dev/null; then
+    echo "sanitizer reports in the logs above"; rc=1
+  fi
+fi
 exit $rc

@@ -10,7 +10,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TOLLGATE = ROOT / "build" / "tollgate"
+TOLLGATE = pathlib.Path(os.environ.get("TG_BINARY") or ROOT / "build" / "tollgate")
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
 LOGS = ROOT / "tests" / "log"

@@ -16,7 +16,9 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TOLLGATE = ROOT / "build" / "tollgate"
+# TG_BINARY selects another build, e.g. build/asan/tollgate (make test runs a part of the
+# suite against the ASan+UBSan binary too).
+TOLLGATE = pathlib.Path(os.environ.get("TG_BINARY") or ROOT / "build" / "tollgate")
 FIXTURES = ROOT / "tests" / "fixtures"
 
 WEBHOOK_TOKEN = "test-webhook-token-5f1c"

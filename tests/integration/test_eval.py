@@ -14,8 +14,10 @@ import subprocess
 
 import pytest
 
+import harness
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TOLLGATE = ROOT / "build" / "tollgate"
+TOLLGATE = harness.TOLLGATE
 FIXTURES = ROOT / "tests" / "fixtures"
 REPORTS = FIXTURES / "reports"
 if not (REPORTS / "trivy").is_dir():  # before the reports fixtures were copied in
@@ -34,7 +36,7 @@ templates: {templates}
 
 def env():
     e = dict(os.environ)
-    e.update(TG_TEST_WEBHOOK_TOKEN="test-webhook-token", GITLAB_WEBHOOK_TOKEN="test-webhook-token",
+    e.update(TG_TEST_WEBHOOK_TOKEN="test-webhook-token", GITLAB_WEBHOOK_TOKEN="test-webhook-token", GITLAB_API_TOKEN="test-api-token",
              TRIGGER_TOKEN=TRIGGER_TOKEN)
     return e
 

@@ -1,0 +1,112 @@
+/* audit_api.c -- GET /api/v1/audit, /api/v1/audit/{seq} and /api/v1/audit/verify.
+ *
+ * Handlers run on api-pool threads with the pool's blocking Redis connection; each answers
+ * exactly once. The query and verify logic live in audit_query.c and audit_verify.c, shared
+ * with `tollgate audit`.
+ */
+#include "audit_api.h"
+#include "audit_query.h"
+#include "audit_verify.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TG_MODULE "audit_api"
+#define BASE "/api/v1/audit"
+
+/* Auth, method and Redis: 0 when the handler may go on, else it answered. */
+static int admit(struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    if (tg_api_bearer(ctx, req, TG_SCOPE_READ) == NULL)
+        return -1;
+    if (strcmp(req->method, "GET") != 0) {
+        tg_api_error(ctx, 405, "method_not_allowed", "use GET");
+        return -1;
+    }
+    if (ctx->rc == NULL) {
+        tg_api_error(ctx, 503, "unavailable", "Redis cannot be reached");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_list(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    struct tg_audit_query q;
+    struct tg_audit_page page = {0};
+    char err[256], cursor[TG_AUDIT_CURSOR_MAX];
+    (void)data;
+    if (admit(ctx, req))
+        return;
+    if (tg_audit_query_parse(req->query, &q, err, sizeof err)) {
+        tg_api_error(ctx, 400, "bad_query", err);
+    } else if (tg_audit_query_run(ctx->rc, ctx->cfg->redis.prefix, &q, &page, err, sizeof err)) {
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "query_failed", "%s", err);
+        tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
+    } else {
+        if (page.next)
+            tg_audit_cursor_encode(&q, page.next, cursor);
+        tg_api_json(ctx, 200,
+                    json_pack("{s:O, s:s?}", "records", page.records, "next_cursor", page.next ? cursor : NULL));
+    }
+    tg_audit_page_dispose(&page);
+    tg_audit_query_dispose(&q);
+}
+
+static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    struct tg_audit_verify_opts o = {.sink = ctx->cfg->audit.file};
+    struct tg_audit_verify_result res;
+    char from[32], head[128], err[256];
+    if (tg_api_query(req, "from", from, sizeof from) && tg_parse_int(from, 1, INT64_MAX, &o.from)) {
+        tg_api_error(ctx, 400, "bad_query", "from must be a positive seq");
+        return;
+    }
+    if (tg_api_query(req, "head", head, sizeof head) && tg_audit_parse_head(head, &o.anchor_seq, o.anchor_hash)) {
+        tg_api_error(ctx, 400, "bad_query", "head must be SEQ:HASH (64 hex digits)");
+        return;
+    }
+    if (tg_audit_verify(ctx->rc, ctx->cfg->redis.prefix, &o, &res, err, sizeof err)) {
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "verify_failed", "%s", err);
+        tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
+        return;
+    }
+    tg_api_json(ctx, 200, tg_audit_verify_json(&res));
+}
+
+static void one(struct tg_api_ctx *ctx, const char *what)
+{
+    long long seq;
+    json_t *rec;
+    if (tg_parse_int(what, 1, INT64_MAX, &seq)) {
+        tg_api_error(ctx, 404, "not_found", "no such route");
+    } else if (tg_audit_get(ctx->rc, ctx->cfg->redis.prefix, seq, &rec)) {
+        tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
+    } else if (rec == NULL) {
+        tg_api_error(ctx, 404, "not_found", "no audit record with this seq");
+    } else {
+        tg_api_json(ctx, 200, rec);
+    }
+}
+
+static void on_sub(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    size_t n = strlen(BASE "/");
+    const char *what = strncmp(req->path, BASE "/", n) == 0 ? req->path + n : "";
+    (void)data;
+    if (admit(ctx, req))
+        return;
+    if (strcmp(what, "verify") == 0)
+        verify(ctx, req);
+    else
+        one(ctx, what);
+}
+
+void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p)
+{
+    tg_api_route(s, p, BASE "/", TG_ROUTE_API, on_sub, NULL); /* h2o takes the first match: longer first */
+    tg_api_route(s, p, BASE, TG_ROUTE_API, on_list, NULL);
+}
