@@ -19,6 +19,7 @@
  * Worker, api-pool and main threads each own a writer; the health flag is process-wide.
  */
 #include "audit.h"
+#include "template.h"
 #include "log.h"
 #include "metrics.h"
 #include "redisconn.h"
@@ -95,6 +96,11 @@ static void add_secret(struct tg_audit *a, const struct tg_secret *s)
     a->secrets[a->nsecrets++] = tg_xstrndup(s->value, s->len);
 }
 
+static void add_template_token(void *arg, const struct tg_secret *s)
+{
+    add_secret(arg, s);
+}
+
 static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
 {
     const struct tg_chat *chats[] = {&cfg->slack, &cfg->mattermost};
@@ -108,6 +114,7 @@ static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
         add_secret(a, &chats[i]->webhook_url);
         add_secret(a, &chats[i]->bot_token);
     }
+    tg_template_set_each_token(cfg->templates, add_template_token, a);
 }
 
 struct tg_audit *tg_audit_new(const struct tg_config *cfg)

@@ -128,60 +128,82 @@ static int same_origin(const char *base, const char *url)
     return strncmp(base, url, n) == 0 && (url[n] == '/' || url[n] == '\0');
 }
 
-/* Performs one request (following up to MAX_REDIRECTS redirects by hand); fills res. */
+/* The request headers for url: PRIVATE-TOKEN only when url is on the instance itself. The
+ * token line is returned in *auth so the caller can wipe it. */
+static struct curl_slist *headers_for(const struct tg_gitlab_api *api, const char *url, char **auth)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    h = curl_slist_append(h, "Expect:");
+    *auth = NULL;
+    if (api->token && same_origin(api->base, url)) {
+        *auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
+        h = curl_slist_append(h, *auth);
+    }
+    return h;
+}
+
+static void set_options(struct tg_gitlab_api *api, const char *url, struct curl_slist *h, const char *form,
+                        struct exchange *ex)
+{
+    CURL *c = api->curl;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)api->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(api->timeout_ms < 5000 ? api->timeout_ms : 5000));
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, ex);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
+    if (api->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
+    if (form)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+}
+
+/* One hop: returns the redirect target to follow (caller frees), or NULL when done. */
+static char *hop(struct tg_gitlab_api *api, const char *where, const char *form, struct exchange *ex,
+                 struct tg_gitlab_result *res)
+{
+    char *auth, *next = NULL;
+    struct curl_slist *h = headers_for(api, where, &auth);
+    set_options(api, where, h, form, ex);
+    CURLcode rc = curl_easy_perform(api->curl);
+    curl_slist_free_all(h);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    res->retry_after_ms = ex->retry_after_ms;
+    if (rc != CURLE_OK && !ex->sink_stopped) {
+        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
+        return NULL;
+    }
+    curl_easy_getinfo(api->curl, CURLINFO_RESPONSE_CODE, &res->status);
+    if (res->status < 300 || res->status >= 400 || form ||
+        curl_easy_getinfo(api->curl, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || next == NULL)
+        return NULL;
+    tg_buf_reset(&ex->body);
+    return tg_xstrdup(next); /* a CDN, typically: the token is not sent there (same_origin) */
+}
+
+/* Performs one request, following up to MAX_REDIRECTS redirects by hand; fills res. */
 static void perform(struct tg_gitlab_api *api, const char *url, const char *form, struct exchange *ex,
                     struct tg_gitlab_result *res)
 {
     char *where = tg_xstrdup(url);
     memset(res, 0, sizeof *res);
-    for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-        struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-        h = curl_slist_append(h, "Expect:");
-        char *auth = NULL;
-        if (api->token && same_origin(api->base, where)) {
-            auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
-            h = curl_slist_append(h, auth);
-        }
-        CURL *c = api->curl;
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, where);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)api->timeout_ms);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(api->timeout_ms < 5000 ? api->timeout_ms : 5000));
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, ex);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
-        if (api->ca_file)
-            curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
-        if (form)
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-        CURLcode rc = curl_easy_perform(c);
-        curl_slist_free_all(h);
-        if (auth) {
-            memset(auth, 0, strlen(auth));
-            free(auth);
-        }
-        res->retry_after_ms = ex->retry_after_ms;
-        if (rc != CURLE_OK && !ex->sink_stopped) {
-            snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
-            break;
-        }
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
-        char *next = NULL;
-        if (res->status < 300 || res->status >= 400 || form ||
-            curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || next == NULL)
-            break;
+    for (int i = 0; where && i <= MAX_REDIRECTS; i++) {
+        char *next = hop(api, where, form, ex, res);
         free(where);
-        where = tg_xstrdup(next); /* a CDN: the token is not sent there (same_origin) */
-        tg_buf_reset(&ex->body);
+        where = next;
     }
+    free(where);
     if (res->status >= 400)
         error_message(&ex->body, res->status, res->error, sizeof res->error);
-    free(where);
 }
 
 /* ---- the three calls ---- */

@@ -1,9 +1,10 @@
 /* main.c -- the tollgate command: picks a subcommand from the table and runs it.
  *
- * Process globals, and the only ones: the log sink and level (log.c), the metrics registry
- * of atomic counters (metrics.c), the volatile sig_atomic_t signal flags (serve.c), and the
- * audit health flag (audit.c, an atomic: did this process's last audit append succeed).
- * Everything else travels in a context passed first.
+ * Process globals, and the only ones: the log sink and level, and each event-loop thread's
+ * pending log lines (log.c); the metrics registry of atomic counters (metrics.c); the audit
+ * health flag (audit.c, an atomic: did this process's last audit append succeed); OpenSSL's
+ * SHA-256 method, fetched once (crypto.c). Signals are not handled asynchronously at all: the
+ * main thread waits for them (serve.c). Everything else travels in a context passed first.
  */
 #include "commands.h"
 

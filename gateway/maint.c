@@ -8,8 +8,17 @@
 
 #define TG_MODULE "maint"
 
+#define MAX_HELD 1024 /* summaries kept for a retry while the audit trail fails */
+
+struct held {
+    char action[16];
+    json_t *details;
+};
+
 struct tg_maint {
     struct tg_config_holder *config;
+    struct held held[MAX_HELD];
+    int nheld;
     struct tg_tally *tally;
     redisContext *rc;
     struct tg_audit *audit;
@@ -30,6 +39,8 @@ void tg_maint_free(struct tg_maint *m)
         return;
     if (m->rc)
         redisFree(m->rc);
+    for (int i = 0; i < m->nheld; i++)
+        json_decref(m->held[i].details);
     tg_audit_free(m->audit);
     free(m);
 }
@@ -55,11 +66,38 @@ static int ready(struct tg_maint *m, const struct tg_config *cfg)
     return m->rc ? 0 : -1;
 }
 
-static void append(struct tg_maint *m, const struct tg_config *cfg, const struct tg_audit_record *r)
+static int append(struct tg_maint *m, const struct tg_config *cfg, const struct tg_audit_record *r)
 {
     char err[256];
-    if (ready(m, cfg) || tg_audit_append(m->audit, m->rc, r, err, sizeof err))
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "cannot record %s", r->action);
+    if (ready(m, cfg) == 0 && tg_audit_append(m->audit, m->rc, r, err, sizeof err) == 0)
+        return 0;
+    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "cannot record %s", r->action);
+    return -1;
+}
+
+/* A summary that could not be recorded is held and tried again on the next tick, so an
+ * audit outage does not lose the count of what was refused meanwhile. */
+static void hold(struct tg_maint *m, const char *action, json_t *details)
+{
+    if (m->nheld == MAX_HELD) {
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "summary_lost", "%s summary dropped: %d already waiting", action, MAX_HELD);
+        return;
+    }
+    snprintf(m->held[m->nheld].action, sizeof m->held[0].action, "%s", action);
+    m->held[m->nheld++].details = json_incref(details);
+}
+
+static void retry_held(struct tg_maint *m, const struct tg_config *cfg)
+{
+    int keep = 0;
+    for (int i = 0; i < m->nheld; i++) {
+        struct tg_audit_record r = {.action = m->held[i].action, .details = m->held[i].details};
+        if (append(m, cfg, &r) == 0)
+            json_decref(m->held[i].details);
+        else
+            m->held[keep++] = m->held[i];
+    }
+    m->nheld = keep;
 }
 
 struct flush {
@@ -71,12 +109,14 @@ static void on_bucket(void *arg, const char *action, json_t *details)
 {
     struct flush *f = arg;
     struct tg_audit_record r = {.action = action, .details = details};
-    append(f->m, f->cfg, &r);
+    if (append(f->m, f->cfg, &r))
+        hold(f->m, action, details);
 }
 
 static void flush(struct tg_maint *m, int all)
 {
     struct flush f = {m, tg_config_holder_get(m->config)};
+    retry_held(m, f.cfg);
     tg_tally_flush(m->tally, tg_now_ms(), all, on_bucket, &f);
     tg_config_unref((struct tg_config *)f.cfg);
 }

@@ -2,7 +2,8 @@
  * and `dead` to list, requeue or drop dead-lettered events.
  *
  * Both act on Redis directly (a running gateway picks the result up) and leave an audit
- * record naming the operator, because re-running a deploy is a decision too.
+ * record naming the operator, because re-running a deploy is a decision too. The record is
+ * written first: when it cannot be (audit.fail_closed), nothing is done.
  */
 #include "audit.h"
 #include "cli.h"
@@ -22,17 +23,47 @@ struct ops {
     long long project, pipeline;
 };
 
+/* Records the operator's action (details stolen). Returns -1 when the action must not go on:
+ * the record failed and audit.fail_closed is set. */
 static int ops_audit(const struct tg_config *cfg, redisContext *rc, const char *action, const char *actor,
                      json_t *details)
 {
     char err[256];
     struct tg_audit *a = tg_audit_new(cfg);
     struct tg_audit_record r = {.action = action, .actor = actor, .details = details};
-    int rc_ = tg_audit_append(a, rc, &r, err, sizeof err);
-    if (rc_)
-        fprintf(stderr, "tollgate: %s\n", err);
+    int failed = tg_audit_append(a, rc, &r, err, sizeof err);
+    if (failed)
+        fprintf(stderr, "tollgate: %s%s\n", err, cfg->audit.fail_closed ? " (audit.fail_closed: not done)" : "");
     tg_audit_free(a);
-    return rc_;
+    json_decref(details);
+    return failed && cfg->audit.fail_closed ? -1 : 0;
+}
+
+/* The deployment's state into out ("missing" when there is none). */
+static void deploy_state(redisContext *rc, const char *key, char *out, size_t outlen)
+{
+    redisReply *r = redisCommand(rc, "HGET %s state", key);
+    snprintf(out, outlen, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "missing");
+    freeReplyObject(r);
+}
+
+static int retrigger(const struct tg_config *cfg, redisContext *rc, const char *key, const char *actor)
+{
+    char state[64], detail[128];
+    deploy_state(rc, key, state, sizeof state);
+    if (strcmp(state, "unknown") && strcmp(state, "failed")) {
+        fprintf(stderr, "tollgate: %s is %s; only unknown or failed deployments can be retriggered\n", key, state);
+        return 1;
+    }
+    if (ops_audit(cfg, rc, "replayed", actor, json_pack("{s:s, s:s, s:s}", "deployment", key, "previous_state",
+                                                        state, "what", "retrigger")))
+        return 2;
+    if (tg_deploy_retrigger(rc, cfg->redis.prefix, key, detail, sizeof detail)) {
+        fprintf(stderr, "tollgate: %s became %s meanwhile; not retriggered\n", key, detail);
+        return 1;
+    }
+    printf("%s: was %s, queued for a new trigger\n", key, state);
+    return 0;
 }
 
 static int retrigger_usage(FILE *out)
@@ -64,20 +95,12 @@ int tg_cmd_retrigger(int argc, char **argv)
         return retrigger_usage(stderr);
     struct tg_config *cfg = tg_cli_config(o.config);
     redisContext *rc = cfg ? tg_cli_redis(cfg, NULL) : NULL;
-    char key[512], detail[128], actor[160];
+    char key[512], actor[160];
     int status = 2;
     if (rc) {
         tg_deploy_key(key, sizeof key, cfg->redis.prefix, o.project, o.pipeline, o.environment);
         tg_cli_operator(actor, sizeof actor, o.operator_name);
-        if (tg_deploy_retrigger(rc, cfg->redis.prefix, key, detail, sizeof detail) == 0) {
-            ops_audit(cfg, rc, "replayed", actor, json_pack("{s:s, s:s, s:s}", "deployment", key, "previous_state",
-                                                            detail, "what", "retrigger"));
-            printf("%s: was %s, queued for a new trigger\n", key, detail);
-            status = 0;
-        } else {
-            fprintf(stderr, "tollgate: %s is %s; only unknown or failed deployments can be retriggered\n", key, detail);
-            status = 1;
-        }
+        status = retrigger(cfg, rc, key, actor);
         redisFree(rc);
     }
     tg_config_unref(cfg);
@@ -114,39 +137,53 @@ static int dead_list(const struct tg_config *cfg, redisContext *rc)
 }
 
 /* Moves dead entry id back to the queue (all its original fields, a new stream id). */
-static int dead_requeue_one(const struct tg_config *cfg, redisContext *rc, const char *id, const char *actor)
+/* The dead entry id (caller frees with freeReplyObject), or NULL after saying so. */
+static redisReply *dead_entry(const struct tg_config *cfg, redisContext *rc, const char *id)
 {
     redisReply *r = redisCommand(rc, "XRANGE %sdead %s %s", cfg->redis.prefix, id, id);
-    int status = 1;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
-        const redisReply *kv = r->element[0]->element[1];
-        const char *argv[2 + 2 * TG_QF_COUNT + 2];
-        size_t lens[2 + 2 * TG_QF_COUNT + 2];
-        char stream[128];
-        int n = 0;
-        snprintf(stream, sizeof stream, "%sevents", cfg->redis.prefix);
-        argv[n] = "XADD", lens[n++] = 4;
-        argv[n] = stream, lens[n++] = strlen(stream);
-        argv[n] = "*", lens[n++] = 1;
-        for (size_t i = 0; i + 1 < kv->elements && n + 2 <= (int)TG_ARRAY_SIZE(argv); i += 2)
-            for (int f = 0; f < TG_QF_COUNT; f++)
-                if (strcmp(kv->element[i]->str, tg_queue_field_names[f]) == 0) {
-                    argv[n] = kv->element[i]->str, lens[n++] = kv->element[i]->len;
-                    argv[n] = kv->element[i + 1]->str, lens[n++] = kv->element[i + 1]->len;
-                }
-        redisReply *add = redisCommandArgv(rc, n, argv, lens);
-        if (add && add->type == REDIS_REPLY_STRING) {
-            freeReplyObject(redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id));
-            ops_audit(cfg, rc, "replayed", actor, json_pack("{s:s, s:s, s:s}", "dead_id", id, "new_id", add->str,
-                                                            "what", "requeue"));
-            printf("%s: requeued as %s\n", id, add->str);
-            status = 0;
-        }
-        freeReplyObject(add);
-    } else {
-        fprintf(stderr, "tollgate: no dead-lettered event %s\n", id);
-    }
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+        return r;
+    fprintf(stderr, "tollgate: no dead-lettered event %s\n", id);
     freeReplyObject(r);
+    return NULL;
+}
+
+/* XADDs the queue fields of a dead entry (kv) back to the events stream; the new id or NULL. */
+static char *requeue_fields(const struct tg_config *cfg, redisContext *rc, const redisReply *kv)
+{
+    const char *argv[3 + 2 * TG_QF_COUNT];
+    size_t lens[3 + 2 * TG_QF_COUNT];
+    char stream[128], *id = NULL;
+    int n = 0;
+    snprintf(stream, sizeof stream, "%sevents", cfg->redis.prefix);
+    argv[n] = "XADD", lens[n++] = 4;
+    argv[n] = stream, lens[n++] = strlen(stream);
+    argv[n] = "*", lens[n++] = 1;
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        for (int f = 0; f < TG_QF_COUNT && n + 2 <= (int)TG_ARRAY_SIZE(argv); f++)
+            if (strcmp(kv->element[i]->str, tg_queue_field_names[f]) == 0) {
+                argv[n] = kv->element[i]->str, lens[n++] = kv->element[i]->len;
+                argv[n] = kv->element[i + 1]->str, lens[n++] = kv->element[i + 1]->len;
+            }
+    redisReply *add = redisCommandArgv(rc, n, argv, lens);
+    if (add && add->type == REDIS_REPLY_STRING)
+        id = tg_xstrdup(add->str);
+    freeReplyObject(add);
+    return id;
+}
+
+static int dead_requeue_one(const struct tg_config *cfg, redisContext *rc, const char *id, const char *actor)
+{
+    redisReply *r = dead_entry(cfg, rc, id);
+    char *new_id = NULL;
+    if (r && ops_audit(cfg, rc, "replayed", actor, json_pack("{s:s, s:s}", "dead_id", id, "what", "requeue")) == 0 &&
+        (new_id = requeue_fields(cfg, rc, r->element[0]->element[1])) != NULL) {
+        freeReplyObject(redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id));
+        printf("%s: requeued as %s\n", id, new_id);
+    }
+    int status = new_id ? 0 : 1;
+    freeReplyObject(r);
+    free(new_id);
     return status;
 }
 
@@ -162,13 +199,13 @@ static int dead_usage(FILE *out)
 
 static int dead_drop_one(const struct tg_config *cfg, redisContext *rc, const char *id, const char *actor)
 {
-    redisReply *r = redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id);
-    int gone = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    redisReply *r = dead_entry(cfg, rc, id);
+    int done = r && ops_audit(cfg, rc, "dropped", actor, json_pack("{s:s}", "dead_id", id)) == 0;
     freeReplyObject(r);
-    if (gone)
-        ops_audit(cfg, rc, "dropped", actor, json_pack("{s:s}", "dead_id", id));
-    printf("%s: %s\n", id, gone ? "dropped" : "not found");
-    return !gone;
+    if (done)
+        freeReplyObject(redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id));
+    printf("%s: %s\n", id, done ? "dropped" : "not dropped");
+    return !done;
 }
 
 /* Runs verb on the ids (list takes none). */

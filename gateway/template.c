@@ -334,6 +334,13 @@ const char *tg_template_name(const struct tg_template *t)
     return t->name;
 }
 
+void tg_template_set_each_token(const struct tg_template_set *ts, void (*fn)(void *arg, const struct tg_secret *s),
+                                void *arg)
+{
+    for (size_t i = 0; ts && i < ts->n; i++)
+        fn(arg, &ts->items[i].token);
+}
+
 const struct tg_secret *tg_template_token(const struct tg_template *t)
 {
     return &t->token;

@@ -35,6 +35,10 @@ const char *tg_template_name(const struct tg_template *t);
 /* The template's trigger token (borrowed; valid while its set is), for retries that re-send
  * a request rendered earlier. */
 const struct tg_secret *tg_template_token(const struct tg_template *t);
+/* Calls fn for every template's trigger token (so the audit writer can keep them out of
+ * records). ts may be NULL. */
+void tg_template_set_each_token(const struct tg_template_set *ts, void (*fn)(void *arg, const struct tg_secret *s),
+                                void *arg);
 
 /* A rendered trigger: every string owned by the request; token is borrowed from the
  * template (valid while its set is). */

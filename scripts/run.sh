@@ -23,7 +23,8 @@ build/tollgate check -c "$config" >/dev/null || exit 2
 set --
 if [ -z "$(build/tollgate check -c "$config" --get redis.url)" ]; then
   sock="$PWD/var/redis.sock"
-  redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$PWD/var" \
+  # its own session: Ctrl-C reaches Tollgate, and Redis is stopped after it, by the trap
+  setsid redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$PWD/var" \
     --appendonly yes --appendfsync everysec --save '' --daemonize no >var/redis.log 2>&1 &
   redis_pid=$!
   i=0; until [ -S "$sock" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
