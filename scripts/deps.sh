@@ -8,7 +8,7 @@ build="build-essential pkg-config libh2o-evloop-dev libhiredis-dev libjansson-de
   libcurl4-openssl-dev libyaml-dev libyajl-dev libssl-dev"
 run="redis-server redis-tools curl openssl"
 test="python3 python3-pytest python3-yaml nghttp2-client clang libfuzzer-14-dev libclang-rt-14-dev"
-bench="wrk webhook procps libnghttp2-dev time"
+bench="wrk webhook procps libnghttp2-dev time jq"
 case "${1:-test}" in
   build) want="$build" ;;
   run)   want="$build $run" ;;
