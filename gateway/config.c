@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "policy.h"
 #include "util.h"
+#include "redisconn.h"
 #include "secret.h"
 #include "template.h"
 #include "yamlfile.h"
@@ -130,8 +131,12 @@ static void load_redis(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root
     tg_yaml_get_int(y, n, "events_maxlen", 1000, 1000000000LL, &maxlen);
     tg_yaml_get_duration(y, n, "dedupe_ttl", &c->redis.dedupe_ttl_ms);
     c->redis.events_maxlen = (uint64_t)maxlen;
-    if (c->redis.url && strncmp(c->redis.url, "redis://", 8) != 0 && strncmp(c->redis.url, "unix://", 7) != 0)
-        tg_yaml_error(y, tg_yaml_get(y, n, "url"), "redis url must start with redis:// or unix://");
+    struct tg_redis_addr addr;
+    char err[160];
+    if (c->redis.url && tg_redis_addr_parse(c->redis.url, &addr, err, sizeof err))
+        tg_yaml_error(y, tg_yaml_get(y, n, "url"), "redis url: %s", err);
+    else if (c->redis.url)
+        tg_redis_addr_dispose(&addr);
     if (c->redis.dedupe_ttl_ms < 1000)
         tg_yaml_error(y, tg_yaml_get(y, n, "dedupe_ttl"), "dedupe_ttl must be at least 1s");
 }

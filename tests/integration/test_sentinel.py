@@ -1,0 +1,67 @@
+"""Scaling out against a Redis primary watched by Sentinel: Tollgate finds the primary by
+asking a real redis-server in sentinel mode, and after a failover it follows the new one."""
+import json
+import signal
+import subprocess
+import time
+
+import harness
+from harness import Redis, Resp, gitlab_headers, wait_until
+
+PIPELINE = harness.fixture_bytes("gitlab/webhooks/pipeline_event.json")
+
+
+class Sentinel:
+    def __init__(self, workdir, primary_port):
+        self.port = harness.free_port()
+        self.conf = workdir / "sentinel.conf"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text("port %d\nbind 127.0.0.1\nprotected-mode no\n"
+                             "sentinel monitor tgmaster 127.0.0.1 %d 1\n"
+                             "sentinel down-after-milliseconds tgmaster 1000\n"
+                             "sentinel failover-timeout tgmaster 5000\n" % (self.port, primary_port))
+        self.log = open(workdir / "sentinel.log", "ab")
+        self.proc = subprocess.Popen(["redis-server", str(self.conf), "--sentinel"], stdout=self.log, stderr=self.log)
+        wait_until(lambda: self.primary() is not None, what="sentinel to know the primary")
+
+    def primary(self):
+        c = Resp(self.port)
+        try:
+            r = c("SENTINEL", "get-master-addr-by-name", "tgmaster")
+            return int(r[1]) if r else None
+        finally:
+            c.close()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def post(tg, idem):
+    r = harness.curl(tg.url + "/hooks/gitlab", headers=gitlab_headers(idem=idem), body=PIPELINE)
+    return r.status, (r.json() if r.status == 202 else None)
+
+
+def test_sentinel_finds_the_primary_and_follows_a_failover(tollgate, logdir):
+    primary = Redis(logdir / "primary").start()
+    replica = Redis(logdir / "replica").start()
+    replica.cmd("REPLICAOF", "127.0.0.1", primary.port)
+    wait_until(lambda: b"master_link_status:up" in replica.cmd("INFO", "replication"), what="replication")
+    sentinel = Sentinel(logdir / "sentinel", primary.port)
+    try:
+        tg = tollgate(redis_url="redis-sentinel://127.0.0.1:%d/tgmaster/0" % sentinel.port)
+        assert post(tg, "before-failover")[0] == 202
+        assert primary.cmd("XLEN", "tg:events") == 1
+        primary.stop()  # the sentinel promotes the replica
+        wait_until(lambda: sentinel.primary() == replica.port, timeout=30, what="the failover")
+        status = wait_until(lambda: post(tg, "after-failover")[0] == 202, timeout=30,
+                            what="deliveries to be accepted by the new primary")
+        assert status
+        entries = replica.stream("tg:events")
+        assert [e[1]["idempotency_key"] for e in entries] == [b"before-failover", b"after-failover"]
+        assert post(tg, "before-failover")[1]["duplicate"] is True  # the dedupe key replicated too
+    finally:
+        sentinel.stop()
+        replica.stop()
+        primary.stop()
