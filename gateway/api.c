@@ -210,16 +210,14 @@ static struct api_job *next_job(struct tg_api_pool *p)
 static void ensure_redis(struct pool_thread *pt, const struct tg_config *cfg)
 {
     char err[256];
-    struct tg_redis_addr addr;
     uint64_t now = tg_mono_ms();
     if (pt->rc && pt->rc->err) {
         redisFree(pt->rc);
         pt->rc = NULL;
     }
-    if (pt->rc || now < pt->next_connect || tg_redis_addr_parse(cfg->redis.url, &addr, err, sizeof err))
+    if (pt->rc || now < pt->next_connect)
         return;
-    pt->rc = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms, err, sizeof err);
-    tg_redis_addr_dispose(&addr);
+    pt->rc = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms, err, sizeof err);
     if (pt->rc == NULL) {
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_unavailable", "%s", err);
         pt->next_connect = now + 1000;
@@ -229,11 +227,7 @@ static void ensure_redis(struct pool_thread *pt, const struct tg_config *cfg)
 static void run_job(struct pool_thread *pt, struct api_job *j, struct tg_audit **audit, const struct tg_config **audit_for)
 {
     struct tg_api_ctx ctx = {.cfg = tg_config_holder_get(pt->pool->config), .job = j};
-    if (*audit_for != ctx.cfg) { /* the writer follows reloads (audit.file may change) */
-        tg_audit_free(*audit);
-        *audit = tg_audit_new(ctx.cfg);
-        *audit_for = ctx.cfg;
-    }
+    tg_audit_follow(audit, audit_for, ctx.cfg);
     ensure_redis(pt, ctx.cfg);
     ctx.rc = pt->rc;
     ctx.audit = *audit;

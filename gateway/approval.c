@@ -508,11 +508,9 @@ static void reevaluate(struct tg_work *w)
 void tg_approval_policy_loaded(const struct tg_config *cfg)
 {
     char err[256];
-    struct tg_redis_addr addr;
-    if (cfg->policies == NULL || cfg->redis.url == NULL || tg_redis_addr_parse(cfg->redis.url, &addr, err, sizeof err))
+    if (cfg->policies == NULL || cfg->redis.url == NULL)
         return;
-    redisContext *c = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms, err, sizeof err);
-    tg_redis_addr_dispose(&addr);
+    redisContext *c = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms, err, sizeof err);
     if (c == NULL) {
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "reevaluation_skipped", "redis: %s", err);
         return;

@@ -117,6 +117,15 @@ static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
     tg_template_set_each_token(cfg->templates, add_template_token, a);
 }
 
+void tg_audit_follow(struct tg_audit **a, const struct tg_config **made_from, const struct tg_config *cfg)
+{
+    if (*made_from == cfg && *a)
+        return;
+    tg_audit_free(*a);
+    *a = tg_audit_new(cfg);
+    *made_from = cfg;
+}
+
 struct tg_audit *tg_audit_new(const struct tg_config *cfg)
 {
     struct tg_audit *a = tg_xcalloc(1, sizeof *a);

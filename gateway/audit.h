@@ -48,6 +48,9 @@ struct tg_audit;
  * prefix, file and the secret values to redact are copied from cfg. */
 struct tg_audit *tg_audit_new(const struct tg_config *cfg);
 void tg_audit_free(struct tg_audit *a);
+/* Keeps *a a writer for the config in force: replaces it when cfg is not the one it was made
+ * from (*made_from), since a reload may change audit.file, the prefix or the secrets. */
+void tg_audit_follow(struct tg_audit **a, const struct tg_config **made_from, const struct tg_config *cfg);
 
 /* Appends r on connection c, then writes the same line to the file sink (fsync'd) when one
  * is configured. A step already recorded under r->once is not appended again, but its line

@@ -18,13 +18,8 @@ struct tg_config *tg_cli_config(const char *path)
 redisContext *tg_cli_redis(const struct tg_config *cfg, const char *url)
 {
     char err[256];
-    struct tg_redis_addr addr;
-    if (tg_redis_addr_parse(url ? url : cfg->redis.url, &addr, err, sizeof err)) {
-        fprintf(stderr, "tollgate: %s\n", err);
-        return NULL;
-    }
-    redisContext *c = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms + 5000, err, sizeof err);
-    tg_redis_addr_dispose(&addr);
+    redisContext *c = tg_redis_connect_url(url ? url : cfg->redis.url, cfg->limits.redis_timeout_ms + 5000, err,
+                                           sizeof err);
     if (c == NULL)
         fprintf(stderr, "tollgate: %s\n", err);
     return c;

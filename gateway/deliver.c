@@ -108,25 +108,32 @@ static const char *initial_state(enum tg_verdict v)
     return states[v];
 }
 
-/* The trigger request for a deploy verdict, kept in the deployment record (without token). */
-static int render(struct job *j, const struct tg_decision *d, struct tg_deploy_new *n, char **vars, char *err,
-                  size_t errlen, struct tg_trigger_request *req)
+/* A rendered trigger request and what the deployment record keeps of it. */
+struct rendered {
+    struct tg_trigger_request req;
+    char *vars; /* the variables as a JSON object */
+    char err[512];
+};
+
+/* The trigger request for the decision, kept in the deployment record (without token): n
+ * points into r, which the caller disposes. Returns 0, or -1 with the reason in r->err. */
+static int render(struct job *j, const struct tg_decision *d, struct rendered *r, struct tg_deploy_new *n)
 {
     const struct tg_config *cfg = j->w->cfg;
     const struct tg_template *t = cfg->templates ? tg_template_match(cfg->templates, j->ev.project_path) : NULL;
     if (t == NULL) {
-        snprintf(err, errlen, "no template matches project %s", j->ev.project_path);
+        snprintf(r->err, sizeof r->err, "no template matches project %s", j->ev.project_path);
         return -1;
     }
-    if (tg_template_render(t, &j->ev, d, req, err, errlen))
+    if (tg_template_render(t, &j->ev, d, &r->req, r->err, sizeof r->err))
         return -1;
     json_t *o = json_object();
-    for (size_t i = 0; i < req->nvars; i++)
-        json_object_set_new(o, req->var_names[i], json_string(req->var_values[i]));
-    *vars = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    for (size_t i = 0; i < r->req.nvars; i++)
+        json_object_set_new(o, r->req.var_names[i], json_string(r->req.var_values[i]));
+    r->vars = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
-    n->template_name = req->template_name, n->chart_project = req->project, n->chart_ref = req->ref;
-    n->variables = *vars;
+    n->template_name = r->req.template_name, n->chart_project = r->req.project, n->chart_ref = r->req.ref;
+    n->variables = r->vars;
     return 0;
 }
 
@@ -143,20 +150,20 @@ static void report_decision(struct job *j, const struct tg_deploy_new *n)
 /* Records the decision as a deployment and, for deploys, runs the trigger. */
 static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_decision *d, char *why, size_t whylen)
 {
-    struct tg_trigger_request req = {0};
+    struct rendered r = {0};
     struct tg_deploy_new n = {.state = initial_state(d->verdict), .project_id = j->ev.project_id,
                               .project = j->ev.project_path, .pipeline = j->ev.pipeline_id, .sha = j->ev.sha,
                               .ref = j->ev.ref, .environment = d->environment, .user = j->ev.user_username,
                               .verdict = tg_verdict_name(d->verdict), .rule = d->rule,
                               .reason = d->reasons && d->reasons[0] ? d->reasons[0] : d->rule,
                               .policy_hash = d->policy_hash};
-    char err[512], state[32], *vars = NULL, *decision = json_dumps(d->json, JSON_COMPACT | JSON_SORT_KEYS);
+    char state[32], *decision = json_dumps(d->json, JSON_COMPACT | JSON_SORT_KEYS);
     n.decision = decision;
     if (d->verdict == TG_VERDICT_NEEDS_APPROVAL)
         n.pending_expiry_ms = tg_now_ms() + d->approvals.expire_ms;
     if ((d->verdict == TG_VERDICT_DEPLOY || d->verdict == TG_VERDICT_NEEDS_APPROVAL) &&
-        render(j, d, &n, &vars, err, sizeof err, &req))
-        n.state = "failed", n.reason = err;
+        render(j, d, &r, &n))
+        n.state = "failed", n.reason = r.err;
     tg_deploy_key(j->key, sizeof j->key, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id, d->environment);
     int created = tg_deploy_create(j->w->rc, j->w->cfg->redis.prefix, j->key, &n, state, sizeof state);
     enum tg_deliver_result res = TG_DELIVER_DONE;
@@ -168,8 +175,8 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
         res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: the approval request could not be recorded");
     if (res == TG_DELIVER_DONE && strcmp(state, "decided") == 0 && tg_trigger_run(j->w, j->key) < 0)
         res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: trigger state could not be recorded");
-    tg_trigger_request_dispose(&req);
-    free(vars), free(decision);
+    tg_trigger_request_dispose(&r.req);
+    free(r.vars), free(decision);
     return res;
 }
 

@@ -49,20 +49,13 @@ void tg_maint_free(struct tg_maint *m)
 static int ready(struct tg_maint *m, const struct tg_config *cfg)
 {
     char err[256];
-    struct tg_redis_addr addr;
-    if (m->audit_for != cfg) {
-        tg_audit_free(m->audit);
-        m->audit = tg_audit_new(cfg);
-        m->audit_for = cfg;
-    }
+    tg_audit_follow(&m->audit, &m->audit_for, cfg);
     if (m->rc && m->rc->err) {
         redisFree(m->rc);
         m->rc = NULL;
     }
-    if (m->rc == NULL && tg_redis_addr_parse(cfg->redis.url, &addr, err, sizeof err) == 0) {
-        m->rc = tg_redis_connect(&addr, cfg->limits.redis_timeout_ms, err, sizeof err);
-        tg_redis_addr_dispose(&addr);
-    }
+    if (m->rc == NULL)
+        m->rc = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms, err, sizeof err);
     return m->rc ? 0 : -1;
 }
 

@@ -202,6 +202,16 @@ redisContext *tg_redis_connect(struct tg_redis_addr *a, uint64_t timeout_ms, cha
     return c;
 }
 
+redisContext *tg_redis_connect_url(const char *url, uint64_t timeout_ms, char *err, size_t errlen)
+{
+    struct tg_redis_addr addr;
+    if (tg_redis_addr_parse(url, &addr, err, errlen))
+        return NULL;
+    redisContext *c = tg_redis_connect(&addr, timeout_ms, err, errlen);
+    tg_redis_addr_dispose(&addr);
+    return c;
+}
+
 void tg_redis_script_sha(const char *source, char out[41])
 {
     unsigned char d[20];

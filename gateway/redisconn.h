@@ -40,6 +40,9 @@ int tg_redis_addr_resolve(struct tg_redis_addr *a, uint64_t timeout_ms, char *er
  * Returns NULL with the reason in err. Caller frees with redisFree. */
 redisContext *tg_redis_connect(struct tg_redis_addr *a, uint64_t timeout_ms, char *err, size_t errlen);
 
+/* The same from a URL: parse, resolve through Sentinel, connect. NULL with the reason in err. */
+redisContext *tg_redis_connect_url(const char *url, uint64_t timeout_ms, char *err, size_t errlen);
+
 /* Sends AUTH and SELECT as the address requires, on a blocking context. 0 or -1 with err. */
 int tg_redis_handshake(redisContext *c, const struct tg_redis_addr *a, char *err, size_t errlen);
 

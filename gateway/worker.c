@@ -59,14 +59,11 @@ static void disconnect(struct worker *wk)
 static int connect_redis(struct worker *wk, const struct tg_config *cfg)
 {
     char err[256];
-    struct tg_redis_addr addr;
     uint64_t now = tg_mono_ms();
-    if (now < wk->next_connect || tg_redis_addr_parse(cfg->redis.url, &addr, err, sizeof err))
+    if (now < wk->next_connect)
         return -1;
     /* The command timeout must outlast XREADGROUP's BLOCK. */
-    uint64_t timeout = cfg->limits.redis_timeout_ms + BLOCK_MS + 1000;
-    wk->w.rc = tg_redis_connect(&addr, timeout, err, sizeof err);
-    tg_redis_addr_dispose(&addr);
+    wk->w.rc = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms + BLOCK_MS + 1000, err, sizeof err);
     if (wk->w.rc == NULL || tg_queue_ensure_group(wk->w.rc, cfg->redis.prefix)) {
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_unavailable", "%s", wk->w.rc ? "cannot create the consumer group" : err);
         disconnect(wk);
