@@ -102,67 +102,13 @@ enum tg_severity rp_py_bucket(const char *s, size_t n)
     return b == -3 ? TG_SEV_INFO : TG_SEV_UNKNOWN;
 }
 
-/* Digits with single underscores between them (PEP 515), copied without the underscores.
- * Returns the number of source bytes used; 0 when there is no digit. */
-static size_t digitpart(const char *s, size_t n, struct tg_buf *out)
+/* How many of the n bytes at s are ASCII digits, from the start. */
+static size_t strspn_n(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-        tg_buf_putc(out, s[i++]);
-        if (i + 1 < n && s[i] == '_' && s[i + 1] >= '0' && s[i + 1] <= '9')
-            i++;
-    }
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
     return i;
-}
-
-static int special_float(const char *s, size_t n, double *out)
-{
-    char low[16];
-    int len = ascii_lower(s, n, low, sizeof low);
-    if (len < 0 || (size_t)len != strlen(low))
-        return -1;
-    if (strcmp(low, "inf") == 0 || strcmp(low, "infinity") == 0)
-        *out = INFINITY;
-    else if (strcmp(low, "nan") == 0)
-        *out = NAN;
-    else
-        return -1;
-    return 0;
-}
-
-int rp_py_float(struct tg_buf *b, const char *s, size_t n, double *out)
-{
-    strip(&s, &n);
-    tg_buf_reset(b);
-    size_t i = 0;
-    int neg = n && s[0] == '-';
-    if (n && (s[0] == '-' || s[0] == '+'))
-        tg_buf_putc(b, s[i++]);
-    if (special_float(s + i, n - i, out) == 0) {
-        *out = neg ? -*out : *out;
-        return 0;
-    }
-    size_t whole = digitpart(s + i, n - i, b), frac = 0;
-    i += whole;
-    if (i < n && s[i] == '.') {
-        tg_buf_putc(b, s[i++]);
-        i += frac = digitpart(s + i, n - i, b);
-    }
-    if (whole + frac == 0)
-        return -1;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        tg_buf_putc(b, s[i++]);
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            tg_buf_putc(b, s[i++]);
-        size_t e = digitpart(s + i, n - i, b);
-        if (e == 0)
-            return -1;
-        i += e;
-    }
-    if (i != n)
-        return -1;
-    *out = strtod(b->data, NULL);
-    return 0;
 }
 
 enum tg_severity rp_py_band(double score)
@@ -178,24 +124,32 @@ enum tg_severity rp_py_band(double score)
     return TG_SEV_INFO;
 }
 
-uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num,
-                    int isint)
+/* A plain score: ASCII digits, optionally one decimal point followed by digits. */
+static int plain_score(struct tg_buf *scratch, const char *s, size_t n, double *out)
 {
-    double v;
+    strip(&s, &n);
+    size_t whole = strspn_n(s, n), frac = 0;
+    if (whole > 0 && whole < n && s[whole] == '.')
+        frac = 1 + strspn_n(s + whole + 1, n - whole - 1);
+    if (whole == 0 || frac == 1 || whole + frac != n)
+        return -1;
+    tg_buf_reset(scratch);
+    tg_buf_append(scratch, s, n);
+    *out = strtod(scratch->data, NULL);
+    return 0;
+}
+
+uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num)
+{
+    double v = num;
     int b;
-    switch (kind) {
-    case RK_TRUE: return 1 + TG_SEV_LOW; /* float(True) == 1.0 */
-    case RK_FALSE: return 1 + TG_SEV_INFO;
-    case RK_NUM:
-        /* float() of an integer too large for a double raises OverflowError */
-        return isint && isinf(num) ? RP_SCORE_ERROR : (uint8_t)(1 + rp_py_band(num));
-    case RK_STR:
-        if (rp_py_float(scratch, s, n, &v) == 0)
-            return (uint8_t)(1 + rp_py_band(v));
+    if (kind == RK_STR && plain_score(scratch, s, n, &v) < 0) {
         b = word_bucket(s, n);
         return b >= 0 ? (uint8_t)(1 + b) : RP_SCORE_NONE;
-    default: return RP_SCORE_NONE;
     }
+    if (kind != RK_STR && kind != RK_NUM)
+        return RP_SCORE_NONE; /* true and false are no scores */
+    return v >= 0.0 && v <= 10.0 ? (uint8_t)(1 + rp_py_band(v)) : RP_SCORE_NONE; /* NaN fails both */
 }
 
 /* Shortest digits that read back as v, Python's repr rules for where the point goes. */
