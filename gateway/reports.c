@@ -46,7 +46,7 @@ int tg_severity_parse(const char *name, enum tg_severity *out)
 
 enum tg_severity tg_severity_bucket(const char *s, size_t n)
 {
-    return rp_py_bucket(s, n);
+    return rp_bucket_word(s, n);
 }
 
 const char *tg_report_format_name(enum tg_report_format f)

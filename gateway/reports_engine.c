@@ -1,7 +1,7 @@
 /* reports_engine.c -- walks yajl's events against the formats' schema nodes.
  *
  * Owns the frame stack, field capture, raw-value capture and the document-wide guards
- * (nesting depth, Python's integer length limit, strict UTF-8). It never allocates per
+ * (nesting depth, integer literal length, strict UTF-8). It never allocates per
  * event: subtrees the schema does not name are skipped by counting depth, and strings are
  * looked at in yajl's buffer. It never decides counts: the formats' hooks do.
  */
@@ -120,7 +120,7 @@ static void number(struct rp_parser *p, struct rp_value *v, const char *s, size_
     }
 }
 
-/* Python compares 1 == 1.0 == True, so numbers hash by a normalised text. */
+/* 1, 1.0 and true are one identity, so numbers hash by a normalised text. */
 static uint64_t value_hash(struct rp_parser *p, const struct rp_value *v, const char *s, size_t n)
 {
     char norm[40];
@@ -134,7 +134,7 @@ static uint64_t value_hash(struct rp_parser *p, const struct rp_value *v, const 
         else if (!v->isint && v->num == (double)(long long)v->num)
             n = (size_t)snprintf(norm, sizeof norm, "%.0f", v->num), s = norm;
         else if (!v->isint)
-            rp_py_float_repr(v->num, norm, sizeof norm), s = norm, n = strlen(norm);
+            rp_float_text(v->num, norm, sizeof norm), s = norm, n = strlen(norm);
     } else if (v->kind != RK_STR) {
         key[0] = p->hkey[0] ^ RK_NULL, n = 0; /* absent and null are both None */
     }
@@ -166,14 +166,14 @@ static void capture(struct rp_parser *p, const struct rp_node *node, uint8_t kin
     if (kind == RK_STR && (node->mode & RC_INT) && n > 0 && n < 19 && strspn(v->text, "0123456789") == n)
         v->has_int = 1, v->ival = strtoll(v->text, NULL, 10);
     if (node->mode & RC_SEV)
-        v->sev = kind == RK_STR ? rp_py_bucket(s, n) : TG_SEV_UNKNOWN;
+        v->sev = kind == RK_STR ? rp_bucket_word(s, n) : TG_SEV_UNKNOWN;
     if (node->mode & RC_SCORE)
-        v->score = rp_py_score(&p->scratch, kind, s, n, v->num);
+        v->score = rp_score_bucket(&p->scratch, kind, s, n, v->num);
     if (node->mode & RC_HASH)
         v->hash = value_hash(p, v, s, n);
 }
 
-/* A container at a field: its shape is all Python looks at (truthy? hashable?). */
+/* A container at a field: only its shape matters (empty? usable as an identity?). */
 static void set_shape(struct rp_parser *p, const struct rp_node *node, uint8_t kind, int truthy)
 {
     struct rp_value *v = rp_slot(p, node->level, node->slot);
@@ -221,7 +221,7 @@ static void raw_begin(struct rp_parser *p, const struct rp_node *node)
     r->overflow = r->headlen = 0;
 }
 
-/* The start of Python's str() of a captured scalar: detection reads "version" through it. */
+/* The start of a captured scalar's text: detection reads "version" through it. */
 static void raw_head(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
 {
     struct rp_raw *r = &p->raw[p->raw_cur];
@@ -229,7 +229,7 @@ static void raw_head(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
     struct rp_value v;
     if (kind == RK_NUM) {
         number(p, &v, s, n);
-        n = rp_py_num_str(s, n, v.isint, v.num, num, sizeof num) == 0 ? strlen(num) : 0;
+        n = rp_number_text(s, n, v.isint, v.num, num, sizeof num) == 0 ? strlen(num) : 0;
         s = num;
     } else if (kind != RK_STR) {
         n = 0;
@@ -507,10 +507,10 @@ static int cb_boolean(void *ctx, int b)
 static int cb_number(void *ctx, const char *s, size_t n)
 {
     struct rp_parser *p = ctx;
-    if (n > RP_PY_INT_DIGITS && n - (s[0] == '-') > RP_PY_INT_DIGITS && memchr(s, '.', n) == NULL &&
+    if (n > RP_INT_DIGITS_MAX && n - (s[0] == '-') > RP_INT_DIGITS_MAX && memchr(s, '.', n) == NULL &&
         memchr(s, 'e', n) == NULL && memchr(s, 'E', n) == NULL)
-        return rp_fail(p, "integer with %zu digits (Python's json refuses more than %d)",
-                       n - (s[0] == '-'), RP_PY_INT_DIGITS);
+        return rp_fail(p, "integer with %zu digits (more than %d)",
+                       n - (s[0] == '-'), RP_INT_DIGITS_MAX);
     return p->skip ? 1 : scalar(p, RK_NUM, s, n);
 }
 

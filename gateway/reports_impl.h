@@ -22,14 +22,14 @@
 
 #define RP_TEXT_CAP (TG_REPORT_TEXT_MAX + 1)
 #define RP_MAX_DEPTH 10000      /* nesting beyond this is refused */
-#define RP_PY_INT_DIGITS 4300   /* Python refuses longer integer literals (CVE-2020-10735) */
+#define RP_INT_DIGITS_MAX 4300   /* longer integer literals are refused (as CVE-2020-10735's fix does) */
 #define RP_MAX_FRAMES 24        /* schema depth bound; skipped subtrees use no frames */
 #define RP_LEVELS 4
 #define RP_SLOTS 12
 #define RP_RAW_CAP 65536        /* captured raw values (version, status, scan.type) */
 #define RP_KEYS_MAX 256         /* distinct Horusec types / SARIF levels */
 
-/* Python's view of a JSON value: what .get() returns and how truthy it is. */
+/* A JSON value's kind (absent: the key is missing) and whether it is empty-like. */
 enum rp_kind { RK_ABSENT, RK_NULL, RK_FALSE, RK_TRUE, RK_NUM, RK_STR, RK_ARR, RK_OBJ };
 
 /* Score of a SARIF security-severity: none (the level decides), or 1 + the bucket. */
@@ -47,7 +47,7 @@ struct rp_value {
     uint16_t tlen;
     int64_t ival;
     double num;      /* numbers */
-    uint64_t hash;   /* RC_HASH: keyed hash of the Python value */
+    uint64_t hash;   /* RC_HASH: keyed hash of the value as an identity */
     size_t len;      /* full length of the string or number text */
     char text[RP_TEXT_CAP];
 };
@@ -67,7 +67,8 @@ enum rp_node_type { RN_FIELD, RN_OBJECT, RN_LIST, RN_RAW };
 /* How a value that is not the expected container is treated. */
 enum rp_mode {
     RM_SHOW,  /* display only: ignore anything unexpected */
-    RM_DICT,  /* OBJECT: Python does (x or {}).get(): a truthy non-object is an error */
+    RM_DICT,  /* OBJECT: fields are read from it; an empty-like value has none, another
+               * non-object value is malformed */
     RM_LAZY,  /* OBJECT: record the shape in (level, slot); the format judges it when used */
     RM_DICTS, /* LIST: an array the format defines: null means empty; any other type, or an
                * element that is not an object, makes the report malformed */
@@ -75,7 +76,7 @@ enum rp_mode {
                * object makes the document foreign (rp_parser.foreign) */
 };
 #define RF_ITEM 0x01  /* OBJECT: a new scratch level (node->level) begins and ends here */
-#define RF_NODUP 0x02 /* a repeated key is refused (Python would drop the first silently) */
+#define RF_NODUP 0x02 /* a repeated key is refused (which one counts would be a guess) */
 
 struct rp_node {
     const char *key; /* NULL ends a list of children */
@@ -98,11 +99,11 @@ struct rp_node {
 #define RP_END {NULL, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
 
 #define RP_DOCFIELD(k, slt, b) {RP_KEY(k), RN_FIELD, 0, 0, 0, slt, 0, b, NULL, NULL, NULL, NULL, NULL}
-/* A finding object: a new slot level, dict or falsy in Python's eyes. */
+/* A finding object: a new slot level (RM_DICT). */
 #define RP_ITEM(name, lvl, kids, b, e) {RP_KEY(name), RN_OBJECT, RM_DICT, RF_ITEM, lvl, 0, 0, 0, kids, NULL, b, e, NULL}
 /* A list the format defines (mode RM_DICTS); a repeated key is refused. */
 #define RP_LIST(k, mode, b, sink, elem, e) {RP_KEY(k), RN_LIST, mode, RF_NODUP, 0, 0, sink, b, elem, NULL, NULL, e, NULL}
-/* An object Python .get()s (RM_DICT); a repeated key is refused. */
+/* An object fields are read from (RM_DICT); a repeated key is refused. */
 #define RP_OBJ(k, b, sink, kids, e) {RP_KEY(k), RN_OBJECT, RM_DICT, RF_NODUP, 0, 0, sink, b, kids, NULL, NULL, e, NULL}
 /* Display only: an object, or a list whose first element is looked at. */
 #define RP_SHOW(k, kids) {RP_KEY(k), RN_OBJECT, RM_SHOW, 0, 0, 0, 0, 0, kids, NULL, NULL, NULL, NULL}
@@ -313,7 +314,7 @@ int rp_fail(struct rp_parser *p, const char *fmt, ...) __attribute__((format(pri
 /* Fails one sink: the other candidate formats go on. Only the first reason is kept. */
 void rp_sink_fail(struct rp_parser *p, struct rp_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Strict UTF-8 (as Python's decode): returns the length of the valid prefix of the chunk,
+/* Strict UTF-8 (no overlong forms, no surrogates): returns the length of the valid prefix of the chunk,
  * carrying a split sequence over to the next call; n when all is valid. */
 size_t rp_utf8_check(struct rp_parser *p, const unsigned char *s, size_t n);
 
@@ -324,13 +325,13 @@ void rp_sink_dispose(struct rp_sink *s);
 void rp_offer(struct rp_parser *p, struct rp_sink *s, const struct rp_find *f);
 /* Gives entries still waiting for a file (Trivy's Target) this one. */
 void rp_sink_patch_file(struct rp_sink *s, const char *file, size_t n);
-/* The identity of an entry: a keyed hash of the tuple of the given slots (a Python tuple,
- * so absent equals null and 1 equals 1.0). -1 after failing the sink when a field is a list
+/* The identity of an entry: a keyed hash of the tuple of the given slots (absent
+ * equals null and 1 equals 1.0). -1 after failing the sink when a field is a list
  * or an object (unhashable). */
 int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const int *slots, size_t n, uint64_t *out);
 /* Counts one entry with this identity; returns 1 when it was not seen before. */
 int rp_sink_ident(struct rp_sink *s, uint64_t key);
-/* Counts one more value under its Python key text; -1 with a reason when it cannot be a key. */
+/* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be a key. */
 int rp_keycount_add(struct rp_keycount *k, const struct rp_value *v, const char **why);
 json_t *rp_keycount_json(const struct rp_keycount *k);
 /* Moves the sorted top-N and replays visits into the public summary. */
@@ -352,23 +353,24 @@ int rp_hmap_put(struct rp_hmap *m, uint64_t key, uint32_t val, int overwrite);
 /* Returns 1 and the value when present. */
 int rp_hmap_get(const struct rp_hmap *m, uint64_t key, uint32_t *val);
 
-/* ---- reports_py.c: Python's rules for the values the reference tool looks at ---- */
-/* bucket(): str(sev).strip().lower() for strings; other kinds are unknown. */
-enum tg_severity rp_py_bucket(const char *s, size_t n);
-/* cvss_band(). */
-enum tg_severity rp_py_band(double score);
+/* ---- reports_values.c: the values the counting rule interprets ---- */
+/* The bucket of a severity word: trimmed, case-folded; Negligible is info, others unknown. */
+enum tg_severity rp_bucket_word(const char *s, size_t n);
+/* The CVSS band of a score: >= 9 critical, >= 7 high, >= 4 medium, > 0 low, else info. */
+enum tg_severity rp_cvss_band(double score);
 /* A security-severity as a bucket: 1 + the CVSS band of a score from 0 to 10 (a JSON number
  * num, or a string s of ASCII digits with at most one decimal point between digits, white
  * space around allowed), else 1 + the bucket a word names; RP_SCORE_NONE for anything else
  * (NaN, Infinity, 1e1, 1_0, negative, above 10, other words, other kinds). */
-uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num);
-/* repr(float) into out (at least 32 bytes). */
-void rp_py_float_repr(double v, char *out, size_t outlen);
-/* Python's str() of a JSON number literal (int canonical, float repr) into out. -1 when the
- * result would not fit outlen. */
-int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, size_t outlen);
-/* The JSON text json.dumps gives to a dict key made of v: -1 for containers. */
-int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len);
+uint8_t rp_score_bucket(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num);
+/* The shortest round-trip text of v ("2.0", "0.1", "1e+16", "nan") into out (>= 32 bytes). */
+void rp_float_text(double v, char *out, size_t outlen);
+/* The text of a JSON number literal: an integer as written ("-0" is "0"), any other number
+ * by rp_float_text. -1 when the result would not fit outlen. */
+int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen);
+/* The text of v as a key of an extra figure ("types", "levels"): strings as they are,
+ * numbers by rp_number_text, true/false/null as literals; -1 for containers. */
+int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len);
 /* Length of the longest prefix of s (at most max bytes) that ends on a character boundary. */
 size_t rp_utf8_cut(const char *s, size_t n, size_t max);
 

@@ -61,7 +61,7 @@ static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
     struct rp_sarif *r = &p->sarif;
     const struct rp_value *id = rp_slot(p, 2, RL_ID);
     if (rp_unhashable(id)) {
-        rp_sink_fail(p, s, "a rule's \"id\" is %s (Python: unhashable)", id->kind == RK_ARR ? "a list" : "an object");
+        rp_sink_fail(p, s, "a rule's \"id\" is %s, not a scalar", id->kind == RK_ARR ? "a list" : "an object");
         return;
     }
     if (r->nrules == r->caprules) {
@@ -136,7 +136,7 @@ static const struct rp_rule *find_rule(struct rp_parser *p, struct rp_sink *s, c
     if (is_none(r->rid_kind))
         return NULL;
     if (r->rid_kind == RK_ARR || r->rid_kind == RK_OBJ) {
-        rp_sink_fail(p, s, "a result's rule id is %s (Python: unhashable)", r->rid_kind == RK_ARR ? "a list" : "an object");
+        rp_sink_fail(p, s, "a result's rule id is %s, not a scalar", r->rid_kind == RK_ARR ? "a list" : "an object");
         return NULL;
     }
     return rp_hmap_get(&sa->by_id, r->rid_hash, &ix) ? &sa->rules[ix] : NULL;
@@ -336,7 +336,7 @@ static void runs_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     s->n[RP_N_RUNS] = n;
 }
 
-/* A lazy object: Python reads it only for some results, so its shape is judged then. */
+/* A lazy object: read only for some results, so its shape is judged then. */
 #define LAZY(k, slt, b, kids, hook) {RP_KEY(k), RN_OBJECT, RM_LAZY, RF_NODUP, 2, slt, 0, b, kids, NULL, NULL, NULL, hook}
 
 static const struct rp_node dc_fields[] = {RP_FIELD("level", 2, RL_LEVEL, 0), RP_END};

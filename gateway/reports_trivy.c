@@ -89,7 +89,7 @@ static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
         p->foreign = 1;
     struct rp_trivy *t = &p->trivy;
     if (t->n && rp_unhashable(target)) {
-        rp_sink_fail(p, s, "a Result's Target is %s (Python: unhashable)", rp_kind_name(target->kind));
+        rp_sink_fail(p, s, "a Result's Target is %s, not a scalar", rp_kind_name(target->kind));
         return;
     }
     uint64_t th = rp_hash_of(p, target);

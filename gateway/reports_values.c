@@ -1,8 +1,12 @@
-/* reports_py.c -- Python's rules for the few values the reference counter interprets.
+/* reports_values.c -- how the counting rule reads the few values it interprets.
  *
- * count_findings.py is the specification, so severity words go through str.strip() and
- * str.lower(), scores through float(), and dict keys through json.dumps. This file
- * reproduces exactly those operations for JSON values, and nothing else.
+ * Severity words are trimmed of white space (ASCII white space, the separators U+001C to
+ * U+001F and Unicode's space characters) and case-folded, then matched against the six bucket names and Negligible. A security-severity
+ * is a plain score from 0 to 10 or a bucket word. Values shown as text in the extra figures
+ * (keys of "types" and "levels") and in identities are written the way JSON tools print
+ * them: integers as written, other numbers in their shortest round-trip form ("2.0",
+ * "1e+16"), true, false and null as their literals. Nothing else is interpreted here.
+ * Pure functions; any thread.
  */
 #include "reports_impl.h"
 #include "util.h"
@@ -17,7 +21,7 @@ static const char *const bucket_names[TG_SEV_COUNT] = {
     [TG_SEV_MEDIUM] = "medium",   [TG_SEV_HIGH] = "high", [TG_SEV_CRITICAL] = "critical",
 };
 
-/* Length of the str.isspace() character that starts at s, or 0. */
+/* Length of the Unicode white-space character that starts at s, or 0. */
 static size_t space_at(const unsigned char *s, size_t n)
 {
     if (n >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20)))
@@ -94,7 +98,7 @@ static int word_bucket(const char *s, size_t n)
     return len == 10 && memcmp(low, "negligible", 10) == 0 ? -3 : -1;
 }
 
-enum tg_severity rp_py_bucket(const char *s, size_t n)
+enum tg_severity rp_bucket_word(const char *s, size_t n)
 {
     int b = word_bucket(s, n);
     if (b >= 0)
@@ -111,7 +115,7 @@ static size_t strspn_n(const char *s, size_t n)
     return i;
 }
 
-enum tg_severity rp_py_band(double score)
+enum tg_severity rp_cvss_band(double score)
 {
     if (score >= 9.0)
         return TG_SEV_CRITICAL;
@@ -139,7 +143,7 @@ static int plain_score(struct tg_buf *scratch, const char *s, size_t n, double *
     return 0;
 }
 
-uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num)
+uint8_t rp_score_bucket(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num)
 {
     double v = num;
     int b;
@@ -149,11 +153,11 @@ uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t 
     }
     if (kind != RK_STR && kind != RK_NUM)
         return RP_SCORE_NONE; /* true and false are no scores */
-    return v >= 0.0 && v <= 10.0 ? (uint8_t)(1 + rp_py_band(v)) : RP_SCORE_NONE; /* NaN fails both */
+    return v >= 0.0 && v <= 10.0 ? (uint8_t)(1 + rp_cvss_band(v)) : RP_SCORE_NONE; /* NaN fails both */
 }
 
-/* Shortest digits that read back as v, Python's repr rules for where the point goes. */
-void rp_py_float_repr(double v, char *out, size_t outlen)
+/* Shortest digits that read back as v; the point moves to an exponent below 1e-4 and from 1e16. */
+void rp_float_text(double v, char *out, size_t outlen)
 {
     char buf[40], digits[24];
     if (isnan(v) || isinf(v)) {
@@ -185,10 +189,10 @@ void rp_py_float_repr(double v, char *out, size_t outlen)
     }
 }
 
-int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
+int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
 {
     if (!isint) {
-        rp_py_float_repr(v, out, outlen);
+        rp_float_text(v, out, outlen);
         return 0;
     }
     if (n == 2 && memcmp(lit, "-0", 2) == 0)
@@ -200,7 +204,7 @@ int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, siz
     return 0;
 }
 
-int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
+int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
 {
     static const char *const lits[] = {[RK_ABSENT] = "null", [RK_NULL] = "null", [RK_FALSE] = "false",
                                        [RK_TRUE] = "true"};
@@ -209,7 +213,7 @@ int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *l
     if (v->len != v->tlen) /* longer than a capped copy */
         return -2;
     if (v->kind == RK_NUM) {
-        if (rp_py_num_str(v->text, v->tlen, v->isint, v->num, out, outlen))
+        if (rp_number_text(v->text, v->tlen, v->isint, v->num, out, outlen))
             return -2;
     } else if (v->kind == RK_STR) {
         if (v->len + 1 > outlen)
