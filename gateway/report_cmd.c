@@ -1,8 +1,9 @@
 /* report_cmd.c -- `tollgate report`: count the findings of scan reports, one JSON line each.
  *
  * Owns only the command line and the output format; counting is the reports module's.
- * Every file is tried: a bad one gets a message on stderr (file, format, byte offset) and
- * makes the exit status 2, the others are still printed.
+ * Every file is tried: a bad one gets a message on stderr (file, format, byte offset, and
+ * the JSON path of a malformed value) and makes the exit status 2, the others are still
+ * printed.
  */
 #include "buf.h"
 #include "commands.h"
@@ -25,11 +26,13 @@ static int report_usage(FILE *out)
             "  Counts the findings of each scan report by severity and prints one JSON object per\n"
             "  file: file, format, total, critical, high, medium, low, info, unknown, extra and\n"
             "  findings (the N most severe, default %d). FILE '-' reads standard input.\n"
-            "  --format trivy|horusec|gitlab|sarif|grype   skip detection (default: auto)\n"
+            "  --format trivy|horusec|gitlab|sarif|grype   the expected format: a document detected\n"
+            "                                            as another (or none) is refused (default: auto)\n"
             "  --top N                                   findings to list (0 for none)\n"
             "  Exit 0 when every file was counted; 2 when any could not be read, recognised or\n"
-            "  parsed (each is named on stderr with the format tried and the byte offset; the\n"
-            "  other files are still printed).\n",
+            "  parsed, or is malformed (a container of the wrong type, a value the format does not\n"
+            "  define). Each is named on stderr with the format tried, the byte offset and the\n"
+            "  JSON path of the offending value; the other files are still printed.\n",
             DEFAULT_TOP);
     return out == stdout ? 0 : 2;
 }

@@ -1,9 +1,11 @@
 /* reports.c -- the public face of the reports module: parser lifecycle, format detection,
  * the choice of what was counted, and the summary.
  *
- * Detection follows count_findings.py's detect() over the top-level keys that one streaming
- * pass saw; each key's subtree was counted by the one format it belongs to, so the pick at
- * the end costs nothing. Never prints: errors go back as "FORMAT: byte N: reason".
+ * Detection looks at the top-level keys that one streaming pass saw; each key's subtree was
+ * counted by the one format it belongs to, so the pick at the end costs nothing. Detection
+ * accepts only documents it identifies positively: anything else (another tool's document,
+ * a list that is not a list of Trivy Results) is refused, and a forced format refuses a
+ * document that reads as another. Never prints: errors go back as "FORMAT: byte N: reason".
  */
 #include "reports.h"
 #include "log.h"
@@ -44,7 +46,7 @@ int tg_severity_parse(const char *name, enum tg_severity *out)
 
 enum tg_severity tg_severity_bucket(const char *s, size_t n)
 {
-    return rp_py_bucket(s, n);
+    return rp_bucket_word(s, n);
 }
 
 const char *tg_report_format_name(enum tg_report_format f)
@@ -68,6 +70,9 @@ int tg_report_format_parse(const char *name, enum tg_report_format *out)
 static const struct rp_node common_top[] = {
     RP_RAWFIELD("version", RP_RAW_VERSION, RP_DOC_VERSION),
     RP_RAWFIELD("status", RP_RAW_STATUS, RP_DOC_STATUS),
+    /* CycloneDX: its "vulnerabilities" are not GitLab's */
+    RP_DOCFIELD("bomFormat", 3, RP_DOC_BOMFORMAT),
+    RP_DOCFIELD("specVersion", 4, RP_DOC_SPECVERSION),
     RP_END,
 };
 static const struct rp_node *const doc_groups[] = {
@@ -90,14 +95,22 @@ static int version_is_21(const struct rp_parser *p)
     return r->present && r->headlen >= 3 && memcmp(r->head, "2.1", 3) == 0;
 }
 
-/* count_findings.py's detect(), in its order. */
-static enum tg_report_format detect(const struct rp_parser *p)
+/* The format the document identifies itself as, in this order; TG_REPORT_AUTO, with why,
+ * when it is none of them. */
+static enum tg_report_format detect_why(const struct rp_parser *p, const char **why)
 {
     uint32_t bits = doc_bits(p);
-    if (p->root_kind == RK_NULL || p->root_kind == RK_ARR)
-        return TG_REPORT_TRIVY;
-    if (p->root_kind != RK_OBJ)
+    *why = "not a known report (no top-level key of Trivy, Horusec, GitLab, SARIF or Grype)";
+    if (p->root_kind == RK_NULL)
+        return TG_REPORT_TRIVY; /* the legacy empty report */
+    if (p->root_kind == RK_ARR && p->foreign)
+        *why = "not a known report (a list whose entries are not Trivy Results: another tool's document)";
+    if (p->root_kind == RK_ARR)
+        return p->foreign ? TG_REPORT_AUTO : TG_REPORT_TRIVY;
+    if (p->root_kind != RK_OBJ) {
+        *why = "not a known report (the document is not an object, a list or null)";
         return TG_REPORT_AUTO;
+    }
     if ((bits & RP_BIT(RP_DOC_RUNS)) || (version_is_21(p) && (bits & RP_BIT(RP_DOC_SCHEMA))))
         return TG_REPORT_SARIF;
     if (bits & (RP_BIT(RP_DOC_SCHEMAVERSION) | RP_BIT(RP_DOC_CLUSTERNAME) | RP_BIT(RP_DOC_RESULTS)))
@@ -106,9 +119,19 @@ static enum tg_report_format detect(const struct rp_parser *p)
         return TG_REPORT_HORUSEC;
     if (bits & RP_BIT(RP_DOC_MATCHES))
         return TG_REPORT_GRYPE;
+    if (bits & (RP_BIT(RP_DOC_BOMFORMAT) | RP_BIT(RP_DOC_SPECVERSION))) {
+        *why = "not a supported report (a CycloneDX BOM: bomFormat/specVersion)";
+        return TG_REPORT_AUTO;
+    }
     if (bits & RP_BIT(RP_DOC_GITLAB_VULNS))
         return TG_REPORT_GITLAB;
     return TG_REPORT_AUTO;
+}
+
+static enum tg_report_format detect(const struct rp_parser *p)
+{
+    const char *why;
+    return detect_why(p, &why);
 }
 
 static const char *guess_name(const struct rp_parser *p)
@@ -141,7 +164,6 @@ struct tg_report_parser *tg_report_parser_new(const struct tg_report_options *op
         tg_buf_init(&p->raw[i].buf);
     tg_buf_init(&p->scratch);
     tg_buf_init(&p->sarif.arena);
-    rp_hmap_init(&p->keyset, 0);
     rp_hmap_init(&p->sarif.by_id, 1);
     if (getrandom(p->hkey, sizeof p->hkey, GRND_NONBLOCK) != (ssize_t)sizeof p->hkey) {
         p->hkey[0] = (uint64_t)(uintptr_t)p ^ (uint64_t)time(NULL);
@@ -164,7 +186,6 @@ void tg_report_parser_free(struct tg_report_parser *tp)
     for (int i = 0; i < RP_RAW_COUNT; i++)
         tg_buf_dispose(&p->raw[i].buf);
     tg_buf_dispose(&p->scratch);
-    rp_hmap_dispose(&p->keyset);
     rp_trivy_dispose(&p->trivy);
     rp_sarif_dispose(&p->sarif);
     free(p);
@@ -200,21 +221,38 @@ int tg_report_parser_feed(struct tg_report_parser *tp, const void *chunk, size_t
 
 /* ---- the result ---- */
 
-static struct rp_sink *counted_sink(struct rp_parser *p, enum tg_report_format fmt, char *why, size_t n)
+/* The sink of the detected format fmt. */
+static struct rp_sink *counted_sink(struct rp_parser *p, enum tg_report_format fmt)
 {
     static const uint8_t sinks[] = {[TG_REPORT_HORUSEC] = RP_S_HORUSEC, [TG_REPORT_GITLAB] = RP_S_GITLAB,
                                     [TG_REPORT_SARIF] = RP_S_SARIF, [TG_REPORT_GRYPE] = RP_S_GRYPE};
     uint32_t bits = doc_bits(p);
     if (fmt == TG_REPORT_TRIVY && (p->root_kind == RK_NULL || p->root_kind == RK_ARR))
         return &p->sinks[RP_S_TRIVY_LEGACY];
-    if (p->root_kind != RK_OBJ) {
-        snprintf(why, n, "the document is %s, expected %s", rp_kind_name(p->root_kind),
-                 fmt == TG_REPORT_TRIVY ? "an object, a list or null" : "an object");
-        return NULL;
-    }
     if (fmt == TG_REPORT_TRIVY)
         return &p->sinks[bits & (RP_BIT(RP_DOC_RESULTS) | RP_BIT(RP_DOC_SCHEMAVERSION)) ? RP_S_TRIVY : RP_S_TRIVY_K8S];
     return &p->sinks[sinks[fmt]];
+}
+
+/* The format to count: the detected one, which a forced format must equal (a document of
+ * another kind is refused, never read as an empty report of the forced one). */
+static enum tg_report_format chosen_format(const struct rp_parser *p, char *why, size_t n)
+{
+    const char *unknown;
+    enum tg_report_format found = detect_why(p, &unknown), forced = p->opt.format;
+    if (forced == TG_REPORT_AUTO || found == forced) {
+        snprintf(why, n, "%s", unknown);
+        return found;
+    }
+    if (found == TG_REPORT_AUTO)
+        snprintf(why, n, "expected a %s report, the document is %s", tg_report_format_name(forced), unknown);
+    else if (p->root_kind != RK_OBJ)
+        snprintf(why, n, "expected a %s report, the document is %s (read as a %s report)",
+                 tg_report_format_name(forced), rp_kind_name(p->root_kind), tg_report_format_name(found));
+    else
+        snprintf(why, n, "expected a %s report, the document is a %s report", tg_report_format_name(forced),
+                 tg_report_format_name(found));
+    return TG_REPORT_AUTO;
 }
 
 static json_t *extra_of(struct rp_parser *p, enum tg_report_format fmt, struct rp_sink *s, char *why, size_t n)
@@ -241,13 +279,10 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
         p->err_off = p->base;
     if (p->failed)
         return report(err, errlen, guess_name(p), p->err_off, p->err);
-    enum tg_report_format fmt = p->opt.format != TG_REPORT_AUTO ? p->opt.format : detect(p);
+    enum tg_report_format fmt = chosen_format(p, why, sizeof why);
     if (fmt == TG_REPORT_AUTO)
-        return report(err, errlen, "auto", 0,
-                      "not a known report (no top-level key of Trivy, Horusec, GitLab, SARIF or Grype)");
-    struct rp_sink *s = counted_sink(p, fmt, why, sizeof why);
-    if (s == NULL)
-        return report(err, errlen, tg_report_format_name(fmt), 0, why);
+        return report(err, errlen, tg_report_format_name(p->opt.format), 0, why);
+    struct rp_sink *s = counted_sink(p, fmt);
     if (s->dead)
         return report(err, errlen, tg_report_format_name(fmt), s->err_off, s->err);
     json_t *extra = extra_of(p, fmt, s, why, sizeof why);

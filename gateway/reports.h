@@ -1,8 +1,10 @@
 /* reports.h -- scan reports (Trivy, Horusec, GitLab, SARIF, Grype) to severity counts.
  *
  * One streaming pass over the JSON (yajl) yields the six severity buckets, the per-format
- * "extra" figures and the N most severe findings, counted exactly like the reference
- * tool ../shared/tools/count_findings.py. Memory grows with the number of findings (the
+ * "extra" figures and the N most severe findings, by the counting rule of the README ("Scan
+ * reports"). A report whose shape is not understood is refused, never counted as empty:
+ * an array container of another type, a value SARIF does not define, another tool's
+ * document, or a document of another format than the forced one. Memory grows with the number of findings (the
  * top-N list, duplicate keys, SARIF results waiting for their rules), never with the bytes.
  * Nothing here keeps global state; one parser belongs to one thread at a time.
  */
@@ -66,7 +68,7 @@ struct tg_report_summary {
     enum tg_report_format format; /* the format counted (never AUTO after a success) */
     uint64_t counts[TG_SEV_COUNT]; /* indexed by enum tg_severity */
     uint64_t total;
-    /* The reference tool's "extra" object for this format, e.g. trivy {"duplicates": 0,
+    /* The "extra" figures of this format, e.g. trivy {"duplicates": 0,
      * "vulnerabilities": 8}. Owned: one reference, dropped by tg_report_summary_dispose. */
     json_t *extra;
     /* The most severe findings first; equal severities keep file order. Owned. */
@@ -99,8 +101,9 @@ void tg_report_parser_free(struct tg_report_parser *p);
 int tg_report_parser_feed(struct tg_report_parser *p, const void *chunk, size_t n, char *err,
                           size_t errlen);
 /* Ends the document and fills out (caller storage; release with tg_report_summary_dispose).
- * Returns 0, or -1 with err as above (truncated, unrecognised or malformed report) and out
- * left empty. Call once. */
+ * Returns 0, or -1 with err as above (truncated, unrecognised or malformed report; a
+ * malformed one names the JSON path: "trivy: byte 36: $.Results is an object, not an
+ * array"; a forced format names the detected one) and out left empty. Call once. */
 int tg_report_parser_finish(struct tg_report_parser *p, struct tg_report_summary *out, char *err,
                             size_t errlen);
 

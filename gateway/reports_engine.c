@@ -1,7 +1,7 @@
 /* reports_engine.c -- walks yajl's events against the formats' schema nodes.
  *
  * Owns the frame stack, field capture, raw-value capture and the document-wide guards
- * (nesting depth, Python's integer length limit, strict UTF-8). It never allocates per
+ * (nesting depth, integer literal length, strict UTF-8). It never allocates per
  * event: subtrees the schema does not name are skipped by counting depth, and strings are
  * looked at in yajl's buffer. It never decides counts: the formats' hooks do.
  */
@@ -120,7 +120,7 @@ static void number(struct rp_parser *p, struct rp_value *v, const char *s, size_
     }
 }
 
-/* Python compares 1 == 1.0 == True, so numbers hash by a normalised text. */
+/* 1, 1.0 and true are one identity, so numbers hash by a normalised text. */
 static uint64_t value_hash(struct rp_parser *p, const struct rp_value *v, const char *s, size_t n)
 {
     char norm[40];
@@ -134,7 +134,7 @@ static uint64_t value_hash(struct rp_parser *p, const struct rp_value *v, const 
         else if (!v->isint && v->num == (double)(long long)v->num)
             n = (size_t)snprintf(norm, sizeof norm, "%.0f", v->num), s = norm;
         else if (!v->isint)
-            rp_py_float_repr(v->num, norm, sizeof norm), s = norm, n = strlen(norm);
+            rp_float_text(v->num, norm, sizeof norm), s = norm, n = strlen(norm);
     } else if (v->kind != RK_STR) {
         key[0] = p->hkey[0] ^ RK_NULL, n = 0; /* absent and null are both None */
     }
@@ -166,14 +166,14 @@ static void capture(struct rp_parser *p, const struct rp_node *node, uint8_t kin
     if (kind == RK_STR && (node->mode & RC_INT) && n > 0 && n < 19 && strspn(v->text, "0123456789") == n)
         v->has_int = 1, v->ival = strtoll(v->text, NULL, 10);
     if (node->mode & RC_SEV)
-        v->sev = kind == RK_STR ? rp_py_bucket(s, n) : TG_SEV_UNKNOWN;
+        v->sev = kind == RK_STR ? rp_bucket_word(s, n) : TG_SEV_UNKNOWN;
     if (node->mode & RC_SCORE)
-        v->score = rp_py_score(&p->scratch, kind, s, n, v->num, v->isint);
+        v->score = rp_score_bucket(&p->scratch, kind, s, n, v->num);
     if (node->mode & RC_HASH)
         v->hash = value_hash(p, v, s, n);
 }
 
-/* A container at a field: its shape is all Python looks at (truthy? hashable?). */
+/* A container at a field: only its shape matters (empty? usable as an identity?). */
 static void set_shape(struct rp_parser *p, const struct rp_node *node, uint8_t kind, int truthy)
 {
     struct rp_value *v = rp_slot(p, node->level, node->slot);
@@ -221,7 +221,7 @@ static void raw_begin(struct rp_parser *p, const struct rp_node *node)
     r->overflow = r->headlen = 0;
 }
 
-/* The start of Python's str() of a captured scalar: detection reads "version" through it. */
+/* The start of a captured scalar's text: detection reads "version" through it. */
 static void raw_head(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
 {
     struct rp_raw *r = &p->raw[p->raw_cur];
@@ -229,7 +229,7 @@ static void raw_head(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
     struct rp_value v;
     if (kind == RK_NUM) {
         number(p, &v, s, n);
-        n = rp_py_num_str(s, n, v.isint, v.num, num, sizeof num) == 0 ? strlen(num) : 0;
+        n = rp_number_text(s, n, v.isint, v.num, num, sizeof num) == 0 ? strlen(num) : 0;
         s = num;
     } else if (kind != RK_STR) {
         n = 0;
@@ -254,9 +254,38 @@ static struct rp_frame *push(struct rp_parser *p, const struct rp_node *node, ui
     return f;
 }
 
-static int python_iterates(const struct rp_node *n)
+/* ---- JSON paths of offending values ---- */
+
+static void path_put(struct rp_parser *p, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_put(struct rp_parser *p, size_t *len, const char *fmt, ...)
 {
-    return n->mode == RM_DICTS || n->mode == RM_SKIP || n->mode == RM_COUNT;
+    va_list ap;
+    if (*len >= sizeof p->path - 1)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(p->path + *len, sizeof p->path - *len, fmt, ap);
+    va_end(ap);
+    *len = n < 0 ? *len : *len + (size_t)n;
+    if (*len >= sizeof p->path - 1) /* cut: say so rather than show a wrong path */
+        memcpy(p->path + sizeof p->path - 4, "...", 4), *len = sizeof p->path - 1;
+}
+
+const char *rp_path(struct rp_parser *p, const char *key, int elem)
+{
+    size_t len = 0;
+    path_put(p, &len, "$");
+    for (unsigned i = 1; i < p->nframes; i++) {
+        const struct rp_frame *up = &p->frames[i - 1];
+        if (up->mode == RPF_LIST)
+            path_put(p, &len, "[%llu]", (unsigned long long)(up->count - 1));
+        else
+            path_put(p, &len, ".%s", p->frames[i].node->key);
+    }
+    if (key)
+        path_put(p, &len, ".%s", key);
+    else if (elem && p->nframes > 0)
+        path_put(p, &len, "[%llu]", (unsigned long long)(p->frames[p->nframes - 1].count - 1));
+    return p->path;
 }
 
 /* An element of a list: which node receives it, or NULL to skip it. */
@@ -267,10 +296,11 @@ static const struct rp_node *element(struct rp_parser *p, struct rp_frame *f, ui
     switch (list->mode) {
     case RM_DICTS:
         if (kind != RK_OBJ)
-            rp_sink_fail(p, &p->sinks[f->sink], "element %llu of \"%s\" is %s, expected an object",
-                         (unsigned long long)f->count, list->key, rp_kind_name(kind));
+            rp_sink_fail(p, &p->sinks[f->sink], "%s is %s, not an object", rp_path(p, NULL, 1), rp_kind_name(kind));
         return kind == RK_OBJ ? elem : NULL;
-    case RM_SKIP: return kind == RK_OBJ ? elem : NULL;
+    case RM_ROOT:
+        p->foreign |= kind != RK_OBJ;
+        return kind == RK_OBJ ? elem : NULL;
     case RM_SHOW:
         if (f->count > 1)
             return NULL;
@@ -303,7 +333,7 @@ static const struct rp_node *arrive(struct rp_parser *p, uint8_t kind, uint8_t *
         node = element(p, f, kind);
     } else if (f->mode == RPF_PROBE && f->count++ == 0 && f->node->type == RN_OBJECT &&
                f->node->mode == RM_DICT) {
-        rp_sink_fail(p, &p->sinks[f->sink], "\"%s\" is a non-empty list, expected an object", f->node->key);
+        rp_sink_fail(p, &p->sinks[f->sink], "%s is a non-empty list, not an object", rp_path(p, NULL, 0));
     }
     if (node && node->sink)
         *sink = node->sink;
@@ -326,7 +356,7 @@ static void scalar_at_object(struct rp_parser *p, const struct rp_node *node, st
 {
     int truthy = truthy_scalar(p, kind, str, n);
     if (node->mode == RM_DICT && truthy)
-        rp_sink_fail(p, s, "\"%s\" is %s, expected an object", node->key, rp_kind_name(kind));
+        rp_sink_fail(p, s, "%s is %s, not an object", rp_path(p, node->key, 0), rp_kind_name(kind));
     if (node->mode != RM_LAZY)
         return;
     set_shape(p, node, kind, truthy);
@@ -334,21 +364,12 @@ static void scalar_at_object(struct rp_parser *p, const struct rp_node *node, st
         node->str(p, s, str, n);
 }
 
-/* A string at a list Python iterates yields its characters; a number or true raises. */
-static void scalar_at_list(struct rp_parser *p, const struct rp_node *node, struct rp_sink *s,
-                           uint8_t kind, const char *str, size_t n)
+/* An array the format defines may be null (no entries); any other scalar there is a shape
+ * this parser does not understand, so the report must not count as having no findings. */
+static void not_an_array(struct rp_parser *p, const struct rp_node *node, struct rp_sink *s, uint8_t kind)
 {
-    if (!python_iterates(node) || !truthy_scalar(p, kind, str, n))
-        return;
-    if (kind != RK_STR || node->mode == RM_DICTS) {
-        rp_sink_fail(p, s, "\"%s\" is %s, expected a list", node->key, rp_kind_name(kind));
-        return;
-    }
-    uint64_t chars = 0;
-    for (size_t i = 0; i < n; i++)
-        chars += ((unsigned char)str[i] & 0xc0) != 0x80;
-    if (node->mode == RM_COUNT && node->end)
-        node->end(p, s, chars);
+    if (node->mode == RM_DICTS && kind != RK_NULL)
+        rp_sink_fail(p, s, "%s is %s, not an array", rp_path(p, node->key, 0), rp_kind_name(kind));
 }
 
 static int scalar(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
@@ -365,7 +386,7 @@ static int scalar(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
     case RN_FIELD: capture(p, node, kind, s, n); break;
     case RN_RAW: raw_begin(p, node), raw_head(p, kind, s, n), raw_scalar(p, kind, s, n); break;
     case RN_OBJECT: scalar_at_object(p, node, &p->sinks[sink], kind, s, n); break;
-    case RN_LIST: scalar_at_list(p, node, &p->sinks[sink], kind, s, n); break;
+    case RN_LIST: not_an_array(p, node, &p->sinks[sink], kind); break;
     }
     return !p->failed;
 }
@@ -399,12 +420,12 @@ static void container(struct rp_parser *p, int isarray)
     } else if (node->type == RN_FIELD) {
         push(p, node, RPF_PROBE, sink, isarray);
     } else if (node->type == RN_LIST) {
-        if (isarray || python_iterates(node))
-            push(p, node, isarray ? RPF_LIST : RPF_KEYS, sink, isarray);
-        else
-            p->skip++;
-        if (!isarray && node->mode == RM_COUNT)
-            rp_hmap_clear(&p->keyset);
+        if (isarray) {
+            push(p, node, RPF_LIST, sink, isarray);
+            return;
+        }
+        not_an_array(p, node, &p->sinks[sink], RK_OBJ);
+        p->skip++;
     } else if (isarray) {
         if (node->mode == RM_SHOW)
             p->skip++;
@@ -426,9 +447,8 @@ static void close_frame(struct rp_parser *p)
     }
     if (p->nframes == 0 && f.node == &rp_doc)
         p->doc_seen = f.seen;
-    if (f.mode == RPF_KEYS)
-        f.count = f.node->mode == RM_COUNT ? p->keyset.n : 0;
-    if (f.node->end && (f.mode != RPF_KEYS || f.node->mode == RM_COUNT))
+    p->closing_seen = f.seen;
+    if (f.node->end)
         f.node->end(p, s, f.count);
 }
 
@@ -461,16 +481,13 @@ static void map_key(struct rp_parser *p, const char *key, size_t n)
         if (c == NULL)
             return;
         if ((f->seen & (1u << c->bit)) && (c->flags & RF_NODUP)) {
-            rp_sink_fail(p, &p->sinks[c->sink ? c->sink : f->sink], "duplicate key \"%s\"", c->key);
+            rp_sink_fail(p, &p->sinks[c->sink ? c->sink : f->sink], "%s: duplicate key", rp_path(p, c->key, 0));
             return;
         }
         f->seen |= 1u << c->bit;
         return;
     }
-    if (f->count++ == 0 && f->mode == RPF_KEYS && f->node->mode == RM_DICTS)
-        rp_sink_fail(p, &p->sinks[f->sink], "\"%s\" is an object, expected a list", f->node->key);
-    else if (f->mode == RPF_KEYS && f->node->mode == RM_COUNT)
-        rp_hmap_put(&p->keyset, rp_siphash(p->hkey, key, n), 0, 0);
+    f->count++; /* a probed object: it has members */
 }
 
 /* ---- yajl callbacks: skipped subtrees return at the first test ---- */
@@ -490,10 +507,10 @@ static int cb_boolean(void *ctx, int b)
 static int cb_number(void *ctx, const char *s, size_t n)
 {
     struct rp_parser *p = ctx;
-    if (n > RP_PY_INT_DIGITS && n - (s[0] == '-') > RP_PY_INT_DIGITS && memchr(s, '.', n) == NULL &&
+    if (n > RP_INT_DIGITS_MAX && n - (s[0] == '-') > RP_INT_DIGITS_MAX && memchr(s, '.', n) == NULL &&
         memchr(s, 'e', n) == NULL && memchr(s, 'E', n) == NULL)
-        return rp_fail(p, "integer with %zu digits (Python's json refuses more than %d)",
-                       n - (s[0] == '-'), RP_PY_INT_DIGITS);
+        return rp_fail(p, "integer with %zu digits (more than %d)",
+                       n - (s[0] == '-'), RP_INT_DIGITS_MAX);
     return p->skip ? 1 : scalar(p, RK_NUM, s, n);
 }
 

@@ -22,18 +22,18 @@
 
 #define RP_TEXT_CAP (TG_REPORT_TEXT_MAX + 1)
 #define RP_MAX_DEPTH 10000      /* nesting beyond this is refused */
-#define RP_PY_INT_DIGITS 4300   /* Python refuses longer integer literals (CVE-2020-10735) */
+#define RP_INT_DIGITS_MAX 4300   /* longer integer literals are refused (as CVE-2020-10735's fix does) */
 #define RP_MAX_FRAMES 24        /* schema depth bound; skipped subtrees use no frames */
 #define RP_LEVELS 4
 #define RP_SLOTS 12
 #define RP_RAW_CAP 65536        /* captured raw values (version, status, scan.type) */
 #define RP_KEYS_MAX 256         /* distinct Horusec types / SARIF levels */
 
-/* Python's view of a JSON value: what .get() returns and how truthy it is. */
+/* A JSON value's kind (absent: the key is missing) and whether it is empty-like. */
 enum rp_kind { RK_ABSENT, RK_NULL, RK_FALSE, RK_TRUE, RK_NUM, RK_STR, RK_ARR, RK_OBJ };
 
-/* Score of a SARIF security-severity: none, an error if used, or 1 + the bucket. */
-enum { RP_SCORE_NONE = 0, RP_SCORE_ERROR = 0xff };
+/* Score of a SARIF security-severity: none (the level decides), or 1 + the bucket. */
+enum { RP_SCORE_NONE = 0 };
 
 /* A captured value. Strings and numbers keep a capped copy of their text (UTF-8 safe cut);
  * the derived values below are computed from the full text when the field asks for them. */
@@ -47,7 +47,7 @@ struct rp_value {
     uint16_t tlen;
     int64_t ival;
     double num;      /* numbers */
-    uint64_t hash;   /* RC_HASH: keyed hash of the Python value */
+    uint64_t hash;   /* RC_HASH: keyed hash of the value as an identity */
     size_t len;      /* full length of the string or number text */
     char text[RP_TEXT_CAP];
 };
@@ -67,14 +67,16 @@ enum rp_node_type { RN_FIELD, RN_OBJECT, RN_LIST, RN_RAW };
 /* How a value that is not the expected container is treated. */
 enum rp_mode {
     RM_SHOW,  /* display only: ignore anything unexpected */
-    RM_DICT,  /* OBJECT: Python does (x or {}).get(): a truthy non-object is an error */
+    RM_DICT,  /* OBJECT: fields are read from it; an empty-like value has none, another
+               * non-object value is malformed */
     RM_LAZY,  /* OBJECT: record the shape in (level, slot); the format judges it when used */
-    RM_DICTS, /* LIST: Python iterates (x or []) and .get()s each element */
-    RM_SKIP,  /* LIST: Python iterates and skips non-objects */
-    RM_COUNT, /* LIST: Python only counts what iterating yields */
+    RM_DICTS, /* LIST: an array the format defines: null means empty; any other type, or an
+               * element that is not an object, makes the report malformed */
+    RM_ROOT,  /* LIST: the document itself (legacy Trivy); an element that is not a Result
+               * object makes the document foreign (rp_parser.foreign) */
 };
 #define RF_ITEM 0x01  /* OBJECT: a new scratch level (node->level) begins and ends here */
-#define RF_NODUP 0x02 /* a repeated key is refused (Python would drop the first silently) */
+#define RF_NODUP 0x02 /* a repeated key is refused (which one counts would be a guess) */
 
 struct rp_node {
     const char *key; /* NULL ends a list of children */
@@ -97,11 +99,11 @@ struct rp_node {
 #define RP_END {NULL, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
 
 #define RP_DOCFIELD(k, slt, b) {RP_KEY(k), RN_FIELD, 0, 0, 0, slt, 0, b, NULL, NULL, NULL, NULL, NULL}
-/* A finding object: a new slot level, dict or falsy in Python's eyes. */
+/* A finding object: a new slot level (RM_DICT). */
 #define RP_ITEM(name, lvl, kids, b, e) {RP_KEY(name), RN_OBJECT, RM_DICT, RF_ITEM, lvl, 0, 0, 0, kids, NULL, b, e, NULL}
-/* A list Python iterates (mode RM_DICTS, RM_SKIP or RM_COUNT); a repeated key is refused. */
+/* A list the format defines (mode RM_DICTS); a repeated key is refused. */
 #define RP_LIST(k, mode, b, sink, elem, e) {RP_KEY(k), RN_LIST, mode, RF_NODUP, 0, 0, sink, b, elem, NULL, NULL, e, NULL}
-/* An object Python .get()s (RM_DICT); a repeated key is refused. */
+/* An object fields are read from (RM_DICT); a repeated key is refused. */
 #define RP_OBJ(k, b, sink, kids, e) {RP_KEY(k), RN_OBJECT, RM_DICT, RF_NODUP, 0, 0, sink, b, kids, NULL, NULL, e, NULL}
 /* Display only: an object, or a list whose first element is looked at. */
 #define RP_SHOW(k, kids) {RP_KEY(k), RN_OBJECT, RM_SHOW, 0, 0, 0, 0, 0, kids, NULL, NULL, NULL, NULL}
@@ -112,7 +114,8 @@ struct rp_node {
 enum rp_doc_key {
     RP_DOC_RUNS, RP_DOC_SCHEMA, RP_DOC_VERSION, RP_DOC_STATUS, RP_DOC_SCHEMAVERSION,
     RP_DOC_CLUSTERNAME, RP_DOC_RESULTS, RP_DOC_K8S_VULNS, RP_DOC_K8S_MISCONF, RP_DOC_K8S_RESOURCES,
-    RP_DOC_HORUSEC, RP_DOC_MATCHES, RP_DOC_GITLAB_VULNS, RP_DOC_SCAN
+    RP_DOC_HORUSEC, RP_DOC_MATCHES, RP_DOC_GITLAB_VULNS, RP_DOC_SCAN, RP_DOC_BOMFORMAT,
+    RP_DOC_SPECVERSION
 };
 #define RP_BIT(k) (1u << (k))
 
@@ -133,7 +136,7 @@ enum rp_sink_id {
 enum {
     RP_N_VULNS, RP_N_MISCONF, RP_N_SECRETS, RP_N_LICENSES, RP_N_NOTFAIL, RP_N_IDENT, /* trivy, grype */
     RP_N_SEVMISSING = 0,                                                       /* gitlab */
-    RP_N_SUPPRESSED = 0, RP_N_SCORED, RP_N_RUNS,                                /* sarif */
+    RP_N_SUPPRESSED = 0, RP_N_SCORED, RP_N_RUNS, RP_N_NOTFAILING,               /* sarif */
     RP_N_COUNT = 6
 };
 
@@ -189,7 +192,7 @@ struct rp_sink {
     struct tg_buf visits; /* auto mode: [sev][len lo][len hi][id bytes]... */
 };
 
-enum rp_frame_mode { RPF_OBJ, RPF_LIST, RPF_KEYS, RPF_PROBE };
+enum rp_frame_mode { RPF_OBJ, RPF_LIST, RPF_PROBE };
 
 struct rp_frame {
     const struct rp_node *node;
@@ -224,8 +227,8 @@ struct rp_rule {
  * arena (off) until the run ends; others point into the slots (s). */
 enum { RP_SR_ID, RP_SR_TITLE, RP_SR_FILE, RP_SR_COUNT };
 struct rp_sres {
-    uint8_t idx_ok, rid_kind, suppressed;
-    int64_t idx;
+    uint8_t idx_ok, tc_ok, rid_kind, suppressed;
+    int64_t idx, tc;
     uint64_t rid_hash;
     long line;
     struct rp_value level;
@@ -238,6 +241,13 @@ struct rp_sarif {
     size_t nrules, caprules, ndriver;
     uint32_t *driver;      /* index in rules[] of the i-th driver rule */
     size_t capdriver;
+    struct rp_ext {        /* tool.extensions[k]: its rules are rules[first .. first + n) */
+        size_t first, n;
+    } *ext;
+    size_t nexts, capexts;
+    size_t ext_first, ext_n; /* the extension being read */
+    /* the result being read: its suppressions */
+    uint32_t supp_n, supp_open; /* entries; entries under review or rejected */
     struct rp_hmap by_id;  /* id hash -> index in rules[] */
     int tool_done;         /* rules final: resolve results as they come */
     struct rp_sres *held;  /* results waiting for rules that come later in the run */
@@ -265,7 +275,9 @@ struct rp_parser {
     struct rp_value slots[RP_LEVELS][RP_SLOTS];
     struct rp_raw raw[RP_RAW_COUNT];
     struct rp_sink sinks[RP_SINK_COUNT];
-    struct rp_hmap keyset; /* distinct keys of an object that is counted (Licenses) */
+    uint8_t foreign;       /* a top-level list that is not a list of Trivy Results */
+    uint32_t closing_seen; /* the member bits of the object whose end hook runs */
+    char path[256];        /* rp_path's result */
     struct tg_buf scratch;
     struct rp_trivy trivy;
     struct rp_sarif sarif;
@@ -293,12 +305,16 @@ static inline struct rp_value *rp_slot(struct rp_parser *p, int level, int slot)
 /* The identity hash of a captured scalar; absent hashes like null (both are None). */
 uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v);
 const char *rp_kind_name(uint8_t kind);
+/* The JSON path ("$.runs[0].results[2]") of the value being looked at: the open frames,
+ * then ".key" when key is given, else "[i]" for the innermost list's current element when
+ * elem is set. Returns p->path (valid until the next call; cut when very long). */
+const char *rp_path(struct rp_parser *p, const char *key, int elem);
 /* Fails the whole parse (structure, depth, UTF-8): returns 0 for yajl to stop. */
 int rp_fail(struct rp_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Fails one sink: the other candidate formats go on. Only the first reason is kept. */
 void rp_sink_fail(struct rp_parser *p, struct rp_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Strict UTF-8 (as Python's decode): returns the length of the valid prefix of the chunk,
+/* Strict UTF-8 (no overlong forms, no surrogates): returns the length of the valid prefix of the chunk,
  * carrying a split sequence over to the next call; n when all is valid. */
 size_t rp_utf8_check(struct rp_parser *p, const unsigned char *s, size_t n);
 
@@ -309,13 +325,13 @@ void rp_sink_dispose(struct rp_sink *s);
 void rp_offer(struct rp_parser *p, struct rp_sink *s, const struct rp_find *f);
 /* Gives entries still waiting for a file (Trivy's Target) this one. */
 void rp_sink_patch_file(struct rp_sink *s, const char *file, size_t n);
-/* The identity of an entry: a keyed hash of the tuple of the given slots (a Python tuple,
- * so absent equals null and 1 equals 1.0). -1 after failing the sink when a field is a list
+/* The identity of an entry: a keyed hash of the tuple of the given slots (absent
+ * equals null and 1 equals 1.0). -1 after failing the sink when a field is a list
  * or an object (unhashable). */
 int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const int *slots, size_t n, uint64_t *out);
 /* Counts one entry with this identity; returns 1 when it was not seen before. */
 int rp_sink_ident(struct rp_sink *s, uint64_t key);
-/* Counts one more value under its Python key text; -1 with a reason when it cannot be a key. */
+/* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be a key. */
 int rp_keycount_add(struct rp_keycount *k, const struct rp_value *v, const char **why);
 json_t *rp_keycount_json(const struct rp_keycount *k);
 /* Moves the sorted top-N and replays visits into the public summary. */
@@ -337,23 +353,24 @@ int rp_hmap_put(struct rp_hmap *m, uint64_t key, uint32_t val, int overwrite);
 /* Returns 1 and the value when present. */
 int rp_hmap_get(const struct rp_hmap *m, uint64_t key, uint32_t *val);
 
-/* ---- reports_py.c: Python's rules for the values the reference tool looks at ---- */
-/* bucket(): str(sev).strip().lower() for strings; other kinds are unknown. */
-enum tg_severity rp_py_bucket(const char *s, size_t n);
-/* float(str) as Python parses it (white space, underscores, inf, nan). 0 or -1. */
-int rp_py_float(struct tg_buf *scratch, const char *s, size_t n, double *out);
-/* cvss_band(). */
-enum tg_severity rp_py_band(double score);
-/* The security-severity classification of a captured value: RP_SCORE_*. */
-uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num,
-                    int isint);
-/* repr(float) into out (at least 32 bytes). */
-void rp_py_float_repr(double v, char *out, size_t outlen);
-/* Python's str() of a JSON number literal (int canonical, float repr) into out. -1 when the
- * result would not fit outlen. */
-int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, size_t outlen);
-/* The JSON text json.dumps gives to a dict key made of v: -1 for containers. */
-int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len);
+/* ---- reports_values.c: the values the counting rule interprets ---- */
+/* The bucket of a severity word: trimmed, case-folded; Negligible is info, others unknown. */
+enum tg_severity rp_bucket_word(const char *s, size_t n);
+/* The CVSS band of a score: >= 9 critical, >= 7 high, >= 4 medium, > 0 low, else info. */
+enum tg_severity rp_cvss_band(double score);
+/* A security-severity as a bucket: 1 + the CVSS band of a score from 0 to 10 (a JSON number
+ * num, or a string s of ASCII digits with at most one decimal point between digits, white
+ * space around allowed), else 1 + the bucket a word names; RP_SCORE_NONE for anything else
+ * (NaN, Infinity, 1e1, 1_0, negative, above 10, other words, other kinds). */
+uint8_t rp_score_bucket(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num);
+/* The shortest round-trip text of v ("2.0", "0.1", "1e+16", "nan") into out (>= 32 bytes). */
+void rp_float_text(double v, char *out, size_t outlen);
+/* The text of a JSON number literal: an integer as written ("-0" is "0"), any other number
+ * by rp_float_text. -1 when the result would not fit outlen. */
+int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen);
+/* The text of v as a key of an extra figure ("types", "levels"): strings as they are,
+ * numbers by rp_number_text, true/false/null as literals; -1 for containers. */
+int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len);
 /* Length of the longest prefix of s (at most max bytes) that ends on a character boundary. */
 size_t rp_utf8_cut(const char *s, size_t n, size_t max);
 

@@ -1,9 +1,13 @@
 /* reports_sarif.c -- SARIF 2.1.0: runs[].results[], levels resolved through the rules.
  *
- * A result's rule (by ruleIndex in tool.driver.rules, then by id in the driver's and the
- * extensions' rules) gives its default level and its security-severity. Rules normally come
- * before results; when they do not, results of that run are held (bounded by their number,
- * their texts capped) and resolved when the run ends. Suppressed results are not counted.
+ * Only results of kind "fail" (the default) are findings; the other kinds SARIF defines
+ * are counted apart as not failing, and a kind it does not define makes the report
+ * malformed. A result's rule -- by rule.index / ruleIndex in the rules of the tool component
+ * that rule.toolComponent.index names (the driver when none), then by id in the driver's
+ * and the extensions' rules -- gives its default level and its security-severity. Rules
+ * normally come before results; when they do not, results of that run are held (bounded by
+ * their number, their texts capped) and resolved when the run ends. A result is suppressed
+ * when it has suppressions and none of them is under review or rejected.
  */
 #include "reports_impl.h"
 #include "util.h"
@@ -12,13 +16,15 @@
 #include <string.h>
 
 enum { RL_ID, RL_DC, RL_LEVEL, RL_PROPS, RL_SCORE };                              /* a rule */
-enum { RS_RULEID, RS_INDEX, RS_RULE, RS_RULEREF, RS_LEVEL, RS_SUPP, RS_MSG, RS_URI, RS_LINE }; /* a result */
+enum { RS_RULEID, RS_INDEX, RS_RULE, RS_RULEREF, RS_LEVEL, RS_KIND, RS_MSG, RS_URI, RS_LINE, /* a result */
+       RS_REFINDEX, RS_TCINDEX };
+enum { SP_STATUS }; /* level 3: a suppression */
 
 static void run_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)s, (void)n;
     struct rp_sarif *r = &p->sarif;
-    r->nrules = r->ndriver = r->nheld = 0;
+    r->nrules = r->ndriver = r->nheld = r->nexts = r->ext_n = 0;
     r->tool_done = 0;
     rp_hmap_clear(&r->by_id);
     tg_buf_reset(&r->arena);
@@ -55,7 +61,7 @@ static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
     struct rp_sarif *r = &p->sarif;
     const struct rp_value *id = rp_slot(p, 2, RL_ID);
     if (rp_unhashable(id)) {
-        rp_sink_fail(p, s, "a rule's \"id\" is %s (Python: unhashable)", id->kind == RK_ARR ? "a list" : "an object");
+        rp_sink_fail(p, s, "a rule's \"id\" is %s, not a scalar", id->kind == RK_ARR ? "a list" : "an object");
         return;
     }
     if (r->nrules == r->caprules) {
@@ -64,6 +70,8 @@ static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
     }
     rule_fill(p, &r->rules[r->nrules]);
     uint32_t ix = (uint32_t)r->nrules++;
+    if (!driver && r->ext_n++ == 0) /* an extension's rules are contiguous in rules[] */
+        r->ext_first = ix;
     if (driver) {
         if (r->ndriver == r->capdriver) {
             r->capdriver = r->capdriver ? r->capdriver * 2 : 32;
@@ -88,6 +96,20 @@ static void extension_rule_end(struct rp_parser *p, struct rp_sink *s, uint64_t 
     rule_add(p, s, 0);
 }
 
+/* tool.extensions[k] ends: it owns the rules added since the previous one ended. */
+static void extension_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)s, (void)n;
+    struct rp_sarif *r = &p->sarif;
+    if (r->nexts == r->capexts) {
+        r->capexts = r->capexts ? r->capexts * 2 : 8;
+        r->ext = tg_xrealloc(r->ext, r->capexts * sizeof *r->ext);
+    }
+    r->ext[r->nexts].first = r->ext_n ? r->ext_first : 0;
+    r->ext[r->nexts++].n = r->ext_n;
+    r->ext_n = 0;
+}
+
 static void tool_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)s, (void)n;
@@ -101,16 +123,20 @@ static int is_none(uint8_t kind)
     return kind == RK_ABSENT || kind == RK_NULL;
 }
 
+/* By index in the named component's rules (an unknown component has none), then by id. */
 static const struct rp_rule *find_rule(struct rp_parser *p, struct rp_sink *s, const struct rp_sres *r)
 {
     struct rp_sarif *sa = &p->sarif;
     uint32_t ix;
-    if (r->idx_ok && r->idx >= 0 && (uint64_t)r->idx < sa->ndriver)
+    if (r->idx_ok && r->idx >= 0 && !r->tc_ok && (uint64_t)r->idx < sa->ndriver)
         return &sa->rules[sa->driver[r->idx]];
+    if (r->idx_ok && r->idx >= 0 && r->tc_ok && r->tc >= 0 && (uint64_t)r->tc < sa->nexts &&
+        (uint64_t)r->idx < sa->ext[r->tc].n)
+        return &sa->rules[sa->ext[r->tc].first + (size_t)r->idx];
     if (is_none(r->rid_kind))
         return NULL;
     if (r->rid_kind == RK_ARR || r->rid_kind == RK_OBJ) {
-        rp_sink_fail(p, s, "a result's rule id is %s (Python: unhashable)", r->rid_kind == RK_ARR ? "a list" : "an object");
+        rp_sink_fail(p, s, "a result's rule id is %s, not a scalar", r->rid_kind == RK_ARR ? "a list" : "an object");
         return NULL;
     }
     return rp_hmap_get(&sa->by_id, r->rid_hash, &ix) ? &sa->rules[ix] : NULL;
@@ -121,8 +147,8 @@ static int bucket(struct rp_parser *p, struct rp_sink *s, const struct rp_rule *
 {
     static const char *const words[] = {"none", "note", "warning", "error"};
     static const uint8_t buckets[] = {TG_SEV_INFO, TG_SEV_LOW, TG_SEV_MEDIUM, TG_SEV_HIGH};
-    if (rule && (rule->props_bad || rule->score == RP_SCORE_ERROR)) {
-        rp_sink_fail(p, s, "rule \"%.*s\": its properties cannot be read as the reference does", rule->idlen, rule->id);
+    if (rule && rule->props_bad) {
+        rp_sink_fail(p, s, "rule \"%.*s\": its properties are not an object", rule->idlen, rule->id);
         return -1;
     }
     if (rule && rule->score != RP_SCORE_NONE) {
@@ -175,28 +201,34 @@ static void text_of(struct rp_sres *r, int which, const struct rp_value *v)
     r->n[which] = shown ? v->tlen : 0;
 }
 
-/* rid = res.get("ruleId") or (res.get("rule") or {}).get("id"): always evaluated. */
-static int read_result(struct rp_parser *p, struct rp_sink *s, struct rp_sres *r)
+/* An integer index (JSON true and false are 1 and 0); one beyond 64 bits is out of range. */
+static int index_of(const struct rp_value *v, int64_t *out)
+{
+    *out = v->has_int ? v->ival : -1;
+    return v->kind == RK_TRUE || v->kind == RK_FALSE || (v->kind == RK_NUM && v->isint);
+}
+
+/* The rule reference: "rule" when it is an object (rule.index before ruleIndex, ruleId
+ * before rule.id when truthy), the bare ruleId / ruleIndex otherwise. */
+static void read_result(struct rp_parser *p, struct rp_sres *r)
 {
     static const struct rp_value none = {.kind = RK_ABSENT};
     const struct rp_value *rid = rp_slot(p, 2, RS_RULEID), *rule = rp_slot(p, 2, RS_RULE);
     const struct rp_value *idx = rp_slot(p, 2, RS_INDEX), *line = rp_slot(p, 2, RS_LINE);
-    if (!rid->truthy && rule->truthy && rule->kind != RK_OBJ) {
-        rp_sink_fail(p, s, "a result's \"rule\" is not an object");
-        return -1;
-    }
-    rid = rid->truthy ? rid : rule->kind == RK_OBJ ? rp_slot(p, 2, RS_RULEREF) : &none;
-    r->idx_ok = idx->kind == RK_TRUE || idx->kind == RK_FALSE || (idx->kind == RK_NUM && idx->isint && idx->has_int);
-    r->idx = idx->ival;
+    int ref = rule->kind == RK_OBJ;
+    rid = rid->truthy ? rid : ref ? rp_slot(p, 2, RS_RULEREF) : &none;
+    if (ref && rp_slot(p, 2, RS_REFINDEX)->kind != RK_ABSENT)
+        idx = rp_slot(p, 2, RS_REFINDEX);
+    r->idx_ok = (uint8_t)index_of(idx, &r->idx);
+    r->tc_ok = ref && index_of(rp_slot(p, 2, RS_TCINDEX), &r->tc);
     r->rid_kind = rid->kind;
     r->rid_hash = rp_hash_of(p, rid);
-    r->suppressed = rp_slot(p, 2, RS_SUPP)->truthy;
+    r->suppressed = p->sarif.supp_n > 0 && p->sarif.supp_open == 0;
     r->line = line->kind == RK_NUM && line->has_int ? (long)line->ival : 0;
     r->level = *rp_slot(p, 2, RS_LEVEL);
     text_of(r, RP_SR_ID, rid);
     text_of(r, RP_SR_TITLE, rp_slot(p, 2, RS_MSG));
     text_of(r, RP_SR_FILE, rp_slot(p, 2, RS_URI));
-    return 0;
 }
 
 static void hold(struct rp_sarif *sa, struct rp_sres *r)
@@ -212,12 +244,73 @@ static void hold(struct rp_sarif *sa, struct rp_sres *r)
     sa->held[sa->nheld++] = *r;
 }
 
+/* v is a string equal to one of the words (NULL-terminated); returns its index or -1. */
+static int word_of(const struct rp_value *v, const char *const *words)
+{
+    for (int i = 0; v->kind == RK_STR && words[i]; i++)
+        if (v->len == strlen(words[i]) && memcmp(v->text, words[i], v->len) == 0)
+            return i;
+    return -1;
+}
+
+/* How the error shows a value SARIF does not define: a short printable string quoted. */
+static const char *shown(const struct rp_value *v, char *buf, size_t n)
+{
+    int printable = v->kind == RK_STR && v->len == v->tlen && v->len <= 40;
+    for (size_t i = 0; printable && i < v->len; i++)
+        printable = v->text[i] >= 0x20 && v->text[i] < 0x7f && v->text[i] != '"';
+    if (!printable)
+        return rp_kind_name(v->kind);
+    snprintf(buf, n, "\"%.40s\"", v->text);
+    return buf;
+}
+
+static void result_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)s, (void)n;
+    p->sarif.supp_n = p->sarif.supp_open = 0;
+}
+
+/* An absent status means accepted; underReview and rejected leave the result counted. */
+static void suppression_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    static const char *const statuses[] = {"accepted", "underReview", "rejected", NULL};
+    const struct rp_value *st = rp_slot(p, 3, SP_STATUS);
+    char buf[48];
+    (void)n;
+    int w = st->kind == RK_ABSENT ? 0 : word_of(st, statuses);
+    if (w < 0) {
+        rp_sink_fail(p, s, "%s.status is %s, not a SARIF suppression status (accepted, underReview, rejected)",
+                     rp_path(p, NULL, 1), shown(st, buf, sizeof buf));
+        return;
+    }
+    p->sarif.supp_n++;
+    p->sarif.supp_open += w > 0;
+}
+
+/* 0: a failing result (a finding); 1: another kind SARIF defines; -1: malformed. */
+static int result_kind(struct rp_parser *p, struct rp_sink *s)
+{
+    static const char *const kinds[] = {"fail", "pass", "open", "informational", "notApplicable", "review", NULL};
+    const struct rp_value *kind = rp_slot(p, 2, RS_KIND);
+    char buf[48];
+    int k = kind->kind == RK_ABSENT ? 0 : word_of(kind, kinds);
+    if (k < 0)
+        rp_sink_fail(p, s, "%s.kind is %s, not a SARIF result kind (fail, pass, open, informational, "
+                     "notApplicable, review)", rp_path(p, NULL, 1), shown(kind, buf, sizeof buf));
+    return k > 0 ? 1 : k;
+}
+
 static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)n;
     struct rp_sres r;
-    if (read_result(p, s, &r) < 0)
+    int k = result_kind(p, s);
+    if (k != 0) {
+        s->n[RP_N_NOTFAILING] += k > 0;
         return;
+    }
+    read_result(p, &r);
     if (p->sarif.tool_done)
         resolve(p, s, &r);
     else
@@ -243,7 +336,7 @@ static void runs_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     s->n[RP_N_RUNS] = n;
 }
 
-/* A lazy object: Python reads it only for some results, so its shape is judged then. */
+/* A lazy object: read only for some results, so its shape is judged then. */
 #define LAZY(k, slt, b, kids, hook) {RP_KEY(k), RN_OBJECT, RM_LAZY, RF_NODUP, 2, slt, 0, b, kids, NULL, NULL, NULL, hook}
 
 static const struct rp_node dc_fields[] = {RP_FIELD("level", 2, RL_LEVEL, 0), RP_END};
@@ -258,14 +351,23 @@ static const struct rp_node driver_rule = RP_ITEM("rules", 2, rule_fields, NULL,
 static const struct rp_node extension_rule = RP_ITEM("rules", 2, rule_fields, NULL, extension_rule_end);
 static const struct rp_node driver_fields[] = {RP_LIST("rules", RM_DICTS, 1, 0, &driver_rule, NULL), RP_END};
 static const struct rp_node extension_fields[] = {RP_LIST("rules", RM_DICTS, 1, 0, &extension_rule, NULL), RP_END};
-static const struct rp_node extension = RP_OBJ("extensions", 0, 0, extension_fields, NULL);
+static const struct rp_node extension = RP_OBJ("extensions", 0, 0, extension_fields, extension_end);
 static const struct rp_node tool_fields[] = {
     RP_OBJ("driver", 1, 0, driver_fields, NULL),
     RP_LIST("extensions", RM_DICTS, 2, 0, &extension, NULL),
     RP_END,
 };
 
-static const struct rp_node ruleref_fields[] = {RP_FIELD("id", 2, RS_RULEREF, RC_HASH), RP_END};
+static const struct rp_node tool_component_fields[] = {RP_FIELD("index", 2, RS_TCINDEX, 0), RP_END};
+/* toolComponent: read when it is an object, ignored otherwise (the driver is meant) */
+static const struct rp_node ruleref_fields[] = {
+    RP_FIELD("id", 2, RS_RULEREF, RC_HASH),
+    RP_FIELD("index", 2, RS_REFINDEX, 0),
+    {RP_KEY("toolComponent"), RN_OBJECT, RM_SHOW, RF_NODUP, 0, 0, 0, 1, tool_component_fields, NULL, NULL, NULL, NULL},
+    RP_END,
+};
+static const struct rp_node suppression_fields[] = {RP_FIELD("status", 3, SP_STATUS, 0), RP_END};
+static const struct rp_node suppression = RP_ITEM("suppressions", 3, suppression_fields, NULL, suppression_end);
 static const struct rp_node message_fields[] = {RP_FIELD("text", 2, RS_MSG, 0), RP_END};
 static const struct rp_node artifact_fields[] = {RP_FIELD("uri", 2, RS_URI, 0), RP_END};
 static const struct rp_node region_fields[] = {RP_FIELD("startLine", 2, RS_LINE, RC_INT), RP_END};
@@ -277,10 +379,11 @@ static const struct rp_node location = RP_SHOW("locations", location_fields);
 static const struct rp_node result_fields[] = {
     RP_FIELD("ruleId", 2, RS_RULEID, RC_HASH), RP_FIELD("ruleIndex", 2, RS_INDEX, RC_INT),
     LAZY("rule", RS_RULE, 1, ruleref_fields, NULL), RP_FIELD("level", 2, RS_LEVEL, 0),
-    RP_FIELD("suppressions", 2, RS_SUPP, 0), RP_SHOW("message", message_fields),
+    RP_FIELD("kind", 2, RS_KIND, 0), RP_LIST("suppressions", RM_DICTS, 2, 0, &suppression, NULL),
+    RP_SHOW("message", message_fields),
     RP_SHOWLIST("locations", &location), RP_END,
 };
-static const struct rp_node result = RP_ITEM("results", 2, result_fields, NULL, result_end);
+static const struct rp_node result = RP_ITEM("results", 2, result_fields, result_begin, result_end);
 
 static const struct rp_node run_fields[] = {
     RP_OBJ("tool", 1, 0, tool_fields, tool_end),
@@ -301,6 +404,7 @@ json_t *rp_sarif_extra(struct rp_parser *p, struct rp_sink *s)
     json_t *o = json_object();
     json_object_set_new(o, "levels", rp_keycount_json(&s->keys));
     json_object_set_new(o, "suppressed", json_integer((json_int_t)s->n[RP_N_SUPPRESSED]));
+    json_object_set_new(o, "not_failing", json_integer((json_int_t)s->n[RP_N_NOTFAILING]));
     json_object_set_new(o, "with_security_severity", json_integer((json_int_t)s->n[RP_N_SCORED]));
     json_object_set_new(o, "runs", json_integer((json_int_t)s->n[RP_N_RUNS]));
     return o;
@@ -310,6 +414,7 @@ void rp_sarif_dispose(struct rp_sarif *s)
 {
     free(s->rules);
     free(s->driver);
+    free(s->ext);
     free(s->held);
     rp_hmap_dispose(&s->by_id);
     tg_buf_dispose(&s->arena);

@@ -134,7 +134,7 @@ int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const int *
     for (size_t i = 0; i < n; i++) {
         const struct rp_value *v = rp_slot(p, level, slots[i]);
         if (rp_unhashable(v)) {
-            rp_sink_fail(p, s, "an identity field is %s (Python: unhashable)", rp_kind_name(v->kind));
+            rp_sink_fail(p, s, "an identity field is %s, not a scalar", rp_kind_name(v->kind));
             return -1;
         }
         h[i] = rp_hash_of(p, v);
@@ -168,9 +168,9 @@ int rp_keycount_add(struct rp_keycount *k, const struct rp_value *v, const char 
 {
     char key[RP_TEXT_CAP];
     size_t len;
-    int rc = rp_py_key_text(v, key, sizeof key, &len);
+    int rc = rp_key_text(v, key, sizeof key, &len);
     if (rc < 0) {
-        *why = rc == -1 ? "is a list or an object (Python: unhashable)" : "is longer than 255 bytes";
+        *why = rc == -1 ? "is a list or an object, not a scalar" : "is longer than 255 bytes";
         return -1;
     }
     for (size_t i = 0; i < k->count; i++) {

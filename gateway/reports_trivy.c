@@ -2,7 +2,9 @@
  *
  * Counts Vulnerabilities, failing Misconfigurations and Secrets of every Result; Licenses
  * only as a figure. A vulnerability's identity includes its Result's Target, which may come
- * after the list, so identities wait in rp_trivy until the Result ends.
+ * after the list, so identities wait in rp_trivy until the Result ends. Every list here is
+ * an array of objects or null; a top-level list is a legacy report only when each entry is
+ * a Result object (has one of its keys), else the document is another tool's.
  */
 #include "reports_impl.h"
 #include "util.h"
@@ -10,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { R_TARGET };                                              /* level 2: a Result */
+enum { R_TARGET, R_CLASS, R_TYPE };                              /* level 2: a Result */
 enum { T_ID, T_PKG, T_VER, T_PATH, T_FIXED, T_TITLE, T_SEV, T_STATUS, T_AVDID, T_LINE }; /* level 3 */
 
 /* Misconfigurations and secrets: an id (ID, else AVDID), a title and a line. */
@@ -82,9 +84,12 @@ static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)n;
     const struct rp_value *target = rp_slot(p, 2, R_TARGET);
+    /* every member of result_fields is a Result key: an object with none is not a Result */
+    if (s == &p->sinks[RP_S_TRIVY_LEGACY] && p->closing_seen == 0)
+        p->foreign = 1;
     struct rp_trivy *t = &p->trivy;
     if (t->n && rp_unhashable(target)) {
-        rp_sink_fail(p, s, "a Result's Target is %s (Python: unhashable)", rp_kind_name(target->kind));
+        rp_sink_fail(p, s, "a Result's Target is %s, not a scalar", rp_kind_name(target->kind));
         return;
     }
     uint64_t th = rp_hash_of(p, target);
@@ -117,22 +122,26 @@ static const struct rp_node vuln = RP_ITEM("Vulnerabilities", 3, vuln_fields, NU
 static const struct rp_node misconf = RP_ITEM("Misconfigurations", 3, misconf_fields, NULL, misconf_end);
 static const struct rp_node secret = RP_ITEM("Secrets", 3, secret_fields, NULL, secret_end);
 
+/* Class and Type are read only to know a Result when one is seen (their bits). */
+#define PRESENCE(k, slt, b) {RP_KEY(k), RN_FIELD, 0, 0, 2, slt, 0, b, NULL, NULL, NULL, NULL, NULL}
 static const struct rp_node result_fields[] = {
     RP_FIELD("Target", 2, R_TARGET, RC_HASH),
     RP_LIST("Vulnerabilities", RM_DICTS, 1, 0, &vuln, NULL),
     RP_LIST("Misconfigurations", RM_DICTS, 2, 0, &misconf, NULL),
     RP_LIST("Secrets", RM_DICTS, 3, 0, &secret, NULL),
-    RP_LIST("Licenses", RM_COUNT, 4, 0, NULL, licenses_end),
+    RP_LIST("Licenses", RM_DICTS, 4, 0, NULL, licenses_end),
+    PRESENCE("Class", R_CLASS, 5),
+    PRESENCE("Type", R_TYPE, 6),
     RP_END,
 };
 static const struct rp_node result = RP_ITEM("Results", 2, result_fields, result_begin, result_end);
 
 /* trivy k8s: {Namespace, Kind, Name, Results[]} per resource. */
-static const struct rp_node resource_fields[] = {RP_LIST("Results", RM_SKIP, 1, 0, &result, NULL), RP_END};
+static const struct rp_node resource_fields[] = {RP_LIST("Results", RM_DICTS, 1, 0, &result, NULL), RP_END};
 static const struct rp_node resource = RP_ITEM("resource", 1, resource_fields, NULL, NULL);
 
 const struct rp_node rp_trivy_top[] = {
-    RP_LIST("Results", RM_SKIP, RP_DOC_RESULTS, RP_S_TRIVY, &result, NULL),
+    RP_LIST("Results", RM_DICTS, RP_DOC_RESULTS, RP_S_TRIVY, &result, NULL),
     RP_DOCFIELD("SchemaVersion", 0, RP_DOC_SCHEMAVERSION),
     RP_DOCFIELD("ClusterName", 1, RP_DOC_CLUSTERNAME),
     RP_LIST("Vulnerabilities", RM_DICTS, RP_DOC_K8S_VULNS, RP_S_TRIVY_K8S, &resource, NULL),
@@ -143,7 +152,7 @@ const struct rp_node rp_trivy_top[] = {
 
 /* The legacy report: the document itself is the list of Results. */
 const struct rp_node rp_trivy_legacy[] = {
-    RP_LIST("document", RM_SKIP, 0, RP_S_TRIVY_LEGACY, &result, NULL),
+    RP_LIST("document", RM_ROOT, 0, RP_S_TRIVY_LEGACY, &result, NULL),
     RP_END,
 };
 

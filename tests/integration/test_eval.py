@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -219,6 +220,46 @@ def test_unreadable_report_blocks(tmp):
     assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "report_unreadable")
     assert d["reasons"][0].startswith("report trivy-scan/trivy-report.json is unreadable: trivy: byte ")
     assert d["reports"][1]["status"] == "unreadable" and d["reports"][1]["error"]
+
+
+# Reports whose shape Tollgate does not understand block; none counts as "no findings"
+# (issue 9). The policy names the formats (trivy-report.json: trivy, sast-report.json: horusec).
+NOT_UNDERSTOOD = [
+    ("results-object", "trivy-report.json", '{"SchemaVersion": 2, "Results": {"Vulnerabilities": 7}}',
+     "$.Results is an object, not an array"),
+    ("vulnerabilities-object", "trivy-report.json",
+     '{"SchemaVersion": 2, "Results": [{"Target": "img", "Vulnerabilities": {"VulnerabilityID": "CVE-1", '
+     '"Severity": "CRITICAL"}}]}', "$.Results[0].Vulnerabilities is an object, not an array"),
+    ("vulnerabilities-string", "trivy-report.json", '{"SchemaVersion": 2, "Results": [{"Vulnerabilities": "CVE-1"}]}',
+     "$.Results[0].Vulnerabilities is a string, not an array"),
+    ("osv-list", "trivy-report.json", '[{"source": {"path": "go.mod", "type": "lockfile"}, "packages": []}]',
+     "trivy: byte 0: expected a trivy report, the document is not a known report (a list whose entries are not "
+     "Trivy Results"),
+    ("gitlab-as-trivy", "trivy-report.json", '{"version": "15.0.7", "vulnerabilities": [{"severity": "Critical"}]}',
+     "trivy: byte 0: expected a trivy report, the document is a gitlab report"),
+    ("cyclonedx-as-trivy", "trivy-report.json",
+     '{"bomFormat": "CycloneDX", "specVersion": "1.5", "vulnerabilities": [{"id": "CVE-1"}]}',
+     "expected a trivy report, the document is not a supported report (a CycloneDX BOM"),
+    ("sarif-as-horusec", "sast-report.json", '{"version": "2.1.0", "runs": []}',
+     "horusec: byte 0: expected a horusec report, the document is a sarif report"),
+    ("horusec-entries-number", "sast-report.json", '{"analysisVulnerabilities": 3}',
+     "$.analysisVulnerabilities is a number, not an array"),
+]
+
+
+@pytest.mark.parametrize("name,artifact,text,why", NOT_UNDERSTOOD, ids=[c[0] for c in NOT_UNDERSTOOD])
+def test_report_not_understood_blocks(tmp, name, artifact, text, why):
+    bad = tmp / "bad"
+    bad.mkdir()
+    (bad / artifact).write_text(text)
+    reports = [str(bad / artifact)] + [r for r in clean_reports(tmp) if not r.endswith("/" + artifact)]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "report_unreadable"), p.stdout
+    fmt = "trivy" if artifact == "trivy-report.json" else "horusec"
+    assert re.match(r"report [\w-]+/%s is unreadable: %s: byte \d+: " % (artifact, fmt), d["reasons"][0])
+    assert why in d["reasons"][0], d["reasons"][0]
+    unreadable = [r for r in d["reports"] if r["status"] == "unreadable"]
+    assert len(unreadable) == 1 and why in unreadable[0]["error"]
 
 
 def test_exceptions_apply_then_expire(tmp):

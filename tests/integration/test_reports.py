@@ -9,7 +9,12 @@ reports_cases.yaml. One check loop per kind:
   * variants:     a transform of a sample, written to tmp_path, against count_findings.py
                   on that same file, or the case's recorded expectation without ../shared;
   * malformed:    exit status exactly 2, and stderr names the file, the format and a byte
-                  offset.
+                  offset;
+  * regressions:  documents that were miscounted once, with their right value (counts, or
+                  the refusal: exit 2, format and reason);
+  * containers:   every array container of every sample swapped for an object, a string, a
+                  number (and false, "", {}, 0), and its first entry for a non-object: exit 2
+                  with the file, the format and the JSON path, never a count.
 """
 import json
 import pathlib
@@ -250,3 +255,124 @@ def test_usage(tollgate_bin):
     r = tollgate(tollgate_bin, "--top", "1", "--format", "sarif", REPORTS / "sarif" / "dd_dockle_0_3_15.sarif")
     out = json.loads(r.stdout)
     assert r.returncode == 0 and len(out["findings"]) == 1 and out["findings"][0]["severity"] == "high"
+
+
+# ---- regressions (issue 9) ----
+
+def refused(r, path, fmt, why):
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 2, "exit %d: %s / %s" % (r.returncode, err, r.stdout[:200])
+    assert r.stdout == b""
+    assert re.search(r"%s: %s: byte \d+: " % (re.escape(str(path)), re.escape(fmt)), err), err
+    assert why in err, err
+
+
+@pytest.mark.parametrize("case", CASES["regressions"], ids=lambda c: c["name"])
+def test_regression(tollgate_bin, tmp_path, case):
+    path = tmp_path / (case["name"] + ".json")
+    path.write_text(case["text"], encoding="utf-8")
+    want = case["expect"]
+    if "error" in want:
+        refused(tollgate(tollgate_bin, *case.get("args", []), path), path, want["format"], want["error"])
+        if REFERENCE.exists() and not case.get("args"):  # the reference refuses it too
+            r = subprocess.run([sys.executable, str(REFERENCE), str(path)], capture_output=True, timeout=120)
+            assert r.returncode == 2, r.stdout
+        return
+    got, _ = counted(tollgate_bin, path, *case.get("args", []))
+    assert got == want
+    if REFERENCE.exists():
+        assert reference(path) == want
+
+
+# ---- every array container swapped for another type ----
+
+# The containers each format defines as arrays, as JSON paths with [*] for any index. SARIF's
+# rules and extensions are arrays too (Tollgate checks them; the reference does not).
+CONTAINERS = {
+    "trivy": re.compile(r"^\$\.Results$|^\$(\.Results\[\*\]|\[\*\])\.(Vulnerabilities|Misconfigurations|Secrets|Licenses)$"
+                        r"|^\$\.(Vulnerabilities|Misconfigurations|Resources)\[\*\]\.Results"
+                        r"(\[\*\]\.(Vulnerabilities|Misconfigurations|Secrets|Licenses))?$"
+                        r"|^\$\.(Vulnerabilities|Misconfigurations|Resources)$"),
+    "horusec": re.compile(r"^\$\.analysisVulnerabilities$"),
+    "gitlab": re.compile(r"^\$\.vulnerabilities$"),
+    "grype": re.compile(r"^\$\.matches$"),
+    "sarif": re.compile(r"^\$\.runs(\[\*\]\.(results(\[\*\]\.suppressions)?|tool\.driver\.rules"
+                        r"|tool\.extensions(\[\*\]\.rules)?))?$"),
+}
+UNCHECKED_BY_REFERENCE = re.compile(r"(rules|extensions)(\[\d+\])?$")
+SWAPS = {"object": {"VulnerabilityID": "CVE-1", "Severity": "CRITICAL", "severity": "Critical"},
+         "string": "CVE-1", "number": 7, "false": False, "empty-string": "", "empty-object": {}, "zero": 0}
+ENTRY_SWAPS = {"string": "CVE-1", "number": 7, "null": None, "list": [{}]}
+
+
+def containers(doc, fmt):
+    """(JSON path, generic path) of the first list at each generic container path."""
+    found, seen = [], set()
+
+    def walk(v, path, generic):
+        if isinstance(v, list):
+            if CONTAINERS[fmt].match(generic) and generic not in seen and generic != "$":
+                seen.add(generic)
+                found.append(path)
+            for i, x in enumerate(v):
+                walk(x, path + [i], generic + "[*]")
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, path + [k], generic + "." + k)
+    walk(doc, [], "$")
+    return found
+
+
+def json_path(path):
+    return "$" + "".join("[%d]" % p if isinstance(p, int) else "." + p for p in path)
+
+
+def replaced(doc, path, value):
+    doc = json.loads(json.dumps(doc))
+    at = doc
+    for p in path[:-1]:
+        at = at[p]
+    at[path[-1]] = value
+    return doc
+
+
+def swapped_variants(sample, tmp_path):
+    """[(file, JSON path of the offending value)] for every swap of every container."""
+    doc = json.loads(sample.read_text(encoding="utf-8"))
+    fmt = stored(sample)["format"]
+    out = []
+    for path in containers(doc, fmt):
+        for name, value in SWAPS.items():
+            out.append((replaced(doc, path, value), json_path(path), "%s-%s" % (json_path(path), name)))
+        lst = doc
+        for p in path:
+            lst = lst[p]
+        for name, value in ENTRY_SWAPS.items() if lst else ():
+            out.append((replaced(doc, path + [0], value), json_path(path + [0]), "%s-entry-%s" % (json_path(path), name)))
+    files = []
+    for i, (variant, where, label) in enumerate(out):
+        f = tmp_path / ("v%03d.json" % i)
+        f.write_text(json.dumps(variant), encoding="utf-8")
+        files.append((f, where, label))
+    return fmt, files
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
+def test_swapped_containers_refused(tollgate_bin, tmp_path, sample):
+    fmt, files = swapped_variants(sample, tmp_path)
+    if not files:
+        pytest.skip("no array container with a value in this sample")
+    r = tollgate(tollgate_bin, *[f for f, _, _ in files])
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 2
+    assert r.stdout == b"", "counted instead of refused: " + r.stdout.decode()[:300]
+    lines = err.splitlines()
+    assert len(lines) == len(files), err
+    for (f, where, label), line in zip(files, lines):
+        assert line.startswith("tollgate report: %s: %s: byte " % (f, fmt)), (label, line)
+        assert (": %s is " % where) in line, (label, line)
+    if REFERENCE.exists():  # the reference refuses the same variants
+        checked = [f for f, where, _ in files if not UNCHECKED_BY_REFERENCE.search(where)]
+        ref = subprocess.run([sys.executable, str(REFERENCE), *map(str, checked)], capture_output=True, timeout=300)
+        assert ref.returncode == 2
+        assert len(ref.stderr.decode().splitlines()) == len(checked), ref.stderr.decode()

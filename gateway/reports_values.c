@@ -1,8 +1,12 @@
-/* reports_py.c -- Python's rules for the few values the reference counter interprets.
+/* reports_values.c -- how the counting rule reads the few values it interprets.
  *
- * count_findings.py is the specification, so severity words go through str.strip() and
- * str.lower(), scores through float(), and dict keys through json.dumps. This file
- * reproduces exactly those operations for JSON values, and nothing else.
+ * Severity words are trimmed of white space (ASCII white space, the separators U+001C to
+ * U+001F and Unicode's space characters) and case-folded, then matched against the six bucket names and Negligible. A security-severity
+ * is a plain score from 0 to 10 or a bucket word. Values shown as text in the extra figures
+ * (keys of "types" and "levels") and in identities are written the way JSON tools print
+ * them: integers as written, other numbers in their shortest round-trip form ("2.0",
+ * "1e+16"), true, false and null as their literals. Nothing else is interpreted here.
+ * Pure functions; any thread.
  */
 #include "reports_impl.h"
 #include "util.h"
@@ -17,7 +21,7 @@ static const char *const bucket_names[TG_SEV_COUNT] = {
     [TG_SEV_MEDIUM] = "medium",   [TG_SEV_HIGH] = "high", [TG_SEV_CRITICAL] = "critical",
 };
 
-/* Length of the str.isspace() character that starts at s, or 0. */
+/* Length of the Unicode white-space character that starts at s, or 0. */
 static size_t space_at(const unsigned char *s, size_t n)
 {
     if (n >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20)))
@@ -94,7 +98,7 @@ static int word_bucket(const char *s, size_t n)
     return len == 10 && memcmp(low, "negligible", 10) == 0 ? -3 : -1;
 }
 
-enum tg_severity rp_py_bucket(const char *s, size_t n)
+enum tg_severity rp_bucket_word(const char *s, size_t n)
 {
     int b = word_bucket(s, n);
     if (b >= 0)
@@ -102,70 +106,16 @@ enum tg_severity rp_py_bucket(const char *s, size_t n)
     return b == -3 ? TG_SEV_INFO : TG_SEV_UNKNOWN;
 }
 
-/* Digits with single underscores between them (PEP 515), copied without the underscores.
- * Returns the number of source bytes used; 0 when there is no digit. */
-static size_t digitpart(const char *s, size_t n, struct tg_buf *out)
+/* How many of the n bytes at s are ASCII digits, from the start. */
+static size_t strspn_n(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-        tg_buf_putc(out, s[i++]);
-        if (i + 1 < n && s[i] == '_' && s[i + 1] >= '0' && s[i + 1] <= '9')
-            i++;
-    }
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
     return i;
 }
 
-static int special_float(const char *s, size_t n, double *out)
-{
-    char low[16];
-    int len = ascii_lower(s, n, low, sizeof low);
-    if (len < 0 || (size_t)len != strlen(low))
-        return -1;
-    if (strcmp(low, "inf") == 0 || strcmp(low, "infinity") == 0)
-        *out = INFINITY;
-    else if (strcmp(low, "nan") == 0)
-        *out = NAN;
-    else
-        return -1;
-    return 0;
-}
-
-int rp_py_float(struct tg_buf *b, const char *s, size_t n, double *out)
-{
-    strip(&s, &n);
-    tg_buf_reset(b);
-    size_t i = 0;
-    int neg = n && s[0] == '-';
-    if (n && (s[0] == '-' || s[0] == '+'))
-        tg_buf_putc(b, s[i++]);
-    if (special_float(s + i, n - i, out) == 0) {
-        *out = neg ? -*out : *out;
-        return 0;
-    }
-    size_t whole = digitpart(s + i, n - i, b), frac = 0;
-    i += whole;
-    if (i < n && s[i] == '.') {
-        tg_buf_putc(b, s[i++]);
-        i += frac = digitpart(s + i, n - i, b);
-    }
-    if (whole + frac == 0)
-        return -1;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        tg_buf_putc(b, s[i++]);
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            tg_buf_putc(b, s[i++]);
-        size_t e = digitpart(s + i, n - i, b);
-        if (e == 0)
-            return -1;
-        i += e;
-    }
-    if (i != n)
-        return -1;
-    *out = strtod(b->data, NULL);
-    return 0;
-}
-
-enum tg_severity rp_py_band(double score)
+enum tg_severity rp_cvss_band(double score)
 {
     if (score >= 9.0)
         return TG_SEV_CRITICAL;
@@ -178,28 +128,36 @@ enum tg_severity rp_py_band(double score)
     return TG_SEV_INFO;
 }
 
-uint8_t rp_py_score(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num,
-                    int isint)
+/* A plain score: ASCII digits, optionally one decimal point followed by digits. */
+static int plain_score(struct tg_buf *scratch, const char *s, size_t n, double *out)
 {
-    double v;
-    int b;
-    switch (kind) {
-    case RK_TRUE: return 1 + TG_SEV_LOW; /* float(True) == 1.0 */
-    case RK_FALSE: return 1 + TG_SEV_INFO;
-    case RK_NUM:
-        /* float() of an integer too large for a double raises OverflowError */
-        return isint && isinf(num) ? RP_SCORE_ERROR : (uint8_t)(1 + rp_py_band(num));
-    case RK_STR:
-        if (rp_py_float(scratch, s, n, &v) == 0)
-            return (uint8_t)(1 + rp_py_band(v));
-        b = word_bucket(s, n);
-        return b >= 0 ? (uint8_t)(1 + b) : RP_SCORE_NONE;
-    default: return RP_SCORE_NONE;
-    }
+    strip(&s, &n);
+    size_t whole = strspn_n(s, n), frac = 0;
+    if (whole > 0 && whole < n && s[whole] == '.')
+        frac = 1 + strspn_n(s + whole + 1, n - whole - 1);
+    if (whole == 0 || frac == 1 || whole + frac != n)
+        return -1;
+    tg_buf_reset(scratch);
+    tg_buf_append(scratch, s, n);
+    *out = strtod(scratch->data, NULL);
+    return 0;
 }
 
-/* Shortest digits that read back as v, Python's repr rules for where the point goes. */
-void rp_py_float_repr(double v, char *out, size_t outlen)
+uint8_t rp_score_bucket(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num)
+{
+    double v = num;
+    int b;
+    if (kind == RK_STR && plain_score(scratch, s, n, &v) < 0) {
+        b = word_bucket(s, n);
+        return b >= 0 ? (uint8_t)(1 + b) : RP_SCORE_NONE;
+    }
+    if (kind != RK_STR && kind != RK_NUM)
+        return RP_SCORE_NONE; /* true and false are no scores */
+    return v >= 0.0 && v <= 10.0 ? (uint8_t)(1 + rp_cvss_band(v)) : RP_SCORE_NONE; /* NaN fails both */
+}
+
+/* Shortest digits that read back as v; the point moves to an exponent below 1e-4 and from 1e16. */
+void rp_float_text(double v, char *out, size_t outlen)
 {
     char buf[40], digits[24];
     if (isnan(v) || isinf(v)) {
@@ -231,10 +189,10 @@ void rp_py_float_repr(double v, char *out, size_t outlen)
     }
 }
 
-int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
+int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
 {
     if (!isint) {
-        rp_py_float_repr(v, out, outlen);
+        rp_float_text(v, out, outlen);
         return 0;
     }
     if (n == 2 && memcmp(lit, "-0", 2) == 0)
@@ -246,7 +204,7 @@ int rp_py_num_str(const char *lit, size_t n, int isint, double v, char *out, siz
     return 0;
 }
 
-int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
+int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
 {
     static const char *const lits[] = {[RK_ABSENT] = "null", [RK_NULL] = "null", [RK_FALSE] = "false",
                                        [RK_TRUE] = "true"};
@@ -255,7 +213,7 @@ int rp_py_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *l
     if (v->len != v->tlen) /* longer than a capped copy */
         return -2;
     if (v->kind == RK_NUM) {
-        if (rp_py_num_str(v->text, v->tlen, v->isint, v->num, out, outlen))
+        if (rp_number_text(v->text, v->tlen, v->isint, v->num, out, outlen))
             return -2;
     } else if (v->kind == RK_STR) {
         if (v->len + 1 > outlen)
