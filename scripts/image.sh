@@ -100,6 +100,9 @@ build() {
   echo "image: podman build $IMAGE (sources $digest)" >&2
   podman build $opts --pull=never --format docker --label "$LABEL=$digest" \
     -f contrib/docker/Dockerfile -t "$IMAGE" .
+  # The image it replaces and the build stage stay behind untagged, one pair per rebuild;
+  # the cached apt layers carry no label and stay.
+  podman image prune -f --filter "label=$LABEL" >/dev/null
   podman image inspect --format '{{.Size}}' "$IMAGE" \
     | awk -v i="$IMAGE" '{printf "image: %s is %.1f MB\n", i, $1 / 1e6}'
 }

