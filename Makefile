@@ -34,8 +34,8 @@ ASAN_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 .SECONDARY:
-.PHONY: all deps deps-build deps-run deps-bench build run test unit integration \
-        fuzz fuzz-build bench demo install clean
+.PHONY: all deps deps-build deps-run deps-bench deps-image build run test unit integration \
+        fuzz fuzz-build bench demo image install clean help
 
 all: deps-build
 	@$(MAKE) --no-print-directory -j$(JOBS) build
@@ -44,6 +44,7 @@ deps: ; @scripts/deps.sh test
 deps-build: ; @scripts/deps.sh build
 deps-run: ; @scripts/deps.sh run
 deps-bench: ; @scripts/deps.sh bench
+deps-image: ; @scripts/deps.sh image
 
 # ---- inner targets: run only after deps, so pkg-config sees the packages ----
 ifneq ($(filter build unit-build fuzz-build build/%,$(MAKECMDGOALS)),)
@@ -126,6 +127,10 @@ demo: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@$(PYTHON) scripts/demo.py
 
+# The container image tollgate:dev with podman (base images made with debootstrap when absent).
+image: deps-image
+	@scripts/image.sh build
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/policies \
 	    $(DESTDIR)$(PREFIX)/share/tollgate/templates
@@ -136,3 +141,16 @@ install: all
 
 clean:
 	rm -rf build tests/log
+
+help:
+	@echo "make            build build/tollgate"
+	@echo "make run        the gateway on localhost with a private Redis (CONFIG=tollgate.yaml)"
+	@echo "make test       unit tests (plain and ASan+UBSan) and integration tests"
+	@echo "make unit | integration   one half of make test"
+	@echo "make fuzz       every fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make bench      the benchmarks in bench/"
+	@echo "make demo       a guided run against the stand-in GitLab"
+	@echo "make image      the container image tollgate:dev (podman; contrib/docker/Dockerfile)"
+	@echo "make install    binary, policies, templates under PREFIX (default /usr/local)"
+	@echo "make deps       install the Debian packages and tools the tests need"
+	@echo "make clean      remove build/ and tests/log/"

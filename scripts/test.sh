@@ -13,7 +13,7 @@ passed=0 failed=0
 py_passed=0 py_failed=0
 pytest_run() {
   out=$(mktemp)
-  { "$PYTHON" -m pytest -q -p no:cacheprovider "$@"; echo $? >"$out.rc"; } 2>&1 | tee "$out"
+  { "$PYTHON" -m pytest -q -rs -p no:cacheprovider "$@"; echo $? >"$out.rc"; } 2>&1 | tee "$out"
   st=$(cat "$out.rc")
   last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$out" | tail -n 1)
   for word in passed failed error errors; do
