@@ -33,11 +33,11 @@ struct fixture_row {
 
 static const struct fixture_row fixtures[] = {
     {"pipeline_event.json", "Pipeline Hook", TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org",
-     "gitlab-test", "master", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
+     "gitlab-test", "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
      "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
-    /* object_kind decides without a header */
+    /* object_kind decides without a header; a merge-request pipeline's ref is its source branch */
     {"pipeline_event.json", NULL, TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
-     "master", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
+     "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
      "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
     /* Job: commit.id is the pipeline id; no username in its user object */
     {"job_event.json", "Job Hook", TG_EVENT_JOB, 380, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
@@ -55,8 +55,8 @@ static const struct fixture_row fixtures[] = {
     {"tag_push_event.json", NULL, TG_EVENT_TAG_PUSH, 1, "jsmith/example", "jsmith", "example", "v1.0.0", 1,
      "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", 0, "", "", "", "", 0, 0},
     /* The header wins over object_kind */
-    {"push_event.json", "Tag Push Hook", TG_EVENT_TAG_PUSH, 15, "mike/diaspora", "mike", "diaspora", "master",
-     1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
+    {"push_event.json", "Tag Push Hook", TG_EVENT_TAG_PUSH, 15, "mike/diaspora", "mike", "diaspora",
+     "refs/heads/master", 1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
 };
 
 static void check_fixture(const struct fixture_row *r)
@@ -155,7 +155,20 @@ static const struct {
     {"unknown kind is lenient", NULL, "{\"object_kind\":\"issue\",\"project\":{\"id\":\"x\"},\"ref\":5}", NULL,
      TG_EVENT_OTHER, ""},
     {"unknown kind common fields", NULL,
-     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL, TG_EVENT_OTHER, "v2"},
+     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL, TG_EVENT_OTHER,
+     "refs/tags/v2"},
+    {"variables not a list", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":{}}}",
+     "object_attributes.variables is not a list", 0, NULL},
+    {"variable not an object", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[1]}}",
+     "object_attributes.variables[0] is not an object", 0, NULL},
+    {"variable value number", NULL,
+     "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[{\"key\":\"A\",\"value\":1}]}}",
+     "object_attributes.variables[0].value is not a string", 0, NULL},
+    {"source_pipeline id string", NULL, "{\"object_kind\":\"pipeline\",\"source_pipeline\":{\"pipeline_id\":\"5\"}}",
+     "source_pipeline.pipeline_id is not an integer", 0, NULL},
+    {"mr source project string", NULL,
+     "{\"object_kind\":\"pipeline\",\"merge_request\":{\"source_project_id\":\"1\"}}",
+     "merge_request.source_project_id is not an integer", 0, NULL},
     {"unknown header falls back", "System Hook", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/dev\"}", NULL,
      TG_EVENT_PUSH, "dev"},
     {"job pipeline from commit.id", NULL, "{\"object_kind\":\"build\",\"commit\":{\"id\":77},\"ref\":\"main\"}",
@@ -186,6 +199,78 @@ static void check_bodies(void)
     }
 }
 
+/* Tag or branch, merge request and fork come from fields, never from the ref's spelling. */
+#define MR(src, tgt, branch)                                                                                   \
+    "\"merge_request\":{\"iid\":7,\"source_branch\":\"" branch "\",\"source_project_id\":" #src              \
+    ",\"target_project_id\":" #tgt "}"
+#define PIPE(attrs, rest) "{\"object_kind\":\"pipeline\",\"object_attributes\":{" attrs "}" rest "}"
+static const struct {
+    const char *name, *body, *ref;
+    int tag, merge_request, fork;
+} refs[] = {
+    {"branch named like a tag", PIPE("\"ref\":\"refs/tags/v9.9.9\",\"tag\":false", ""), "refs/tags/v9.9.9", 0, 0, 0},
+    {"branch without tag flag", PIPE("\"ref\":\"refs/tags/v9.9.9\"", ""), "refs/tags/v9.9.9", 0, 0, 0},
+    {"full branch ref", PIPE("\"ref\":\"refs/heads/main\",\"tag\":false", ""), "main", 0, 0, 0},
+    {"tag pipeline", PIPE("\"ref\":\"v1\",\"tag\":true", ""), "v1", 1, 0, 0},
+    {"tag keeps its name", PIPE("\"ref\":\"refs/heads/x\",\"tag\":true", ""), "refs/heads/x", 1, 0, 0},
+    {"detached mr from main",
+     PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     1, 0},
+    {"merged results",
+     PIPE("\"ref\":\"refs/merge-requests/7/merge\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     1, 0},
+    {"merge train",
+     PIPE("\"ref\":\"refs/merge-requests/7/train\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     1, 0},
+    {"mr pipeline by ref name", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main",
+     0, 1, 0},
+    {"fork mr", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(2, 1, "main")), "main", 0, 1, 1},
+    {"mr source without merge_request is a fork (cannot tell)",
+     PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"", ""),
+     "refs/merge-requests/7/head", 0, 1, 1},
+    {"push branch", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/refs/tags/v1\"}", "refs/tags/v1", 0, 0, 0},
+    {"tag push", "{\"object_kind\":\"tag_push\",\"ref\":\"refs/tags/v1\"}", "v1", 1, 0, 0},
+    {"job hook branch named like a tag", "{\"object_kind\":\"build\",\"ref\":\"refs/tags/v2\",\"tag\":false}",
+     "refs/tags/v2", 0, 0, 0},
+};
+
+static void check_refs(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(refs); i++) {
+        struct tg_event e;
+        char err[256] = "";
+        int rc = tg_event_parse(NULL, refs[i].body, strlen(refs[i].body), &e, err, sizeof err);
+        UNIT_CHECK(refs[i].name, rc == 0);
+        if (rc) {
+            fprintf(stderr, "  %s: %s\n", refs[i].name, err);
+            continue;
+        }
+        UNIT_STREQ(refs[i].name, e.ref, refs[i].ref);
+        UNIT_CHECK(refs[i].name, e.tag == refs[i].tag);
+        UNIT_CHECK(refs[i].name, e.merge_request == refs[i].merge_request);
+        UNIT_CHECK(refs[i].name, e.mr_fork == refs[i].fork);
+        tg_event_dispose(&e);
+    }
+}
+
+/* source_pipeline and variables of the documented pipeline payload. */
+static void check_upstream_and_variables(void)
+{
+    size_t len;
+    char err[256] = "", *body = fixture("pipeline_event.json", &len);
+    struct tg_event e;
+    int rc = body ? tg_event_parse("Pipeline Hook", body, len, &e, err, sizeof err) : -1;
+    free(body);
+    UNIT_CHECK("upstream", rc == 0);
+    if (rc)
+        return;
+    UNIT_CHECK("upstream", e.parent_project_id == 41 && e.parent_pipeline_id == 30 && e.parent_job_id == 3401);
+    UNIT_CHECK("mr ids", e.mr_source_project_id == 1 && e.mr_target_project_id == 1 && !e.mr_fork);
+    UNIT_STREQ("variable", tg_event_variable(&e, "NESTOR_PROD_ENVIRONMENT"), "us-west-1");
+    UNIT_CHECK("no variable", tg_event_variable(&e, "TOLLGATE_DEPLOYMENT") == NULL);
+    tg_event_dispose(&e);
+}
+
 static void check_names(void)
 {
     UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_MERGE_REQUEST), "merge_request");
@@ -200,6 +285,8 @@ int main(void)
         check_fixture(&fixtures[i]);
     check_pipeline_details();
     check_bodies();
+    check_refs();
+    check_upstream_and_variables();
     check_names();
     return unit_summary("test_gitlab");
 }
