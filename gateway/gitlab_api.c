@@ -14,6 +14,9 @@
 #define TG_MODULE "gitlab"
 #define MAX_ERROR_BODY 65536
 #define MAX_REDIRECTS 3
+#define MAX_LIST_BODY (16u << 20) /* one page of 100 jobs is ~250 kB */
+#define PER_PAGE 100
+#define MAX_PAGES 50
 
 struct tg_gitlab_api {
     CURL *curl;
@@ -31,6 +34,8 @@ struct exchange {
     void *sink_arg;
     int sink_stopped;
     struct tg_buf body;     /* otherwise the body (errors, JSON answers), capped */
+    size_t cap;             /* the body's cap: 0 for MAX_ERROR_BODY */
+    int truncated;          /* the body went over its cap */
     uint64_t retry_after_ms;
 };
 
@@ -98,8 +103,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
         }
         return len;
     }
-    if (ex->body.len + len <= MAX_ERROR_BODY)
+    if (ex->body.len + len <= (ex->cap ? ex->cap : MAX_ERROR_BODY))
         tg_buf_append(&ex->body, p, len);
+    else
+        ex->truncated = 1;
     return len;
 }
 
@@ -257,6 +264,134 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
     tg_buf_dispose(&ex.body);
     free(url), free(p);
     return r;
+}
+
+/* ---- lists: bridges and pipeline jobs ---- */
+
+/* GET url (paginated) and hand each page's array to on_page; 0, or -1 with err. */
+typedef int (*page_fn)(void *arg, json_t *items, char *err, size_t errlen);
+
+static int get_page(struct tg_gitlab_api *api, const char *url, json_t **items, char *err, size_t errlen)
+{
+    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY};
+    struct tg_gitlab_result res;
+    json_error_t jerr;
+    tg_buf_init(&ex.body);
+    perform(api, url, NULL, &ex, &res);
+    *items = NULL;
+    if (res.status != 200)
+        snprintf(err, errlen, "%s", res.error[0] ? res.error : "no answer");
+    else if (ex.truncated)
+        snprintf(err, errlen, "answer larger than %u bytes", MAX_LIST_BODY);
+    else if ((*items = json_loadb(ex.body.data ? ex.body.data : "", ex.body.len, 0, &jerr)) == NULL)
+        snprintf(err, errlen, "answer is not JSON: %s", jerr.text);
+    else if (!json_is_array(*items))
+        snprintf(err, errlen, "answer is not a list"), json_decref(*items), *items = NULL;
+    tg_buf_dispose(&ex.body);
+    return *items ? 0 : -1;
+}
+
+static int get_list(struct tg_gitlab_api *api, const char *path, page_fn on_page, void *arg, char *err,
+                    size_t errlen)
+{
+    for (int page = 1; page <= MAX_PAGES; page++) {
+        json_t *items;
+        char *url = tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, path, PER_PAGE, page);
+        int rc = get_page(api, url, &items, err, errlen);
+        free(url);
+        if (rc == 0)
+            rc = on_page(arg, items, err, errlen);
+        size_t n = items ? json_array_size(items) : 0;
+        json_decref(items);
+        if (rc || n < PER_PAGE)
+            return rc;
+    }
+    snprintf(err, errlen, "more than %d pages", MAX_PAGES);
+    return -1;
+}
+
+/* The string at key, or NULL when the item lacks it or it is not a string. */
+static const char *item_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+struct children_walk {
+    struct tg_children *out;
+    long long project_id; /* the parent's: a downstream pipeline without project_id is in it */
+};
+
+static int add_bridges(void *arg, json_t *items, char *err, size_t errlen)
+{
+    struct children_walk *w = arg;
+    struct tg_children *c = w->out;
+    size_t n = json_array_size(items);
+    c->pipelines = tg_xrealloc(c->pipelines, (c->npipelines + n + 1) * sizeof *c->pipelines);
+    for (size_t i = 0; i < n; i++) {
+        json_t *b = json_array_get(items, i), *dp = json_object_get(b, "downstream_pipeline");
+        json_t *pid = json_object_get(dp, "project_id");
+        if (!json_is_object(b) || !item_str(b, "name") || !(json_is_null(dp) || dp == NULL || json_is_object(dp)) ||
+            (json_is_object(dp) && (!json_is_integer(json_object_get(dp, "id")) || !item_str(dp, "status")))) {
+            snprintf(err, errlen, "bridges[%zu] is not a bridge job with downstream_pipeline {id, status}", i);
+            return -1;
+        }
+        struct tg_child_pipeline *p = &c->pipelines[c->npipelines++];
+        p->bridge = tg_xstrdup(item_str(b, "name"));
+        p->project_id = json_is_integer(pid) ? json_integer_value(pid) : w->project_id;
+        p->id = json_is_object(dp) ? json_integer_value(json_object_get(dp, "id")) : 0;
+        p->status = tg_xstrdup(json_is_object(dp) ? item_str(dp, "status") : "created");
+    }
+    return 0;
+}
+
+struct jobs_walk {
+    struct tg_children *out;
+    const struct tg_child_pipeline *pipeline;
+};
+
+static int add_jobs(void *arg, json_t *items, char *err, size_t errlen)
+{
+    struct jobs_walk *w = arg;
+    struct tg_children *c = w->out;
+    size_t n = json_array_size(items);
+    c->jobs = tg_xrealloc(c->jobs, (c->njobs + n + 1) * sizeof *c->jobs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(items, i);
+        if (!json_is_object(j) || !json_is_integer(json_object_get(j, "id")) || !item_str(j, "name") ||
+            !item_str(j, "status")) {
+            snprintf(err, errlen, "jobs[%zu] of pipeline %lld is not a job with id, name and status", i,
+                     w->pipeline->id);
+            return -1;
+        }
+        c->jobs[c->njobs++] = (struct tg_child_job){w->pipeline->project_id, w->pipeline->id,
+                                                    json_integer_value(json_object_get(j, "id")),
+                                                    tg_xstrdup(item_str(j, "name")), tg_xstrdup(item_str(j, "status"))};
+    }
+    return 0;
+}
+
+int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
+                       struct tg_children *out, char *err, size_t errlen)
+{
+    char why[256] = "", path[128];
+    struct children_walk cw = {out, project_id};
+    snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/bridges", project_id, pipeline_id);
+    int rc = get_list(api, path, add_bridges, &cw, why, sizeof why);
+    if (rc)
+        snprintf(err, errlen, "bridges of pipeline %lld: %s", pipeline_id, why);
+    for (size_t i = 0; rc == 0 && i < out->npipelines; i++) {
+        struct jobs_walk jw = {out, &out->pipelines[i]};
+        if (out->pipelines[i].id == 0)
+            continue;
+        snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/jobs", out->pipelines[i].project_id,
+                 out->pipelines[i].id);
+        rc = get_list(api, path, add_jobs, &jw, why, sizeof why);
+        if (rc)
+            snprintf(err, errlen, "jobs of child pipeline %lld: %s", out->pipelines[i].id, why);
+    }
+    if (rc)
+        tg_children_dispose(out);
+    return rc;
 }
 
 static void form_add(struct tg_gitlab_api *api, struct tg_buf *f, const char *key, const char *value)
