@@ -50,6 +50,15 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
  * in err (no answer, any non-200, an answer of another shape). */
 int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
                        struct tg_children *out, char *err, size_t errlen);
+/* One page of those answers parsed and appended to out (shapes of doc/api/jobs.md): a list of
+ * bridge jobs {name, downstream_pipeline: {id, status, project_id?} | null} (a missing
+ * project_id is project_id), or of jobs {id, name, status} of pipeline_id in project_id.
+ * Returns the number of items, or -1 with err (not JSON, not a list, an item of another
+ * shape; out keeps what earlier pages added). */
+int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id, struct tg_children *out, char *err,
+                            size_t errlen);
+int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, long long pipeline_id,
+                         struct tg_children *out, char *err, size_t errlen);
 
 /* POST /projects/:id/trigger/pipeline with token, ref and variables[...]. Fills res; returns
  * 0 when GitLab created the pipeline (201), -1 otherwise. */

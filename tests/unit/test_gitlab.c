@@ -4,6 +4,7 @@
  * case: add a payload or a fault by adding a row.
  */
 #include "gitlab.h"
+#include "gitlab_api.h"
 #include "unit_files.h"
 
 static char *fixture(const char *name, size_t *len)
@@ -271,6 +272,56 @@ static void check_upstream_and_variables(void)
     tg_event_dispose(&e);
 }
 
+/* GitLab's bridges and pipeline-jobs answers (doc/api/jobs.md shapes, trimmed). */
+static const struct {
+    const char *name, *body;
+    int bridges, n;           /* n: items, or -1 */
+    const char *err;          /* for -1: part of the message */
+    long long project, id;    /* first item: child project and pipeline (bridges), job id (jobs) */
+    const char *status;
+} pages[] = {
+    {"bridge", "[{\"id\":7,\"name\":\"scans\",\"status\":\"success\",\"downstream_pipeline\":{\"id\":5,"
+               "\"sha\":\"f62a\",\"ref\":\"main\",\"status\":\"running\",\"project_id\":9}}]",
+     1, 1, NULL, 9, 5, "running"},
+    {"bridge without project_id is in the parent's project",
+     "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":{\"id\":5,\"status\":\"success\"}}]", 1, 1, NULL, 7, 5,
+     "success"},
+    {"bridge not triggered yet", "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":null}]", 1, 1, NULL, 7, 0,
+     "created"},
+    {"no bridges", "[]", 1, 0, NULL, 0, 0, NULL},
+    {"bridge id string", "[{\"name\":\"s\",\"downstream_pipeline\":{\"id\":\"5\",\"status\":\"x\"}}]", 1, -1,
+     "bridges[0] is not a bridge job", 0, 0, NULL},
+    {"bridges object", "{\"message\":\"x\"}", 1, -1, "answer is not a list", 0, 0, NULL},
+    {"bridges not json", "<html>", 1, -1, "answer is not JSON", 0, 0, NULL},
+    {"jobs", "[{\"id\":901,\"name\":\"trivy-scan\",\"status\":\"success\",\"stage\":\"test\"},"
+             "{\"id\":900,\"name\":\"unit\",\"status\":\"failed\"}]",
+     0, 2, NULL, 7, 901, "success"},
+    {"job without status", "[{\"id\":1,\"name\":\"a\"}]", 0, -1, "jobs[0] of pipeline 8 is not a job", 0, 0, NULL},
+};
+
+static void check_pages(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(pages); i++) {
+        struct tg_children c = {0};
+        char err[256] = "";
+        const char *b = pages[i].body;
+        int n = pages[i].bridges ? tg_gitlab_parse_bridges(b, strlen(b), 7, &c, err, sizeof err)
+                                 : tg_gitlab_parse_jobs(b, strlen(b), 7, 8, &c, err, sizeof err);
+        UNIT_CHECK(pages[i].name, n == pages[i].n);
+        if (n < 0)
+            UNIT_CHECK(pages[i].name, strstr(err, pages[i].err) != NULL);
+        else if (n > 0 && pages[i].bridges)
+            UNIT_CHECK(pages[i].name, c.pipelines[0].project_id == pages[i].project &&
+                                          c.pipelines[0].id == pages[i].id &&
+                                          strcmp(c.pipelines[0].status, pages[i].status) == 0 &&
+                                          strcmp(c.pipelines[0].bridge, "scans") == 0);
+        else if (n > 0)
+            UNIT_CHECK(pages[i].name, c.jobs[0].project_id == 7 && c.jobs[0].pipeline_id == 8 &&
+                                          c.jobs[0].id == pages[i].id && strcmp(c.jobs[0].status, pages[i].status) == 0);
+        tg_children_dispose(&c);
+    }
+}
+
 static void check_names(void)
 {
     UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_MERGE_REQUEST), "merge_request");
@@ -287,6 +338,7 @@ int main(void)
     check_bodies();
     check_refs();
     check_upstream_and_variables();
+    check_pages();
     check_names();
     return unit_summary("test_gitlab");
 }
