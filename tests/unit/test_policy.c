@@ -33,6 +33,9 @@
 #define POLICY HEAD JOBS REPORTS SEV
 #define STAGING "  staging:\n    branches: [dev]\n    merge_requests: true\n"
 #define RELEASES "  releases:\n    tags: [\"v*\"]\n"
+#define CHILD_POLICY                                                                                  \
+    HEAD "    require_jobs: [horusec, { job: trivy-scan, pipeline: child }]\n"                           \
+         "    reports:\n      - { job: trivy-scan, artifact: trivy-report.json, pipeline: child }\n" SEV
 #define EXC(id, until, extra) "exceptions:\n  - { id: " id ", until: " until ", reason: ok, by: alice" extra " }\n"
 
 /* ---- events ---- */
@@ -212,6 +215,14 @@ static const struct row rows[] = {
      {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_DEPLOY, "policy", "passed for production"},
     {"sources override drops push", POLICY "    sources: [trigger]\n", {0}, {{0}}, NULL, TG_VERDICT_SKIP, "source",
      "source push does not deploy to production (sources: trigger)"},
+    /* offline (tollgate eval, no children callback): a required child job counts as missing */
+    {"child job offline", CHILD_POLICY, {0}, {CLEAN_TRIVY}, NULL, TG_VERDICT_BLOCK, "require_jobs",
+     "required job trivy-scan (child pipeline) is missing: no job trivy-scan: child pipelines are not looked up "
+     "offline"},
+    {"child report offline goes to the fetcher", HEAD "    reports:\n      - { job: trivy-scan, artifact: "
+     "trivy-report.json, pipeline: child }\n" SEV, {.drop = "trivy-scan"},
+     {{"trivy-report.json", TRIVY(V("CVE-1", "CRITICAL", "a"))}}, NULL, TG_VERDICT_BLOCK, "severity.block",
+     "critical 1 > 0 in trivy-scan/trivy-report.json: CVE-1"},
     {"empty sources: nothing deploys", POLICY "    sources: []\n", {0}, {{0}}, NULL, TG_VERDICT_SKIP, "source",
      "(sources: none)"},
     /* required jobs */
@@ -700,10 +711,6 @@ static void check_ignored(void)
 
 /* ---- jobs of child pipelines ---- */
 
-#define CHILD_POLICY                                                                                  \
-    HEAD "    require_jobs: [horusec, { job: trivy-scan, pipeline: child }]\n"                           \
-         "    reports:\n      - { job: trivy-scan, artifact: trivy-report.json, pipeline: child }\n" SEV
-
 struct kids {
     const char *name;
     const char *pstatus;   /* the child pipeline's status; NULL: the bridge made none yet */
@@ -791,23 +798,6 @@ static void check_children(void)
             tg_decision_dispose(&d);
         }
         free(reasons);
-        tg_event_dispose(&ev);
-    }
-    /* Offline (tollgate eval): child jobs count as missing; a child report goes to the fetcher. */
-    struct served served = {docs, 0};
-    struct tg_event ev;
-    struct tg_decision d;
-    char err[256];
-    struct tweak t = {0};
-    if (ps && make_event(&t, &ev) == 0) {
-        int rc = tg_policy_decide(ps, &ev, fetch, &served, 1780000000000ULL, &d, err, sizeof err);
-        char *reasons = rc == 0 ? joined(d.reasons) : NULL;
-        UNIT_CHECK("offline child job", reasons && strstr(reasons, "required job trivy-scan (child pipeline) is "
-                                                                   "missing: no job trivy-scan: child pipelines "
-                                                                   "are not looked up offline"));
-        free(reasons);
-        if (rc == 0)
-            tg_decision_dispose(&d);
         tg_event_dispose(&ev);
     }
     tg_policy_set_free(ps);
