@@ -112,6 +112,16 @@ static int record_ignored(struct job *j, const char *why)
     return rc;
 }
 
+static enum tg_deliver_result ignore(struct job *j, const char *reason, char *why, size_t whylen)
+{
+    tg_log_msg(TG_LOG_INFO, TG_MODULE, "ignored", "%s pipeline %lld: %s", j->ev.project_path, j->ev.pipeline_id,
+               reason);
+    if (record_ignored(j, reason) == 0)
+        return TG_DELIVER_DONE;
+    snprintf(why, whylen, "audit.fail_closed: the ignored pipeline could not be recorded");
+    return TG_DELIVER_RETRY;
+}
+
 static json_t *reasons_json(const struct tg_decision *d)
 {
     json_t *a = json_array();
@@ -223,14 +233,8 @@ static enum tg_deliver_result decide(struct job *j, char *why, size_t whylen)
         return TG_DELIVER_RETRY;
     }
     char ignored[512];
-    if (tg_policy_ignored(cfg->policies, &j->ev, ignored, sizeof ignored)) {
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "ignored", "%s pipeline %lld: %s", j->ev.project_path, j->ev.pipeline_id,
-                   ignored);
-        if (record_ignored(j, ignored) == 0)
-            return TG_DELIVER_DONE;
-        snprintf(why, whylen, "audit.fail_closed: the ignored pipeline could not be recorded");
-        return TG_DELIVER_RETRY;
-    }
+    if (tg_policy_ignored(cfg->policies, &j->ev, ignored, sizeof ignored))
+        return ignore(j, ignored, why, whylen);
     struct tg_decide_io io = {fetch_artifact, j, list_children, j};
     if (tg_policy_decide_io(cfg->policies, &j->ev, &io, tg_now_ms(), &d, why, whylen))
         return TG_DELIVER_RETRY;

@@ -2,9 +2,11 @@
  *
  * A decision is pure: given the event, the reports (through a fetch callback) and the time,
  * it picks the environment (first branch/tag glob that matches, files in name order), checks
- * required jobs, counts each report with the reports module, subtracts unexpired accepted
- * risks, and compares with the severity thresholds. It never does I/O itself: the caller's
- * fetch callback does (GitLab artifacts in the worker, local files in `tollgate eval`).
+ * that the pipeline is a deploy candidate there (source, fork), checks required jobs (of the
+ * pipeline, or of its child pipelines through a children callback), counts each report with
+ * the reports module, subtracts unexpired accepted risks, and compares with the severity
+ * thresholds. It never does I/O itself: the caller's callbacks do (GitLab's API in the
+ * worker, local files in `tollgate eval`).
  */
 #ifndef TG_POLICY_H
 #define TG_POLICY_H
