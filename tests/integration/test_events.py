@@ -273,3 +273,29 @@ def test_gateway_bridges_error_retries(tollgate, gitlab, redis, logdir):
                what="deployed after the retry")
     assert len(gitlab.requests("bridges")) >= 2
     assert [r["decision"] for r in audit(redis) if r["action"] == "decided"] == ["deploy"]
+
+
+def test_gateway_child_job_on_a_second_page_of_another_project(tollgate, gitlab, redis, logdir):
+    """A multi-project downstream pipeline (project 9) holding 150 jobs: its trivy-scan, the
+    oldest, is on the second page; the report comes from project 9."""
+    tg = start(tollgate, gitlab, logdir, False)
+    gitlab.add_pipeline(7, 3600, bridges=[
+        {"id": 36001, "name": "unit-tests", "status": "success",
+         "downstream_pipeline": {"id": 3601, "project_id": 7, "status": "success"}},
+        {"id": 36002, "name": "security", "status": "success",
+         "downstream_pipeline": {"id": 3602, "project_id": 9, "status": "success"}}])
+    gitlab.add_pipeline(7, 3601, jobs=[{"id": 36010, "name": "unit", "status": "success"}])
+    gitlab.add_pipeline(9, 3602, jobs=[{"id": 50000, "name": "trivy-scan", "status": "success"}] +
+                        [{"id": 50001 + i, "name": "lint-%d" % i, "status": "success"} for i in range(150)])
+    serve_report(gitlab, 9, 50000, CLEAN)
+    post(tg, pipeline_event(pipeline=3600, ref="mono", builds=(("build", 3700, "success"),)), "uuid-3600")
+    wait_until(lambda: redis.cmd("HGET", "tg:deploy:7:3600:mono", "state") == b"triggered", what="mono deployed")
+    pages = [(r["path"], r["query"].get("page")) for r in gitlab.requests("jobs")]
+    assert sorted(pages) == [("/api/v4/projects/7/pipelines/3601/jobs", "1"),
+                             ("/api/v4/projects/9/pipelines/3602/jobs", "1"),
+                             ("/api/v4/projects/9/pipelines/3602/jobs", "2")]
+    assert all(r["query"].get("per_page") == "100" for r in gitlab.requests("jobs"))
+    assert [r["path"] for r in gitlab.requests("artifact")] == ["/api/v4/projects/9/jobs/50000/artifacts/trivy-report.json"]
+    rec = answered(redis, 3600)
+    assert sorted((p["project"], p["pipeline"]) for p in rec["details"]["children"]["pipelines"]) == [
+        (7, 3601), (9, 3602)]

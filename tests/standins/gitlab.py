@@ -32,7 +32,9 @@ Run standalone: python3 gitlab.py --port 0 --token API_TOKEN --trigger-token TRI
 (prints "listening on PORT"), or use GitLab(...) in-process from pytest.
 """
 import argparse
+import copy
 import json
+import pathlib
 import re
 import socketserver
 import sys
@@ -109,28 +111,28 @@ def status_entity(sha, form):
             "author": {"id": 1, "username": "tollgate-bot"}}
 
 
+API_FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "gitlab" / "api"
+DOC_BRIDGE = json.loads((API_FIXTURES / "list_pipeline_bridges_response.json").read_text())[0]
+DOC_JOB = json.loads((API_FIXTURES / "list_pipeline_jobs_response.json").read_text())[1]
+
+
 def job_entity(job, project, pipeline, bridge=False):
-    """A job (or bridge job) shaped like doc/api/jobs.md's examples, from a short spec."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    sha = "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd"
-    e = {"commit": {"author_email": "admin@example.com", "author_name": "Administrator", "created_at": now,
-                    "id": sha, "message": "Test the CI integration.", "short_id": sha[:8],
-                    "title": "Test the CI integration."},
-         "coverage": None, "allow_failure": False, "created_at": now, "started_at": now, "finished_at": now,
-         "duration": 0.2, "queued_duration": 0.01, "id": job["id"], "name": job["name"],
-         "pipeline": {"id": pipeline, "project_id": int(project) if str(project).isdigit() else project,
-                      "ref": "main", "sha": sha, "status": job.get("pipeline_status", "success")},
-         "ref": "main", "stage": job.get("stage", "test"), "status": job["status"], "tag": False,
-         "web_url": "https://gitlab.example.com/-/jobs/%d" % job["id"], "project": {"ci_job_token_scope_enabled": False},
-         "user": {"id": 1, "name": "Administrator", "username": "root", "state": "active"}}
-    if bridge:
-        dp = job.get("downstream_pipeline")
-        e["downstream_pipeline"] = None if dp is None else dict(
-            {"sha": sha, "ref": "main", "created_at": now, "updated_at": now,
-             "web_url": "https://gitlab.example.com/-/pipelines/%d" % dp["id"]}, **dp)
+    """A job (or bridge job) from doc/api/jobs.md's example (tests/fixtures/gitlab/api), with the
+    spec's id, name, status and pipeline; a bridge gets the spec's downstream_pipeline."""
+    e = copy.deepcopy(DOC_BRIDGE if bridge else DOC_JOB)
+    e.update(id=job["id"], name=job["name"], status=job["status"], stage=job.get("stage", "test"),
+             web_url="https://gitlab.example.com/-/jobs/%d" % job["id"])
+    e["pipeline"].update(id=pipeline, project_id=int(project) if str(project).isdigit() else project,
+                         status=job.get("pipeline_status", "success"))
+    if not bridge:
+        e["failure_reason"] = "script_failure" if job["status"] == "failed" else None
+        return e
+    dp = job.get("downstream_pipeline")
+    if dp is None:
+        e["downstream_pipeline"] = None
     else:
-        e.update({"artifacts": [], "artifacts_expire_at": None, "tag_list": [], "runner": None,
-                  "failure_reason": None if job["status"] != "failed" else "script_failure"})
+        e["downstream_pipeline"].update(dp)
+        e["downstream_pipeline"]["web_url"] = "https://gitlab.example.com/-/pipelines/%d" % dp["id"]
     return e
 
 

@@ -322,6 +322,25 @@ static void check_pages(void)
     }
 }
 
+/* The documented answers themselves (tests/fixtures/gitlab/api). */
+static void check_doc_pages(void)
+{
+    size_t len;
+    struct tg_children c = {0};
+    char err[256] = "", *b = unit_fixture("gitlab/api/list_pipeline_bridges_response.json", &len);
+    int n = b ? tg_gitlab_parse_bridges(b, len, 1, &c, err, sizeof err) : -1;
+    UNIT_CHECK("doc bridges", n == 1 && c.pipelines[0].id == 5 && c.pipelines[0].project_id == 1 &&
+                                  strcmp(c.pipelines[0].status, "pending") == 0 &&
+                                  strcmp(c.pipelines[0].bridge, "teaspoon") == 0);
+    free(b);
+    b = unit_fixture("gitlab/api/list_pipeline_jobs_response.json", &len);
+    n = b ? tg_gitlab_parse_jobs(b, len, 1, 6, &c, err, sizeof err) : -1;
+    UNIT_CHECK("doc jobs", n == 2 && c.njobs == 2 && c.jobs[1].id == 7 && strcmp(c.jobs[1].name, "teaspoon") == 0 &&
+                               strcmp(c.jobs[0].status, "failed") == 0);
+    free(b);
+    tg_children_dispose(&c);
+}
+
 static void check_names(void)
 {
     UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_MERGE_REQUEST), "merge_request");
@@ -339,6 +358,7 @@ int main(void)
     check_refs();
     check_upstream_and_variables();
     check_pages();
+    check_doc_pages();
     check_names();
     return unit_summary("test_gitlab");
 }
