@@ -134,10 +134,16 @@ static int check_eligible(struct decide *d)
         free(list);
         return 1;
     }
-    if (ev->mr_fork) {
+    if (ev->mr_fork && ev->mr_source_project_id && ev->mr_target_project_id) {
         conclude(d, TG_VERDICT_SKIP, "fork",
                  tg_xasprintf("merge request !%lld comes from another project (%lld into %lld): pipelines of "
                               "forks never deploy", ev->mr_iid, ev->mr_source_project_id, ev->mr_target_project_id));
+        return 1;
+    }
+    if (ev->mr_fork) {
+        conclude(d, TG_VERDICT_SKIP, "fork",
+                 tg_xstrdup("merge-request pipeline without its merge request's source and target projects: "
+                            "it may come from a fork, and pipelines of forks never deploy"));
         return 1;
     }
     return 0;
