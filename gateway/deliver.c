@@ -4,6 +4,7 @@
 #include "crypto.h"
 #include "deploy.h"
 #include "gitlab.h"
+#include "gitlab_api.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -74,8 +75,51 @@ static enum tg_fetch_result fetch_artifact(void *arg, const struct tg_report_ref
                                            void *sink_arg, char *err, size_t errlen)
 {
     struct job *j = arg;
-    return tg_gitlab_fetch_artifact(j->w->api, j->ev.project_id, ref->job_id, ref->artifact, sink, sink_arg, err,
-                                    errlen);
+    long long project = ref->project_id ? ref->project_id : j->ev.project_id; /* a child's own project */
+    return tg_gitlab_fetch_artifact(j->w->api, project, ref->job_id, ref->artifact, sink, sink_arg, err, errlen);
+}
+
+static int list_children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err, size_t errlen)
+{
+    struct job *j = arg;
+    return tg_gitlab_children(j->w->api, ev->project_id, ev->pipeline_id, out, err, errlen);
+}
+
+/* The decided/ignored record names the X-Gitlab-Event-UUID of the hook it answers (GitLab's
+ * own recursion guard keys on it): a copy of details with event_uuid added. */
+static json_t *with_event_uuid(const struct job *j, json_t *details)
+{
+    json_t *d = details ? json_copy(details) : json_object();
+    json_object_set_new(d, "event_uuid", json_stringn_nocheck(j->e->field[TG_QF_EVENT_UUID],
+                                                              j->e->len[TG_QF_EVENT_UUID]));
+    return d;
+}
+
+/* A pipeline that is never decided (tg_policy_ignored): one audit record, nothing else. */
+static int record_ignored(struct job *j, const char *why)
+{
+    char once[600];
+    snprintf(once, sizeof once, "ignored:%lld:%lld:%.100s", j->ev.project_id, j->ev.pipeline_id,
+             j->ev.pipeline_status);
+    json_t *reasons = json_pack("[s]", why);
+    json_t *details = json_pack("{s:s, s:s}", "source", j->ev.pipeline_source, "status", j->ev.pipeline_status);
+    json_t *full = with_event_uuid(j, details);
+    struct tg_audit_record r = {.action = "ignored", .actor = j->actor, .reasons = reasons, .details = full,
+                                .once = once};
+    tg_work_record_target(&r, &j->target);
+    int rc = tg_work_audit(j->w, &r);
+    json_decref(reasons), json_decref(details), json_decref(full);
+    return rc;
+}
+
+static enum tg_deliver_result ignore(struct job *j, const char *reason, char *why, size_t whylen)
+{
+    tg_log_msg(TG_LOG_INFO, TG_MODULE, "ignored", "%s pipeline %lld: %s", j->ev.project_path, j->ev.pipeline_id,
+               reason);
+    if (record_ignored(j, reason) == 0)
+        return TG_DELIVER_DONE;
+    snprintf(why, whylen, "audit.fail_closed: the ignored pipeline could not be recorded");
+    return TG_DELIVER_RETRY;
 }
 
 static json_t *reasons_json(const struct tg_decision *d)
@@ -91,12 +135,12 @@ static int record_decided(struct job *j, const struct tg_decision *d)
     char once[600];
     snprintf(once, sizeof once, "decided:%lld:%lld:%s", j->ev.project_id, j->ev.pipeline_id,
              d->environment ? d->environment : "-");
-    json_t *reasons = reasons_json(d);
+    json_t *reasons = reasons_json(d), *details = with_event_uuid(j, d->json);
     struct tg_audit_record r = {.action = "decided", .actor = j->actor, .decision = tg_verdict_name(d->verdict),
-                                .reasons = reasons, .details = d->json, .once = once};
+                                .reasons = reasons, .details = details, .once = once};
     tg_work_record_target(&r, &j->target);
     int rc = tg_work_audit(j->w, &r);
-    json_decref(reasons);
+    json_decref(reasons), json_decref(details);
     return rc;
 }
 
@@ -188,7 +232,11 @@ static enum tg_deliver_result decide(struct job *j, char *why, size_t whylen)
         snprintf(why, whylen, "no policies loaded");
         return TG_DELIVER_RETRY;
     }
-    if (tg_policy_decide(cfg->policies, &j->ev, fetch_artifact, j, tg_now_ms(), &d, why, whylen))
+    char ignored[512];
+    if (tg_policy_ignored(cfg->policies, &j->ev, ignored, sizeof ignored))
+        return ignore(j, ignored, why, whylen);
+    struct tg_decide_io io = {fetch_artifact, j, list_children, j};
+    if (tg_policy_decide_io(cfg->policies, &j->ev, &io, tg_now_ms(), &d, why, whylen))
         return TG_DELIVER_RETRY;
     tg_metrics_inc(verdict_metric[d.verdict]);
     j->target.environment = d.environment;
@@ -198,7 +246,7 @@ static enum tg_deliver_result decide(struct job *j, char *why, size_t whylen)
     enum tg_deliver_result res = TG_DELIVER_DONE;
     if (record_decided(j, &d))
         res = TG_DELIVER_RETRY, snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
-    else if (d.environment)
+    else if (d.environment && !d.ineligible) /* source/fork: no deployment record, no commit status */
         res = deliver_decision(j, &d, why, whylen);
     tg_decision_dispose(&d);
     return res;

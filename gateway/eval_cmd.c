@@ -48,9 +48,13 @@ static int eval_usage(FILE *out)
             "  never its token).\n"
             "  --report [FORMAT:]FILE  stands for the policy report whose artifact has FILE's base\n"
             "                          name (FORMAT, e.g. trivy, overrides the policy's format);\n"
-            "                          reports not given count as missing. Repeatable.\n"
+            "                          reports not given count as missing. Repeatable. Jobs of\n"
+            "                          child pipelines are not looked up: a required child job\n"
+            "                          is missing, a child report counts when given here.\n"
             "  --now TIME              the clock for exception expiry (RFC 3339 or a date)\n"
-            "  Exit 0 deploy, 1 skip, block or needs_approval, 2 unreadable or invalid input.\n");
+            "  A pipeline that is never decided (TOLLGATE_DEPLOYMENT variable, ignore_projects)\n"
+            "  prints {\"ignored\": REASON, ...}.\n"
+            "  Exit 0 deploy, 1 skip, block, needs_approval or ignored, 2 unreadable or invalid input.\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -191,6 +195,14 @@ static int decide_and_print(const struct tg_config *c, const struct tg_event *ev
 {
     struct tg_decision d;
     char err[512];
+    if (tg_policy_ignored(c->policies, ev, err, sizeof err)) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "ignored", err, "project", ev->project_path, "source",
+                              ev->pipeline_source, "pipeline", (json_int_t)ev->pipeline_id);
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", text);
+        free(text), json_decref(j);
+        return 1;
+    }
     if (tg_policy_decide(c->policies, ev, fetch_file, a, a->now_ms, &d, err, sizeof err)) {
         fprintf(stderr, "tollgate eval: %s\n", err);
         return 2;

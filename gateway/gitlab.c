@@ -51,6 +51,12 @@ static const struct source sources[] = {
     {KIND(TG_EVENT_PIPELINE), F(commit_url), T_STR, {"commit.url"}},
     {KIND(TG_EVENT_PIPELINE), F(commit_author), T_STR, {"commit.author.name"}},
     {KIND(TG_EVENT_PIPELINE), F(mr_iid), T_INT, {"merge_request.iid"}},
+    {KIND(TG_EVENT_PIPELINE), F(mr_source_branch), T_STR, {"merge_request.source_branch"}},
+    {KIND(TG_EVENT_PIPELINE), F(mr_source_project_id), T_INT, {"merge_request.source_project_id"}},
+    {KIND(TG_EVENT_PIPELINE), F(mr_target_project_id), T_INT, {"merge_request.target_project_id"}},
+    {KIND(TG_EVENT_PIPELINE) | KIND(TG_EVENT_JOB), F(parent_project_id), T_INT, {"source_pipeline.project.id"}},
+    {KIND(TG_EVENT_PIPELINE) | KIND(TG_EVENT_JOB), F(parent_pipeline_id), T_INT, {"source_pipeline.pipeline_id"}},
+    {KIND(TG_EVENT_PIPELINE) | KIND(TG_EVENT_JOB), F(parent_job_id), T_INT, {"source_pipeline.job_id"}},
 
     /* Job hooks: commit.id is the PIPELINE id, not a sha. */
     {KIND(TG_EVENT_JOB), F(pipeline_id), T_INT, {"pipeline_id", "commit.id"}},
@@ -69,6 +75,9 @@ static const struct source sources[] = {
 
     {KIND(TG_EVENT_MERGE_REQUEST), F(mr_iid), T_INT, {"object_attributes.iid"}},
     {KIND(TG_EVENT_MERGE_REQUEST), F(ref), T_STR, {"object_attributes.source_branch"}},
+    {KIND(TG_EVENT_MERGE_REQUEST), F(mr_source_branch), T_STR, {"object_attributes.source_branch"}},
+    {KIND(TG_EVENT_MERGE_REQUEST), F(mr_source_project_id), T_INT, {"object_attributes.source_project_id"}},
+    {KIND(TG_EVENT_MERGE_REQUEST), F(mr_target_project_id), T_INT, {"object_attributes.target_project_id"}},
     {KIND(TG_EVENT_MERGE_REQUEST), F(sha), T_STR, {"object_attributes.last_commit.id"}},
     {KIND(TG_EVENT_MERGE_REQUEST), F(commit_message), T_STR, {"object_attributes.last_commit.message"}},
     {KIND(TG_EVENT_MERGE_REQUEST), F(commit_url), T_STR, {"object_attributes.last_commit.url"}},
@@ -85,7 +94,7 @@ static const struct source sources[] = {
 static const size_t str_fields[] = {
     F(project_path), F(project_name), F(project_namespace), F(project_slug), F(project_url),
     F(pipeline_status), F(pipeline_source), F(pipeline_url), F(ref), F(sha), F(commit_message),
-    F(commit_url), F(commit_author), F(user_username), F(user_name), F(user_email),
+    F(commit_url), F(commit_author), F(user_username), F(user_name), F(user_email), F(mr_source_branch),
 };
 
 /* Template variables and the field each reads. */
@@ -237,6 +246,26 @@ static void parse_builds(struct reader *r, struct tg_event *e)
     }
 }
 
+static void parse_variables(struct reader *r, struct tg_event *e)
+{
+    json_t *vars = lookup(r, r->root, "", "object_attributes.variables", T_ARR);
+    size_t n = vars ? json_array_size(vars) : 0;
+    e->variables = n ? tg_xcalloc(n, sizeof *e->variables) : NULL;
+    for (size_t i = 0; i < n && !r->failed; i++) {
+        json_t *v = json_array_get(vars, i);
+        char where[64];
+        if (!json_is_object(v)) {
+            snprintf(where, sizeof where, "object_attributes.variables[%zu]", i);
+            fault(r, where, "", 0, T_OBJ);
+            break;
+        }
+        snprintf(where, sizeof where, "object_attributes.variables[%zu].", i);
+        e->variables[i].key = dup_str(r, v, where, "key");
+        e->variables[i].value = dup_str(r, v, where, "value");
+        e->nvariables = i + 1;
+    }
+}
+
 /* A push names its head commit only by sha: the details are in commits[] (newest 20). */
 static void parse_push_commit(struct reader *r, struct tg_event *e)
 {
@@ -265,19 +294,34 @@ static enum tg_event_kind detect_kind(const char *event_header, json_t *root)
     return TG_EVENT_OTHER;
 }
 
-/* "refs/heads/x" -> x; "refs/tags/x" -> x and tag. */
+static void strip_prefix(char *ref, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(ref, prefix, n) == 0)
+        memmove(ref, ref + n, strlen(ref + n) + 1);
+}
+
+/* Tag or branch comes from fields, never from the ref's spelling: GitLab refuses only the
+ * refs/heads/ and refs/remotes/ prefixes in branch names, so a branch may be called
+ * "refs/tags/v9". Push hooks carry full refs (refs/heads/x, refs/tags/x); pipeline and job
+ * hooks carry the bare name and the tag flag. A merge-request pipeline's ref is its source
+ * branch (detached pipelines may name refs/merge-requests/N/head instead). */
 static void normalise_ref(struct tg_event *e)
 {
-    static const char heads[] = "refs/heads/", tags[] = "refs/tags/";
-    size_t skip = 0;
-    if (e->ref && strncmp(e->ref, heads, sizeof heads - 1) == 0)
-        skip = sizeof heads - 1;
-    else if (e->ref && strncmp(e->ref, tags, sizeof tags - 1) == 0)
-        skip = sizeof tags - 1, e->tag = 1;
-    if (skip)
-        memmove(e->ref, e->ref + skip, strlen(e->ref + skip) + 1);
-    if (e->kind == TG_EVENT_TAG_PUSH)
+    if (e->kind == TG_EVENT_TAG_PUSH) {
         e->tag = 1;
+        strip_prefix(e->ref, "refs/tags/");
+        return;
+    }
+    if (e->merge_request && *e->mr_source_branch && e->kind == TG_EVENT_PIPELINE) {
+        free(e->ref);
+        e->ref = tg_xstrdup(e->mr_source_branch);
+        e->tag = 0;
+    }
+    if (!e->tag)
+        strip_prefix(e->ref, "refs/heads/");
+    e->mr_fork = e->merge_request &&
+                 (e->mr_source_project_id == 0 || e->mr_source_project_id != e->mr_target_project_id);
 }
 
 /* Fields computed from others once the payload has been read. */
@@ -302,8 +346,10 @@ static void parse_fields(struct reader *r, struct tg_event *e)
         if (sources[i].kinds & KIND(e->kind))
             apply(r, &sources[i], e);
     if (e->kind == TG_EVENT_PIPELINE) {
-        e->merge_request = lookup(r, r->root, "", "merge_request", T_OBJ) != NULL;
+        e->merge_request = lookup(r, r->root, "", "merge_request", T_OBJ) != NULL ||
+                           (e->pipeline_source && strcmp(e->pipeline_source, "merge_request_event") == 0);
         parse_builds(r, e);
+        parse_variables(r, e);
     }
     if (e->kind == TG_EVENT_MERGE_REQUEST)
         e->merge_request = 1;
@@ -349,6 +395,11 @@ void tg_event_dispose(struct tg_event *e)
         free(e->builds[i].status);
     }
     free(e->builds);
+    for (size_t i = 0; i < e->nvariables; i++) {
+        free(e->variables[i].key);
+        free(e->variables[i].value);
+    }
+    free(e->variables);
     memset(e, 0, sizeof *e);
     e->kind = TG_EVENT_OTHER;
 }
@@ -365,6 +416,14 @@ int tg_pipeline_status_is_final(const char *status)
         if (strcmp(status, final[i]) == 0)
             return 1;
     return 0;
+}
+
+const char *tg_event_variable(const struct tg_event *e, const char *key)
+{
+    for (size_t i = 0; i < e->nvariables; i++)
+        if (strcmp(e->variables[i].key, key) == 0)
+            return e->variables[i].value;
+    return NULL;
 }
 
 const struct tg_build *tg_event_find_build(const struct tg_event *e, const char *name)

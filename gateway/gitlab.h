@@ -30,6 +30,12 @@ struct tg_build {
     char *status; /* success, failed, manual, skipped, ... */
 };
 
+/* One entry of object_attributes.variables: the pipeline's variables as GitLab lists them. */
+struct tg_variable {
+    char *key;
+    char *value;
+};
+
 /* Every string is a heap copy owned by the event (never NULL: "" when the payload lacks it);
  * numbers are 0 when absent. */
 struct tg_event {
@@ -46,7 +52,11 @@ struct tg_event {
     char *pipeline_status;   /* Pipeline: object_attributes.status; Job: build_status; ... */
     char *pipeline_source;   /* push, merge_request_event, web, trigger, ... */
     char *pipeline_url;      /* object_attributes.url, else <project_url>/-/pipelines/<id> */
-    char *ref;               /* branch or tag name, never "refs/heads/..." */
+    char *ref;               /* branch or tag name as GitLab sent it (see normalise_ref in
+                                gitlab.c): a branch loses a leading "refs/heads/" only; a tag
+                                is exactly object_attributes.tag (tag_push: the hook kind), a
+                                branch called "refs/tags/x" stays a branch; a merge-request
+                                pipeline's ref is its source branch */
     int tag;                 /* 1 when ref is a tag */
     char *sha;
     char *commit_message;
@@ -55,8 +65,19 @@ struct tg_event {
     char *user_username;
     char *user_name;
     char *user_email;
-    int merge_request;       /* a merge-request pipeline (merge_request is not null) */
+    int merge_request;       /* a merge-request pipeline: merge_request is not null, or
+                                source is merge_request_event */
     long long mr_iid;
+    char *mr_source_branch;  /* merge_request.source_branch ("" when absent) */
+    long long mr_source_project_id, mr_target_project_id;
+    int mr_fork;             /* a merge-request pipeline whose source project is not known to
+                                be its target project (ids differ, or either is absent) */
+    long long parent_project_id;  /* source_pipeline.project.id: the upstream of a child or
+                                     multi-project downstream pipeline; 0 otherwise */
+    long long parent_pipeline_id; /* source_pipeline.pipeline_id */
+    long long parent_job_id;      /* source_pipeline.job_id: the bridge job */
+    struct tg_variable *variables; /* Pipeline: object_attributes.variables */
+    size_t nvariables;
     struct tg_build *builds; /* Pipeline only */
     size_t nbuilds;
 };
@@ -73,6 +94,9 @@ const char *tg_event_kind_name(enum tg_event_kind k); /* "pipeline", "job", ... 
 /* 1 for the pipeline statuses after which nothing more happens: success, failed, canceled,
  * skipped. */
 int tg_pipeline_status_is_final(const char *status);
+
+/* The value of the pipeline variable key (object_attributes.variables), or NULL. Borrowed. */
+const char *tg_event_variable(const struct tg_event *e, const char *key);
 
 /* The latest build (highest id) called name, or NULL. Borrowed from e. */
 const struct tg_build *tg_event_find_build(const struct tg_event *e, const char *name);

@@ -14,6 +14,9 @@
 #define TG_MODULE "gitlab"
 #define MAX_ERROR_BODY 65536
 #define MAX_REDIRECTS 3
+#define MAX_LIST_BODY (16u << 20) /* one page of 100 jobs is ~250 kB */
+#define PER_PAGE 100
+#define MAX_PAGES 50
 
 struct tg_gitlab_api {
     CURL *curl;
@@ -31,6 +34,8 @@ struct exchange {
     void *sink_arg;
     int sink_stopped;
     struct tg_buf body;     /* otherwise the body (errors, JSON answers), capped */
+    size_t cap;             /* the body's cap: 0 for MAX_ERROR_BODY */
+    int truncated;          /* the body went over its cap */
     uint64_t retry_after_ms;
 };
 
@@ -98,8 +103,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
         }
         return len;
     }
-    if (ex->body.len + len <= MAX_ERROR_BODY)
+    if (ex->body.len + len <= (ex->cap ? ex->cap : MAX_ERROR_BODY))
         tg_buf_append(&ex->body, p, len);
+    else
+        ex->truncated = 1;
     return len;
 }
 
@@ -257,6 +264,166 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
     tg_buf_dispose(&ex.body);
     free(url), free(p);
     return r;
+}
+
+/* ---- lists: bridges and pipeline jobs ---- */
+
+/* Parses one page's body into the walk's output: the number of items, or -1 with err. */
+typedef int (*page_fn)(void *arg, const char *body, size_t len, char *err, size_t errlen);
+
+static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *body, char *err, size_t errlen)
+{
+    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY};
+    struct tg_gitlab_result res;
+    tg_buf_init(&ex.body);
+    perform(api, url, NULL, &ex, &res);
+    *body = ex.body;
+    if (res.status != 200)
+        snprintf(err, errlen, "%s", res.error[0] ? res.error : "no answer");
+    else if (ex.truncated)
+        snprintf(err, errlen, "answer larger than %u bytes", MAX_LIST_BODY);
+    return res.status == 200 && !ex.truncated ? 0 : -1;
+}
+
+static int get_list(struct tg_gitlab_api *api, const char *path, page_fn on_page, void *arg, char *err,
+                    size_t errlen)
+{
+    for (int page = 1; page <= MAX_PAGES; page++) {
+        struct tg_buf body;
+        char *url = tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, path, PER_PAGE, page);
+        int n = get_page(api, url, &body, err, errlen);
+        if (n == 0)
+            n = on_page(arg, body.data ? body.data : "", body.len, err, errlen);
+        tg_buf_dispose(&body);
+        free(url);
+        if (n < PER_PAGE)
+            return n < 0 ? -1 : 0;
+    }
+    snprintf(err, errlen, "more than %d pages", MAX_PAGES);
+    return -1;
+}
+
+/* The string at key, or NULL when the item lacks it or it is not a string. */
+static const char *item_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* The body as a JSON list, or NULL with err. */
+static json_t *load_list(const char *body, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *items = json_loadb(body, len, 0, &jerr);
+    if (items == NULL)
+        snprintf(err, errlen, "answer is not JSON: %s", jerr.text);
+    else if (!json_is_array(items))
+        snprintf(err, errlen, "answer is not a list");
+    if (items && !json_is_array(items))
+        json_decref(items), items = NULL;
+    return items;
+}
+
+static int is_bridge(json_t *b)
+{
+    json_t *dp = json_object_get(b, "downstream_pipeline");
+    if (!json_is_object(b) || item_str(b, "name") == NULL)
+        return 0;
+    return dp == NULL || json_is_null(dp) ||
+           (json_is_object(dp) && json_is_integer(json_object_get(dp, "id")) && item_str(dp, "status"));
+}
+
+int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id, struct tg_children *out, char *err,
+                            size_t errlen)
+{
+    json_t *items = load_list(body, len, err, errlen);
+    size_t n = items ? json_array_size(items) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_bridge(json_array_get(items, i))) {
+            snprintf(err, errlen, "bridges[%zu] is not a bridge job with downstream_pipeline {id, status}", i);
+            json_decref(items);
+            return -1;
+        }
+    out->pipelines = tg_xrealloc(out->pipelines, (out->npipelines + n + 1) * sizeof *out->pipelines);
+    for (size_t i = 0; i < n; i++) {
+        json_t *b = json_array_get(items, i), *dp = json_object_get(b, "downstream_pipeline");
+        json_t *pid = json_object_get(dp, "project_id");
+        struct tg_child_pipeline *p = &out->pipelines[out->npipelines++];
+        p->bridge = tg_xstrdup(item_str(b, "name"));
+        p->project_id = json_is_integer(pid) ? json_integer_value(pid) : project_id;
+        p->id = json_is_object(dp) ? json_integer_value(json_object_get(dp, "id")) : 0;
+        p->status = tg_xstrdup(json_is_object(dp) ? item_str(dp, "status") : "created");
+    }
+    int rc = items ? (int)n : -1;
+    json_decref(items);
+    return rc;
+}
+
+int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, long long pipeline_id,
+                         struct tg_children *out, char *err, size_t errlen)
+{
+    json_t *items = load_list(body, len, err, errlen);
+    size_t n = items ? json_array_size(items) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(items, i);
+        if (!json_is_object(j) || !json_is_integer(json_object_get(j, "id")) || !item_str(j, "name") ||
+            !item_str(j, "status")) {
+            snprintf(err, errlen, "jobs[%zu] of pipeline %lld is not a job with id, name and status", i, pipeline_id);
+            json_decref(items);
+            return -1;
+        }
+    }
+    out->jobs = tg_xrealloc(out->jobs, (out->njobs + n + 1) * sizeof *out->jobs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(items, i);
+        out->jobs[out->njobs++] = (struct tg_child_job){project_id, pipeline_id,
+                                                        json_integer_value(json_object_get(j, "id")),
+                                                        tg_xstrdup(item_str(j, "name")), tg_xstrdup(item_str(j, "status"))};
+    }
+    int rc = items ? (int)n : -1;
+    json_decref(items);
+    return rc;
+}
+
+/* What one list walk appends to, and for which pipeline. */
+struct walk {
+    struct tg_children *out;
+    long long project_id, pipeline_id;
+};
+
+static int bridges_page(void *arg, const char *body, size_t len, char *err, size_t errlen)
+{
+    struct walk *w = arg;
+    return tg_gitlab_parse_bridges(body, len, w->project_id, w->out, err, errlen);
+}
+
+static int jobs_page(void *arg, const char *body, size_t len, char *err, size_t errlen)
+{
+    struct walk *w = arg;
+    return tg_gitlab_parse_jobs(body, len, w->project_id, w->pipeline_id, w->out, err, errlen);
+}
+
+int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
+                       struct tg_children *out, char *err, size_t errlen)
+{
+    char why[256] = "", path[128];
+    struct walk w = {out, project_id, pipeline_id};
+    snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/bridges", project_id, pipeline_id);
+    int rc = get_list(api, path, bridges_page, &w, why, sizeof why);
+    if (rc)
+        snprintf(err, errlen, "bridges of pipeline %lld: %s", pipeline_id, why);
+    for (size_t i = 0; rc == 0 && i < out->npipelines; i++) {
+        const struct tg_child_pipeline *p = &out->pipelines[i];
+        struct walk jw = {out, p->project_id, p->id};
+        if (p->id == 0)
+            continue;
+        snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/jobs", p->project_id, p->id);
+        rc = get_list(api, path, jobs_page, &jw, why, sizeof why);
+        if (rc)
+            snprintf(err, errlen, "jobs of child pipeline %lld: %s", p->id, why);
+    }
+    if (rc)
+        tg_children_dispose(out);
+    return rc;
 }
 
 static void form_add(struct tg_gitlab_api *api, struct tg_buf *f, const char *key, const char *value)

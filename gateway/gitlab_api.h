@@ -1,6 +1,6 @@
 /* gitlab_api.h -- the calls Tollgate makes to GitLab's REST API, through libcurl.
  *
- * Job artifacts (streamed, PRIVATE-TOKEN), the pipeline trigger (the trigger token travels
+ * Job artifacts (streamed, PRIVATE-TOKEN), a pipeline's bridges and downstream jobs, the pipeline trigger (the trigger token travels
  * in the form body), and commit statuses. Requests are built from scratch: no inbound
  * header is ever forwarded (GitLab refuses triggers that carry X-Gitlab-Event, and a
  * webhook's token has no business downstream). Redirects are followed by hand so that the
@@ -40,6 +40,25 @@ int tg_gitlab_result_retryable(const struct tg_gitlab_result *r);
 enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id, long long job_id,
                                               const char *path, tg_report_sink_fn sink, void *sink_arg,
                                               char *err, size_t errlen);
+
+/* The downstream pipelines of a pipeline and their jobs, for policies that name jobs of child
+ * pipelines: GET /projects/:id/pipelines/:pipeline_id/bridges (each bridge job with its
+ * downstream_pipeline {id, project_id, status}, null until created), then for each downstream
+ * pipeline GET /projects/:project_id/pipelines/:id/jobs (latest run of each job, GitLab's
+ * default without include_retried). Both lists are paginated (per_page=100; a short page is
+ * the last). Fills out (empty on entry; tg_children_dispose); returns 0, or -1 with the reason
+ * in err (no answer, any non-200, an answer of another shape). */
+int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
+                       struct tg_children *out, char *err, size_t errlen);
+/* One page of those answers parsed and appended to out (shapes of doc/api/jobs.md): a list of
+ * bridge jobs {name, downstream_pipeline: {id, status, project_id?} | null} (a missing
+ * project_id is project_id), or of jobs {id, name, status} of pipeline_id in project_id.
+ * Returns the number of items, or -1 with err (not JSON, not a list, an item of another
+ * shape; out keeps what earlier pages added). */
+int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id, struct tg_children *out, char *err,
+                            size_t errlen);
+int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, long long pipeline_id,
+                         struct tg_children *out, char *err, size_t errlen);
 
 /* POST /projects/:id/trigger/pipeline with token, ref and variables[...]. Fills res; returns
  * 0 when GitLab created the pipeline (201), -1 otherwise. */

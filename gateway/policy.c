@@ -47,8 +47,10 @@ struct decide {
     const struct tg_event *ev;
     const struct pol_env *env;
     uint64_t now_ms;
-    tg_report_fetch_fn fetch;
-    void *fetch_arg;
+    const struct tg_decide_io *io;
+    struct tg_children children;
+    int children_loaded;
+    int children_pending;
     char *err;
     size_t errlen;
     const struct pol_exception **scope; /* the exceptions for this project and environment */
@@ -95,14 +97,138 @@ static const struct pol_env *select_env(const struct tg_policy_set *ps, const st
     return NULL;
 }
 
+/* ---- eligibility ---- */
+
+static int source_allowed(const struct pol_env *env, const char *source)
+{
+    const char *const *list = env->sources ? (const char *const *)env->sources : tg_policy_default_sources;
+    for (; *list; list++)
+        if (strcmp(*list, source) == 0)
+            return 1;
+    return 0;
+}
+
+static char *source_list(const struct pol_env *env)
+{
+    struct tg_buf b;
+    const char *const *list = env->sources ? (const char *const *)env->sources : tg_policy_default_sources;
+    tg_buf_init(&b);
+    tg_buf_puts(&b, env->sources ? "sources: " : "default sources: ");
+    for (const char *const *p = list; *p; p++)
+        tg_buf_printf(&b, "%s%s", p == list ? "" : ", ", *p);
+    if (*list == NULL)
+        tg_buf_puts(&b, "none");
+    return tg_buf_steal(&b);
+}
+
+/* Children, downstream and trigger-token pipelines are no deploy candidates unless the
+ * environment's sources say so; a fork's merge request never is. 1 when concluded. */
+static int check_eligible(struct decide *d)
+{
+    const struct tg_event *ev = d->ev;
+    if (!source_allowed(d->env, ev->pipeline_source)) {
+        char *list = source_list(d->env);
+        conclude(d, TG_VERDICT_SKIP, "source",
+                 tg_xasprintf("pipeline source %s does not deploy to %s (%s)",
+                              *ev->pipeline_source ? ev->pipeline_source : "(none)", d->env->name, list));
+        free(list);
+        return 1;
+    }
+    if (ev->mr_fork && ev->mr_source_project_id && ev->mr_target_project_id) {
+        conclude(d, TG_VERDICT_SKIP, "fork",
+                 tg_xasprintf("merge request !%lld comes from another project (%lld into %lld): pipelines of "
+                              "forks never deploy", ev->mr_iid, ev->mr_source_project_id, ev->mr_target_project_id));
+        return 1;
+    }
+    if (ev->mr_fork) {
+        conclude(d, TG_VERDICT_SKIP, "fork",
+                 tg_xstrdup("merge-request pipeline without its merge request's source and target projects: "
+                            "it may come from a fork, and pipelines of forks never deploy"));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- child pipelines ---- */
+
+static int children_load(struct decide *d)
+{
+    if (d->children_loaded || d->io->children == NULL)
+        return 0;
+    if (d->io->children(d->io->children_arg, d->ev, &d->children, d->err, d->errlen))
+        return -1;
+    d->children_loaded = 1;
+    return 0;
+}
+
+/* The first child pipeline that is not terminal, or NULL. */
+static const struct tg_child_pipeline *child_unfinished(const struct decide *d)
+{
+    for (size_t i = 0; i < d->children.npipelines; i++)
+        if (!tg_pipeline_status_is_final(d->children.pipelines[i].status))
+            return &d->children.pipelines[i];
+    return NULL;
+}
+
+/* The latest run of the child job called name, or NULL with why (heap) saying why not:
+ * missing, or a child pipeline not terminal yet (then the decision may still change). */
+static const struct tg_child_job *child_job(struct decide *d, const char *name, char **why)
+{
+    const struct tg_child_job *best = NULL;
+    *why = NULL;
+    for (size_t i = 0; i < d->children.njobs; i++)
+        if (strcmp(d->children.jobs[i].name, name) == 0 && (best == NULL || d->children.jobs[i].id > best->id))
+            best = &d->children.jobs[i];
+    const struct tg_child_pipeline *open = child_unfinished(d);
+    if (open && (best == NULL || !tg_pipeline_status_is_final(best->status)))
+        d->children_pending = 1;
+    if (best)
+        return best;
+    if (d->io->children == NULL)
+        *why = tg_xasprintf("no job %s: child pipelines are not looked up offline", name);
+    else if (open && open->id == 0)
+        *why = tg_xasprintf("no job %s yet: bridge %s has not created its child pipeline", name, open->bridge);
+    else if (open)
+        *why = tg_xasprintf("no job %s yet: child pipeline %lld is %s (not terminal yet)", name, open->id,
+                            open->status);
+    else
+        *why = tg_xasprintf("no job %s in the child pipelines (%zu found)", name, d->children.npipelines);
+    return NULL;
+}
+
+/* ---- required jobs ---- */
+
+/* "required job trivy-scan is failed" or, for a child job, why it is not a success. */
+static char *job_problem(struct decide *d, const struct pol_job *j)
+{
+    if (!j->child) {
+        const struct tg_build *b = tg_event_find_build(d->ev, j->name);
+        if (b && strcmp(b->status, "success") == 0)
+            return NULL;
+        return tg_xasprintf("required job %s is %s", j->name, b ? b->status : "missing");
+    }
+    char *why;
+    const struct tg_child_job *c = child_job(d, j->name, &why);
+    if (c && strcmp(c->status, "success") == 0)
+        return NULL;
+    if (c)
+        return tg_xasprintf("required job %s (child pipeline %lld) is %s", j->name, c->pipeline_id, c->status);
+    char *line = tg_xasprintf("required job %s (child pipeline) is missing: %s", j->name, why);
+    free(why);
+    return line;
+}
+
+/* 1 when a required job failed (concluded), 0 when all passed, -1 when the children could not
+ * be listed. */
 static int check_jobs(struct decide *d)
 {
     int failing = 0;
-    for (char **j = d->env->require_jobs; *j; j++) {
-        const struct tg_build *b = tg_event_find_build(d->ev, *j);
-        if (b && strcmp(b->status, "success") == 0)
+    if (d->env->names_children && children_load(d))
+        return -1;
+    for (size_t i = 0; i < d->env->njobs; i++) {
+        char *line = job_problem(d, &d->env->require_jobs[i]);
+        if (line == NULL)
             continue;
-        char *line = tg_xasprintf("required job %s is %s", *j, b ? b->status : "missing");
         if (failing++ == 0)
             conclude(d, TG_VERDICT_BLOCK, "require_jobs", line);
         else
@@ -215,19 +341,37 @@ static void finish_run(struct sink *s)
         s->d->marks[i] |= run->marks[i];
 }
 
+/* Where the report's job is: 0 with ref filled, or 1 when it is missing (run->why says). */
+static int locate(struct decide *d, struct report_run *run, struct tg_report_ref *ref)
+{
+    const struct pol_report *spec = run->spec;
+    if (!spec->child) {
+        const struct tg_build *b = tg_event_find_build(d->ev, spec->job);
+        if (b == NULL)
+            run->why = tg_xasprintf("no job %s in this pipeline", spec->job);
+        ref->job_id = b ? b->id : 0;
+        return b == NULL;
+    }
+    if (d->io->children == NULL)
+        return 0; /* offline: job_id 0, the fetcher answers from what it was given */
+    const struct tg_child_job *c = child_job(d, spec->job, &run->why);
+    if (c) {
+        ref->project_id = c->project_id;
+        ref->job_id = c->id;
+    }
+    return c == NULL;
+}
+
 static int fetch_one(struct decide *d, struct report_run *run)
 {
-    const struct tg_build *b = tg_event_find_build(d->ev, run->spec->job);
     struct sink s = {d, run, NULL, run->spec->format, 0, ""};
+    struct tg_report_ref ref = {0, run->spec->job, 0, run->spec->artifact, run->spec->format, &s.format};
     run->format = run->spec->format;
     run->marks = tg_xcalloc(d->nscope, 1);
     run->status = "missing";
-    if (b == NULL) {
-        run->why = tg_xasprintf("no job %s in this pipeline", run->spec->job);
+    if (locate(d, run, &ref))
         return 0;
-    }
-    struct tg_report_ref ref = {run->spec->job, b->id, run->spec->artifact, run->spec->format, &s.format};
-    enum tg_fetch_result r = d->fetch(d->fetch_arg, &ref, on_chunk, &s, d->err, d->errlen);
+    enum tg_fetch_result r = d->io->fetch(d->io->fetch_arg, &ref, on_chunk, &s, d->err, d->errlen);
     if (!s.failed && r == TG_FETCH_ERROR) {
         char *why = tg_xstrdup(d->err);
         snprintf(d->err, d->errlen, "report %s/%s: %s", run->spec->job, run->spec->artifact, why);
@@ -426,6 +570,8 @@ static int run(struct decide *d)
         conclude(d, TG_VERDICT_SKIP, "branch", tg_xasprintf("no environment for ref %s", ev->ref));
         return 0;
     }
+    if (check_eligible(d))
+        return 0;
     if (strcmp(ev->pipeline_status, "success") != 0) {
         conclude(d, TG_VERDICT_SKIP, "pipeline_status",
                  tg_xasprintf("pipeline %s", *ev->pipeline_status ? ev->pipeline_status : "has no status"));
@@ -437,8 +583,9 @@ static int run(struct decide *d)
                               d->env->name));
         return 0;
     }
-    if (check_jobs(d))
-        return 0;
+    int jobs = check_jobs(d);
+    if (jobs)
+        return jobs < 0 ? -1 : 0;
     scope_exceptions(d);
     if (fetch_reports(d))
         return -1;
@@ -539,6 +686,19 @@ static json_t *approvals_json(const struct tg_approval_rule *a)
                      "prevent_self_approval", a->prevent_self_approval, "expire_ms", (json_int_t)a->expire_ms);
 }
 
+static json_t *children_json(const struct decide *d)
+{
+    json_t *pipelines = json_array();
+    for (size_t i = 0; i < d->children.npipelines; i++) {
+        const struct tg_child_pipeline *p = &d->children.pipelines[i];
+        json_array_append_new(pipelines, json_pack("{s:o, s:I, s:I, s:o}", "bridge", js(p->bridge), "project",
+                                                   (json_int_t)p->project_id, "pipeline", (json_int_t)p->id,
+                                                   "status", js(p->status)));
+    }
+    return json_pack("{s:b, s:b, s:o}", "looked_up", d->children_loaded, "pending", d->children_pending,
+                     "pipelines", pipelines);
+}
+
 static json_t *decision_json(const struct decide *d, const struct tg_decision *out)
 {
     const struct tg_event *ev = d->ev;
@@ -553,6 +713,9 @@ static json_t *decision_json(const struct decide *d, const struct tg_decision *o
                           "exceptions", exceptions_json(d), "policy_hash", out->policy_hash);
     if (out->verdict == TG_VERDICT_NEEDS_APPROVAL)
         json_object_set_new(j, "approvals", approvals_json(&out->approvals));
+    if (d->env && d->env->names_children)
+        json_object_set_new(j, "children", children_json(d));
+    json_object_set_new(j, "source", js(ev->pipeline_source));
     return j;
 }
 
@@ -571,6 +734,8 @@ static void fill(struct decide *d, struct tg_decision *out)
     if (d->env)
         out->approvals = d->env->approvals;
     out->policy_hash = tg_xstrdup(d->ps->hash);
+    out->ineligible = strcmp(d->rule, "source") == 0 || strcmp(d->rule, "fork") == 0;
+    out->children_pending = d->children_pending;
     out->json = decision_json(d, out);
 }
 
@@ -584,6 +749,7 @@ static void decide_dispose(struct decide *d)
     for (size_t i = 0; i < d->ndetails; i++)
         free(d->details[i]);
     free(d->runs), free(d->scope), free(d->marks), free(d->details), free(d->tips), free(d->main_reason);
+    tg_children_dispose(&d->children);
 }
 
 /* ---- public ---- */
@@ -596,11 +762,10 @@ const char *tg_verdict_name(enum tg_verdict v)
     return (unsigned)v < TG_ARRAY_SIZE(names) ? names[v] : "skip";
 }
 
-int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev, tg_report_fetch_fn fetch,
-                     void *fetch_arg, uint64_t now_ms, struct tg_decision *out, char *err, size_t errlen)
+int tg_policy_decide_io(const struct tg_policy_set *ps, const struct tg_event *ev, const struct tg_decide_io *io,
+                        uint64_t now_ms, struct tg_decision *out, char *err, size_t errlen)
 {
-    struct decide d = {.ps = ps, .ev = ev, .now_ms = now_ms, .fetch = fetch, .fetch_arg = fetch_arg,
-                       .err = err, .errlen = errlen};
+    struct decide d = {.ps = ps, .ev = ev, .now_ms = now_ms, .io = io, .err = err, .errlen = errlen};
     memset(out, 0, sizeof *out);
     int rc = run(&d);
     if (rc == 0 && d.counted)
@@ -609,6 +774,39 @@ int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev, 
         fill(&d, out);
     decide_dispose(&d);
     return rc;
+}
+
+int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev, tg_report_fetch_fn fetch,
+                     void *fetch_arg, uint64_t now_ms, struct tg_decision *out, char *err, size_t errlen)
+{
+    struct tg_decide_io io = {fetch, fetch_arg, NULL, NULL};
+    return tg_policy_decide_io(ps, ev, &io, now_ms, out, err, errlen);
+}
+
+int tg_policy_ignored(const struct tg_policy_set *ps, const struct tg_event *ev, char *why, size_t whylen)
+{
+    const char *marker = tg_event_variable(ev, "TOLLGATE_DEPLOYMENT");
+    if (marker) {
+        snprintf(why, whylen, "Tollgate triggered this pipeline (TOLLGATE_DEPLOYMENT=%.200s)", marker);
+        return 1;
+    }
+    for (size_t i = 0; ps->ignore_projects && ps->ignore_projects[i]; i++)
+        if (tg_glob_match(ps->ignore_projects[i], ev->project_path)) {
+            snprintf(why, whylen, "project %.200s matches ignore_projects \"%.100s\" (%.200s)", ev->project_path,
+                     ps->ignore_projects[i], ps->ignore_where[i]);
+            return 1;
+        }
+    return 0;
+}
+
+void tg_children_dispose(struct tg_children *c)
+{
+    for (size_t i = 0; i < c->npipelines; i++)
+        free(c->pipelines[i].bridge), free(c->pipelines[i].status);
+    for (size_t i = 0; i < c->njobs; i++)
+        free(c->jobs[i].name), free(c->jobs[i].status);
+    free(c->pipelines), free(c->jobs);
+    memset(c, 0, sizeof *c);
 }
 
 void tg_decision_dispose(struct tg_decision *d)

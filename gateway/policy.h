@@ -2,9 +2,11 @@
  *
  * A decision is pure: given the event, the reports (through a fetch callback) and the time,
  * it picks the environment (first branch/tag glob that matches, files in name order), checks
- * required jobs, counts each report with the reports module, subtracts unexpired accepted
- * risks, and compares with the severity thresholds. It never does I/O itself: the caller's
- * fetch callback does (GitLab artifacts in the worker, local files in `tollgate eval`).
+ * that the pipeline is a deploy candidate there (source, fork), checks required jobs (of the
+ * pipeline, or of its child pipelines through a children callback), counts each report with
+ * the reports module, subtracts unexpired accepted risks, and compares with the severity
+ * thresholds. It never does I/O itself: the caller's callbacks do (GitLab's API in the
+ * worker, local files in `tollgate eval`).
  */
 #ifndef TG_POLICY_H
 #define TG_POLICY_H
@@ -43,9 +45,14 @@ struct tg_approval_rule {
 
 /* Where a report comes from, for the fetch callback. */
 struct tg_report_ref {
-    const char *job;           /* job name in builds[] */
+    long long project_id;      /* the job's project: 0 for the event's own project; a child
+                                  pipeline's project for a child job */
+    const char *job;           /* job name in builds[] (or in a child pipeline) */
     long long job_id;          /* the latest build of that name (the callback is only called
-                                  when there is one: no build means the report is missing) */
+                                  when there is one: no build means the report is missing;
+                                  0 only for a child job when no children callback was given,
+                                  i.e. offline in tollgate eval: the fetcher may answer from
+                                  local files or say NOT_FOUND) */
     const char *artifact;      /* path inside the job's artifacts */
     enum tg_report_format format;
     /* Writable, never NULL: the format the bytes are counted as, initially format. A fetcher
@@ -69,16 +76,63 @@ typedef enum tg_fetch_result (*tg_report_fetch_fn)(void *arg, const struct tg_re
                                                    tg_report_sink_fn sink, void *sink_arg,
                                                    char *err, size_t errlen);
 
+/* The downstream pipelines of the decided pipeline (its bridge jobs' downstream_pipeline)
+ * and their jobs, as GitLab's API lists them: for require_jobs and reports entries with
+ * pipeline: child. */
+struct tg_child_pipeline {
+    char *bridge;           /* the bridge (trigger) job's name */
+    long long project_id;   /* downstream_pipeline.project_id (the parent's when absent) */
+    long long id;           /* 0: the bridge has not created its pipeline yet */
+    char *status;           /* downstream_pipeline.status; "created" when id is 0 */
+};
+
+struct tg_child_job {
+    long long project_id, pipeline_id;
+    long long id;
+    char *name;
+    char *status;
+};
+
+struct tg_children {
+    struct tg_child_pipeline *pipelines;
+    size_t npipelines;
+    struct tg_child_job *jobs; /* the latest run of each job of each pipeline */
+    size_t njobs;
+};
+void tg_children_dispose(struct tg_children *c);
+
+/* Lists the children of the event's pipeline into out (empty on entry). Returns 0, or -1
+ * with the reason in err when GitLab could not tell (the decision then fails like a
+ * TG_FETCH_ERROR and is retried). */
+typedef int (*tg_children_fn)(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
+                              size_t errlen);
+
+/* What the decision may ask the outside world. children may be NULL (offline: a child job
+ * counts as missing, a child report is fetched with job_id 0). */
+struct tg_decide_io {
+    tg_report_fetch_fn fetch;
+    void *fetch_arg;
+    tg_children_fn children;
+    void *children_arg;
+};
+
 struct tg_decision {
     enum tg_verdict verdict;
     char *environment;     /* NULL when no environment matched */
-    char *rule;            /* what decided: "branch", "pipeline_status", "merge_request",
+    char *rule;            /* what decided: "branch", "source", "fork", "pipeline_status",
+                              "merge_request",
                               "require_jobs", "on_missing_report", "report_unreadable",
                               "severity.block", "severity.approve", "policy" (all passed) */
     char **reasons;        /* NULL-terminated human-readable lines, main reason first */
     uint64_t counts[TG_SEV_COUNT]; /* all reports, after accepted risks */
     struct tg_approval_rule approvals; /* meaningful for needs_approval */
     char *policy_hash;     /* tg_policy_set_hash at decision time */
+    int ineligible;        /* rule source or fork: the pipeline is no deploy candidate; the
+                              caller records the decision only (no deployment record, no
+                              commit status) */
+    int children_pending;  /* a named child job was not found or not finished while a child
+                              pipeline is not terminal yet: the decision may change when the
+                              children finish */
     json_t *json;          /* the whole decision as documented in README ("decision JSON") */
 };
 
@@ -87,6 +141,17 @@ struct tg_decision {
  * TG_FETCH_ERROR (reason in err; out is empty). now_ms decides which exceptions expired. */
 int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev, tg_report_fetch_fn fetch,
                      void *fetch_arg, uint64_t now_ms, struct tg_decision *out, char *err, size_t errlen);
+/* The same with the children callback as well (io->children may be NULL). */
+int tg_policy_decide_io(const struct tg_policy_set *ps, const struct tg_event *ev, const struct tg_decide_io *io,
+                        uint64_t now_ms, struct tg_decision *out, char *err, size_t errlen);
+
+/* 1 when the pipeline must never be decided, with the reason in why: it carries the
+ * TOLLGATE_DEPLOYMENT variable (Tollgate triggered it), or its project matches an
+ * ignore_projects glob. 0 otherwise. */
+int tg_policy_ignored(const struct tg_policy_set *ps, const struct tg_event *ev, char *why, size_t whylen);
+
+/* The pipeline sources that may deploy when an environment has no sources key. */
+extern const char *const tg_policy_default_sources[];
 void tg_decision_dispose(struct tg_decision *d);
 
 #endif

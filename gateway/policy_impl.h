@@ -26,6 +26,13 @@ struct pol_report {
     char *job;
     char *artifact;
     enum tg_report_format format; /* TG_REPORT_AUTO when not given */
+    int child;                    /* pipeline: child -- a job of a downstream pipeline */
+};
+
+/* A require_jobs entry: "name", or {job: name, pipeline: child}. */
+struct pol_job {
+    char *name;
+    int child;
 };
 
 struct pol_env {
@@ -34,7 +41,11 @@ struct pol_env {
     char **branches;     /* NULL-terminated globs; empty arrays when absent */
     char **tags;
     int merge_requests;
-    char **require_jobs; /* NULL-terminated */
+    char **sources;      /* NULL-terminated pipeline sources that may deploy; NULL: the
+                            defaults (tg_policy_default_sources) */
+    struct pol_job *require_jobs;
+    size_t njobs;
+    int names_children;  /* a require_jobs or reports entry names a child pipeline's job */
     struct pol_report *reports;
     size_t nreports;
     enum pol_missing on_missing;
@@ -57,6 +68,8 @@ struct pol_exception {
 struct tg_policy_set {
     struct pol_env *envs; /* files in name order, environments in file order */
     size_t nenvs;
+    char **ignore_projects; /* NULL-terminated globs over all files (top-level key) */
+    char **ignore_where;    /* "file:line" of each glob, for reasons */
     struct pol_exception *exceptions;
     size_t nexceptions;
     char hash[TG_SHA256_HEX_LEN + 1];

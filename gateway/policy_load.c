@@ -36,7 +36,6 @@ static void env_defaults(struct pol_env *e)
 {
     e->branches = tg_xcalloc(1, sizeof(char *));
     e->tags = tg_xcalloc(1, sizeof(char *));
-    e->require_jobs = tg_xcalloc(1, sizeof(char *));
     e->on_missing = POL_MISSING_BLOCK;
     for (int s = 0; s < TG_SEV_COUNT; s++)
         e->block[s] = e->approve[s] = POL_NO_LIMIT;
@@ -48,14 +47,99 @@ static void env_defaults(struct pol_env *e)
 
 /* ---- environments ---- */
 
+/* Every value GitLab gives object_attributes.source (doc/api/pipelines.md, ci/jobs/job_rules.md
+ * CI_PIPELINE_SOURCE); a sources: entry must be one of them. */
+static const char *const known_sources[] = {
+    "push", "web", "api", "schedule", "merge_request_event", "trigger", "pipeline", "parent_pipeline",
+    "chat", "webide", "external", "external_pull_request_event", "ondemand_dast_scan",
+    "ondemand_dast_validation", "security_orchestration_policy", "container_registry_push",
+    "pipeline_execution_policy", "pipeline_execution_policy_schedule", "duo_workflow", NULL};
+
+const char *const tg_policy_default_sources[] = {"push", "web", "api", "schedule", "merge_request_event", NULL};
+
+static int listed(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+static void load_sources(struct tg_yaml *y, yaml_node_t *map, struct pol_env *e)
+{
+    yaml_node_t *n = tg_yaml_get(y, map, "sources");
+    if (n == NULL || tg_yaml_get_strv(y, map, "sources", &e->sources))
+        return;
+    for (size_t i = 0; e->sources[i]; i++)
+        if (!listed(known_sources, e->sources[i]))
+            tg_yaml_error(y, n->type == YAML_SEQUENCE_NODE ? tg_yaml_item(y, n, i) : n,
+                          "unknown pipeline source \"%s\" in sources (push, web, api, schedule, "
+                          "merge_request_event, trigger, pipeline, parent_pipeline, chat, webide, external, "
+                          "external_pull_request_event, ondemand_dast_scan, ondemand_dast_validation, "
+                          "security_orchestration_policy, container_registry_push, pipeline_execution_policy, "
+                          "pipeline_execution_policy_schedule, duo_workflow)", e->sources[i]);
+}
+
+/* pipeline: child (the only value: a job of this pipeline needs no key). */
+static void load_pipeline_key(struct tg_yaml *y, yaml_node_t *map, int *child)
+{
+    char *which = NULL;
+    if (tg_yaml_get_str(y, map, "pipeline", &which) || which == NULL)
+        return;
+    if (strcmp(which, "child") == 0)
+        *child = 1;
+    else
+        tg_yaml_error(y, tg_yaml_get(y, map, "pipeline"),
+                      "pipeline: \"%s\" is not child (leave it out for a job of the pipeline itself)", which);
+    free(which);
+}
+
+/* "name" or {job: name, pipeline: child}. */
+static void load_job(struct tg_yaml *y, yaml_node_t *n, struct pol_job *j)
+{
+    static const char *const keys[] = {"job", "pipeline", NULL};
+    if (n->type == YAML_SCALAR_NODE) {
+        j->name = tg_xstrdup((const char *)n->data.scalar.value);
+        return;
+    }
+    if (tg_yaml_expect_map(y, n, "require_jobs entry (a job name, or {job: NAME, pipeline: child})"))
+        return;
+    tg_yaml_check_keys(y, n, keys, "require_jobs entry");
+    tg_yaml_get_str(y, n, "job", &j->name);
+    load_pipeline_key(y, n, &j->child);
+    if (j->name == NULL)
+        tg_yaml_error(y, n, "a require_jobs entry needs job");
+}
+
+static void load_jobs(struct tg_yaml *y, yaml_node_t *n, struct pol_env *e)
+{
+    if (n == NULL)
+        return;
+    if (n->type == YAML_SCALAR_NODE) {
+        e->require_jobs = tg_xcalloc(1, sizeof *e->require_jobs);
+        e->njobs = 1;
+        load_job(y, n, &e->require_jobs[0]);
+        return;
+    }
+    if (tg_yaml_expect_seq(y, n, "require_jobs"))
+        return;
+    e->njobs = tg_yaml_len(n);
+    e->require_jobs = tg_xcalloc(e->njobs ? e->njobs : 1, sizeof *e->require_jobs);
+    for (size_t i = 0; i < e->njobs; i++) {
+        load_job(y, tg_yaml_item(y, n, i), &e->require_jobs[i]);
+        e->names_children |= e->require_jobs[i].child;
+    }
+}
+
 static void load_report(struct tg_yaml *y, yaml_node_t *n, struct pol_report *r)
 {
-    static const char *const keys[] = {"job", "artifact", "format", NULL};
+    static const char *const keys[] = {"job", "artifact", "format", "pipeline", NULL};
     char *format = NULL;
     if (tg_yaml_expect_map(y, n, "report entry"))
         return;
     tg_yaml_check_keys(y, n, keys, "report entry");
     tg_yaml_get_str(y, n, "job", &r->job);
+    load_pipeline_key(y, n, &r->child);
     tg_yaml_get_str(y, n, "artifact", &r->artifact);
     tg_yaml_get_str(y, n, "format", &format);
     if (r->job == NULL || r->artifact == NULL)
@@ -75,8 +159,10 @@ static void load_reports(struct tg_yaml *y, yaml_node_t *n, struct pol_env *e)
         return;
     e->nreports = tg_yaml_len(n);
     e->reports = tg_xcalloc(e->nreports, sizeof *e->reports);
-    for (size_t i = 0; i < e->nreports; i++)
+    for (size_t i = 0; i < e->nreports; i++) {
         load_report(y, tg_yaml_item(y, n, i), &e->reports[i]);
+        e->names_children |= e->reports[i].child;
+    }
 }
 
 static void load_on_missing(struct tg_yaml *y, yaml_node_t *map, struct pol_env *e)
@@ -166,8 +252,8 @@ static void check_env_name(struct tg_yaml *y, yaml_node_t *k, const struct tg_po
 
 static void load_env(struct tg_yaml *y, yaml_node_t *k, yaml_node_t *n, struct tg_policy_set *ps)
 {
-    static const char *const keys[] = {"branches", "tags", "merge_requests", "require_jobs", "reports",
-                                       "on_missing_report", "severity", "approvals", NULL};
+    static const char *const keys[] = {"branches", "tags", "merge_requests", "sources", "require_jobs",
+                                       "reports", "on_missing_report", "severity", "approvals", NULL};
     const char *name = tg_yaml_scalar(y, k, "environment name");
     if (name == NULL)
         return;
@@ -184,7 +270,8 @@ static void load_env(struct tg_yaml *y, yaml_node_t *k, yaml_node_t *n, struct t
     if (e->branches[0] == NULL && e->tags[0] == NULL)
         tg_yaml_error(y, k, "environment \"%s\" needs branches or tags (the refs that deploy to it)", name);
     tg_yaml_get_bool(y, n, "merge_requests", &e->merge_requests);
-    tg_yaml_get_strv(y, n, "require_jobs", &e->require_jobs);
+    load_sources(y, n, e);
+    load_jobs(y, tg_yaml_get(y, n, "require_jobs"), e);
     load_reports(y, tg_yaml_get(y, n, "reports"), e);
     load_on_missing(y, n, e);
     load_severity(y, tg_yaml_get(y, n, "severity"), e);
@@ -250,11 +337,35 @@ static void load_exceptions(struct tg_yaml *y, yaml_node_t *n, struct tg_policy_
         load_exception(y, tg_yaml_item(y, n, i), &ps->exceptions[ps->nexceptions++]);
 }
 
+/* ---- ignored projects ---- */
+
+/* ignore_projects: [globs]: pipelines of these projects are never decided (chart
+ * repositories whose pipelines Tollgate itself triggers). Files add to one list. */
+static void load_ignore_projects(struct tg_yaml *y, yaml_node_t *n, struct tg_policy_set *ps)
+{
+    if (n == NULL || tg_yaml_expect_seq(y, n, "ignore_projects"))
+        return;
+    size_t have = tg_strv_len(ps->ignore_projects), add = tg_yaml_len(n);
+    ps->ignore_projects = grow(ps->ignore_projects, have, add + 1, sizeof(char *));
+    ps->ignore_where = grow(ps->ignore_where, have, add + 1, sizeof(char *));
+    for (size_t i = 0; i < add; i++) {
+        yaml_node_t *item = tg_yaml_item(y, n, i);
+        const char *glob = tg_yaml_scalar(y, item, "ignore_projects entry");
+        if (glob == NULL || *glob == '\0') {
+            if (glob)
+                tg_yaml_error(y, item, "an ignore_projects entry must not be empty");
+            continue;
+        }
+        ps->ignore_projects[have] = tg_xstrdup(glob);
+        ps->ignore_where[have++] = tg_xasprintf("%s:%zu", y->file, tg_yaml_line(item));
+    }
+}
+
 /* ---- files ---- */
 
 static void load_doc(struct tg_yaml *y, struct tg_policy_set *ps)
 {
-    static const char *const keys[] = {"version", "environments", "exceptions", NULL};
+    static const char *const keys[] = {"version", "environments", "exceptions", "ignore_projects", NULL};
     yaml_node_t *root = tg_yaml_root(y);
     long long version = 0;
     if (tg_yaml_expect_map(y, root, "a policy file"))
@@ -267,6 +378,7 @@ static void load_doc(struct tg_yaml *y, struct tg_policy_set *ps)
                                                           "version 1)", version);
     load_envs(y, tg_yaml_get(y, root, "environments"), ps);
     load_exceptions(y, tg_yaml_get(y, root, "exceptions"), ps);
+    load_ignore_projects(y, tg_yaml_get(y, root, "ignore_projects"), ps);
 }
 
 /* Adds one file to the set and to the running hash (see tg_policy_set_hash). */
@@ -362,7 +474,10 @@ static void env_dispose(struct pol_env *e)
     free(e->where.file);
     tg_strv_free(e->branches);
     tg_strv_free(e->tags);
-    tg_strv_free(e->require_jobs);
+    tg_strv_free(e->sources);
+    for (size_t i = 0; i < e->njobs; i++)
+        free(e->require_jobs[i].name);
+    free(e->require_jobs);
     for (size_t i = 0; i < e->nreports; i++) {
         free(e->reports[i].job);
         free(e->reports[i].artifact);
@@ -385,6 +500,8 @@ void tg_policy_set_free(struct tg_policy_set *ps)
     }
     free(ps->envs);
     free(ps->exceptions);
+    tg_strv_free(ps->ignore_projects);
+    tg_strv_free(ps->ignore_where);
     free(ps);
 }
 

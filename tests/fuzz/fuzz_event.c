@@ -10,13 +10,18 @@ static void check_complete(const struct tg_event *e)
     const char *const s[] = {e->project_path, e->project_name, e->project_namespace, e->project_slug,
                              e->project_url, e->pipeline_status, e->pipeline_source, e->pipeline_url,
                              e->ref, e->sha, e->commit_message, e->commit_url, e->commit_author,
-                             e->user_username, e->user_name, e->user_email};
+                             e->user_username, e->user_name, e->user_email, e->mr_source_branch};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
         if (s[i] == NULL)
             abort();
     for (size_t i = 0; i < e->nbuilds; i++)
         if (e->builds[i].name == NULL || e->builds[i].status == NULL)
             abort();
+    for (size_t i = 0; i < e->nvariables; i++)
+        if (e->variables[i].key == NULL || e->variables[i].value == NULL)
+            abort();
+    if (e->mr_fork && !e->merge_request)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -52,11 +52,26 @@ trigger:
 
 
 def pipeline_event(pipeline=100, ref="dev", status="success", project_id=7, path="shop/cart", user="dora",
-                   sha=None, builds=(("trivy-scan", 501, "success"),), mr=False):
+                   sha=None, builds=(("trivy-scan", 501, "success"),), mr=False, tag=False, source=None,
+                   variables=None, parent=None):
+    """mr: True keeps the documented merge_request; a dict updates it (source_branch,
+    source_project_id, ...). parent: (project id, pipeline id, bridge job id) for
+    source_pipeline. variables: {KEY: value} for object_attributes.variables."""
     ev = copy.deepcopy(DOC_PIPELINE)
     oa = ev["object_attributes"]
-    oa.update(id=pipeline, iid=pipeline - 90, ref=ref, status=status, tag=False,
-              sha=sha or ("%040x" % (pipeline * 7919)), source="push")
+    oa.update(id=pipeline, iid=pipeline - 90, ref=ref, status=status, tag=tag,
+              sha=sha or ("%040x" % (pipeline * 7919)),
+              source=source or ("merge_request_event" if mr else "push"))
+    oa["variables"] = [{"key": k, "value": v} for k, v in (variables or {}).items()]
+    if isinstance(mr, dict):
+        ev["merge_request"].update(source_project_id=project_id, target_project_id=project_id)
+        ev["merge_request"].update(mr)
+    if parent:
+        ev["source_pipeline"] = {"project": {"id": parent[0], "web_url": "https://gitlab.example.com/" + path,
+                                             "path_with_namespace": path},
+                                 "pipeline_id": parent[1], "job_id": parent[2]}
+    else:
+        ev["source_pipeline"] = None
     oa["url"] = "https://gitlab.example.com/%s/-/pipelines/%d" % (path, pipeline)
     ns, name = path.rsplit("/", 1)
     ev["project"].update(id=project_id, name=name, namespace=ns, path_with_namespace=path,

@@ -56,6 +56,8 @@ def pipeline(tmp, ref="main", status="success", jobs=("horusec", "trivy-scan"), 
                                    source="merge_request_event" if mr else "push")
     if not mr:
         ev["merge_request"] = None
+    else:  # a merge-request pipeline's ref is its source branch
+        ev["merge_request"]["source_branch"] = ref
     ev["project"]["path_with_namespace"] = project
     model = ev["builds"][1]
     for i, name in enumerate(jobs):

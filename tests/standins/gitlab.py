@@ -6,9 +6,19 @@ tests/fixtures/gitlab/api/), recording every request, and able to misbehave on c
     GET  /api/v4/projects/:id/jobs/:job_id/artifacts/*path   PRIVATE-TOKEN; 200 file / 404
     POST /api/v4/projects/:id/trigger/pipeline               form token, ref, variables[K]; 201 pipeline
     POST /api/v4/projects/:id/statuses/:sha                  PRIVATE-TOKEN; form state, name, ...; 201 status
+    GET  /api/v4/projects/:id/pipelines/:pipeline_id/bridges PRIVATE-TOKEN; bridge jobs with downstream_pipeline
+    GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs    PRIVATE-TOKEN; jobs, newest first, retried left out
+         (both: doc/api/jobs.md "List pipeline bridges" / "List pipeline jobs"; paginated with
+         per_page (default 20, at most 100) and page, X-Page/X-Per-Page/X-Next-Page/X-Total
+         headers as doc/api/rest/index.md "Pagination"; an unknown pipeline is 404)
 
 Control (for tests and `make demo`), JSON over HTTP:
     POST /_control/artifacts  {"project": 1, "job": 2, "path": "x.json", "file": "/abs/path" | "content": "..."}
+    POST /_control/pipeline   {"project": 1, "pipeline": 5001, "bridges": [{"id": 7, "name": "scans",
+                               "status": "success", "downstream_pipeline": {"id": 5002, "project_id": 1,
+                               "status": "success"} | null}], "jobs": [{"id": 900, "name": "trivy-scan",
+                               "status": "success"}]}  (a pipeline the list endpoints know; fields
+                               left out get documented example values)
     POST /_control/script     {"match": "trigger", "where": {"variables[UPSTREAM_PIPELINE]": "100"},
                                "responses": [{"status": 500}, {"status": 429, "retry_after": 1},
                                {"status": 401}, {"hang": 5}, {"close": true}]}
@@ -22,7 +32,9 @@ Run standalone: python3 gitlab.py --port 0 --token API_TOKEN --trigger-token TRI
 (prints "listening on PORT"), or use GitLab(...) in-process from pytest.
 """
 import argparse
+import copy
 import json
+import pathlib
 import re
 import socketserver
 import sys
@@ -34,6 +46,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 ARTIFACT = re.compile(r"^/api/v4/projects/([^/]+)/jobs/(\d+)/artifacts/(.+)$")
 TRIGGER = re.compile(r"^/api/v4/projects/([^/]+)/trigger/pipeline$")
 STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
+PIPELINE_LIST = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/(bridges|jobs)$")
 
 
 class State:
@@ -47,6 +60,7 @@ class State:
         with self.lock:
             self.requests = []
             self.artifacts = {}
+            self.pipelines = {}  # (project, pipeline id) -> {"bridges": [...], "jobs": [...]}
             self.scripts = []  # [kind, where, [responses]]
             self.next_pipeline = 1000
 
@@ -66,6 +80,10 @@ class State:
                 if k == kind and responses and all(fields.get(f) == v for f, v in where.items()):
                     return responses.pop(0)
         return None
+
+    def add_pipeline(self, project, pipeline, bridges, jobs):
+        with self.lock:
+            self.pipelines[(str(project), int(pipeline))] = {"bridges": list(bridges), "jobs": list(jobs)}
 
     def new_pipeline_id(self):
         with self.lock:
@@ -91,6 +109,31 @@ def status_entity(sha, form):
             "target_url": form.get("target_url"), "description": form.get("description"), "created_at": now,
             "started_at": None, "finished_at": None, "allow_failure": False, "coverage": None,
             "author": {"id": 1, "username": "tollgate-bot"}}
+
+
+API_FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "gitlab" / "api"
+DOC_BRIDGE = json.loads((API_FIXTURES / "list_pipeline_bridges_response.json").read_text())[0]
+DOC_JOB = json.loads((API_FIXTURES / "list_pipeline_jobs_response.json").read_text())[1]
+
+
+def job_entity(job, project, pipeline, bridge=False):
+    """A job (or bridge job) from doc/api/jobs.md's example (tests/fixtures/gitlab/api), with the
+    spec's id, name, status and pipeline; a bridge gets the spec's downstream_pipeline."""
+    e = copy.deepcopy(DOC_BRIDGE if bridge else DOC_JOB)
+    e.update(id=job["id"], name=job["name"], status=job["status"], stage=job.get("stage", "test"),
+             web_url="https://gitlab.example.com/-/jobs/%d" % job["id"])
+    e["pipeline"].update(id=pipeline, project_id=int(project) if str(project).isdigit() else project,
+                         status=job.get("pipeline_status", "success"))
+    if not bridge:
+        e["failure_reason"] = "script_failure" if job["status"] == "failed" else None
+        return e
+    dp = job.get("downstream_pipeline")
+    if dp is None:
+        e["downstream_pipeline"] = None
+    else:
+        e["downstream_pipeline"].update(dp)
+        e["downstream_pipeline"]["web_url"] = "https://gitlab.example.com/-/pipelines/%d" % dp["id"]
+    return e
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -141,6 +184,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_control/requests":
             with self.state.lock:
                 return self.reply(200, list(self.state.requests))
+        lm = PIPELINE_LIST.match(path)
+        if lm:
+            return self.serve_list(lm)
         m = ARTIFACT.match(path)
         if not m:
             return self.reply(404, {"message": "404 Not Found"})
@@ -159,6 +205,37 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def serve_list(self, m):
+        kind = m.group(3)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        self.state.record({"kind": kind, "method": "GET", "path": m.group(0), "query": query,
+                           "headers": dict(self.headers), "at": time.time()})
+        if self.misbehave(kind, {"path": m.group(0)}):
+            return
+        if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+            return self.reply(401, {"message": "401 Unauthorized"})
+        project, pipeline = urllib.parse.unquote(m.group(1)), int(m.group(2))
+        with self.state.lock:
+            known = self.state.pipelines.get((project, pipeline))
+        if known is None:
+            return self.reply(404, {"message": "404 Not found"})
+        items = sorted(known.get(kind, []), key=lambda j: -j["id"])  # newest first
+        if kind == "jobs":  # retried runs are left out unless include_retried (latest run per name)
+            seen, latest = set(), []
+            for j in items:
+                if query.get("include_retried") == "true" or j["name"] not in seen:
+                    latest.append(j)
+                seen.add(j["name"])
+            items = latest
+        per_page = max(1, min(100, int(query.get("per_page", 20))))
+        page = max(1, int(query.get("page", 1)))
+        total_pages = max(1, (len(items) + per_page - 1) // per_page)
+        chunk = items[(page - 1) * per_page:page * per_page]
+        headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items)),
+                   "X-Total-Pages": str(total_pages), "X-Next-Page": str(page + 1) if page < total_pages else "",
+                   "X-Prev-Page": str(page - 1) if page > 1 else ""}
+        self.reply(200, [job_entity(j, project, pipeline, kind == "bridges") for j in chunk], headers)
 
     def do_POST(self):
         path = urllib.parse.urlsplit(self.path).path
@@ -203,6 +280,8 @@ class Handler(BaseHTTPRequestHandler):
             data = open(body["file"], "rb").read() if "file" in body else body["content"].encode()
             with st.lock:
                 st.artifacts[(str(body["project"]), int(body["job"]), body["path"])] = data
+        elif path == "/_control/pipeline":
+            st.add_pipeline(body["project"], body["pipeline"], body.get("bridges", []), body.get("jobs", []))
         elif path == "/_control/script":
             st.add_script(body["match"], body.get("where"), body["responses"])
         else:
@@ -238,6 +317,9 @@ class GitLab:
     def add_artifact(self, project, job, path, data):
         with self.state.lock:
             self.state.artifacts[(str(project), int(job), path)] = data
+
+    def add_pipeline(self, project, pipeline, bridges=(), jobs=()):
+        self.state.add_pipeline(project, pipeline, bridges, jobs)
 
     def script(self, kind, *responses, where=None):
         self.state.add_script(kind, where, responses)

@@ -4,6 +4,7 @@
  * case: add a payload or a fault by adding a row.
  */
 #include "gitlab.h"
+#include "gitlab_api.h"
 #include "unit_files.h"
 
 static char *fixture(const char *name, size_t *len)
@@ -33,11 +34,11 @@ struct fixture_row {
 
 static const struct fixture_row fixtures[] = {
     {"pipeline_event.json", "Pipeline Hook", TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org",
-     "gitlab-test", "master", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
+     "gitlab-test", "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
      "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
-    /* object_kind decides without a header */
+    /* object_kind decides without a header; a merge-request pipeline's ref is its source branch */
     {"pipeline_event.json", NULL, TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
-     "master", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
+     "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
      "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
     /* Job: commit.id is the pipeline id; no username in its user object */
     {"job_event.json", "Job Hook", TG_EVENT_JOB, 380, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
@@ -55,8 +56,8 @@ static const struct fixture_row fixtures[] = {
     {"tag_push_event.json", NULL, TG_EVENT_TAG_PUSH, 1, "jsmith/example", "jsmith", "example", "v1.0.0", 1,
      "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", 0, "", "", "", "", 0, 0},
     /* The header wins over object_kind */
-    {"push_event.json", "Tag Push Hook", TG_EVENT_TAG_PUSH, 15, "mike/diaspora", "mike", "diaspora", "master",
-     1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
+    {"push_event.json", "Tag Push Hook", TG_EVENT_TAG_PUSH, 15, "mike/diaspora", "mike", "diaspora",
+     "refs/heads/master", 1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
 };
 
 static void check_fixture(const struct fixture_row *r)
@@ -155,7 +156,20 @@ static const struct {
     {"unknown kind is lenient", NULL, "{\"object_kind\":\"issue\",\"project\":{\"id\":\"x\"},\"ref\":5}", NULL,
      TG_EVENT_OTHER, ""},
     {"unknown kind common fields", NULL,
-     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL, TG_EVENT_OTHER, "v2"},
+     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL, TG_EVENT_OTHER,
+     "refs/tags/v2"},
+    {"variables not a list", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":{}}}",
+     "object_attributes.variables is not a list", 0, NULL},
+    {"variable not an object", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[1]}}",
+     "object_attributes.variables[0] is not an object", 0, NULL},
+    {"variable value number", NULL,
+     "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[{\"key\":\"A\",\"value\":1}]}}",
+     "object_attributes.variables[0].value is not a string", 0, NULL},
+    {"source_pipeline id string", NULL, "{\"object_kind\":\"pipeline\",\"source_pipeline\":{\"pipeline_id\":\"5\"}}",
+     "source_pipeline.pipeline_id is not an integer", 0, NULL},
+    {"mr source project string", NULL,
+     "{\"object_kind\":\"pipeline\",\"merge_request\":{\"source_project_id\":\"1\"}}",
+     "merge_request.source_project_id is not an integer", 0, NULL},
     {"unknown header falls back", "System Hook", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/dev\"}", NULL,
      TG_EVENT_PUSH, "dev"},
     {"job pipeline from commit.id", NULL, "{\"object_kind\":\"build\",\"commit\":{\"id\":77},\"ref\":\"main\"}",
@@ -186,6 +200,147 @@ static void check_bodies(void)
     }
 }
 
+/* Tag or branch, merge request and fork come from fields, never from the ref's spelling. */
+#define MR(src, tgt, branch)                                                                                   \
+    "\"merge_request\":{\"iid\":7,\"source_branch\":\"" branch "\",\"source_project_id\":" #src              \
+    ",\"target_project_id\":" #tgt "}"
+#define PIPE(attrs, rest) "{\"object_kind\":\"pipeline\",\"object_attributes\":{" attrs "}" rest "}"
+static const struct {
+    const char *name, *body, *ref;
+    int tag, merge_request, fork;
+} refs[] = {
+    {"branch named like a tag", PIPE("\"ref\":\"refs/tags/v9.9.9\",\"tag\":false", ""), "refs/tags/v9.9.9", 0, 0, 0},
+    {"branch without tag flag", PIPE("\"ref\":\"refs/tags/v9.9.9\"", ""), "refs/tags/v9.9.9", 0, 0, 0},
+    {"full branch ref", PIPE("\"ref\":\"refs/heads/main\",\"tag\":false", ""), "main", 0, 0, 0},
+    {"tag pipeline", PIPE("\"ref\":\"v1\",\"tag\":true", ""), "v1", 1, 0, 0},
+    {"tag keeps its name", PIPE("\"ref\":\"refs/heads/x\",\"tag\":true", ""), "refs/heads/x", 1, 0, 0},
+    {"detached mr from main",
+     PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     1, 0},
+    {"merged results",
+     PIPE("\"ref\":\"refs/merge-requests/7/merge\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     1, 0},
+    {"merge train",
+     PIPE("\"ref\":\"refs/merge-requests/7/train\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     1, 0},
+    {"mr pipeline by ref name", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main",
+     0, 1, 0},
+    {"fork mr", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(2, 1, "main")), "main", 0, 1, 1},
+    {"mr source without merge_request is a fork (cannot tell)",
+     PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"", ""),
+     "refs/merge-requests/7/head", 0, 1, 1},
+    {"push branch", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/refs/tags/v1\"}", "refs/tags/v1", 0, 0, 0},
+    {"tag push", "{\"object_kind\":\"tag_push\",\"ref\":\"refs/tags/v1\"}", "v1", 1, 0, 0},
+    {"job hook branch named like a tag", "{\"object_kind\":\"build\",\"ref\":\"refs/tags/v2\",\"tag\":false}",
+     "refs/tags/v2", 0, 0, 0},
+};
+
+static void check_refs(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(refs); i++) {
+        struct tg_event e;
+        char err[256] = "";
+        int rc = tg_event_parse(NULL, refs[i].body, strlen(refs[i].body), &e, err, sizeof err);
+        UNIT_CHECK(refs[i].name, rc == 0);
+        if (rc) {
+            fprintf(stderr, "  %s: %s\n", refs[i].name, err);
+            continue;
+        }
+        UNIT_STREQ(refs[i].name, e.ref, refs[i].ref);
+        UNIT_CHECK(refs[i].name, e.tag == refs[i].tag);
+        UNIT_CHECK(refs[i].name, e.merge_request == refs[i].merge_request);
+        UNIT_CHECK(refs[i].name, e.mr_fork == refs[i].fork);
+        tg_event_dispose(&e);
+    }
+}
+
+/* source_pipeline and variables of the documented pipeline payload. */
+static void check_upstream_and_variables(void)
+{
+    size_t len;
+    char err[256] = "", *body = fixture("pipeline_event.json", &len);
+    struct tg_event e;
+    int rc = body ? tg_event_parse("Pipeline Hook", body, len, &e, err, sizeof err) : -1;
+    free(body);
+    UNIT_CHECK("upstream", rc == 0);
+    if (rc)
+        return;
+    UNIT_CHECK("upstream", e.parent_project_id == 41 && e.parent_pipeline_id == 30 && e.parent_job_id == 3401);
+    UNIT_CHECK("mr ids", e.mr_source_project_id == 1 && e.mr_target_project_id == 1 && !e.mr_fork);
+    UNIT_STREQ("variable", tg_event_variable(&e, "NESTOR_PROD_ENVIRONMENT"), "us-west-1");
+    UNIT_CHECK("no variable", tg_event_variable(&e, "TOLLGATE_DEPLOYMENT") == NULL);
+    tg_event_dispose(&e);
+}
+
+/* GitLab's bridges and pipeline-jobs answers (doc/api/jobs.md shapes, trimmed). */
+static const struct {
+    const char *name, *body;
+    int bridges, n;           /* n: items, or -1 */
+    const char *err;          /* for -1: part of the message */
+    long long project, id;    /* first item: child project and pipeline (bridges), job id (jobs) */
+    const char *status;
+} pages[] = {
+    {"bridge", "[{\"id\":7,\"name\":\"scans\",\"status\":\"success\",\"downstream_pipeline\":{\"id\":5,"
+               "\"sha\":\"f62a\",\"ref\":\"main\",\"status\":\"running\",\"project_id\":9}}]",
+     1, 1, NULL, 9, 5, "running"},
+    {"bridge without project_id is in the parent's project",
+     "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":{\"id\":5,\"status\":\"success\"}}]", 1, 1, NULL, 7, 5,
+     "success"},
+    {"bridge not triggered yet", "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":null}]", 1, 1, NULL, 7, 0,
+     "created"},
+    {"no bridges", "[]", 1, 0, NULL, 0, 0, NULL},
+    {"bridge id string", "[{\"name\":\"s\",\"downstream_pipeline\":{\"id\":\"5\",\"status\":\"x\"}}]", 1, -1,
+     "bridges[0] is not a bridge job", 0, 0, NULL},
+    {"bridges object", "{\"message\":\"x\"}", 1, -1, "answer is not a list", 0, 0, NULL},
+    {"bridges not json", "<html>", 1, -1, "answer is not JSON", 0, 0, NULL},
+    {"jobs", "[{\"id\":901,\"name\":\"trivy-scan\",\"status\":\"success\",\"stage\":\"test\"},"
+             "{\"id\":900,\"name\":\"unit\",\"status\":\"failed\"}]",
+     0, 2, NULL, 7, 901, "success"},
+    {"job without status", "[{\"id\":1,\"name\":\"a\"}]", 0, -1, "jobs[0] of pipeline 8 is not a job", 0, 0, NULL},
+};
+
+static void check_pages(void)
+{
+    for (size_t i = 0; i < TG_ARRAY_SIZE(pages); i++) {
+        struct tg_children c = {0};
+        char err[256] = "";
+        const char *b = pages[i].body;
+        int n = pages[i].bridges ? tg_gitlab_parse_bridges(b, strlen(b), 7, &c, err, sizeof err)
+                                 : tg_gitlab_parse_jobs(b, strlen(b), 7, 8, &c, err, sizeof err);
+        UNIT_CHECK(pages[i].name, n == pages[i].n);
+        if (n < 0)
+            UNIT_CHECK(pages[i].name, strstr(err, pages[i].err) != NULL);
+        else if (n > 0 && pages[i].bridges)
+            UNIT_CHECK(pages[i].name, c.pipelines[0].project_id == pages[i].project &&
+                                          c.pipelines[0].id == pages[i].id &&
+                                          strcmp(c.pipelines[0].status, pages[i].status) == 0 &&
+                                          strcmp(c.pipelines[0].bridge, "scans") == 0);
+        else if (n > 0)
+            UNIT_CHECK(pages[i].name, c.jobs[0].project_id == 7 && c.jobs[0].pipeline_id == 8 &&
+                                          c.jobs[0].id == pages[i].id && strcmp(c.jobs[0].status, pages[i].status) == 0);
+        tg_children_dispose(&c);
+    }
+}
+
+/* The documented answers themselves (tests/fixtures/gitlab/api). */
+static void check_doc_pages(void)
+{
+    size_t len;
+    struct tg_children c = {0};
+    char err[256] = "", *b = unit_fixture("gitlab/api/list_pipeline_bridges_response.json", &len);
+    int n = b ? tg_gitlab_parse_bridges(b, len, 1, &c, err, sizeof err) : -1;
+    UNIT_CHECK("doc bridges", n == 1 && c.pipelines[0].id == 5 && c.pipelines[0].project_id == 1 &&
+                                  strcmp(c.pipelines[0].status, "pending") == 0 &&
+                                  strcmp(c.pipelines[0].bridge, "teaspoon") == 0);
+    free(b);
+    b = unit_fixture("gitlab/api/list_pipeline_jobs_response.json", &len);
+    n = b ? tg_gitlab_parse_jobs(b, len, 1, 6, &c, err, sizeof err) : -1;
+    UNIT_CHECK("doc jobs", n == 2 && c.njobs == 2 && c.jobs[1].id == 7 && strcmp(c.jobs[1].name, "teaspoon") == 0 &&
+                               strcmp(c.jobs[0].status, "failed") == 0);
+    free(b);
+    tg_children_dispose(&c);
+}
+
 static void check_names(void)
 {
     UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_MERGE_REQUEST), "merge_request");
@@ -200,6 +355,10 @@ int main(void)
         check_fixture(&fixtures[i]);
     check_pipeline_details();
     check_bodies();
+    check_refs();
+    check_upstream_and_variables();
+    check_pages();
+    check_doc_pages();
     check_names();
     return unit_summary("test_gitlab");
 }

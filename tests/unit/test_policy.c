@@ -33,6 +33,9 @@
 #define POLICY HEAD JOBS REPORTS SEV
 #define STAGING "  staging:\n    branches: [dev]\n    merge_requests: true\n"
 #define RELEASES "  releases:\n    tags: [\"v*\"]\n"
+#define CHILD_POLICY                                                                                  \
+    HEAD "    require_jobs: [horusec, { job: trivy-scan, pipeline: child }]\n"                           \
+         "    reports:\n      - { job: trivy-scan, artifact: trivy-report.json, pipeline: child }\n" SEV
 #define EXC(id, until, extra) "exceptions:\n  - { id: " id ", until: " until ", reason: ok, by: alice" extra " }\n"
 
 /* ---- events ---- */
@@ -45,6 +48,9 @@ struct tweak {
     const char *project; /* default shop/cart */
     const char *builds;  /* a JSON list appended to builds[] */
     const char *drop;    /* every build of this name removed */
+    const char *source;  /* default push (merge_request_event for mr) */
+    int fork;            /* mr: from project 2 into project 1 */
+    const char *variables; /* a JSON list for object_attributes.variables */
 };
 
 static json_t *build(long long id, const char *name, const char *status)
@@ -79,9 +85,15 @@ static int make_event(const struct tweak *t, struct tg_event *out)
     json_object_set_new(attrs, "ref", json_string(t->ref ? t->ref : "main"));
     json_object_set_new(attrs, "tag", json_boolean(t->tag));
     json_object_set_new(attrs, "status", json_string(t->status ? t->status : "success"));
-    json_object_set_new(attrs, "source", json_string(t->mr ? "merge_request_event" : "push"));
+    json_object_set_new(attrs, "source", json_string(t->source ? t->source : t->mr ? "merge_request_event" : "push"));
+    if (t->variables)
+        json_object_set_new(attrs, "variables", json_loads(t->variables, 0, NULL));
     if (!t->mr)
         json_object_set_new(ev, "merge_request", json_null());
+    else
+        json_object_set_new(json_object_get(ev, "merge_request"), "source_branch", json_string(t->ref ? t->ref : "main"));
+    if (t->fork)
+        json_object_set_new(json_object_get(ev, "merge_request"), "source_project_id", json_integer(2));
     json_object_set_new(json_object_get(ev, "project"), "path_with_namespace",
                         json_string(t->project ? t->project : "shop/cart"));
     edit_builds(ev, t);
@@ -165,6 +177,55 @@ static const struct row rows[] = {
      "merge-request pipeline (!1): production does not deploy merge requests"},
     {"merge request allowed", POLICY STAGING, {.ref = "dev", .mr = 1}, {{0}}, NULL, TG_VERDICT_DEPLOY, "policy",
      "passed for staging"},
+    {"mr from main is no branch pipeline", POLICY, {.ref = "main", .mr = 1}, {CLEAN_SAST, CLEAN_TRIVY}, NULL,
+     TG_VERDICT_SKIP, "merge_request", "production does not deploy merge requests"},
+    {"mr from main, merge_requests true", POLICY "    merge_requests: true\n", {.ref = "main", .mr = 1},
+     {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_DEPLOY, "policy", "passed for production"},
+    {"mr source without mr object", POLICY "    merge_requests: true\n", {.source = "merge_request_event"},
+     {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_SKIP, "fork",
+     "merge-request pipeline without its merge request's source and target projects: it may come from a fork"},
+    {"fork mr, merge_requests true", POLICY STAGING, {.ref = "dev", .mr = 1, .fork = 1}, {{0}}, NULL,
+     TG_VERDICT_SKIP, "fork", "merge request !1 comes from another project (2 into 1)"},
+    {"fork mr, merge_requests false", POLICY, {.mr = 1, .fork = 1}, {{0}}, NULL, TG_VERDICT_SKIP, "fork",
+     "never deploy"},
+    {"branch named refs/tags/v9.9.9", POLICY RELEASES, {.ref = "refs/tags/v9.9.9"}, {{0}}, NULL, TG_VERDICT_SKIP,
+     "branch", "no environment for ref refs/tags/v9.9.9"},
+    {"tag v1", POLICY RELEASES, {.ref = "v1", .tag = 1}, {{0}}, NULL, TG_VERDICT_DEPLOY, "policy",
+     "all checks passed for releases"},
+    /* sources */
+    {"schedule deploys", POLICY, {.source = "schedule"}, {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_DEPLOY,
+     "policy", "passed for production"},
+    {"web deploys", POLICY, {.source = "web"}, {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_DEPLOY, "policy", "passed"},
+    {"api deploys", POLICY, {.source = "api"}, {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_DEPLOY, "policy", "passed"},
+    {"child pipeline", POLICY, {.source = "parent_pipeline"}, {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_SKIP,
+     "source", "pipeline source parent_pipeline does not deploy to production (default sources: push, web, api, "
+               "schedule, merge_request_event)"},
+    {"failed child is still no candidate", POLICY, {.source = "parent_pipeline", .status = "failed"}, {{0}}, NULL,
+     TG_VERDICT_SKIP, "source", "parent_pipeline"},
+    {"multi-project downstream", POLICY, {.source = "pipeline"}, {{0}}, NULL, TG_VERDICT_SKIP, "source",
+     "source pipeline does not"},
+    {"trigger token", POLICY, {.source = "trigger"}, {{0}}, NULL, TG_VERDICT_SKIP, "source", "source trigger"},
+    {"chat", POLICY, {.source = "chat"}, {{0}}, NULL, TG_VERDICT_SKIP, "source", "source chat"},
+    {"webide", POLICY, {.source = "webide"}, {{0}}, NULL, TG_VERDICT_SKIP, "source", "source webide"},
+    {"dast", POLICY, {.source = "ondemand_dast_scan"}, {{0}}, NULL, TG_VERDICT_SKIP, "source", "ondemand_dast_scan"},
+    {"execution policy", POLICY, {.source = "pipeline_execution_policy_schedule"}, {{0}}, NULL, TG_VERDICT_SKIP,
+     "source", "pipeline_execution_policy_schedule"},
+    {"unknown source", POLICY, {.source = "teleport"}, {{0}}, NULL, TG_VERDICT_SKIP, "source", "source teleport"},
+    {"no source", POLICY, {.source = ""}, {{0}}, NULL, TG_VERDICT_SKIP, "source", "source (none)"},
+    {"sources override allows trigger", POLICY "    sources: [trigger]\n", {.source = "trigger"},
+     {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_DEPLOY, "policy", "passed for production"},
+    {"sources override drops push", POLICY "    sources: [trigger]\n", {0}, {{0}}, NULL, TG_VERDICT_SKIP, "source",
+     "source push does not deploy to production (sources: trigger)"},
+    /* offline (tollgate eval, no children callback): a required child job counts as missing */
+    {"child job offline", CHILD_POLICY, {0}, {CLEAN_TRIVY}, NULL, TG_VERDICT_BLOCK, "require_jobs",
+     "required job trivy-scan (child pipeline) is missing: no job trivy-scan: child pipelines are not looked up "
+     "offline"},
+    {"child report offline goes to the fetcher", HEAD "    reports:\n      - { job: trivy-scan, artifact: "
+     "trivy-report.json, pipeline: child }\n" SEV, {.drop = "trivy-scan"},
+     {{"trivy-report.json", TRIVY(V("CVE-1", "CRITICAL", "a"))}}, NULL, TG_VERDICT_BLOCK, "severity.block",
+     "critical 1 > 0 in trivy-scan/trivy-report.json: CVE-1"},
+    {"empty sources: nothing deploys", POLICY "    sources: []\n", {0}, {{0}}, NULL, TG_VERDICT_SKIP, "source",
+     "(sources: none)"},
     /* required jobs */
     {"job missing", POLICY, {.drop = "trivy-scan"}, {CLEAN_SAST, CLEAN_TRIVY}, NULL, TG_VERDICT_BLOCK,
      "require_jobs", "required job trivy-scan is missing"},
@@ -483,6 +544,28 @@ static const struct {
     {"exceptions map", "version: 1\nexceptions: { id: CVE-1 }\n", "e.yaml:2:13: error: exceptions must be a list"},
     {"syntax", "version: 1\nenvironments:\n  p: [\n", "e.yaml:4:1: error: YAML syntax"},
     {"not a mapping", "- version: 1\n", "e.yaml:1:1: error: a policy file must be a mapping"},
+    {"unknown source", "version: 1\nenvironments:\n  p:\n    branches: [main]\n    sources: [push, pusj]\n",
+     "e.yaml:5:21: error: unknown pipeline source \"pusj\" in sources (push, web, api, schedule, "
+     "merge_request_event, trigger, pipeline, parent_pipeline, chat, webide, external, external_pull_request_event, "
+     "ondemand_dast_scan, ondemand_dast_validation, security_orchestration_policy, container_registry_push, "
+     "pipeline_execution_policy, pipeline_execution_policy_schedule, duo_workflow)"},
+    {"sources map", "version: 1\nenvironments:\n  p:\n    branches: [main]\n    sources: { push: 1 }\n",
+     "e.yaml:5:14: error: sources must be a list"},
+    {"child job: bad pipeline", "version: 1\nenvironments:\n  p:\n    branches: [main]\n"
+                                "    require_jobs: [a, { job: b, pipeline: parent }]\n",
+     "e.yaml:5:43: error: pipeline: \"parent\" is not child (leave it out for a job of the pipeline itself)"},
+    {"child job: no name", "version: 1\nenvironments:\n  p:\n    branches: [main]\n"
+                           "    require_jobs: [{ pipeline: child }]\n",
+     "e.yaml:5:20: error: a require_jobs entry needs job"},
+    {"child job: unknown key", "version: 1\nenvironments:\n  p:\n    branches: [main]\n"
+                               "    require_jobs: [{ name: b, pipeline: child }]\n",
+     "e.yaml:5:22: error: unknown key \"name\" in require_jobs entry"},
+    {"child report: bad pipeline", "version: 1\nenvironments:\n  p:\n    branches: [main]\n    reports:\n"
+                                   "      - { job: t, artifact: r.json, pipeline: downstream }\n",
+     "e.yaml:6:47: error: pipeline: \"downstream\" is not child (leave it out for a job of the pipeline itself)"},
+    {"ignore_projects map", "version: 1\nignore_projects: { a: b }\n", "e.yaml:2:18: error: ignore_projects must be a list"},
+    {"ignore_projects empty glob", "version: 1\nignore_projects: [\"\"]\n",
+     "e.yaml:2:19: error: an ignore_projects entry must not be empty"},
 };
 
 static void check_load_errors(void)
@@ -590,6 +673,138 @@ static void check_shipped(void)
     tg_diag_dispose(&diag);
 }
 
+/* ---- pipelines never decided ---- */
+
+static void check_ignored(void)
+{
+    static const char y[] = "version: 1\nignore_projects: [shop/helm-charts, \"*/charts/*\"]\n"
+                            "environments:\n  p: { branches: [main], sources: [trigger] }\n";
+    static const struct {
+        const char *name, *project, *variables, *why; /* why NULL: decided */
+    } cases[] = {
+        {"chart project", "shop/helm-charts", NULL, "project shop/helm-charts matches ignore_projects "
+                                                    "\"shop/helm-charts\" (i.yaml:2)"},
+        {"chart glob", "platform/charts/cart", NULL, "matches ignore_projects \"*/charts/*\""},
+        {"marker, even with sources: [trigger]", "shop/cart", "[{\"key\":\"TOLLGATE_DEPLOYMENT\",\"value\":\"d1/2\"}]",
+         "Tollgate triggered this pipeline (TOLLGATE_DEPLOYMENT=d1/2)"},
+        {"other variables", "shop/cart", "[{\"key\":\"TOLLGATE\",\"value\":\"x\"}]", NULL},
+        {"plain project", "shop/cart", NULL, NULL},
+    };
+    struct tg_diag diag;
+    tg_diag_init(&diag);
+    struct tg_policy_set *ps = tg_policy_load_mem("i.yaml", y, sizeof y - 1, &diag);
+    UNIT_CHECK("ignore load", ps != NULL);
+    for (size_t i = 0; ps && i < TG_ARRAY_SIZE(cases); i++) {
+        struct tweak t = {.project = cases[i].project, .variables = cases[i].variables, .source = "trigger"};
+        struct tg_event ev;
+        char why[512] = "";
+        if (make_event(&t, &ev))
+            continue;
+        int ignored = tg_policy_ignored(ps, &ev, why, sizeof why);
+        UNIT_CHECK(cases[i].name, ignored == (cases[i].why != NULL));
+        if (cases[i].why)
+            UNIT_CHECK(cases[i].name, strstr(why, cases[i].why) != NULL);
+        tg_event_dispose(&ev);
+    }
+    tg_policy_set_free(ps);
+    tg_diag_dispose(&diag);
+}
+
+/* ---- jobs of child pipelines ---- */
+
+struct kids {
+    const char *name;
+    const char *pstatus;   /* the child pipeline's status; NULL: the bridge made none yet */
+    const char *jstatus;   /* trivy-scan's status; NULL: no such job */
+    int fail;              /* the callback fails */
+};
+
+static int list_kids(void *arg, const struct tg_event *ev, struct tg_children *out, char *err, size_t errlen)
+{
+    const struct kids *k = arg;
+    if (k->fail) {
+        snprintf(err, errlen, "bridges of pipeline %lld: HTTP 502", ev->pipeline_id);
+        return -1;
+    }
+    out->pipelines = tg_xcalloc(1, sizeof *out->pipelines);
+    out->npipelines = 1;
+    out->pipelines[0] = (struct tg_child_pipeline){tg_xstrdup("scans"), 77, k->pstatus ? 5002 : 0,
+                                                   tg_xstrdup(k->pstatus ? k->pstatus : "created")};
+    if (k->jstatus) {
+        out->jobs = tg_xcalloc(2, sizeof *out->jobs);
+        out->jobs[0] = (struct tg_child_job){77, 5002, 900, tg_xstrdup("trivy-scan"), tg_xstrdup("failed")};
+        out->jobs[1] = (struct tg_child_job){77, 5002, 901, tg_xstrdup("trivy-scan"), tg_xstrdup(k->jstatus)};
+        out->njobs = 2;
+    }
+    return 0;
+}
+
+/* The report of a child job is fetched from the child's project and latest job. */
+static enum tg_fetch_result fetch_child(void *arg, const struct tg_report_ref *ref, tg_report_sink_fn sink,
+                                        void *sink_arg, char *err, size_t errlen)
+{
+    if (strcmp(ref->job, "trivy-scan") == 0 && (ref->project_id != 77 || ref->job_id != 901))
+        return TG_FETCH_NOT_FOUND;
+    return fetch(arg, ref, sink, sink_arg, err, errlen);
+}
+
+static void check_children(void)
+{
+    static const struct doc docs[] = {{"trivy-report.json", TRIVY(V("CVE-1", "HIGH", "a"))}, {0}};
+    static const struct {
+        struct kids kids;
+        int rc, verdict, pending;
+        const char *reason;
+    } cases[] = {
+        {{"child finished, clean of criticals", "success", "success", 0}, 0, TG_VERDICT_NEEDS_APPROVAL, 0,
+         "high 1 > 0 in trivy-scan/trivy-report.json: CVE-1"},
+        {{"child job failed", "failed", "failed", 0}, 0, TG_VERDICT_BLOCK, 0,
+         "required job trivy-scan (child pipeline 5002) is failed"},
+        {{"child still running", "running", "running", 0}, 0, TG_VERDICT_BLOCK, 1,
+         "required job trivy-scan (child pipeline 5002) is running"},
+        {{"child job not created yet", "running", NULL, 0}, 0, TG_VERDICT_BLOCK, 1,
+         "no job trivy-scan yet: child pipeline 5002 is running (not terminal yet)"},
+        {{"bridge has no pipeline yet", NULL, NULL, 0}, 0, TG_VERDICT_BLOCK, 1,
+         "bridge scans has not created its child pipeline"},
+        {{"no such child job", "success", NULL, 0}, 0, TG_VERDICT_BLOCK, 0,
+         "no job trivy-scan in the child pipelines (1 found)"},
+        {{"GitLab cannot tell", "success", "success", 1}, -1, 0, 0, "bridges of pipeline 31: HTTP 502"},
+    };
+    struct tg_diag diag;
+    tg_diag_init(&diag);
+    struct tg_policy_set *ps = tg_policy_load_mem("c.yaml", CHILD_POLICY, strlen(CHILD_POLICY), &diag);
+    UNIT_CHECK("child policy", ps != NULL);
+    for (size_t i = 0; ps && i < TG_ARRAY_SIZE(cases); i++) {
+        struct served served = {docs, 0};
+        struct tg_decide_io io = {fetch_child, &served, list_kids, (void *)&cases[i].kids};
+        struct tweak t = {.drop = "trivy-scan"}; /* the parent has no trivy-scan of its own */
+        struct tg_event ev;
+        struct tg_decision d;
+        char err[256] = "";
+        const char *name = cases[i].kids.name;
+        if (make_event(&t, &ev))
+            continue;
+        int rc = tg_policy_decide_io(ps, &ev, &io, 1780000000000ULL, &d, err, sizeof err);
+        char *reasons = rc == 0 ? joined(d.reasons) : tg_xstrdup(err);
+        UNIT_CHECK(name, rc == cases[i].rc);
+        UNIT_CHECK(name, rc != 0 || ((int)d.verdict == cases[i].verdict && d.children_pending == cases[i].pending));
+        UNIT_CHECK(name, strstr(reasons, cases[i].reason) != NULL);
+        if (strstr(reasons, cases[i].reason) == NULL)
+            fprintf(stderr, "  [%s] %s\n", name, reasons);
+        if (rc == 0) {
+            json_t *c = json_object_get(d.json, "children");
+            UNIT_CHECK(name, json_is_true(json_object_get(c, "looked_up")));
+            UNIT_CHECK(name, json_integer_value(json_object_get(json_array_get(json_object_get(c, "pipelines"), 0),
+                                                                "project")) == 77);
+            tg_decision_dispose(&d);
+        }
+        free(reasons);
+        tg_event_dispose(&ev);
+    }
+    tg_policy_set_free(ps);
+    tg_diag_dispose(&diag);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++)
@@ -601,6 +816,8 @@ int main(void)
     check_dir();
     check_hash();
     check_shipped();
+    check_ignored();
+    check_children();
     UNIT_STREQ("verdict names", tg_verdict_name(TG_VERDICT_NEEDS_APPROVAL), "needs_approval");
     return unit_summary("test_policy");
 }
