@@ -105,8 +105,10 @@ static void on_sub(void *data, struct tg_api_ctx *ctx, const struct tg_api_reque
         one(ctx, what);
 }
 
-void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p)
+void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally)
 {
-    tg_api_route(s, p, BASE "/", TG_ROUTE_API, on_sub, NULL); /* h2o takes the first match: longer first */
-    tg_api_route(s, p, BASE, TG_ROUTE_API, on_list, NULL);
+    const struct tg_api_route_spec sub = {BASE "/", TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_sub, tally};
+    const struct tg_api_route_spec list = {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_list, tally};
+    tg_api_route(s, p, &sub); /* h2o takes the first match: longer first */
+    tg_api_route(s, p, &list);
 }
