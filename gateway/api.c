@@ -344,8 +344,10 @@ static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *c
     struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
     rt->spec.gate(rt->spec.data, cfg, copy, &v);
     tg_config_unref(cfg);
-    if (v.status == 0)
+    if (v.status == 0) {
+        tg_server_authenticated(req);
         return 0;
+    }
     tg_http_error(req, rt->spec.route, v.status, v.error, v.detail);
     return -1;
 }

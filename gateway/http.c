@@ -168,13 +168,5 @@ int tg_http_method_is(h2o_req_t *req, const char *m)
 
 void tg_http_peer(h2o_req_t *req, char *out, size_t outlen)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    snprintf(out, outlen, "-");
-    if (len == 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outlen);
+    tg_server_client_address(req, out, outlen);
 }
