@@ -461,6 +461,40 @@ def test_tampering_is_detected_and_named(gateway, gitlab, redis, logdir):
     assert body["ok"] is True and body["records"] == n and body["head"] == {"seq": n, "hash": recs[-1]["hash"]}
 
 
+def test_http_verify_is_incremental_from_the_last_checkpoint(gateway, gitlab, redis):
+    """F7: verify over HTTP walks from the last verified checkpoint (tg:audit:verified); the
+    full walk is the CLI's."""
+    tg = gateway()
+    generate(tg, redis, n=12)
+    recs = records(redis)
+    n = len(recs)
+    api = Api(tg)
+    status, body = api.get("/api/v1/audit/verify")
+    assert status == 200 and body["ok"] and body["complete"] and body["from"] == 1 and body["records"] == n
+    assert redis.cmd("HGET", "tg:audit:verified", "seq") == str(n).encode()
+    for i in range(3):
+        post(tg, pipeline_event(pipeline=2000 + i, ref="feature/x"), idem="more-%d" % i)
+    wait_until(lambda: idle(redis) and len(of(records(redis), "received")) == 15, what="more records")
+    m = len(records(redis))
+    status, body = api.get("/api/v1/audit/verify")
+    assert body["ok"] and body["from"] == n and body["records"] == m - n + 1 and body["head"]["seq"] == m
+    # The record at the checkpoint rewritten with a consistent chain behind it: the anchor breaks.
+    tg.stop()
+    entries = redis.stream("tg:audit")
+    dump = redis.cmd("DUMP", "tg:audit")
+    cur = records(redis)
+    edited = seal(dict(cur[m - 1], decision="deploy"), cur[m - 2]["hash"])
+    rebuild(redis, [(i, dict(f, record=json.dumps(edited, separators=(",", ":")).encode(),
+                             hash=edited["hash"].encode()) if i == "%d-0" % m else f) for i, f in entries])
+    redis.cmd("HSET", "tg:audit:head", "hash", edited["hash"])
+    tg2 = gateway(workers=0)
+    status, body = Api(tg2).get("/api/v1/audit/verify")
+    assert body["ok"] is False and body["broken"]["reason"] == "head mismatch" and body["broken"]["seq"] == m
+    assert redis.cmd("HGET", "tg:audit:verified", "seq") == str(m).encode()  # a break never moves it
+    restore(redis, dump)
+    assert Api(tg2).get("/api/v1/audit/verify", **{"from": 1})[1]["records"] == m  # ?from walks from there
+
+
 # ---- fail closed ----
 
 def test_fail_closed_stops_the_trigger_until_the_trail_is_written_again(gateway, gitlab, redis, logdir):
