@@ -121,6 +121,27 @@ static void load_listen(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
         load_listen_one(c, y, tg_yaml_item(y, n, i), &c->listen[i]);
 }
 
+/* redis.url: a URL, or env:NAME / file:PATH holding one (its password then stays out of the
+ * file). A URL written inline with a password is a warning, like any inline secret. */
+static void load_redis_url(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n)
+{
+    struct tg_secret s = {0};
+    tg_yaml_get_str(y, n, "url", &c->redis.url);
+    if (c->redis.url && (strncmp(c->redis.url, "env:", 4) == 0 || strncmp(c->redis.url, "file:", 5) == 0)) {
+        free(c->redis.url);
+        c->redis.url = NULL;
+        if (get_secret(c, y, n, "url", 0, &s) == 0 && s.value)
+            c->redis.url = tg_xstrndup(s.value, s.len);
+        tg_secret_dispose(&s);
+        return;
+    }
+    const char *at = c->redis.url ? strchr(c->redis.url, '@') : NULL;
+    const char *scheme = c->redis.url ? strstr(c->redis.url, "://") : NULL;
+    if (at && scheme && memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))
+        tg_yaml_warn(y, tg_yaml_get(y, n, "url"),
+                     "redis url holds a password inline; use env:NAME or file:PATH so it stays out of the file");
+}
+
 static void load_redis(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
 {
     static const char *const keys[] = {"url", "prefix", "events_maxlen", "dedupe_ttl", NULL};
@@ -129,7 +150,7 @@ static void load_redis(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root
     if (n == NULL || tg_yaml_expect_map(y, n, "redis"))
         return;
     tg_yaml_check_keys(y, n, keys, "redis");
-    tg_yaml_get_str(y, n, "url", &c->redis.url);
+    load_redis_url(c, y, n);
     tg_yaml_get_str(y, n, "prefix", &c->redis.prefix);
     tg_yaml_get_int(y, n, "events_maxlen", 1000, 1000000000LL, &maxlen);
     tg_yaml_get_duration(y, n, "dedupe_ttl", &c->redis.dedupe_ttl_ms);

@@ -233,6 +233,38 @@ def test_no_configured_secret_appears_in_records_sink_or_logs(gateway, gitlab, r
             assert s not in text, "a configured secret is in %s" % where
 
 
+def test_token_shaped_input_is_scrubbed_everywhere(gateway, gitlab, redis, logdir):
+    """F8: token-shaped strings nobody configured -- in input fields, in GitLab's error texts --
+    once appeared verbatim in logs, commit statuses, deployment hashes and audit index keys."""
+    leaked = ["glptt-0123456789abcdef0123", "glpat-z_sxgtrfAxKr8q1TPY8Y", "xoxb-1234-5678-abcdefgh"]
+    tg = gateway()
+    serve_report(gitlab, 7, 501, CLEAN)
+    gitlab.script("trigger", {"status": 400, "message": "trigger token %s is not valid" % leaked[0]},
+                  {"status": 400, "message": "trigger token %s is not valid" % leaked[0]},
+                  {"status": 400, "message": "trigger token %s is not valid" % leaked[0]},
+                  where={"variables[UPSTREAM_PIPELINE]": "310"})
+    ev = pipeline_event(pipeline=310, ref="dev", user="dora")
+    ev["user"]["name"] = "Dora " + leaked[1]
+    ev["commit"] = dict(ev.get("commit") or {}, message="fix: rotate " + leaked[2])
+    post(tg, ev, idem="leak-310", extra={"X-Gitlab-Instance": "https://gitlab.example.com/" + leaked[1]})
+    wait_state(redis, 310, "staging", "failed")
+    wait_until(lambda: idle(redis), what="everything recorded")
+    tg.stop()
+    failed = [r for r in of(records(redis), "trigger_failed") if r["pipeline"] == 310]
+    assert failed and "glptt-[REDACTED]" in json.dumps(failed[-1])
+    keys = [k.decode() for k in redis.cmd("KEYS", "*")]
+    hashes = json.dumps({k: {a.decode(): b.decode(errors="replace") for a, b in zip(*[iter(redis.cmd("HGETALL", k))] * 2)}
+                         for k in keys if redis.cmd("TYPE", k) == b"hash"})
+    stream = json.dumps([[i, {k: v.decode() for k, v in f.items()}] for i, f in redis.stream("tg:audit")])
+    statuses = json.dumps([r["form"] for r in gitlab.requests("status")])
+    assert "[REDACTED]" in statuses or gitlab.requests("status") == []
+    for token in leaked:
+        for where, text in (("key names", " ".join(keys)), ("hashes", hashes), ("tg:audit", stream),
+                            ("the file sink", (logdir / "audit.jsonl").read_text()), ("the log", tg.logs()),
+                            ("commit statuses", statuses)):
+            assert token not in text, "%s is in %s" % (token, where)
+
+
 # ---- queries ----
 
 PROJECTS = [(7, "shop/cart"), (8, "shop/pay"), (9, "ops/infra")]

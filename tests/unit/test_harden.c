@@ -3,6 +3,7 @@
 #include "button_context.h"
 #include "netaddr.h"
 #include "peers.h"
+#include "scrub.h"
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -103,6 +104,48 @@ static void check_forwarded(void)
     }
 }
 
+static void check_scrub(void)
+{
+    static const struct {
+        const char *name, *in, *want; /* want NULL: unchanged */
+    } rows[] = {
+        {"trigger token in a GitLab error", "HTTP 400: token glptt-0123456789abcdef0123 is invalid",
+         "HTTP 400: token glptt-[REDACTED] is invalid"},
+        {"personal access token", "glpat-z_sxgtrfAxKr8q1TPY8Y", "glpat-[REDACTED]"},
+        {"runner tokens, longer prefix first", "glrtr-abcdefgh12 and glrt-abcdefgh12",
+         "glrtr-[REDACTED] and glrt-[REDACTED]"},
+        {"deploy, oauth, job, feed, mail, agent, scim, flags",
+         "gldt-aaaaaaaaaa gloas-aaaaaaaaaa glcbt-64_aaaaaaaaaa glft-aaaaaaaaaa glimt-aaaaaaaaaa "
+         "glagent-aaaaaaaaaa glsoat-aaaaaaaaaa glffct-aaaaaaaaaa",
+         "gldt-[REDACTED] gloas-[REDACTED] glcbt-[REDACTED] glft-[REDACTED] glimt-[REDACTED] "
+         "glagent-[REDACTED] glsoat-[REDACTED] glffct-[REDACTED]"},
+        {"legacy runner registration", "GR1348941abcdefghijkl", "GR1348941[REDACTED]"},
+        {"instance prefix", "mycompany-glpat-abcdefghij1234", "mycompany-glpat-[REDACTED]"},
+        {"slack", "\"token\":\"xoxb-1234-5678-abcdefgh\"", "\"token\":\"xoxb-[REDACTED]\""},
+        {"standard webhooks secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_[REDACTED]"},
+        {"bearer value", "Authorization: Bearer tg-api-alice-0001", "Authorization: Bearer [REDACTED]"},
+        {"bearer any case", "bearer abcdefgh.ijk", "bearer [REDACTED]"},
+        {"too short to be a token", "glpat-abc and xoxb-1", NULL},
+        {"inside a word", "notglpat-abcdefghijkl", NULL},
+        {"prose", "the Bearer of bad news", NULL},
+        {"nothing", "deploy shop/cart to production", NULL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        size_t n;
+        char *out = tg_scrub(rows[i].in, strlen(rows[i].in), &n);
+        if (rows[i].want)
+            UNIT_CHECK(rows[i].name, out && strcmp(out, rows[i].want) == 0 && n == strlen(out));
+        else
+            UNIT_CHECK(rows[i].name, out == NULL);
+        if (out && rows[i].want && strcmp(out, rows[i].want) != 0)
+            fprintf(stderr, "  got %s\n", out);
+        free(out);
+    }
+    char buf[64] = "err glptt-0123456789abcdef";
+    UNIT_CHECK("in place", tg_scrub_inplace(buf, sizeof buf) == 1 && strcmp(buf, "err glptt-[REDACTED]") == 0);
+    UNIT_CHECK("in place, clean", tg_scrub_inplace(buf, sizeof buf) == 0);
+}
+
 static void check_peers(void)
 {
     struct tg_peers *p = tg_peers_new(2);
@@ -125,5 +168,6 @@ int main(void)
     check_cidrs();
     check_forwarded();
     check_peers();
+    check_scrub();
     return unit_summary("test_harden");
 }
