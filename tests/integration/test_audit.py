@@ -351,7 +351,8 @@ def test_query_api_refuses_and_finds(gateway, gitlab, redis):
     assert api.get("/api/v1/audit", limit=1, project="shop/pay", cursor=cursor)[0] == 400  # other filters
     assert api.get("/api/v1/audit", limit=1, project="shop/cart", order="asc", cursor=cursor)[0] == 400
     for bad in ({"limit": 0}, {"limit": 1001}, {"order": "up"}, {"since": "yesterday"}, {"bogus": "1"},
-                {"pipeline": "x"}):
+                {"pipeline": "x"}, {"since": "2026-02-30"}, {"until": "2026-11-26T14:21:02+99:99"},  # F10
+                {"since": "2026-04-31T00:00:00Z"}, {"until": "2026-11-26T24:00:00Z"}):
         status, body = api.get("/api/v1/audit", **bad)
         assert status == 400 and body["error"] == "bad_query", bad
     assert Api(tg, token=None).get("/api/v1/audit")[0] == 401
