@@ -35,7 +35,7 @@ FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 .SECONDARY:
 .PHONY: all deps deps-build deps-run deps-bench build run test unit integration \
-        fuzz fuzz-build bench demo install clean
+        fuzz fuzz-build bench demo install clean chaos
 
 all: deps-build
 	@$(MAKE) --no-print-directory -j$(JOBS) build
@@ -113,6 +113,11 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@PYTHON=$(PYTHON) scripts/test.sh integration
+
+# The fault-and-abuse suite, full form: every tests/chaos/chaos_*.py, one table of figures.
+chaos: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@$(PYTHON) tests/chaos/run.py
 
 fuzz: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build

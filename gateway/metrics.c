@@ -53,6 +53,7 @@ static const struct metric_def defs[TG_M_COUNT] = {
     [TG_M_CONN_REFUSED_PEER] = {"tollgate_connections_refused_total", "reason=\"per_peer_cap\"", "counter", "Connections closed at accept, by reason."},
     [TG_M_CONN_REFUSED_TOTAL] = {"tollgate_connections_refused_total", "reason=\"max_connections\"", "counter", NULL},
     [TG_M_CONN_IDLE_CLOSED] = {"tollgate_connections_idle_closed_total", "", "counter", "Connections closed for sending no authenticated request in time."},
+    [TG_M_CONN_CUT] = {"tollgate_connections_cut_total", "", "counter", "Connections closed for making too many requests without authenticating."},
     [TG_M_REPLAYS_REFUSED] = {"tollgate_replays_refused_total", "", "counter", "Signed requests refused because they were seen before."},
 };
 

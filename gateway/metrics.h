@@ -48,6 +48,7 @@ enum tg_metric {
     TG_M_CONN_REFUSED_TOTAL,  /* closed at accept: limits.max_connections reached */
     TG_M_CONN_IDLE_CLOSED,    /* closed: no authenticated request within limits.unauthenticated_idle */
     TG_M_REPLAYS_REFUSED,     /* a signed request seen before (Slack nonce, signed webhook-id) */
+    TG_M_CONN_CUT,            /* closed: too many requests without an authenticated one */
     TG_M_COUNT
 };
 

@@ -31,6 +31,10 @@
 
 #define TG_MODULE "server"
 #define DRAIN_MS 2000 /* after the last answer, let writes flush and clients close */
+/* Requests a connection may make before it sent an authenticated one: enough for a probe or
+ * a scrape, far too few for a flood (a stranger's HTTP/2 rapid reset sent 140,000 streams a
+ * second over four connections). Past it the connection is cut. */
+#define UNAUTHENTICATED_MAX_REQUESTS 32
 
 struct route {
     h2o_handler_t super; /* first: h2o hands us this pointer */
@@ -67,6 +71,8 @@ struct conn {
     h2o_socket_t *sock;
     h2o_timeout_entry_t idle; /* linked until the first authenticated request */
     int authenticated;
+    int requests; /* while not authenticated */
+    int cut;      /* shut down: over its budget or idle too long */
     int holds_peer_slot;
     char peer[48];
 };
@@ -92,10 +98,32 @@ struct listener_data {
 
 /* ---- routes ---- */
 
+static struct conn *conn_of(h2o_req_t *req);
+
+/* Counts a request of a connection that has not authenticated; 1 (and the connection is cut)
+ * when it is over UNAUTHENTICATED_MAX_REQUESTS. shutdown() makes h2o see the end of the stream
+ * and close the connection through its own path, dropping whatever the client still sends. */
+static int over_budget(h2o_req_t *req)
+{
+    struct conn *c = conn_of(req);
+    if (c == NULL || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
+        return 0;
+    if (!c->cut) {
+        c->cut = 1;
+        tg_metrics_inc(TG_M_CONN_CUT);
+        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    }
+    return 1;
+}
+
 static int on_route(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route *r = (struct route *)self;
     size_t n = req->path_normalized.len;
+    if (over_budget(req)) {
+        tg_http_error(req, TG_ROUTE_OTHER, 429, "too_many_requests", "authenticate, or open a new connection");
+        return 0;
+    }
     if (!r->prefix && (n != strlen(r->path) || memcmp(req->path_normalized.base, r->path, n) != 0)) {
         tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such route");
         return 0;
@@ -106,6 +134,10 @@ static int on_route(h2o_handler_t *self, h2o_req_t *req)
 static int on_not_found(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (over_budget(req)) {
+        tg_http_error(req, TG_ROUTE_OTHER, 429, "too_many_requests", "authenticate, or open a new connection");
+        return 0;
+    }
     tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such route");
     return 0;
 }
@@ -163,6 +195,7 @@ static void on_unauthenticated_idle(h2o_timeout_entry_t *entry)
 {
     struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, idle, entry);
     tg_metrics_inc(TG_M_CONN_IDLE_CLOSED);
+    c->cut = 1;
     shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
 }
 

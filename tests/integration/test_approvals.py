@@ -280,6 +280,10 @@ def test_forged_stale_tampered_and_replayed_slack_requests_are_refused(gateway, 
         assert status == 401 and body["detail"] == reason, name
     status, _ = slack.slash("U0BOB", "status " + did)
     assert status == 200
+    # F9: the very same signed request again, inside its 5-minute window: a replay.
+    status, body = slack.replay()
+    assert status == 401 and body["detail"] == "this signed request was seen before"
+    assert redis.cmd("TTL", "tg:slack:nonce:" + slack.last[0]["X-Slack-Signature"]) > 300
     # Re-stamped: the genuine request sent again later under a fresh timestamp header.
     status, body = slack.replay(**{"X-Slack-Request-Timestamp": str(int(time.time()) + 1)})
     assert status == 401 and body["detail"] == "bad signature"
@@ -292,7 +296,8 @@ def test_forged_stale_tampered_and_replayed_slack_requests_are_refused(gateway, 
     tg.stop()  # the rejected summary is written per minute, and at shutdown
     rejected = [r for r in records(redis, "rejected") if r["details"]["webhook"] == "chatops:slack"]
     counts = {r["details"]["reason"]: r["details"]["count"] for r in rejected}
-    assert counts == {"bad signature": 4, "stale timestamp": 3, "missing signature": 1, "malformed signature": 1}
+    assert counts == {"bad signature": 4, "stale timestamp": 3, "missing signature": 1, "malformed signature": 1,
+                      "replayed request": 1}
     assert all(r["details"]["status"] == 401 for r in rejected)
 
 

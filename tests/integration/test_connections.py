@@ -4,6 +4,7 @@ client address is taken from X-Forwarded-For / Forwarded only when a trusted pro
 
 Peers are told apart by source address: Linux loopback answers the whole 127/8 block, so a
 socket bound to 127.0.0.2 is another peer than one bound to 127.0.0.1."""
+import http.client
 import json
 import socket
 
@@ -157,3 +158,29 @@ def test_api_queue_is_bounded_and_drops_work_of_gone_clients(tollgate, redis):
     wait_until(lambda: tg.metric('tollgate_api_jobs_not_run_total{reason="client_gone"}') == 1,
                what="the gone client's job to be dropped unrun")
     assert api_get(tg, "/api/v1/audit?limit=1").status == 200
+
+
+def test_a_connection_that_never_authenticates_gets_a_bounded_number_of_requests(tollgate):
+    """Rapid reset and floods from strangers: past 32 requests without an authenticated one the
+    connection is cut; a connection that authenticated keeps going."""
+    tg = start(tollgate)
+
+    def keepalive(headers, n):
+        c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
+        statuses = []
+        for _ in range(n):
+            try:
+                c.request("POST", "/hooks/gitlab", body=b'{"object_kind":"pipeline"}', headers=headers)
+                r = c.getresponse()
+                r.read()
+                statuses.append(r.status)
+            except (OSError, http.client.HTTPException):
+                statuses.append(None)
+                break
+        c.close()
+        return statuses
+    stranger = keepalive(gitlab_headers(token="wrong"), 40)
+    assert stranger[:32] == [401] * 32 and all(s in (429, None) for s in stranger[32:])
+    assert tg.metric("tollgate_connections_cut_total") == 1
+    member = keepalive(gitlab_headers(), 40)
+    assert member == [202] * 40
