@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "redisconn.h"
+#include "scrub.h"
 #include "tally.h"
 #include "util.h"
 
@@ -171,8 +172,12 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
     j->answered = 1;
     j->status = status;
     j->content_type = tg_xstrdup(content_type);
-    j->body = tg_xstrndup(body, len);
-    j->len = len;
+    /* A chat answer is a chat message: no token-shaped value in it (scrub.h). */
+    j->body = j->ticket.route == TG_ROUTE_CHATOPS ? tg_scrub(body, len, &j->len) : NULL;
+    if (j->body == NULL) {
+        j->body = tg_xstrndup(body, len);
+        j->len = len;
+    }
     ctx->job = NULL; /* the job now belongs to the loop */
     tg_loop_post(j->loop, on_answer, j);
 }
