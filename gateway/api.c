@@ -235,8 +235,10 @@ static struct api_job *next_job(struct tg_api_pool *p, struct lane *l)
     struct api_job *j = l->head;
     if (j && (l->head = j->next) == NULL)
         l->tail = NULL;
-    if (j)
+    if (j) {
         l->queued--;
+        tg_metrics_add(TG_M_API_QUEUED, -1);
+    }
     pthread_mutex_unlock(&p->mu);
     return j;
 }
@@ -381,6 +383,7 @@ static int enqueue(struct tg_api_pool *p, struct lane *l, struct api_job *j)
             l->head = j;
         l->tail = j;
         l->queued++;
+        tg_metrics_add(TG_M_API_QUEUED, 1);
         pthread_cond_signal(&l->cond);
     }
     pthread_mutex_unlock(&p->mu);

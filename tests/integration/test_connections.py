@@ -139,14 +139,15 @@ def test_api_queue_is_bounded_and_drops_work_of_gone_clients(tollgate, redis):
         results = []
         slow = [threading.Thread(target=lambda: results.append(api_get(tg, "/api/v1/audit?limit=1").status))
                 for _ in range(2)]
-        for t in slow:
+        for i, t in enumerate(slow):  # one at a time, each taken by a thread before the next
             t.start()
-        wait_until(lambda: tg.metric("tollgate_http_requests_in_flight") >= 2, what="both read threads busy")
+            wait_until(lambda: tg.metric("tollgate_http_requests_in_flight") >= i + 1 and
+                       tg.metric("tollgate_api_jobs_queued") == 0, what="read thread %d busy" % (i + 1))
         # The third waits in the queue; its HTTP/2 client gives up (the stream is reset, the
         # connection closed). h2o notices that on HTTP/2; on HTTP/1.1 it reads nothing while a
         # request is in hand, so there the job runs and its answer is dropped.
         gone = api_get(tg, "/api/v1/audit?limit=1", timeout=1, mode="h2c")
-        assert gone.status is None
+        assert gone.status is None and tg.metric("tollgate_api_jobs_queued") == 1
         # The queue holds one: the next is refused at once with Retry-After.
         full = api_get(tg, "/api/v1/audit?limit=1")
         assert full.status == 503 and full.headers.get("retry-after") == "1" and full.json()["error"] == "busy"
