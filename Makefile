@@ -35,7 +35,7 @@ FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 .SECONDARY:
 .PHONY: all deps deps-build deps-run deps-bench deps-image build run test unit integration \
-        fuzz fuzz-build bench demo image install clean help
+        fuzz fuzz-build bench demo image install clean help chaos
 
 all: deps-build
 	@$(MAKE) --no-print-directory -j$(JOBS) build
@@ -115,6 +115,11 @@ integration: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@PYTHON=$(PYTHON) scripts/test.sh integration
 
+# The fault-and-abuse suite, full form: every tests/chaos/chaos_*.py, one table of figures.
+chaos: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@$(PYTHON) tests/chaos/run.py
+
 fuzz: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -150,6 +155,7 @@ help:
 	@echo "make fuzz       every fuzz target for FUZZ_SECONDS (default 60)"
 	@echo "make bench      the benchmarks in bench/"
 	@echo "make demo       a guided run against the stand-in GitLab"
+	@echo "make chaos      the fault-and-abuse suite, full form (one table of figures)"
 	@echo "make image      the container image tollgate:dev (podman; contrib/docker/Dockerfile)"
 	@echo "make install    binary, policies, templates under PREFIX (default /usr/local)"
 	@echo "make deps       install the Debian packages and tools the tests need"

@@ -1,10 +1,16 @@
 /* api.c -- the blocking-work pool behind the API and ChatOps routes.
  *
- *   loop thread: on_request copies the request into a job, counts it in flight (ticket),
- *                queues it                                   -> pool queue (mutex + cond)
- *   pool thread: runs the handler with its own Redis connection and audit writer; the
- *                first tg_api_answer posts the answer back   -> tg_loop_post(job->loop)
+ *   loop thread: on_request copies the request, runs the route's gate (authentication: a
+ *                refusal is answered here and nothing is queued), counts it in flight
+ *                (ticket), queues it on its lane (bounded: 503 + Retry-After when full)
+ *                                                            -> lane queue (mutex + cond)
+ *   pool thread: drops the job when its client went away, else runs the handler with its own
+ *                Redis connection and audit writer; the first tg_api_answer posts the answer
+ *                back                                        -> tg_loop_post(job->loop)
  *   loop thread: on_answer sends it if the client is still there, frees the job
+ *
+ * Two lanes, each with its own queue and threads: "act" (approvals, chat) and "read" (listings,
+ * verify), so a long read never delays an approval.
  */
 #include "api.h"
 #include "buf.h"
@@ -12,6 +18,8 @@
 #include "http.h"
 #include "log.h"
 #include "redisconn.h"
+#include "scrub.h"
+#include "tally.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -21,6 +29,8 @@
 
 #define TG_MODULE "api"
 #define MAX_HEADERS 64
+#define RETRY_AFTER_S 1
+#define NLANES 2 /* TG_LANE_READ, TG_LANE_ACT */
 
 struct api_job {
     struct tg_http_ticket ticket; /* loop-thread side */
@@ -37,8 +47,15 @@ struct api_job {
     struct api_job *next;
 };
 
+struct lane {
+    pthread_cond_t cond;
+    struct api_job *head, *tail;
+    size_t queued;
+};
+
 struct pool_thread {
     struct tg_api_pool *pool;
+    struct lane *lane;
     pthread_t tid;
     redisContext *rc;
     uint64_t next_connect;
@@ -46,20 +63,18 @@ struct pool_thread {
 
 struct tg_api_pool {
     struct tg_config_holder *config;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    struct api_job *head, *tail;
+    pthread_mutex_t mu; /* guards both lanes */
+    struct lane lanes[NLANES];
+    size_t queue_max;
     int stopping;
     int stopped;
     struct pool_thread *threads;
-    int nthreads;
+    int nthreads; /* over all lanes */
 };
 
 struct route {
     struct tg_api_pool *pool;
-    enum tg_route route;
-    tg_api_fn fn;
-    void *data;
+    struct tg_api_route_spec spec;
 };
 
 /* ---- the request copy ---- */
@@ -157,8 +172,12 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
     j->answered = 1;
     j->status = status;
     j->content_type = tg_xstrdup(content_type);
-    j->body = tg_xstrndup(body, len);
-    j->len = len;
+    /* A chat answer is a chat message: no token-shaped value in it (scrub.h). */
+    j->body = j->ticket.route == TG_ROUTE_CHATOPS ? tg_scrub(body, len, &j->len) : NULL;
+    if (j->body == NULL) {
+        j->body = tg_xstrndup(body, len);
+        j->len = len;
+    }
     ctx->job = NULL; /* the job now belongs to the loop */
     tg_loop_post(j->loop, on_answer, j);
 }
@@ -193,16 +212,33 @@ const struct tg_api_token *tg_api_bearer(struct tg_api_ctx *ctx, const struct tg
     return t;
 }
 
+void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                        struct tg_api_verdict *out)
+{
+    const char *h = tg_api_header(req, "authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 && tg_config_find_api_token(cfg, h + 7, strlen(h + 7)))
+        return;
+    tg_metrics_inc(TG_M_REJECTED_UNAUTHORIZED);
+    if (data)
+        tg_tally_add(data, "rejected", h ? "bad bearer token" : "no bearer token", 401, "api", req->remote,
+                     tg_now_ms());
+    *out = (struct tg_api_verdict){401, "unauthorized", "a valid bearer token is required"};
+}
+
 /* ---- the pool ---- */
 
-static struct api_job *next_job(struct tg_api_pool *p)
+static struct api_job *next_job(struct tg_api_pool *p, struct lane *l)
 {
     pthread_mutex_lock(&p->mu);
-    while (p->head == NULL && !p->stopping)
-        pthread_cond_wait(&p->cond, &p->mu);
-    struct api_job *j = p->head;
-    if (j && (p->head = j->next) == NULL)
-        p->tail = NULL;
+    while (l->head == NULL && !p->stopping)
+        pthread_cond_wait(&l->cond, &p->mu);
+    struct api_job *j = l->head;
+    if (j && (l->head = j->next) == NULL)
+        l->tail = NULL;
+    if (j) {
+        l->queued--;
+        tg_metrics_add(TG_M_API_QUEUED, -1);
+    }
     pthread_mutex_unlock(&p->mu);
     return j;
 }
@@ -231,7 +267,14 @@ static void run_job(struct pool_thread *pt, struct api_job *j, struct tg_audit *
     ensure_redis(pt, ctx.cfg);
     ctx.rc = pt->rc;
     ctx.audit = *audit;
-    j->fn(j->data, &ctx, &j->req);
+    if (tg_http_ticket_gone(&j->ticket)) {
+        /* The client reset the stream or closed the connection while the job waited: nobody
+         * would read the answer, and an abuser's resets must not cost work. */
+        tg_metrics_inc(TG_M_API_DROPPED);
+        tg_api_answer(&ctx, 499, "text/plain", "", 0);
+    } else {
+        j->fn(j->data, &ctx, &j->req);
+    }
     if (ctx.job) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "no_answer", "%s %s: the handler gave no answer", j->req.method, j->req.path);
         tg_api_error(&ctx, 500, "internal", "the handler gave no answer");
@@ -246,7 +289,7 @@ static void *pool_main(void *arg)
     struct tg_audit *audit = NULL;
     const struct tg_config *audit_for = NULL;
     struct api_job *j;
-    while ((j = next_job(pt->pool)) != NULL)
+    while ((j = next_job(pt->pool, pt->lane)) != NULL)
         run_job(pt, j, &audit, &audit_for);
     tg_audit_free(audit);
     if (pt->rc)
@@ -254,16 +297,20 @@ static void *pool_main(void *arg)
     return NULL;
 }
 
-struct tg_api_pool *tg_api_pool_new(struct tg_config_holder *config, int nthreads)
+struct tg_api_pool *tg_api_pool_new(struct tg_config_holder *config, int nthreads, size_t queue_max)
 {
     struct tg_api_pool *p = tg_xcalloc(1, sizeof *p);
+    int per_lane = nthreads > 0 ? nthreads : 1;
     p->config = config;
-    p->nthreads = nthreads > 0 ? nthreads : 1;
+    p->queue_max = queue_max > 0 ? queue_max : 1;
+    p->nthreads = per_lane * NLANES;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    for (int l = 0; l < NLANES; l++)
+        pthread_cond_init(&p->lanes[l].cond, NULL);
     p->threads = tg_xcalloc((size_t)p->nthreads, sizeof *p->threads);
     for (int i = 0; i < p->nthreads; i++) {
         p->threads[i].pool = p;
+        p->threads[i].lane = &p->lanes[i / per_lane];
         pthread_create(&p->threads[i].tid, NULL, pool_main, &p->threads[i]);
     }
     return p;
@@ -275,7 +322,8 @@ void tg_api_pool_stop(struct tg_api_pool *p)
         return;
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
-    pthread_cond_broadcast(&p->cond);
+    for (int l = 0; l < NLANES; l++)
+        pthread_cond_broadcast(&p->lanes[l].cond);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i].tid, NULL);
@@ -290,41 +338,88 @@ void tg_api_pool_free(struct tg_api_pool *p)
         return;
     tg_api_pool_stop(p);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cond);
+    for (int l = 0; l < NLANES; l++)
+        pthread_cond_destroy(&p->lanes[l].cond);
     free(p->threads);
     free(p);
+}
+
+/* Runs the route's gate on the loop; 0 to go on, else it answered. */
+static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *copy)
+{
+    struct tg_api_verdict v = {0};
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    rt->spec.gate(rt->spec.data, cfg, copy, &v);
+    tg_config_unref(cfg);
+    if (v.status == 0) {
+        tg_server_authenticated(req);
+        return 0;
+    }
+    tg_http_error(req, rt->spec.route, v.status, v.error, v.detail);
+    return -1;
+}
+
+static struct lane *lane_of(struct route *rt, h2o_req_t *req)
+{
+    enum tg_api_lane l = rt->spec.lane;
+    if (l == TG_LANE_ACT_ON_POST)
+        l = tg_http_method_is(req, "POST") ? TG_LANE_ACT : TG_LANE_READ;
+    return &rt->pool->lanes[l == TG_LANE_ACT ? 1 : 0];
+}
+
+/* Queues j on l: 0, or -1 (shutting down) / -2 (the lane is full). */
+static int enqueue(struct tg_api_pool *p, struct lane *l, struct api_job *j)
+{
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    if (p->stopping) {
+        rc = -1;
+    } else if (l->queued >= p->queue_max) {
+        rc = -2;
+    } else {
+        if (l->tail)
+            l->tail->next = j;
+        else
+            l->head = j;
+        l->tail = j;
+        l->queued++;
+        tg_metrics_add(TG_M_API_QUEUED, 1);
+        pthread_cond_signal(&l->cond);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 static int on_request(void *data, h2o_req_t *req) /* loop thread */
 {
     struct route *rt = data;
-    struct tg_api_pool *p = rt->pool;
     struct api_job *j = tg_xcalloc(1, sizeof *j);
     copy_request(&j->req, req);
-    j->fn = rt->fn, j->data = rt->data, j->loop = tg_loop_of(req), j->refs = 2;
-    tg_http_ticket_init(&j->ticket, req, rt->route);
-    pthread_mutex_lock(&p->mu);
-    int open = !p->stopping;
-    if (open) {
-        if (p->tail)
-            p->tail->next = j;
-        else
-            p->head = j;
-        p->tail = j;
-        pthread_cond_signal(&p->cond);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (!open) {
-        tg_http_ticket_error(&j->ticket, 503, "unavailable", "the gateway is shutting down");
+    if (gate(rt, req, &j->req)) {
         free_job(j);
+        return 0;
     }
+    j->fn = rt->spec.fn, j->data = rt->spec.data, j->loop = tg_loop_of(req), j->refs = 2;
+    tg_http_ticket_init(&j->ticket, req, rt->spec.route); /* before a pool thread can see it */
+    int rc = enqueue(rt->pool, lane_of(rt, req), j);
+    if (rc == 0)
+        return 0;
+    if (rc == -2) {
+        tg_metrics_inc(TG_M_API_QUEUE_FULL);
+        tg_http_retry_after(req, RETRY_AFTER_S);
+        tg_http_ticket_error(&j->ticket, 503, "busy", "too many requests are waiting; retry shortly");
+    } else {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "the gateway is shutting down");
+    }
+    free_job(j);
     return 0;
 }
 
-void tg_api_route(struct tg_server *s, struct tg_api_pool *p, const char *path, enum tg_route route, tg_api_fn fn,
-                  void *data)
+void tg_api_route(struct tg_server *s, struct tg_api_pool *p, const struct tg_api_route_spec *spec)
 {
     struct route *rt = tg_xcalloc(1, sizeof *rt);
-    *rt = (struct route){p, route, fn, data};
-    tg_server_route(s, path, on_request, rt);
+    rt->pool = p;
+    rt->spec = *spec;
+    rt->spec.path = tg_xstrdup(spec->path);
+    tg_server_route(s, rt->spec.path, on_request, rt);
 }

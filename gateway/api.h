@@ -59,17 +59,56 @@ void tg_api_error(struct tg_api_ctx *ctx, int status, const char *error, const c
  * otherwise answers 401 (missing/unknown) or 403 (scope) itself and returns NULL. */
 const struct tg_api_token *tg_api_bearer(struct tg_api_ctx *ctx, const struct tg_api_request *req, unsigned scope);
 
+/* What a route's gate decided on the event loop. status 0 lets the request through; any other
+ * status is answered at once as {"error", "detail"} and nothing is queued, parsed further or
+ * recorded (the gate counts the refusal itself: metrics, tally). */
+struct tg_api_verdict {
+    int status;
+    const char *error;
+    const char *detail;
+};
+
+/* A route's gate: authenticates the request copy on the loop thread, before it is queued.
+ * Runs on an event loop, so it must not block: no Redis, no network. */
+typedef void (*tg_api_gate_fn)(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                               struct tg_api_verdict *out);
+
+/* Which queue and threads run a request: approvals and chat answers have their own lane so
+ * that long reads (verify, export, a page of 1,000 records) never delay them. */
+enum tg_api_lane {
+    TG_LANE_READ,
+    TG_LANE_ACT,
+    TG_LANE_ACT_ON_POST, /* POST goes to the act lane, anything else to the read lane */
+};
+
+struct tg_api_route_spec {
+    const char *path; /* exact, or a prefix ending in '/' */
+    enum tg_route route;
+    enum tg_api_lane lane;
+    tg_api_gate_fn gate; /* required: every route authenticates on the loop */
+    tg_api_fn fn;
+    void *data;
+};
+
+/* The gate of the /api/ routes: a bearer token from api.tokens (any scope; the handler checks
+ * the scope it needs). Refusals count as rejected "unauthorized" in metrics and the tally
+ * (data is the tally, or NULL). */
+void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                        struct tg_api_verdict *out);
+
 struct tg_api_pool;
 
-/* Starts nthreads pool threads. config is borrowed and must outlive the pool. */
-struct tg_api_pool *tg_api_pool_new(struct tg_config_holder *config, int nthreads);
+/* Starts the pool: nthreads threads per lane, each lane's queue holding at most queue_max
+ * requests (beyond that: 503 with Retry-After). config is borrowed and must outlive the pool. */
+struct tg_api_pool *tg_api_pool_new(struct tg_config_holder *config, int nthreads, size_t queue_max);
 /* Finishes the jobs already queued (their answers reach the loops), joins the threads; from
  * then on routed requests are answered 503. Call before tg_server_stop. */
 void tg_api_pool_stop(struct tg_api_pool *p);
 void tg_api_pool_free(struct tg_api_pool *p);
 
-/* Routes path (exact, or a prefix ending in '/') to fn on the pool. */
-void tg_api_route(struct tg_server *s, struct tg_api_pool *p, const char *path, enum tg_route route, tg_api_fn fn,
-                  void *data);
+/* Routes spec->path to spec->fn on the pool, behind spec->gate. A request whose client went
+ * away (connection closed, HTTP/2 stream reset) before a thread picks it up is dropped
+ * unrun. */
+void tg_api_route(struct tg_server *s, struct tg_api_pool *p, const struct tg_api_route_spec *spec);
 
 #endif

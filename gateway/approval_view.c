@@ -256,7 +256,10 @@ static void fill_subject(struct tg_approval_view *v, const struct tg_config *cfg
             s->var[i] = v->own[i];
     if (s->var[TG_VAR_VOTES] == NULL)
         s->var[TG_VAR_VOTES] = "0";
-    s->secret = field(v, "approval_secret");
+    long long expires_ms = field_ll(v, "expires_at");
+    s->context_key = cfg->mattermost.context_key;
+    /* A request without an expiry keeps its buttons a week; the vote re-checks the state. */
+    s->context_expires_s = expires_ms > 0 ? expires_ms / 1000 + 1 : (long long)(tg_now_ms() / 1000) + 7 * 86400;
     s->round = v->round;
     s->buttons = v->state && strcmp(v->state, "pending_approval") == 0;
 }

@@ -10,15 +10,17 @@
  *                            until the file sink took its line
  *   <prefix>audit:inbox      notes of code that cannot append itself; :inbox:lock:<id> (30 s)
  *   <prefix>audit:idx:time   zset seq by time (ms)
- *   <prefix>audit:idx:<kind>:<value>   zsets of seq (score seq) per action, actor, project,
- *                            pipeline, environment, sha, ref, and project_ref:<project>:<ref>;
- *                            a value longer than KEY_VALUE_MAX is named <kind>~h:<sha256 hex>
+ *   <prefix>audit:idx:<kind>~h:<sha256 hex of value>   zsets of seq (score seq) per actor,
+ *                            project, environment, ref and project_ref (<project>:<ref>):
+ *                            free text never appears in a key name
+ *   <prefix>audit:idx:<kind>:<value>   the same for action, pipeline and sha (fixed shapes)
  *
  * The append script writes only if the head is still the one the record was built on; on a
  * conflict it returns the current head and the writer rebuilds the record on top of it.
  * Worker, api-pool and main threads each own a writer; the health flag is process-wide.
  */
 #include "audit.h"
+#include "scrub.h"
 #include "template.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,7 +40,6 @@
 #define ONCE_TTL "2592000"
 #define MAX_INDEXES 8
 #define MAX_KEYS (4 + MAX_INDEXES)
-#define KEY_VALUE_MAX 200
 #define SECRET_MIN_LEN 8 /* shorter values would redact ordinary words */
 #define REDACTED "[redacted: held a configured secret]"
 
@@ -187,6 +188,20 @@ void tg_audit_chain_hash(const char *prev, const char *canonical, char out[TG_SH
     tg_hex_encode(d, sizeof d, out);
 }
 
+/* Whether a value may name its index key as it is: Tollgate's own vocabulary (actions), or a
+ * fixed shape (pipeline ids, commit SHAs). Free text never does (F8: a token typed into a ref
+ * or a user name ended up in key names, which SCAN and MONITOR show to anyone). */
+static int plain_value(enum tg_audit_index kind, const char *v)
+{
+    size_t n = strlen(v);
+    switch (kind) {
+    case TG_AUDIT_IDX_ACTION: return n <= 64 && strspn(v, "abcdefghijklmnopqrstuvwxyz_") == n;
+    case TG_AUDIT_IDX_PIPELINE: return n <= 20 && strspn(v, "0123456789") == n;
+    case TG_AUDIT_IDX_SHA: return (n == 40 || n == 64) && strspn(v, "0123456789abcdef") == n;
+    default: return 0;
+    }
+}
+
 void tg_audit_index_key(char *out, size_t outlen, const char *prefix, enum tg_audit_index kind, const char *value,
                         const char *project)
 {
@@ -196,12 +211,12 @@ void tg_audit_index_key(char *out, size_t outlen, const char *prefix, enum tg_au
                                         [TG_AUDIT_IDX_REF] = "ref", [TG_AUDIT_IDX_PROJECT_REF] = "project_ref"};
     char *joined = kind == TG_AUDIT_IDX_PROJECT_REF ? tg_xasprintf("%s:%s", project ? project : "", value) : NULL;
     const char *v = joined ? joined : value;
-    if (strlen(v) > KEY_VALUE_MAX) {
+    if (plain_value(kind, v)) {
+        snprintf(out, outlen, "%saudit:idx:%s:%s", prefix, kinds[kind], v);
+    } else {
         char hex[TG_SHA256_HEX_LEN + 1];
         tg_sha256_hex(v, strlen(v), hex);
         snprintf(out, outlen, "%saudit:idx:%s~h:%s", prefix, kinds[kind], hex);
-    } else {
-        snprintf(out, outlen, "%saudit:idx:%s:%s", prefix, kinds[kind], v);
     }
     free(joined);
 }
@@ -248,24 +263,30 @@ static int holds_secret(const struct tg_audit *a, const char *s, size_t n)
     return 0;
 }
 
-/* The replacement for a string that holds a configured secret (or, when utf8 is set, is not
- * UTF-8, which JSON cannot carry), or NULL when it may stay. */
-static const char *replacement(const struct tg_audit *a, json_t *v, int utf8)
+/* Cleans one string: a configured secret replaces the whole string; a token-shaped value
+ * (scrub.h) is replaced where it stands; when utf8 is set, a string JSON cannot carry is
+ * replaced. Returns 1 when it changed v. */
+static int clean_string(const struct tg_audit *a, json_t *v, int utf8)
 {
     const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
+    size_t n = json_string_length(v), m;
     if (holds_secret(a, s, n))
-        return REDACTED;
-    json_t *probe = utf8 ? json_stringn(s, n) : NULL; /* NULL when not UTF-8 */
-    int bad = utf8 && probe == NULL;
-    json_decref(probe);
-    return bad ? "[not UTF-8]" : NULL;
+        return json_string_set(v, REDACTED) == 0;
+    if (utf8) {
+        json_t *probe = json_stringn(s, n); /* NULL when not UTF-8 */
+        json_decref(probe);
+        return probe == NULL && json_string_set(v, "[not UTF-8]") == 0;
+    }
+    char *clean = tg_scrub(s, n, &m);
+    int changed = clean && json_string_setn_nocheck(v, clean, m) == 0;
+    free(clean);
+    return changed;
 }
 
-/* Replaces every string of v that must not stay; returns how many. */
+/* Cleans every string of v; returns how many changed. */
 static int scrub(const struct tg_audit *a, json_t *v, int utf8)
 {
-    const char *k, *with;
+    const char *k;
     json_t *item;
     size_t i;
     int n = 0;
@@ -273,8 +294,8 @@ static int scrub(const struct tg_audit *a, json_t *v, int utf8)
         json_object_foreach(v, k, item) n += scrub(a, item, utf8);
     else if (json_is_array(v))
         json_array_foreach(v, i, item) n += scrub(a, item, utf8);
-    else if (json_is_string(v) && (with = replacement(a, v, utf8)) != NULL)
-        n += json_string_set(v, with) == 0;
+    else if (json_is_string(v))
+        n += clean_string(a, v, utf8);
     return n;
 }
 
@@ -282,7 +303,7 @@ static int scrub(const struct tg_audit *a, json_t *v, int utf8)
  * may be spelt with escapes in JSON) and, when JSON cannot carry a string, bad UTF-8. */
 TG_UNITTEST char *canonical_clean(const struct tg_audit *a, json_t *rec)
 {
-    int n = a->nsecrets ? scrub(a, rec, 0) : 0;
+    int n = scrub(a, rec, 0);
     char *canon = tg_audit_canonical(rec);
     if (canon == NULL) {
         n += scrub(a, rec, 1);

@@ -16,6 +16,7 @@
 
 #define TG_MODULE "audit_api"
 #define BASE "/api/v1/audit"
+#define HTTP_VERIFY_MAX 100000
 
 /* Auth, method and Redis: 0 when the handler may go on, else it answered. */
 static int admit(struct tg_api_ctx *ctx, const struct tg_api_request *req)
@@ -56,24 +57,53 @@ static void on_list(void *data, struct tg_api_ctx *ctx, const struct tg_api_requ
     tg_audit_query_dispose(&q);
 }
 
+/* Where an HTTP verify starts: ?from, else right at the checkpoint (whose hash anchors the
+ * walk unless ?head gives another anchor), else the first record. 0, or -1 after answering. */
+static int verify_start(struct tg_api_ctx *ctx, const struct tg_api_request *req, struct tg_audit_verify_opts *o)
+{
+    char from[32], head[128];
+    if (tg_api_query(req, "from", from, sizeof from) && tg_parse_int(from, 1, INT64_MAX, &o->from)) {
+        tg_api_error(ctx, 400, "bad_query", "from must be a positive seq");
+        return -1;
+    }
+    if (tg_api_query(req, "head", head, sizeof head) && tg_audit_parse_head(head, &o->anchor_seq, o->anchor_hash)) {
+        tg_api_error(ctx, 400, "bad_query", "head must be SEQ:HASH (64 hex digits)");
+        return -1;
+    }
+    long long seq;
+    char hash[TG_SHA256_HEX_LEN + 1];
+    if (o->from > 0 || o->anchor_seq > 0)
+        return 0;
+    int rc = tg_audit_checkpoint_get(ctx->rc, ctx->cfg->redis.prefix, &seq, hash);
+    if (rc < 0) {
+        tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
+        return -1;
+    }
+    if (rc == 1) {
+        o->from = seq;
+        o->anchor_seq = seq;
+        memcpy(o->anchor_hash, hash, sizeof hash);
+    }
+    return 0;
+}
+
+/* Incremental: from the last verified checkpoint, at most HTTP_VERIFY_MAX records per call
+ * (F7: two verifies over a long trail once delayed approvals by seconds). The file sink and
+ * the full walk are the CLI's (`tollgate audit verify`). */
 static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
 {
-    struct tg_audit_verify_opts o = {.sink = ctx->cfg->audit.file};
+    struct tg_audit_verify_opts o = {.max_records = HTTP_VERIFY_MAX};
     struct tg_audit_verify_result res;
-    char from[32], head[128], err[256];
-    if (tg_api_query(req, "from", from, sizeof from) && tg_parse_int(from, 1, INT64_MAX, &o.from)) {
-        tg_api_error(ctx, 400, "bad_query", "from must be a positive seq");
+    char err[256];
+    if (verify_start(ctx, req, &o))
         return;
-    }
-    if (tg_api_query(req, "head", head, sizeof head) && tg_audit_parse_head(head, &o.anchor_seq, o.anchor_hash)) {
-        tg_api_error(ctx, 400, "bad_query", "head must be SEQ:HASH (64 hex digits)");
-        return;
-    }
     if (tg_audit_verify(ctx->rc, ctx->cfg->redis.prefix, &o, &res, err, sizeof err)) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "verify_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
         return;
     }
+    if (tg_audit_checkpoint_advance(ctx->rc, ctx->cfg->redis.prefix, &res))
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "checkpoint_failed", "the verified checkpoint could not be stored");
     tg_api_json(ctx, 200, tg_audit_verify_json(&res));
 }
 
@@ -105,8 +135,10 @@ static void on_sub(void *data, struct tg_api_ctx *ctx, const struct tg_api_reque
         one(ctx, what);
 }
 
-void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p)
+void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally)
 {
-    tg_api_route(s, p, BASE "/", TG_ROUTE_API, on_sub, NULL); /* h2o takes the first match: longer first */
-    tg_api_route(s, p, BASE, TG_ROUTE_API, on_list, NULL);
+    const struct tg_api_route_spec sub = {BASE "/", TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_sub, tally};
+    const struct tg_api_route_spec list = {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_list, tally};
+    tg_api_route(s, p, &sub); /* h2o takes the first match: longer first */
+    tg_api_route(s, p, &list);
 }

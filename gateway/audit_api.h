@@ -12,9 +12,11 @@
 #define TG_AUDIT_API_H
 
 #include "api.h"
+#include "tally.h"
 #include "server.h"
 
 /* Registers the routes; call before tg_server_start. */
-void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p);
+/* tally counts refused requests (may be NULL). */
+void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally);
 
 #endif

@@ -249,7 +249,7 @@ static int check_entry(struct walk *w, const redisReply *e)
     return rc;
 }
 
-/* Walks every page: 0 to the end, 1 at a break, -1 with err when Redis failed. */
+/* Walks every page: 0 to the end, 1 at a break, 2 at max_records, -1 with err when Redis failed. */
 static int walk_pages(struct walk *w, redisContext *c, const char *prefix, char *err, size_t errlen)
 {
     char start[48];
@@ -270,6 +270,8 @@ static int walk_pages(struct walk *w, redisContext *c, const char *prefix, char 
             snprintf(start, sizeof start, "(%.40s", r->element[PAGE - 1]->element[0]->str);
         int more = rc == 0 && r->elements == PAGE;
         freeReplyObject(r);
+        if (more && w->o->max_records > 0 && w->res->records >= w->o->max_records)
+            return 2;
         if (!more)
             return rc;
     }
@@ -316,13 +318,53 @@ int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_v
     memset(res, 0, sizeof *res);
     snprintf(res->head_hash, sizeof res->head_hash, "%s", TG_AUDIT_GENESIS);
     snprintf(w.prev, sizeof w.prev, "%s", TG_AUDIT_GENESIS);
+    res->from = w.expect;
     int rc = sink_load(&w, err, errlen);
     if (rc == 0)
         rc = walk_pages(&w, c, prefix, err, errlen);
     if (rc == 0)
         rc = check_end(&w, c, prefix, err, errlen);
+    res->complete = rc != 2;
     free(w.sink.v);
     return rc < 0 ? -1 : 0;
+}
+
+/* ---- the checkpoint ---- */
+
+static const char advance_lua[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')\n"
+    "if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2]) end\n"
+    "return 1\n";
+
+int tg_audit_checkpoint_get(redisContext *c, const char *prefix, long long *seq, char hash[TG_SHA256_HEX_LEN + 1])
+{
+    redisReply *r = redisCommand(c, "HMGET %saudit:verified seq hash", prefix);
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        rc = 0;
+        if (r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+            r->element[1]->len == TG_SHA256_HEX_LEN && (*seq = atoll(r->element[0]->str)) > 0) {
+            memcpy(hash, r->element[1]->str, TG_SHA256_HEX_LEN + 1);
+            rc = 1;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int tg_audit_checkpoint_advance(redisContext *c, const char *prefix, const struct tg_audit_verify_result *res)
+{
+    char key[256], seq[24];
+    if (res->broken != TG_AUDIT_OK || res->head_seq <= 0)
+        return 0;
+    snprintf(key, sizeof key, "%saudit:verified", prefix);
+    snprintf(seq, sizeof seq, "%lld", res->head_seq);
+    const char *argv[] = {key, seq, res->head_hash};
+    size_t lens[] = {strlen(key), strlen(seq), strlen(res->head_hash)};
+    redisReply *r = tg_redis_eval(c, advance_lua, 1, 3, argv, lens);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    freeReplyObject(r);
+    return rc;
 }
 
 /* ---- reporting ---- */
@@ -337,9 +379,10 @@ void tg_audit_verify_summary(const struct tg_audit_verify_result *r, char *out, 
 
 json_t *tg_audit_verify_json(const struct tg_audit_verify_result *r)
 {
-    json_t *o = json_pack("{s:b, s:I, s:{s:I, s:s}, s:{s:I, s:I}}", "ok", r->broken == TG_AUDIT_OK, "records",
-                          (json_int_t)r->records, "head", "seq", (json_int_t)r->head_seq, "hash", r->head_hash,
-                          "sink", "lines", (json_int_t)r->sink_lines, "missing", (json_int_t)r->sink_missing);
+    json_t *o = json_pack("{s:b, s:b, s:I, s:I, s:{s:I, s:s}, s:{s:I, s:I}}", "ok", r->broken == TG_AUDIT_OK,
+                          "complete", r->complete, "from", (json_int_t)r->from, "records", (json_int_t)r->records,
+                          "head", "seq", (json_int_t)r->head_seq, "hash", r->head_hash, "sink", "lines",
+                          (json_int_t)r->sink_lines, "missing", (json_int_t)r->sink_missing);
     if (r->broken != TG_AUDIT_OK)
         json_object_set_new(o, "broken", json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)r->seq, "reason",
                                                    tg_audit_break_name(r->broken), "detail", r->detail));

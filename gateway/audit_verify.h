@@ -19,6 +19,7 @@ struct tg_audit_verify_opts {
     long long anchor_seq;  /* a head kept elsewhere; 0: none */
     char anchor_hash[TG_SHA256_HEX_LEN + 1];
     const char *sink;      /* the audit.file to compare, or NULL */
+    long long max_records; /* stop (incomplete, no verdict on the rest) after this many; 0: none */
 };
 
 enum tg_audit_break {
@@ -41,12 +42,21 @@ struct tg_audit_verify_result {
     char head_hash[TG_SHA256_HEX_LEN + 1];
     long long sink_lines;   /* distinct lines read from the sink */
     long long sink_missing; /* good records the sink lacks (written by other hosts, or while it failed) */
+    long long from;         /* the first seq checked */
+    int complete;           /* 1: walked to the stream's end (0: stopped at max_records) */
 };
 
 /* Runs the check. Returns 0 when it ran to a verdict (res->broken says which), or -1 with
  * err when Redis or the sink could not be read. */
 int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_verify_opts *o,
                     struct tg_audit_verify_result *res, char *err, size_t errlen);
+
+/* The checkpoint of incremental verification (<prefix>audit:verified, owned by the HTTP verify):
+ * the last seq and hash a verify found good. Returns 1 with it, 0 when none, -1 when Redis
+ * failed. */
+int tg_audit_checkpoint_get(redisContext *c, const char *prefix, long long *seq, char hash[TG_SHA256_HEX_LEN + 1]);
+/* Moves the checkpoint forward to res's head (never back). Returns 0 or -1. */
+int tg_audit_checkpoint_advance(redisContext *c, const char *prefix, const struct tg_audit_verify_result *res);
 
 /* "hash mismatch", "gap", ... ("ok" for TG_AUDIT_OK). */
 const char *tg_audit_break_name(enum tg_audit_break b);

@@ -11,6 +11,8 @@
  * The Slack Web API base can be moved with TOLLGATE_SLACK_API_URL (a proxy, or a test's stand-in).
  */
 #include "chat_message.h"
+#include "button_context.h"
+#include "scrub.h"
 #include "buf.h"
 #include "log.h"
 #include "util.h"
@@ -330,12 +332,14 @@ json_t *tg_chat_slack_message(const struct tg_chat_texts *t, const struct tg_cha
 
 static json_t *mm_button(const struct tg_chat_texts *t, const struct tg_chat_subject *s, const char *url, int deny)
 {
+    static const unsigned char no_key[TG_BUTTON_KEY_LEN]; /* unsigned contexts are refused anyway */
     const char *action = deny ? "deny" : "approve";
-    return json_pack("{s:s, s:o, s:s, s:{s:s, s:{s:s, s:s, s:i, s:s}}}", "id", action, "name",
+    json_t *context = tg_button_context_new(s->context_key ? s->context_key : no_key,
+                                            s->var[TG_VAR_ID] ? s->var[TG_VAR_ID] : "", s->round, action,
+                                            s->context_expires_s);
+    return json_pack("{s:s, s:o, s:s, s:{s:s, s:o}}", "id", action, "name",
                      rendered(t, deny ? TG_TEXT_DENY_BUTTON : TG_TEXT_APPROVE_BUTTON, s), "style",
-                     deny ? "danger" : "primary", "integration", "url", url, "context", "action", action, "id",
-                     s->var[TG_VAR_ID] ? s->var[TG_VAR_ID] : "", "round", s->round, "secret",
-                     s->secret ? s->secret : "");
+                     deny ? "danger" : "primary", "integration", "url", url, "context", context);
 }
 
 json_t *tg_chat_mattermost_message(const struct tg_chat_texts *t, const struct tg_chat_subject *s,
@@ -377,6 +381,11 @@ static int refused_by_api(const struct tg_buf *answer, char *err, size_t errlen)
 int tg_chat_post_json(const char *url, const char *bearer, json_t *body, char *err, size_t errlen)
 {
     char *data = json_dumps(body, JSON_COMPACT), *auth = bearer ? tg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
+    char *clean = data ? tg_scrub(data, strlen(data), NULL) : NULL; /* what a chat shows is no place for a token */
+    if (clean) {
+        free(data);
+        data = clean;
+    }
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
     struct tg_buf answer;
     long status = 0;

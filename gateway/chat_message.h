@@ -77,7 +77,8 @@ enum tg_chat_var {
 /* What a message is about. Strings borrowed; a NULL var renders as "". */
 struct tg_chat_subject {
     const char *var[TG_VAR_COUNT];
-    const char *secret; /* the deployment's Mattermost button secret */
+    const unsigned char *context_key; /* signs the Mattermost buttons' context (32 bytes) */
+    long long context_expires_s;      /* the contexts' expiry, Unix seconds */
     int round;          /* the request round the buttons belong to */
     int buttons;        /* 1 while pending: offer Approve and Deny */
 };

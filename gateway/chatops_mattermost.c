@@ -1,5 +1,6 @@
 /* chatops_mattermost.c -- POST /chatops/mattermost: a slash command or a button callback. */
 #include "chatops_mattermost.h"
+#include "button_context.h"
 #include "chatops.h"
 #include "crypto.h"
 #include "deploy.h"
@@ -32,21 +33,6 @@ static int token_ok(const struct tg_chat *mm, const struct tg_api_request *req)
 
 /* ---- buttons ---- */
 
-/* Whether secret is the button secret of deployment id: 1 yes, 0 no (forged), 2 no such
- * deployment, -1 Redis failed. */
-static int secret_ok(struct tg_work *w, const char *id, const char *secret)
-{
-    char key[512];
-    int rc = tg_approval_lookup(w->rc, w->cfg->redis.prefix, id, key, sizeof key);
-    if (rc != 1)
-        return rc == 0 ? 2 : -1;
-    redisReply *r = redisCommand(w->rc, "HGET %s approval_secret", key);
-    rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type != REDIS_REPLY_STRING ? 2
-         : tg_ct_equal(r->str, r->len, secret, strlen(secret));
-    freeReplyObject(r);
-    return rc;
-}
-
 /* {"update": {"message", "props": {"attachments"}}, "ephemeral_text"}: the clicked post shows the
  * new state; refusals only answer the clicker. */
 static json_t *button_answer(struct tg_work *w, const struct tg_vote *v, const struct tg_vote_result *r)
@@ -69,18 +55,21 @@ static json_t *button_answer(struct tg_work *w, const struct tg_vote *v, const s
 
 static void on_button(struct tg_api_ctx *ctx, struct tg_work *w, json_t *body, void *tally, const char *remote)
 {
-    json_t *c = json_object_get(body, "context");
-    const char *id = jstr(c, "id"), *action = jstr(c, "action"), *user = jstr(body, "user_id");
-    int deny = strcmp(action, "deny") == 0, ok = secret_ok(w, id, jstr(c, "secret"));
-    if (!json_is_object(c) || ok == 0 || (!deny && strcmp(action, "approve") != 0)) {
-        tg_chatops_reject(tally, TG_CHAT_MATTERMOST, "bad button context", remote);
-        tg_api_error(ctx, 401, "unauthorized", "the button's context does not match a deployment");
+    struct tg_button_click click;
+    const char *why, *user = jstr(body, "user_id");
+    /* The gate checked the context on the loop; check again under the config in force now (a
+     * reload may have changed the key). */
+    if (tg_button_context_check(w->cfg->mattermost.context_key, json_object_get(body, "context"),
+                                tg_now_ms() / 1000, &click, &why)) {
+        tg_chatops_reject(tally, TG_CHAT_MATTERMOST, why, remote);
+        tg_api_error(ctx, 401, "unauthorized", why);
         return;
     }
-    struct tg_vote v = {.id = id, .identity = tg_chatops_identity(&w->cfg->mattermost, user, jstr(body, "user_name")),
+    struct tg_vote v = {.id = click.id,
+                        .identity = tg_chatops_identity(&w->cfg->mattermost, user, jstr(body, "user_name")),
                         .chat_user = user, .channel = "mattermost",
-                        .comment = deny ? "denied with the Deny button" : NULL, .deny = deny,
-                        .round = (int)json_integer_value(json_object_get(c, "round"))};
+                        .comment = click.deny ? "denied with the Deny button" : NULL, .deny = click.deny,
+                        .round = click.round};
     struct tg_vote_result r;
     tg_approval_cast(w, &v, &r);
     tg_api_json(ctx, 200, button_answer(w, &v, &r));
@@ -90,22 +79,53 @@ static void on_button(struct tg_api_ctx *ctx, struct tg_work *w, json_t *body, v
 
 /* ---- the route ---- */
 
+/* The body as a button callback ({"context": {...}, ...}), or NULL for a slash command. */
+static json_t *button_body(const struct tg_api_request *req)
+{
+    json_t *body = req->bodylen && req->body[0] == '{' ? json_loadb(req->body, req->bodylen, 0, NULL) : NULL;
+    if (body && !json_is_object(body)) {
+        json_decref(body);
+        body = NULL;
+    }
+    return body;
+}
+
+void tg_mattermost_gate(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                        struct tg_api_verdict *out)
+{
+    const struct tg_chat *mm = &cfg->mattermost;
+    struct tg_button_click click;
+    const char *why = NULL;
+    if (!mm->enabled || mm->secret.value == NULL) {
+        *out = (struct tg_api_verdict){404, "not_found", "chatops.mattermost is not configured"};
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        *out = (struct tg_api_verdict){405, "method_not_allowed", "POST only"};
+        return;
+    }
+    json_t *body = button_body(req);
+    if (body && tg_button_context_check(mm->context_key, json_object_get(body, "context"), tg_now_ms() / 1000,
+                                        &click, &why))
+        *out = (struct tg_api_verdict){401, "unauthorized", why};
+    else if (body == NULL && !token_ok(mm, req) && (why = "bad token") != NULL)
+        *out = (struct tg_api_verdict){401, "unauthorized", "the slash command token does not match"};
+    json_decref(body);
+    if (out->status)
+        tg_chatops_reject(data, TG_CHAT_MATTERMOST, why, req->remote);
+}
+
 void tg_mattermost_handle(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req)
 {
-    const struct tg_chat *mm = &ctx->cfg->mattermost;
-    json_t *body = NULL;
+    json_t *body = button_body(req);
     struct tg_work w;
-    if (!mm->enabled || mm->secret.value == NULL) {
-        tg_api_error(ctx, 404, "not_found", "chatops.mattermost is not configured");
-    } else if (strcmp(req->method, "POST") != 0) {
-        tg_api_error(ctx, 405, "method_not_allowed", "POST only");
-    } else if (ctx->rc == NULL) {
+    if (ctx->rc == NULL) {
         tg_api_error(ctx, 503, "unavailable", "Tollgate cannot reach its database right now");
-    } else if ((body = json_loadb(req->body, req->bodylen, 0, NULL)) != NULL) {
+    } else if (body) {
         tg_approval_work_init(&w, ctx->cfg, ctx->rc, ctx->audit);
         on_button(ctx, &w, body, data, req->remote);
         tg_approval_work_dispose(&w);
-    } else if (!token_ok(mm, req)) {
+    } else if (!token_ok(&ctx->cfg->mattermost, req)) { /* the token changed since the gate */
         tg_chatops_reject(data, TG_CHAT_MATTERMOST, "bad token", req->remote);
         tg_api_error(ctx, 401, "unauthorized", "the slash command token does not match");
     } else {

@@ -43,6 +43,21 @@ const char *tg_slack_verdict_reason(enum tg_slack_verdict v)
     return reasons[v];
 }
 
+/* ---- replays ---- */
+
+int tg_slack_seen(redisContext *rc, const char *prefix, const char *signature)
+{
+    /* Slack signs the timestamp with the body, so one signature names one request; keep each for
+     * the whole window a timestamp is accepted in (both sides of now), then it is stale anyway. */
+    redisReply *r = redisCommand(rc, "SET %sslack:nonce:%s 1 NX EX %d", prefix, signature ? signature : "",
+                                 2 * TG_SLACK_WINDOW_S + 60);
+    int seen = r != NULL && r->type == REDIS_REPLY_NIL;
+    if (seen)
+        tg_metrics_inc(TG_M_REPLAYS_REFUSED);
+    freeReplyObject(r);
+    return seen;
+}
+
 /* ---- buttons ---- */
 
 /* The message that replaces the clicked one, or an ephemeral answer beside it. */
@@ -123,24 +138,38 @@ static void on_action(struct tg_api_ctx *ctx, struct tg_work *w, const char *pay
 
 /* ---- the route ---- */
 
-/* Answers a request that is not a genuine, serviceable Slack request; 1 when it did. */
-static int refuse(void *tally, struct tg_api_ctx *ctx, const struct tg_api_request *req)
+void tg_slack_gate(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                   struct tg_api_verdict *out)
 {
-    const struct tg_chat *slack = &ctx->cfg->slack;
+    const struct tg_chat *slack = &cfg->slack;
     enum tg_slack_verdict v;
     if (!slack->enabled || slack->secret.value == NULL) {
-        tg_api_error(ctx, 404, "not_found", "chatops.slack is not configured");
+        *out = (struct tg_api_verdict){404, "not_found", "chatops.slack is not configured"};
     } else if (strcmp(req->method, "POST") != 0) {
-        tg_api_error(ctx, 405, "method_not_allowed", "POST only");
+        *out = (struct tg_api_verdict){405, "method_not_allowed", "POST only"};
     } else if ((v = tg_slack_verify(slack->secret.value, slack->secret.len,
                                     tg_api_header(req, "x-slack-request-timestamp"),
                                     tg_api_header(req, "x-slack-signature"), req->body, req->bodylen,
                                     tg_now_ms() / 1000)) != TG_SLACK_OK) {
-        tg_chatops_reject(tally, TG_CHAT_SLACK, tg_slack_verdict_reason(v), req->remote);
-        tg_api_error(ctx, 401, "unauthorized", tg_slack_verdict_reason(v));
+        tg_chatops_reject(data, TG_CHAT_SLACK, tg_slack_verdict_reason(v), req->remote);
+        *out = (struct tg_api_verdict){401, "unauthorized", tg_slack_verdict_reason(v)};
+    }
+}
+
+/* Answers a request that is not a genuine, serviceable Slack request; 1 when it did. The gate
+ * checked the signature on the loop; it is checked again under the config in force now. */
+static int refuse(void *tally, struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    struct tg_api_verdict v = {0};
+    tg_slack_gate(tally, ctx->cfg, req, &v);
+    if (v.status) {
+        tg_api_error(ctx, v.status, v.error, v.detail);
     } else if (ctx->rc == NULL) {
         tg_api_json(ctx, 200, json_pack("{s:s, s:s}", "response_type", "ephemeral", "text",
                                         "Tollgate cannot reach its database right now; try again in a minute."));
+    } else if (tg_slack_seen(ctx->rc, ctx->cfg->redis.prefix, tg_api_header(req, "x-slack-signature"))) {
+        tg_chatops_reject(tally, TG_CHAT_SLACK, "replayed request", req->remote);
+        tg_api_error(ctx, 401, "unauthorized", "this signed request was seen before");
     } else {
         return 0;
     }

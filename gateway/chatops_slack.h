@@ -50,6 +50,14 @@ int tg_slack_read_click(const char *payload, struct tg_slack_click *c);
 void tg_slack_click_dispose(struct tg_slack_click *c);
 
 /* The route handler; data is the struct tg_tally * that counts rejected requests. */
+/* Loop-side gate: the request must carry a valid, fresh Slack signature. Refusals are counted
+ * (data: the tally). */
+void tg_slack_gate(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                   struct tg_api_verdict *out);
+/* Records a verified request's signature for its 5-minute window: 1 when it was recorded
+ * before (a replay), 0 when new (or when Redis failed: the signature and the timestamp window
+ * still hold). */
+int tg_slack_seen(redisContext *rc, const char *prefix, const char *signature);
 void tg_slack_handle(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req);
 
 #endif

@@ -32,6 +32,9 @@ static void config_defaults(struct tg_config *c)
     c->limits.redis_timeout_ms = 2000;
     c->limits.signature_tolerance_ms = 300000;
     c->limits.max_connections = 4096;
+    c->limits.max_connections_per_peer = 256;
+    c->limits.unauthenticated_idle_ms = 5000;
+    c->limits.api_queue = 256;
     c->limits.http2_max_streams = 100;
     c->workers = 2;
     c->queue.max_attempts = 5;
@@ -118,6 +121,27 @@ static void load_listen(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
         load_listen_one(c, y, tg_yaml_item(y, n, i), &c->listen[i]);
 }
 
+/* redis.url: a URL, or env:NAME / file:PATH holding one (its password then stays out of the
+ * file). A URL written inline with a password is a warning, like any inline secret. */
+static void load_redis_url(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n)
+{
+    struct tg_secret s = {0};
+    tg_yaml_get_str(y, n, "url", &c->redis.url);
+    if (c->redis.url && (strncmp(c->redis.url, "env:", 4) == 0 || strncmp(c->redis.url, "file:", 5) == 0)) {
+        free(c->redis.url);
+        c->redis.url = NULL;
+        if (get_secret(c, y, n, "url", 0, &s) == 0 && s.value)
+            c->redis.url = tg_xstrndup(s.value, s.len);
+        tg_secret_dispose(&s);
+        return;
+    }
+    const char *at = c->redis.url ? strchr(c->redis.url, '@') : NULL;
+    const char *scheme = c->redis.url ? strstr(c->redis.url, "://") : NULL;
+    if (at && scheme && memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))
+        tg_yaml_warn(y, tg_yaml_get(y, n, "url"),
+                     "redis url holds a password inline; use env:NAME or file:PATH so it stays out of the file");
+}
+
 static void load_redis(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
 {
     static const char *const keys[] = {"url", "prefix", "events_maxlen", "dedupe_ttl", NULL};
@@ -126,7 +150,7 @@ static void load_redis(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root
     if (n == NULL || tg_yaml_expect_map(y, n, "redis"))
         return;
     tg_yaml_check_keys(y, n, keys, "redis");
-    tg_yaml_get_str(y, n, "url", &c->redis.url);
+    load_redis_url(c, y, n);
     tg_yaml_get_str(y, n, "prefix", &c->redis.prefix);
     tg_yaml_get_int(y, n, "events_maxlen", 1000, 1000000000LL, &maxlen);
     tg_yaml_get_duration(y, n, "dedupe_ttl", &c->redis.dedupe_ttl_ms);
@@ -225,10 +249,12 @@ static void load_webhooks(struct tg_config *c, struct tg_yaml *y, yaml_node_t *r
 
 static void load_limits(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
 {
-    static const char *const keys[] = {"max_body", "redis_timeout", "signature_tolerance",
-                                       "max_connections", "http2_max_streams", NULL};
+    static const char *const keys[] = {"max_body", "redis_timeout", "signature_tolerance", "max_connections",
+                                       "max_connections_per_peer", "unauthenticated_idle", "api_queue",
+                                       "http2_max_streams", NULL};
     yaml_node_t *n = tg_yaml_get(y, root, "limits");
     long long conns = (long long)c->limits.max_connections, streams = (long long)c->limits.http2_max_streams;
+    long long per_peer = (long long)c->limits.max_connections_per_peer, queue = (long long)c->limits.api_queue;
     if (n == NULL || tg_yaml_expect_map(y, n, "limits"))
         return;
     tg_yaml_check_keys(y, n, keys, "limits");
@@ -237,6 +263,13 @@ static void load_limits(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
     tg_yaml_get_duration(y, n, "signature_tolerance", &c->limits.signature_tolerance_ms);
     tg_yaml_get_int(y, n, "max_connections", 1, 1000000, &conns);
     tg_yaml_get_int(y, n, "http2_max_streams", 1, 256, &streams);
+    tg_yaml_get_int(y, n, "max_connections_per_peer", 1, 1000000, &per_peer);
+    tg_yaml_get_int(y, n, "api_queue", 1, 100000, &queue);
+    tg_yaml_get_duration(y, n, "unauthenticated_idle", &c->limits.unauthenticated_idle_ms);
+    c->limits.max_connections_per_peer = (uint64_t)per_peer;
+    c->limits.api_queue = (uint64_t)queue;
+    if (c->limits.unauthenticated_idle_ms < 100)
+        tg_yaml_error(y, tg_yaml_get(y, n, "unauthenticated_idle"), "unauthenticated_idle must be at least 100ms");
     c->limits.max_connections = (uint64_t)conns;
     c->limits.http2_max_streams = (uint64_t)streams;
     if (c->limits.max_body < 1024 || c->limits.max_body > 64ULL * 1048576)
@@ -341,16 +374,37 @@ static void load_api(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
     }
 }
 
+/* The Mattermost button-context key: context_key when given, else HMAC-SHA256(token, label),
+ * so that a configured token alone yields a key no caller has seen. */
+static void context_key(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n, struct tg_chat *chat)
+{
+    static const char label[] = "tollgate mattermost button context v1";
+    struct tg_secret k = {0};
+    get_secret(c, y, n, "context_key", 0, &k);
+    const struct tg_secret *from = k.value ? &k : &chat->secret;
+    const void *parts[] = {label};
+    const size_t lens[] = {sizeof label - 1};
+    if (k.value && k.len < 16)
+        tg_yaml_error(y, tg_yaml_get(y, n, "context_key"), "context_key (%s) must be at least 16 bytes", k.ref);
+    if (from->value)
+        tg_hmac_sha256(from->value, from->len, parts, lens, 1, chat->context_key);
+    tg_secret_dispose(&k);
+}
+
 static void load_chat(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n, const char *secret_key,
                       struct tg_chat *chat)
 {
-    static const char *const keys[] = {"signing_secret", "token", "webhook_url", "bot_token",
+    static const char *const keys[] = {"signing_secret", "token", "context_key", "webhook_url", "bot_token",
                                        "channel", "users", NULL};
     if (n == NULL || tg_yaml_expect_map(y, n, "chatops entry"))
         return;
     tg_yaml_check_keys(y, n, keys, "chatops entry");
     chat->enabled = 1;
     get_secret(c, y, n, secret_key, 1, &chat->secret);
+    if (strcmp(secret_key, "token") == 0)
+        context_key(c, y, n, chat);
+    else if (tg_yaml_get(y, n, "context_key"))
+        tg_yaml_error(y, tg_yaml_get(y, n, "context_key"), "context_key belongs to chatops.mattermost");
     get_secret(c, y, n, "webhook_url", 0, &chat->webhook_url);
     get_secret(c, y, n, "bot_token", 0, &chat->bot_token);
     tg_yaml_get_str(y, n, "channel", &chat->channel);
@@ -378,6 +432,22 @@ static void load_chatops(struct tg_config *c, struct tg_yaml *y, yaml_node_t *ro
     load_chat(c, y, tg_yaml_get(y, n, "mattermost"), "token", &c->mattermost);
 }
 
+static void load_trusted_proxies(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
+{
+    yaml_node_t *n = tg_yaml_get(y, root, "trusted_proxies");
+    if (n == NULL || tg_yaml_expect_seq(y, n, "trusted_proxies"))
+        return;
+    c->ntrusted_proxies = tg_yaml_len(n);
+    c->trusted_proxies = tg_xcalloc(c->ntrusted_proxies ? c->ntrusted_proxies : 1, sizeof *c->trusted_proxies);
+    for (size_t i = 0; i < c->ntrusted_proxies; i++) {
+        yaml_node_t *item = tg_yaml_item(y, n, i);
+        const char *v = tg_yaml_scalar(y, item, "trusted proxy");
+        if (v && tg_cidr_parse(v, &c->trusted_proxies[i]))
+            tg_yaml_error(y, item, "\"%s\" is not an address or CIDR block (10.0.0.0/8, 2001:db8::/32; host bits zero)",
+                          v);
+    }
+}
+
 /* The policies and templates the config names. Loaded even after errors above, so that
  * `tollgate check` reports every fault in one run. */
 static void load_sets(struct tg_config *c, struct tg_diag *diag)
@@ -396,7 +466,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
 {
     static const char *const keys[] = {"listen", "threads", "redis", "gitlab", "webhooks", "limits",
                                        "workers", "queue", "trigger", "policies", "templates",
-                                       "public_url", "audit", "api", "chatops", NULL};
+                                       "public_url", "audit", "api", "chatops", "trusted_proxies", NULL};
     struct tg_yaml y;
     size_t errors_before = diag->errors;
     if (tg_yaml_open(&y, path, diag))
@@ -420,6 +490,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
         load_misc(c, &y, root);
         load_api(c, &y, root);
         load_chatops(c, &y, root);
+        load_trusted_proxies(c, &y, root);
     }
     tg_yaml_close(&y);
     load_sets(c, diag);
@@ -437,6 +508,7 @@ static void chat_dispose(struct tg_chat *chat)
     tg_secret_dispose(&chat->secret);
     tg_secret_dispose(&chat->webhook_url);
     tg_secret_dispose(&chat->bot_token);
+    memset(chat->context_key, 0, sizeof chat->context_key);
     free(chat->channel);
     for (size_t i = 0; i < chat->nusers; i++) {
         free(chat->users[i].chat_id);
@@ -468,7 +540,7 @@ static void config_free(struct tg_config *c)
     tg_secret_dispose(&c->gitlab.api_token);
     tg_policy_set_free(c->policies);
     tg_template_set_free(c->templates);
-    free(c->listen), free(c->webhooks), free(c->api_tokens);
+    free(c->listen), free(c->webhooks), free(c->api_tokens), free(c->trusted_proxies);
     free(c->redis.url), free(c->redis.prefix), free(c->gitlab.url), free(c->gitlab.ca_file);
     free(c->policies_dir), free(c->templates_dir), free(c->public_url), free(c->audit.file);
     free(c->path), free(c->dir);

@@ -10,6 +10,7 @@
 #define TG_CONFIG_H
 
 #include "diag.h"
+#include "netaddr.h"
 #include "secret.h"
 
 #include <pthread.h>
@@ -55,6 +56,8 @@ struct tg_chat {
     struct tg_secret webhook_url; /* incoming webhook */
     struct tg_secret bot_token;   /* Slack chat.postMessage (optional) */
     char *channel;
+    /* Mattermost: the key that signs button contexts (context_key, or derived from the token). */
+    unsigned char context_key[32];
     struct tg_user_map *users;
     size_t nusers;
     int enabled;
@@ -90,8 +93,15 @@ struct tg_config {
         uint64_t redis_timeout_ms;
         uint64_t signature_tolerance_ms;
         uint64_t max_connections; /* per process */
+        uint64_t max_connections_per_peer;
+        uint64_t unauthenticated_idle_ms; /* a connection without an authenticated request is closed */
+        uint64_t api_queue;               /* requests waiting per API lane; beyond: 503 */
         uint64_t http2_max_streams;
     } limits;
+
+    /* Proxies whose X-Forwarded-For / Forwarded name the client (read at start-up only). */
+    struct tg_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
 
     int workers;
     struct {

@@ -149,8 +149,12 @@ static void on_deployments(void *data, struct tg_api_ctx *ctx, const struct tg_a
 
 void tg_deploy_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally)
 {
-    tg_api_route(s, p, BASE "/", TG_ROUTE_API, on_deployments, NULL);
-    tg_api_route(s, p, BASE, TG_ROUTE_API, on_deployments, NULL); /* h2o: "/x/" does not take "/x" */
-    tg_api_route(s, p, "/chatops/slack", TG_ROUTE_CHATOPS, tg_slack_handle, tally);
-    tg_api_route(s, p, "/chatops/mattermost", TG_ROUTE_CHATOPS, tg_mattermost_handle, tally);
+    const struct tg_api_route_spec routes[] = {
+        {BASE "/", TG_ROUTE_API, TG_LANE_ACT_ON_POST, tg_api_gate_bearer, on_deployments, tally},
+        {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_deployments, tally}, /* "/x/" does not take "/x" */
+        {"/chatops/slack", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_slack_gate, tg_slack_handle, tally},
+        {"/chatops/mattermost", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_mattermost_gate, tg_mattermost_handle, tally},
+    };
+    for (size_t i = 0; i < TG_ARRAY_SIZE(routes); i++)
+        tg_api_route(s, p, &routes[i]);
 }

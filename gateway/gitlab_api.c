@@ -1,5 +1,6 @@
 /* gitlab_api.c -- the calls Tollgate makes to GitLab's REST API, through libcurl. */
 #include "gitlab_api.h"
+#include "scrub.h"
 #include "buf.h"
 #include "log.h"
 #include "util.h"
@@ -127,6 +128,7 @@ static void error_message(const struct tg_buf *body, long status, char *out, siz
         snprintf(out, outlen, "HTTP %ld", status);
     }
     json_decref(j);
+    tg_scrub_inplace(out, outlen); /* GitLab quotes what it was sent: a trigger token, say */
 }
 
 static int same_origin(const char *base, const char *url)
@@ -493,6 +495,7 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
     struct exchange ex = {.api = api};
     struct tg_buf form;
     char pid[32], *desc = cut_utf8(st->description ? st->description : "", 255);
+    tg_scrub_inplace(desc, strlen(desc) + 1); /* the one way a description leaves; never longer */
     char *url = tg_xasprintf("%s/api/v4/projects/%lld/statuses/%s", api->base, st->project_id, st->sha);
     tg_buf_init(&form), tg_buf_init(&ex.body);
     form_add(api, &form, "state", st->state);

@@ -81,6 +81,19 @@ void tg_http_error(h2o_req_t *req, enum tg_route route, int status, const char *
     tg_buf_dispose(&b);
 }
 
+void tg_http_retry_after(h2o_req_t *req, int seconds)
+{
+    char v[16];
+    int n = snprintf(v, sizeof v, "%d", seconds);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, h2o_strdup(&req->pool, v, (size_t)n).base,
+                   (size_t)n);
+}
+
+int tg_http_ticket_gone(const struct tg_http_ticket *t)
+{
+    return __atomic_load_n(&t->gone, __ATOMIC_ACQUIRE);
+}
+
 static void uncount(struct tg_http_ticket *t)
 {
     if (!t->counted)
@@ -95,6 +108,7 @@ static void on_link_dispose(void *p)
     if (link->ticket == NULL)
         return;
     link->ticket->req = NULL; /* the client went away before the answer */
+    __atomic_store_n(&link->ticket->gone, 1, __ATOMIC_RELEASE);
     link->ticket->link = NULL;
     uncount(link->ticket);
 }
@@ -108,6 +122,7 @@ void tg_http_ticket_init(struct tg_http_ticket *t, h2o_req_t *req, enum tg_route
     t->link = h2o_mem_alloc_shared(&req->pool, sizeof *t->link, on_link_dispose);
     t->link->ticket = t;
     t->counted = 1;
+    t->gone = 0;
     tg_loop_inflight_add(t->loop, 1);
 }
 
@@ -153,13 +168,5 @@ int tg_http_method_is(h2o_req_t *req, const char *m)
 
 void tg_http_peer(h2o_req_t *req, char *out, size_t outlen)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    snprintf(out, outlen, "-");
-    if (len == 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outlen);
+    tg_server_client_address(req, out, outlen);
 }

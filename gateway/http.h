@@ -27,7 +27,11 @@ struct tg_http_ticket {
     enum tg_route route;
     struct timeval begin;
     int counted; /* in-flight accounting done */
+    int gone;    /* set (atomically) when the client went away; other threads may poll it */
 };
+
+/* 1 once the ticket's client went away (connection closed, HTTP/2 stream reset). Any thread. */
+int tg_http_ticket_gone(const struct tg_http_ticket *t);
 
 /* Starts an answer-later request: counts it in flight until tg_http_ticket_reply. */
 void tg_http_ticket_init(struct tg_http_ticket *t, h2o_req_t *req, enum tg_route route);
@@ -44,6 +48,8 @@ void tg_http_ticket_reply_typed(struct tg_http_ticket *t, int status, const char
 void tg_http_reply(h2o_req_t *req, enum tg_route route, int status, const char *content_type,
                    const char *body, size_t len);
 void tg_http_error(h2o_req_t *req, enum tg_route route, int status, const char *error, const char *detail);
+/* Adds Retry-After: seconds to the answer about to be sent (503, 429). */
+void tg_http_retry_after(h2o_req_t *req, int seconds);
 
 /* Request header by lower-case name; {NULL, 0} when absent. */
 h2o_iovec_t tg_http_header(h2o_req_t *req, const char *lcname);

@@ -90,7 +90,9 @@ static void copy_iov(char *dst, size_t cap, h2o_iovec_t v)
 static void access_log(const struct delivery *d, int status, const char *result, const char *id)
 {
     struct tg_logline l;
-    if (!tg_log_begin(&l, TG_LOG_INFO, TG_MODULE, "delivery"))
+    /* A stranger's requests are counted (metrics, the per-minute rejected summary), not logged
+     * one by one at the default level: a flood must not fill the disk. */
+    if (!tg_log_begin(&l, status == 401 ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
         return;
     tg_log_int(&l, "status", status);
     tg_log_str(&l, "result", result);
@@ -247,6 +249,7 @@ static int authenticate(h2o_req_t *req, const struct tg_config *cfg, struct deli
     if (w->signing_key && check_signature(req, cfg, w, r))
         return -1;
     d->hook = w;
+    tg_server_authenticated(req);
     return 0;
 }
 
@@ -268,6 +271,8 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (check_body(req, cfg, err, sizeof err, &r))
         return refuse(req, d, &r), -1;
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"), wid = tg_http_header(req, "webhook-id");
+    if (d->hook->signing_key) /* F9: the signature covers webhook-id; an unsigned header must not win */
+        idem = h2o_iovec_init(NULL, 0);
     if (tg_ingest_dedupe_key(idem.base, idem.len, wid.base, wid.len, event.base, event.len, req->entity.base,
                              req->entity.len, d->key)) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",

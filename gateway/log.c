@@ -1,5 +1,6 @@
 /* log.c -- structured logs: one JSON object per line, one write(2) per line. */
 #include "log.h"
+#include "scrub.h"
 #include "util.h"
 
 #include <errno.h>
@@ -128,6 +129,13 @@ void tg_log_end(struct tg_logline *l)
 {
     if (l->on) {
         tg_buf_puts(&l->buf, "}\n");
+        size_t n;
+        char *clean = tg_scrub(l->buf.data, l->buf.len, &n); /* token characters need no JSON escapes */
+        if (clean) {
+            tg_buf_reset(&l->buf);
+            tg_buf_append(&l->buf, clean, n);
+            free(clean);
+        }
         if (thread_lines) {
             tg_buf_append(thread_lines, l->buf.data, l->buf.len);
             if (thread_lines->len >= CHUNK)

@@ -48,6 +48,14 @@ static const struct metric_def defs[TG_M_COUNT] = {
     [TG_M_TRIGGERS_UNKNOWN] = {"tollgate_triggers_total", "result=\"unknown\"", "counter", NULL},
     [TG_M_AUDIT_RECORDS] = {"tollgate_audit_records_total", "", "counter", "Audit records appended."},
     [TG_M_AUDIT_FAILURES] = {"tollgate_audit_failures_total", "", "counter", "Audit appends that failed."},
+    [TG_M_API_DROPPED] = {"tollgate_api_jobs_not_run_total", "reason=\"client_gone\"", "counter", "API and ChatOps requests not run, by reason."},
+    [TG_M_API_QUEUE_FULL] = {"tollgate_api_jobs_not_run_total", "reason=\"queue_full\"", "counter", NULL},
+    [TG_M_API_QUEUED] = {"tollgate_api_jobs_queued", "", "gauge", "API and ChatOps requests waiting for a pool thread."},
+    [TG_M_CONN_REFUSED_PEER] = {"tollgate_connections_refused_total", "reason=\"per_peer_cap\"", "counter", "Connections closed at accept, by reason."},
+    [TG_M_CONN_REFUSED_TOTAL] = {"tollgate_connections_refused_total", "reason=\"max_connections\"", "counter", NULL},
+    [TG_M_CONN_IDLE_CLOSED] = {"tollgate_connections_idle_closed_total", "", "counter", "Connections closed for sending no authenticated request in time."},
+    [TG_M_CONN_CUT] = {"tollgate_connections_cut_total", "", "counter", "Connections closed for making too many requests without authenticating."},
+    [TG_M_REPLAYS_REFUSED] = {"tollgate_replays_refused_total", "", "counter", "Signed requests refused because they were seen before."},
 };
 
 static const char *const route_names[TG_ROUTE_COUNT] = {"hooks_gitlab", "healthz", "readyz", "metrics",

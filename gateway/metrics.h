@@ -42,6 +42,14 @@ enum tg_metric {
     TG_M_TRIGGERS_UNKNOWN,
     TG_M_AUDIT_RECORDS,
     TG_M_AUDIT_FAILURES,
+    TG_M_API_DROPPED,         /* the client went away before a pool thread picked the job up */
+    TG_M_API_QUEUE_FULL,      /* answered 503: the lane's queue was full */
+    TG_M_API_QUEUED,          /* gauge: API/ChatOps requests waiting for a pool thread */
+    TG_M_CONN_REFUSED_PEER,   /* closed at accept: the peer holds limits.max_connections_per_peer */
+    TG_M_CONN_REFUSED_TOTAL,  /* closed at accept: limits.max_connections reached */
+    TG_M_CONN_IDLE_CLOSED,    /* closed: no authenticated request within limits.unauthenticated_idle */
+    TG_M_REPLAYS_REFUSED,     /* a signed request seen before (Slack nonce, signed webhook-id) */
+    TG_M_CONN_CUT,            /* closed: too many requests without an authenticated one */
     TG_M_COUNT
 };
 

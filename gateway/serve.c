@@ -142,10 +142,10 @@ static int start(struct gateway *g)
     g->maint = tg_maint_new(&g->config, g->tally);
     tg_approval_policy_loaded(g->boot);
     g->ingest = tg_ingest_new(g->server, &g->config, g->tally);
-    g->api = tg_api_pool_new(&g->config, 2);
-    /* API and ChatOps routes (run on the api pool): */
+    g->api = tg_api_pool_new(&g->config, 2, g->boot->limits.api_queue);
+    /* API and ChatOps routes (authenticated on the loops, run on the api pool): */
     tg_deploy_api_register(g->server, g->api, g->tally);
-    tg_audit_api_register(g->server, g->api);
+    tg_audit_api_register(g->server, g->api, g->tally);
     g->health = tg_health_new(g->server);
     g->workers = tg_workers_start(&g->config, g->boot->workers);
     tg_health_add_probe(g->health, tg_workers_probe, g->workers);

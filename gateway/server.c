@@ -10,6 +10,8 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "netaddr.h"
+#include "peers.h"
 #include "redis_loop.h"
 #include "util.h"
 
@@ -29,6 +31,10 @@
 
 #define TG_MODULE "server"
 #define DRAIN_MS 2000 /* after the last answer, let writes flush and clients close */
+/* Requests a connection may make before it sent an authenticated one: enough for a probe or
+ * a scrape, far too few for a flood (a stranger's HTTP/2 rapid reset sent 140,000 streams a
+ * second over four connections). Past it the connection is cut. */
+#define UNAUTHENTICATED_MAX_REQUESTS 32
 
 struct route {
     h2o_handler_t super; /* first: h2o hands us this pointer */
@@ -56,6 +62,19 @@ struct tg_loop {
     atomic_int redis_ready;
     int start_failed;
     uint64_t seen_413;
+    h2o_timeout_t unauthenticated; /* limits.unauthenticated_idle */
+};
+
+/* One accepted connection, from accept to close (the socket's on_close). */
+struct conn {
+    struct tg_loop *loop;
+    h2o_socket_t *sock;
+    h2o_timeout_entry_t idle; /* linked until the first authenticated request */
+    int authenticated;
+    int requests; /* while not authenticated */
+    int cut;      /* shut down: over its budget or idle too long */
+    int holds_peer_slot;
+    char peer[48];
 };
 
 struct tg_server {
@@ -68,6 +87,7 @@ struct tg_server {
     struct tg_loop *loops;
     size_t nloops;
     size_t max_conns_per_loop;
+    struct tg_peers *peers;
     pthread_barrier_t started;
 };
 
@@ -78,10 +98,32 @@ struct listener_data {
 
 /* ---- routes ---- */
 
+static struct conn *conn_of(h2o_req_t *req);
+
+/* Counts a request of a connection that has not authenticated; 1 (and the connection is cut)
+ * when it is over UNAUTHENTICATED_MAX_REQUESTS. shutdown() makes h2o see the end of the stream
+ * and close the connection through its own path, dropping whatever the client still sends. */
+static int over_budget(h2o_req_t *req)
+{
+    struct conn *c = conn_of(req);
+    if (c == NULL || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
+        return 0;
+    if (!c->cut) {
+        c->cut = 1;
+        tg_metrics_inc(TG_M_CONN_CUT);
+        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    }
+    return 1;
+}
+
 static int on_route(h2o_handler_t *self, h2o_req_t *req)
 {
     struct route *r = (struct route *)self;
     size_t n = req->path_normalized.len;
+    if (over_budget(req)) {
+        tg_http_error(req, TG_ROUTE_OTHER, 429, "too_many_requests", "authenticate, or open a new connection");
+        return 0;
+    }
     if (!r->prefix && (n != strlen(r->path) || memcmp(req->path_normalized.base, r->path, n) != 0)) {
         tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such route");
         return 0;
@@ -92,6 +134,10 @@ static int on_route(h2o_handler_t *self, h2o_req_t *req)
 static int on_not_found(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (over_budget(req)) {
+        tg_http_error(req, TG_ROUTE_OTHER, 429, "too_many_requests", "authenticate, or open a new connection");
+        return 0;
+    }
     tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such route");
     return 0;
 }
@@ -133,9 +179,44 @@ static int open_listener(const struct tg_listen *l)
 
 static void on_conn_close(void *data)
 {
-    struct tg_loop *loop = data;
-    loop->connections--;
+    struct conn *c = data;
+    c->loop->connections--;
     tg_metrics_add(TG_M_HTTP_CONNECTIONS, -1);
+    if (h2o_timeout_is_linked(&c->idle))
+        h2o_timeout_unlink(&c->idle);
+    if (c->holds_peer_slot)
+        tg_peers_release(c->loop->server->peers, c->peer);
+    free(c);
+}
+
+/* No authenticated request in time: a stranger holding a slot. shutdown() makes h2o see the
+ * end of the stream and close the connection through its own path (and so on_conn_close). */
+static void on_unauthenticated_idle(h2o_timeout_entry_t *entry)
+{
+    struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, idle, entry);
+    tg_metrics_inc(TG_M_CONN_IDLE_CLOSED);
+    c->cut = 1;
+    shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+}
+
+/* Admits a connection from c->peer; 0, or -1 (counted) when the process or the peer is full.
+ * Trusted proxies carry many clients and are not capped per peer. */
+static int admit(struct tg_loop *loop, struct conn *c, const struct sockaddr *sa)
+{
+    struct tg_server *s = loop->server;
+    if ((size_t)loop->connections >= s->max_conns_per_loop) {
+        tg_metrics_inc(TG_M_CONN_REFUSED_TOTAL);
+        return -1;
+    }
+    tg_sockaddr_text(sa, c->peer, sizeof c->peer);
+    if (tg_cidr_match_sa(s->cfg->trusted_proxies, s->cfg->ntrusted_proxies, sa))
+        return 0;
+    if (tg_peers_acquire(s->peers, c->peer)) {
+        tg_metrics_inc(TG_M_CONN_REFUSED_PEER);
+        return -1;
+    }
+    c->holds_peer_slot = 1;
+    return 0;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -143,9 +224,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     struct listener_data *ld = listener->data;
     struct tg_loop *loop = ld->loop;
     h2o_socket_t *sock;
+    struct sockaddr_storage ss;
     if (err != NULL || (sock = h2o_evloop_socket_accept(listener)) == NULL)
         return;
-    if ((size_t)loop->connections >= loop->server->max_conns_per_loop || loop->stopping) {
+    struct conn *c = tg_xcalloc(1, sizeof *c);
+    socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (loop->stopping || sl == 0 || admit(loop, c, (struct sockaddr *)&ss)) {
+        free(c);
         h2o_socket_close(sock); /* shed load rather than queue it */
         return;
     }
@@ -153,9 +238,57 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     loop->connections++;
     tg_metrics_add(TG_M_HTTP_CONNECTIONS, 1);
+    c->loop = loop;
+    c->sock = sock;
+    c->idle.cb = on_unauthenticated_idle;
+    h2o_timeout_link(loop->ctx.loop, &loop->unauthenticated, &c->idle);
     sock->on_close.cb = on_conn_close;
-    sock->on_close.data = loop;
+    sock->on_close.data = c;
     h2o_accept(&ld->accept, sock);
+}
+
+static struct conn *conn_of(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+}
+
+void tg_server_authenticated(h2o_req_t *req)
+{
+    struct conn *c = conn_of(req);
+    if (c == NULL || c->authenticated)
+        return;
+    c->authenticated = 1;
+    if (h2o_timeout_is_linked(&c->idle))
+        h2o_timeout_unlink(&c->idle);
+}
+
+static const char *header_value(h2o_req_t *req, const char *name, char *buf, size_t buflen)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    snprintf(buf, buflen, "%.*s", (int)v.len, v.base);
+    return buf;
+}
+
+void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
+{
+    const struct tg_config *cfg = tg_loop_of(req)->server->cfg;
+    struct sockaddr_storage ss;
+    char xff[512], fwd[512];
+    snprintf(out, outlen, "-");
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+        return;
+    tg_sockaddr_text((struct sockaddr *)&ss, out, outlen);
+    if (!tg_cidr_match_sa(cfg->trusted_proxies, cfg->ntrusted_proxies, (struct sockaddr *)&ss))
+        return; /* anyone else's Forwarded headers are ignored */
+    char client[64];
+    if (tg_forwarded_client(header_value(req, "x-forwarded-for", xff, sizeof xff),
+                            header_value(req, "forwarded", fwd, sizeof fwd), cfg->trusted_proxies,
+                            cfg->ntrusted_proxies, client, sizeof client) == 0)
+        snprintf(out, outlen, "%s", client);
 }
 
 static int loop_listen(struct tg_loop *loop)
@@ -300,6 +433,7 @@ static void *loop_main(void *arg)
     loop->queue = h2o_multithread_create_queue(loop->ctx.loop);
     h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->queue, &loop->tasks, on_tasks);
+    h2o_timeout_init(loop->ctx.loop, &loop->unauthenticated, s->cfg->limits.unauthenticated_idle_ms);
     loop->redis = tg_redis_loop_new(loop->ctx.loop, s->cfg->redis.url, s->cfg->limits.redis_timeout_ms,
                                     s->scripts, s->nscripts);
     loop->start_failed = loop->redis == NULL || loop_listen(loop) != 0;
@@ -343,6 +477,7 @@ struct tg_server *tg_server_new(const struct tg_config *cfg, const char *const *
     s->nscripts = nscripts;
     s->nloops = cfg->threads > 0 ? (size_t)cfg->threads : (size_t)(cores > 0 ? cores : 1);
     s->max_conns_per_loop = (cfg->limits.max_connections + s->nloops - 1) / s->nloops;
+    s->peers = tg_peers_new(cfg->limits.max_connections_per_peer);
     configure_h2o(s, cfg);
     s->ssl = tg_xcalloc(cfg->nlisten, sizeof *s->ssl);
     for (size_t i = 0; i < cfg->nlisten; i++) {
@@ -363,6 +498,7 @@ void tg_server_free(struct tg_server *s)
             SSL_CTX_free(s->ssl[i]);
     free(s->ssl);
     free(s->loops);
+    tg_peers_free(s->peers);
     h2o_config_dispose(&s->globalconf);
     free(s);
 }

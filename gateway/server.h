@@ -41,6 +41,15 @@ struct tg_redis_loop *tg_loop_redis(struct tg_loop *l);
 struct tg_server *tg_loop_server(struct tg_loop *l);
 void tg_loop_inflight_add(struct tg_loop *l, int delta);
 
+/* Marks the request's connection as having sent an authenticated request: from now on it is
+ * not closed by limits.unauthenticated_idle. Call from a route once the caller proved who it
+ * is (webhook token, signature, bearer token). Loop thread. */
+void tg_server_authenticated(h2o_req_t *req);
+/* The client's address as canonical text into out: the socket peer, or, when that peer is one
+ * of trusted_proxies, the client it names in Forwarded / X-Forwarded-For. "-" when unknown.
+ * Loop thread. */
+void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen);
+
 /* Runs fn(arg) on l's thread soon. Safe from any thread while the server runs; the offload
  * pool uses it to hand answers back to the loop that owns the request. */
 typedef void (*tg_loop_task_fn)(void *arg);

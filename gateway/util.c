@@ -115,9 +115,29 @@ static int parse_offset(const char *p, long *offset_s)
     if (*p != '+' && *p != '-')
         return -1;
     int sign = *p++ == '-' ? -1 : 1;
-    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || *p != '\0')
+    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || *p != '\0' || oh > 23 || om > 59)
         return -1;
     *offset_s = sign * (oh * 3600L + om * 60L);
+    return 0;
+}
+
+static int days_in_month(int y, int mo)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
+/* RFC 3339 section 5.7: every field within its range; day within its month; second 60 only
+ * as a leap second (23:59:60 in UTC, kept as 23:59:59.999 so that order holds). */
+static int impossible(int y, int mo, int d, int h, int mi, int se, long offset_s)
+{
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
+        return 1;
+    if (se == 60) {
+        long utc_min = ((long)h * 60 + mi - offset_s / 60) % 1440;
+        return (utc_min + 1440) % 1440 != 23 * 60 + 59;
+    }
     return 0;
 }
 
@@ -135,14 +155,18 @@ int tg_parse_time(const char *s, uint64_t *ms)
             return -1;
         if (*p == '.') {
             int scale = 100;
+            if (p[1] < '0' || p[1] > '9') /* "." needs a digit */
+                return -1;
             for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
                 frac_ms += (*p - '0') * scale;
         }
         if (parse_offset(p, &offset_s))
             return -1;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    if (impossible(y, mo, d, h, mi, se, offset_s))
         return -1;
+    if (se == 60)
+        se = 59, frac_ms = 999;
     tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
     tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
     time_t t = timegm(&tm);

@@ -40,6 +40,12 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
   mkdir -p tests/log
   pytest_run tests/integration "$@" || rc=1
 fi
+# The fault-and-abuse suite's short form: counts and bounds only (no latency figures, no timing
+# margins); `make chaos` runs the full form.
+if [ "$what" = all ] || [ "$what" = integration ]; then
+  echo "chaos, short form (tests/chaos/run.py --short):"
+  "$PYTHON" tests/chaos/run.py --short || rc=1
+fi
 # The worker, trigger, approval and audit paths once more against the ASan+UBSan build: a
 # memory error there aborts the process and fails the test, and any report in a log fails
 # the run. (Leak checking is off for the server: it exits without tearing h2o down.)

@@ -32,7 +32,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
+def wait_until(fn, timeout=30.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -143,7 +143,7 @@ def test_request_reaches_slack_and_mattermost_with_reasons_findings_links_and_bu
     assert buttons["approve"]["url"] == "http://tollgate.example/chatops/mattermost"
     ctx = buttons["approve"]["context"]
     assert ctx["id"] == did and ctx["action"] == "approve" and ctx["round"] == 1
-    assert ctx["secret"] == deploy_state(redis, 300, "production")["approval_secret"] and len(ctx["secret"]) == 32
+    assert "secret" not in ctx and len(ctx["sig"]) == 64 and ctx["expires"] > time.time() + 3000
     assert mm["username"] == "tollgate" and "Top findings" in mm["text"]
     req = records(redis, "approval_requested")
     assert len(req) == 1 and req[0]["details"]["id"] == did and req[0]["pipeline"] == 300
@@ -280,6 +280,10 @@ def test_forged_stale_tampered_and_replayed_slack_requests_are_refused(gateway, 
         assert status == 401 and body["detail"] == reason, name
     status, _ = slack.slash("U0BOB", "status " + did)
     assert status == 200
+    # F9: the very same signed request again, inside its 5-minute window: a replay.
+    status, body = slack.replay()
+    assert status == 401 and body["detail"] == "this signed request was seen before"
+    assert redis.cmd("TTL", "tg:slack:nonce:" + slack.last[0]["X-Slack-Signature"]) > 300
     # Re-stamped: the genuine request sent again later under a fresh timestamp header.
     status, body = slack.replay(**{"X-Slack-Request-Timestamp": str(int(time.time()) + 1)})
     assert status == 401 and body["detail"] == "bad signature"
@@ -292,7 +296,8 @@ def test_forged_stale_tampered_and_replayed_slack_requests_are_refused(gateway, 
     tg.stop()  # the rejected summary is written per minute, and at shutdown
     rejected = [r for r in records(redis, "rejected") if r["details"]["webhook"] == "chatops:slack"]
     counts = {r["details"]["reason"]: r["details"]["count"] for r in rejected}
-    assert counts == {"bad signature": 4, "stale timestamp": 3, "missing signature": 1, "malformed signature": 1}
+    assert counts == {"bad signature": 4, "stale timestamp": 3, "missing signature": 1, "malformed signature": 1,
+                      "replayed request": 1}
     assert all(r["details"]["status"] == 401 for r in rejected)
 
 
@@ -478,7 +483,7 @@ def test_a_policy_reload_voids_collected_approvals_and_asks_again(gateway, gitla
 
 # ---- Mattermost ----
 
-def test_mattermost_tokens_and_button_secrets(gateway, gitlab, chat, redis):
+def test_mattermost_tokens_and_signed_button_contexts(gateway, gitlab, chat, redis):
     tg = gateway()
     did = pending(tg, gitlab, redis, 380)
     mm = MattermostClient(tg.url, MM_TOKEN)
@@ -488,10 +493,14 @@ def test_mattermost_tokens_and_button_secrets(gateway, gitlab, chat, redis):
     assert status == 200 and body["response_type"] == "ephemeral" and "pending_approval" in body["text"]
     message = wait_until(lambda: chat.posts("mattermost"), what="the Mattermost request")[-1]["json"]
     button = mattermost_buttons(message)["approve"]
-    forged = dict(button["context"], secret="0" * 32)
+    before = len(audit_actions(redis))
+    forged = dict(button["context"], sig="0" * 64)
     assert mm.click("mmbob0000000000000000000001", forged)[0] == 401
-    assert mm.click("mmbob0000000000000000000001", dict(button["context"], id="0123456789ab"))[1][
-        "ephemeral_text"].startswith("No deployment has the id")
+    # Another deployment's id, a later expiry or the other action under this signature: altered.
+    for change in (dict(id="0123456789ab"), dict(expires=button["context"]["expires"] + 86400), dict(action="deny")):
+        status, body = mm.click("mmbob0000000000000000000001", dict(button["context"], **change))
+        assert status == 401 and body["detail"] == "bad context signature"
+    assert len(audit_actions(redis)) == before  # refusals are counted, never recorded one by one
     status, body = mm.click("mmbob0000000000000000000001", button["context"])
     assert status == 200 and "approved by bob" in body["ephemeral_text"]
     assert "approved by bob" in body["update"]["props"]["attachments"][0]["text"]
@@ -504,7 +513,42 @@ def test_mattermost_tokens_and_button_secrets(gateway, gitlab, chat, redis):
     tg.stop()
     rejected = {r["details"]["reason"]: r["details"]["count"] for r in records(redis, "rejected")
                 if r["details"]["webhook"] == "chatops:mattermost"}
-    assert rejected == {"bad token": 2, "bad button context": 1}
+    assert rejected == {"bad token": 2, "bad context signature": 4}
+
+
+def test_f1_unauthenticated_button_writes_nothing(gateway, gitlab, chat, redis):
+    """F1: the issue's exact curl once answered 200 and appended an approval_refused record
+    holding the caller's user_id; 200 of them added 23 MB to Redis."""
+    tg = gateway()
+    did = pending(tg, gitlab, redis, 385)
+    before, keys = len(audit_actions(redis)), redis.cmd("DBSIZE")
+    body = b'{"user_id":"x","context":{"id":"abcabcabcabc","action":"approve","secret":"-"}}'
+    for ctx in (body, json.dumps({"user_id": "x", "context": {"id": did, "action": "approve", "round": 1,
+                                                              "expires": 4102444800, "sig": "0" * 64}}).encode()):
+        for _ in range(50):
+            r = harness.curl(tg.url + "/chatops/mattermost", method="POST",
+                             headers={"Content-Type": "application/json"}, body=ctx)
+            assert r.status == 401
+    assert len(audit_actions(redis)) == before and redis.cmd("DBSIZE") == keys
+    assert deploy_state(redis, 385, "production")["state"] == "pending_approval"
+    tg.stop()
+    rejected = [r for r in records(redis, "rejected") if r["details"]["webhook"] == "chatops:mattermost"]
+    assert sum(r["details"]["count"] for r in rejected) == 100 and len(rejected) <= 2  # one per reason and minute
+    assert all("x" != r.get("actor") for r in audit_actions(redis))
+
+
+def test_api_without_a_token_is_refused_on_the_loop(gateway, gitlab, chat, redis):
+    tg = gateway()
+    before = len(audit_actions(redis))
+    for path, method in (("/api/v1/deployments", "GET"), ("/api/v1/deployments/abcabcabcabc/approve", "POST"),
+                         ("/api/v1/audit", "GET"), ("/api/v1/audit/verify", "GET")):
+        assert api(tg, method, path)[0] == 401
+        assert api(tg, method, path, "not-a-token")[0] == 401
+    assert len(audit_actions(redis)) == before
+    tg.stop()
+    rejected = {r["details"]["reason"]: r["details"]["count"] for r in records(redis, "rejected")
+                if r["details"]["webhook"] == "api"}
+    assert rejected == {"no bearer token": 4, "bad bearer token": 4}
 
 
 # ---- REST ----

@@ -233,6 +233,38 @@ def test_no_configured_secret_appears_in_records_sink_or_logs(gateway, gitlab, r
             assert s not in text, "a configured secret is in %s" % where
 
 
+def test_token_shaped_input_is_scrubbed_everywhere(gateway, gitlab, redis, logdir):
+    """F8: token-shaped strings nobody configured -- in input fields, in GitLab's error texts --
+    once appeared verbatim in logs, commit statuses, deployment hashes and audit index keys."""
+    leaked = ["glptt-0123456789abcdef0123", "glpat-z_sxgtrfAxKr8q1TPY8Y", "xoxb-1234-5678-abcdefgh"]
+    tg = gateway()
+    serve_report(gitlab, 7, 501, CLEAN)
+    gitlab.script("trigger", {"status": 400, "message": "trigger token %s is not valid" % leaked[0]},
+                  {"status": 400, "message": "trigger token %s is not valid" % leaked[0]},
+                  {"status": 400, "message": "trigger token %s is not valid" % leaked[0]},
+                  where={"variables[UPSTREAM_PIPELINE]": "310"})
+    ev = pipeline_event(pipeline=310, ref="dev", user="dora")
+    ev["user"]["name"] = "Dora " + leaked[1]
+    ev["commit"] = dict(ev.get("commit") or {}, message="fix: rotate " + leaked[2])
+    post(tg, ev, idem="leak-310", extra={"X-Gitlab-Instance": "https://gitlab.example.com/" + leaked[1]})
+    wait_state(redis, 310, "staging", "failed")
+    wait_until(lambda: idle(redis), what="everything recorded")
+    tg.stop()
+    failed = [r for r in of(records(redis), "trigger_failed") if r["pipeline"] == 310]
+    assert failed and "glptt-[REDACTED]" in json.dumps(failed[-1])
+    keys = [k.decode() for k in redis.cmd("KEYS", "*")]
+    hashes = json.dumps({k: {a.decode(): b.decode(errors="replace") for a, b in zip(*[iter(redis.cmd("HGETALL", k))] * 2)}
+                         for k in keys if redis.cmd("TYPE", k) == b"hash"})
+    stream = json.dumps([[i, {k: v.decode() for k, v in f.items()}] for i, f in redis.stream("tg:audit")])
+    statuses = json.dumps([r["form"] for r in gitlab.requests("status")])
+    assert "[REDACTED]" in statuses or gitlab.requests("status") == []
+    for token in leaked:
+        for where, text in (("key names", " ".join(keys)), ("hashes", hashes), ("tg:audit", stream),
+                            ("the file sink", (logdir / "audit.jsonl").read_text()), ("the log", tg.logs()),
+                            ("commit statuses", statuses)):
+            assert token not in text, "%s is in %s" % (token, where)
+
+
 # ---- queries ----
 
 PROJECTS = [(7, "shop/cart"), (8, "shop/pay"), (9, "ops/infra")]
@@ -319,7 +351,8 @@ def test_query_api_refuses_and_finds(gateway, gitlab, redis):
     assert api.get("/api/v1/audit", limit=1, project="shop/pay", cursor=cursor)[0] == 400  # other filters
     assert api.get("/api/v1/audit", limit=1, project="shop/cart", order="asc", cursor=cursor)[0] == 400
     for bad in ({"limit": 0}, {"limit": 1001}, {"order": "up"}, {"since": "yesterday"}, {"bogus": "1"},
-                {"pipeline": "x"}):
+                {"pipeline": "x"}, {"since": "2026-02-30"}, {"until": "2026-11-26T14:21:02+99:99"},  # F10
+                {"since": "2026-04-31T00:00:00Z"}, {"until": "2026-11-26T24:00:00Z"}):
         status, body = api.get("/api/v1/audit", **bad)
         assert status == 400 and body["error"] == "bad_query", bad
     assert Api(tg, token=None).get("/api/v1/audit")[0] == 401
@@ -459,6 +492,40 @@ def test_tampering_is_detected_and_named(gateway, gitlab, redis, logdir):
     restore(redis, dump)
     status, body = Api(tg2).get("/api/v1/audit/verify", head=head)
     assert body["ok"] is True and body["records"] == n and body["head"] == {"seq": n, "hash": recs[-1]["hash"]}
+
+
+def test_http_verify_is_incremental_from_the_last_checkpoint(gateway, gitlab, redis):
+    """F7: verify over HTTP walks from the last verified checkpoint (tg:audit:verified); the
+    full walk is the CLI's."""
+    tg = gateway()
+    generate(tg, redis, n=12)
+    recs = records(redis)
+    n = len(recs)
+    api = Api(tg)
+    status, body = api.get("/api/v1/audit/verify")
+    assert status == 200 and body["ok"] and body["complete"] and body["from"] == 1 and body["records"] == n
+    assert redis.cmd("HGET", "tg:audit:verified", "seq") == str(n).encode()
+    for i in range(3):
+        post(tg, pipeline_event(pipeline=2000 + i, ref="feature/x"), idem="more-%d" % i)
+    wait_until(lambda: idle(redis) and len(of(records(redis), "received")) == 15, what="more records")
+    m = len(records(redis))
+    status, body = api.get("/api/v1/audit/verify")
+    assert body["ok"] and body["from"] == n and body["records"] == m - n + 1 and body["head"]["seq"] == m
+    # The record at the checkpoint rewritten with a consistent chain behind it: the anchor breaks.
+    tg.stop()
+    entries = redis.stream("tg:audit")
+    dump = redis.cmd("DUMP", "tg:audit")
+    cur = records(redis)
+    edited = seal(dict(cur[m - 1], decision="deploy"), cur[m - 2]["hash"])
+    rebuild(redis, [(i, dict(f, record=json.dumps(edited, separators=(",", ":")).encode(),
+                             hash=edited["hash"].encode()) if i == "%d-0" % m else f) for i, f in entries])
+    redis.cmd("HSET", "tg:audit:head", "hash", edited["hash"])
+    tg2 = gateway(workers=0)
+    status, body = Api(tg2).get("/api/v1/audit/verify")
+    assert body["ok"] is False and body["broken"]["reason"] == "head mismatch" and body["broken"]["seq"] == m
+    assert redis.cmd("HGET", "tg:audit:verified", "seq") == str(m).encode()  # a break never moves it
+    restore(redis, dump)
+    assert Api(tg2).get("/api/v1/audit/verify", **{"from": 1})[1]["records"] == m  # ?from walks from there
 
 
 # ---- fail closed ----

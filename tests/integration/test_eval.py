@@ -312,8 +312,9 @@ def test_bad_arguments_exit_2(tmp):
     assert run("eval", "-c", cfg).returncode == 2
     p = run("eval", "-c", cfg, "--event", ev, "--report", tmp / "nope.json")
     assert p.returncode == 2 and "nope.json" in p.stderr
-    p = run("eval", "-c", cfg, "--event", ev, "--now", "yesterday")
-    assert p.returncode == 2 and "--now" in p.stderr
+    for now in ("yesterday", "2026-02-30", "2026-11-26T14:21:02+99:99"):  # F10: impossible times too
+        p = run("eval", "-c", cfg, "--event", ev, "--now", now)
+        assert p.returncode == 2 and "--now" in p.stderr, now
     p = run("eval", "--help")
     assert p.returncode == 0 and "usage: tollgate eval" in p.stdout
     p = run("eval", "-c", tmp / "nope.yaml", "--event", ev)

@@ -6,6 +6,7 @@
 #include "chat_message.h"
 #include "chatops.h"
 #include "crypto.h"
+#include "button_context.h"
 #include "unit_files.h"
 
 #include <stdlib.h>
@@ -216,7 +217,9 @@ static void check_messages(void)
     struct tg_chat_subject s;
     memset(&s, 0, sizeof s);
     s.var[TG_VAR_ID] = "0123456789ab";
-    s.secret = "f00d";
+    static const unsigned char key[TG_BUTTON_KEY_LEN] = {7};
+    s.context_key = key;
+    s.context_expires_s = 4102444800LL; /* 2100-01-01 */
     s.round = 2;
     s.buttons = 1;
     tg_diag_init(&diag);
@@ -235,8 +238,12 @@ static void check_messages(void)
     json_t *deny = json_array_get(json_object_get(att, "actions"), 1);
     json_t *ctx = json_object_get(json_object_get(deny, "integration"), "context");
     UNIT_STREQ("context action", json_string_value(json_object_get(ctx, "action")), "deny");
-    UNIT_STREQ("context secret", json_string_value(json_object_get(ctx, "secret")), "f00d");
     UNIT_CHECK("context round", json_integer_value(json_object_get(ctx, "round")) == 2);
+    struct tg_button_click click;
+    const char *why;
+    UNIT_CHECK("the context is signed with the key",
+               tg_button_context_check(key, ctx, 1700000000, &click, &why) == 0 && click.deny && click.round == 2 &&
+                   strcmp(click.id, "0123456789ab") == 0);
     json_decref(m);
     s.buttons = 0;
     m = tg_chat_mattermost_message(t, &s, TG_TEXT_APPROVED, -1, NULL);

@@ -43,6 +43,22 @@ static const struct row rows[] = {
      "unknown scope \"root\""},
     {"yaml syntax", HOOK "listen: [\n", "YAML syntax"},
     {"claim shorter than trigger timeout", HOOK "queue: {claim_idle: 5s}\n", "claim_idle must be longer"},
+    {"redis url from env", HOOK "redis: {url: 'env:UT_REDIS'}\n", NULL},
+    {"redis url from a missing env", HOOK "redis: {url: 'env:UT_NO_REDIS'}\n",
+     "environment variable UT_NO_REDIS is not set"},
+    {"redis password inline warns", HOOK "redis: {url: 'redis://:hunter2@db:6379/0'}\n",
+     "warning: redis url holds a password inline"},
+    {"redis user without password is fine", HOOK "redis: {url: 'redis://app@db:6379/0'}\n", NULL},
+    {"trusted proxies", HOOK "trusted_proxies: [10.0.0.0/8, '2001:db8::/32', 192.0.2.7]\n", NULL},
+    {"trusted proxy with host bits", HOOK "trusted_proxies: [10.0.0.1/8]\n",
+     "cfg.yaml:3:19: error: \"10.0.0.1/8\" is not an address or CIDR block"},
+    {"trusted proxies not a list", HOOK "trusted_proxies: 10.0.0.0/8\n", "trusted_proxies"},
+    {"per-peer cap zero", HOOK "limits: {max_connections_per_peer: 0}\n", "error"},
+    {"idle timeout too short", HOOK "limits: {unauthenticated_idle: 10ms}\n", "unauthenticated_idle must be at least"},
+    {"short context key", HOOK "chatops:\n  mattermost: {token: 'env:UT_TOKEN', context_key: 'env:UT_SHORT'}\n",
+     "context_key (env:UT_SHORT) must be at least 16 bytes"},
+    {"context key is Mattermost's", HOOK "chatops:\n  slack: {signing_secret: 'env:UT_TOKEN', context_key: 'env:UT_TOKEN'}\n",
+     "context_key belongs to chatops.mattermost"},
 };
 
 static struct tg_config *load(const char *yaml, struct tg_diag *diag)
@@ -89,6 +105,34 @@ static void check_values(void)
     tg_diag_dispose(&diag);
 }
 
+/* The keys issue 11 added: defaults, values, and the Mattermost context key's derivation. */
+static void check_hardening(void)
+{
+    struct tg_diag diag;
+    tg_diag_init(&diag);
+    struct tg_config *d = load(HOOK "redis: {url: 'env:UT_REDIS'}\nchatops:\n  mattermost: {token: 'env:UT_TOKEN'}\n",
+                               &diag);
+    struct tg_config *k = load(HOOK "limits: {max_connections_per_peer: 8, unauthenticated_idle: 2s, api_queue: 9}\n"
+                                    "trusted_proxies: [10.0.0.0/8]\n"
+                                    "chatops:\n  mattermost: {token: 'env:UT_TOKEN', context_key: 'env:UT_KEY'}\n",
+                               &diag);
+    UNIT_CHECK("both load", d && k);
+    if (d && k) {
+        UNIT_STREQ("redis url from env", d->redis.url, "redis://:s3cret@127.0.0.1:6390/2");
+        UNIT_CHECK("defaults", d->limits.max_connections_per_peer == 256 && d->limits.unauthenticated_idle_ms == 5000 &&
+                                   d->limits.api_queue == 256 && d->ntrusted_proxies == 0);
+        UNIT_CHECK("values", k->limits.max_connections_per_peer == 8 && k->limits.unauthenticated_idle_ms == 2000 &&
+                                 k->limits.api_queue == 9 && k->ntrusted_proxies == 1 &&
+                                 tg_cidr_match_text(k->trusted_proxies, 1, "10.2.3.4"));
+        static const unsigned char zero[32];
+        UNIT_CHECK("a derived key", memcmp(d->mattermost.context_key, zero, 32) != 0);
+        UNIT_CHECK("the derived key is not the token itself", memcmp(d->mattermost.context_key, "token-value-1", 13) != 0);
+        UNIT_CHECK("a configured key differs", memcmp(d->mattermost.context_key, k->mattermost.context_key, 32) != 0);
+    }
+    tg_config_unref(d), tg_config_unref(k);
+    tg_diag_dispose(&diag);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/tg_ut_configXXXXXX";
@@ -97,6 +141,9 @@ int main(void)
     setenv("UT_TOKEN", "token-value-1", 1);
     setenv("UT_SIGN", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
     setenv("UT_BADSIGN", "whsec_!!", 1);
+    setenv("UT_REDIS", "redis://:s3cret@127.0.0.1:6390/2", 1);
+    setenv("UT_SHORT", "short", 1);
+    setenv("UT_KEY", "a-context-key-of-32-bytes-000000", 1);
     FILE *f = fopen("secret.txt", "w");
     fputs("from-file\n", f);
     fclose(f);
@@ -128,6 +175,7 @@ int main(void)
         tg_diag_dispose(&diag);
     }
     check_values();
+    check_hardening();
     unlink("cfg.yaml"), unlink("secret.txt"), unlink("policies/p.yaml"), unlink("templates/t.yaml");
     rmdir("policies"), rmdir("templates");
     rmdir(dir);

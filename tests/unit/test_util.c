@@ -30,6 +30,28 @@ static const struct num_row times[] = {
     {"no zone", "2026-11-26T14:21:02", -1, 0},
     {"bad month", "2026-13-01", -1, 0},
     {"garbage", "yesterday", -1, 0},
+    /* F10: every impossible value is refused, not rolled over into the next month */
+    {"30 February", "2026-02-30", -1, 0},
+    {"29 February, common year", "2026-02-29", -1, 0},
+    {"29 February, leap year", "2028-02-29", 0, 1835395200000ULL},
+    {"29 February 1900 (not leap)", "1900-02-29", -1, 0},
+    {"29 February 2000 (leap)", "2000-02-29", 0, 951782400000ULL},
+    {"31 April", "2026-04-31T00:00:00Z", -1, 0},
+    {"31 December", "2026-12-31", 0, 1798675200000ULL},
+    {"day zero", "2026-01-00", -1, 0},
+    {"offset +99:99", "2026-11-26T14:21:02+99:99", -1, 0},
+    {"offset +24:00", "2026-11-26T14:21:02+24:00", -1, 0},
+    {"offset minutes 60", "2026-11-26T14:21:02+01:60", -1, 0},
+    {"offset -00:00", "2026-11-26T14:21:02-00:00", 0, 1795702862000ULL},
+    {"hour 24", "2026-11-26T24:00:00Z", -1, 0},
+    {"minute 60", "2026-11-26T14:60:00Z", -1, 0},
+    {"second 61", "2026-11-26T14:21:61Z", -1, 0},
+    {"leap second", "2016-12-31T23:59:60Z", 0, 1483228799999ULL},
+    {"leap second with an offset", "2017-01-01T00:59:60+01:00", 0, 1483228799999ULL},
+    {"second 60 that is no leap second", "2026-11-26T14:21:60Z", -1, 0},
+    {"a dot without digits", "2026-11-26T14:21:02.Z", -1, 0},
+    {"trailing text", "2026-11-26T14:21:02Zjunk", -1, 0},
+    {"before 1970", "1969-12-31T23:59:59Z", -1, 0},
 };
 
 struct glob_row {
