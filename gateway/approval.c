@@ -96,7 +96,9 @@ static const char expire_lua[] =
     "end\n"
     "return out\n";
 
-/* KEYS: pending, notify. ARGV: self, project id, ref, environment, pipeline, now, final ttl.
+/* KEYS: pending, notify. ARGV: self, project id, ref, environment, pipeline, now, final ttl,
+ * chart project, chart ref. The scope is deploy.c's "latest" one: the same upstream project and
+ * ref, environment and chart target (pipeline ids compare only within one project).
  * Returns {key, newer pipeline, ...}: older pending ones, and self when a newer one waits. */
 static const char supersede_lua[] =
     "local function supersede(k, by)\n"
@@ -107,8 +109,10 @@ static const char supersede_lua[] =
     "end\n"
     "local out, newer, mine = {}, nil, tonumber(ARGV[5])\n"
     "for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  local h = redis.call('HMGET', k, 'state', 'project_id', 'ref', 'environment', 'pipeline')\n"
-    "  if k ~= ARGV[1] and h[1] == 'pending_approval' and h[2] == ARGV[2] and h[3] == ARGV[3] and h[4] == ARGV[4] then\n"
+    "  local h = redis.call('HMGET', k, 'state', 'project_id', 'ref', 'environment', 'pipeline', 'chart_project',\n"
+    "                       'chart_ref')\n"
+    "  if k ~= ARGV[1] and h[1] == 'pending_approval' and h[2] == ARGV[2] and h[3] == ARGV[3] and h[4] == ARGV[4]\n"
+    "     and (h[6] or '') == ARGV[8] and (h[7] or '') == ARGV[9] then\n"
     "    if tonumber(h[5]) < mine then\n"
     "      supersede(k, ARGV[5])\n"
     "      table.insert(out, k)\n"
@@ -330,8 +334,8 @@ static void on_closed(struct tg_work *w, const char *key, const struct closing *
 static int supersede_older(struct tg_work *w, const char *key)
 {
     char pending[128], notify[128], now[24], detail[160];
-    redisReply *h = redisCommand(w->rc, "HMGET %s project_id ref environment pipeline", key);
-    if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 4 || word(h, 0) == NULL || word(h, 3) == NULL) {
+    redisReply *h = redisCommand(w->rc, "HMGET %s project_id ref environment pipeline chart_project chart_ref", key);
+    if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 6 || word(h, 0) == NULL || word(h, 3) == NULL) {
         int failed = h == NULL || h->type == REDIS_REPLY_ERROR;
         freeReplyObject(h);
         return failed ? -1 : 0;
@@ -340,8 +344,9 @@ static int supersede_older(struct tg_work *w, const char *key)
     key_of(notify, sizeof notify, w->cfg, "approval:notify");
     now_text(now);
     const char *argv[] = {pending, notify, key, word(h, 0), word(h, 1) ? word(h, 1) : "",
-                          word(h, 2) ? word(h, 2) : "", word(h, 3), now, FINAL_TTL_S};
-    redisReply *r = run(w->rc, supersede_lua, 2, argv, 9);
+                          word(h, 2) ? word(h, 2) : "", word(h, 3), now, FINAL_TTL_S,
+                          word(h, 4) ? word(h, 4) : "", word(h, 5) ? word(h, 5) : ""};
+    redisReply *r = run(w->rc, supersede_lua, 2, argv, 11);
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
         snprintf(detail, sizeof detail, "superseded by pipeline %s of the same ref", word(r, i + 1));
         on_closed(w, word(r, i), &superseded_closing, detail);

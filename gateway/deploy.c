@@ -3,8 +3,11 @@
  *   <prefix>deploy:<project id>:<pipeline>:<environment>   hash: state, what was decided,
  *        what to trigger (chart project, ref, variables JSON; never the token), attempts,
  *        owner + lease_until while triggering, downstream id/url or error
- *   <prefix>latest:<chart project>:<environment>:<ref>      newest pipeline id whose trigger
- *        was sent: an older pipeline of that ref never triggers after it
+ *   <prefix>latest:<project id>:<ref>:<environment>:<chart project>:<chart ref>
+ *        newest pipeline id of that upstream project and ref whose trigger was sent to that
+ *        chart target for that environment: an older pipeline of the same project and ref
+ *        never triggers after it. GitLab's pipeline ids are instance-wide but comparable only
+ *        within one project, so services sharing a chart repository never supersede each other.
  *   <prefix>inflight   zset of deployments in triggering, by lease expiry (for the sweep)
  *   <prefix>retry      zset of deployments in retry_wait, by due time
  *   <prefix>pending    zset of deployments waiting for approval, by expiry
@@ -153,10 +156,13 @@ int tg_deploy_create(redisContext *c, const char *prefix, const char *key, const
     return rc;
 }
 
+/* The scope of "never roll back" (see the file comment). Refs and project paths hold no ':'
+ * (git check-ref-format, GitLab paths), so the parts cannot run into each other. */
 static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
 {
-    snprintf(out, outlen, "%slatest:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "chart_project")),
-             nz(tg_deploy_field(rec, "environment")), nz(tg_deploy_field(rec, "ref")));
+    snprintf(out, outlen, "%slatest:%s:%s:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "project_id")),
+             nz(tg_deploy_field(rec, "ref")), nz(tg_deploy_field(rec, "environment")),
+             nz(tg_deploy_field(rec, "chart_project")), nz(tg_deploy_field(rec, "chart_ref")));
 }
 
 enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
