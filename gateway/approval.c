@@ -36,9 +36,10 @@
 #define NOTIFY_BACKOFF_CAP_MS 300000
 #define ALL_CHATS (TG_CHAT_BIT(TG_CHAT_SLACK) | TG_CHAT_BIT(TG_CHAT_MATTERMOST))
 
-/* KEYS: deploy, id, notify, pending. ARGV: id, secret, now, keep_s. */
+/* KEYS: deploy, id, notify, pending. ARGV: id, secret, now, keep_s. A deployment asked again
+ * after a withdrawal and a re-decision gets the next round: buttons of the old request are stale. */
 static const char request_lua[] =
-    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash')\n"
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash', 'approval_round')\n"
     "if h[1] ~= 'pending_approval' then return {'state', h[1] or 'missing'} end\n"
     "if h[2] then return {'exists', h[2]} end\n"
     "local cur = redis.call('GET', KEYS[2])\n"
@@ -47,7 +48,8 @@ static const char request_lua[] =
     "local ttl = math.floor((tonumber(exp) - tonumber(ARGV[3])) / 1000) + tonumber(ARGV[4])\n"
     "if ttl < 1 then ttl = tonumber(ARGV[4]) end\n"
     "redis.call('SET', KEYS[2], KEYS[1], 'EX', ttl)\n"
-    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_secret', ARGV[2], 'approval_round', '1',\n"
+    "local round = tostring(tonumber(h[4] or '0') + 1)\n"
+    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_secret', ARGV[2], 'approval_round', round,\n"
     "           'approval_hash', h[3] or '', 'votes', '0', 'expires_at', exp, 'updated_at', ARGV[3])\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
     "return {'new', ARGV[1]}\n";
@@ -267,13 +269,22 @@ static int setup(struct tg_work *w, const char *key, const char *id)
     return rc;
 }
 
+/* The once key of an approval step ("approval_<what>:<key>"): a re-decided deployment
+ * (version 2 and later, deploy.c) is asked and closed again, each version once. */
+static void once_key(char *out, size_t outlen, const char *what, const struct tg_approval_view *v)
+{
+    const char *version = tg_deploy_field(v->rec, "version");
+    int later = version && strcmp(version, "1") != 0;
+    snprintf(out, outlen, "approval_%s:%s%s%s", what, v->key, later ? ":v" : "", later ? version : "");
+}
+
 static int record_requested(struct tg_work *w, const char *key)
 {
     struct tg_approval_view v;
     char once[600];
     int rc = tg_approval_view_load(w->rc, w->cfg, key, &v);
     if (rc == 1) {
-        snprintf(once, sizeof once, "approval_requested:%s", key);
+        once_key(once, sizeof once, "requested", &v);
         json_t *approvers = json_array();
         for (char **p = v.rules.approvers; *p; p++)
             json_array_append_new(approvers, json_string(*p));
@@ -312,13 +323,14 @@ struct closing {
 
 static const struct closing expired_closing = {"expired", "failed", TG_TEXT_EXPIRED};
 static const struct closing superseded_closing = {"superseded", "canceled", TG_TEXT_SUPERSEDED};
+static const struct closing withdrawn_closing = {"withdrawn", "canceled", TG_TEXT_WITHDRAWN};
 
 static void on_closed(struct tg_work *w, const char *key, const struct closing *c, const char *detail)
 {
     struct tg_approval_view v;
     char once[600], desc[256];
     if (tg_approval_view_load(w->rc, w->cfg, key, &v) == 1) {
-        snprintf(once, sizeof once, "approval_%s:%s", c->action, key);
+        once_key(once, sizeof once, c->action, &v);
         snprintf(desc, sizeof desc, "%s (%d/%d approvals)", detail, v.votes, v.rules.required);
         struct tg_audit_record base = {.action = c->action, .once = once};
         record(w, &v, &base, desc, json_pack("{s:s?, s:i, s:i}", "id", v.subject.var[TG_VAR_ID], "votes", v.votes,
@@ -354,6 +366,14 @@ static int supersede_older(struct tg_work *w, const char *key)
     int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
     freeReplyObject(r), freeReplyObject(h);
     return rc;
+}
+
+void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *status, const char *voided)
+{
+    char detail[700];
+    snprintf(detail, sizeof detail, "the pipeline turned %s while it waited; nobody can approve it now%s%s",
+             status, *voided ? "; approvals voided: " : "", voided);
+    on_closed(w, key, &withdrawn_closing, detail);
 }
 
 int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *state)

@@ -9,6 +9,8 @@
  *          |-- any deny -------------------> denied      (commit status failed)
  *          |-- expiry (worker sweep) ------> expired     (commit status failed)
  *          |-- a newer pipeline, same ref --> superseded (commit status canceled)
+ *          |-- the pipeline turns failed/canceled --> withdrawn (votes voided, commit status canceled;
+ *          |                                     deploy.c's tg_deploy_decide)
  *          `-- policy-set hash changed -----> pending_approval again, votes voided, asked again
  *
  * Every transition is one Lua script, so simultaneous clicks count once each and the quorum
@@ -82,6 +84,11 @@ int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], 
  * deploy decision supersedes older pending ones of the same project, ref and environment.
  * Returns 0, or -1 when Redis failed (the event is retried). Worker threads. */
 int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *state);
+
+/* deliver.c, after deploy.c withdrew the pending deployment at key because its pipeline turned
+ * status (failed, canceled): the audit record withdrawn (naming the voided approvers, "a,b"),
+ * commit status canceled and the chat notice. Worker threads. */
+void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *status, const char *voided);
 
 /* The worker's periodic step: expires overdue requests (audit, commit status failed, chat
  * notice) and posts one due chat request (new, re-asked, or a retry after a chat failure).

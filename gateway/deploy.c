@@ -22,12 +22,55 @@
 
 #define FINAL_TTL_S "7776000" /* finished records stay 90 days: long enough for any retry of a pipeline */
 
-static const char create_lua[] =
-    "local s = redis.call('HGET', KEYS[1], 'state')\n"
-    "if s then return {0, s} end\n"
-    "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2], unpack(ARGV, 4))\n"
-    "if ARGV[1] == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
-    "return {1, ARGV[1]}\n";
+/* KEYS: deploy, pending, notify. ARGV: state, now, expiry, status, builds, rank, final ttl,
+ * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h); the
+ * order of the checks makes the outcome independent of the order events arrive in. */
+static const char decide_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', 'verdict',\n"
+    "                     'last_action', 'redecided_from')\n"
+    "local function write(state, action, version)\n"
+    "  redis.call('HSET', KEYS[1], 'state', state, 'updated_at', ARGV[2], 'status', ARGV[4], 'builds', ARGV[5],\n"
+    "             'rank', ARGV[6], 'version', version, 'last_action', action, unpack(ARGV, 8))\n"
+    "  if state == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
+    "end\n"
+    "if not h[1] then\n"
+    "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2])\n"
+    "  write(ARGV[1], 'decided', 1)\n"
+    "  return {'created', ARGV[1], '1', 'decided', ''}\n"
+    "end\n"
+    "local v = tonumber(h[5] or '1')\n"
+    "if h[3] == ARGV[5] then return {'echo', h[1], tostring(v), h[7] or 'decided', h[8] or ''} end\n"
+    "if tonumber(ARGV[6]) < tonumber(h[4] or '0') then return {'kept', h[1], tostring(v), 'stale'} end\n"
+    "if h[2] == ARGV[4] then return {'kept', h[1], tostring(v), 'same_status'} end\n"
+    "local red = h[2] == 'failed' or h[2] == 'canceled' or h[2] == 'manual'\n"
+    "local redo = h[1] == 'skipped' or h[1] == 'blocked' or h[1] == 'withdrawn'\n"
+    "if redo and red and ARGV[4] == 'success' then\n"
+    "  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "    if f == 'approval_id' or f == 'error' or string.sub(f, 1, 7) == 'posted:' then redis.call('HDEL', KEYS[1], f) end\n"
+    "  end\n"
+    "  redis.call('PERSIST', KEYS[1])\n"
+    "  redis.call('HSET', KEYS[1], 'redecided_from', h[6] or '', 'redecided_at', ARGV[2], 'notify_attempts', '0')\n"
+    "  write(ARGV[1], 'redecided', v + 1)\n"
+    "  return {'redecided', ARGV[1], tostring(v + 1), 'redecided', h[6] or ''}\n"
+    "end\n"
+    "if h[1] == 'pending_approval' and (ARGV[4] == 'failed' or ARGV[4] == 'canceled') then\n"
+    "  local names = {}\n"
+    "  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "    if string.sub(f, 1, 5) == 'vote:' then\n"
+    "      redis.call('HDEL', KEYS[1], f)\n"
+    "      table.insert(names, string.sub(f, 6))\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'status', ARGV[4], 'builds', ARGV[5], 'rank', ARGV[6],\n"
+    "             'version', v + 1, 'last_action', 'withdrawn', 'votes', '0', 'withdrawn_at', ARGV[2],\n"
+    "             'updated_at', ARGV[2], 'error', 'the pipeline turned ' .. ARGV[4] .. ' while waiting for approval')\n"
+    "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
+    "  return {'withdrawn', 'withdrawn', tostring(v + 1), 'withdrawn', table.concat(names, ',')}\n"
+    "end\n"
+    "local acted = {approved = 1, decided = 1, triggering = 1, retry_wait = 1, triggered = 1, unknown = 1, failed = 1}\n"
+    "return {'kept', h[1], tostring(v), acted[h[1]] and 'acted' or 'not_redecidable'}\n";
 
 /* KEYS: deploy, inflight, retry, latest. ARGV: owner, now, lease_until. */
 static const char claim_lua[] =
@@ -129,35 +172,72 @@ static const char *word(const redisReply *r, size_t i)
     return r->element[i]->str;
 }
 
-int tg_deploy_create(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
-                     char *state, size_t statelen)
+/* The decision's field/value pairs into argv from index at; returns the new end. */
+static int decision_fields(const char **argv, int at, const struct tg_deploy_new *d, const char *pid,
+                           const char *pipeline)
 {
-    char pending[128], now[24], expiry[24], pid[24], pipeline[24];
+    const char *pairs[] = {"project_id", pid, "project", nz(d->project), "pipeline", pipeline,
+                           "sha", nz(d->sha), "ref", nz(d->ref), "environment", nz(d->environment),
+                           "user", nz(d->user), "verdict", nz(d->verdict), "rule", nz(d->rule),
+                           "reason", nz(d->reason), "decision", nz(d->decision), "policy_hash", nz(d->policy_hash),
+                           "template", nz(d->template_name), "chart_project", nz(d->chart_project),
+                           "chart_ref", nz(d->chart_ref), "variables", nz(d->variables), "attempts", "0"};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(pairs); i++)
+        argv[at++] = pairs[i];
+    return at;
+}
+
+static void copy_word(char *out, size_t outlen, const redisReply *r, size_t i)
+{
+    const char *w = word(r, i);
+    snprintf(out, outlen, "%s", w ? w : "");
+}
+
+static int decide_reply(const redisReply *r, struct tg_decide_result *out)
+{
+    static const char *const names[] = {[TG_DECIDE_CREATED] = "created", [TG_DECIDE_REDECIDED] = "redecided",
+                                        [TG_DECIDE_WITHDRAWN] = "withdrawn", [TG_DECIDE_ECHO] = "echo",
+                                        [TG_DECIDE_KEPT] = "kept"};
+    const char *w = word(r, 0);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; w && i < TG_ARRAY_SIZE(names); i++)
+        if (strcmp(w, names[i]) == 0) {
+            out->outcome = (enum tg_decide_outcome)i;
+            copy_word(out->state, sizeof out->state, r, 1);
+            out->version = word(r, 2) ? atoll(word(r, 2)) : 0;
+            copy_word(i == TG_DECIDE_KEPT ? out->why : out->action,
+                      i == TG_DECIDE_KEPT ? sizeof out->why : sizeof out->action, r, 3);
+            copy_word(i == TG_DECIDE_WITHDRAWN ? out->voided : out->earlier,
+                      i == TG_DECIDE_WITHDRAWN ? sizeof out->voided : sizeof out->earlier, r, 4);
+            return 0;
+        }
+    return -1;
+}
+
+int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
+                     const struct tg_deploy_event *ev, struct tg_decide_result *out)
+{
+    char pending[128], notify[128], now[24], expiry[24], rank[24], pid[24], pipeline[24];
+    const char *argv[64];
     snprintf(pending, sizeof pending, "%spending", prefix);
+    snprintf(notify, sizeof notify, "%sapproval:notify", prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)d->pending_expiry_ms);
+    snprintf(rank, sizeof rank, "%lld", ev->rank);
     snprintf(pid, sizeof pid, "%lld", d->project_id);
     snprintf(pipeline, sizeof pipeline, "%lld", d->pipeline);
-    const char *argv[] = {key, pending, d->state, now, expiry,
-                          "project_id", pid, "project", nz(d->project), "pipeline", pipeline,
-                          "sha", nz(d->sha), "ref", nz(d->ref), "environment", nz(d->environment),
-                          "user", nz(d->user), "verdict", nz(d->verdict), "rule", nz(d->rule),
-                          "reason", nz(d->reason), "decision", nz(d->decision), "policy_hash", nz(d->policy_hash),
-                          "template", nz(d->template_name), "chart_project", nz(d->chart_project),
-                          "chart_ref", nz(d->chart_ref), "variables", nz(d->variables), "attempts", "0"};
-    redisReply *r = eval(c, create_lua, 2, argv, (int)TG_ARRAY_SIZE(argv));
-    int rc = -1;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
-        word(r, 1)) {
-        rc = (int)r->element[0]->integer;
-        snprintf(state, statelen, "%s", word(r, 1));
-    }
+    const char *head[] = {key, pending, notify, d->state, now, expiry, nz(ev->status), nz(ev->builds), rank,
+                          FINAL_TTL_S};
+    int argc = 0;
+    for (size_t i = 0; i < TG_ARRAY_SIZE(head); i++)
+        argv[argc++] = head[i];
+    argc = decision_fields(argv, argc, d, pid, pipeline);
+    redisReply *r = eval(c, decide_lua, 3, argv, argc);
+    int rc = decide_reply(r, out);
     freeReplyObject(r);
     return rc;
 }
 
-/* The scope of "never roll back" (see the file comment). Refs and project paths hold no ':'
- * (git check-ref-format, GitLab paths), so the parts cannot run into each other. */
 static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
 {
     snprintf(out, outlen, "%slatest:%s:%s:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "project_id")),

@@ -34,6 +34,7 @@ struct pol_env {
     char **branches;     /* NULL-terminated globs; empty arrays when absent */
     char **tags;
     int merge_requests;
+    int manual_as_success; /* a pipeline resting on a blocking manual job counts as success */
     char **require_jobs; /* NULL-terminated */
     struct pol_report *reports;
     size_t nreports;
