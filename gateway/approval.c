@@ -321,7 +321,10 @@ struct closing {
     enum tg_chat_text text; /* chat notice */
 };
 
-static const struct closing expired_closing = {"expired", "failed", TG_TEXT_EXPIRED};
+/* Closings that are Tollgate's (or people's) reason post canceled, never failed: the status is
+ * an external job of the pipeline, and failed would turn a green pipeline red (README, "What
+ * GitLab shows"). */
+static const struct closing expired_closing = {"expired", "canceled", TG_TEXT_EXPIRED};
 static const struct closing superseded_closing = {"superseded", "canceled", TG_TEXT_SUPERSEDED};
 static const struct closing withdrawn_closing = {"withdrawn", "canceled", TG_TEXT_WITHDRAWN};
 
@@ -676,7 +679,7 @@ void tg_approval_follow_up(struct tg_work *w, const struct tg_vote *v, const str
         return;
     if (r->status == TG_VOTE_DENIED) {
         snprintf(desc, sizeof desc, "denied by %s: %s", v->identity, v->comment ? v->comment : "");
-        tg_work_status(w, &r->view.target, "failed", desc);
+        tg_work_status(w, &r->view.target, "canceled", desc); /* people's reason: see expired_closing */
     }
     tg_log_msg(TG_LOG_INFO, TG_MODULE, outcome_names[r->status], "%s by %s via %s (%d/%d)", v->id, v->identity,
                v->channel, r->view.votes, r->view.rules.required);

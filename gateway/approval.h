@@ -6,8 +6,8 @@
  * to the deployment and to the policy set it was decided under, asks the chats, and moves it on:
  *
  *   pending_approval --N distinct approvals--> approved --(worker's retry path, deploy.h)--> triggering ...
- *          |-- any deny -------------------> denied      (commit status failed)
- *          |-- expiry (worker sweep) ------> expired     (commit status failed)
+ *          |-- any deny -------------------> denied      (commit status canceled)
+ *          |-- expiry (worker sweep) ------> expired     (commit status canceled)
  *          |-- a newer pipeline, same ref --> superseded (commit status canceled)
  *          |-- the pipeline turns failed/canceled --> withdrawn (votes voided, commit status canceled;
  *          |                                     deploy.c's tg_deploy_decide)
@@ -90,7 +90,7 @@ int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *st
  * commit status canceled and the chat notice. Worker threads. */
 void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *status, const char *voided);
 
-/* The worker's periodic step: expires overdue requests (audit, commit status failed, chat
+/* The worker's periodic step: expires overdue requests (audit, commit status canceled, chat
  * notice) and posts one due chat request (new, re-asked, or a retry after a chat failure).
  * Returns 0, or -1 when Redis failed. */
 int tg_approval_sweep(struct tg_work *w);

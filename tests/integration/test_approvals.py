@@ -388,8 +388,9 @@ def test_any_deny_ends_it_and_later_approvals_name_the_state(gateway, gitlab, ch
     st = deploy_state(redis, 340, "two-approvers")
     assert st["state"] == "denied" and st["denied_by"] == "bob" and "reachable" in st["deny_reason"]
     assert redis.cmd("ZSCORE", "tg:pending", "tg:deploy:7:340:two-approvers") is None
-    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "failed"],
-                             what="a failed commit status")[-1]["form"]
+    # canceled, not failed: a denial is Tollgate's reason, and its echo must not turn the pipeline red
+    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "canceled"],
+                             what="a canceled commit status")[-1]["form"]
     assert status_form["name"] == "tollgate/two-approvers" and "denied by bob" in status_form["description"]
     denied = records(redis, "denied")
     assert len(denied) == 1 and denied[0]["actor"] == "bob" and denied[0]["reasons"][0].startswith("CVE-2023-1234")
@@ -407,8 +408,8 @@ def test_an_unanswered_request_expires(gateway, gitlab, chat, redis):
     assert "expired" in st["error"]
     rec = wait_until(lambda: records(redis, "expired"), what="the expired record")[0]
     assert rec["details"]["id"] == did and rec["environment"] == "short-lived"
-    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "failed"],
-                             what="a failed commit status")[-1]["form"]
+    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "canceled"],
+                             what="a canceled commit status")[-1]["form"]
     assert "expired" in status_form["description"]
     wait_until(lambda: any("expired" in slack_text(p["json"]) for p in chat.posts("slack_webhook")),
                what="the Slack notice")
