@@ -169,6 +169,11 @@ class Worker:
         if "deliver" in step:
             self.step_deliver(step["deliver"], where)
             return True
+        if "wait_deployment" in step:
+            w = step["wait_deployment"]
+            wait_until(lambda: self.redis.cmd("HGET", "tg:deploy:" + w["key"], "state") == w["state"].encode(),
+                       timeout=20, what="%s: deployment %s to be %s" % (where, w["key"], w["state"]))
+            return True
         if "expect_worker" in step:
             self.step_expect(step["expect_worker"], where)
             return True
