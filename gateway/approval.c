@@ -339,9 +339,12 @@ static void on_closed(struct tg_work *w, const char *key, const struct closing *
         record(w, &v, &base, desc, json_pack("{s:s?, s:i, s:i}", "id", v.subject.var[TG_VAR_ID], "votes", v.votes,
                                              "required", v.rules.required));
         tg_log_msg(TG_LOG_INFO, TG_MODULE, c->action, "%s: %s", key, desc);
-        tg_work_status(w, &v.target, c->gitlab, desc);
-        v.subject.var[TG_VAR_DETAIL] = detail;
-        tg_chat_announce(w->cfg, &v.subject, c->text, -1, 0);
+        /* a later event may have re-decided it meanwhile: then its status is the newer one */
+        if (v.state && strcmp(v.state, c->action) == 0) {
+            tg_work_status(w, &v.target, c->gitlab, desc);
+            v.subject.var[TG_VAR_DETAIL] = detail;
+            tg_chat_announce(w->cfg, &v.subject, c->text, -1, 0);
+        }
     }
     tg_approval_view_dispose(&v);
 }

@@ -218,7 +218,8 @@ static enum tg_deliver_result act(struct job *j, const struct tg_deploy_new *n, 
         tg_approval_withdrawn(j->w, j->key, j->ev.pipeline_status, dr->voided);
         return TG_DELIVER_DONE;
     }
-    if (dr->outcome == TG_DECIDE_CREATED || dr->outcome == TG_DECIDE_REDECIDED)
+    int fresh = dr->outcome == TG_DECIDE_CREATED || dr->outcome == TG_DECIDE_REDECIDED;
+    if (fresh && tg_deploy_is_current(j->w->rc, j->key, dr->version) == 1)
         report_decision(j, n);
     if (tg_approval_on_deployment(j->w, j->key, dr->state) < 0) {
         snprintf(why, whylen, "redis: the approval request could not be recorded");

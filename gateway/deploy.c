@@ -238,6 +238,14 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const
     return rc;
 }
 
+int tg_deploy_is_current(redisContext *c, const char *key, long long version)
+{
+    redisReply *r = redisCommand(c, "HGET %s version", key);
+    int rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING && atoll(r->str) == version;
+    freeReplyObject(r);
+    return rc;
+}
+
 static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
 {
     snprintf(out, outlen, "%slatest:%s:%s:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "project_id")),

@@ -76,6 +76,11 @@ struct tg_decide_result {
 int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
                      const struct tg_deploy_event *ev, struct tg_decide_result *out);
 
+/* 1 when the deployment at key is still at version (nothing re-decided or withdrew it since),
+ * 0 when not, -1 on a Redis failure. A worker posts the commit status of a decision only while
+ * its version is current, so a slower worker cannot overwrite a newer decision's status. */
+int tg_deploy_is_current(redisContext *c, const char *key, long long version);
+
 enum tg_claim {
     TG_CLAIM_GO,         /* ours: send the trigger now (attempt says which try) */
     TG_CLAIM_BUSY,       /* another worker holds a live lease */
