@@ -374,11 +374,11 @@ static int supersede_older(struct tg_work *w, const char *key)
     return rc;
 }
 
-void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *status, const char *voided)
+void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *cause, const char *voided)
 {
     char detail[700];
-    snprintf(detail, sizeof detail, "the pipeline turned %s while it waited; nobody can approve it now%s%s",
-             status, *voided ? "; approvals voided: " : "", voided);
+    snprintf(detail, sizeof detail, "%s while it waited; nobody can approve it now%s%s", cause,
+             *voided ? "; approvals voided: " : "", voided);
     on_closed(w, key, &withdrawn_closing, detail);
 }
 

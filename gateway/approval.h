@@ -85,10 +85,10 @@ int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], 
  * Returns 0, or -1 when Redis failed (the event is retried). Worker threads. */
 int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *state);
 
-/* deliver.c, after deploy.c withdrew the pending deployment at key because its pipeline turned
- * status (failed, canceled): the audit record withdrawn (naming the voided approvers, "a,b"),
- * commit status canceled and the chat notice. Worker threads. */
-void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *status, const char *voided);
+/* deliver.c, after deploy.c withdrew the pending deployment at key because of cause (a phrase:
+ * "the pipeline turned failed", "job 12 failed"): the audit record withdrawn (naming the
+ * voided approvers, "a,b"), commit status canceled and the chat notice. Worker threads. */
+void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *cause, const char *voided);
 
 /* The worker's periodic step: expires overdue requests (audit, commit status canceled, chat
  * notice) and posts one due chat request (new, re-asked, or a retry after a chat failure).

@@ -215,7 +215,9 @@ static enum tg_deliver_result act(struct job *j, const struct tg_deploy_new *n, 
                                   char *why, size_t whylen)
 {
     if (dr->outcome == TG_DECIDE_WITHDRAWN) {
-        tg_approval_withdrawn(j->w, j->key, j->ev.pipeline_status, dr->voided);
+        char cause[64];
+        snprintf(cause, sizeof cause, "the pipeline turned %.32s", j->ev.pipeline_status);
+        tg_approval_withdrawn(j->w, j->key, cause, dr->voided);
         return TG_DELIVER_DONE;
     }
     int fresh = dr->outcome == TG_DECIDE_CREATED || dr->outcome == TG_DECIDE_REDECIDED;
@@ -298,6 +300,44 @@ static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_
     return res;
 }
 
+static void job_withdrew(void *arg, const char *key, long long version, const char *voided)
+{
+    struct job *j = arg;
+    char cause[96];
+    (void)version;
+    snprintf(cause, sizeof cause, "job %lld %.32s", j->ev.job_id, j->ev.pipeline_status);
+    tg_approval_withdrawn(j->w, key, cause, voided);
+}
+
+/* A Job Hook: a job that failed (and may not) while a deployment of its pipeline waits for
+ * approval withdraws it. Tollgate's own pending status keeps such a pipeline running, so no
+ * Pipeline Hook may ever say failed. */
+static enum tg_deliver_result job_ended(struct job *j, char *why, size_t whylen)
+{
+    const char *st = j->ev.pipeline_status;
+    if (j->ev.job_allow_failure || j->ev.pipeline_id <= 0 || (strcmp(st, "failed") != 0 && strcmp(st, "canceled") != 0))
+        return TG_DELIVER_DONE;
+    if (tg_deploy_job_failed(j->w->rc, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id, j->ev.job_id,
+                             st, job_withdrew, j) < 0) {
+        snprintf(why, whylen, "redis: cannot withdraw the pipeline's pending approvals");
+        return TG_DELIVER_RETRY;
+    }
+    return TG_DELIVER_DONE;
+}
+
+/* Whether the hook is decided on, at the status tg_lifecycle_status gives it (which then
+ * becomes the event's status, for the policy and the deployment record). */
+static enum tg_lifecycle_kind decided_on(struct tg_event *ev)
+{
+    const char *status = tg_lifecycle_status(ev);
+    if (status != ev->pipeline_status) {
+        char *held = tg_xstrdup(status);
+        free(ev->pipeline_status);
+        ev->pipeline_status = held;
+    }
+    return tg_lifecycle_kind(ev->pipeline_status);
+}
+
 enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry *e, char *reason, size_t reasonlen)
 {
     struct job j = {.w = w, .e = e};
@@ -309,10 +349,13 @@ enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry
     }
     fill_target(&j);
     enum tg_deliver_result res = TG_DELIVER_DONE;
+    enum tg_lifecycle_kind kind;
     if (record_received(&j))
         res = TG_DELIVER_RETRY, snprintf(reason, reasonlen, "audit.fail_closed: receipt could not be recorded");
-    else if (j.ev.kind == TG_EVENT_PIPELINE && tg_lifecycle_kind(j.ev.pipeline_status) != TG_LIFECYCLE_PASSING)
-        res = decide(&j, tg_lifecycle_kind(j.ev.pipeline_status) == TG_LIFECYCLE_MANUAL, reason, reasonlen);
+    else if (j.ev.kind == TG_EVENT_PIPELINE && (kind = decided_on(&j.ev)) != TG_LIFECYCLE_PASSING)
+        res = decide(&j, kind == TG_LIFECYCLE_MANUAL, reason, reasonlen);
+    else if (j.ev.kind == TG_EVENT_JOB)
+        res = job_ended(&j, reason, reasonlen);
     tg_event_dispose(&j.ev);
     return res;
 }

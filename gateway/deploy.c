@@ -22,10 +22,30 @@
 
 #define FINAL_TTL_S "7776000" /* finished records stay 90 days: long enough for any retry of a pipeline */
 
+/* withdraw(key, status, rank, now, ttl, why): a pending approval becomes withdrawn, its
+ * votes voided; returns the voided identities "a,b". KEYS[2], KEYS[3] are pending, notify. */
+#define WITHDRAW_LUA                                                                                          \
+    "local function withdraw(k, status, rank, now, ttl, why)\n"                                               \
+    "  local names = {}\n"                                                                                    \
+    "  for _, f in ipairs(redis.call('HKEYS', k)) do\n"                                                       \
+    "    if string.sub(f, 1, 5) == 'vote:' then\n"                                                            \
+    "      redis.call('HDEL', k, f)\n"                                                                        \
+    "      table.insert(names, string.sub(f, 6))\n"                                                           \
+    "    end\n"                                                                                               \
+    "  end\n"                                                                                                 \
+    "  local v = tonumber(redis.call('HGET', k, 'version') or '1') + 1\n"                                     \
+    "  redis.call('HSET', k, 'state', 'withdrawn', 'status', status, 'rank', rank, 'version', v,\n"           \
+    "             'last_action', 'withdrawn', 'votes', '0', 'withdrawn_at', now, 'updated_at', now, 'error', why)\n" \
+    "  redis.call('ZREM', KEYS[2], k)\n"                                                                      \
+    "  redis.call('ZREM', KEYS[3], k)\n"                                                                      \
+    "  redis.call('EXPIRE', k, ttl)\n"                                                                        \
+    "  return v, table.concat(names, ',')\n"                                                                  \
+    "end\n"
+
 /* KEYS: deploy, pending, notify. ARGV: state, now, expiry, status, builds, rank, final ttl,
  * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h); the
  * order of the checks makes the outcome independent of the order events arrive in. */
-static const char decide_lua[] =
+static const char decide_lua[] = WITHDRAW_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', 'verdict',\n"
     "                     'last_action', 'redecided_from')\n"
     "local function write(state, action, version)\n"
@@ -54,23 +74,32 @@ static const char decide_lua[] =
     "  return {'redecided', ARGV[1], tostring(v + 1), 'redecided', h[6] or ''}\n"
     "end\n"
     "if h[1] == 'pending_approval' and (ARGV[4] == 'failed' or ARGV[4] == 'canceled') then\n"
-    "  local names = {}\n"
-    "  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
-    "    if string.sub(f, 1, 5) == 'vote:' then\n"
-    "      redis.call('HDEL', KEYS[1], f)\n"
-    "      table.insert(names, string.sub(f, 6))\n"
-    "    end\n"
-    "  end\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'status', ARGV[4], 'builds', ARGV[5], 'rank', ARGV[6],\n"
-    "             'version', v + 1, 'last_action', 'withdrawn', 'votes', '0', 'withdrawn_at', ARGV[2],\n"
-    "             'updated_at', ARGV[2], 'error', 'the pipeline turned ' .. ARGV[4] .. ' while waiting for approval')\n"
-    "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
-    "  return {'withdrawn', 'withdrawn', tostring(v + 1), 'withdrawn', table.concat(names, ',')}\n"
+    "  redis.call('HSET', KEYS[1], 'builds', ARGV[5])\n"
+    "  local nv, names = withdraw(KEYS[1], ARGV[4], ARGV[6], ARGV[2], ARGV[7],\n"
+    "                             'the pipeline turned ' .. ARGV[4] .. ' while waiting for approval')\n"
+    "  return {'withdrawn', 'withdrawn', tostring(nv), 'withdrawn', names}\n"
     "end\n"
     "local acted = {approved = 1, decided = 1, triggering = 1, retry_wait = 1, triggered = 1, unknown = 1, failed = 1}\n"
     "return {'kept', h[1], tostring(v), acted[h[1]] and 'acted' or 'not_redecidable'}\n";
+
+/* KEYS: (unused), pending, notify. ARGV: deployment key prefix of the pipeline, now, job id,
+ * job status, final ttl. A job of a newer run than the decided hook's (higher id) that failed
+ * withdraws every pending approval of its pipeline. Returns {key, version, voided, ...}. */
+static const char job_lua[] = WITHDRAW_LUA
+    "local out = {}\n"
+    "for _, k in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do\n"
+    "  if string.sub(k, 1, #ARGV[1]) == ARGV[1] then\n"
+    "    local h = redis.call('HMGET', k, 'state', 'rank')\n"
+    "    if h[1] == 'pending_approval' and tonumber(ARGV[3]) > tonumber(h[2] or '0') then\n"
+    "      local v, names = withdraw(k, ARGV[4], ARGV[3], ARGV[2], ARGV[5],\n"
+    "                                'job ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' while waiting for approval')\n"
+    "      table.insert(out, k)\n"
+    "      table.insert(out, tostring(v))\n"
+    "      table.insert(out, names)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: deploy, inflight, retry, latest. ARGV: owner, now, lease_until. */
 static const char claim_lua[] =
@@ -236,6 +265,29 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const
     int rc = decide_reply(r, out);
     freeReplyObject(r);
     return rc;
+}
+
+int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id, long long pipeline,
+                         long long job_id, const char *status, tg_deploy_withdrawn_fn fn, void *arg)
+{
+    char pending[128], notify[128], match[128], now[24], job[24];
+    snprintf(pending, sizeof pending, "%spending", prefix);
+    snprintf(notify, sizeof notify, "%sapproval:notify", prefix);
+    snprintf(match, sizeof match, "%sdeploy:%lld:%lld:", prefix, project_id, pipeline);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
+    snprintf(job, sizeof job, "%lld", job_id);
+    const char *argv[] = {match, pending, notify, match, now, job, status, FINAL_TTL_S};
+    redisReply *r = eval(c, job_lua, 3, argv, (int)TG_ARRAY_SIZE(argv));
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 0; i + 2 < r->elements; i += 3, n++)
+        if (word(r, i) && word(r, i + 1) && word(r, i + 2))
+            fn(arg, word(r, i), atoll(word(r, i + 1)), word(r, i + 2));
+    freeReplyObject(r);
+    return n;
 }
 
 int tg_deploy_is_current(redisContext *c, const char *key, long long version)

@@ -76,6 +76,15 @@ struct tg_decide_result {
 int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
                      const struct tg_deploy_event *ev, struct tg_decide_result *out);
 
+/* A Job Hook: job job_id of the pipeline ended status (failed or canceled, not allowed to
+ * fail). A deployment of that pipeline waiting for approval, decided on a hook older than that
+ * job (its rank below job_id), is withdrawn, its votes voided; fn is called for each with
+ * its key, new version and the voided identities ("a,b"). GitLab may never report such a
+ * pipeline failed: Tollgate's own pending status keeps it running. Returns how many, or -1. */
+typedef void (*tg_deploy_withdrawn_fn)(void *arg, const char *key, long long version, const char *voided);
+int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id, long long pipeline,
+                         long long job_id, const char *status, tg_deploy_withdrawn_fn fn, void *arg);
+
 /* 1 when the deployment at key is still at version (nothing re-decided or withdrew it since),
  * 0 when not, -1 on a Redis failure. A worker posts the commit status of a decision only while
  * its version is current, so a slower worker cannot overwrite a newer decision's status. */

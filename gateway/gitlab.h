@@ -28,6 +28,7 @@ struct tg_build {
     char *name;
     char *stage;
     char *status; /* success, failed, manual, skipped, ... */
+    int allow_failure; /* a failure does not fail the pipeline */
 };
 
 /* Every string is a heap copy owned by the event (never NULL: "" when the payload lacks it);
@@ -57,6 +58,8 @@ struct tg_event {
     char *user_email;
     int merge_request;       /* a merge-request pipeline (merge_request is not null) */
     long long mr_iid;
+    long long job_id;        /* Job: build_id */
+    int job_allow_failure;   /* Job: build_allow_failure */
     struct tg_build *builds; /* Pipeline only */
     size_t nbuilds;
 };

@@ -24,6 +24,19 @@ enum tg_lifecycle_kind {
 };
 enum tg_lifecycle_kind tg_lifecycle_kind(const char *status);
 
+/* The status GitLab computes from builds[] alone (its composite rule; jobs that may fail
+ * count as it counts them), Tollgate's own statuses left out; NULL without jobs. External
+ * commit statuses and bridges are not in builds[]. */
+const char *tg_lifecycle_jobs_status(const struct tg_event *ev);
+
+/* The status a Pipeline Hook is decided at: the hook's, except that a running or pending
+ * hook whose jobs are all finished and give failed or canceled is taken at that: what
+ * keeps such a pipeline running is an unfinished external status, such as Tollgate's own
+ * pending one while a deployment waits for approval (a failed job then must withdraw the
+ * request, though GitLab will not report the pipeline failed). Only ever infers failed or
+ * canceled, never success. Borrowed from ev or static. */
+const char *tg_lifecycle_status(const struct tg_event *ev);
+
 /* 1 for a commit status Tollgate posts itself (name tollgate/<environment>). */
 int tg_lifecycle_own_status(const char *name);
 

@@ -19,6 +19,8 @@ What it models, and from where:
   (gitlab-org/gitlab#300720). External statuses are commit statuses, not builds: builds[]
   does not list them.
 - A child pipeline carries `source: parent_pipeline` and `source_pipeline` naming its parent.
+- With job_hooks, every job status change also sends a Job Hook (object_kind build, shaped like
+  tests/fixtures/gitlab/webhooks/job_event.json; webhook_events.md, "Job events").
 """
 import copy
 import json
@@ -26,6 +28,7 @@ import pathlib
 
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "gitlab" / "webhooks" / "pipeline_event.json"
 DOC_PIPELINE = json.loads(FIXTURE.read_text())
+DOC_JOB = json.loads((FIXTURE.parent / "job_event.json").read_text())
 
 FINISHED = ("success", "failed", "canceled", "skipped")
 
@@ -97,12 +100,28 @@ class Pipeline:
 
     def set_job(self, job, status):
         self.jobs[job]["status"] = status
+        self.job_hook(job)
         self.recompute()
 
     def retry(self, job):
         """A new run with a new, higher id replaces the earlier one in builds[]."""
         self.jobs[job] = dict(self.jobs[job], id=self.sim.job_id(), status="pending")
+        self.job_hook(job)
         self.recompute()
+
+    def job_hook(self, job):
+        if not self.sim.job_hooks:
+            return
+        j = self.jobs[job]
+        ev = copy.deepcopy(DOC_JOB)
+        ev.update(ref=self.ref, tag=self.tag, sha=self.sha, build_id=j["id"], build_name=j["name"],
+                  build_stage=j["stage"], build_status=j["status"], build_allow_failure=j["allow_failure"],
+                  pipeline_id=self.id, project_id=self.project_id, project_name=self.path)
+        ev["commit"]["id"] = self.id  # a Job Hook's commit.id is the pipeline id
+        ev["commit"]["sha"] = self.sha
+        ev["project"].update(id=self.project_id, path_with_namespace=self.path)
+        ev["user"]["username"] = self.user
+        self.sim.hooks.append(ev)
 
     def post_status(self, name, state):
         self.external[name] = state
@@ -112,6 +131,7 @@ class Pipeline:
         for j in self.jobs.values():
             if j["status"] not in FINISHED:
                 j["status"] = "canceled"
+                self.job_hook(j["name"])
         for name, s in self.external.items():
             if s not in FINISHED:
                 self.external[name] = "canceled"
@@ -148,9 +168,10 @@ class Pipeline:
 class Sim:
     """Pipelines of one GitLab instance; hooks collects every Pipeline Hook in sending order."""
 
-    def __init__(self, first_job_id=5000):
+    def __init__(self, first_job_id=5000, job_hooks=False):
         self.pipelines = {}
         self.hooks = []
+        self.job_hooks = job_hooks
         self.next_job = first_job_id
 
     def job_id(self):

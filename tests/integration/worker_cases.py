@@ -21,7 +21,7 @@ class Worker:
     def __init__(self, spec, logdir, redis):
         self.spec = spec or {}
         self.logdir, self.redis = logdir, redis
-        self.sim = Sim()
+        self.sim = Sim(job_hooks=bool(self.spec.get("job_hooks")))
         self.sent = 0          # hooks of sim.hooks already delivered
         self.fed = 0           # commit statuses already fed back into the simulator
         self.deliveries = 0
@@ -74,8 +74,9 @@ class Worker:
     def post(self, i, hook):
         tg = self.gateways[i % len(self.gateways)]
         self.deliveries += 1
+        event = "Job Hook" if hook.get("object_kind") == "build" else "Pipeline Hook"
         r = harness.curl(tg.url + "/hooks/gitlab", body=json.dumps(hook).encode(),
-                         headers=harness.gitlab_headers(idem="hook-%d" % self.deliveries))
+                         headers=harness.gitlab_headers(event=event, idem="hook-%d" % self.deliveries))
         assert r.status == 202, r.body
 
     def deliver_new(self, concurrent, order="sent"):
@@ -149,8 +150,13 @@ class Worker:
             for k, v in fields.items():
                 want = None if v is None else str(v)
                 assert rec.get(k) == want, "%s: deployment %s %s=%r, want %r" % (where, key, k, rec.get(k), want)
+        if "job_hooks" in spec:
+            got = [[h["build_name"], h["build_id"], h["build_status"]] for h in self.sim.hooks
+                   if h.get("object_kind") == "build"]
+            assert got == spec["job_hooks"], "%s: job hooks %s, want %s" % (where, got, spec["job_hooks"])
         if "hooks" in spec:
-            got = [[h["object_attributes"]["id"], h["object_attributes"]["status"]] for h in self.sim.hooks]
+            got = [[h["object_attributes"]["id"], h["object_attributes"]["status"]] for h in self.sim.hooks
+                   if h.get("object_kind") == "pipeline"]
             assert got == spec["hooks"], "%s: hooks %s, want %s" % (where, got, spec["hooks"])
 
     @staticmethod

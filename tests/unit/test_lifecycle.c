@@ -32,12 +32,12 @@ static struct tg_lifecycle_print print_of(struct tg_build *b, size_t n)
 
 static void check_fingerprint(void)
 {
-    struct tg_build first[] = {{10, "build", "build", "success"}, {11, "trivy-scan", "test", "failed"}};
-    struct tg_build reordered[] = {{11, "trivy-scan", "test", "failed"}, {10, "build", "build", "success"}};
-    struct tg_build with_own[] = {{10, "build", "build", "success"}, {11, "trivy-scan", "test", "failed"},
-                                  {99, "tollgate/production", "external", "failed"}};
-    struct tg_build retried[] = {{10, "build", "build", "success"}, {12, "trivy-scan", "test", "success"}};
-    struct tg_build status_only[] = {{10, "build", "build", "success"}, {11, "trivy-scan", "test", "success"}};
+    struct tg_build first[] = {{10, "build", "build", "success", 0}, {11, "trivy-scan", "test", "failed", 0}};
+    struct tg_build reordered[] = {{11, "trivy-scan", "test", "failed", 0}, {10, "build", "build", "success", 0}};
+    struct tg_build with_own[] = {{10, "build", "build", "success", 0}, {11, "trivy-scan", "test", "failed", 0},
+                                  {99, "tollgate/production", "external", "failed", 0}};
+    struct tg_build retried[] = {{10, "build", "build", "success", 0}, {12, "trivy-scan", "test", "success", 0}};
+    struct tg_build status_only[] = {{10, "build", "build", "success", 0}, {11, "trivy-scan", "test", "success", 0}};
     struct tg_lifecycle_print a = print_of(first, 2), b = print_of(reordered, 2), c = print_of(with_own, 3),
                               d = print_of(retried, 2), e = print_of(status_only, 2), none = print_of(NULL, 0);
     UNIT_STREQ("order does not matter", a.builds, b.builds);
@@ -50,9 +50,48 @@ static void check_fingerprint(void)
                                  !tg_lifecycle_own_status(NULL));
 }
 
+/* GitLab's composite over builds[] (lib/gitlab/ci/status/composite.rb), and the status a hook
+ * is decided at. */
+static void check_status(void)
+{
+    static const struct {
+        const char *name;
+        struct tg_build b[3];
+        size_t n;
+        const char *hook, *jobs, *decided;
+    } rows[] = {
+        {"all green", {{1, "a", "t", "success", 0}, {2, "b", "t", "success", 0}}, 2, "success", "success", "success"},
+        {"held running by an external pending status, a job failed",
+         {{1, "a", "t", "success", 0}, {2, "b", "t", "failed", 0}}, 2, "running", "failed", "failed"},
+        {"held running, jobs green: an echo, not terminal",
+         {{1, "a", "t", "success", 0}, {2, "b", "t", "success", 0}}, 2, "running", "success", "running"},
+        {"a job may fail", {{1, "a", "t", "success", 0}, {2, "b", "t", "failed", 1}}, 2, "running", "success", "running"},
+        {"a job still running", {{1, "a", "t", "running", 0}, {2, "b", "t", "failed", 0}}, 2, "running", "running",
+         "running"},
+        {"canceled", {{1, "a", "t", "success", 0}, {2, "b", "t", "canceled", 0}}, 2, "pending", "canceled", "canceled"},
+        {"manual blocks", {{1, "a", "t", "success", 0}, {2, "b", "t", "manual", 0}}, 2, "manual", "manual", "manual"},
+        {"manual may be skipped", {{1, "a", "t", "success", 0}, {2, "b", "t", "manual", 1}}, 2, "success", "success",
+         "success"},
+        {"created with success is running", {{1, "a", "t", "success", 0}, {2, "b", "t", "created", 0}}, 2, "running",
+         "running", "running"},
+        {"all skipped", {{1, "a", "t", "skipped", 0}}, 1, "skipped", "skipped", "skipped"},
+        {"own status left out", {{1, "a", "t", "success", 0}, {2, "tollgate/production", "x", "failed", 0}}, 2,
+         "running", "success", "running"},
+        {"failed hook stays failed", {{1, "a", "t", "success", 0}}, 1, "failed", "success", "failed"},
+        {"no jobs", {{0, NULL, NULL, NULL, 0}}, 0, "running", NULL, "running"},
+    };
+    for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+        struct tg_event e = {.builds = (struct tg_build *)rows[i].b, .nbuilds = rows[i].n,
+                             .pipeline_status = (char *)rows[i].hook};
+        UNIT_STREQ(rows[i].name, tg_lifecycle_jobs_status(&e), rows[i].jobs);
+        UNIT_STREQ(rows[i].name, tg_lifecycle_status(&e), rows[i].decided);
+    }
+}
+
 int main(void)
 {
     check_kinds();
     check_fingerprint();
+    check_status();
     return unit_summary("test_lifecycle");
 }
