@@ -87,6 +87,17 @@ static json_t *reasons_json(const struct tg_decision *d)
     return a;
 }
 
+/* Appends r about the job's target, by the job's actor, with reasons and details (taken). */
+static int append(struct job *j, struct tg_audit_record *r, json_t *reasons, json_t *details)
+{
+    r->actor = j->actor, r->reasons = reasons, r->details = details;
+    tg_work_record_target(r, &j->target);
+    int rc = tg_work_audit(j->w, r);
+    json_decref(reasons);
+    json_decref(details);
+    return rc;
+}
+
 /* The audit record of a decision: decided (the first, or one without an environment), or
  * redecided naming the verdict it replaced. Keyed once per deployment version, so a
  * redelivered event records it once. */
@@ -104,13 +115,9 @@ static int record_decided(struct job *j, const struct tg_decision *d, const stru
         json_object_set_new(details, "earlier_verdict", json_string(dr->earlier));
     if (dr)
         json_object_set_new(details, "version", json_integer(dr->version));
-    struct tg_audit_record r = {.action = redecided ? "redecided" : "decided", .actor = j->actor,
-                                .decision = tg_verdict_name(d->verdict), .reasons = reasons, .details = details,
-                                .once = once};
-    tg_work_record_target(&r, &j->target);
-    int rc = tg_work_audit(j->w, &r);
-    json_decref(reasons), json_decref(details);
-    return rc;
+    struct tg_audit_record r = {.action = redecided ? "redecided" : "decided",
+                                .decision = tg_verdict_name(d->verdict), .once = once};
+    return append(j, &r, reasons, details);
 }
 
 /* The audit record of a terminal event that leaves the decision as it is. */
@@ -134,12 +141,8 @@ static int record_kept(struct job *j, const struct tg_decision *d, const struct 
     json_t *details = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "status", status, "rule", dr->why, "state",
                                 dr->state, "version", (json_int_t)dr->version, "verdict_now",
                                 tg_verdict_name(d->verdict), "rank", (json_int_t)ev->rank);
-    struct tg_audit_record r = {.action = "kept", .actor = j->actor, .reasons = reasons, .details = details,
-                                .once = once};
-    tg_work_record_target(&r, &j->target);
-    int rc = tg_work_audit(j->w, &r);
-    json_decref(reasons), json_decref(details);
-    return rc;
+    struct tg_audit_record r = {.action = "kept", .once = once};
+    return append(j, &r, reasons, details);
 }
 
 /* The audit record for what tg_deploy_decide did. An echo re-records the current version's

@@ -24,39 +24,31 @@ def wait_for(redis, project, pipeline, env, want, timeout=15):
     return deploy_state(redis, pipeline, env, project_id=project)
 
 
+def two_services(tg, gitlab, redis, ref, env, report, state):
+    """shop/checkout (43) pipeline 6001 first, then shop/cart (42) pipeline 6000, same ref, both
+    sent to shop/charts by the template: both reach state."""
+    for project, path, pipeline, job in ((43, "shop/checkout", 6001, 602), (42, "shop/cart", 6000, 601)):
+        serve_report(gitlab, project, job, pipelines.REPORTS / report)
+        post(tg, pipeline_event(pipeline=pipeline, ref=ref, project_id=project, path=path,
+                                builds=(("trivy-scan", job, "success"),)))
+        wait_for(redis, project, pipeline, env, state)
+    assert state_of(redis, 43, 6001, env) == state
+    assert "superseded" not in actions(redis)
+
+
 def test_services_sharing_a_chart_repository_never_supersede_each_other(gateway, gitlab, redis):
-    """shop/cart (42) pipeline 6000 and shop/checkout (43) pipeline 6001 on main, both clean,
-    both sent to shop/charts by the template; 6001 finishes first. Both deploy."""
+    """Both clean; 6001 (the other project's) finishes first. Both deploy (issue 10, fault 1)."""
     tg = gateway()
-    serve_report(gitlab, 42, 601, pipelines.REPORTS / CLEAN)
-    serve_report(gitlab, 43, 602, pipelines.REPORTS / CLEAN)
-    post(tg, pipeline_event(pipeline=6001, ref="dev", project_id=43, path="shop/checkout",
-                            builds=(("trivy-scan", 602, "success"),)))
-    wait_for(redis, 43, 6001, "staging", "triggered")
-    post(tg, pipeline_event(pipeline=6000, ref="dev", project_id=42, path="shop/cart",
-                            builds=(("trivy-scan", 601, "success"),)))
-    st = wait_for(redis, 42, 6000, "staging", "triggered")
-    assert "error" not in st
+    two_services(tg, gitlab, redis, "dev", "staging", CLEAN, "triggered")
     sent = sorted((t["project"], t["form"]["variables[SERVICE]"], t["form"]["variables[UPSTREAM_PIPELINE]"])
                   for t in gitlab.requests("trigger"))
     assert sent == [("shop/charts", "cart", "6000"), ("shop/charts", "checkout", "6001")]
-    assert "superseded" not in [r["action"] for r in audit_actions(redis)]
 
 
 def test_pending_approvals_of_services_sharing_a_chart_repository_both_wait(gateway, gitlab, redis):
     tg = gateway()
-    serve_report(gitlab, 42, 601, pipelines.REPORTS / HIGHS)
-    serve_report(gitlab, 43, 602, pipelines.REPORTS / HIGHS)
-    post(tg, pipeline_event(pipeline=6001, ref="main", project_id=43, path="shop/checkout",
-                            builds=(("trivy-scan", 602, "success"),)))
-    wait_for(redis, 43, 6001, "production", "pending_approval")
-    post(tg, pipeline_event(pipeline=6000, ref="main", project_id=42, path="shop/cart",
-                            builds=(("trivy-scan", 601, "success"),)))
-    wait_for(redis, 42, 6000, "production", "pending_approval")
-    wait_until(lambda: len([r for r in audit_actions(redis) if r["action"] == "approval_requested"]) == 2,
-               what="two approval requests")
-    assert state_of(redis, 43, 6001, "production") == "pending_approval"
-    assert "superseded" not in [r["action"] for r in audit_actions(redis)]
+    two_services(tg, gitlab, redis, "main", "production", HIGHS, "pending_approval")
+    wait_until(lambda: actions(redis).count("approval_requested") == 2, what="two approval requests")
 
 
 def test_a_newer_pipeline_of_the_same_project_still_supersedes_an_older_one(gateway, gitlab, redis):
@@ -140,15 +132,22 @@ def test_running_after_success_changes_nothing(gateway, gitlab, redis):
     assert actions(redis) == ["received", "decided", "triggered", "received", "received"]
 
 
+def deploy_then(tg, gitlab, redis, pipeline, first_job, later):
+    """A clean pipeline deploys on the hook of job first_job; then the later hook arrives.
+    Returns the kept record it leaves."""
+    serve_report(gitlab, 7, first_job, pipelines.REPORTS / CLEAN)
+    post(tg, pipeline_event(pipeline=pipeline, ref="main", builds=scan(first_job)))
+    wait_for(redis, 7, pipeline, "production", "triggered")
+    post(tg, later)
+    return wait_until(lambda: [r for r in audit_actions(redis) if r["action"] == "kept"], what="the kept record")[0]
+
+
 def test_a_job_retried_after_the_deploy_failing_is_recorded_not_redeployed(gateway, gitlab, redis):
     tg = gateway(workers=1)
-    serve_report(gitlab, 7, 731, pipelines.REPORTS / CLEAN)
-    post(tg, pipeline_event(pipeline=7300, ref="main", builds=scan(731)))
-    wait_for(redis, 7, 7300, "production", "triggered")
-    post(tg, pipeline_event(pipeline=7300, ref="main", status="failed", builds=scan(732, "failed")))
-    kept = wait_until(lambda: [r for r in audit_actions(redis) if r["action"] == "kept"], what="the kept record")
-    assert kept[0]["details"]["rule"] == "acted" and kept[0]["details"]["status"] == "failed"
-    assert "triggered" in kept[0]["reasons"][0]
+    kept = deploy_then(tg, gitlab, redis, 7300, 731,
+                       pipeline_event(pipeline=7300, ref="main", status="failed", builds=scan(732, "failed")))
+    assert kept["details"]["rule"] == "acted" and kept["details"]["status"] == "failed"
+    assert "triggered" in kept["reasons"][0]
     post(tg, pipeline_event(pipeline=7300, ref="main", status="success", builds=scan(733)))  # retried again
     settled(redis, 3)
     assert len(gitlab.requests("trigger")) == 1 and deploy_state(redis, 7300, "production")["state"] == "triggered"
@@ -156,16 +155,26 @@ def test_a_job_retried_after_the_deploy_failing_is_recorded_not_redeployed(gatew
 
 
 def test_an_older_event_arriving_after_a_newer_one_is_kept(gateway, gitlab, redis):
-    """Hooks come out of order: the success of the retried job first, the failed of the first
-    run after it. The lower job ids say which is older."""
+    """Hooks come out of order: the success of the retried job (742) first, the failed of the
+    first run (741) after it. The lower job ids say which is older."""
     tg = gateway(workers=1)
-    serve_report(gitlab, 7, 742, pipelines.REPORTS / CLEAN)
-    post(tg, pipeline_event(pipeline=7400, ref="main", builds=scan(742)))
-    wait_for(redis, 7, 7400, "production", "triggered")
-    post(tg, pipeline_event(pipeline=7400, ref="main", status="failed", builds=scan(741, "failed")))
-    kept = wait_until(lambda: [r for r in audit_actions(redis) if r["action"] == "kept"], what="the kept record")
-    assert kept[0]["details"]["rule"] in ("stale", "acted")
+    kept = deploy_then(tg, gitlab, redis, 7400, 742,
+                       pipeline_event(pipeline=7400, ref="main", status="failed", builds=scan(741, "failed")))
+    assert kept["details"]["rule"] == "stale" and kept["details"]["rank"] == 741
     assert len(gitlab.requests("trigger")) == 1
+
+
+def test_an_older_success_never_redecides_a_newer_failure(gateway, gitlab, redis):
+    """The failed hook of a later run (job 752) arrives first, the success of the run before it
+    (751) after: the pipeline's newest state is failed, so the older success deploys nothing."""
+    tg = gateway(workers=1)
+    serve_report(gitlab, 7, 751, pipelines.REPORTS / CLEAN)
+    post(tg, pipeline_event(pipeline=7450, ref="main", status="failed", builds=scan(752, "failed")))
+    wait_for(redis, 7, 7450, "production", "skipped")
+    post(tg, pipeline_event(pipeline=7450, ref="main", builds=scan(751)))
+    kept = wait_until(lambda: [r for r in audit_actions(redis) if r["action"] == "kept"], what="the kept record")[0]
+    assert kept["details"]["rule"] == "stale" and kept["details"]["verdict_now"] == "deploy"
+    assert deploy_state(redis, 7450, "production")["state"] == "skipped" and gitlab.requests("trigger") == []
 
 
 def test_the_echo_of_tollgates_own_failed_status_never_redecides(gateway, gitlab, redis):
