@@ -34,7 +34,7 @@ if [ "$what" = all ] && [ -x build/asan/tollgate ]; then
   rm -rf tests/log
   TG_BINARY=build/asan/tollgate ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     "$PYTHON" -m pytest -q -p no:cacheprovider tests/integration \
-      -k "deliver or approvals or ops or audit or cases" "$@" || rc=1
+      -k "deliver or approvals or ops or audit or cases or lifecycle" "$@" || rc=1
   if grep -rlE "AddressSanitizer|LeakSanitizer|runtime error:" tests/log 2>/dev/null; then
     echo "sanitizer reports in the logs above"; rc=1
   fi
