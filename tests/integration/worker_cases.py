@@ -2,6 +2,7 @@
 pipelines played by the lifecycle simulator, their hooks delivered to one or more real
 gateway processes with workers, Tollgate's commit statuses fed back into the simulator (the
 echoes GitLab sends), and the triggers, commit statuses and audit actions checked."""
+import hashlib
 import json
 import sys
 import threading
@@ -33,7 +34,8 @@ class Worker:
                                     template=self.spec.get("template", pipelines.TEMPLATE))
         extra = pipelines.config_extra(self.gitlab.url, self.spec.get("extra", ""))
         for i in range(int(self.spec.get("processes", 1))):
-            t = harness.Tollgate(self.logdir / ("tollgate%d" % i), self.redis.url, extra=extra, env=pipelines.env(),
+            env = dict(pipelines.env(), **(self.spec.get("env") or {}))
+            t = harness.Tollgate(self.logdir / ("tollgate%d" % i), self.redis.url, extra=extra, env=env,
                                  workers=int(self.spec.get("workers", 2)), **sets)
             self.gateways.append(t.start())
 
@@ -62,6 +64,16 @@ class Worker:
     def step_resend(self, spec):
         """GitLab sends the pipeline's current hook once more (a second delivery, same builds)."""
         self.sim.hooks.append(self.sim.pipelines[spec["pipeline"]].payload())
+
+    def step_approve(self, spec):
+        """An approval through the REST API: {deployment: "<project>:<pipeline>:<env>", token}."""
+        key = "tg:deploy:" + spec["deployment"]
+        did = hashlib.sha256(key.encode()).hexdigest()[:12]
+        wait_until(lambda: self.redis.cmd("HGET", key, "approval_id") == did.encode(), what="the approval id")
+        r = harness.curl(self.gateways[0].url + "/api/v1/deployments/%s/approve" % did,
+                         headers={"Authorization": "Bearer " + spec["token"], "Content-Type": "application/json"},
+                         body=b"{}")
+        assert r.status == 200 and r.json()["outcome"] == spec.get("outcome", "quorum"), r.body
 
     def step_artifact(self, spec):
         data = harness.fixture_bytes(spec["fixture"])
@@ -168,7 +180,7 @@ class Worker:
 
     def run_step(self, step, where):
         """True when step was a worker step."""
-        for name in ("pipeline", "jobs", "artifact", "script", "resend"):
+        for name in ("pipeline", "jobs", "artifact", "script", "resend", "approve"):
             if name in step:
                 getattr(self, "step_" + name)(step[name])
                 return True
