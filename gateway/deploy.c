@@ -43,8 +43,9 @@
     "end\n"
 
 /* KEYS: deploy, pending, notify. ARGV: state, now, expiry, status, builds, rank, final ttl,
- * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h); the
- * order of the checks makes the outcome independent of the order events arrive in. */
+ * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h), checked
+ * in this order: an echo, an older event (lower rank, whenever it arrives), the same status,
+ * then re-decision and withdrawal; anything else keeps the deployment as it is. */
 static const char decide_lua[] = WITHDRAW_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', 'verdict',\n"
     "                     'last_action', 'redecided_from')\n"
