@@ -36,9 +36,10 @@
 #define NOTIFY_BACKOFF_CAP_MS 300000
 #define ALL_CHATS (TG_CHAT_BIT(TG_CHAT_SLACK) | TG_CHAT_BIT(TG_CHAT_MATTERMOST))
 
-/* KEYS: deploy, id, notify, pending. ARGV: id, secret, now, keep_s. */
+/* KEYS: deploy, id, notify, pending. ARGV: id, secret, now, keep_s. A deployment asked again
+ * after a withdrawal and a re-decision gets the next round: buttons of the old request are stale. */
 static const char request_lua[] =
-    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash')\n"
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash', 'approval_round')\n"
     "if h[1] ~= 'pending_approval' then return {'state', h[1] or 'missing'} end\n"
     "if h[2] then return {'exists', h[2]} end\n"
     "local cur = redis.call('GET', KEYS[2])\n"
@@ -47,7 +48,8 @@ static const char request_lua[] =
     "local ttl = math.floor((tonumber(exp) - tonumber(ARGV[3])) / 1000) + tonumber(ARGV[4])\n"
     "if ttl < 1 then ttl = tonumber(ARGV[4]) end\n"
     "redis.call('SET', KEYS[2], KEYS[1], 'EX', ttl)\n"
-    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_secret', ARGV[2], 'approval_round', '1',\n"
+    "local round = tostring(tonumber(h[4] or '0') + 1)\n"
+    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_secret', ARGV[2], 'approval_round', round,\n"
     "           'approval_hash', h[3] or '', 'votes', '0', 'expires_at', exp, 'updated_at', ARGV[3])\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
     "return {'new', ARGV[1]}\n";
@@ -96,7 +98,9 @@ static const char expire_lua[] =
     "end\n"
     "return out\n";
 
-/* KEYS: pending, notify. ARGV: self, project id, ref, environment, pipeline, now, final ttl.
+/* KEYS: pending, notify. ARGV: self, project id, ref, environment, pipeline, now, final ttl,
+ * chart project, chart ref. The scope is deploy.c's "latest" one: the same upstream project and
+ * ref, environment and chart target (pipeline ids compare only within one project).
  * Returns {key, newer pipeline, ...}: older pending ones, and self when a newer one waits. */
 static const char supersede_lua[] =
     "local function supersede(k, by)\n"
@@ -107,8 +111,10 @@ static const char supersede_lua[] =
     "end\n"
     "local out, newer, mine = {}, nil, tonumber(ARGV[5])\n"
     "for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  local h = redis.call('HMGET', k, 'state', 'project_id', 'ref', 'environment', 'pipeline')\n"
-    "  if k ~= ARGV[1] and h[1] == 'pending_approval' and h[2] == ARGV[2] and h[3] == ARGV[3] and h[4] == ARGV[4] then\n"
+    "  local h = redis.call('HMGET', k, 'state', 'project_id', 'ref', 'environment', 'pipeline', 'chart_project',\n"
+    "                       'chart_ref')\n"
+    "  if k ~= ARGV[1] and h[1] == 'pending_approval' and h[2] == ARGV[2] and h[3] == ARGV[3] and h[4] == ARGV[4]\n"
+    "     and (h[6] or '') == ARGV[8] and (h[7] or '') == ARGV[9] then\n"
     "    if tonumber(h[5]) < mine then\n"
     "      supersede(k, ARGV[5])\n"
     "      table.insert(out, k)\n"
@@ -263,13 +269,22 @@ static int setup(struct tg_work *w, const char *key, const char *id)
     return rc;
 }
 
+/* The once key of an approval step ("approval_<what>:<key>"): a re-decided deployment
+ * (version 2 and later, deploy.c) is asked and closed again, each version once. */
+static void once_key(char *out, size_t outlen, const char *what, const struct tg_approval_view *v)
+{
+    const char *version = tg_deploy_field(v->rec, "version");
+    int later = version && strcmp(version, "1") != 0;
+    snprintf(out, outlen, "approval_%s:%s%s%s", what, v->key, later ? ":v" : "", later ? version : "");
+}
+
 static int record_requested(struct tg_work *w, const char *key)
 {
     struct tg_approval_view v;
     char once[600];
     int rc = tg_approval_view_load(w->rc, w->cfg, key, &v);
     if (rc == 1) {
-        snprintf(once, sizeof once, "approval_requested:%s", key);
+        once_key(once, sizeof once, "requested", &v);
         json_t *approvers = json_array();
         for (char **p = v.rules.approvers; *p; p++)
             json_array_append_new(approvers, json_string(*p));
@@ -306,23 +321,30 @@ struct closing {
     enum tg_chat_text text; /* chat notice */
 };
 
-static const struct closing expired_closing = {"expired", "failed", TG_TEXT_EXPIRED};
+/* Closings that are Tollgate's (or people's) reason post canceled, never failed: the status is
+ * an external job of the pipeline, and failed would turn a green pipeline red (README, "What
+ * GitLab shows"). */
+static const struct closing expired_closing = {"expired", "canceled", TG_TEXT_EXPIRED};
 static const struct closing superseded_closing = {"superseded", "canceled", TG_TEXT_SUPERSEDED};
+static const struct closing withdrawn_closing = {"withdrawn", "canceled", TG_TEXT_WITHDRAWN};
 
 static void on_closed(struct tg_work *w, const char *key, const struct closing *c, const char *detail)
 {
     struct tg_approval_view v;
     char once[600], desc[256];
     if (tg_approval_view_load(w->rc, w->cfg, key, &v) == 1) {
-        snprintf(once, sizeof once, "approval_%s:%s", c->action, key);
+        once_key(once, sizeof once, c->action, &v);
         snprintf(desc, sizeof desc, "%s (%d/%d approvals)", detail, v.votes, v.rules.required);
         struct tg_audit_record base = {.action = c->action, .once = once};
         record(w, &v, &base, desc, json_pack("{s:s?, s:i, s:i}", "id", v.subject.var[TG_VAR_ID], "votes", v.votes,
                                              "required", v.rules.required));
         tg_log_msg(TG_LOG_INFO, TG_MODULE, c->action, "%s: %s", key, desc);
-        tg_work_status(w, &v.target, c->gitlab, desc);
-        v.subject.var[TG_VAR_DETAIL] = detail;
-        tg_chat_announce(w->cfg, &v.subject, c->text, -1, 0);
+        /* a later event may have re-decided it meanwhile: then its status is the newer one */
+        if (v.state && strcmp(v.state, c->action) == 0) {
+            tg_work_status(w, &v.target, c->gitlab, desc);
+            v.subject.var[TG_VAR_DETAIL] = detail;
+            tg_chat_announce(w->cfg, &v.subject, c->text, -1, 0);
+        }
     }
     tg_approval_view_dispose(&v);
 }
@@ -330,8 +352,8 @@ static void on_closed(struct tg_work *w, const char *key, const struct closing *
 static int supersede_older(struct tg_work *w, const char *key)
 {
     char pending[128], notify[128], now[24], detail[160];
-    redisReply *h = redisCommand(w->rc, "HMGET %s project_id ref environment pipeline", key);
-    if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 4 || word(h, 0) == NULL || word(h, 3) == NULL) {
+    redisReply *h = redisCommand(w->rc, "HMGET %s project_id ref environment pipeline chart_project chart_ref", key);
+    if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 6 || word(h, 0) == NULL || word(h, 3) == NULL) {
         int failed = h == NULL || h->type == REDIS_REPLY_ERROR;
         freeReplyObject(h);
         return failed ? -1 : 0;
@@ -340,8 +362,9 @@ static int supersede_older(struct tg_work *w, const char *key)
     key_of(notify, sizeof notify, w->cfg, "approval:notify");
     now_text(now);
     const char *argv[] = {pending, notify, key, word(h, 0), word(h, 1) ? word(h, 1) : "",
-                          word(h, 2) ? word(h, 2) : "", word(h, 3), now, FINAL_TTL_S};
-    redisReply *r = run(w->rc, supersede_lua, 2, argv, 9);
+                          word(h, 2) ? word(h, 2) : "", word(h, 3), now, FINAL_TTL_S,
+                          word(h, 4) ? word(h, 4) : "", word(h, 5) ? word(h, 5) : ""};
+    redisReply *r = run(w->rc, supersede_lua, 2, argv, 11);
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
         snprintf(detail, sizeof detail, "superseded by pipeline %s of the same ref", word(r, i + 1));
         on_closed(w, word(r, i), &superseded_closing, detail);
@@ -349,6 +372,14 @@ static int supersede_older(struct tg_work *w, const char *key)
     int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
     freeReplyObject(r), freeReplyObject(h);
     return rc;
+}
+
+void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *cause, const char *voided)
+{
+    char detail[700];
+    snprintf(detail, sizeof detail, "%s while it waited; nobody can approve it now%s%s", cause,
+             *voided ? "; approvals voided: " : "", voided);
+    on_closed(w, key, &withdrawn_closing, detail);
 }
 
 int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *state)
@@ -651,7 +682,7 @@ void tg_approval_follow_up(struct tg_work *w, const struct tg_vote *v, const str
         return;
     if (r->status == TG_VOTE_DENIED) {
         snprintf(desc, sizeof desc, "denied by %s: %s", v->identity, v->comment ? v->comment : "");
-        tg_work_status(w, &r->view.target, "failed", desc);
+        tg_work_status(w, &r->view.target, "canceled", desc); /* people's reason: see expired_closing */
     }
     tg_log_msg(TG_LOG_INFO, TG_MODULE, outcome_names[r->status], "%s by %s via %s (%d/%d)", v->id, v->identity,
                v->channel, r->view.votes, r->view.rules.required);

@@ -6,9 +6,11 @@
  * to the deployment and to the policy set it was decided under, asks the chats, and moves it on:
  *
  *   pending_approval --N distinct approvals--> approved --(worker's retry path, deploy.h)--> triggering ...
- *          |-- any deny -------------------> denied      (commit status failed)
- *          |-- expiry (worker sweep) ------> expired     (commit status failed)
+ *          |-- any deny -------------------> denied      (commit status canceled)
+ *          |-- expiry (worker sweep) ------> expired     (commit status canceled)
  *          |-- a newer pipeline, same ref --> superseded (commit status canceled)
+ *          |-- the pipeline turns failed/canceled --> withdrawn (votes voided, commit status canceled;
+ *          |                                     deploy.c's tg_deploy_decide)
  *          `-- policy-set hash changed -----> pending_approval again, votes voided, asked again
  *
  * Every transition is one Lua script, so simultaneous clicks count once each and the quorum
@@ -83,7 +85,12 @@ int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], 
  * Returns 0, or -1 when Redis failed (the event is retried). Worker threads. */
 int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *state);
 
-/* The worker's periodic step: expires overdue requests (audit, commit status failed, chat
+/* deliver.c, after deploy.c withdrew the pending deployment at key because of cause (a phrase:
+ * "the pipeline turned failed", "job 12 failed"): the audit record withdrawn (naming the
+ * voided approvers, "a,b"), commit status canceled and the chat notice. Worker threads. */
+void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *cause, const char *voided);
+
+/* The worker's periodic step: expires overdue requests (audit, commit status canceled, chat
  * notice) and posts one due chat request (new, re-asked, or a retry after a chat failure).
  * Returns 0, or -1 when Redis failed. */
 int tg_approval_sweep(struct tg_work *w);

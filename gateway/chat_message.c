@@ -38,7 +38,7 @@ static const char *const chat_names[TG_CHAT_COUNT] = {"slack", "mattermost"};
 
 static const char *const text_keys[TG_TEXT_COUNT + 1] = {
     "request", "notification", "approve_button", "deny_button", "deny_confirm", "vote", "approved", "denied",
-    "expired", "superseded", "voided", "status", "pending_line", "pending_none", "unknown_id", "refused",
+    "expired", "superseded", "withdrawn", "voided", "status", "pending_line", "pending_none", "unknown_id", "refused",
     "duplicate", "help", NULL};
 
 static const char *const var_names[TG_VAR_COUNT] = {
@@ -55,12 +55,13 @@ static const char *const builtin[TG_TEXT_COUNT] = {
     [TG_TEXT_FALLBACK] = "{{ project }} to {{ environment }} waits for approval ({{ deployment.id }})",
     [TG_TEXT_APPROVE_BUTTON] = "Approve",
     [TG_TEXT_DENY_BUTTON] = "Deny",
-    [TG_TEXT_DENY_CONFIRM] = "Deny the deploy of {{ project }} to {{ environment }}? Its commit status fails.",
+    [TG_TEXT_DENY_CONFIRM] = "Deny the deploy of {{ project }} to {{ environment }}? It is not deployed.",
     [TG_TEXT_VOTE] = "{{ actor }} approved {{ deployment.id }} ({{ votes }}/{{ required }})",
     [TG_TEXT_APPROVED] = "{{ deployment.id }} approved by {{ voters }}: deploying {{ project }} to {{ environment }}",
     [TG_TEXT_DENIED] = "{{ deployment.id }} denied by {{ actor }}: {{ comment }}",
     [TG_TEXT_EXPIRED] = "{{ deployment.id }} expired with {{ votes }}/{{ required }} approvals",
     [TG_TEXT_SUPERSEDED] = "{{ deployment.id }} superseded: {{ detail }}",
+    [TG_TEXT_WITHDRAWN] = "{{ deployment.id }} withdrawn: {{ detail }}",
     [TG_TEXT_VOIDED] = "{{ deployment.id }}: the policy changed and earlier approvals were voided; approve again",
     [TG_TEXT_STATUS] = "{{ deployment.id }}: {{ project }} pipeline {{ pipeline.id }} to {{ environment }} is "
                        "{{ deployment.state }} ({{ votes }}/{{ required }} approvals: {{ voters }})",

@@ -36,6 +36,7 @@ enum tg_chat_text {
     TG_TEXT_DENIED,         /* [denied] */
     TG_TEXT_EXPIRED,        /* [expired] */
     TG_TEXT_SUPERSEDED,     /* [superseded] */
+    TG_TEXT_WITHDRAWN,      /* [withdrawn] the pipeline turned failed/canceled while it waited */
     TG_TEXT_VOIDED,         /* [voided] a policy change voided the approvals: asked again */
     TG_TEXT_STATUS,         /* [status] answer to `status ID` */
     TG_TEXT_PENDING_LINE,   /* [pending_line] one line of the answer to `pending` */

@@ -5,6 +5,7 @@
 #include "deploy.h"
 #include "gitlab.h"
 #include "gitlab_api.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -130,18 +131,81 @@ static json_t *reasons_json(const struct tg_decision *d)
     return a;
 }
 
-static int record_decided(struct job *j, const struct tg_decision *d)
+/* Appends r about the job's target, by the job's actor, with reasons and details (taken). */
+static int append(struct job *j, struct tg_audit_record *r, json_t *reasons, json_t *details)
 {
-    char once[600];
-    snprintf(once, sizeof once, "decided:%lld:%lld:%s", j->ev.project_id, j->ev.pipeline_id,
-             d->environment ? d->environment : "-");
-    json_t *reasons = reasons_json(d), *details = with_event_uuid(j, d->json);
-    struct tg_audit_record r = {.action = "decided", .actor = j->actor, .decision = tg_verdict_name(d->verdict),
-                                .reasons = reasons, .details = details, .once = once};
-    tg_work_record_target(&r, &j->target);
-    int rc = tg_work_audit(j->w, &r);
-    json_decref(reasons), json_decref(details);
+    r->actor = j->actor, r->reasons = reasons, r->details = details;
+    tg_work_record_target(r, &j->target);
+    int rc = tg_work_audit(j->w, r);
+    json_decref(reasons);
+    json_decref(details);
     return rc;
+}
+
+/* The audit record of a decision: decided (the first, or one without an environment), or
+ * redecided naming the verdict it replaced. Keyed once per deployment version, so a
+ * redelivered event records it once. */
+static int record_decided(struct job *j, const struct tg_decision *d, const struct tg_decide_result *dr)
+{
+    char once[700];
+    int redecided = dr && strcmp(dr->action, "redecided") == 0;
+    if (redecided)
+        snprintf(once, sizeof once, "redecided:%s:v%lld", j->key, dr->version);
+    else
+        snprintf(once, sizeof once, "decided:%lld:%lld:%s", j->ev.project_id, j->ev.pipeline_id,
+                 d->environment ? d->environment : "-");
+    json_t *reasons = reasons_json(d), *details = with_event_uuid(j, d->json);
+    if (redecided)
+        json_object_set_new(details, "earlier_verdict", json_string(dr->earlier));
+    if (dr)
+        json_object_set_new(details, "version", json_integer(dr->version));
+    struct tg_audit_record r = {.action = redecided ? "redecided" : "decided",
+                                .decision = tg_verdict_name(d->verdict), .once = once};
+    return append(j, &r, reasons, details);
+}
+
+/* The audit record of a terminal event that leaves the decision as it is. */
+static int record_kept(struct job *j, const struct tg_decision *d, const struct tg_decide_result *dr,
+                       const struct tg_deploy_event *ev)
+{
+    char once[800], reason[256];
+    const char *status = j->ev.pipeline_status;
+    if (strcmp(dr->why, "acted") == 0)
+        snprintf(reason, sizeof reason, "the deployment is %s: later events of the pipeline never re-decide it",
+                 dr->state);
+    else if (strcmp(dr->why, "stale") == 0)
+        snprintf(reason, sizeof reason, "an older event (jobs were retried since): the decision stands");
+    else if (strcmp(dr->why, "same_status") == 0)
+        snprintf(reason, sizeof reason, "the pipeline reported %s again: one decision per status", status);
+    else
+        snprintf(reason, sizeof reason, "the deployment is %s: a %s pipeline does not re-decide it", dr->state,
+                 status);
+    snprintf(once, sizeof once, "kept:%s:%s:%s", j->key, status, ev->builds);
+    json_t *reasons = json_pack("[s]", reason);
+    json_t *details = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "status", status, "rule", dr->why, "state",
+                                dr->state, "version", (json_int_t)dr->version, "verdict_now",
+                                tg_verdict_name(d->verdict), "rank", (json_int_t)ev->rank);
+    struct tg_audit_record r = {.action = "kept", .once = once};
+    return append(j, &r, reasons, details);
+}
+
+/* The audit record for what tg_deploy_decide did. An echo re-records the current version's
+ * decision (a no-op unless a crash came between the script and the record). */
+static int record_outcome(struct job *j, const struct tg_decision *d, const struct tg_decide_result *dr,
+                          const struct tg_deploy_event *ev)
+{
+    switch (dr->outcome) {
+    case TG_DECIDE_CREATED:
+    case TG_DECIDE_REDECIDED:
+        return record_decided(j, d, dr);
+    case TG_DECIDE_ECHO:
+        return strcmp(dr->action, "withdrawn") == 0 ? 0 : record_decided(j, d, dr);
+    case TG_DECIDE_KEPT:
+        return record_kept(j, d, dr, ev);
+    case TG_DECIDE_WITHDRAWN:
+        break; /* tg_approval_withdrawn records it */
+    }
+    return 0;
 }
 
 static const char *initial_state(enum tg_verdict v)
@@ -191,7 +255,34 @@ static void report_decision(struct job *j, const struct tg_deploy_new *n)
             tg_work_status(j->w, &j->target, map[i].gitlab, n->reason);
 }
 
-/* Records the decision as a deployment and, for deploys, runs the trigger. */
+/* What follows the recorded outcome: the commit status of a new decision, the approval
+ * request or withdrawal, and for deploys the once-only trigger (idempotent, so an echo of a
+ * deploy decision that was interrupted finishes it). */
+static enum tg_deliver_result act(struct job *j, const struct tg_deploy_new *n, const struct tg_decide_result *dr,
+                                  char *why, size_t whylen)
+{
+    if (dr->outcome == TG_DECIDE_WITHDRAWN) {
+        char cause[64];
+        snprintf(cause, sizeof cause, "the pipeline turned %.32s", j->ev.pipeline_status);
+        tg_approval_withdrawn(j->w, j->key, cause, dr->voided);
+        return TG_DELIVER_DONE;
+    }
+    int fresh = dr->outcome == TG_DECIDE_CREATED || dr->outcome == TG_DECIDE_REDECIDED;
+    if (fresh && tg_deploy_is_current(j->w->rc, j->key, dr->version) == 1)
+        report_decision(j, n);
+    if (tg_approval_on_deployment(j->w, j->key, dr->state) < 0) {
+        snprintf(why, whylen, "redis: the approval request could not be recorded");
+        return TG_DELIVER_RETRY;
+    }
+    if (strcmp(dr->state, "decided") == 0 && tg_trigger_run(j->w, j->key) < 0) {
+        snprintf(why, whylen, "redis: trigger state could not be recorded");
+        return TG_DELIVER_RETRY;
+    }
+    return TG_DELIVER_DONE;
+}
+
+/* Applies the decision to the deployment (deploy.c decides whether this event creates,
+ * re-decides, withdraws or keeps it), records that, then acts on it. */
 static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_decision *d, char *why, size_t whylen)
 {
     struct rendered r = {0};
@@ -201,7 +292,7 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
                               .verdict = tg_verdict_name(d->verdict), .rule = d->rule,
                               .reason = d->reasons && d->reasons[0] ? d->reasons[0] : d->rule,
                               .policy_hash = d->policy_hash};
-    char state[32], *decision = json_dumps(d->json, JSON_COMPACT | JSON_SORT_KEYS);
+    char *decision = json_dumps(d->json, JSON_COMPACT | JSON_SORT_KEYS);
     n.decision = decision;
     if (d->verdict == TG_VERDICT_NEEDS_APPROVAL)
         n.pending_expiry_ms = tg_now_ms() + d->approvals.expire_ms;
@@ -209,22 +300,23 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
         render(j, d, &r, &n))
         n.state = "failed", n.reason = r.err;
     tg_deploy_key(j->key, sizeof j->key, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id, d->environment);
-    int created = tg_deploy_create(j->w->rc, j->w->cfg->redis.prefix, j->key, &n, state, sizeof state);
-    enum tg_deliver_result res = TG_DELIVER_DONE;
-    if (created < 0)
-        res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: cannot record the deployment");
-    else if (created == 1)
-        report_decision(j, &n);
-    if (res == TG_DELIVER_DONE && tg_approval_on_deployment(j->w, j->key, state) < 0)
-        res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: the approval request could not be recorded");
-    if (res == TG_DELIVER_DONE && strcmp(state, "decided") == 0 && tg_trigger_run(j->w, j->key) < 0)
-        res = TG_DELIVER_RETRY, snprintf(why, whylen, "redis: trigger state could not be recorded");
+    struct tg_lifecycle_print print;
+    tg_lifecycle_fingerprint(&j->ev, &print);
+    struct tg_deploy_event ev = {.status = j->ev.pipeline_status, .builds = print.builds, .rank = print.rank};
+    struct tg_decide_result dr;
+    enum tg_deliver_result res = TG_DELIVER_RETRY;
+    if (tg_deploy_decide(j->w->rc, j->w->cfg->redis.prefix, j->key, &n, &ev, &dr) < 0)
+        snprintf(why, whylen, "redis: cannot record the deployment");
+    else if (record_outcome(j, d, &dr, &ev))
+        snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
+    else
+        res = act(j, &n, &dr, why, whylen);
     tg_trigger_request_dispose(&r.req);
     free(r.vars), free(decision);
     return res;
 }
 
-static enum tg_deliver_result decide(struct job *j, char *why, size_t whylen)
+static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_t whylen)
 {
     struct tg_decision d;
     const struct tg_config *cfg = j->w->cfg;
@@ -238,18 +330,64 @@ static enum tg_deliver_result decide(struct job *j, char *why, size_t whylen)
     struct tg_decide_io io = {fetch_artifact, j, list_children, j};
     if (tg_policy_decide_io(cfg->policies, &j->ev, &io, tg_now_ms(), &d, why, whylen))
         return TG_DELIVER_RETRY;
+    if (manual && (d.environment == NULL || strcmp(d.rule, "pipeline_status") == 0)) {
+        tg_decision_dispose(&d); /* manual is terminal only where the environment treats it as success */
+        return TG_DELIVER_DONE;
+    }
     tg_metrics_inc(verdict_metric[d.verdict]);
     j->target.environment = d.environment;
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "decided", "%s pipeline %lld on %s: %s (%s) %s", j->ev.project_path,
                j->ev.pipeline_id, j->ev.ref, tg_verdict_name(d.verdict), d.environment ? d.environment : "no environment",
                d.reasons && d.reasons[0] ? d.reasons[0] : "");
     enum tg_deliver_result res = TG_DELIVER_DONE;
-    if (record_decided(j, &d))
-        res = TG_DELIVER_RETRY, snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
-    else if (d.environment && !d.ineligible) /* source/fork: no deployment record, no commit status */
+    int pending = 0;
+    int deployable = d.environment && !d.ineligible; /* source/fork: no deployment record, no commit status */
+    if (deployable && (pending = tg_lifecycle_children_pending(j->w, &j->ev, &d, why, whylen)) != 0)
+        res = pending < 0 ? TG_DELIVER_RETRY : TG_DELIVER_DONE;
+    else if (deployable)
         res = deliver_decision(j, &d, why, whylen);
+    else if (record_decided(j, &d, NULL))
+        res = TG_DELIVER_RETRY, snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
     tg_decision_dispose(&d);
     return res;
+}
+
+static void job_withdrew(void *arg, const char *key, long long version, const char *voided)
+{
+    struct job *j = arg;
+    char cause[96];
+    (void)version;
+    snprintf(cause, sizeof cause, "job %lld %.32s", j->ev.job_id, j->ev.pipeline_status);
+    tg_approval_withdrawn(j->w, key, cause, voided);
+}
+
+/* A Job Hook: a job that failed (and may not) while a deployment of its pipeline waits for
+ * approval withdraws it. Tollgate's own pending status keeps such a pipeline running, so no
+ * Pipeline Hook may ever say failed. */
+static enum tg_deliver_result job_ended(struct job *j, char *why, size_t whylen)
+{
+    const char *st = j->ev.pipeline_status;
+    if (j->ev.job_allow_failure || j->ev.pipeline_id <= 0 || (strcmp(st, "failed") != 0 && strcmp(st, "canceled") != 0))
+        return TG_DELIVER_DONE;
+    if (tg_deploy_job_failed(j->w->rc, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id, j->ev.job_id,
+                             st, job_withdrew, j) < 0) {
+        snprintf(why, whylen, "redis: cannot withdraw the pipeline's pending approvals");
+        return TG_DELIVER_RETRY;
+    }
+    return TG_DELIVER_DONE;
+}
+
+/* Whether the hook is decided on, at the status tg_lifecycle_status gives it (which then
+ * becomes the event's status, for the policy and the deployment record). */
+static enum tg_lifecycle_kind decided_on(struct tg_event *ev)
+{
+    const char *status = tg_lifecycle_status(ev);
+    if (status != ev->pipeline_status) {
+        char *held = tg_xstrdup(status);
+        free(ev->pipeline_status);
+        ev->pipeline_status = held;
+    }
+    return tg_lifecycle_kind(ev->pipeline_status);
 }
 
 enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry *e, char *reason, size_t reasonlen)
@@ -263,10 +401,13 @@ enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry
     }
     fill_target(&j);
     enum tg_deliver_result res = TG_DELIVER_DONE;
+    enum tg_lifecycle_kind kind;
     if (record_received(&j))
         res = TG_DELIVER_RETRY, snprintf(reason, reasonlen, "audit.fail_closed: receipt could not be recorded");
-    else if (j.ev.kind == TG_EVENT_PIPELINE && tg_pipeline_status_is_final(j.ev.pipeline_status))
-        res = decide(&j, reason, reasonlen);
+    else if (j.ev.kind == TG_EVENT_PIPELINE && (kind = decided_on(&j.ev)) != TG_LIFECYCLE_PASSING)
+        res = decide(&j, kind == TG_LIFECYCLE_MANUAL, reason, reasonlen);
+    else if (j.ev.kind == TG_EVENT_JOB)
+        res = job_ended(&j, reason, reasonlen);
     tg_event_dispose(&j.ev);
     return res;
 }

@@ -3,8 +3,11 @@
  *   <prefix>deploy:<project id>:<pipeline>:<environment>   hash: state, what was decided,
  *        what to trigger (chart project, ref, variables JSON; never the token), attempts,
  *        owner + lease_until while triggering, downstream id/url or error
- *   <prefix>latest:<chart project>:<environment>:<ref>      newest pipeline id whose trigger
- *        was sent: an older pipeline of that ref never triggers after it
+ *   <prefix>latest:<project id>:<ref>:<environment>:<chart project>:<chart ref>
+ *        newest pipeline id of that upstream project and ref whose trigger was sent to that
+ *        chart target for that environment: an older pipeline of the same project and ref
+ *        never triggers after it. GitLab's pipeline ids are instance-wide but comparable only
+ *        within one project, so services sharing a chart repository never supersede each other.
  *   <prefix>inflight   zset of deployments in triggering, by lease expiry (for the sweep)
  *   <prefix>retry      zset of deployments in retry_wait, by due time
  *   <prefix>pending    zset of deployments waiting for approval, by expiry
@@ -19,12 +22,85 @@
 
 #define FINAL_TTL_S "7776000" /* finished records stay 90 days: long enough for any retry of a pipeline */
 
-static const char create_lua[] =
-    "local s = redis.call('HGET', KEYS[1], 'state')\n"
-    "if s then return {0, s} end\n"
-    "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2], unpack(ARGV, 4))\n"
-    "if ARGV[1] == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
-    "return {1, ARGV[1]}\n";
+/* withdraw(key, status, rank, now, ttl, why): a pending approval becomes withdrawn, its
+ * votes voided; returns the voided identities "a,b". KEYS[2], KEYS[3] are pending, notify. */
+#define WITHDRAW_LUA                                                                                          \
+    "local function withdraw(k, status, rank, now, ttl, why)\n"                                               \
+    "  local names = {}\n"                                                                                    \
+    "  for _, f in ipairs(redis.call('HKEYS', k)) do\n"                                                       \
+    "    if string.sub(f, 1, 5) == 'vote:' then\n"                                                            \
+    "      redis.call('HDEL', k, f)\n"                                                                        \
+    "      table.insert(names, string.sub(f, 6))\n"                                                           \
+    "    end\n"                                                                                               \
+    "  end\n"                                                                                                 \
+    "  local v = tonumber(redis.call('HGET', k, 'version') or '1') + 1\n"                                     \
+    "  redis.call('HSET', k, 'state', 'withdrawn', 'status', status, 'rank', rank, 'version', v,\n"           \
+    "             'last_action', 'withdrawn', 'votes', '0', 'withdrawn_at', now, 'updated_at', now, 'error', why)\n" \
+    "  redis.call('ZREM', KEYS[2], k)\n"                                                                      \
+    "  redis.call('ZREM', KEYS[3], k)\n"                                                                      \
+    "  redis.call('EXPIRE', k, ttl)\n"                                                                        \
+    "  return v, table.concat(names, ',')\n"                                                                  \
+    "end\n"
+
+/* KEYS: deploy, pending, notify. ARGV: state, now, expiry, status, builds, rank, final ttl,
+ * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h), checked
+ * in this order: an echo, an older event (lower rank, whenever it arrives), the same status,
+ * then re-decision and withdrawal; anything else keeps the deployment as it is. */
+static const char decide_lua[] = WITHDRAW_LUA
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', 'verdict',\n"
+    "                     'last_action', 'redecided_from')\n"
+    "local function write(state, action, version)\n"
+    "  redis.call('HSET', KEYS[1], 'state', state, 'updated_at', ARGV[2], 'status', ARGV[4], 'builds', ARGV[5],\n"
+    "             'rank', ARGV[6], 'version', version, 'last_action', action, unpack(ARGV, 8))\n"
+    "  if state == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
+    "end\n"
+    "if not h[1] then\n"
+    "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2])\n"
+    "  write(ARGV[1], 'decided', 1)\n"
+    "  return {'created', ARGV[1], '1', 'decided', ''}\n"
+    "end\n"
+    "local v = tonumber(h[5] or '1')\n"
+    "if h[3] == ARGV[5] then return {'echo', h[1], tostring(v), h[7] or 'decided', h[8] or ''} end\n"
+    "if tonumber(ARGV[6]) < tonumber(h[4] or '0') then return {'kept', h[1], tostring(v), 'stale'} end\n"
+    "if h[2] == ARGV[4] then return {'kept', h[1], tostring(v), 'same_status'} end\n"
+    "local red = h[2] == 'failed' or h[2] == 'canceled' or h[2] == 'manual'\n"
+    "local redo = h[1] == 'skipped' or h[1] == 'blocked' or h[1] == 'withdrawn'\n"
+    "if redo and red and ARGV[4] == 'success' then\n"
+    "  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "    if f == 'approval_id' or f == 'error' or string.sub(f, 1, 7) == 'posted:' then redis.call('HDEL', KEYS[1], f) end\n"
+    "  end\n"
+    "  redis.call('PERSIST', KEYS[1])\n"
+    "  redis.call('HSET', KEYS[1], 'redecided_from', h[6] or '', 'redecided_at', ARGV[2], 'notify_attempts', '0')\n"
+    "  write(ARGV[1], 'redecided', v + 1)\n"
+    "  return {'redecided', ARGV[1], tostring(v + 1), 'redecided', h[6] or ''}\n"
+    "end\n"
+    "if h[1] == 'pending_approval' and (ARGV[4] == 'failed' or ARGV[4] == 'canceled') then\n"
+    "  redis.call('HSET', KEYS[1], 'builds', ARGV[5])\n"
+    "  local nv, names = withdraw(KEYS[1], ARGV[4], ARGV[6], ARGV[2], ARGV[7],\n"
+    "                             'the pipeline turned ' .. ARGV[4] .. ' while waiting for approval')\n"
+    "  return {'withdrawn', 'withdrawn', tostring(nv), 'withdrawn', names}\n"
+    "end\n"
+    "local acted = {approved = 1, decided = 1, triggering = 1, retry_wait = 1, triggered = 1, unknown = 1, failed = 1}\n"
+    "return {'kept', h[1], tostring(v), acted[h[1]] and 'acted' or 'not_redecidable'}\n";
+
+/* KEYS: (unused), pending, notify. ARGV: deployment key prefix of the pipeline, now, job id,
+ * job status, final ttl. A job of a newer run than the decided hook's (higher id) that failed
+ * withdraws every pending approval of its pipeline. Returns {key, version, voided, ...}. */
+static const char job_lua[] = WITHDRAW_LUA
+    "local out = {}\n"
+    "for _, k in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do\n"
+    "  if string.sub(k, 1, #ARGV[1]) == ARGV[1] then\n"
+    "    local h = redis.call('HMGET', k, 'state', 'rank')\n"
+    "    if h[1] == 'pending_approval' and tonumber(ARGV[3]) > tonumber(h[2] or '0') then\n"
+    "      local v, names = withdraw(k, ARGV[4], ARGV[3], ARGV[2], ARGV[5],\n"
+    "                                'job ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' while waiting for approval')\n"
+    "      table.insert(out, k)\n"
+    "      table.insert(out, tostring(v))\n"
+    "      table.insert(out, names)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: deploy, inflight, retry, latest. ARGV: owner, now, lease_until. */
 static const char claim_lua[] =
@@ -126,37 +202,108 @@ static const char *word(const redisReply *r, size_t i)
     return r->element[i]->str;
 }
 
-int tg_deploy_create(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
-                     char *state, size_t statelen)
+/* The decision's field/value pairs into argv from index at; returns the new end. */
+static int decision_fields(const char **argv, int at, const struct tg_deploy_new *d, const char *pid,
+                           const char *pipeline)
 {
-    char pending[128], now[24], expiry[24], pid[24], pipeline[24];
+    const char *pairs[] = {"project_id", pid, "project", nz(d->project), "pipeline", pipeline,
+                           "sha", nz(d->sha), "ref", nz(d->ref), "environment", nz(d->environment),
+                           "user", nz(d->user), "verdict", nz(d->verdict), "rule", nz(d->rule),
+                           "reason", nz(d->reason), "decision", nz(d->decision), "policy_hash", nz(d->policy_hash),
+                           "template", nz(d->template_name), "chart_project", nz(d->chart_project),
+                           "chart_ref", nz(d->chart_ref), "variables", nz(d->variables), "attempts", "0"};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(pairs); i++)
+        argv[at++] = pairs[i];
+    return at;
+}
+
+static void copy_word(char *out, size_t outlen, const redisReply *r, size_t i)
+{
+    const char *w = word(r, i);
+    snprintf(out, outlen, "%s", w ? w : "");
+}
+
+static int decide_reply(const redisReply *r, struct tg_decide_result *out)
+{
+    static const char *const names[] = {[TG_DECIDE_CREATED] = "created", [TG_DECIDE_REDECIDED] = "redecided",
+                                        [TG_DECIDE_WITHDRAWN] = "withdrawn", [TG_DECIDE_ECHO] = "echo",
+                                        [TG_DECIDE_KEPT] = "kept"};
+    const char *w = word(r, 0);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; w && i < TG_ARRAY_SIZE(names); i++)
+        if (strcmp(w, names[i]) == 0) {
+            out->outcome = (enum tg_decide_outcome)i;
+            copy_word(out->state, sizeof out->state, r, 1);
+            out->version = word(r, 2) ? atoll(word(r, 2)) : 0;
+            copy_word(i == TG_DECIDE_KEPT ? out->why : out->action,
+                      i == TG_DECIDE_KEPT ? sizeof out->why : sizeof out->action, r, 3);
+            copy_word(i == TG_DECIDE_WITHDRAWN ? out->voided : out->earlier,
+                      i == TG_DECIDE_WITHDRAWN ? sizeof out->voided : sizeof out->earlier, r, 4);
+            return 0;
+        }
+    return -1;
+}
+
+int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
+                     const struct tg_deploy_event *ev, struct tg_decide_result *out)
+{
+    char pending[128], notify[128], now[24], expiry[24], rank[24], pid[24], pipeline[24];
+    const char *argv[64];
     snprintf(pending, sizeof pending, "%spending", prefix);
+    snprintf(notify, sizeof notify, "%sapproval:notify", prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)d->pending_expiry_ms);
+    snprintf(rank, sizeof rank, "%lld", ev->rank);
     snprintf(pid, sizeof pid, "%lld", d->project_id);
     snprintf(pipeline, sizeof pipeline, "%lld", d->pipeline);
-    const char *argv[] = {key, pending, d->state, now, expiry,
-                          "project_id", pid, "project", nz(d->project), "pipeline", pipeline,
-                          "sha", nz(d->sha), "ref", nz(d->ref), "environment", nz(d->environment),
-                          "user", nz(d->user), "verdict", nz(d->verdict), "rule", nz(d->rule),
-                          "reason", nz(d->reason), "decision", nz(d->decision), "policy_hash", nz(d->policy_hash),
-                          "template", nz(d->template_name), "chart_project", nz(d->chart_project),
-                          "chart_ref", nz(d->chart_ref), "variables", nz(d->variables), "attempts", "0"};
-    redisReply *r = eval(c, create_lua, 2, argv, (int)TG_ARRAY_SIZE(argv));
-    int rc = -1;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
-        word(r, 1)) {
-        rc = (int)r->element[0]->integer;
-        snprintf(state, statelen, "%s", word(r, 1));
+    const char *head[] = {key, pending, notify, d->state, now, expiry, nz(ev->status), nz(ev->builds), rank,
+                          FINAL_TTL_S};
+    int argc = 0;
+    for (size_t i = 0; i < TG_ARRAY_SIZE(head); i++)
+        argv[argc++] = head[i];
+    argc = decision_fields(argv, argc, d, pid, pipeline);
+    redisReply *r = eval(c, decide_lua, 3, argv, argc);
+    int rc = decide_reply(r, out);
+    freeReplyObject(r);
+    return rc;
+}
+
+int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id, long long pipeline,
+                         long long job_id, const char *status, tg_deploy_withdrawn_fn fn, void *arg)
+{
+    char pending[128], notify[128], match[128], now[24], job[24];
+    snprintf(pending, sizeof pending, "%spending", prefix);
+    snprintf(notify, sizeof notify, "%sapproval:notify", prefix);
+    snprintf(match, sizeof match, "%sdeploy:%lld:%lld:", prefix, project_id, pipeline);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
+    snprintf(job, sizeof job, "%lld", job_id);
+    const char *argv[] = {match, pending, notify, match, now, job, status, FINAL_TTL_S};
+    redisReply *r = eval(c, job_lua, 3, argv, (int)TG_ARRAY_SIZE(argv));
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
     }
+    int n = 0;
+    for (size_t i = 0; i + 2 < r->elements; i += 3, n++)
+        if (word(r, i) && word(r, i + 1) && word(r, i + 2))
+            fn(arg, word(r, i), atoll(word(r, i + 1)), word(r, i + 2));
+    freeReplyObject(r);
+    return n;
+}
+
+int tg_deploy_is_current(redisContext *c, const char *key, long long version)
+{
+    redisReply *r = redisCommand(c, "HGET %s version", key);
+    int rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING && atoll(r->str) == version;
     freeReplyObject(r);
     return rc;
 }
 
 static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
 {
-    snprintf(out, outlen, "%slatest:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "chart_project")),
-             nz(tg_deploy_field(rec, "environment")), nz(tg_deploy_field(rec, "ref")));
+    snprintf(out, outlen, "%slatest:%s:%s:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "project_id")),
+             nz(tg_deploy_field(rec, "ref")), nz(tg_deploy_field(rec, "environment")),
+             nz(tg_deploy_field(rec, "chart_project")), nz(tg_deploy_field(rec, "chart_ref")));
 }
 
 enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,

@@ -7,6 +7,8 @@
  *   approved               |
  *   (approvals)            +--lease expired--> unknown     (an operator re-runs it: retrigger)
  *   pending_approval, blocked, skipped: decisions that trigger nothing (here)
+ *   skipped, blocked, withdrawn (decided for a failed/canceled pipeline) --success--> decided again
+ *   pending_approval --the pipeline turns failed/canceled--> withdrawn (votes voided)
  *   superseded: a newer pipeline of the same ref already triggered the same chart/environment
  *
  * Every transition is one Lua script, so two workers (threads or hosts) racing on the same
@@ -38,10 +40,55 @@ struct tg_deploy_new {
 void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id, long long pipeline,
                    const char *environment);
 
-/* Creates the record unless it exists. Returns 1 created, 0 existed (state holds the current
- * state either way), -1 on a Redis failure. */
-int tg_deploy_create(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
-                     char *state, size_t statelen);
+/* What one terminal event of a pipeline says, for tg_deploy_decide. Strings borrowed. */
+struct tg_deploy_event {
+    const char *status; /* the pipeline status decided on: success, failed, canceled, skipped (or
+                           manual, where the policy treats it as success) */
+    const char *builds; /* fingerprint of builds[] (lifecycle.h): equal means an echo */
+    long long rank;     /* the highest job id in builds[]: a retry creates a higher one */
+};
+
+enum tg_decide_outcome {
+    TG_DECIDE_CREATED,   /* the first decision of this deployment */
+    TG_DECIDE_REDECIDED, /* a skip/block/withdrawal for failed or canceled, replaced on success */
+    TG_DECIDE_WITHDRAWN, /* pending approval, and the pipeline turned failed or canceled */
+    TG_DECIDE_ECHO,      /* the builds of the event that made the current decision: nothing new */
+    TG_DECIDE_KEPT,      /* a later event that does not change the decision (why says which rule) */
+};
+
+struct tg_decide_result {
+    enum tg_decide_outcome outcome;
+    char state[32];     /* the deployment's state after the call */
+    char action[16];    /* the audit action of the current version: decided, redecided, withdrawn */
+    char earlier[32];   /* redecided (and an echo of it): the verdict it replaced */
+    char why[32];       /* kept: acted (approved or further on), stale (an older event: lower
+                           rank), same_status, not_redecidable */
+    char voided[512];   /* withdrawn: the approvers whose votes were voided, "a,b" */
+    long long version;  /* 1 for the first decision, +1 on every re-decision or withdrawal */
+};
+
+/* Applies one terminal event's decision d to the deployment at key, in one script (so
+ * events of one pipeline handled by several workers at once end as if handled one by one):
+ * creates it; or keeps it (an echo, an older event, the same status again, or a deployment
+ * already acted on); or re-decides it (skipped, blocked or withdrawn for failed/canceled,
+ * now success); or withdraws a pending approval whose pipeline turned failed/canceled (its
+ * votes voided). Returns 0 with out filled, -1 on a Redis failure. */
+int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,
+                     const struct tg_deploy_event *ev, struct tg_decide_result *out);
+
+/* A Job Hook: job job_id of the pipeline ended status (failed or canceled, not allowed to
+ * fail). A deployment of that pipeline waiting for approval, decided on a hook older than that
+ * job (its rank below job_id), is withdrawn, its votes voided; fn is called for each with
+ * its key, new version and the voided identities ("a,b"). GitLab may never report such a
+ * pipeline failed: Tollgate's own pending status keeps it running. Returns how many, or -1. */
+typedef void (*tg_deploy_withdrawn_fn)(void *arg, const char *key, long long version, const char *voided);
+int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id, long long pipeline,
+                         long long job_id, const char *status, tg_deploy_withdrawn_fn fn, void *arg);
+
+/* 1 when the deployment at key is still at version (nothing re-decided or withdrew it since),
+ * 0 when not, -1 on a Redis failure. A worker posts the commit status of a decision only while
+ * its version is current, so a slower worker cannot overwrite a newer decision's status. */
+int tg_deploy_is_current(redisContext *c, const char *key, long long version);
 
 enum tg_claim {
     TG_CLAIM_GO,         /* ours: send the trigger now (attempt says which try) */

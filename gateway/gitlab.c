@@ -61,6 +61,8 @@ static const struct source sources[] = {
     /* Job hooks: commit.id is the PIPELINE id, not a sha. */
     {KIND(TG_EVENT_JOB), F(pipeline_id), T_INT, {"pipeline_id", "commit.id"}},
     {KIND(TG_EVENT_JOB), F(pipeline_status), T_STR, {"build_status"}},
+    {KIND(TG_EVENT_JOB), F(job_id), T_INT, {"build_id"}},
+    {KIND(TG_EVENT_JOB), F(job_allow_failure), T_BOOL, {"build_allow_failure"}},
     {KIND(TG_EVENT_JOB), F(ref), T_STR, {"ref"}},
     {KIND(TG_EVENT_JOB), F(tag), T_BOOL, {"tag"}},
     {KIND(TG_EVENT_JOB), F(sha), T_STR, {"sha", "commit.sha"}},
@@ -242,6 +244,8 @@ static void parse_builds(struct reader *r, struct tg_event *e)
         e->builds[i].name = dup_str(r, b, where, "name");
         e->builds[i].stage = dup_str(r, b, where, "stage");
         e->builds[i].status = dup_str(r, b, where, "status");
+        json_t *af = lookup(r, b, where, "allow_failure", T_BOOL);
+        e->builds[i].allow_failure = af && json_is_true(af);
         e->nbuilds = i + 1;
     }
 }

@@ -28,6 +28,7 @@ struct tg_build {
     char *name;
     char *stage;
     char *status; /* success, failed, manual, skipped, ... */
+    int allow_failure; /* a failure does not fail the pipeline */
 };
 
 /* One entry of object_attributes.variables: the pipeline's variables as GitLab lists them. */
@@ -78,6 +79,8 @@ struct tg_event {
     long long parent_job_id;      /* source_pipeline.job_id: the bridge job */
     struct tg_variable *variables; /* Pipeline: object_attributes.variables */
     size_t nvariables;
+    long long job_id;        /* Job: build_id */
+    int job_allow_failure;   /* Job: build_allow_failure */
     struct tg_build *builds; /* Pipeline only */
     size_t nbuilds;
 };

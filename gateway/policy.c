@@ -572,7 +572,8 @@ static int run(struct decide *d)
     }
     if (check_eligible(d))
         return 0;
-    if (strcmp(ev->pipeline_status, "success") != 0) {
+    int manual_ok = d->env->manual_as_success && strcmp(ev->pipeline_status, "manual") == 0;
+    if (strcmp(ev->pipeline_status, "success") != 0 && !manual_ok) {
         conclude(d, TG_VERDICT_SKIP, "pipeline_status",
                  tg_xasprintf("pipeline %s", *ev->pipeline_status ? ev->pipeline_status : "has no status"));
         return 0;

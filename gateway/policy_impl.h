@@ -41,6 +41,7 @@ struct pol_env {
     char **branches;     /* NULL-terminated globs; empty arrays when absent */
     char **tags;
     int merge_requests;
+    int manual_as_success; /* a pipeline resting on a blocking manual job counts as success */
     char **sources;      /* NULL-terminated pipeline sources that may deploy; NULL: the
                             defaults (tg_policy_default_sources) */
     struct pol_job *require_jobs;

@@ -253,7 +253,8 @@ static void check_env_name(struct tg_yaml *y, yaml_node_t *k, const struct tg_po
 static void load_env(struct tg_yaml *y, yaml_node_t *k, yaml_node_t *n, struct tg_policy_set *ps)
 {
     static const char *const keys[] = {"branches", "tags", "merge_requests", "sources", "require_jobs",
-                                       "reports", "on_missing_report", "severity", "approvals", NULL};
+                                       "reports", "on_missing_report", "severity", "approvals",
+                                       "manual_as_success", NULL};
     const char *name = tg_yaml_scalar(y, k, "environment name");
     if (name == NULL)
         return;
@@ -270,6 +271,7 @@ static void load_env(struct tg_yaml *y, yaml_node_t *k, yaml_node_t *n, struct t
     if (e->branches[0] == NULL && e->tags[0] == NULL)
         tg_yaml_error(y, k, "environment \"%s\" needs branches or tags (the refs that deploy to it)", name);
     tg_yaml_get_bool(y, n, "merge_requests", &e->merge_requests);
+    tg_yaml_get_bool(y, n, "manual_as_success", &e->manual_as_success);
     load_sources(y, n, e);
     load_jobs(y, tg_yaml_get(y, n, "require_jobs"), e);
     load_reports(y, tg_yaml_get(y, n, "reports"), e);

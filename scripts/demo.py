@@ -5,7 +5,8 @@ Starts a private redis-server, the stand-in GitLab (tests/standins/gitlab.py, se
 scan reports as job artifacts) and Tollgate with the shipped policy and template, replays
 four recorded pipelines through `tollgate replay`, prints each decision and every call the
 stand-in GitLab received, has a human approve the waiting deploy from the stand-in chat
-(tests/standins/chat.py plays Slack), then stops everything.
+(tests/standins/chat.py plays Slack), shows a retried pipeline deploying once it turns green
+and two services that share a chart repository both deploying, then stops everything.
 """
 import copy
 import hashlib
@@ -28,6 +29,7 @@ from gitlab import GitLab  # noqa: E402
 
 REPORTS = ROOT / "tests" / "fixtures" / "reports"
 PROJECT = {"id": 42, "path": "shop/cart"}
+CHECKOUT = {"id": 43, "path": "shop/checkout"}
 SCANS = {  # (horusec report, trivy report) per story
     "clean": ("horusec/derived_empty_from_issue_9939.json", "trivy/dd_scheme_2_no_vuln.json"),
     "critical": ("horusec/derived_empty_from_issue_9939.json", "trivy/dd_scheme_2_many_vulns.json"),
@@ -45,21 +47,23 @@ def say(text=""):
     print(text, flush=True)
 
 
-def event_for(pipeline, ref):
+def event_for(pipeline, ref, status="success", project=PROJECT, trivy=("success", 1)):
+    """A Pipeline Hook; trivy = (the trivy-scan job's status, its run: 2 is a retry, a new job id)."""
     doc = json.loads((ROOT / "tests/fixtures/gitlab/webhooks/pipeline_event.json").read_bytes())
     ev = copy.deepcopy(doc)
-    ev["object_attributes"].update(id=pipeline, iid=pipeline - 400, ref=ref, status="success", tag=False,
+    slug = project["path"].split("/")[1]
+    ev["object_attributes"].update(id=pipeline, iid=pipeline - 400, ref=ref, status=status, tag=False,
                                    sha=hashlib.sha1(b"%d" % pipeline).hexdigest(), source="push",
-                                   url="https://gitlab.example.com/shop/cart/-/pipelines/%d" % pipeline)
+                                   url="https://gitlab.example.com/%s/-/pipelines/%d" % (project["path"], pipeline))
     ev["merge_request"] = None
-    ev["project"].update(id=PROJECT["id"], name="cart", namespace="Shop", path_with_namespace=PROJECT["path"],
-                         web_url="https://gitlab.example.com/shop/cart")
+    ev["project"].update(id=project["id"], name=slug, namespace="Shop", path_with_namespace=project["path"],
+                         web_url="https://gitlab.example.com/" + project["path"])
     ev["user"]["username"] = "dora"
     template = ev["builds"][0]
     ev["builds"] = []
-    for i, name in enumerate(("horusec", "trivy-scan")):
+    for i, (name, st) in enumerate((("horusec", "success"), ("trivy-scan", trivy[0]))):
         b = copy.deepcopy(template)
-        b.update(id=pipeline * 10 + i, name=name, stage="scan", status="success")
+        b.update(id=pipeline * 10 + i + (trivy[1] - 1 if i else 0), name=name, stage="scan", status=st)
         ev["builds"].append(b)
     return ev
 
@@ -79,26 +83,28 @@ workers: 2
 """ % (port, redis_url, gitlab_url, ROOT / "policies", ROOT / "templates", port)
 
 
-def wait_decision(redis, pipeline, timeout=15):
+def wait_decision(redis, pipeline, timeout=15, action="decided", project=PROJECT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for _, f in redis.stream("tg:audit"):
             rec = json.loads(f["record"])
-            if rec["action"] == "decided" and rec["pipeline"] == pipeline:
+            if rec["action"] == action and rec["pipeline"] == pipeline and rec["project"] == project["path"]:
                 return rec
         time.sleep(0.1)
-    raise SystemExit("demo: no decision for pipeline %d (see %s)" % (pipeline, "the Tollgate log"))
+    raise SystemExit("demo: no %s record for pipeline %d (see %s)" % (action, pipeline, "the Tollgate log"))
 
 
-def show_decision(redis, rec):
+def show_decision(redis, rec, project=PROJECT):
     env = rec["environment"] or "no environment"
-    say("   decision: %s (%s)" % (rec["decision"], env))
+    earlier = (rec.get("details") or {}).get("earlier_verdict")
+    say("   %s: %s (%s)%s" % ("re-decided" if earlier else "decision", rec["decision"], env,
+                               ", replacing the earlier %s" % earlier if earlier else ""))
     for reason in rec["reasons"][:3]:
         say("     - %s" % reason)
     for f in (rec.get("details") or {}).get("findings", [])[:2]:
         say("     finding: %s %s in %s %s" % (f["severity"], f["id"], f.get("package") or f.get("file"), f.get("version") or ""))
     if rec["environment"]:
-        key = "tg:deploy:%d:%d:%s" % (PROJECT["id"], rec["pipeline"], rec["environment"])
+        key = "tg:deploy:%d:%d:%s" % (project["id"], rec["pipeline"], rec["environment"])
         deadline = time.monotonic() + 10
         state = None
         while time.monotonic() < deadline:
@@ -122,6 +128,39 @@ def show_calls(gitlab, seen):
             f = c["form"]
             say("   GitLab <- POST status %s %s: %s" % (f["name"], f["state"], f["description"]))
     return len(calls)
+
+
+def replay(cfg, env, work, ev):
+    path = work / ("pipeline-%d-%s.json" % (ev["object_attributes"]["id"], ev["object_attributes"]["status"]))
+    path.write_text(json.dumps(ev))
+    out = subprocess.run([str(harness.TOLLGATE), "replay", "-c", str(cfg), str(path)], env=env,
+                         capture_output=True, text=True)
+    say("   replay %s: %s" % (ev["object_attributes"]["status"], out.stdout.strip().split(": ", 1)[-1]))
+
+
+def serve_scans(gitlab, project, pipeline, scans, run=1):
+    horusec, trivy = SCANS[scans]
+    gitlab.add_artifact(project["id"], pipeline * 10, "sast-report.json", (REPORTS / horusec).read_bytes())
+    gitlab.add_artifact(project["id"], pipeline * 10 + run, "trivy-report.json", (REPORTS / trivy).read_bytes())
+
+
+def lifecycle_stories(redis, gitlab, cfg, env, work, seen):
+    """A retried pipeline deploys; two services that share a chart repository both deploy."""
+    say("6. dev pipeline 505: trivy-scan fails, is retried, and the pipeline turns green")
+    serve_scans(gitlab, PROJECT, 505, "clean", run=2)
+    replay(cfg, env, work, event_for(505, "dev", status="failed", trivy=("failed", 1)))
+    show_decision(redis, wait_decision(redis, 505))
+    replay(cfg, env, work, event_for(505, "dev", trivy=("success", 2)))
+    show_decision(redis, wait_decision(redis, 505, action="redecided"))
+    seen = show_calls(gitlab, seen)
+    say()
+    say("7. shop/checkout pipeline 507 and shop/cart pipeline 506 on dev share the chart repository")
+    for project, pipeline in ((CHECKOUT, 507), (PROJECT, 506)):
+        serve_scans(gitlab, project, pipeline, "clean")
+        replay(cfg, env, work, event_for(pipeline, "dev", project=project))
+        say("   %s pipeline %d:" % (project["path"], pipeline))
+        show_decision(redis, wait_decision(redis, pipeline, project=project), project=project)
+    return show_calls(gitlab, seen)
 
 
 def main():
@@ -158,7 +197,9 @@ def main():
         say("5. a human approves the waiting deploy from chat (pipeline 504, production)")
         demo_approval.approve_from_chat("http://127.0.0.1:%d" % port, chat, redis,
                                         "tg:deploy:%d:504:production" % PROJECT["id"], say=say)
-        show_calls(gitlab, seen)
+        seen = show_calls(gitlab, seen)
+        say()
+        lifecycle_stories(redis, gitlab, cfg, env, work, seen)
         say()
         say("Audit trail: %d records, head %s" % (redis.cmd("XLEN", "tg:audit"),
                                                    redis.cmd("HGET", "tg:audit:head", "hash").decode()[:16] + "..."))

@@ -54,7 +54,7 @@ if [ "$what" = all ] && [ -x build/asan/tollgate ]; then
   rm -rf tests/log
   saved_asan=$ASAN_OPTIONS
   export TG_BINARY=build/asan/tollgate ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
-  pytest_run tests/integration -k "deliver or approvals or ops or audit or cases or events" "$@" || rc=1
+  pytest_run tests/integration -k "deliver or approvals or ops or audit or cases or events or lifecycle" "$@" || rc=1
   export ASAN_OPTIONS="$saved_asan"; unset TG_BINARY
   if grep -rlE "AddressSanitizer|LeakSanitizer|runtime error:" tests/log 2>/dev/null; then
     echo "sanitizer reports in the logs above"; rc=1

@@ -1,6 +1,11 @@
 /* fuzz_event.c -- tg_event_parse on any body, under each X-Gitlab-Event header (picked by the
- * input's length): never a crash, and a parsed event is complete (no NULL string). */
+ * input's length): never a crash, and a parsed event is complete (no NULL string); the
+ * lifecycle's reading of it (fingerprint, composite status) never crashes and only ever infers
+ * failed or canceled from a hook that is not terminal. */
 #include "gitlab.h"
+#include "lifecycle.h"
+
+#include <string.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tg_event_var(&e, "pipeline.url", out, sizeof out) != 0 || tg_event_var(&e, "pipeline.tag", out, 8) != 0)
         abort();
     tg_event_find_build(&e, "trivy-scan");
+    struct tg_lifecycle_print print;
+    tg_lifecycle_fingerprint(&e, &print);
+    const char *st = tg_lifecycle_status(&e);
+    if (st != e.pipeline_status && strcmp(st, "failed") != 0 && strcmp(st, "canceled") != 0)
+        abort();
     tg_event_dispose(&e);
     return 0;
 }

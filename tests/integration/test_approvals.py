@@ -393,8 +393,9 @@ def test_any_deny_ends_it_and_later_approvals_name_the_state(gateway, gitlab, ch
     st = deploy_state(redis, 340, "two-approvers")
     assert st["state"] == "denied" and st["denied_by"] == "bob" and "reachable" in st["deny_reason"]
     assert redis.cmd("ZSCORE", "tg:pending", "tg:deploy:7:340:two-approvers") is None
-    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "failed"],
-                             what="a failed commit status")[-1]["form"]
+    # canceled, not failed: a denial is Tollgate's reason, and its echo must not turn the pipeline red
+    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "canceled"],
+                             what="a canceled commit status")[-1]["form"]
     assert status_form["name"] == "tollgate/two-approvers" and "denied by bob" in status_form["description"]
     denied = records(redis, "denied")
     assert len(denied) == 1 and denied[0]["actor"] == "bob" and denied[0]["reasons"][0].startswith("CVE-2023-1234")
@@ -416,8 +417,8 @@ def test_an_unanswered_request_expires(gateway, gitlab, chat, redis):
     assert "expired" in st["error"]
     rec = wait_until(lambda: records(redis, "expired"), what="the expired record")[0]
     assert rec["details"]["id"] == did and rec["environment"] == "short-lived"
-    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "failed"],
-                             what="a failed commit status")[-1]["form"]
+    status_form = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "canceled"],
+                             what="a canceled commit status")[-1]["form"]
     assert "expired" in status_form["description"]
     wait_until(lambda: any("expired" in slack_text(p["json"]) for p in chat.posts("slack_webhook")),
                what="the Slack notice")
@@ -585,3 +586,31 @@ def test_rest_lists_shows_approves_and_denies(gateway, gitlab, chat, redis):
     approved = records(redis, "approved")[-1]
     assert approved["actor"] == "alice" and approved["details"]["channel"] == "api"
     assert approved["reasons"] == ["ok by me"]
+
+
+def test_a_pipeline_that_turns_red_while_waiting_is_withdrawn_and_its_votes_voided(gateway, gitlab, chat, redis):
+    """Two approvers needed; alice approves; a retried job fails and GitLab reports the pipeline
+    failed: withdrawn, alice's vote voided, nobody can approve it. A second retry turns it green
+    again: re-decided, asked again from zero."""
+    tg = gateway()
+    did = pending(tg, gitlab, redis, 395, ref="release/2.0", env="two-approvers", job=895)
+    assert api(tg, "POST", "/api/v1/deployments/%s/approve" % did, TOKENS["alice"], {})[1]["outcome"] == "counted"
+    post(tg, pipeline_event(pipeline=395, ref="release/2.0", status="failed", builds=(("trivy-scan", 896, "failed"),)))
+    st = wait_state(redis, 395, "two-approvers", "withdrawn")
+    assert st["votes"] == "0" and "vote:alice" not in st and "failed" in st["error"]
+    assert redis.cmd("ZSCORE", "tg:pending", "tg:deploy:7:395:two-approvers") is None
+    withdrawn = wait_until(lambda: records(redis, "withdrawn"), what="the withdrawal record")
+    assert "alice" in withdrawn[0]["reasons"][0] and withdrawn[0]["details"]["id"] == did
+    wait_until(lambda: gitlab.requests("status")[-1]["form"]["state"] == "canceled", what="status canceled")
+    wait_until(lambda: any("withdrawn" in slack_text(p["json"]) for p in chat.posts("slack_webhook")),
+               what="the chat notice")
+    status, body = api(tg, "POST", "/api/v1/deployments/%s/approve" % did, TOKENS["dora"], {})
+    assert status == 409 and "withdrawn" in json.dumps(body), (status, body)
+    serve_report(gitlab, 7, 897, pipelines.REPORTS / HIGHS)
+    post(tg, pipeline_event(pipeline=395, ref="release/2.0", builds=(("trivy-scan", 897, "success"),)))
+    st = wait_state(redis, 395, "two-approvers", "pending_approval")
+    assert st["version"] == "3" and st["redecided_from"] == "needs_approval" and st["votes"] == "0"
+    wait_until(lambda: deploy_state(redis, 395, "two-approvers").get("approval_id") == did, what="asked again")
+    assert deploy_state(redis, 395, "two-approvers")["approval_round"] == "2"  # the old buttons are stale
+    assert len(records(redis, "approval_requested")) == 2
+    assert gitlab.requests("trigger") == []

@@ -12,6 +12,7 @@ import yaml
 
 import harness
 from harness import Redis, Tollgate, curl, gitlab_headers, wait_until
+from worker_cases import Worker
 
 CASES = sorted((harness.ROOT / "tests" / "cases").glob("[0-9][0-9][0-9][0-9]-*/case.yaml"))
 
@@ -65,8 +66,13 @@ class Case:
         self.saved = {}
         self.redis = Redis(logdir / "redis").start()
         self.tollgate = None
+        self.worker = Worker(self.spec["worker"], logdir, self.redis) if "worker" in self.spec else None
 
     def start_tollgate(self):
+        if self.worker:
+            self.worker.start()
+            self.tollgate = self.worker.gateways[0]
+            return
         tg = self.spec.get("tollgate") or {}
         env = {k: expand(v) for k, v in (tg.get("env") or {}).items()}
         self.tollgate = Tollgate(self.logdir / "tollgate", self.redis.url, extra=tg.get("extra", ""),
@@ -74,7 +80,9 @@ class Case:
         self.tollgate.start()
 
     def close(self):
-        if self.tollgate:
+        if self.worker:
+            self.worker.close()
+        elif self.tollgate:
             self.tollgate.stop()
         self.redis.stop()
 
@@ -151,6 +159,8 @@ class Case:
         self.start_tollgate()
         for i, step in enumerate(self.spec["steps"]):
             where = "%s step %d" % (self.name, i + 1)
+            if self.worker and self.worker.run_step(step, where):
+                continue
             if "send" in step:
                 self.step_send(step["send"], step.get("expect"), where)
             elif "redis" in step:

@@ -94,6 +94,33 @@ static void check_fixture(const struct fixture_row *r)
 }
 
 /* The pipeline fixture in detail: builds, latest build by name, variables. */
+/* What the lifecycle reads: allow_failure of each build, build_id and build_allow_failure of
+ * a Job Hook (GitLab's documented examples). */
+static void check_failure_fields(void)
+{
+    size_t len;
+    char err[256], *body = fixture("job_event.json", &len);
+    struct tg_event e;
+    if (body == NULL || tg_event_parse("Job Hook", body, len, &e, err, sizeof err)) {
+        UNIT_CHECK("job fields", 0);
+        free(body);
+        return;
+    }
+    free(body);
+    UNIT_CHECK("job id", e.job_id == 1977);
+    UNIT_CHECK("job allow_failure", e.job_allow_failure == 0);
+    tg_event_dispose(&e);
+    static const char allowed[] = "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":1,\"status\":\"failed\"},"
+                                  "\"builds\":[{\"id\":5,\"name\":\"lint\",\"status\":\"failed\",\"allow_failure\":true},"
+                                  "{\"id\":6,\"name\":\"test\",\"status\":\"failed\"}]}";
+    if (tg_event_parse(NULL, allowed, sizeof allowed - 1, &e, err, sizeof err)) {
+        UNIT_CHECK("builds allow_failure", 0);
+        return;
+    }
+    UNIT_CHECK("builds allow_failure", e.nbuilds == 2 && e.builds[0].allow_failure == 1 && e.builds[1].allow_failure == 0);
+    tg_event_dispose(&e);
+}
+
 static void check_pipeline_details(void)
 {
     size_t len;
@@ -354,6 +381,7 @@ int main(void)
     for (size_t i = 0; i < TG_ARRAY_SIZE(fixtures); i++)
         check_fixture(&fixtures[i]);
     check_pipeline_details();
+    check_failure_fields();
     check_bodies();
     check_refs();
     check_upstream_and_variables();

@@ -1,0 +1,198 @@
+"""The worker side of the data-driven cases (tests/cases/FORMAT.md, "Worker scenarios"):
+pipelines played by the lifecycle simulator, their hooks delivered to one or more real
+gateway processes with workers, Tollgate's commit statuses fed back into the simulator (the
+echoes GitLab sends), and the triggers, commit statuses and audit actions checked."""
+import hashlib
+import json
+import sys
+import threading
+
+import harness
+import pipelines
+from harness import wait_until
+from pipeline_sim import Sim
+
+sys.path.insert(0, str(harness.ROOT / "tests" / "standins"))
+from gitlab import GitLab  # noqa: E402
+
+MAX_ECHO_ROUNDS = 6
+
+
+class Worker:
+    def __init__(self, spec, logdir, redis):
+        self.spec = spec or {}
+        self.logdir, self.redis = logdir, redis
+        self.sim = Sim(job_hooks=bool(self.spec.get("job_hooks")))
+        self.sent = 0          # hooks of sim.hooks already delivered
+        self.fed = 0           # commit statuses already fed back into the simulator
+        self.deliveries = 0
+        self.gitlab = GitLab(pipelines.API_TOKEN, pipelines.TRIGGER_TOKEN).start()
+        self.gateways = []
+
+    def start(self):
+        sets = pipelines.write_sets(self.logdir, policy=self.spec.get("policy", pipelines.POLICY),
+                                    template=self.spec.get("template", pipelines.TEMPLATE))
+        extra = pipelines.config_extra(self.gitlab.url, self.spec.get("extra", ""))
+        for i in range(int(self.spec.get("processes", 1))):
+            env = dict(pipelines.env(), **(self.spec.get("env") or {}))
+            t = harness.Tollgate(self.logdir / ("tollgate%d" % i), self.redis.url, extra=extra, env=env,
+                                 workers=int(self.spec.get("workers", 2)), **sets)
+            self.gateways.append(t.start())
+
+    def close(self):
+        for t in self.gateways:
+            t.stop()
+        self.gitlab.stop()
+
+    # ---- steps ----
+
+    def step_pipeline(self, spec):
+        spec = dict(spec)
+        self.sim.pipeline(spec.pop("name"), id=spec.pop("id"), project_id=spec.pop("project_id"),
+                          path=spec.pop("path"), ref=spec.pop("ref"), jobs=spec.pop("jobs"), **spec)
+
+    def step_jobs(self, spec):
+        """{pipeline: jobs: {name: status, ...}} in order; `retry: [names]` first, `cancel: true`."""
+        p = self.sim.pipelines[spec["pipeline"]]
+        for job in spec.get("retry", []):
+            p.retry(job)
+        for job, status in (spec.get("set") or {}).items():
+            p.set_job(job, status)
+        if spec.get("cancel"):
+            p.cancel()
+
+    def step_resend(self, spec):
+        """GitLab sends the pipeline's current hook once more (a second delivery, same builds)."""
+        self.sim.hooks.append(self.sim.pipelines[spec["pipeline"]].payload())
+
+    def step_approve(self, spec):
+        """An approval through the REST API: {deployment: "<project>:<pipeline>:<env>", token}."""
+        key = "tg:deploy:" + spec["deployment"]
+        did = hashlib.sha256(key.encode()).hexdigest()[:12]
+        wait_until(lambda: self.redis.cmd("HGET", key, "approval_id") == did.encode(), what="the approval id")
+        r = harness.curl(self.gateways[0].url + "/api/v1/deployments/%s/approve" % did,
+                         headers={"Authorization": "Bearer " + spec["token"], "Content-Type": "application/json"},
+                         body=b"{}")
+        assert r.status == 200 and r.json()["outcome"] == spec.get("outcome", "quorum"), r.body
+
+    def step_artifact(self, spec):
+        data = harness.fixture_bytes(spec["fixture"])
+        self.gitlab.add_artifact(spec["project"], self.sim.job(spec["job"]), spec.get("path", "trivy-report.json"),
+                                 data)
+
+    def step_script(self, spec):
+        self.gitlab.script(spec["match"], *spec["responses"], where=spec.get("where"))
+
+    def post(self, i, hook):
+        tg = self.gateways[i % len(self.gateways)]
+        self.deliveries += 1
+        event = "Job Hook" if hook.get("object_kind") == "build" else "Pipeline Hook"
+        r = harness.curl(tg.url + "/hooks/gitlab", body=json.dumps(hook).encode(),
+                         headers=harness.gitlab_headers(event=event, idem="hook-%d" % self.deliveries))
+        assert r.status == 202, r.body
+
+    def deliver_new(self, concurrent, order="sent"):
+        hooks = self.sim.hooks[self.sent:]
+        self.sent = len(self.sim.hooks)
+        if order == "reverse":
+            hooks.reverse()
+        if not concurrent:
+            for i, h in enumerate(hooks):
+                self.post(i, h)
+            return len(hooks)
+        barrier = threading.Barrier(len(hooks)) if hooks else None
+
+        def send(i, h):
+            barrier.wait()
+            self.post(i, h)
+        threads = [threading.Thread(target=send, args=(i, h)) for i, h in enumerate(hooks)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(hooks)
+
+    def drained(self):
+        received = sum(1 for _, f in self.redis.stream("tg:audit") if json.loads(f["record"])["action"] == "received")
+        return received == self.deliveries and self.redis.cmd("XPENDING", "tg:events", "tg:workers")[0] == 0
+
+    def feed_statuses(self):
+        """GitLab's side of a commit status with pipeline_id: an external job of that pipeline."""
+        posted = self.gitlab.requests("status")[self.fed:]
+        self.fed += len(posted)
+        for s in posted:
+            p = self.sim.by_id(s["form"].get("pipeline_id", 0))
+            if p is not None:
+                p.post_status(s["form"]["name"], s["form"]["state"])
+        return len(posted)
+
+    def step_deliver(self, spec, where):
+        """Sends the hooks not sent yet, waits until every one is handled; with echoes (the
+        default) feeds Tollgate's commit statuses back and sends the hooks they cause."""
+        spec = spec if isinstance(spec, dict) else {}
+        for _ in range(MAX_ECHO_ROUNDS):
+            n = self.deliver_new(spec.get("concurrent", False), spec.get("order", "sent"))
+            wait_until(self.drained, timeout=20, what="%s: every hook handled" % where)
+            if not spec.get("echoes", True) or (self.feed_statuses() == 0 and n == 0):
+                return
+            if len(self.sim.hooks) == self.sent:
+                return
+        raise AssertionError("%s: echoes did not settle in %d rounds" % (where, MAX_ECHO_ROUNDS))
+
+    def step_expect(self, spec, where):
+        if "triggers" in spec:
+            got = sorted(json.dumps(self.trigger_view(t), sort_keys=True) for t in self.gitlab.requests("trigger"))
+            want = sorted(json.dumps(w, sort_keys=True) for w in spec["triggers"])
+            assert got == want, "%s: triggers %s, want %s" % (where, got, want)
+        if "statuses" in spec:
+            got = [{"pipeline_id": int(s["form"].get("pipeline_id", 0)), "name": s["form"]["name"],
+                    "state": s["form"]["state"]} for s in self.gitlab.requests("status")]
+            assert got == spec["statuses"], "%s: commit statuses %s, want %s" % (where, got, spec["statuses"])
+        records = [json.loads(f["record"]) for _, f in self.redis.stream("tg:audit")]
+        if "audit" in spec:
+            got = [r["action"] for r in records if r["action"] != "received"]
+            assert got == spec["audit"], "%s: audit %s, want %s" % (where, got, spec["audit"])
+        for action, n in (spec.get("audit_count") or {}).items():
+            low, high = n if isinstance(n, list) else (n, n)
+            got = sum(1 for r in records if r["action"] == action)
+            assert low <= got <= high, "%s: %d %s records, want %s" % (where, got, action, n)
+        for key, fields in (spec.get("deployments") or {}).items():
+            rec = self.redis.cmd("HGETALL", "tg:deploy:" + key) or []
+            rec = {rec[i].decode(): rec[i + 1].decode() for i in range(0, len(rec), 2)}
+            for k, v in fields.items():
+                want = None if v is None else str(v)
+                assert rec.get(k) == want, "%s: deployment %s %s=%r, want %r" % (where, key, k, rec.get(k), want)
+        if "job_hooks" in spec:
+            got = [[h["build_name"], h["build_id"], h["build_status"]] for h in self.sim.hooks
+                   if h.get("object_kind") == "build"]
+            assert got == spec["job_hooks"], "%s: job hooks %s, want %s" % (where, got, spec["job_hooks"])
+        if "hooks" in spec:
+            got = [[h["object_attributes"]["id"], h["object_attributes"]["status"]] for h in self.sim.hooks
+                   if h.get("object_kind") == "pipeline"]
+            assert got == spec["hooks"], "%s: hooks %s, want %s" % (where, got, spec["hooks"])
+
+    @staticmethod
+    def trigger_view(t):
+        v = {"project": t["project"], "ref": t["form"]["ref"]}
+        v.update({k[len("variables["):-1]: val for k, val in t["form"].items() if k.startswith("variables[")
+                  and k[len("variables["):-1] in ("SERVICE", "ENVIRONMENT", "UPSTREAM_PIPELINE")})
+        return v
+
+    def run_step(self, step, where):
+        """True when step was a worker step."""
+        for name in ("pipeline", "jobs", "artifact", "script", "resend", "approve"):
+            if name in step:
+                getattr(self, "step_" + name)(step[name])
+                return True
+        if "deliver" in step:
+            self.step_deliver(step["deliver"], where)
+            return True
+        if "wait_deployment" in step:
+            w = step["wait_deployment"]
+            wait_until(lambda: self.redis.cmd("HGET", "tg:deploy:" + w["key"], "state") == w["state"].encode(),
+                       timeout=20, what="%s: deployment %s to be %s" % (where, w["key"], w["state"]))
+            return True
+        if "expect_worker" in step:
+            self.step_expect(step["expect_worker"], where)
+            return True
+        return False
