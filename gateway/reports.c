@@ -95,43 +95,100 @@ static int version_is_21(const struct rp_parser *p)
     return r->present && r->headlen >= 3 && memcmp(r->head, "2.1", 3) == 0;
 }
 
-/* The format the document identifies itself as, in this order; TG_REPORT_AUTO, with why,
- * when it is none of them. */
-static enum tg_report_format detect_why(const struct rp_parser *p, const char **why)
+/* The top-level keys that identify a format ("$schema" only beside a "version" of 2.1). */
+static const struct {
+    uint8_t bit;
+    uint8_t fmt;
+    const char *key;
+} identifying[] = {
+    {RP_DOC_RUNS, TG_REPORT_SARIF, "runs"},
+    {RP_DOC_SCHEMA, TG_REPORT_SARIF, "$schema"},
+    {RP_DOC_SCHEMAVERSION, TG_REPORT_TRIVY, "SchemaVersion"},
+    {RP_DOC_CLUSTERNAME, TG_REPORT_TRIVY, "ClusterName"},
+    {RP_DOC_RESULTS, TG_REPORT_TRIVY, "Results"},
+    {RP_DOC_HORUSEC, TG_REPORT_HORUSEC, "analysisVulnerabilities"},
+    {RP_DOC_MATCHES, TG_REPORT_GRYPE, "matches"},
+    {RP_DOC_GITLAB_VULNS, TG_REPORT_GITLAB, "vulnerabilities"},
+};
+
+#define K8S_KEYS (RP_BIT(RP_DOC_K8S_VULNS) | RP_BIT(RP_DOC_K8S_MISCONF) | RP_BIT(RP_DOC_K8S_RESOURCES) | \
+                  RP_BIT(RP_DOC_K8S_FINDINGS))
+
+/* A Trivy document is schema 2 (an integer SchemaVersion 2 when present, Results) or a trivy
+ * k8s report (ClusterName and a key of its resources), never both: 0, or -1 with why. */
+static int trivy_shape(const struct rp_parser *p, uint32_t bits, char *why, size_t n)
+{
+    const struct rp_value *sv = &p->slots[0][0];
+    int k8s = (bits & RP_BIT(RP_DOC_CLUSTERNAME)) != 0, k8s_keys = (bits & K8S_KEYS) != 0;
+    if ((bits & RP_BIT(RP_DOC_SCHEMAVERSION)) && !(sv->kind == RK_NUM && sv->isint && sv->has_int && sv->ival == 2))
+        snprintf(why, n, "not a known report (SchemaVersion is %s%.40s%s, not the integer 2 of a Trivy report)",
+                 sv->kind == RK_STR ? "\"" : "", sv->kind == RK_NUM || sv->kind == RK_STR ? sv->text : rp_kind_name(sv->kind),
+                 sv->kind == RK_STR ? "\"" : "");
+    else if ((bits & RP_BIT(RP_DOC_RESULTS)) && (k8s || k8s_keys))
+        snprintf(why, n, "not a known report (both a Trivy \"Results\" list and trivy k8s keys)");
+    else if (k8s && !k8s_keys)
+        snprintf(why, n, "not a known report (a trivy k8s \"ClusterName\" without any of Resources, Findings, "
+                 "Vulnerabilities, Misconfigurations)");
+    else if (!k8s && k8s_keys)
+        snprintf(why, n, "not a known report (trivy k8s keys (Resources, Findings, Vulnerabilities, "
+                 "Misconfigurations) without \"ClusterName\")");
+    else
+        return 0;
+    return -1;
+}
+
+/* The one format whose identifying keys the document carries; TG_REPORT_AUTO, with why,
+ * when it carries none, or keys of two formats (which one counts would be a guess). */
+static enum tg_report_format by_keys(const struct rp_parser *p, uint32_t bits, char *why, size_t n)
+{
+    int first = -1;
+    if (!version_is_21(p))
+        bits &= ~RP_BIT(RP_DOC_SCHEMA);
+    for (int i = 0; i < (int)TG_ARRAY_SIZE(identifying); i++) {
+        if (!(bits & RP_BIT(identifying[i].bit)))
+            continue;
+        if (first >= 0 && identifying[i].fmt != identifying[first].fmt) {
+            snprintf(why, n, "not a known report (top-level keys of two formats: \"%s\" (%s) and \"%s\" (%s))",
+                     identifying[first].key, tg_report_format_name(identifying[first].fmt), identifying[i].key,
+                     tg_report_format_name(identifying[i].fmt));
+            return TG_REPORT_AUTO;
+        }
+        first = first < 0 ? i : first;
+    }
+    if (first < 0)
+        return TG_REPORT_AUTO;
+    if (identifying[first].fmt == TG_REPORT_TRIVY && trivy_shape(p, bits, why, n) < 0)
+        return TG_REPORT_AUTO;
+    return identifying[first].fmt;
+}
+
+/* The format the document identifies itself as; TG_REPORT_AUTO, with why, when it is none
+ * of them or more than one. */
+static enum tg_report_format detect_why(const struct rp_parser *p, char *why, size_t n)
 {
     uint32_t bits = doc_bits(p);
-    *why = "not a known report (no top-level key of Trivy, Horusec, GitLab, SARIF or Grype)";
+    snprintf(why, n, "not a known report (no top-level key of Trivy, Horusec, GitLab, SARIF or Grype)");
     if (p->root_kind == RK_NULL)
         return TG_REPORT_TRIVY; /* the legacy empty report */
     if (p->root_kind == RK_ARR && p->foreign)
-        *why = "not a known report (a list whose entries are not Trivy Results: another tool's document)";
+        snprintf(why, n, "not a known report (a list whose entries are not Trivy Results: another tool's document)");
     if (p->root_kind == RK_ARR)
         return p->foreign ? TG_REPORT_AUTO : TG_REPORT_TRIVY;
     if (p->root_kind != RK_OBJ) {
-        *why = "not a known report (the document is not an object, a list or null)";
+        snprintf(why, n, "not a known report (the document is not an object, a list or null)");
         return TG_REPORT_AUTO;
     }
-    if ((bits & RP_BIT(RP_DOC_RUNS)) || (version_is_21(p) && (bits & RP_BIT(RP_DOC_SCHEMA))))
-        return TG_REPORT_SARIF;
-    if (bits & (RP_BIT(RP_DOC_SCHEMAVERSION) | RP_BIT(RP_DOC_CLUSTERNAME) | RP_BIT(RP_DOC_RESULTS)))
-        return TG_REPORT_TRIVY;
-    if (bits & RP_BIT(RP_DOC_HORUSEC))
-        return TG_REPORT_HORUSEC;
-    if (bits & RP_BIT(RP_DOC_MATCHES))
-        return TG_REPORT_GRYPE;
     if (bits & (RP_BIT(RP_DOC_BOMFORMAT) | RP_BIT(RP_DOC_SPECVERSION))) {
-        *why = "not a supported report (a CycloneDX BOM: bomFormat/specVersion)";
+        snprintf(why, n, "not a supported report (a CycloneDX BOM: bomFormat/specVersion)");
         return TG_REPORT_AUTO;
     }
-    if (bits & RP_BIT(RP_DOC_GITLAB_VULNS))
-        return TG_REPORT_GITLAB;
-    return TG_REPORT_AUTO;
+    return by_keys(p, bits, why, n);
 }
 
 static enum tg_report_format detect(const struct rp_parser *p)
 {
-    const char *why;
-    return detect_why(p, &why);
+    char why[256];
+    return detect_why(p, why, sizeof why);
 }
 
 static const char *guess_name(const struct rp_parser *p)
@@ -230,7 +287,7 @@ static struct rp_sink *counted_sink(struct rp_parser *p, enum tg_report_format f
     if (fmt == TG_REPORT_TRIVY && (p->root_kind == RK_NULL || p->root_kind == RK_ARR))
         return &p->sinks[RP_S_TRIVY_LEGACY];
     if (fmt == TG_REPORT_TRIVY)
-        return &p->sinks[bits & (RP_BIT(RP_DOC_RESULTS) | RP_BIT(RP_DOC_SCHEMAVERSION)) ? RP_S_TRIVY : RP_S_TRIVY_K8S];
+        return &p->sinks[bits & RP_BIT(RP_DOC_CLUSTERNAME) ? RP_S_TRIVY_K8S : RP_S_TRIVY];
     return &p->sinks[sinks[fmt]];
 }
 
@@ -238,8 +295,8 @@ static struct rp_sink *counted_sink(struct rp_parser *p, enum tg_report_format f
  * another kind is refused, never read as an empty report of the forced one). */
 static enum tg_report_format chosen_format(const struct rp_parser *p, char *why, size_t n)
 {
-    const char *unknown;
-    enum tg_report_format found = detect_why(p, &unknown), forced = p->opt.format;
+    char unknown[256];
+    enum tg_report_format found = detect_why(p, unknown, sizeof unknown), forced = p->opt.format;
     if (forced == TG_REPORT_AUTO || found == forced) {
         snprintf(why, n, "%s", unknown);
         return found;
@@ -271,7 +328,7 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
                             size_t errlen)
 {
     struct rp_parser *p = (struct rp_parser *)tp;
-    char why[256];
+    char why[512];
     memset(out, 0, sizeof *out);
     if (!p->failed && yajl_complete_parse(p->yajl) != yajl_status_ok)
         syntax_error(p, NULL, 0);

@@ -72,6 +72,17 @@ const char *rp_kind_name(uint8_t kind)
     return names[kind];
 }
 
+const char *rp_shown(const struct rp_value *v, char *buf, size_t n)
+{
+    int printable = v->kind == RK_STR && v->len == v->tlen && v->len <= 40;
+    for (size_t i = 0; printable && i < v->len; i++)
+        printable = v->text[i] >= 0x20 && v->text[i] < 0x7f && v->text[i] != '"';
+    if (!printable)
+        return rp_kind_name(v->kind);
+    snprintf(buf, n, "\"%.40s\"", v->text);
+    return buf;
+}
+
 size_t rp_utf8_check(struct rp_parser *p, const unsigned char *s, size_t n)
 {
     size_t i = 0;
@@ -329,6 +340,8 @@ static const struct rp_node *arrive(struct rp_parser *p, uint8_t kind, uint8_t *
     if (f->mode == RPF_OBJ) {
         node = f->pending;
         f->pending = NULL;
+        if (node == NULL && kind == RK_ARR && (f->node->flags & RF_KNOWN_ARRAYS) && f->sink == RP_S_TRIVY_LEGACY)
+            p->foreign = 1;
     } else if (f->mode == RPF_LIST) {
         node = element(p, f, kind);
     } else if (f->mode == RPF_PROBE && f->count++ == 0 && f->node->type == RN_OBJECT &&

@@ -77,6 +77,8 @@ enum rp_mode {
 };
 #define RF_ITEM 0x01  /* OBJECT: a new scratch level (node->level) begins and ends here */
 #define RF_NODUP 0x02 /* a repeated key is refused (which one counts would be a guess) */
+#define RF_KNOWN_ARRAYS 0x04 /* legacy Trivy Result: a member it does not name holding an array
+                              * makes the document foreign (another tool's list) */
 
 struct rp_node {
     const char *key; /* NULL ends a list of children */
@@ -115,7 +117,7 @@ enum rp_doc_key {
     RP_DOC_RUNS, RP_DOC_SCHEMA, RP_DOC_VERSION, RP_DOC_STATUS, RP_DOC_SCHEMAVERSION,
     RP_DOC_CLUSTERNAME, RP_DOC_RESULTS, RP_DOC_K8S_VULNS, RP_DOC_K8S_MISCONF, RP_DOC_K8S_RESOURCES,
     RP_DOC_HORUSEC, RP_DOC_MATCHES, RP_DOC_GITLAB_VULNS, RP_DOC_SCAN, RP_DOC_BOMFORMAT,
-    RP_DOC_SPECVERSION
+    RP_DOC_SPECVERSION, RP_DOC_K8S_FINDINGS
 };
 #define RP_BIT(k) (1u << (k))
 
@@ -123,7 +125,7 @@ enum rp_doc_key {
 enum rp_sink_id {
     RP_S_NONE,
     RP_S_TRIVY,        /* {"Results": [...]} or SchemaVersion present */
-    RP_S_TRIVY_K8S,    /* trivy k8s: Vulnerabilities / Misconfigurations / Resources */
+    RP_S_TRIVY_K8S,    /* trivy k8s: Vulnerabilities / Misconfigurations / Resources / Findings */
     RP_S_TRIVY_LEGACY, /* a top-level list of Results */
     RP_S_HORUSEC,
     RP_S_GITLAB,
@@ -305,6 +307,9 @@ static inline struct rp_value *rp_slot(struct rp_parser *p, int level, int slot)
 /* The identity hash of a captured scalar; absent hashes like null (both are None). */
 uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v);
 const char *rp_kind_name(uint8_t kind);
+/* How an error shows a value a format does not define: a short printable string quoted,
+ * else its kind ("a list"). buf: at least 48 bytes. */
+const char *rp_shown(const struct rp_value *v, char *buf, size_t n);
 /* The JSON path ("$.runs[0].results[2]") of the value being looked at: the open frames,
  * then ".key" when key is given, else "[i]" for the innermost list's current element when
  * elem is set. Returns p->path (valid until the next call; cut when very long). */

@@ -253,18 +253,6 @@ static int word_of(const struct rp_value *v, const char *const *words)
     return -1;
 }
 
-/* How the error shows a value SARIF does not define: a short printable string quoted. */
-static const char *shown(const struct rp_value *v, char *buf, size_t n)
-{
-    int printable = v->kind == RK_STR && v->len == v->tlen && v->len <= 40;
-    for (size_t i = 0; printable && i < v->len; i++)
-        printable = v->text[i] >= 0x20 && v->text[i] < 0x7f && v->text[i] != '"';
-    if (!printable)
-        return rp_kind_name(v->kind);
-    snprintf(buf, n, "\"%.40s\"", v->text);
-    return buf;
-}
-
 static void result_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)s, (void)n;
@@ -281,7 +269,7 @@ static void suppression_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     int w = st->kind == RK_ABSENT ? 0 : word_of(st, statuses);
     if (w < 0) {
         rp_sink_fail(p, s, "%s.status is %s, not a SARIF suppression status (accepted, underReview, rejected)",
-                     rp_path(p, NULL, 1), shown(st, buf, sizeof buf));
+                     rp_path(p, NULL, 1), rp_shown(st, buf, sizeof buf));
         return;
     }
     p->sarif.supp_n++;
@@ -297,7 +285,7 @@ static int result_kind(struct rp_parser *p, struct rp_sink *s)
     int k = kind->kind == RK_ABSENT ? 0 : word_of(kind, kinds);
     if (k < 0)
         rp_sink_fail(p, s, "%s.kind is %s, not a SARIF result kind (fail, pass, open, informational, "
-                     "notApplicable, review)", rp_path(p, NULL, 1), shown(kind, buf, sizeof buf));
+                     "notApplicable, review)", rp_path(p, NULL, 1), rp_shown(kind, buf, sizeof buf));
     return k > 0 ? 1 : k;
 }
 

@@ -144,6 +144,19 @@ def test_block_names_the_cve(tmp):
     assert d["counts"]["critical"] == 1 and "trigger" not in d
 
 
+def test_trivy_k8s_summary_findings_block(tmp):
+    """`trivy k8s --report summary` puts its resources under "Findings" (issue 9): counted, blocks."""
+    d_ = tmp / "k8s"
+    d_.mkdir()
+    (d_ / "trivy-report.json").write_text(json.dumps({"ClusterName": "prod", "Findings": [
+        {"Namespace": "default", "Kind": "Deployment", "Name": "web", "Results": [
+            {"Target": "nginx", "Vulnerabilities": [{"VulnerabilityID": "CVE-2023-1", "Severity": "CRITICAL"}]}]}]}))
+    reports = [str(d_ / "trivy-report.json"), report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "severity.block"), p.stdout
+    assert d["reasons"][0] == "critical 1 > 0 in trivy-scan/trivy-report.json: CVE-2023-1"
+
+
 def test_horusec_criticals_block(tmp):
     reports = [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"),
                report(tmp, "horusec/dd_horres3.json", "sast-report.json")]
@@ -244,6 +257,19 @@ NOT_UNDERSTOOD = [
      "horusec: byte 0: expected a horusec report, the document is a sarif report"),
     ("horusec-entries-number", "sast-report.json", '{"analysisVulnerabilities": 3}',
      "$.analysisVulnerabilities is a number, not an array"),
+    # issue 9's attack: keys of two formats, a foreign SchemaVersion, statuses Trivy does not define
+    ("trivy-and-sarif-keys", "trivy-report.json",
+     '{"SchemaVersion":2,"Results":[{"Vulnerabilities":[{"Severity":"CRITICAL"}]}],"runs":null}',
+     'top-level keys of two formats: "runs" (sarif) and "SchemaVersion" (trivy)'),
+    ("security-hub-as-trivy", "trivy-report.json",
+     '{"SchemaVersion":"2018-10-08","Severity":{"Label":"CRITICAL"},"Resources":[{"Type":"x"}]}',
+     'SchemaVersion is "2018-10-08", not the integer 2'),
+    ("k8s-nothing-readable", "trivy-report.json", '{"ClusterName":"prod"}', 'a trivy k8s "ClusterName" without'),
+    ("misconfiguration-status-lower", "trivy-report.json",
+     '{"SchemaVersion":2,"Results":[{"Misconfigurations":[{"Status":"fail","Severity":"CRITICAL"}]}]}',
+     '$.Results[0].Misconfigurations[0].Status is "fail", not a Trivy status'),
+    ("matches-and-vulnerabilities", "sast-report.json", '{"matches":[],"vulnerabilities":[{"severity":"Critical"}]}',
+     'top-level keys of two formats: "matches" (grype) and "vulnerabilities" (gitlab)'),
 ]
 
 
