@@ -356,8 +356,9 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
     const struct rp_raw *r = &p->raw[which];
     json_error_t e;
     json_t *v;
+    static const char *const paths[RP_RAW_COUNT] = {"$.version", "$.status", "$.scan.type"};
     if (r->overflow) {
-        snprintf(err, errlen, "\"%s\" is larger than %d bytes", key, RP_RAW_CAP);
+        snprintf(err, errlen, "%s is larger than %d bytes", paths[which], RP_RAW_CAP);
         return -1;
     }
     if (!r->present)

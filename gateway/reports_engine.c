@@ -158,6 +158,12 @@ uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v)
     return v->kind == RK_ABSENT ? value_hash(p, &none, "", 0) : v->hash;
 }
 
+uint64_t rp_hash_text(struct rp_parser *p, const char *s, size_t n)
+{
+    static const struct rp_value str = {.kind = RK_STR};
+    return value_hash(p, &str, s, n);
+}
+
 static void capture(struct rp_parser *p, const struct rp_node *node, uint8_t kind, const char *s,
                     size_t n)
 {

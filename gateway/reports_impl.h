@@ -218,24 +218,38 @@ struct rp_trivy {
     size_t n, cap;
 };
 
+/* A SARIF level: absent (or null), else 1 + its index in none, note, warning, error. */
+enum { RP_LEVEL_ABSENT, RP_LEVEL_NONE, RP_LEVEL_NOTE, RP_LEVEL_WARNING, RP_LEVEL_ERROR };
+
 struct rp_rule {
     uint8_t dc_bad, props_bad, score;
-    struct rp_value level; /* defaultConfiguration.level */
+    uint8_t level; /* defaultConfiguration.level (RP_LEVEL_*) */
     uint16_t idlen;
     char id[RP_TEXT_CAP];
+    char path[96]; /* its JSON path, for errors found when a result uses it */
 };
 
-/* A SARIF result as the rule resolution needs it. Held results keep their texts in the
- * arena (off) until the run ends; others point into the slots (s). */
+/* A SARIF result as the rule resolution needs it; s points into the slots, or into the
+ * arena for a held result. */
 enum { RP_SR_ID, RP_SR_TITLE, RP_SR_FILE, RP_SR_COUNT };
 struct rp_sres {
-    uint8_t idx_ok, tc_ok, rid_kind, suppressed;
+    uint8_t idx_ok, tc_ok, rid_kind, suppressed, level;
     int64_t idx, tc;
     uint64_t rid_hash;
     long line;
-    struct rp_value level;
     const char *s[RP_SR_COUNT];
-    size_t n[RP_SR_COUNT], off[RP_SR_COUNT];
+    uint16_t n[RP_SR_COUNT];
+};
+
+/* A result held until its run's rules are known: only what resolving it needs (a failing,
+ * unsuppressed result's rule reference and level; its texts in the arena at off). */
+struct rp_sheld {
+    int64_t idx, tc;
+    uint64_t rid_hash;
+    uint64_t off;
+    long line;
+    uint16_t n[RP_SR_COUNT];
+    uint8_t idx_ok, tc_ok, rid_kind, level, suppressed;
 };
 
 struct rp_sarif {
@@ -252,7 +266,7 @@ struct rp_sarif {
     uint32_t supp_n, supp_open; /* entries; entries under review or rejected */
     struct rp_hmap by_id;  /* id hash -> index in rules[] */
     int tool_done;         /* rules final: resolve results as they come */
-    struct rp_sres *held;  /* results waiting for rules that come later in the run */
+    struct rp_sheld *held; /* results waiting for rules that come later in the run */
     size_t nheld, capheld;
     struct tg_buf arena;   /* their strings */
 };
@@ -306,6 +320,8 @@ static inline struct rp_value *rp_slot(struct rp_parser *p, int level, int slot)
 }
 /* The identity hash of a captured scalar; absent hashes like null (both are None). */
 uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v);
+/* The identity hash of the string s (as rp_hash_of of a captured string with that text). */
+uint64_t rp_hash_text(struct rp_parser *p, const char *s, size_t n);
 const char *rp_kind_name(uint8_t kind);
 /* How an error shows a value a format does not define: a short printable string quoted,
  * else its kind ("a list"). buf: at least 48 bytes. */
@@ -330,10 +346,17 @@ void rp_sink_dispose(struct rp_sink *s);
 void rp_offer(struct rp_parser *p, struct rp_sink *s, const struct rp_find *f);
 /* Gives entries still waiting for a file (Trivy's Target) this one. */
 void rp_sink_patch_file(struct rp_sink *s, const char *file, size_t n);
+/* A field of an identity: its slot, and its name under the entry for errors ("PkgName",
+ * "vulnerability.id"). */
+struct rp_ident_field {
+    int slot;
+    const char *name;
+};
 /* The identity of an entry: a keyed hash of the tuple of the given slots (absent
- * equals null and 1 equals 1.0). -1 after failing the sink when a field is a list
- * or an object (unhashable). */
-int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const int *slots, size_t n, uint64_t *out);
+ * equals null and 1 equals 1.0). -1 after failing the sink, naming the field's JSON path,
+ * when a field is a list or an object (unhashable). Call from the entry's end hook. */
+int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const struct rp_ident_field *fields, size_t n,
+                  uint64_t *out);
 /* Counts one entry with this identity; returns 1 when it was not seen before. */
 int rp_sink_ident(struct rp_sink *s, uint64_t key);
 /* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be a key. */

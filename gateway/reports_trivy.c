@@ -31,7 +31,8 @@ static void offer(struct rp_parser *p, struct rp_sink *s)
 static void vuln_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)n;
-    static const int ident[] = {T_ID, T_PKG, T_VER, T_PATH};
+    static const struct rp_ident_field ident[] = {
+        {T_ID, "VulnerabilityID"}, {T_PKG, "PkgName"}, {T_VER, "InstalledVersion"}, {T_PATH, "PkgPath"}};
     uint64_t key;
     if (rp_ident_hash(p, s, 3, ident, TG_ARRAY_SIZE(ident), &key) < 0)
         return;
@@ -102,7 +103,7 @@ static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
         p->foreign = 1;
     struct rp_trivy *t = &p->trivy;
     if (t->n && rp_unhashable(target)) {
-        rp_sink_fail(p, s, "a Result's Target is %s, not a scalar", rp_kind_name(target->kind));
+        rp_sink_fail(p, s, "%s.Target is %s, not a scalar", rp_path(p, NULL, 1), rp_kind_name(target->kind));
         return;
     }
     uint64_t th = rp_hash_of(p, target);
