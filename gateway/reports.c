@@ -347,6 +347,7 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
         return report(err, errlen, tg_report_format_name(fmt), 0, why);
     out->format = fmt;
     out->extra = extra;
+    rp_scan_failed(p, fmt, s, out->scan_failed, sizeof out->scan_failed);
     rp_sink_finish(p, s, out);
     return 0;
 }
@@ -356,7 +357,7 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
     const struct rp_raw *r = &p->raw[which];
     json_error_t e;
     json_t *v;
-    static const char *const paths[RP_RAW_COUNT] = {"$.version", "$.status", "$.scan.type"};
+    static const char *const paths[RP_RAW_COUNT] = {"$.version", "$.status", "$.scan.type", "$.scan.status"};
     if (r->overflow) {
         snprintf(err, errlen, "%s is larger than %d bytes", paths[which], RP_RAW_CAP);
         return -1;
@@ -371,6 +372,24 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
         v = json_stringn(r->buf.data, r->buf.len);
     json_object_set_new(obj, key, v);
     return 0;
+}
+
+/* A captured status that is present and not "success" (its compact JSON text). */
+static int not_success(const struct rp_raw *r)
+{
+    return r->present && !(r->buf.len == 9 && memcmp(r->buf.data, "\"success\"", 9) == 0);
+}
+
+void rp_scan_failed(struct rp_parser *p, enum tg_report_format fmt, const struct rp_sink *s, char *out, size_t n)
+{
+    const struct rp_raw *r = &p->raw[fmt == TG_REPORT_GITLAB ? RP_RAW_SCANSTATUS : RP_RAW_STATUS];
+    out[0] = '\0';
+    if ((fmt == TG_REPORT_GITLAB || fmt == TG_REPORT_HORUSEC) && not_success(r))
+        snprintf(out, n, "%s is %.*s", fmt == TG_REPORT_GITLAB ? "$.scan.status" : "$.status",
+                 (int)(r->buf.len < 64 ? r->buf.len : 64), r->buf.data);
+    else if (fmt == TG_REPORT_SARIF && s->n[RP_N_FAILEDRUNS])
+        snprintf(out, n, "%s.executionSuccessful is false (%llu invocation%s)", p->sarif.failed_at,
+                 (unsigned long long)s->n[RP_N_FAILEDRUNS], s->n[RP_N_FAILEDRUNS] > 1 ? "s" : "");
 }
 
 void tg_report_summary_dispose(struct tg_report_summary *s)

@@ -74,6 +74,10 @@ struct tg_report_summary {
     /* The most severe findings first; equal severities keep file order. Owned. */
     struct tg_report_finding *findings;
     size_t nfindings;
+    /* Non-empty when the scanner itself declared that it failed, saying where: GitLab
+     * scan.status, Horusec status other than "success", SARIF
+     * runs[].invocations[].executionSuccessful false. Its findings are counted all the same. */
+    char scan_failed[160];
 };
 
 /* Called once for every counted finding, in file order, with the id's bytes (not

@@ -138,7 +138,7 @@ enum rp_sink_id {
 enum {
     RP_N_VULNS, RP_N_MISCONF, RP_N_SECRETS, RP_N_LICENSES, RP_N_NOTFAIL, RP_N_IDENT, /* trivy, grype */
     RP_N_SEVMISSING = 0,                                                       /* gitlab */
-    RP_N_SUPPRESSED = 0, RP_N_SCORED, RP_N_RUNS, RP_N_NOTFAILING,               /* sarif */
+    RP_N_SUPPRESSED = 0, RP_N_SCORED, RP_N_RUNS, RP_N_NOTFAILING, RP_N_FAILEDRUNS, /* sarif */
     RP_N_COUNT = 6
 };
 
@@ -204,7 +204,7 @@ struct rp_frame {
     uint8_t mode, sink, isarray;
 };
 
-enum { RP_RAW_VERSION, RP_RAW_STATUS, RP_RAW_SCANTYPE, RP_RAW_COUNT };
+enum { RP_RAW_VERSION, RP_RAW_STATUS, RP_RAW_SCANTYPE, RP_RAW_SCANSTATUS, RP_RAW_COUNT };
 struct rp_raw {
     struct tg_buf buf;
     uint8_t present, overflow;
@@ -269,6 +269,7 @@ struct rp_sarif {
     struct rp_sheld *held; /* results waiting for rules that come later in the run */
     size_t nheld, capheld;
     struct tg_buf arena;   /* their strings */
+    char failed_at[128];   /* the first invocation whose executionSuccessful is false */
 };
 
 struct rp_parser {
@@ -413,6 +414,8 @@ json_t *rp_horusec_extra(struct rp_parser *p, struct rp_sink *s, char *err, size
 json_t *rp_gitlab_extra(struct rp_parser *p, struct rp_sink *s, char *err, size_t errlen);
 json_t *rp_grype_extra(struct rp_parser *p, struct rp_sink *s);
 json_t *rp_sarif_extra(struct rp_parser *p, struct rp_sink *s);
+/* Where the scanner declared that it failed (tg_report_summary.scan_failed), "" when not. */
+void rp_scan_failed(struct rp_parser *p, enum tg_report_format fmt, const struct rp_sink *s, char *out, size_t n);
 void rp_trivy_dispose(struct rp_trivy *t);
 void rp_sarif_dispose(struct rp_sarif *s);
 /* Sets obj[key] to a captured raw value (null when absent). -1 with a reason when it was

@@ -18,7 +18,8 @@
 enum { RL_ID, RL_DC, RL_LEVEL, RL_PROPS, RL_SCORE };                              /* a rule */
 enum { RS_RULEID, RS_INDEX, RS_RULE, RS_RULEREF, RS_LEVEL, RS_KIND, RS_MSG, RS_URI, RS_LINE, /* a result */
        RS_REFINDEX, RS_TCINDEX };
-enum { SP_STATUS }; /* level 3: a suppression */
+enum { SP_STATUS };  /* level 3: a suppression */
+enum { IV_SUCCESS }; /* level 3: an invocation */
 
 static void run_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
@@ -400,6 +401,16 @@ static void run_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     sa->nheld = 0;
 }
 
+/* executionSuccessful false: the tool says this run failed, so its results may be partial. */
+static void invocation_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)n;
+    if (rp_slot(p, 3, IV_SUCCESS)->kind != RK_FALSE)
+        return;
+    if (s->n[RP_N_FAILEDRUNS]++ == 0)
+        snprintf(p->sarif.failed_at, sizeof p->sarif.failed_at, "%s", rp_path(p, NULL, 1));
+}
+
 static void runs_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)p;
@@ -455,9 +466,12 @@ static const struct rp_node result_fields[] = {
 };
 static const struct rp_node result = RP_ITEM("results", 2, result_fields, result_begin, result_end);
 
+static const struct rp_node invocation_fields[] = {RP_FIELD("executionSuccessful", 3, IV_SUCCESS, 0), RP_END};
+static const struct rp_node invocation = RP_ITEM("invocations", 3, invocation_fields, NULL, invocation_end);
 static const struct rp_node run_fields[] = {
     RP_OBJ("tool", 1, 0, tool_fields, tool_end),
     RP_LIST("results", RM_DICTS, 2, 0, &result, NULL),
+    RP_LIST("invocations", RM_DICTS, 3, 0, &invocation, NULL),
     RP_END,
 };
 static const struct rp_node run = RP_ITEM("runs", 1, run_fields, run_begin, run_end);

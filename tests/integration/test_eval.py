@@ -157,6 +157,27 @@ def test_trivy_k8s_summary_findings_block(tmp):
     assert d["reasons"][0] == "critical 1 > 0 in trivy-scan/trivy-report.json: CVE-2023-1"
 
 
+def test_failed_scan_blocks_and_still_counts(tmp):
+    """A scanner that declares failure (Horusec "status": "error") blocks with scan_failed: its
+    findings may be partial, so it is not a pass even when they are under the limits (issue 9)."""
+    bad = tmp / "failed"
+    bad.mkdir()
+    (bad / "sast-report.json").write_text('{"version": "v2.7.1", "status": "error", "errors": "docker not found", '
+                                          '"analysisVulnerabilities": null}')
+    reports = [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"), str(bad / "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "scan_failed"), p.stdout
+    assert d["reasons"][0] == ('report horusec/sast-report.json: the scanner declared that it failed '
+                               '($.status is "error")')
+    horusec = [r for r in d["reports"] if r["job"] == "horusec"][0]
+    assert horusec["status"] == "ok" and horusec["scan_failed"] == '$.status is "error"'
+    # the real report with status error and 14 findings: counted, and blocked as failed
+    reports[1] = report(tmp, "horusec/dd_issue_6258.json", "sast-report.json")
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "scan_failed"), p.stdout
+    assert sum(d["counts"].values()) == 14
+
+
 def test_horusec_criticals_block(tmp):
     reports = [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"),
                report(tmp, "horusec/dd_horres3.json", "sast-report.json")]
