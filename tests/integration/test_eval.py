@@ -309,6 +309,65 @@ def test_report_not_understood_blocks(tmp, name, artifact, text, why):
     assert len(unreadable) == 1 and why in unreadable[0]["error"]
 
 
+def same_base_policy(tmp):
+    """The shipped policy with two report entries whose artifacts share a base name."""
+    pol = tmp / "policies"
+    pol.mkdir()
+    shipped = (ROOT / "policies" / "default.yaml").read_text()
+    old = ("      - { job: horusec,    artifact: sast-report.json,  format: horusec }\n"
+           "      - { job: trivy-scan, artifact: trivy-report.json, format: trivy }\n")
+    assert old in shipped
+    (pol / "default.yaml").write_text(shipped.replace(old, "      - { job: horusec, artifact: out/report.json }\n"
+                                                           "      - { job: trivy-scan, artifact: report.json }\n", 1))
+    return config(tmp, policies=pol)
+
+
+def two_reports(tmp):
+    """a/report.json: an empty legacy Trivy report (null); b/report.json: a CRITICAL."""
+    for name, text in (("a", "null"), ("b", '{"SchemaVersion": 2, "Results": [{"Target": "img", "Vulnerabilities": '
+                                            '[{"VulnerabilityID": "CVE-2024-1", "Severity": "CRITICAL"}]}]}')):
+        (tmp / name).mkdir()
+        (tmp / name / "report.json").write_text(text)
+    return tmp / "a" / "report.json", tmp / "b" / "report.json"
+
+
+def test_reports_with_one_base_name_are_refused(tmp):
+    """Two --report files that could stand for the same entry: which one counts would be a guess,
+    so eval refuses them (issue 9: the first won, the critical in the second was never read)."""
+    cfg, ev = same_base_policy(tmp), pipeline(tmp)
+    a, b = two_reports(tmp)
+    p, d = evaluate(cfg, ev, [a, b])
+    assert p.returncode == 2 and d is None, p.stdout
+    assert "--report %s and --report %s both stand for artifacts named report.json" % (a, b) in p.stderr
+    assert "JOB=FILE" in p.stderr and "was not used" not in p.stderr
+    # one file standing for the entries of two jobs is refused as well
+    p, d = evaluate(cfg, ev, [b])
+    assert p.returncode == 2, p.stdout
+    assert "--report %s stands for artifacts of jobs horusec and trivy-scan" % b in p.stderr
+    # the shipped policy (one entry per base name) refuses the same file name given twice too
+    p, d = evaluate(config(tmp), ev, [a, b])
+    assert p.returncode == 2 and "both stand for artifacts named report.json" in p.stderr
+
+
+def test_report_named_by_job(tmp):
+    """--report JOB=[FORMAT:]FILE says which entry a file stands for."""
+    cfg, ev = same_base_policy(tmp), pipeline(tmp)
+    a, b = two_reports(tmp)
+    p, d = evaluate(cfg, ev, ["horusec=%s" % a, "trivy-scan=trivy:%s" % b])
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "severity.block"), p.stdout + p.stderr
+    assert d["reasons"][0] == "critical 1 > 0 in trivy-scan/report.json: CVE-2024-1"
+    assert [(r["job"], r["status"], r["format"]) for r in d["reports"]] == [("horusec", "ok", "trivy"),
+                                                                          ("trivy-scan", "ok", "trivy")]
+    assert "warning" not in p.stderr
+    # the same job twice for one base name is refused; a job with no such entry is unused
+    p, _ = evaluate(cfg, ev, ["trivy-scan=%s" % a, "trivy-scan=%s" % b])
+    assert p.returncode == 2 and "of job trivy-scan" in p.stderr
+    p, d = evaluate(cfg, ev, ["horusec=%s" % a, "trivy-scan=%s" % b, "deploy=%s" % a])
+    assert (p.returncode, d["rule"]) == (1, "severity.block")
+    assert ("--report %s was not used (no report of the chosen environment and job deploy has an artifact "
+            "named report.json)" % a) in p.stderr
+
+
 def test_exceptions_apply_then_expire(tmp):
     fixture = "trivy/dd_scheme_2_many_vulns.json"
     cve = critical_cve(fixture)
