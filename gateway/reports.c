@@ -248,14 +248,24 @@ void tg_report_parser_free(struct tg_report_parser *tp)
     free(p);
 }
 
-/* yajl's own reason ("parse error: premature EOF"), unless a callback already failed. */
+/* yajl's own reason ("parse error: premature EOF"), unless a callback already failed. A
+ * byte order mark is named: editors on Windows add one, and JSON text must not begin with it
+ * (RFC 8259 8.1). yajl counts a byte it cannot lex as consumed: the offset names that byte. */
 static void syntax_error(struct rp_parser *p, const unsigned char *chunk, size_t n)
 {
     if (p->failed)
         return;
     unsigned char *msg = yajl_get_error(p->yajl, 0, chunk, n);
     size_t len = strcspn((const char *)msg, "\r\n");
-    rp_fail(p, "invalid JSON: %.*s", (int)len, (const char *)msg);
+    if (p->nhead == 3 && memcmp(p->head, "\xef\xbb\xbf", 3) == 0) {
+        rp_fail(p, "invalid JSON: the file begins with a UTF-8 byte order mark (EF BB BF), which JSON text must "
+                   "not; save it without one");
+        p->err_off = 0;
+    } else {
+        rp_fail(p, "invalid JSON: %.*s", (int)len, (const char *)msg);
+        if (strstr((const char *)msg, "lexical error: invalid char") && p->err_off > 0)
+            p->err_off--;
+    }
     yajl_free_error(p->yajl, msg);
 }
 
@@ -263,6 +273,8 @@ int tg_report_parser_feed(struct tg_report_parser *tp, const void *chunk, size_t
                           size_t errlen)
 {
     struct rp_parser *p = (struct rp_parser *)tp;
+    for (size_t i = 0; p->nhead < sizeof p->head && i < n; i++)
+        p->head[p->nhead++] = ((const unsigned char *)chunk)[i];
     if (!p->failed) {
         size_t ok = rp_utf8_check(p, chunk, n);
         if (yajl_parse(p->yajl, chunk, ok) != yajl_status_ok) {

@@ -293,6 +293,8 @@ struct rp_parser {
     struct rp_raw raw[RP_RAW_COUNT];
     struct rp_sink sinks[RP_SINK_COUNT];
     uint8_t foreign;       /* a top-level list that is not a list of Trivy Results */
+    uint8_t nhead;         /* bytes in head: the document's first bytes (a byte order mark?) */
+    unsigned char head[3];
     uint32_t closing_seen; /* the member bits of the object whose end hook runs */
     char path[256];        /* rp_path's result */
     struct tg_buf scratch;
