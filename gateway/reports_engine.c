@@ -72,6 +72,14 @@ const char *rp_kind_name(uint8_t kind)
     return names[kind];
 }
 
+int rp_word_of(const struct rp_value *v, const char *const *words)
+{
+    for (int i = 0; v->kind == RK_STR && words[i]; i++)
+        if (v->len == strlen(words[i]) && memcmp(v->text, words[i], v->len) == 0)
+            return i;
+    return -1;
+}
+
 const char *rp_shown(const struct rp_value *v, char *buf, size_t n)
 {
     int printable = v->kind == RK_STR && v->len == v->tlen && v->len <= 40;

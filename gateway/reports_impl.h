@@ -326,6 +326,8 @@ uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v);
 /* The identity hash of the string s (as rp_hash_of of a captured string with that text). */
 uint64_t rp_hash_text(struct rp_parser *p, const char *s, size_t n);
 const char *rp_kind_name(uint8_t kind);
+/* v is a string equal to one of the words (NULL-terminated), exactly: its index, else -1. */
+int rp_word_of(const struct rp_value *v, const char *const *words);
 /* How an error shows a value a format does not define: a short printable string quoted,
  * else its kind ("a list"). buf: at least 48 bytes. */
 const char *rp_shown(const struct rp_value *v, char *buf, size_t n);

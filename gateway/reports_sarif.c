@@ -40,15 +40,6 @@ static void props_str(struct rp_parser *p, struct rp_sink *s, const char *str, s
     rp_slot(p, 2, RL_PROPS)->score = memmem(str, n, "security-severity", 17) != NULL;
 }
 
-/* v is a string equal to one of the words (NULL-terminated); returns its index or -1. */
-static int word_of(const struct rp_value *v, const char *const *words)
-{
-    for (int i = 0; v->kind == RK_STR && words[i]; i++)
-        if (v->len == strlen(words[i]) && memcmp(v->text, words[i], v->len) == 0)
-            return i;
-    return -1;
-}
-
 static const char *const level_words[] = {"none", "note", "warning", "error", NULL};
 
 /* A level (RP_LEVEL_*): absent and null mean none given; a value SARIF does not define
@@ -58,7 +49,7 @@ static int level_of(struct rp_parser *p, struct rp_sink *s, const struct rp_valu
     char buf[48];
     if (v->kind == RK_ABSENT || v->kind == RK_NULL)
         return RP_LEVEL_ABSENT;
-    int w = word_of(v, level_words);
+    int w = rp_word_of(v, level_words);
     if (w >= 0)
         return RP_LEVEL_NONE + w;
     rp_sink_fail(p, s, "%s is %s, not a SARIF level (error, warning, note, none)", path, rp_shown(v, buf, sizeof buf));
@@ -347,7 +338,7 @@ static void suppression_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     const struct rp_value *st = rp_slot(p, 3, SP_STATUS);
     char buf[48];
     (void)n;
-    int w = st->kind == RK_ABSENT ? 0 : word_of(st, statuses);
+    int w = st->kind == RK_ABSENT ? 0 : rp_word_of(st, statuses);
     if (w < 0) {
         rp_sink_fail(p, s, "%s.status is %s, not a SARIF suppression status (accepted, underReview, rejected)",
                      rp_path(p, NULL, 1), rp_shown(st, buf, sizeof buf));
@@ -363,7 +354,7 @@ static int result_kind(struct rp_parser *p, struct rp_sink *s)
     static const char *const kinds[] = {"fail", "pass", "open", "informational", "notApplicable", "review", NULL};
     const struct rp_value *kind = rp_slot(p, 2, RS_KIND);
     char buf[48];
-    int k = kind->kind == RK_ABSENT ? 0 : word_of(kind, kinds);
+    int k = kind->kind == RK_ABSENT ? 0 : rp_word_of(kind, kinds);
     if (k < 0)
         rp_sink_fail(p, s, "%s.kind is %s, not a SARIF result kind (fail, pass, open, informational, "
                      "notApplicable, review)", rp_path(p, NULL, 1), rp_shown(kind, buf, sizeof buf));

@@ -53,14 +53,11 @@ static void vuln_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
  * other value is one Trivy does not write, so which it meant would be a guess. */
 static void misconf_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    static const char *const statuses[] = {"FAIL", "PASS", "EXCEPTION"};
+    static const char *const statuses[] = {"FAIL", "PASS", "EXCEPTION", NULL};
     const struct rp_value *st = rp_slot(p, 3, T_STATUS);
     char buf[48];
-    int w = st->kind == RK_ABSENT ? 0 : -1;
+    int w = st->kind == RK_ABSENT ? 0 : rp_word_of(st, statuses);
     (void)n;
-    for (int i = 0; w < 0 && st->kind == RK_STR && i < 3; i++)
-        if (st->len == strlen(statuses[i]) && memcmp(st->text, statuses[i], st->len) == 0)
-            w = i;
     if (w < 0) {
         rp_sink_fail(p, s, "%s.Status is %s, not a Trivy status (FAIL, PASS, EXCEPTION)", rp_path(p, NULL, 1),
                      rp_shown(st, buf, sizeof buf));
