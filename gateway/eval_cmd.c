@@ -1,7 +1,9 @@
 /* eval_cmd.c -- `tollgate eval`: the decision for one recorded event, with local report files.
  *
  * No network: each --report FILE stands for the policy's report entry whose artifact has the
- * same base name; entries without one are "not found". Owns the command line, the fetch
+ * same base name (JOB=FILE: of that job); entries without one are "not found". A --report
+ * that could stand for two entries, or two that could stand for one, are refused: which file
+ * counts would be a guess. Owns the command line, the fetch
  * callback over files and the output; deciding is the policy module's, rendering the
  * template module's. The trigger token is never printed.
  */
@@ -24,6 +26,8 @@
 #define READ_CHUNK 65536
 
 struct report_file {
+    char *job;                     /* JOB=FILE: only for the entries of this job */
+    const char *used_by;           /* the job whose entry it stood for */
     const char *path;
     const char *base;              /* matched against the artifact's base name */
     enum tg_report_format format;  /* forced when given as FORMAT:FILE */
@@ -42,7 +46,7 @@ struct eval_args {
 static int eval_usage(FILE *out)
 {
     fprintf(out,
-            "usage: tollgate eval -c FILE --event EVENT.json [--report [FORMAT:]FILE]... [--now TIME]\n"
+            "usage: tollgate eval -c FILE --event EVENT.json [--report [JOB=][FORMAT:]FILE]... [--now TIME]\n"
             "  Decides for one recorded Pipeline Hook body with the configuration's policies, no\n"
             "  network, and prints the decision JSON (for deploy with the rendered \"trigger\",\n"
             "  never its token).\n"
@@ -51,6 +55,10 @@ static int eval_usage(FILE *out)
             "                          reports not given count as missing. Repeatable. Jobs of\n"
             "                          child pipelines are not looked up: a required child job\n"
             "                          is missing, a child report counts when given here.\n"
+            "  --report JOB=[FORMAT:]FILE  the same, for the report entries of job JOB only: needed\n"
+            "                          when two entries' artifacts share a base name. Files that\n"
+            "                          could stand for the same entry, or one that could stand\n"
+            "                          for entries of two jobs, are refused (exit 2).\n"
             "  --now TIME              the clock for exception expiry (RFC 3339 or a date)\n"
             "  A pipeline that is never decided (TOLLGATE_DEPLOYMENT variable, ignore_projects)\n"
             "  prints {\"ignored\": REASON, ...}.\n"
@@ -58,14 +66,20 @@ static int eval_usage(FILE *out)
     return out == stdout ? 0 : 2;
 }
 
-/* "trivy:out/t.json" forces trivy; a prefix that is no format name is part of the path. */
+/* "trivy:out/t.json" forces trivy; a prefix that is no format name is part of the path.
+ * "JOB=..." names the job, unless the whole argument is a file or the '=' is in a directory. */
 static int add_report(struct eval_args *a, const char *arg)
 {
     struct report_file *r;
-    const char *colon = strchr(arg, ':');
+    const char *eq = strchr(arg, '='), *slash = strchr(arg, '/');
     char fmt[16];
     a->reports = tg_xrealloc(a->reports, (a->nreports + 1) * sizeof *a->reports);
     r = memset(&a->reports[a->nreports++], 0, sizeof *r);
+    if (eq && eq > arg && (slash == NULL || eq < slash) && access(arg, F_OK) != 0) {
+        r->job = tg_xstrndup(arg, (size_t)(eq - arg));
+        arg = eq + 1;
+    }
+    const char *colon = strchr(arg, ':');
     r->path = arg;
     if (colon && (size_t)(colon - arg) < sizeof fmt) {
         snprintf(fmt, sizeof fmt, "%.*s", (int)(colon - arg), arg);
@@ -77,6 +91,28 @@ static int add_report(struct eval_args *a, const char *arg)
         return 0;
     fprintf(stderr, "tollgate eval: %s: %s\n", r->path, strerror(errno));
     return -1;
+}
+
+static int same_job(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Two --report arguments that would stand for the same entry: -1 after naming them. */
+static int refuse_ambiguous(const struct eval_args *a)
+{
+    for (size_t i = 0; i < a->nreports; i++) {
+        for (size_t k = i + 1; k < a->nreports; k++) {
+            const struct report_file *x = &a->reports[i], *y = &a->reports[k];
+            if (strcmp(x->base, y->base) != 0 || !same_job(x->job, y->job))
+                continue;
+            fprintf(stderr, "tollgate eval: --report %s and --report %s both stand for artifacts named %s%s%s: "
+                    "name the job of each (--report JOB=FILE) or give one\n", x->path, y->path, x->base,
+                    x->job ? " of job " : "", x->job ? x->job : "");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* 0 to go on; 1 when --help was printed; -1 after a usage error was reported. */
@@ -107,7 +143,23 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
     }
     if (a->config == NULL || a->event == NULL || optind != argc)
         return eval_usage(stderr), -1;
-    return 0;
+    return refuse_ambiguous(a);
+}
+
+/* The file for an entry: JOB=FILE of its job first, then a FILE without a job. */
+static struct report_file *report_for(struct eval_args *a, const char *job, const char *base)
+{
+    struct report_file *any = NULL;
+    for (size_t i = 0; i < a->nreports; i++) {
+        struct report_file *r = &a->reports[i];
+        if (strcmp(r->base, base) != 0)
+            continue;
+        if (r->job && strcmp(r->job, job) == 0)
+            return r;
+        if (r->job == NULL && any == NULL)
+            any = r;
+    }
+    return any;
 }
 
 static enum tg_fetch_result fetch_file(void *arg, const struct tg_report_ref *ref, tg_report_sink_fn sink,
@@ -115,13 +167,16 @@ static enum tg_fetch_result fetch_file(void *arg, const struct tg_report_ref *re
 {
     struct eval_args *a = arg;
     const char *base = strrchr(ref->artifact, '/') ? strrchr(ref->artifact, '/') + 1 : ref->artifact;
-    struct report_file *r = NULL;
-    for (size_t i = 0; i < a->nreports && r == NULL; i++)
-        if (strcmp(a->reports[i].base, base) == 0)
-            r = &a->reports[i];
+    struct report_file *r = report_for(a, ref->job, base);
     if (r == NULL)
         return TG_FETCH_NOT_FOUND;
+    if (r->used_by && strcmp(r->used_by, ref->job) != 0) {
+        snprintf(err, errlen, "--report %s stands for artifacts of jobs %s and %s: name the job (--report JOB=FILE)",
+                 r->path, r->used_by, ref->job);
+        return TG_FETCH_ERROR;
+    }
     r->used = 1;
+    r->used_by = ref->job;
     if (r->forced)
         *ref->force_format = r->format;
     int fd = open(r->path, O_RDONLY | O_CLOEXEC);
@@ -187,7 +242,15 @@ static void warn_unused(const struct eval_args *a)
     for (size_t i = 0; i < a->nreports; i++)
         if (!a->reports[i].used)
             fprintf(stderr, "tollgate eval: warning: --report %s was not used (no report of the chosen "
-                            "environment has an artifact named %s)\n", a->reports[i].path, a->reports[i].base);
+                            "environment%s%s has an artifact named %s)\n", a->reports[i].path,
+                    a->reports[i].job ? " and job " : "", a->reports[i].job ? a->reports[i].job : "", a->reports[i].base);
+}
+
+static void free_reports(struct eval_args *a)
+{
+    for (size_t i = 0; i < a->nreports; i++)
+        free(a->reports[i].job);
+    free(a->reports);
 }
 
 /* Decides and prints; returns the exit code. */
@@ -230,7 +293,7 @@ int tg_cmd_eval(int argc, char **argv)
     struct tg_event ev;
     int rc = parse_args(argc, argv, &a);
     if (rc) {
-        free(a.reports);
+        free_reports(&a);
         return rc > 0 ? 0 : 2;
     }
     struct tg_config *c = tg_cli_config(a.config);
@@ -242,6 +305,6 @@ int tg_cmd_eval(int argc, char **argv)
         tg_event_dispose(&ev);
     }
     tg_config_unref(c);
-    free(a.reports);
+    free_reports(&a);
     return rc;
 }

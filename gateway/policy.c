@@ -398,18 +398,28 @@ static int fetch_reports(struct decide *d)
     return 0;
 }
 
+/* A report that was read but whose scanner declared that it failed. */
+static int scan_failed(const struct report_run *run)
+{
+    return strcmp(run->status, "ok") == 0 && run->sum.scan_failed[0] != '\0';
+}
+
 /* "report trivy-scan/trivy-report.json is missing: artifact not found (on_missing_report: block)" */
 static char *problem(const struct decide *d, const struct report_run *run)
 {
     static const char *const policies[] = {[POL_MISSING_BLOCK] = "block", [POL_MISSING_SKIP] = "skip",
                                            [POL_MISSING_IGNORE] = "ignore"};
+    if (scan_failed(run))
+        return tg_xasprintf("report %s/%s: the scanner declared that it failed (%s)", run->spec->job,
+                            run->spec->artifact, run->sum.scan_failed);
     if (strcmp(run->status, "missing") != 0)
         return tg_xasprintf("report %s/%s is %s: %s", run->spec->job, run->spec->artifact, run->status, run->why);
     return tg_xasprintf("report %s/%s is missing: %s (on_missing_report: %s)", run->spec->job,
                         run->spec->artifact, run->why, policies[d->env->on_missing]);
 }
 
-/* Missing and unreadable reports. An unreadable one always blocks; a missing one does what
+/* Missing and unreadable reports, and scanners that declared failure. An unreadable report
+ * or a failed scan always blocks (its findings may be partial); a missing one does what
  * on_missing_report says; blocking wins over skipping, and the first of each is the main
  * reason. */
 static int report_outcome(struct decide *d)
@@ -419,7 +429,7 @@ static int report_outcome(struct decide *d)
         const struct report_run *run = &d->runs[i];
         int missing = strcmp(run->status, "missing") == 0;
         enum pol_missing how = missing ? d->env->on_missing : POL_MISSING_BLOCK;
-        if (strcmp(run->status, "ok") == 0)
+        if (strcmp(run->status, "ok") == 0 && !scan_failed(run))
             continue;
         if (how == POL_MISSING_BLOCK && blocker == NULL)
             blocker = run;
@@ -434,7 +444,10 @@ static int report_outcome(struct decide *d)
     if (blocker && skipper)
         detail(d, problem(d, skipper));
     conclude(d, blocker ? TG_VERDICT_BLOCK : TG_VERDICT_SKIP,
-             strcmp(r->status, "missing") == 0 ? "on_missing_report" : "report_unreadable", problem(d, r));
+             scan_failed(r)                      ? "scan_failed"
+             : strcmp(r->status, "missing") == 0 ? "on_missing_report"
+                                                 : "report_unreadable",
+             problem(d, r));
     return 1;
 }
 
@@ -640,6 +653,8 @@ static json_t *reports_json(const struct decide *d)
                               counts_json(r->counts), "excepted", (json_int_t)r->excepted, "status", r->status);
         if (strcmp(r->status, "unreadable") == 0)
             json_object_set_new(o, "error", js(r->why));
+        if (scan_failed(r))
+            json_object_set_new(o, "scan_failed", js(r->sum.scan_failed));
         json_array_append_new(a, o);
     }
     return a;

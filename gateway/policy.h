@@ -120,8 +120,8 @@ struct tg_decision {
     enum tg_verdict verdict;
     char *environment;     /* NULL when no environment matched */
     char *rule;            /* what decided: "branch", "source", "fork", "pipeline_status",
-                              "merge_request",
-                              "require_jobs", "on_missing_report", "report_unreadable",
+                              "merge_request", "require_jobs", "on_missing_report",
+                              "report_unreadable", "scan_failed",
                               "severity.block", "severity.approve", "policy" (all passed) */
     char **reasons;        /* NULL-terminated human-readable lines, main reason first */
     uint64_t counts[TG_SEV_COUNT]; /* all reports, after accepted risks */

@@ -24,8 +24,10 @@ static int report_usage(FILE *out)
     fprintf(out,
             "usage: tollgate report [--format F] [--top N] FILE...\n"
             "  Counts the findings of each scan report by severity and prints one JSON object per\n"
-            "  file: file, format, total, critical, high, medium, low, info, unknown, extra and\n"
-            "  findings (the N most severe, default %d). FILE '-' reads standard input.\n"
+            "  file: file, format, total, critical, high, medium, low, info, unknown, extra,\n"
+            "  scan_failed (null, or where the scanner declared that it failed: its findings are\n"
+            "  still counted) and findings (the N most severe, default %d). FILE '-' reads\n"
+            "  standard input.\n"
             "  --format trivy|horusec|gitlab|sarif|grype   the expected format: a document detected\n"
             "                                            as another (or none) is refused (default: auto)\n"
             "  --top N                                   findings to list (0 for none)\n"
@@ -75,7 +77,12 @@ static void print_summary(const char *path, const struct tg_report_summary *s)
     for (size_t i = 0; i < TG_ARRAY_SIZE(order); i++)
         tg_buf_printf(&b, ",\"%s\":%llu", tg_severity_name(order[i]), (unsigned long long)s->counts[order[i]]);
     char *extra = json_dumps(s->extra, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    tg_buf_printf(&b, ",\"extra\":%s,\"findings\":[", extra ? extra : "{}");
+    tg_buf_printf(&b, ",\"extra\":%s,\"scan_failed\":", extra ? extra : "{}");
+    if (s->scan_failed[0])
+        tg_buf_json_cstr(&b, s->scan_failed);
+    else
+        tg_buf_puts(&b, "null");
+    tg_buf_puts(&b, ",\"findings\":[");
     free(extra);
     for (size_t i = 0; i < s->nfindings; i++) {
         if (i)

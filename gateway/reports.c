@@ -95,43 +95,100 @@ static int version_is_21(const struct rp_parser *p)
     return r->present && r->headlen >= 3 && memcmp(r->head, "2.1", 3) == 0;
 }
 
-/* The format the document identifies itself as, in this order; TG_REPORT_AUTO, with why,
- * when it is none of them. */
-static enum tg_report_format detect_why(const struct rp_parser *p, const char **why)
+/* The top-level keys that identify a format ("$schema" only beside a "version" of 2.1). */
+static const struct {
+    uint8_t bit;
+    uint8_t fmt;
+    const char *key;
+} identifying[] = {
+    {RP_DOC_RUNS, TG_REPORT_SARIF, "runs"},
+    {RP_DOC_SCHEMA, TG_REPORT_SARIF, "$schema"},
+    {RP_DOC_SCHEMAVERSION, TG_REPORT_TRIVY, "SchemaVersion"},
+    {RP_DOC_CLUSTERNAME, TG_REPORT_TRIVY, "ClusterName"},
+    {RP_DOC_RESULTS, TG_REPORT_TRIVY, "Results"},
+    {RP_DOC_HORUSEC, TG_REPORT_HORUSEC, "analysisVulnerabilities"},
+    {RP_DOC_MATCHES, TG_REPORT_GRYPE, "matches"},
+    {RP_DOC_GITLAB_VULNS, TG_REPORT_GITLAB, "vulnerabilities"},
+};
+
+#define K8S_KEYS (RP_BIT(RP_DOC_K8S_VULNS) | RP_BIT(RP_DOC_K8S_MISCONF) | RP_BIT(RP_DOC_K8S_RESOURCES) | \
+                  RP_BIT(RP_DOC_K8S_FINDINGS))
+
+/* A Trivy document is schema 2 (an integer SchemaVersion 2 when present, Results) or a trivy
+ * k8s report (ClusterName and a key of its resources), never both: 0, or -1 with why. */
+static int trivy_shape(const struct rp_parser *p, uint32_t bits, char *why, size_t n)
+{
+    const struct rp_value *sv = &p->slots[0][0];
+    int k8s = (bits & RP_BIT(RP_DOC_CLUSTERNAME)) != 0, k8s_keys = (bits & K8S_KEYS) != 0;
+    if ((bits & RP_BIT(RP_DOC_SCHEMAVERSION)) && !(sv->kind == RK_NUM && sv->isint && sv->has_int && sv->ival == 2))
+        snprintf(why, n, "not a known report (SchemaVersion is %s%.40s%s, not the integer 2 of a Trivy report)",
+                 sv->kind == RK_STR ? "\"" : "", sv->kind == RK_NUM || sv->kind == RK_STR ? sv->text : rp_kind_name(sv->kind),
+                 sv->kind == RK_STR ? "\"" : "");
+    else if ((bits & RP_BIT(RP_DOC_RESULTS)) && (k8s || k8s_keys))
+        snprintf(why, n, "not a known report (both a Trivy \"Results\" list and trivy k8s keys)");
+    else if (k8s && !k8s_keys)
+        snprintf(why, n, "not a known report (a trivy k8s \"ClusterName\" without any of Resources, Findings, "
+                 "Vulnerabilities, Misconfigurations)");
+    else if (!k8s && k8s_keys)
+        snprintf(why, n, "not a known report (trivy k8s keys (Resources, Findings, Vulnerabilities, "
+                 "Misconfigurations) without \"ClusterName\")");
+    else
+        return 0;
+    return -1;
+}
+
+/* The one format whose identifying keys the document carries; TG_REPORT_AUTO, with why,
+ * when it carries none, or keys of two formats (which one counts would be a guess). */
+static enum tg_report_format by_keys(const struct rp_parser *p, uint32_t bits, char *why, size_t n)
+{
+    int first = -1;
+    if (!version_is_21(p))
+        bits &= ~RP_BIT(RP_DOC_SCHEMA);
+    for (int i = 0; i < (int)TG_ARRAY_SIZE(identifying); i++) {
+        if (!(bits & RP_BIT(identifying[i].bit)))
+            continue;
+        if (first >= 0 && identifying[i].fmt != identifying[first].fmt) {
+            snprintf(why, n, "not a known report (top-level keys of two formats: \"%s\" (%s) and \"%s\" (%s))",
+                     identifying[first].key, tg_report_format_name(identifying[first].fmt), identifying[i].key,
+                     tg_report_format_name(identifying[i].fmt));
+            return TG_REPORT_AUTO;
+        }
+        first = first < 0 ? i : first;
+    }
+    if (first < 0)
+        return TG_REPORT_AUTO;
+    if (identifying[first].fmt == TG_REPORT_TRIVY && trivy_shape(p, bits, why, n) < 0)
+        return TG_REPORT_AUTO;
+    return identifying[first].fmt;
+}
+
+/* The format the document identifies itself as; TG_REPORT_AUTO, with why, when it is none
+ * of them or more than one. */
+static enum tg_report_format detect_why(const struct rp_parser *p, char *why, size_t n)
 {
     uint32_t bits = doc_bits(p);
-    *why = "not a known report (no top-level key of Trivy, Horusec, GitLab, SARIF or Grype)";
+    snprintf(why, n, "not a known report (no top-level key of Trivy, Horusec, GitLab, SARIF or Grype)");
     if (p->root_kind == RK_NULL)
         return TG_REPORT_TRIVY; /* the legacy empty report */
     if (p->root_kind == RK_ARR && p->foreign)
-        *why = "not a known report (a list whose entries are not Trivy Results: another tool's document)";
+        snprintf(why, n, "not a known report (a list whose entries are not Trivy Results: another tool's document)");
     if (p->root_kind == RK_ARR)
         return p->foreign ? TG_REPORT_AUTO : TG_REPORT_TRIVY;
     if (p->root_kind != RK_OBJ) {
-        *why = "not a known report (the document is not an object, a list or null)";
+        snprintf(why, n, "not a known report (the document is not an object, a list or null)");
         return TG_REPORT_AUTO;
     }
-    if ((bits & RP_BIT(RP_DOC_RUNS)) || (version_is_21(p) && (bits & RP_BIT(RP_DOC_SCHEMA))))
-        return TG_REPORT_SARIF;
-    if (bits & (RP_BIT(RP_DOC_SCHEMAVERSION) | RP_BIT(RP_DOC_CLUSTERNAME) | RP_BIT(RP_DOC_RESULTS)))
-        return TG_REPORT_TRIVY;
-    if (bits & RP_BIT(RP_DOC_HORUSEC))
-        return TG_REPORT_HORUSEC;
-    if (bits & RP_BIT(RP_DOC_MATCHES))
-        return TG_REPORT_GRYPE;
     if (bits & (RP_BIT(RP_DOC_BOMFORMAT) | RP_BIT(RP_DOC_SPECVERSION))) {
-        *why = "not a supported report (a CycloneDX BOM: bomFormat/specVersion)";
+        snprintf(why, n, "not a supported report (a CycloneDX BOM: bomFormat/specVersion)");
         return TG_REPORT_AUTO;
     }
-    if (bits & RP_BIT(RP_DOC_GITLAB_VULNS))
-        return TG_REPORT_GITLAB;
-    return TG_REPORT_AUTO;
+    return by_keys(p, bits, why, n);
 }
 
 static enum tg_report_format detect(const struct rp_parser *p)
 {
-    const char *why;
-    return detect_why(p, &why);
+    char why[256];
+    return detect_why(p, why, sizeof why);
 }
 
 static const char *guess_name(const struct rp_parser *p)
@@ -191,14 +248,24 @@ void tg_report_parser_free(struct tg_report_parser *tp)
     free(p);
 }
 
-/* yajl's own reason ("parse error: premature EOF"), unless a callback already failed. */
+/* yajl's own reason ("parse error: premature EOF"), unless a callback already failed. A
+ * byte order mark is named: editors on Windows add one, and JSON text must not begin with it
+ * (RFC 8259 8.1). yajl counts a byte it cannot lex as consumed: the offset names that byte. */
 static void syntax_error(struct rp_parser *p, const unsigned char *chunk, size_t n)
 {
     if (p->failed)
         return;
     unsigned char *msg = yajl_get_error(p->yajl, 0, chunk, n);
     size_t len = strcspn((const char *)msg, "\r\n");
-    rp_fail(p, "invalid JSON: %.*s", (int)len, (const char *)msg);
+    if (p->nhead == 3 && memcmp(p->head, "\xef\xbb\xbf", 3) == 0) {
+        rp_fail(p, "invalid JSON: the file begins with a UTF-8 byte order mark (EF BB BF), which JSON text must "
+                   "not; save it without one");
+        p->err_off = 0;
+    } else {
+        rp_fail(p, "invalid JSON: %.*s", (int)len, (const char *)msg);
+        if (strstr((const char *)msg, "lexical error: invalid char") && p->err_off > 0)
+            p->err_off--;
+    }
     yajl_free_error(p->yajl, msg);
 }
 
@@ -206,6 +273,8 @@ int tg_report_parser_feed(struct tg_report_parser *tp, const void *chunk, size_t
                           size_t errlen)
 {
     struct rp_parser *p = (struct rp_parser *)tp;
+    for (size_t i = 0; p->nhead < sizeof p->head && i < n; i++)
+        p->head[p->nhead++] = ((const unsigned char *)chunk)[i];
     if (!p->failed) {
         size_t ok = rp_utf8_check(p, chunk, n);
         if (yajl_parse(p->yajl, chunk, ok) != yajl_status_ok) {
@@ -230,7 +299,7 @@ static struct rp_sink *counted_sink(struct rp_parser *p, enum tg_report_format f
     if (fmt == TG_REPORT_TRIVY && (p->root_kind == RK_NULL || p->root_kind == RK_ARR))
         return &p->sinks[RP_S_TRIVY_LEGACY];
     if (fmt == TG_REPORT_TRIVY)
-        return &p->sinks[bits & (RP_BIT(RP_DOC_RESULTS) | RP_BIT(RP_DOC_SCHEMAVERSION)) ? RP_S_TRIVY : RP_S_TRIVY_K8S];
+        return &p->sinks[bits & RP_BIT(RP_DOC_CLUSTERNAME) ? RP_S_TRIVY_K8S : RP_S_TRIVY];
     return &p->sinks[sinks[fmt]];
 }
 
@@ -238,8 +307,8 @@ static struct rp_sink *counted_sink(struct rp_parser *p, enum tg_report_format f
  * another kind is refused, never read as an empty report of the forced one). */
 static enum tg_report_format chosen_format(const struct rp_parser *p, char *why, size_t n)
 {
-    const char *unknown;
-    enum tg_report_format found = detect_why(p, &unknown), forced = p->opt.format;
+    char unknown[256];
+    enum tg_report_format found = detect_why(p, unknown, sizeof unknown), forced = p->opt.format;
     if (forced == TG_REPORT_AUTO || found == forced) {
         snprintf(why, n, "%s", unknown);
         return found;
@@ -271,7 +340,7 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
                             size_t errlen)
 {
     struct rp_parser *p = (struct rp_parser *)tp;
-    char why[256];
+    char why[512];
     memset(out, 0, sizeof *out);
     if (!p->failed && yajl_complete_parse(p->yajl) != yajl_status_ok)
         syntax_error(p, NULL, 0);
@@ -290,6 +359,7 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
         return report(err, errlen, tg_report_format_name(fmt), 0, why);
     out->format = fmt;
     out->extra = extra;
+    rp_scan_failed(p, fmt, s, out->scan_failed, sizeof out->scan_failed);
     rp_sink_finish(p, s, out);
     return 0;
 }
@@ -299,8 +369,9 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
     const struct rp_raw *r = &p->raw[which];
     json_error_t e;
     json_t *v;
+    static const char *const paths[RP_RAW_COUNT] = {"$.version", "$.status", "$.scan.type", "$.scan.status"};
     if (r->overflow) {
-        snprintf(err, errlen, "\"%s\" is larger than %d bytes", key, RP_RAW_CAP);
+        snprintf(err, errlen, "%s is larger than %d bytes", paths[which], RP_RAW_CAP);
         return -1;
     }
     if (!r->present)
@@ -313,6 +384,24 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
         v = json_stringn(r->buf.data, r->buf.len);
     json_object_set_new(obj, key, v);
     return 0;
+}
+
+/* A captured status that is present and not "success" (its compact JSON text). */
+static int not_success(const struct rp_raw *r)
+{
+    return r->present && !(r->buf.len == 9 && memcmp(r->buf.data, "\"success\"", 9) == 0);
+}
+
+void rp_scan_failed(struct rp_parser *p, enum tg_report_format fmt, const struct rp_sink *s, char *out, size_t n)
+{
+    const struct rp_raw *r = &p->raw[fmt == TG_REPORT_GITLAB ? RP_RAW_SCANSTATUS : RP_RAW_STATUS];
+    out[0] = '\0';
+    if ((fmt == TG_REPORT_GITLAB || fmt == TG_REPORT_HORUSEC) && not_success(r))
+        snprintf(out, n, "%s is %.*s", fmt == TG_REPORT_GITLAB ? "$.scan.status" : "$.status",
+                 (int)(r->buf.len < 64 ? r->buf.len : 64), r->buf.data);
+    else if (fmt == TG_REPORT_SARIF && s->n[RP_N_FAILEDRUNS])
+        snprintf(out, n, "%s.executionSuccessful is false (%llu invocation%s)", p->sarif.failed_at,
+                 (unsigned long long)s->n[RP_N_FAILEDRUNS], s->n[RP_N_FAILEDRUNS] > 1 ? "s" : "");
 }
 
 void tg_report_summary_dispose(struct tg_report_summary *s)

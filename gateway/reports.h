@@ -3,8 +3,9 @@
  * One streaming pass over the JSON (yajl) yields the six severity buckets, the per-format
  * "extra" figures and the N most severe findings, by the counting rule of the README ("Scan
  * reports"). A report whose shape is not understood is refused, never counted as empty:
- * an array container of another type, a value SARIF does not define, another tool's
- * document, or a document of another format than the forced one. Memory grows with the number of findings (the
+ * an array container of another type, a value the format does not define (SARIF kind,
+ * level, suppression status; Trivy misconfiguration Status), another tool's document, a
+ * document with keys of two formats, or a document of another format than the forced one. Memory grows with the number of findings (the
  * top-N list, duplicate keys, SARIF results waiting for their rules), never with the bytes.
  * Nothing here keeps global state; one parser belongs to one thread at a time.
  */
@@ -74,6 +75,10 @@ struct tg_report_summary {
     /* The most severe findings first; equal severities keep file order. Owned. */
     struct tg_report_finding *findings;
     size_t nfindings;
+    /* Non-empty when the scanner itself declared that it failed, saying where: GitLab
+     * scan.status, Horusec status other than "success", SARIF
+     * runs[].invocations[].executionSuccessful false. Its findings are counted all the same. */
+    char scan_failed[160];
 };
 
 /* Called once for every counted finding, in file order, with the id's bytes (not

@@ -72,6 +72,25 @@ const char *rp_kind_name(uint8_t kind)
     return names[kind];
 }
 
+int rp_word_of(const struct rp_value *v, const char *const *words)
+{
+    for (int i = 0; v->kind == RK_STR && words[i]; i++)
+        if (v->len == strlen(words[i]) && memcmp(v->text, words[i], v->len) == 0)
+            return i;
+    return -1;
+}
+
+const char *rp_shown(const struct rp_value *v, char *buf, size_t n)
+{
+    int printable = v->kind == RK_STR && v->len == v->tlen && v->len <= 40;
+    for (size_t i = 0; printable && i < v->len; i++)
+        printable = v->text[i] >= 0x20 && v->text[i] < 0x7f && v->text[i] != '"';
+    if (!printable)
+        return rp_kind_name(v->kind);
+    snprintf(buf, n, "\"%.40s\"", v->text);
+    return buf;
+}
+
 size_t rp_utf8_check(struct rp_parser *p, const unsigned char *s, size_t n)
 {
     size_t i = 0;
@@ -145,6 +164,12 @@ uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v)
 {
     static const struct rp_value none = {.kind = RK_NULL};
     return v->kind == RK_ABSENT ? value_hash(p, &none, "", 0) : v->hash;
+}
+
+uint64_t rp_hash_text(struct rp_parser *p, const char *s, size_t n)
+{
+    static const struct rp_value str = {.kind = RK_STR};
+    return value_hash(p, &str, s, n);
 }
 
 static void capture(struct rp_parser *p, const struct rp_node *node, uint8_t kind, const char *s,
@@ -329,6 +354,8 @@ static const struct rp_node *arrive(struct rp_parser *p, uint8_t kind, uint8_t *
     if (f->mode == RPF_OBJ) {
         node = f->pending;
         f->pending = NULL;
+        if (node == NULL && kind == RK_ARR && (f->node->flags & RF_KNOWN_ARRAYS) && f->sink == RP_S_TRIVY_LEGACY)
+            p->foreign = 1;
     } else if (f->mode == RPF_LIST) {
         node = element(p, f, kind);
     } else if (f->mode == RPF_PROBE && f->count++ == 0 && f->node->type == RN_OBJECT &&

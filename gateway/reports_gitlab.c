@@ -41,7 +41,9 @@ static const struct rp_node vuln_fields[] = {
     RP_END,
 };
 static const struct rp_node vuln = RP_ITEM("vulnerabilities", 1, vuln_fields, NULL, vuln_end);
-static const struct rp_node scan_fields[] = {RP_RAWFIELD("type", RP_RAW_SCANTYPE, 0), RP_END};
+static const struct rp_node scan_fields[] = {
+    RP_RAWFIELD("type", RP_RAW_SCANTYPE, 0), RP_RAWFIELD("status", RP_RAW_SCANSTATUS, 1), RP_END,
+};
 
 const struct rp_node rp_gitlab_top[] = {
     RP_LIST("vulnerabilities", RM_DICTS, RP_DOC_GITLAB_VULNS, RP_S_GITLAB, &vuln, NULL),

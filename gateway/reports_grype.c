@@ -11,7 +11,8 @@ enum { M_ID, M_SEV, M_DESC, M_FIX, M_NAME, M_VER, M_PATH }; /* level 1 */
 static void match_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)n;
-    static const int ident[] = {M_ID, M_NAME, M_VER};
+    static const struct rp_ident_field ident[] = {
+        {M_ID, "vulnerability.id"}, {M_NAME, "artifact.name"}, {M_VER, "artifact.version"}};
     uint64_t key;
     if (rp_ident_hash(p, s, 1, ident, TG_ARRAY_SIZE(ident), &key) < 0)
         return;

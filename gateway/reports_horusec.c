@@ -12,7 +12,7 @@ static void entry_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     (void)n;
     const char *why;
     if (rp_keycount_add(&s->keys, rp_slot(p, 1, H_TYPE), &why) < 0) {
-        rp_sink_fail(p, s, "a vulnerability's \"type\" %s", why);
+        rp_sink_fail(p, s, "%s.vulnerabilities.type %s", rp_path(p, NULL, 1), why);
         return;
     }
     const struct rp_value *line = rp_slot(p, 1, H_LINE);

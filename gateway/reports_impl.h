@@ -77,6 +77,8 @@ enum rp_mode {
 };
 #define RF_ITEM 0x01  /* OBJECT: a new scratch level (node->level) begins and ends here */
 #define RF_NODUP 0x02 /* a repeated key is refused (which one counts would be a guess) */
+#define RF_KNOWN_ARRAYS 0x04 /* legacy Trivy Result: a member it does not name holding an array
+                              * makes the document foreign (another tool's list) */
 
 struct rp_node {
     const char *key; /* NULL ends a list of children */
@@ -115,7 +117,7 @@ enum rp_doc_key {
     RP_DOC_RUNS, RP_DOC_SCHEMA, RP_DOC_VERSION, RP_DOC_STATUS, RP_DOC_SCHEMAVERSION,
     RP_DOC_CLUSTERNAME, RP_DOC_RESULTS, RP_DOC_K8S_VULNS, RP_DOC_K8S_MISCONF, RP_DOC_K8S_RESOURCES,
     RP_DOC_HORUSEC, RP_DOC_MATCHES, RP_DOC_GITLAB_VULNS, RP_DOC_SCAN, RP_DOC_BOMFORMAT,
-    RP_DOC_SPECVERSION
+    RP_DOC_SPECVERSION, RP_DOC_K8S_FINDINGS
 };
 #define RP_BIT(k) (1u << (k))
 
@@ -123,7 +125,7 @@ enum rp_doc_key {
 enum rp_sink_id {
     RP_S_NONE,
     RP_S_TRIVY,        /* {"Results": [...]} or SchemaVersion present */
-    RP_S_TRIVY_K8S,    /* trivy k8s: Vulnerabilities / Misconfigurations / Resources */
+    RP_S_TRIVY_K8S,    /* trivy k8s: Vulnerabilities / Misconfigurations / Resources / Findings */
     RP_S_TRIVY_LEGACY, /* a top-level list of Results */
     RP_S_HORUSEC,
     RP_S_GITLAB,
@@ -136,7 +138,7 @@ enum rp_sink_id {
 enum {
     RP_N_VULNS, RP_N_MISCONF, RP_N_SECRETS, RP_N_LICENSES, RP_N_NOTFAIL, RP_N_IDENT, /* trivy, grype */
     RP_N_SEVMISSING = 0,                                                       /* gitlab */
-    RP_N_SUPPRESSED = 0, RP_N_SCORED, RP_N_RUNS, RP_N_NOTFAILING,               /* sarif */
+    RP_N_SUPPRESSED = 0, RP_N_SCORED, RP_N_RUNS, RP_N_NOTFAILING, RP_N_FAILEDRUNS, /* sarif */
     RP_N_COUNT = 6
 };
 
@@ -202,7 +204,7 @@ struct rp_frame {
     uint8_t mode, sink, isarray;
 };
 
-enum { RP_RAW_VERSION, RP_RAW_STATUS, RP_RAW_SCANTYPE, RP_RAW_COUNT };
+enum { RP_RAW_VERSION, RP_RAW_STATUS, RP_RAW_SCANTYPE, RP_RAW_SCANSTATUS, RP_RAW_COUNT };
 struct rp_raw {
     struct tg_buf buf;
     uint8_t present, overflow;
@@ -216,24 +218,38 @@ struct rp_trivy {
     size_t n, cap;
 };
 
+/* A SARIF level: absent (or null), else 1 + its index in none, note, warning, error. */
+enum { RP_LEVEL_ABSENT, RP_LEVEL_NONE, RP_LEVEL_NOTE, RP_LEVEL_WARNING, RP_LEVEL_ERROR };
+
 struct rp_rule {
     uint8_t dc_bad, props_bad, score;
-    struct rp_value level; /* defaultConfiguration.level */
+    uint8_t level; /* defaultConfiguration.level (RP_LEVEL_*) */
     uint16_t idlen;
     char id[RP_TEXT_CAP];
+    char path[96]; /* its JSON path, for errors found when a result uses it */
 };
 
-/* A SARIF result as the rule resolution needs it. Held results keep their texts in the
- * arena (off) until the run ends; others point into the slots (s). */
+/* A SARIF result as the rule resolution needs it; s points into the slots, or into the
+ * arena for a held result. */
 enum { RP_SR_ID, RP_SR_TITLE, RP_SR_FILE, RP_SR_COUNT };
 struct rp_sres {
-    uint8_t idx_ok, tc_ok, rid_kind, suppressed;
+    uint8_t idx_ok, tc_ok, rid_kind, suppressed, level;
     int64_t idx, tc;
     uint64_t rid_hash;
     long line;
-    struct rp_value level;
     const char *s[RP_SR_COUNT];
-    size_t n[RP_SR_COUNT], off[RP_SR_COUNT];
+    uint16_t n[RP_SR_COUNT];
+};
+
+/* A result held until its run's rules are known: only what resolving it needs (a failing,
+ * unsuppressed result's rule reference and level; its texts in the arena at off). */
+struct rp_sheld {
+    int64_t idx, tc;
+    uint64_t rid_hash;
+    uint64_t off;
+    long line;
+    uint16_t n[RP_SR_COUNT];
+    uint8_t idx_ok, tc_ok, rid_kind, level, suppressed;
 };
 
 struct rp_sarif {
@@ -250,9 +266,10 @@ struct rp_sarif {
     uint32_t supp_n, supp_open; /* entries; entries under review or rejected */
     struct rp_hmap by_id;  /* id hash -> index in rules[] */
     int tool_done;         /* rules final: resolve results as they come */
-    struct rp_sres *held;  /* results waiting for rules that come later in the run */
+    struct rp_sheld *held; /* results waiting for rules that come later in the run */
     size_t nheld, capheld;
     struct tg_buf arena;   /* their strings */
+    char failed_at[128];   /* the first invocation whose executionSuccessful is false */
 };
 
 struct rp_parser {
@@ -276,6 +293,8 @@ struct rp_parser {
     struct rp_raw raw[RP_RAW_COUNT];
     struct rp_sink sinks[RP_SINK_COUNT];
     uint8_t foreign;       /* a top-level list that is not a list of Trivy Results */
+    uint8_t nhead;         /* bytes in head: the document's first bytes (a byte order mark?) */
+    unsigned char head[3];
     uint32_t closing_seen; /* the member bits of the object whose end hook runs */
     char path[256];        /* rp_path's result */
     struct tg_buf scratch;
@@ -304,7 +323,14 @@ static inline struct rp_value *rp_slot(struct rp_parser *p, int level, int slot)
 }
 /* The identity hash of a captured scalar; absent hashes like null (both are None). */
 uint64_t rp_hash_of(struct rp_parser *p, const struct rp_value *v);
+/* The identity hash of the string s (as rp_hash_of of a captured string with that text). */
+uint64_t rp_hash_text(struct rp_parser *p, const char *s, size_t n);
 const char *rp_kind_name(uint8_t kind);
+/* v is a string equal to one of the words (NULL-terminated), exactly: its index, else -1. */
+int rp_word_of(const struct rp_value *v, const char *const *words);
+/* How an error shows a value a format does not define: a short printable string quoted,
+ * else its kind ("a list"). buf: at least 48 bytes. */
+const char *rp_shown(const struct rp_value *v, char *buf, size_t n);
 /* The JSON path ("$.runs[0].results[2]") of the value being looked at: the open frames,
  * then ".key" when key is given, else "[i]" for the innermost list's current element when
  * elem is set. Returns p->path (valid until the next call; cut when very long). */
@@ -325,10 +351,17 @@ void rp_sink_dispose(struct rp_sink *s);
 void rp_offer(struct rp_parser *p, struct rp_sink *s, const struct rp_find *f);
 /* Gives entries still waiting for a file (Trivy's Target) this one. */
 void rp_sink_patch_file(struct rp_sink *s, const char *file, size_t n);
+/* A field of an identity: its slot, and its name under the entry for errors ("PkgName",
+ * "vulnerability.id"). */
+struct rp_ident_field {
+    int slot;
+    const char *name;
+};
 /* The identity of an entry: a keyed hash of the tuple of the given slots (absent
- * equals null and 1 equals 1.0). -1 after failing the sink when a field is a list
- * or an object (unhashable). */
-int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const int *slots, size_t n, uint64_t *out);
+ * equals null and 1 equals 1.0). -1 after failing the sink, naming the field's JSON path,
+ * when a field is a list or an object (unhashable). Call from the entry's end hook. */
+int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const struct rp_ident_field *fields, size_t n,
+                  uint64_t *out);
 /* Counts one entry with this identity; returns 1 when it was not seen before. */
 int rp_sink_ident(struct rp_sink *s, uint64_t key);
 /* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be a key. */
@@ -385,6 +418,8 @@ json_t *rp_horusec_extra(struct rp_parser *p, struct rp_sink *s, char *err, size
 json_t *rp_gitlab_extra(struct rp_parser *p, struct rp_sink *s, char *err, size_t errlen);
 json_t *rp_grype_extra(struct rp_parser *p, struct rp_sink *s);
 json_t *rp_sarif_extra(struct rp_parser *p, struct rp_sink *s);
+/* Where the scanner declared that it failed (tg_report_summary.scan_failed), "" when not. */
+void rp_scan_failed(struct rp_parser *p, enum tg_report_format fmt, const struct rp_sink *s, char *out, size_t n);
 void rp_trivy_dispose(struct rp_trivy *t);
 void rp_sarif_dispose(struct rp_sarif *s);
 /* Sets obj[key] to a captured raw value (null when absent). -1 with a reason when it was

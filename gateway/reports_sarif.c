@@ -18,7 +18,8 @@
 enum { RL_ID, RL_DC, RL_LEVEL, RL_PROPS, RL_SCORE };                              /* a rule */
 enum { RS_RULEID, RS_INDEX, RS_RULE, RS_RULEREF, RS_LEVEL, RS_KIND, RS_MSG, RS_URI, RS_LINE, /* a result */
        RS_REFINDEX, RS_TCINDEX };
-enum { SP_STATUS }; /* level 3: a suppression */
+enum { SP_STATUS };  /* level 3: a suppression */
+enum { IV_SUCCESS }; /* level 3: an invocation */
 
 static void run_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
@@ -39,21 +40,51 @@ static void props_str(struct rp_parser *p, struct rp_sink *s, const char *str, s
     rp_slot(p, 2, RL_PROPS)->score = memmem(str, n, "security-severity", 17) != NULL;
 }
 
-static void rule_fill(struct rp_parser *p, struct rp_rule *r)
+static const char *const level_words[] = {"none", "note", "warning", "error", NULL};
+
+/* A level (RP_LEVEL_*): absent and null mean none given; a value SARIF does not define
+ * fails the sink, naming path (-1). */
+static int level_of(struct rp_parser *p, struct rp_sink *s, const struct rp_value *v, const char *path)
+{
+    char buf[48];
+    if (v->kind == RK_ABSENT || v->kind == RK_NULL)
+        return RP_LEVEL_ABSENT;
+    int w = rp_word_of(v, level_words);
+    if (w >= 0)
+        return RP_LEVEL_NONE + w;
+    rp_sink_fail(p, s, "%s is %s, not a SARIF level (error, warning, note, none)", path, rp_shown(v, buf, sizeof buf));
+    return -1;
+}
+
+static int rule_fill(struct rp_parser *p, struct rp_sink *s, struct rp_rule *r)
 {
     const struct rp_value *id = rp_slot(p, 2, RL_ID), *dc = rp_slot(p, 2, RL_DC);
     const struct rp_value *props = rp_slot(p, 2, RL_PROPS), *score = rp_slot(p, 2, RL_SCORE);
+    char where[sizeof r->path + 32];
     memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s", rp_path(p, NULL, 1));
+    snprintf(where, sizeof where, "%s.defaultConfiguration.level", r->path);
+    int level = level_of(p, s, rp_slot(p, 2, RL_LEVEL), where);
+    if (level < 0)
+        return -1;
+    r->level = (uint8_t)level;
     r->idlen = id->kind == RK_STR || id->kind == RK_NUM ? id->tlen : 0;
     memcpy(r->id, id->text, r->idlen);
     r->dc_bad = dc->kind != RK_ABSENT && dc->kind != RK_OBJ && dc->truthy;
-    r->level = *rp_slot(p, 2, RL_LEVEL);
     if (props->kind == RK_OBJ)
         r->score = score->kind == RK_ABSENT ? RP_SCORE_NONE : score->score;
     else if (props->kind == RK_STR)
         r->props_bad = props->score;
     else
         r->props_bad = props->kind == RK_TRUE || (props->kind == RK_NUM && props->truthy);
+    return 0;
+}
+
+/* The key of an id among one extension's rules (k: its index in tool.extensions). */
+static uint64_t component_key(struct rp_parser *p, uint64_t id_hash, uint64_t k)
+{
+    uint64_t pair[2] = {id_hash, k + 1};
+    return rp_siphash(p->hkey, pair, sizeof pair);
 }
 
 static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
@@ -61,14 +92,15 @@ static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
     struct rp_sarif *r = &p->sarif;
     const struct rp_value *id = rp_slot(p, 2, RL_ID);
     if (rp_unhashable(id)) {
-        rp_sink_fail(p, s, "a rule's \"id\" is %s, not a scalar", id->kind == RK_ARR ? "a list" : "an object");
+        rp_sink_fail(p, s, "%s.id is %s, not a string", rp_path(p, NULL, 1), rp_kind_name(id->kind));
         return;
     }
     if (r->nrules == r->caprules) {
         r->caprules = r->caprules ? r->caprules * 2 : 32;
         r->rules = tg_xrealloc(r->rules, r->caprules * sizeof *r->rules);
     }
-    rule_fill(p, &r->rules[r->nrules]);
+    if (rule_fill(p, s, &r->rules[r->nrules]) < 0)
+        return;
     uint32_t ix = (uint32_t)r->nrules++;
     if (!driver && r->ext_n++ == 0) /* an extension's rules are contiguous in rules[] */
         r->ext_first = ix;
@@ -79,9 +111,13 @@ static void rule_add(struct rp_parser *p, struct rp_sink *s, int driver)
         }
         r->driver[r->ndriver++] = ix;
     }
+    if (id->kind == RK_ABSENT || id->kind == RK_NULL)
+        return;
     /* driver rules: the last of an id wins (a dict); extensions: setdefault */
-    if (id->kind != RK_ABSENT && id->kind != RK_NULL)
-        rp_hmap_put(&r->by_id, rp_hash_of(p, id), ix, driver);
+    rp_hmap_put(&r->by_id, rp_hash_of(p, id), ix, driver);
+    /* and among the extension's own rules, which a result naming it looks at first */
+    if (!driver)
+        rp_hmap_put(&r->by_id, component_key(p, rp_hash_of(p, id), r->nexts), ix, 0);
 }
 
 static void driver_rule_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
@@ -123,8 +159,20 @@ static int is_none(uint8_t kind)
     return kind == RK_ABSENT || kind == RK_NULL;
 }
 
-/* By index in the named component's rules (an unknown component has none), then by id. */
-static const struct rp_rule *find_rule(struct rp_parser *p, struct rp_sink *s, const struct rp_sres *r)
+/* A rule by id: in the named extension's rules first, then the driver's and the others. */
+static int rule_by_id(struct rp_parser *p, const struct rp_sres *r, uint64_t h, uint32_t *ix)
+{
+    struct rp_sarif *sa = &p->sarif;
+    if (r->tc_ok && r->tc >= 0 && (uint64_t)r->tc < sa->nexts &&
+        rp_hmap_get(&sa->by_id, component_key(p, h, (uint64_t)r->tc), ix))
+        return 1;
+    return rp_hmap_get(&sa->by_id, h, ix);
+}
+
+/* By index in the named component's rules (an unknown component has none), then by id;
+ * a hierarchical id ("x/sub", SARIF 2.1.0 3.27.5) names the rule of its longest leading
+ * components ("x") when no rule has the whole id. */
+static const struct rp_rule *find_rule(struct rp_parser *p, const struct rp_sres *r)
 {
     struct rp_sarif *sa = &p->sarif;
     uint32_t ix;
@@ -135,52 +183,57 @@ static const struct rp_rule *find_rule(struct rp_parser *p, struct rp_sink *s, c
         return &sa->rules[sa->ext[r->tc].first + (size_t)r->idx];
     if (is_none(r->rid_kind))
         return NULL;
-    if (r->rid_kind == RK_ARR || r->rid_kind == RK_OBJ) {
-        rp_sink_fail(p, s, "a result's rule id is %s, not a scalar", r->rid_kind == RK_ARR ? "a list" : "an object");
-        return NULL;
-    }
-    return rp_hmap_get(&sa->by_id, r->rid_hash, &ix) ? &sa->rules[ix] : NULL;
+    if (rule_by_id(p, r, r->rid_hash, &ix))
+        return &sa->rules[ix];
+    const char *id = r->s[RP_SR_ID];
+    for (size_t n = r->rid_kind == RK_STR ? r->n[RP_SR_ID] : 0; n > 1; n--)
+        if (id[n - 1] == '/' && rule_by_id(p, r, rp_hash_text(p, id, n - 1), &ix))
+            return &sa->rules[ix];
+    return NULL;
 }
 
 /* The bucket: the rule's security-severity when it has one, else the level's. */
-static int bucket(struct rp_parser *p, struct rp_sink *s, const struct rp_rule *rule, const struct rp_value *level)
+static int bucket(struct rp_parser *p, struct rp_sink *s, const struct rp_rule *rule, int level)
 {
-    static const char *const words[] = {"none", "note", "warning", "error"};
     static const uint8_t buckets[] = {TG_SEV_INFO, TG_SEV_LOW, TG_SEV_MEDIUM, TG_SEV_HIGH};
     if (rule && rule->props_bad) {
-        rp_sink_fail(p, s, "rule \"%.*s\": its properties are not an object", rule->idlen, rule->id);
+        rp_sink_fail(p, s, "%s.properties is not an object", rule->path);
         return -1;
     }
     if (rule && rule->score != RP_SCORE_NONE) {
         s->n[RP_N_SCORED]++;
         return rule->score - 1;
     }
-    for (int i = 0; level->kind == RK_STR && i < 4; i++)
-        if (level->len == strlen(words[i]) && memcmp(level->text, words[i], level->len) == 0)
-            return buckets[i];
-    return TG_SEV_UNKNOWN;
+    return buckets[level - RP_LEVEL_NONE];
 }
+
+/* The levels as keys of the "levels" figure. */
+static const struct rp_value level_keys[] = {
+    {.kind = RK_STR, .len = 4, .tlen = 4, .text = "none"},
+    {.kind = RK_STR, .len = 4, .tlen = 4, .text = "note"},
+    {.kind = RK_STR, .len = 7, .tlen = 7, .text = "warning"},
+    {.kind = RK_STR, .len = 5, .tlen = 5, .text = "error"},
+};
 
 static void resolve(struct rp_parser *p, struct rp_sink *s, const struct rp_sres *r)
 {
-    static const struct rp_value warning = {.kind = RK_STR, .len = 7, .tlen = 7, .text = "warning"};
-    const struct rp_rule *rule = find_rule(p, s, r);
-    const struct rp_value *level = &r->level;
+    const struct rp_rule *rule = find_rule(p, r);
+    int level = r->level;
     const char *why;
     if (s->dead)
         return;
-    if (is_none(level->kind) && rule && rule->dc_bad) {
-        rp_sink_fail(p, s, "rule \"%.*s\": defaultConfiguration is not an object", rule->idlen, rule->id);
+    if (level == RP_LEVEL_ABSENT && rule && rule->dc_bad) {
+        rp_sink_fail(p, s, "%s.defaultConfiguration is not an object", rule->path);
         return;
     }
-    level = is_none(level->kind) && rule ? &rule->level : level;
-    level = is_none(level->kind) ? &warning : level;
+    level = level == RP_LEVEL_ABSENT && rule ? rule->level : level;
+    level = level == RP_LEVEL_ABSENT ? RP_LEVEL_WARNING : level;
     if (r->suppressed) {
         s->n[RP_N_SUPPRESSED]++;
         return;
     }
-    if (rp_keycount_add(&s->keys, level, &why) < 0) {
-        rp_sink_fail(p, s, "a result's level %s", why);
+    if (rp_keycount_add(&s->keys, &level_keys[level - RP_LEVEL_NONE], &why) < 0) {
+        rp_sink_fail(p, s, "levels: %s", why);
         return;
     }
     int b = bucket(p, s, rule, level);
@@ -209,60 +262,67 @@ static int index_of(const struct rp_value *v, int64_t *out)
 }
 
 /* The rule reference: "rule" when it is an object (rule.index before ruleIndex, ruleId
- * before rule.id when truthy), the bare ruleId / ruleIndex otherwise. */
-static void read_result(struct rp_parser *p, struct rp_sres *r)
+ * before rule.id when truthy), the bare ruleId / ruleIndex otherwise. -1 after failing the
+ * sink on a level SARIF does not define or a rule id that is a list or an object. */
+static int read_result(struct rp_parser *p, struct rp_sink *s, struct rp_sres *r)
 {
     static const struct rp_value none = {.kind = RK_ABSENT};
     const struct rp_value *rid = rp_slot(p, 2, RS_RULEID), *rule = rp_slot(p, 2, RS_RULE);
     const struct rp_value *idx = rp_slot(p, 2, RS_INDEX), *line = rp_slot(p, 2, RS_LINE);
+    char where[300];
     int ref = rule->kind == RK_OBJ;
+    const char *rid_name = rid->truthy ? "ruleId" : "rule.id";
     rid = rid->truthy ? rid : ref ? rp_slot(p, 2, RS_RULEREF) : &none;
+    snprintf(where, sizeof where, "%s.level", rp_path(p, NULL, 1));
+    int level = level_of(p, s, rp_slot(p, 2, RS_LEVEL), where);
+    if (level < 0)
+        return -1;
+    if (rp_unhashable(rid)) {
+        rp_sink_fail(p, s, "%s.%s is %s, not a string", rp_path(p, NULL, 1), rid_name, rp_kind_name(rid->kind));
+        return -1;
+    }
     if (ref && rp_slot(p, 2, RS_REFINDEX)->kind != RK_ABSENT)
         idx = rp_slot(p, 2, RS_REFINDEX);
+    memset(r, 0, sizeof *r);
+    r->level = (uint8_t)level;
     r->idx_ok = (uint8_t)index_of(idx, &r->idx);
     r->tc_ok = ref && index_of(rp_slot(p, 2, RS_TCINDEX), &r->tc);
     r->rid_kind = rid->kind;
     r->rid_hash = rp_hash_of(p, rid);
     r->suppressed = p->sarif.supp_n > 0 && p->sarif.supp_open == 0;
     r->line = line->kind == RK_NUM && line->has_int ? (long)line->ival : 0;
-    r->level = *rp_slot(p, 2, RS_LEVEL);
     text_of(r, RP_SR_ID, rid);
     text_of(r, RP_SR_TITLE, rp_slot(p, 2, RS_MSG));
     text_of(r, RP_SR_FILE, rp_slot(p, 2, RS_URI));
+    return 0;
 }
 
-static void hold(struct rp_sarif *sa, struct rp_sres *r)
+static void hold(struct rp_sarif *sa, const struct rp_sres *r)
 {
     if (sa->nheld == sa->capheld) {
         sa->capheld = sa->capheld ? sa->capheld * 2 : 64;
         sa->held = tg_xrealloc(sa->held, sa->capheld * sizeof *sa->held);
     }
+    struct rp_sheld *h = &sa->held[sa->nheld++];
+    *h = (struct rp_sheld){.idx = r->idx, .tc = r->tc, .rid_hash = r->rid_hash, .off = sa->arena.len,
+                           .line = r->line, .idx_ok = r->idx_ok, .tc_ok = r->tc_ok, .rid_kind = r->rid_kind,
+                           .level = r->level, .suppressed = r->suppressed};
     for (int i = 0; i < RP_SR_COUNT; i++) {
-        r->off[i] = sa->arena.len;
+        h->n[i] = r->n[i];
         tg_buf_append(&sa->arena, r->s[i], r->n[i]);
     }
-    sa->held[sa->nheld++] = *r;
 }
 
-/* v is a string equal to one of the words (NULL-terminated); returns its index or -1. */
-static int word_of(const struct rp_value *v, const char *const *words)
+static void unhold(const struct rp_sarif *sa, const struct rp_sheld *h, struct rp_sres *r)
 {
-    for (int i = 0; v->kind == RK_STR && words[i]; i++)
-        if (v->len == strlen(words[i]) && memcmp(v->text, words[i], v->len) == 0)
-            return i;
-    return -1;
-}
-
-/* How the error shows a value SARIF does not define: a short printable string quoted. */
-static const char *shown(const struct rp_value *v, char *buf, size_t n)
-{
-    int printable = v->kind == RK_STR && v->len == v->tlen && v->len <= 40;
-    for (size_t i = 0; printable && i < v->len; i++)
-        printable = v->text[i] >= 0x20 && v->text[i] < 0x7f && v->text[i] != '"';
-    if (!printable)
-        return rp_kind_name(v->kind);
-    snprintf(buf, n, "\"%.40s\"", v->text);
-    return buf;
+    *r = (struct rp_sres){.idx_ok = h->idx_ok, .tc_ok = h->tc_ok, .rid_kind = h->rid_kind,
+                          .suppressed = h->suppressed, .level = h->level, .idx = h->idx, .tc = h->tc,
+                          .rid_hash = h->rid_hash, .line = h->line};
+    const char *at = sa->arena.data + h->off;
+    for (int i = 0; i < RP_SR_COUNT; i++) {
+        r->s[i] = at, r->n[i] = h->n[i];
+        at += h->n[i];
+    }
 }
 
 static void result_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
@@ -278,10 +338,10 @@ static void suppression_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     const struct rp_value *st = rp_slot(p, 3, SP_STATUS);
     char buf[48];
     (void)n;
-    int w = st->kind == RK_ABSENT ? 0 : word_of(st, statuses);
+    int w = st->kind == RK_ABSENT ? 0 : rp_word_of(st, statuses);
     if (w < 0) {
         rp_sink_fail(p, s, "%s.status is %s, not a SARIF suppression status (accepted, underReview, rejected)",
-                     rp_path(p, NULL, 1), shown(st, buf, sizeof buf));
+                     rp_path(p, NULL, 1), rp_shown(st, buf, sizeof buf));
         return;
     }
     p->sarif.supp_n++;
@@ -294,10 +354,10 @@ static int result_kind(struct rp_parser *p, struct rp_sink *s)
     static const char *const kinds[] = {"fail", "pass", "open", "informational", "notApplicable", "review", NULL};
     const struct rp_value *kind = rp_slot(p, 2, RS_KIND);
     char buf[48];
-    int k = kind->kind == RK_ABSENT ? 0 : word_of(kind, kinds);
+    int k = kind->kind == RK_ABSENT ? 0 : rp_word_of(kind, kinds);
     if (k < 0)
         rp_sink_fail(p, s, "%s.kind is %s, not a SARIF result kind (fail, pass, open, informational, "
-                     "notApplicable, review)", rp_path(p, NULL, 1), shown(kind, buf, sizeof buf));
+                     "notApplicable, review)", rp_path(p, NULL, 1), rp_shown(kind, buf, sizeof buf));
     return k > 0 ? 1 : k;
 }
 
@@ -306,11 +366,14 @@ static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     (void)n;
     struct rp_sres r;
     int k = result_kind(p, s);
+    if (k > 0 && read_result(p, s, &r) < 0) /* its values are checked all the same */
+        return;
     if (k != 0) {
         s->n[RP_N_NOTFAILING] += k > 0;
         return;
     }
-    read_result(p, &r);
+    if (read_result(p, s, &r) < 0)
+        return;
     if (p->sarif.tool_done)
         resolve(p, s, &r);
     else
@@ -321,13 +384,22 @@ static void run_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)n;
     struct rp_sarif *sa = &p->sarif;
+    struct rp_sres r;
     for (size_t i = 0; i < sa->nheld && !s->dead; i++) {
-        struct rp_sres *r = &sa->held[i];
-        for (int k = 0; k < RP_SR_COUNT; k++)
-            r->s[k] = sa->arena.data + r->off[k];
-        resolve(p, s, r);
+        unhold(sa, &sa->held[i], &r);
+        resolve(p, s, &r);
     }
     sa->nheld = 0;
+}
+
+/* executionSuccessful false: the tool says this run failed, so its results may be partial. */
+static void invocation_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
+{
+    (void)n;
+    if (rp_slot(p, 3, IV_SUCCESS)->kind != RK_FALSE)
+        return;
+    if (s->n[RP_N_FAILEDRUNS]++ == 0)
+        snprintf(p->sarif.failed_at, sizeof p->sarif.failed_at, "%s", rp_path(p, NULL, 1));
 }
 
 static void runs_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
@@ -385,9 +457,12 @@ static const struct rp_node result_fields[] = {
 };
 static const struct rp_node result = RP_ITEM("results", 2, result_fields, result_begin, result_end);
 
+static const struct rp_node invocation_fields[] = {RP_FIELD("executionSuccessful", 3, IV_SUCCESS, 0), RP_END};
+static const struct rp_node invocation = RP_ITEM("invocations", 3, invocation_fields, NULL, invocation_end);
 static const struct rp_node run_fields[] = {
     RP_OBJ("tool", 1, 0, tool_fields, tool_end),
     RP_LIST("results", RM_DICTS, 2, 0, &result, NULL),
+    RP_LIST("invocations", RM_DICTS, 3, 0, &invocation, NULL),
     RP_END,
 };
 static const struct rp_node run = RP_ITEM("runs", 1, run_fields, run_begin, run_end);

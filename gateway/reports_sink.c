@@ -127,14 +127,16 @@ void rp_sink_patch_file(struct rp_sink *s, const char *file, size_t n)
     }
 }
 
-int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const int *slots, size_t n, uint64_t *out)
+int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level, const struct rp_ident_field *fields, size_t n,
+                  uint64_t *out)
 {
     uint64_t h[8];
     n = n < TG_ARRAY_SIZE(h) ? n : TG_ARRAY_SIZE(h);
     for (size_t i = 0; i < n; i++) {
-        const struct rp_value *v = rp_slot(p, level, slots[i]);
+        const struct rp_value *v = rp_slot(p, level, fields[i].slot);
         if (rp_unhashable(v)) {
-            rp_sink_fail(p, s, "an identity field is %s, not a scalar", rp_kind_name(v->kind));
+            rp_sink_fail(p, s, "%s.%s is %s, not a scalar (an identity field)", rp_path(p, NULL, 1), fields[i].name,
+                         rp_kind_name(v->kind));
             return -1;
         }
         h[i] = rp_hash_of(p, v);

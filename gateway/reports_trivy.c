@@ -4,7 +4,8 @@
  * only as a figure. A vulnerability's identity includes its Result's Target, which may come
  * after the list, so identities wait in rp_trivy until the Result ends. Every list here is
  * an array of objects or null; a top-level list is a legacy report only when each entry is
- * a Result object (has one of its keys), else the document is another tool's.
+ * a Result object (has one of its keys, and no array member a Result does not have), else the
+ * document is another tool's.
  */
 #include "reports_impl.h"
 #include "util.h"
@@ -30,7 +31,8 @@ static void offer(struct rp_parser *p, struct rp_sink *s)
 static void vuln_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
     (void)n;
-    static const int ident[] = {T_ID, T_PKG, T_VER, T_PATH};
+    static const struct rp_ident_field ident[] = {
+        {T_ID, "VulnerabilityID"}, {T_PKG, "PkgName"}, {T_VER, "InstalledVersion"}, {T_PATH, "PkgPath"}};
     uint64_t key;
     if (rp_ident_hash(p, s, 3, ident, TG_ARRAY_SIZE(ident), &key) < 0)
         return;
@@ -47,12 +49,21 @@ static void vuln_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     rp_offer(p, s, &f);
 }
 
-/* m.get("Status", "FAIL") != "FAIL": present and anything but the exact string is a pass. */
+/* Trivy's statuses: FAIL (also when absent) is a finding, PASS and EXCEPTION are not; any
+ * other value is one Trivy does not write, so which it meant would be a guess. */
 static void misconf_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)n;
+    static const char *const statuses[] = {"FAIL", "PASS", "EXCEPTION", NULL};
     const struct rp_value *st = rp_slot(p, 3, T_STATUS);
-    if (st->kind != RK_ABSENT && !(st->kind == RK_STR && st->len == 4 && memcmp(st->text, "FAIL", 4) == 0)) {
+    char buf[48];
+    int w = st->kind == RK_ABSENT ? 0 : rp_word_of(st, statuses);
+    (void)n;
+    if (w < 0) {
+        rp_sink_fail(p, s, "%s.Status is %s, not a Trivy status (FAIL, PASS, EXCEPTION)", rp_path(p, NULL, 1),
+                     rp_shown(st, buf, sizeof buf));
+        return;
+    }
+    if (w > 0) {
         s->n[RP_N_NOTFAIL]++;
         return;
     }
@@ -89,7 +100,7 @@ static void result_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
         p->foreign = 1;
     struct rp_trivy *t = &p->trivy;
     if (t->n && rp_unhashable(target)) {
-        rp_sink_fail(p, s, "a Result's Target is %s, not a scalar", rp_kind_name(target->kind));
+        rp_sink_fail(p, s, "%s.Target is %s, not a scalar", rp_path(p, NULL, 1), rp_kind_name(target->kind));
         return;
     }
     uint64_t th = rp_hash_of(p, target);
@@ -132,9 +143,15 @@ static const struct rp_node result_fields[] = {
     RP_LIST("Licenses", RM_DICTS, 4, 0, NULL, licenses_end),
     PRESENCE("Class", R_CLASS, 5),
     PRESENCE("Type", R_TYPE, 6),
+    /* the other arrays a Trivy Result holds (--list-all-pkgs, custom resources) */
+    RP_SHOW("Packages", NULL),
+    RP_SHOW("CustomResources", NULL),
     RP_END,
 };
-static const struct rp_node result = RP_ITEM("Results", 2, result_fields, result_begin, result_end);
+/* In a legacy list, a member holding an array that no Trivy Result has ("vulns") marks
+ * another tool's document: its findings would be read as none. */
+static const struct rp_node result = {RP_KEY("Results"), RN_OBJECT, RM_DICT, RF_ITEM | RF_KNOWN_ARRAYS, 2, 0, 0, 0,
+                                      result_fields, NULL, result_begin, result_end, NULL};
 
 /* trivy k8s: {Namespace, Kind, Name, Results[]} per resource. */
 static const struct rp_node resource_fields[] = {RP_LIST("Results", RM_DICTS, 1, 0, &result, NULL), RP_END};
@@ -147,6 +164,8 @@ const struct rp_node rp_trivy_top[] = {
     RP_LIST("Vulnerabilities", RM_DICTS, RP_DOC_K8S_VULNS, RP_S_TRIVY_K8S, &resource, NULL),
     RP_LIST("Misconfigurations", RM_DICTS, RP_DOC_K8S_MISCONF, RP_S_TRIVY_K8S, &resource, NULL),
     RP_LIST("Resources", RM_DICTS, RP_DOC_K8S_RESOURCES, RP_S_TRIVY_K8S, &resource, NULL),
+    /* `trivy k8s --report summary`: the same resources under another key */
+    RP_LIST("Findings", RM_DICTS, RP_DOC_K8S_FINDINGS, RP_S_TRIVY_K8S, &resource, NULL),
     RP_END,
 };
 

@@ -146,6 +146,40 @@ def test_block_names_the_cve(tmp):
     assert d["counts"]["critical"] == 1 and "trigger" not in d
 
 
+def test_trivy_k8s_summary_findings_block(tmp):
+    """`trivy k8s --report summary` puts its resources under "Findings" (issue 9): counted, blocks."""
+    d_ = tmp / "k8s"
+    d_.mkdir()
+    (d_ / "trivy-report.json").write_text(json.dumps({"ClusterName": "prod", "Findings": [
+        {"Namespace": "default", "Kind": "Deployment", "Name": "web", "Results": [
+            {"Target": "nginx", "Vulnerabilities": [{"VulnerabilityID": "CVE-2023-1", "Severity": "CRITICAL"}]}]}]}))
+    reports = [str(d_ / "trivy-report.json"), report(tmp, "horusec/derived_empty_from_issue_9939.json", "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "severity.block"), p.stdout
+    assert d["reasons"][0] == "critical 1 > 0 in trivy-scan/trivy-report.json: CVE-2023-1"
+
+
+def test_failed_scan_blocks_and_still_counts(tmp):
+    """A scanner that declares failure (Horusec "status": "error") blocks with scan_failed: its
+    findings may be partial, so it is not a pass even when they are under the limits (issue 9)."""
+    bad = tmp / "failed"
+    bad.mkdir()
+    (bad / "sast-report.json").write_text('{"version": "v2.7.1", "status": "error", "errors": "docker not found", '
+                                          '"analysisVulnerabilities": null}')
+    reports = [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"), str(bad / "sast-report.json")]
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "scan_failed"), p.stdout
+    assert d["reasons"][0] == ('report horusec/sast-report.json: the scanner declared that it failed '
+                               '($.status is "error")')
+    horusec = [r for r in d["reports"] if r["job"] == "horusec"][0]
+    assert horusec["status"] == "ok" and horusec["scan_failed"] == '$.status is "error"'
+    # the real report with status error and 14 findings: counted, and blocked as failed
+    reports[1] = report(tmp, "horusec/dd_issue_6258.json", "sast-report.json")
+    p, d = evaluate(config(tmp), pipeline(tmp), reports)
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "scan_failed"), p.stdout
+    assert sum(d["counts"].values()) == 14
+
+
 def test_horusec_criticals_block(tmp):
     reports = [report(tmp, "trivy/dd_scheme_2_no_vuln.json", "trivy-report.json"),
                report(tmp, "horusec/dd_horres3.json", "sast-report.json")]
@@ -246,6 +280,19 @@ NOT_UNDERSTOOD = [
      "horusec: byte 0: expected a horusec report, the document is a sarif report"),
     ("horusec-entries-number", "sast-report.json", '{"analysisVulnerabilities": 3}',
      "$.analysisVulnerabilities is a number, not an array"),
+    # issue 9's attack: keys of two formats, a foreign SchemaVersion, statuses Trivy does not define
+    ("trivy-and-sarif-keys", "trivy-report.json",
+     '{"SchemaVersion":2,"Results":[{"Vulnerabilities":[{"Severity":"CRITICAL"}]}],"runs":null}',
+     'top-level keys of two formats: "runs" (sarif) and "SchemaVersion" (trivy)'),
+    ("security-hub-as-trivy", "trivy-report.json",
+     '{"SchemaVersion":"2018-10-08","Severity":{"Label":"CRITICAL"},"Resources":[{"Type":"x"}]}',
+     'SchemaVersion is "2018-10-08", not the integer 2'),
+    ("k8s-nothing-readable", "trivy-report.json", '{"ClusterName":"prod"}', 'a trivy k8s "ClusterName" without'),
+    ("misconfiguration-status-lower", "trivy-report.json",
+     '{"SchemaVersion":2,"Results":[{"Misconfigurations":[{"Status":"fail","Severity":"CRITICAL"}]}]}',
+     '$.Results[0].Misconfigurations[0].Status is "fail", not a Trivy status'),
+    ("matches-and-vulnerabilities", "sast-report.json", '{"matches":[],"vulnerabilities":[{"severity":"Critical"}]}',
+     'top-level keys of two formats: "matches" (grype) and "vulnerabilities" (gitlab)'),
 ]
 
 
@@ -262,6 +309,65 @@ def test_report_not_understood_blocks(tmp, name, artifact, text, why):
     assert why in d["reasons"][0], d["reasons"][0]
     unreadable = [r for r in d["reports"] if r["status"] == "unreadable"]
     assert len(unreadable) == 1 and why in unreadable[0]["error"]
+
+
+def same_base_policy(tmp):
+    """The shipped policy with two report entries whose artifacts share a base name."""
+    pol = tmp / "policies"
+    pol.mkdir()
+    shipped = (ROOT / "policies" / "default.yaml").read_text()
+    old = ("      - { job: horusec,    artifact: sast-report.json,  format: horusec }\n"
+           "      - { job: trivy-scan, artifact: trivy-report.json, format: trivy }\n")
+    assert old in shipped
+    (pol / "default.yaml").write_text(shipped.replace(old, "      - { job: horusec, artifact: out/report.json }\n"
+                                                           "      - { job: trivy-scan, artifact: report.json }\n", 1))
+    return config(tmp, policies=pol)
+
+
+def two_reports(tmp):
+    """a/report.json: an empty legacy Trivy report (null); b/report.json: a CRITICAL."""
+    for name, text in (("a", "null"), ("b", '{"SchemaVersion": 2, "Results": [{"Target": "img", "Vulnerabilities": '
+                                            '[{"VulnerabilityID": "CVE-2024-1", "Severity": "CRITICAL"}]}]}')):
+        (tmp / name).mkdir()
+        (tmp / name / "report.json").write_text(text)
+    return tmp / "a" / "report.json", tmp / "b" / "report.json"
+
+
+def test_reports_with_one_base_name_are_refused(tmp):
+    """Two --report files that could stand for the same entry: which one counts would be a guess,
+    so eval refuses them (issue 9: the first won, the critical in the second was never read)."""
+    cfg, ev = same_base_policy(tmp), pipeline(tmp)
+    a, b = two_reports(tmp)
+    p, d = evaluate(cfg, ev, [a, b])
+    assert p.returncode == 2 and d is None, p.stdout
+    assert "--report %s and --report %s both stand for artifacts named report.json" % (a, b) in p.stderr
+    assert "JOB=FILE" in p.stderr and "was not used" not in p.stderr
+    # one file standing for the entries of two jobs is refused as well
+    p, d = evaluate(cfg, ev, [b])
+    assert p.returncode == 2, p.stdout
+    assert "--report %s stands for artifacts of jobs horusec and trivy-scan" % b in p.stderr
+    # the shipped policy (one entry per base name) refuses the same file name given twice too
+    p, d = evaluate(config(tmp), ev, [a, b])
+    assert p.returncode == 2 and "both stand for artifacts named report.json" in p.stderr
+
+
+def test_report_named_by_job(tmp):
+    """--report JOB=[FORMAT:]FILE says which entry a file stands for."""
+    cfg, ev = same_base_policy(tmp), pipeline(tmp)
+    a, b = two_reports(tmp)
+    p, d = evaluate(cfg, ev, ["horusec=%s" % a, "trivy-scan=trivy:%s" % b])
+    assert (p.returncode, d["verdict"], d["rule"]) == (1, "block", "severity.block"), p.stdout + p.stderr
+    assert d["reasons"][0] == "critical 1 > 0 in trivy-scan/report.json: CVE-2024-1"
+    assert [(r["job"], r["status"], r["format"]) for r in d["reports"]] == [("horusec", "ok", "trivy"),
+                                                                          ("trivy-scan", "ok", "trivy")]
+    assert "warning" not in p.stderr
+    # the same job twice for one base name is refused; a job with no such entry is unused
+    p, _ = evaluate(cfg, ev, ["trivy-scan=%s" % a, "trivy-scan=%s" % b])
+    assert p.returncode == 2 and "of job trivy-scan" in p.stderr
+    p, d = evaluate(cfg, ev, ["horusec=%s" % a, "trivy-scan=%s" % b, "deploy=%s" % a])
+    assert (p.returncode, d["rule"]) == (1, "severity.block")
+    assert ("--report %s was not used (no report of the chosen environment and job deploy has an artifact "
+            "named report.json)" % a) in p.stderr
 
 
 def test_exceptions_apply_then_expire(tmp):
