@@ -88,9 +88,12 @@ static const char finish_lua[] = TG_OUTBOX_LUA
     "  redis.call('HSET', KEYS[1], 'state', 'reconciling', 'lease_until', ARGV[4], 'error', ARGV[5],\n"
     "             'settle_until', ARGV[9], 'reconcile_checks', ARGV[10], 'updated_at', ARGV[2])\n"
     "  redis.call('ZADD', KEYS[4], ARGV[4], KEYS[1])\n"
+    "elseif ARGV[3] == 'unknown' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'unknown', 'error', ARGV[5], 'reconcile_checks', ARGV[10],\n"
+    "             'updated_at', ARGV[2])\n"
     "else\n"
-    "  redis.call('HSET', KEYS[1], 'state', ARGV[3], 'error', ARGV[5], 'updated_at', ARGV[2])\n"
-    "  if ARGV[3] == 'failed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[5], 'updated_at', ARGV[2])\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
     "end\n"
     "return {'ok', outbox_put(KEYS[5], KEYS[6], KEYS[1], ARGV[7], ARGV[8])}\n";
 

@@ -25,7 +25,7 @@
 
 #include <jansson.h>
 
-#define TG_OUTBOX_GRACE_MS 10000 /* longer than a worker takes to complete its own effect */
+#define TG_OUTBOX_GRACE_MS 5000 /* a worker completes its own effect well within this; a sweeper racing a slow one repeats nothing but a status */
 
 /* Lua, prepended to a script that changes a deployment: outbox_put(outbox key, data key,
  * deployment key, effect JSON, due ms) adds the effect and returns its id ('' when the effect

@@ -56,7 +56,7 @@ static void absent(struct check *c, char *err, size_t errlen, struct tg_deploy_r
 
 static void unknown(struct check *c, const char *err, struct tg_deploy_result *r)
 {
-    *r = (struct tg_deploy_result){.outcome = TG_OUTCOME_UNKNOWN, .error = err};
+    *r = (struct tg_deploy_result){.outcome = TG_OUTCOME_UNKNOWN, .checks = c->checks, .error = err};
     r->effect = tg_outbox_effect(c->key, "unknown", err,
                                  json_pack("{s:i, s:s, s:i}", "attempt", c->attempt, "marker", c->marker,
                                            "checks", c->checks),
