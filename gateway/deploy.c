@@ -27,9 +27,10 @@ static const char create_lua[] =
     "if ARGV[1] == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
     "return {1, ARGV[1]}\n";
 
-/* KEYS: deploy, inflight, retry, latest. ARGV: owner, now, lease_until. A claim whose lease
- * expired before it reached sending sent nothing, so it is simply taken again. */
-static const char claim_lua[] =
+/* KEYS: deploy, inflight, retry, latest, outbox, outbox data. ARGV: owner, now, lease_until,
+ * effect due. A claim whose lease expired before it reached sending sent nothing, so it is
+ * simply taken again. Superseding writes its record and status through the outbox. */
+static const char claim_lua[] = TG_OUTBOX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'lease_until', 'pipeline', 'attempts')\n"
     "local state = h[1]\n"
     "if not state then return {'done', 'missing'} end\n"
@@ -40,11 +41,13 @@ static const char claim_lua[] =
     "local latest = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
     "local pipeline = tonumber(h[3])\n"
     "if latest > pipeline then\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'superseded', 'updated_at', ARGV[2],\n"
-    "             'error', 'superseded by pipeline ' .. latest)\n"
+    "  local why = 'superseded by pipeline ' .. latest\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'superseded', 'updated_at', ARGV[2], 'error', why)\n"
     "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
     "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
-    "  return {'superseded', tostring(latest)}\n"
+    "  local effect = cjson.encode({key = KEYS[1], status = {state = 'canceled', description = why},\n"
+    "    audit = {action = 'superseded', reasons = {why}, details = {newer_pipeline = tostring(latest)}}})\n"
+    "  return {'superseded', tostring(latest), outbox_put(KEYS[5], KEYS[6], KEYS[1], effect, ARGV[4])}\n"
     "end\n"
     "redis.call('SET', KEYS[4], h[3])\n"
     "local attempts = tonumber(h[4] or '0') + 1\n"
@@ -207,37 +210,6 @@ static void latest_key(char *out, size_t outlen, const char *prefix, const redis
              nz(tg_deploy_field(rec, "environment")), nz(tg_deploy_field(rec, "ref")));
 }
 
-enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
-                              uint64_t lease_ms, int *attempt, char *detail, size_t detaillen)
-{
-    char inflight[128], retry[128], latest[1024], now[24], until[24];
-    redisReply *rec = tg_deploy_load(c, key);
-    if (rec == NULL)
-        return TG_CLAIM_ERROR;
-    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
-    snprintf(retry, sizeof retry, "%sretry", prefix);
-    latest_key(latest, sizeof latest, prefix, rec);
-    freeReplyObject(rec);
-    uint64_t t = tg_now_ms();
-    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
-    snprintf(until, sizeof until, "%llu", (unsigned long long)(t + lease_ms));
-    const char *argv[] = {key, inflight, retry, latest, owner, now, until};
-    redisReply *r = eval(c, claim_lua, 4, argv, 7);
-    const char *w = word(r, 0), *d = word(r, 1);
-    enum tg_claim res = TG_CLAIM_ERROR;
-    snprintf(detail, detaillen, "%s", d ? d : "");
-    if (w && strcmp(w, "go") == 0)
-        res = TG_CLAIM_GO, *attempt = atoi(d ? d : "1");
-    else if (w && strcmp(w, "busy") == 0)
-        res = TG_CLAIM_BUSY;
-    else if (w && strcmp(w, "done") == 0)
-        res = TG_CLAIM_DONE;
-    else if (w && strcmp(w, "superseded") == 0)
-        res = TG_CLAIM_SUPERSEDED;
-    freeReplyObject(r);
-    return res;
-}
-
 /* The keys every lease-holding script names. */
 struct keys {
     char inflight[128], retry[128], reconcile[128], outbox[128], outbox_data[128];
@@ -269,6 +241,36 @@ static void lease_args(char *now, char *until, size_t len, uint64_t lease_ms)
     uint64_t t = tg_now_ms();
     snprintf(now, len, "%llu", (unsigned long long)t);
     snprintf(until, len, "%llu", (unsigned long long)(t + lease_ms));
+}
+
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t lease_ms, int *attempt, char *detail, size_t detaillen)
+{
+    struct keys k;
+    char latest[1024], now[24], until[24], due[24];
+    redisReply *rec = tg_deploy_load(c, key);
+    if (rec == NULL)
+        return TG_CLAIM_ERROR;
+    keys_of(&k, prefix);
+    latest_key(latest, sizeof latest, prefix, rec);
+    freeReplyObject(rec);
+    lease_args(now, until, sizeof now, lease_ms);
+    snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + TG_OUTBOX_GRACE_MS));
+    const char *argv[] = {key, k.inflight, k.retry, latest, k.outbox, k.outbox_data, owner, now, until, due};
+    redisReply *r = eval(c, claim_lua, 6, argv, 10);
+    const char *w = word(r, 0), *d = word(r, 1);
+    enum tg_claim res = TG_CLAIM_ERROR;
+    snprintf(detail, detaillen, "%s", d ? d : "");
+    if (w && strcmp(w, "go") == 0)
+        res = TG_CLAIM_GO, *attempt = atoi(d ? d : "1");
+    else if (w && strcmp(w, "busy") == 0)
+        res = TG_CLAIM_BUSY;
+    else if (w && strcmp(w, "done") == 0)
+        res = TG_CLAIM_DONE;
+    else if (w && strcmp(w, "superseded") == 0)
+        res = TG_CLAIM_SUPERSEDED;
+    freeReplyObject(r);
+    return res;
 }
 
 int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,

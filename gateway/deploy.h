@@ -53,7 +53,8 @@ enum tg_claim {
     TG_CLAIM_GO,         /* ours: send the trigger now (attempt says which try) */
     TG_CLAIM_BUSY,       /* another worker holds a live lease */
     TG_CLAIM_DONE,       /* nothing to send in this state (detail holds the state) */
-    TG_CLAIM_SUPERSEDED, /* a newer pipeline's trigger was sent (detail: its pipeline id) */
+    TG_CLAIM_SUPERSEDED, /* a newer pipeline's trigger was sent (detail: its pipeline id); the
+                            `superseded` effect waits in the outbox (tg_outbox_last_id) */
     TG_CLAIM_ERROR,      /* Redis failed */
 };
 

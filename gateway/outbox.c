@@ -51,6 +51,15 @@ char *tg_outbox_effect(const char *key, const char *action, const char *reason, 
     return s;
 }
 
+void tg_outbox_last_id(const char *key, const redisReply *rec, char *out, size_t outlen)
+{
+    const char *n = tg_deploy_field(rec, "effects");
+    if (n && *n)
+        snprintf(out, outlen, "%s#%s", key, n);
+    else if (outlen)
+        out[0] = '\0';
+}
+
 static int remove_effect(struct tg_work *w, const char *id)
 {
     char zkey[128], hkey[128];

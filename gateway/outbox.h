@@ -51,6 +51,10 @@ char *tg_outbox_effect(const char *key, const char *action, const char *reason, 
  * audit.fail_closed), -1 Redis failed. */
 int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect);
 
+/* The id of the newest effect of the deployment at key, from its record (a tg_deploy_load
+ * reply read after the change); "" when it has none. */
+void tg_outbox_last_id(const char *key, const redisReply *rec, char *out, size_t outlen);
+
 /* Completes effect id as stored (nothing when it is already gone). Returns as above. */
 int tg_outbox_complete_id(struct tg_work *w, const char *id);
 

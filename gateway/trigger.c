@@ -226,18 +226,14 @@ static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
     return rc < 0 ? -1 : 0;
 }
 
-static void on_superseded(struct tg_work *w, const struct attempt *a, const char *newer)
+/* The claim recorded the supersession and its effect in one script: complete the effect. */
+static int on_superseded(struct tg_work *w, const struct attempt *a, const char *newer)
 {
-    char desc[256];
-    snprintf(desc, sizeof desc, "superseded by pipeline %.200s", newer);
+    char id[600];
     tg_metrics_inc(TG_M_TRIGGERS_SUPERSEDED);
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: %s", a->key, desc);
-    json_t *reasons = json_pack("[s]", desc), *details = json_pack("{s:s}", "newer_pipeline", newer);
-    struct tg_audit_record r = {.action = "superseded", .decision = "deploy", .reasons = reasons, .details = details};
-    tg_work_record_target(&r, &a->target);
-    tg_work_audit(w, &r);
-    json_decref(reasons), json_decref(details);
-    tg_work_status(w, &a->target, "canceled", desc);
+    tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: superseded by pipeline %s", a->key, newer);
+    tg_outbox_last_id(a->key, a->rec, id, sizeof id);
+    return id[0] && tg_outbox_complete_id(w, id) < 0 ? -1 : 0;
 }
 
 int tg_trigger_run(struct tg_work *w, const char *key)
@@ -255,7 +251,7 @@ int tg_trigger_run(struct tg_work *w, const char *key)
     tg_work_target_load(a.rec, &a.target);
     int rc = 0;
     if (c == TG_CLAIM_SUPERSEDED)
-        on_superseded(w, &a, detail);
+        rc = on_superseded(w, &a, detail);
     else
         rc = send_and_finish(w, &a, lease);
     freeReplyObject(a.rec);
