@@ -434,25 +434,40 @@ static json_t *get_array(struct tg_gitlab_api *api, const char *url, struct tg_g
     return j;
 }
 
+/* 1 when the variables array holds name with a value starting with prefix (copied to found). */
+static int marker_in(json_t *vars, const char *name, const char *prefix, char *found, size_t foundlen)
+{
+    json_t *v;
+    size_t i, plen = strlen(prefix);
+    json_array_foreach(vars, i, v) {
+        const char *k = json_string_value(json_object_get(v, "key"));
+        const char *val = json_string_value(json_object_get(v, "value"));
+        if (k && val && strcmp(k, name) == 0 && strncmp(val, prefix, plen) == 0) {
+            snprintf(found, foundlen, "%s", val);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix, char *found,
+                               size_t foundlen)
+{
+    json_t *vars = json_loadb(body, len, 0, NULL);
+    int rc = json_is_array(vars) ? marker_in(vars, name, prefix, found, foundlen) : -1;
+    json_decref(vars);
+    return rc;
+}
+
 /* 1 when pipeline pid carries q->name with a value starting with q->prefix (copied to found),
  * 0 when it does not, -1 when its variables could not be read (res says why). */
 static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q, const char *project,
                       long long pid, struct tg_gitlab_result *res, char *found, size_t foundlen)
 {
     char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", api->base, project, pid);
-    json_t *vars = get_array(api, url, res), *v;
-    size_t i, plen = strlen(q->prefix);
-    int rc = vars ? 0 : -1;
+    json_t *vars = get_array(api, url, res);
+    int rc = vars ? marker_in(vars, q->name, q->prefix, found, foundlen) : -1;
     free(url);
-    json_array_foreach(vars, i, v) {
-        const char *k = json_string_value(json_object_get(v, "key"));
-        const char *val = json_string_value(json_object_get(v, "value"));
-        if (k && val && strcmp(k, q->name) == 0 && strncmp(val, q->prefix, plen) == 0) {
-            snprintf(found, foundlen, "%s", val);
-            rc = 1;
-            break;
-        }
-    }
     json_decref(vars);
     return rc;
 }

@@ -77,6 +77,12 @@ struct tg_gitlab_marker_query {
 int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
                           struct tg_gitlab_result *res, char *found, size_t foundlen);
 
+/* The marker in one "Get variables of a pipeline" answer ([{"variable_type","key","value"}]):
+ * 1 when it holds name with a value starting with prefix (copied to found), 0 when not, -1
+ * when body is not a JSON array. */
+int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix, char *found,
+                               size_t foundlen);
+
 /* POST /projects/:id/statuses/:sha. description is cut to 255 bytes at a character boundary;
  * target_url may be NULL. Returns 0 on 2xx, -1 otherwise (res says why). */
 struct tg_commit_status {

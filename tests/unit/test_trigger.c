@@ -67,8 +67,23 @@ static const struct row rows[] = {
     {"jitter wins over a short retry-after", 5, 1000, 9000, 9000},
 };
 
+static void check_variables(void)
+{
+    char found[64] = "";
+    const char *body = "[{\"variable_type\":\"env_var\",\"key\":\"SERVICE\",\"value\":\"cart\"},"
+                       "{\"variable_type\":\"env_var\",\"key\":\"TOLLGATE_DEPLOYMENT\",\"value\":\"abc/2\"}]";
+    UNIT_CHECK("marker found", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abc/", found,
+                                                          sizeof found) == 1);
+    UNIT_CHECK("marker value", strcmp(found, "abc/2") == 0);
+    UNIT_CHECK("another deployment", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abd/",
+                                                                found, sizeof found) == 0);
+    const char *refused = "{\"message\":\"403 Forbidden\"}";
+    UNIT_CHECK("not an array", tg_gitlab_variables_marker(refused, strlen(refused), "X", "a", found, sizeof found) == -1);
+}
+
 int main(void)
 {
+    check_variables();
     check_answers();
     check_marker();
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
