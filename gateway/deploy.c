@@ -146,6 +146,7 @@ static const char retrigger_lua[] =
     "if s ~= 'unknown' and s ~= 'failed' then return {'refused', s or 'missing'} end\n"
     "redis.call('HSET', KEYS[1], 'state', 'decided', 'owner', '', 'updated_at', ARGV[1], 'retriggered_at', ARGV[1])\n"
     "redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "redis.call('HDEL', KEYS[1], 'first_sent_at')\n" /* the operator judged the earlier sends */
     "redis.call('PERSIST', KEYS[1])\n"
     "redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])\n"
     "return {'ok', s}\n";

@@ -71,9 +71,12 @@ static int remove_effect(struct tg_work *w, const char *id)
     return rc;
 }
 
-/* The audit part: 0 recorded (or none), 1 refused under fail-closed. */
+/* The audit part: 0 recorded (or none), 1 not now. A failed append leaves the effect for a
+ * later sweep even when audit.fail_closed is off: the change already happened, and its record
+ * must follow it. */
 static int complete_audit(struct tg_work *w, const char *id, json_t *audit, const struct tg_target *t)
 {
+    char err[256];
     char *once = tg_xasprintf("outbox:%s", id);
     struct tg_audit_record r = {.action = json_string_value(json_object_get(audit, "action")),
                                 .decision = "deploy",
@@ -81,7 +84,10 @@ static int complete_audit(struct tg_work *w, const char *id, json_t *audit, cons
                                 .details = json_object_get(audit, "details"),
                                 .once = once};
     tg_work_record_target(&r, t);
-    int rc = r.action && tg_work_audit(w, &r) < 0 ? 1 : 0;
+    int rc = r.action && tg_audit_append(w->audit, w->rc, &r, err, sizeof err) != 0 ? 1 : 0;
+    if (rc)
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_waits", "effect %s (%s): %s; completed by a later sweep", id,
+                   r.action, err);
     free(once);
     return rc;
 }

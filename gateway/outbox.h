@@ -47,8 +47,8 @@ char *tg_outbox_effect(const char *key, const char *action, const char *reason, 
                        const char *status_state, const char *status_description);
 
 /* Completes effect id (its JSON in effect): the audit record, then the commit status, then
- * removes it. Returns 0 done, 1 left for a later sweep (the audit append failed under
- * audit.fail_closed), -1 Redis failed. */
+ * removes it. Returns 0 done, 1 left for a later sweep (the audit append failed: the record
+ * must follow the change whatever audit.fail_closed says), -1 Redis failed. */
 int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect);
 
 /* The id of the newest effect of the deployment at key, from its record (a tg_deploy_load
