@@ -274,15 +274,27 @@ enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *k
     return res;
 }
 
+/* A script of KEYS deploy, zset and ARGV owner, now, now + lease_ms. */
+struct leased {
+    const char *lua, *key, *zset, *owner;
+    uint64_t lease_ms;
+};
+
+static int run_leased(redisContext *c, const struct leased *l, const char *want)
+{
+    char now[24], until[24];
+    lease_args(now, until, sizeof now, l->lease_ms);
+    const char *argv[] = {l->key, l->zset, l->owner, now, until};
+    return eval_word(c, l->lua, 2, argv, 5, want, NULL, 0);
+}
+
 int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
                            uint64_t lease_ms)
 {
     struct keys k;
-    char now[24], until[24];
     keys_of(&k, prefix);
-    lease_args(now, until, sizeof now, lease_ms);
-    const char *argv[] = {key, k.inflight, owner, now, until};
-    return eval_word(c, sending_lua, 2, argv, 5, "ok", NULL, 0);
+    struct leased l = {sending_lua, key, k.inflight, owner, lease_ms};
+    return run_leased(c, &l, "ok");
 }
 
 int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
@@ -336,11 +348,9 @@ int tg_deploy_reconcile_claim(redisContext *c, const char *prefix, const char *k
                               uint64_t lease_ms)
 {
     struct keys k;
-    char now[24], until[24];
     keys_of(&k, prefix);
-    lease_args(now, until, sizeof now, lease_ms);
-    const char *argv[] = {key, k.reconcile, owner, now, until};
-    int rc = eval_word(c, reconcile_claim_lua, 2, argv, 5, "go", NULL, 0);
+    struct leased l = {reconcile_claim_lua, key, k.reconcile, owner, lease_ms};
+    int rc = run_leased(c, &l, "go");
     return rc < 0 ? -1 : rc == 0;
 }
 

@@ -14,16 +14,10 @@ import harness
 import pipelines
 from harness import gitlab_headers, wait_until
 from pipelines import pipeline_event, serve_report
+from test_deliver import gitlab  # noqa: F401 (the stand-in GitLab fixture)
 
 CLEAN = "trivy/dd_scheme_2_no_vuln.json"
 MARKER = "variables[TOLLGATE_DEPLOYMENT]"
-
-
-@pytest.fixture
-def gitlab():
-    g = pipelines.GitLab(pipelines.API_TOKEN, pipelines.TRIGGER_TOKEN).start()
-    yield g
-    g.stop()
 
 
 @pytest.fixture
