@@ -34,7 +34,10 @@ static const char claim_lua[] = TG_OUTBOX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'lease_until', 'pipeline', 'attempts')\n"
     "local state = h[1]\n"
     "if not state then return {'done', 'missing'} end\n"
-    "if state == 'sending' or state == 'reconciling' then return {'busy'} end\n"
+    "if state == 'sending' or state == 'reconciling' then\n"
+    "  redis.call('ZREM', KEYS[3], KEYS[1])\n" /* its own schedule drives it, never the retry one */
+    "  return {'busy'}\n"
+    "end\n"
     "if state == 'triggering' then\n"
     "  if tonumber(h[2] or '0') >= tonumber(ARGV[2]) then return {'busy'} end\n"
     "elseif state ~= 'decided' and state ~= 'retry_wait' and state ~= 'approved' then return {'done', state} end\n"
@@ -135,7 +138,10 @@ static const char sweep_lua[] = TG_OUTBOX_LUA
 static const char reconcile_claim_lua[] =
     "local h = redis.call('HMGET', KEYS[1], 'state', 'lease_until')\n"
     "if h[1] ~= 'reconciling' then redis.call('ZREM', KEYS[2], KEYS[1]) return {'done', h[1] or 'missing'} end\n"
-    "if tonumber(h[2] or '0') > tonumber(ARGV[2]) then return {'busy'} end\n"
+    "if tonumber(h[2] or '0') > tonumber(ARGV[2]) then\n"
+    "  redis.call('ZADD', KEYS[2], h[2], KEYS[1])\n" /* not due after all (hosts' clocks differ) */
+    "  return {'busy'}\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until', ARGV[3])\n"
     "redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])\n"
     "return {'go'}\n";
