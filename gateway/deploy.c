@@ -2,12 +2,16 @@
  *
  *   <prefix>deploy:<project id>:<pipeline>:<environment>   hash: state, what was decided,
  *        what to trigger (chart project, ref, variables JSON; never the token), attempts,
- *        owner + lease_until while triggering, downstream id/url or error
+ *        owner + lease_until while triggering/sending/reconciling, sent_at and first_sent_at
+ *        (ms), settle_until and reconcile_checks while reconciling, effects (the outbox
+ *        counter), downstream id/url or error
  *   <prefix>latest:<chart project>:<environment>:<ref>      newest pipeline id whose trigger
  *        was sent: an older pipeline of that ref never triggers after it
- *   <prefix>inflight   zset of deployments in triggering, by lease expiry (for the sweep)
- *   <prefix>retry      zset of deployments in retry_wait, by due time
+ *   <prefix>inflight   zset of deployments in triggering or sending, by lease expiry (sweep)
+ *   <prefix>retry      zset of deployments in retry_wait (and approved), by due time
+ *   <prefix>reconcile  zset of deployments in reconciling, by next check (or check lease expiry)
  *   <prefix>pending    zset of deployments waiting for approval, by expiry
+ *   <prefix>outbox, <prefix>outbox:data   effects of the changes (owned by outbox.c)
  */
 #include "deploy.h"
 #include "outbox.h"
