@@ -92,6 +92,26 @@ static int complete_audit(struct tg_work *w, const char *id, json_t *audit, cons
     return rc;
 }
 
+/* Keeps effect id with only its audit part: the status was posted, the record still waits. */
+static int keep_audit_only(struct tg_work *w, const char *id, json_t *e)
+{
+    char zkey[128], hkey[128];
+    tg_outbox_keys(w->cfg->redis.prefix, zkey, hkey, sizeof zkey);
+    json_object_del(e, "status");
+    char *s = json_dumps(e, JSON_COMPACT);
+    redisReply *r = s ? redisCommand(w->rc, "HSET %s %s %s", hkey, id, s) : NULL;
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? 1 : -1;
+    freeReplyObject(r);
+    free(s);
+    return rc;
+}
+
+static void post_status(struct tg_work *w, const struct tg_target *t, json_t *status)
+{
+    tg_work_status(w, t, json_string_value(json_object_get(status, "state")),
+                   json_string_value(json_object_get(status, "description")));
+}
+
 int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
 {
     json_t *e = json_loads(effect, 0, NULL), *audit = json_object_get(e, "audit"), *status = json_object_get(e, "status");
@@ -105,11 +125,11 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
     }
     if (rec) {
         tg_work_target_load(rec, &t);
-        if (audit)
-            rc = complete_audit(w, id, audit, &t);
-        if (rc == 0 && status)
-            tg_work_status(w, &t, json_string_value(json_object_get(status, "state")),
-                           json_string_value(json_object_get(status, "description")));
+        rc = audit ? complete_audit(w, id, audit, &t) : 0;
+        if (status && (rc == 0 || !w->cfg->audit.fail_closed))
+            post_status(w, &t, status); /* fail-open: the commit learns the outcome while the record waits */
+        if (rc == 1 && status && !w->cfg->audit.fail_closed)
+            rc = keep_audit_only(w, id, e);
     } else {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "unreadable", "effect %s is not readable JSON; dropped", id);
     }

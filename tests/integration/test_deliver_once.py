@@ -24,10 +24,10 @@ MARKER = "variables[TOLLGATE_DEPLOYMENT]"
 def gateway(tollgate, gitlab, logdir):
     sets = pipelines.write_sets(logdir)
 
-    def make(workers=2, settle="3s", env=None, wait_ready=True):
+    def make(workers=2, settle="3s", env=None, wait_ready=True, extra=""):
         e = pipelines.env()
         e.update(env or {})
-        return tollgate(workers=workers, env=e, extra=pipelines.config_extra(gitlab.url, "", settle),
+        return tollgate(workers=workers, env=e, extra=pipelines.config_extra(gitlab.url, extra, settle),
                         wait_ready=wait_ready, **sets)
     return make
 
@@ -199,3 +199,22 @@ def test_unknown_only_when_gitlab_cannot_be_asked_within_the_tries(gateway, gitl
     st = wait_state(redis, 321, "unknown")
     assert "could not be asked" in st["error"] and st["reconcile_checks"] == "4"  # trigger.tries
     assert len(gitlab.requests("list")) == 4 and len(gitlab.requests("trigger")) == 1
+
+
+def test_triggered_record_follows_the_trigger_when_the_audit_sink_fails_for_a_while(gateway, gitlab, redis, logdir):
+    """audit.fail_closed off and the file sink failing: the trigger goes on and the commit
+    learns it at once, but the effect stays in the outbox until its record is written."""
+    tg = gateway(extra="audit:\n  file: /dev/full\n  fail_closed: false\n")  # every write: ENOSPC
+    start_one(gitlab, tg, 330)
+    wait_state(redis, 330, "triggered")
+    wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "success"], what="the status")
+    wait_until(lambda: any(l.get("event") == "audit_waits" for l in tg.log_lines()), what="the effect to wait")
+    assert redis.cmd("ZCARD", "tg:outbox") == 1
+    sink = logdir / "audit.jsonl"
+    tg.rewrite_config(extra=tg.params["extra"].replace("/dev/full", str(sink)))
+    tg.send_signal(signal.SIGHUP)
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0, timeout=20, what="the outbox to drain")
+    assert_exactly_once(redis, gitlab, 330)
+    lines = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert [line["pipeline"] for line in lines if line["action"] == "triggered"] == [330]
+    assert len([s for s in gitlab.requests("status") if s["form"]["state"] == "success"]) == 1  # not repeated
