@@ -384,8 +384,8 @@ void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *cause
 
 int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *state)
 {
-    static const char *const newer_wins[] = {"pending_approval", "decided", "approved", "triggering",
-                                             "retry_wait", "triggered", "unknown"};
+    static const char *const newer_wins[] = {"pending_approval", "decided", "approved", "triggering", "sending",
+                                             "reconciling", "retry_wait", "triggered", "unknown"};
     if (strcmp(state, "pending_approval") == 0 && request(w, key) < 0)
         return -1;
     for (size_t i = 0; i < TG_ARRAY_SIZE(newer_wins); i++)

@@ -43,6 +43,7 @@ static void config_defaults(struct tg_config *c)
     c->trigger.cap_ms = 300000;
     c->trigger.tries = 8;
     c->trigger.timeout_ms = 15000;
+    c->trigger.settle_ms = 90000;
     c->policies_dir = tg_xstrdup("policies");
     c->templates_dir = tg_xstrdup("templates");
 }
@@ -281,7 +282,7 @@ static void load_limits(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
 static void load_queue_and_trigger(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
 {
     static const char *const qkeys[] = {"max_attempts", "claim_idle", NULL};
-    static const char *const tkeys[] = {"retry_base", "retry_cap", "tries", "timeout", NULL};
+    static const char *const tkeys[] = {"retry_base", "retry_cap", "tries", "timeout", "settle", NULL};
     long long attempts = c->queue.max_attempts, tries = c->trigger.tries;
     yaml_node_t *q = tg_yaml_get(y, root, "queue"), *t = tg_yaml_get(y, root, "trigger");
     if (q && tg_yaml_expect_map(y, q, "queue") == 0) {
@@ -295,6 +296,7 @@ static void load_queue_and_trigger(struct tg_config *c, struct tg_yaml *y, yaml_
         tg_yaml_get_duration(y, t, "retry_cap", &c->trigger.cap_ms);
         tg_yaml_get_int(y, t, "tries", 1, 100, &tries);
         tg_yaml_get_duration(y, t, "timeout", &c->trigger.timeout_ms);
+        tg_yaml_get_duration(y, t, "settle", &c->trigger.settle_ms);
     }
     c->queue.max_attempts = (int)attempts;
     c->trigger.tries = (int)tries;

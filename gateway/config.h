@@ -114,6 +114,8 @@ struct tg_config {
         uint64_t cap_ms;
         int tries;
         uint64_t timeout_ms; /* one HTTP attempt */
+        uint64_t settle_ms;  /* after an unknown outcome: how long GitLab may still create the
+                                pipeline (its own request timeout plus clock skew) */
     } trigger;
 
     char *policies_dir;

@@ -2,17 +2,22 @@
  *
  *   <prefix>deploy:<project id>:<pipeline>:<environment>   hash: state, what was decided,
  *        what to trigger (chart project, ref, variables JSON; never the token), attempts,
- *        owner + lease_until while triggering, downstream id/url or error
+ *        owner + lease_until while triggering/sending/reconciling, sent_at and first_sent_at
+ *        (ms), settle_until and reconcile_checks while reconciling, effects (the outbox
+ *        counter), downstream id/url or error; the lifecycle's status, builds, rank, version
  *   <prefix>latest:<project id>:<ref>:<environment>:<chart project>:<chart ref>
  *        newest pipeline id of that upstream project and ref whose trigger was sent to that
  *        chart target for that environment: an older pipeline of the same project and ref
  *        never triggers after it. GitLab's pipeline ids are instance-wide but comparable only
  *        within one project, so services sharing a chart repository never supersede each other.
- *   <prefix>inflight   zset of deployments in triggering, by lease expiry (for the sweep)
- *   <prefix>retry      zset of deployments in retry_wait, by due time
+ *   <prefix>inflight   zset of deployments in triggering or sending, by lease expiry (sweep)
+ *   <prefix>retry      zset of deployments in retry_wait (and approved), by due time
+ *   <prefix>reconcile  zset of deployments in reconciling, by next check (or check lease expiry)
  *   <prefix>pending    zset of deployments waiting for approval, by expiry
+ *   <prefix>outbox, <prefix>outbox:data   effects of the changes (owned by outbox.c)
  */
 #include "deploy.h"
+#include "outbox.h"
 #include "redisconn.h"
 #include "util.h"
 
@@ -80,7 +85,8 @@ static const char decide_lua[] = WITHDRAW_LUA
     "                             'the pipeline turned ' .. ARGV[4] .. ' while waiting for approval')\n"
     "  return {'withdrawn', 'withdrawn', tostring(nv), 'withdrawn', names}\n"
     "end\n"
-    "local acted = {approved = 1, decided = 1, triggering = 1, retry_wait = 1, triggered = 1, unknown = 1, failed = 1}\n"
+    "local acted = {approved = 1, decided = 1, triggering = 1, sending = 1, reconciling = 1, retry_wait = 1,\n"
+    "               triggered = 1, unknown = 1, failed = 1}\n"
     "return {'kept', h[1], tostring(v), acted[h[1]] and 'acted' or 'not_redecidable'}\n";
 
 /* KEYS: (unused), pending, notify. ARGV: deployment key prefix of the pipeline, now, job id,
@@ -102,26 +108,30 @@ static const char job_lua[] = WITHDRAW_LUA
     "end\n"
     "return out\n";
 
-/* KEYS: deploy, inflight, retry, latest. ARGV: owner, now, lease_until. */
-static const char claim_lua[] =
+/* KEYS: deploy, inflight, retry, latest, outbox, outbox data. ARGV: owner, now, lease_until,
+ * effect due. A claim whose lease expired before it reached sending sent nothing, so it is
+ * simply taken again. Superseding writes its record and status through the outbox. */
+static const char claim_lua[] = TG_OUTBOX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'lease_until', 'pipeline', 'attempts')\n"
     "local state = h[1]\n"
     "if not state then return {'done', 'missing'} end\n"
+    "if state == 'sending' or state == 'reconciling' then\n"
+    "  redis.call('ZREM', KEYS[3], KEYS[1])\n" /* its own schedule drives it, never the retry one */
+    "  return {'busy'}\n"
+    "end\n"
     "if state == 'triggering' then\n"
     "  if tonumber(h[2] or '0') >= tonumber(ARGV[2]) then return {'busy'} end\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'unknown', 'updated_at', ARGV[2],\n"
-    "             'error', 'no answer from GitLab was recorded before the trigger lease expired')\n"
-    "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
-    "  return {'unknown'}\n"
-    "end\n"
-    "if state ~= 'decided' and state ~= 'retry_wait' and state ~= 'approved' then return {'done', state} end\n"
+    "elseif state ~= 'decided' and state ~= 'retry_wait' and state ~= 'approved' then return {'done', state} end\n"
     "local latest = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
     "local pipeline = tonumber(h[3])\n"
     "if latest > pipeline then\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'superseded', 'updated_at', ARGV[2],\n"
-    "             'error', 'superseded by pipeline ' .. latest)\n"
+    "  local why = 'superseded by pipeline ' .. latest\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'superseded', 'updated_at', ARGV[2], 'error', why)\n"
     "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
-    "  return {'superseded', tostring(latest)}\n"
+    "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "  local effect = cjson.encode({key = KEYS[1], status = {state = 'canceled', description = why},\n"
+    "    audit = {action = 'superseded', reasons = {why}, details = {newer_pipeline = tostring(latest)}}})\n"
+    "  return {'superseded', tostring(latest), outbox_put(KEYS[5], KEYS[6], KEYS[1], effect, ARGV[4])}\n"
     "end\n"
     "redis.call('SET', KEYS[4], h[3])\n"
     "local attempts = tonumber(h[4] or '0') + 1\n"
@@ -131,13 +141,29 @@ static const char claim_lua[] =
     "redis.call('ZREM', KEYS[3], KEYS[1])\n"
     "return {'go', tostring(attempts)}\n";
 
-/* KEYS: deploy, inflight, retry. ARGV: owner, now, outcome, a, b, final ttl. A late retry
- * outcome leaves unknown alone: a timeout is no proof that nothing was triggered. */
-static const char finish_lua[] =
+/* KEYS: deploy, inflight. ARGV: owner, now, lease_until. Written before the request leaves:
+ * from here on, only GitLab can say whether a pipeline exists. */
+static const char sending_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'owner', 'first_sent_at')\n"
+    "if h[1] ~= 'triggering' or h[2] ~= ARGV[1] then return {'lost', h[1] or ''} end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'sending', 'sent_at', ARGV[2], 'lease_until', ARGV[3],\n"
+    "           'first_sent_at', h[3] or ARGV[2], 'updated_at', ARGV[2])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])\n"
+    "return {'ok'}\n";
+
+/* KEYS: deploy, inflight, retry, reconcile, outbox, outbox data. ARGV: owner, now, outcome,
+ * a, b, final ttl, effect, effect due, settle_until, reconcile checks. The state change and
+ * its effect are one script: neither exists without the other. Only the owner (the sender,
+ * or the worker that took the reconciliation) records; a real 201 also resolves unknown. */
+static const char finish_lua[] = TG_OUTBOX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'owner')\n"
-    "if h[2] ~= ARGV[1] or (h[1] ~= 'triggering' and h[1] ~= 'unknown') then return {'lost', h[1] or ''} end\n"
-    "if h[1] == 'unknown' and ARGV[3] == 'retry' then return {'lost', 'unknown'} end\n"
+    "local s = h[1]\n"
+    "local live = s == 'triggering' or s == 'sending' or s == 'reconciling'\n"
+    "if h[2] ~= ARGV[1] or not (live or (s == 'unknown' and ARGV[3] == 'triggered')) then\n"
+    "  return {'lost', s or ''}\n"
+    "end\n"
     "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "redis.call('ZREM', KEYS[4], KEYS[1])\n"
     "if ARGV[3] == 'triggered' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'triggered', 'downstream_id', ARGV[4], 'downstream_url', ARGV[5],\n"
     "             'updated_at', ARGV[2])\n"
@@ -145,32 +171,69 @@ static const char finish_lua[] =
     "elseif ARGV[3] == 'retry' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'retry_wait', 'next_at', ARGV[4], 'error', ARGV[5], 'updated_at', ARGV[2])\n"
     "  redis.call('ZADD', KEYS[3], ARGV[4], KEYS[1])\n"
+    "elseif ARGV[3] == 'reconcile' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'reconciling', 'lease_until', ARGV[4], 'error', ARGV[5],\n"
+    "             'settle_until', ARGV[9], 'reconcile_checks', ARGV[10], 'updated_at', ARGV[2])\n"
+    "  redis.call('ZADD', KEYS[4], ARGV[4], KEYS[1])\n"
+    "elseif ARGV[3] == 'unknown' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'unknown', 'error', ARGV[5], 'reconcile_checks', ARGV[10],\n"
+    "             'updated_at', ARGV[2])\n"
     "else\n"
     "  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[5], 'updated_at', ARGV[2])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
     "end\n"
-    "return {h[1] == 'unknown' and 'late' or 'ok', h[1]}\n";
+    "return {'ok', outbox_put(KEYS[5], KEYS[6], KEYS[1], ARGV[7], ARGV[8])}\n";
 
-/* KEYS: inflight. ARGV: now. Deployment keys are read from the zset (one primary, no cluster). */
-static const char sweep_lua[] =
+/* KEYS: inflight, retry, reconcile, outbox, outbox data. ARGV: now, trigger timeout + settle,
+ * effect due. Deployment keys are read from the zset (one primary, no cluster). A claim that
+ * never reached sending is due again at once; a send without a recorded answer is
+ * reconciled with GitLab. */
+static const char sweep_lua[] = TG_OUTBOX_LUA
     "local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 16)\n"
     "local out = {}\n"
     "for _, k in ipairs(keys) do\n"
     "  redis.call('ZREM', KEYS[1], k)\n"
-    "  local h = redis.call('HMGET', k, 'state', 'lease_until')\n"
-    "  if h[1] == 'triggering' and tonumber(h[2] or '0') < tonumber(ARGV[1]) then\n"
-    "    redis.call('HSET', k, 'state', 'unknown', 'updated_at', ARGV[1],\n"
-    "               'error', 'no answer from GitLab was recorded before the trigger lease expired')\n"
-    "    table.insert(out, k)\n"
+    "  local h = redis.call('HMGET', k, 'state', 'lease_until', 'sent_at', 'attempts')\n"
+    "  if tonumber(h[2] or '0') < tonumber(ARGV[1]) then\n"
+    "    if h[1] == 'triggering' then\n"
+    "      redis.call('HSET', k, 'state', 'retry_wait', 'next_at', ARGV[1], 'updated_at', ARGV[1],\n"
+    "                 'error', 'the worker stopped before sending; sent again')\n"
+    "      redis.call('ZADD', KEYS[2], ARGV[1], k)\n"
+    "      table.insert(out, k) table.insert(out, 'retry_wait') table.insert(out, '')\n"
+    "    elseif h[1] == 'sending' then\n"
+    "      local why = 'the worker stopped after sending attempt ' .. (h[4] or '?') .. '; asking GitLab'\n"
+    "      redis.call('HSET', k, 'state', 'reconciling', 'lease_until', ARGV[1], 'reconcile_checks', '0',\n"
+    "                 'settle_until', tostring(tonumber(h[3] or ARGV[1]) + tonumber(ARGV[2])),\n"
+    "                 'error', why, 'updated_at', ARGV[1])\n"
+    "      redis.call('ZADD', KEYS[3], ARGV[1], k)\n"
+    "      local effect = cjson.encode({key = k, audit = {action = 'reconciling', reasons = {why}}})\n"
+    "      table.insert(out, k) table.insert(out, 'reconciling')\n"
+    "      table.insert(out, outbox_put(KEYS[4], KEYS[5], k, effect, ARGV[3]))\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "return out\n";
 
-/* KEYS: deploy, retry. ARGV: now. */
+/* KEYS: deploy, reconcile. ARGV: owner, now, lease_until. One check of a reconciling
+ * deployment, by one worker at a time; a checker that dies leaves it due at lease_until. */
+static const char reconcile_claim_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'lease_until')\n"
+    "if h[1] ~= 'reconciling' then redis.call('ZREM', KEYS[2], KEYS[1]) return {'done', h[1] or 'missing'} end\n"
+    "if tonumber(h[2] or '0') > tonumber(ARGV[2]) then\n"
+    "  redis.call('ZADD', KEYS[2], h[2], KEYS[1])\n" /* not due after all (hosts' clocks differ) */
+    "  return {'busy'}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until', ARGV[3])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])\n"
+    "return {'go'}\n";
+
+/* KEYS: deploy, retry, reconcile. ARGV: now. */
 static const char retrigger_lua[] =
     "local s = redis.call('HGET', KEYS[1], 'state')\n"
     "if s ~= 'unknown' and s ~= 'failed' then return {'refused', s or 'missing'} end\n"
     "redis.call('HSET', KEYS[1], 'state', 'decided', 'owner', '', 'updated_at', ARGV[1], 'retriggered_at', ARGV[1])\n"
+    "redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "redis.call('HDEL', KEYS[1], 'first_sent_at')\n" /* the operator judged the earlier sends */
     "redis.call('PERSIST', KEYS[1])\n"
     "redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])\n"
     "return {'ok', s}\n";
@@ -306,22 +369,54 @@ static void latest_key(char *out, size_t outlen, const char *prefix, const redis
              nz(tg_deploy_field(rec, "chart_project")), nz(tg_deploy_field(rec, "chart_ref")));
 }
 
+/* The keys every lease-holding script names. */
+struct keys {
+    char inflight[128], retry[128], reconcile[128], outbox[128], outbox_data[128];
+};
+
+static void keys_of(struct keys *k, const char *prefix)
+{
+    snprintf(k->inflight, sizeof k->inflight, "%sinflight", prefix);
+    snprintf(k->retry, sizeof k->retry, "%sretry", prefix);
+    snprintf(k->reconcile, sizeof k->reconcile, "%sreconcile", prefix);
+    tg_outbox_keys(prefix, k->outbox, k->outbox_data, sizeof k->outbox);
+}
+
+/* Runs a {'ok'|'go'|..., ...} script; 0 when the first word is want, 1 otherwise, -1 failed. */
+static int eval_word(redisContext *c, const char *lua, int nkeys, const char *const *argv, int argc,
+                     const char *want, char *detail, size_t detaillen)
+{
+    redisReply *r = eval(c, lua, nkeys, argv, argc);
+    const char *w = word(r, 0), *d = word(r, 1);
+    if (detail)
+        snprintf(detail, detaillen, "%s", d ? d : "");
+    int rc = w == NULL ? -1 : strcmp(w, want) == 0 ? 0 : 1;
+    freeReplyObject(r);
+    return rc;
+}
+
+static void lease_args(char *now, char *until, size_t len, uint64_t lease_ms)
+{
+    uint64_t t = tg_now_ms();
+    snprintf(now, len, "%llu", (unsigned long long)t);
+    snprintf(until, len, "%llu", (unsigned long long)(t + lease_ms));
+}
+
 enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
                               uint64_t lease_ms, int *attempt, char *detail, size_t detaillen)
 {
-    char inflight[128], retry[128], latest[1024], now[24], until[24];
+    struct keys k;
+    char latest[1024], now[24], until[24], due[24];
     redisReply *rec = tg_deploy_load(c, key);
     if (rec == NULL)
         return TG_CLAIM_ERROR;
-    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
-    snprintf(retry, sizeof retry, "%sretry", prefix);
+    keys_of(&k, prefix);
     latest_key(latest, sizeof latest, prefix, rec);
     freeReplyObject(rec);
-    uint64_t t = tg_now_ms();
-    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
-    snprintf(until, sizeof until, "%llu", (unsigned long long)(t + lease_ms));
-    const char *argv[] = {key, inflight, retry, latest, owner, now, until};
-    redisReply *r = eval(c, claim_lua, 4, argv, 7);
+    lease_args(now, until, sizeof now, lease_ms);
+    snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + TG_OUTBOX_GRACE_MS));
+    const char *argv[] = {key, k.inflight, k.retry, latest, k.outbox, k.outbox_data, owner, now, until, due};
+    redisReply *r = eval(c, claim_lua, 6, argv, 10);
     const char *w = word(r, 0), *d = word(r, 1);
     enum tg_claim res = TG_CLAIM_ERROR;
     snprintf(detail, detaillen, "%s", d ? d : "");
@@ -333,55 +428,94 @@ enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *k
         res = TG_CLAIM_DONE;
     else if (w && strcmp(w, "superseded") == 0)
         res = TG_CLAIM_SUPERSEDED;
-    else if (w && strcmp(w, "unknown") == 0)
-        res = TG_CLAIM_UNKNOWN;
     freeReplyObject(r);
     return res;
 }
 
-int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
-                     const struct tg_deploy_result *r)
+/* A script of KEYS deploy, zset and ARGV owner, now, now + lease_ms. */
+struct leased {
+    const char *lua, *key, *zset, *owner;
+    uint64_t lease_ms;
+};
+
+static int run_leased(redisContext *c, const struct leased *l, const char *want)
 {
-    static const char *const outcomes[] = {"triggered", "retry", "failed"};
-    char inflight[128], retry[128], now[24], a[24];
-    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
-    snprintf(retry, sizeof retry, "%sretry", prefix);
-    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    const char *arg_a = a, *arg_b = r->error ? r->error : "";
-    if (r->outcome == TG_OUTCOME_TRIGGERED)
-        snprintf(a, sizeof a, "%lld", r->downstream_id), arg_b = r->downstream_url ? r->downstream_url : "";
-    else
-        snprintf(a, sizeof a, "%llu", (unsigned long long)r->next_at_ms);
-    const char *argv[] = {key, inflight, retry, owner, now, outcomes[r->outcome], arg_a, arg_b, FINAL_TTL_S};
-    redisReply *rep = eval(c, finish_lua, 3, argv, 9);
-    const char *w = word(rep, 0);
-    int rc = w == NULL ? -1 : strcmp(w, "lost") == 0 ? 1 : 0;
-    freeReplyObject(rep);
-    return rc;
+    char now[24], until[24];
+    lease_args(now, until, sizeof now, l->lease_ms);
+    const char *argv[] = {l->key, l->zset, l->owner, now, until};
+    return eval_word(c, l->lua, 2, argv, 5, want, NULL, 0);
 }
 
-int tg_deploy_sweep(redisContext *c, const char *prefix, tg_deploy_key_fn fn, void *arg)
+int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
+                           uint64_t lease_ms)
 {
-    char inflight[128], now[24];
-    snprintf(inflight, sizeof inflight, "%sinflight", prefix);
-    snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    const char *argv[] = {inflight, now};
-    redisReply *r = eval(c, sweep_lua, 1, argv, 2);
+    struct keys k;
+    keys_of(&k, prefix);
+    struct leased l = {sending_lua, key, k.inflight, owner, lease_ms};
+    return run_leased(c, &l, "ok");
+}
+
+int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
+                     const struct tg_deploy_result *r, char *effect_id, size_t idlen)
+{
+    static const char *const outcomes[] = {"triggered", "retry", "failed", "reconcile", "unknown"};
+    struct keys k;
+    char now[24], due[24], a[24], settle[24], checks[16];
+    uint64_t t = tg_now_ms();
+    keys_of(&k, prefix);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
+    snprintf(due, sizeof due, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
+    snprintf(settle, sizeof settle, "%llu", (unsigned long long)r->settle_until_ms);
+    snprintf(checks, sizeof checks, "%d", r->checks);
+    const char *arg_b = r->error ? r->error : "";
+    if (r->outcome == TG_OUTCOME_TRIGGERED) {
+        snprintf(a, sizeof a, "%lld", r->downstream_id);
+        arg_b = r->downstream_url ? r->downstream_url : "";
+    } else {
+        snprintf(a, sizeof a, "%llu", (unsigned long long)r->next_at_ms);
+    }
+    const char *argv[] = {key, k.inflight, k.retry, k.reconcile, k.outbox, k.outbox_data, owner, now,
+                          outcomes[r->outcome], a, arg_b, FINAL_TTL_S, r->effect ? r->effect : "", due,
+                          settle, checks};
+    return eval_word(c, finish_lua, 6, argv, (int)TG_ARRAY_SIZE(argv), "ok", effect_id, idlen);
+}
+
+int tg_deploy_sweep(redisContext *c, const char *prefix, uint64_t settle_ms, tg_deploy_swept_fn fn, void *arg)
+{
+    struct keys k;
+    char now[24], settle[24], due[24];
+    uint64_t t = tg_now_ms();
+    keys_of(&k, prefix);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
+    snprintf(settle, sizeof settle, "%llu", (unsigned long long)settle_ms);
+    snprintf(due, sizeof due, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
+    const char *argv[] = {k.inflight, k.retry, k.reconcile, k.outbox, k.outbox_data, now, settle, due};
+    redisReply *r = eval(c, sweep_lua, 5, argv, 8);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return -1;
     }
-    int n = (int)r->elements;
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            fn(arg, r->element[i]->str);
+    int n = (int)r->elements / 3;
+    for (size_t i = 0; i + 2 < r->elements; i += 3)
+        fn(arg, word(r, i), word(r, i + 1), word(r, i + 2));
     freeReplyObject(r);
     return n;
 }
 
-int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen)
+int tg_deploy_reconcile_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t lease_ms)
 {
-    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %sretry -inf %llu LIMIT 0 1", prefix,
+    struct keys k;
+    keys_of(&k, prefix);
+    struct leased l = {reconcile_claim_lua, key, k.reconcile, owner, lease_ms};
+    int rc = run_leased(c, &l, "go");
+    return rc < 0 ? -1 : rc == 0;
+}
+
+/* The first member of zset name due by now into key: 1, 0 when none, -1. */
+static int first_due(redisContext *c, const char *prefix, const char *name, char *key, size_t keylen)
+{
+    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %s%s -inf %llu LIMIT 0 1", prefix, name,
                                  (unsigned long long)tg_now_ms());
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY) {
@@ -393,13 +527,24 @@ int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t ke
     return rc;
 }
 
+int tg_deploy_next_reconcile(redisContext *c, const char *prefix, char *key, size_t keylen)
+{
+    return first_due(c, prefix, "reconcile", key, keylen);
+}
+
+int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen)
+{
+    return first_due(c, prefix, "retry", key, keylen);
+}
+
 int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail, size_t detaillen)
 {
-    char retry[128], now[24];
-    snprintf(retry, sizeof retry, "%sretry", prefix);
+    struct keys k;
+    char now[24];
+    keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    const char *argv[] = {key, retry, now};
-    redisReply *r = eval(c, retrigger_lua, 2, argv, 3);
+    const char *argv[] = {key, k.retry, k.reconcile, now};
+    redisReply *r = eval(c, retrigger_lua, 3, argv, 4);
     const char *w = word(r, 0), *d = word(r, 1);
     snprintf(detail, detaillen, "%s", d ? d : c->errstr);
     int rc = w && strcmp(w, "ok") == 0 ? 0 : -1;

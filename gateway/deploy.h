@@ -1,18 +1,24 @@
-/* deploy.h -- the deployment state machine in Redis: at most one trigger per
+/* deploy.h -- the deployment state machine in Redis: exactly one trigger per
  * (project, pipeline, environment), and never an older pipeline after a newer one.
  *
- *   decided --claim--> triggering --finish--> triggered
- *      ^                   |   \-----------> failed        (4xx other than 429, or out of tries)
- *      |                   |    \----------> retry_wait --claim (when due)--> triggering ...
- *   approved               |
- *   (approvals)            +--lease expired--> unknown     (an operator re-runs it: retrigger)
+ *   decided --claim--> triggering --mark_sending--> sending --201--> triggered
+ *      ^   approved       |  lease expired             |  \--certain failure--> retry_wait | failed
+ *      |  (approvals)     v  (nothing was sent)        |   \--unknown outcome (timeout, reset, 5xx)
+ *      +---------- retry_wait <----------+             |     or lease expired --> reconciling
+ *                                        |             v
+ *   reconciling --GitLab has the marker--------------------------------------> triggered
+ *        |  \--absent, settle window over (certain) --> retry_wait | failed (out of tries)
+ *        |   \--absent, window still open: check again at settle_until
+ *        +--GitLab cannot be asked within the tries, or may not show variables (403) --> unknown
+ *   unknown, failed --retrigger (an operator)--> decided
  *   pending_approval, blocked, skipped: decisions that trigger nothing (here)
  *   skipped, blocked, withdrawn (decided for a failed/canceled pipeline) --success--> decided again
  *   pending_approval --the pipeline turns failed/canceled--> withdrawn (votes voided)
  *   superseded: a newer pipeline of the same ref already triggered the same chart/environment
  *
  * Every transition is one Lua script, so two workers (threads or hosts) racing on the same
- * deployment see one winner. Keys are drawn in deploy.c.
+ * deployment see one winner; a transition that has effects (audit record, commit status)
+ * writes them to the outbox (outbox.h) in the same script. Keys are drawn in deploy.c.
  */
 #ifndef TG_DEPLOY_H
 #define TG_DEPLOY_H
@@ -94,8 +100,8 @@ enum tg_claim {
     TG_CLAIM_GO,         /* ours: send the trigger now (attempt says which try) */
     TG_CLAIM_BUSY,       /* another worker holds a live lease */
     TG_CLAIM_DONE,       /* nothing to send in this state (detail holds the state) */
-    TG_CLAIM_SUPERSEDED, /* a newer pipeline's trigger was sent (detail: its pipeline id) */
-    TG_CLAIM_UNKNOWN,    /* a previous attempt's lease expired without an answer: now unknown */
+    TG_CLAIM_SUPERSEDED, /* a newer pipeline's trigger was sent (detail: its pipeline id); the
+                            `superseded` effect waits in the outbox (tg_outbox_last_id) */
     TG_CLAIM_ERROR,      /* Redis failed */
 };
 
@@ -103,26 +109,52 @@ enum tg_claim {
 enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
                               uint64_t lease_ms, int *attempt, char *detail, size_t detaillen);
 
-enum tg_outcome { TG_OUTCOME_TRIGGERED, TG_OUTCOME_RETRY, TG_OUTCOME_FAILED };
+/* Records that the trigger is about to leave (triggering -> sending, sent_at = now, the lease
+ * renewed). Call it right before sending; send only on 0. Returns 1 when the deployment is no
+ * longer ours (the lease expired and it was taken back), -1 when Redis failed. */
+int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
+                           uint64_t lease_ms);
+
+enum tg_outcome {
+    TG_OUTCOME_TRIGGERED, /* GitLab created it (201, or reconciliation found the marker) */
+    TG_OUTCOME_RETRY,     /* certainly not created; due again at next_at_ms */
+    TG_OUTCOME_FAILED,    /* certainly not created, for good */
+    TG_OUTCOME_RECONCILE, /* not known: ask GitLab at next_at_ms */
+    TG_OUTCOME_UNKNOWN,   /* GitLab could not be asked: an operator decides */
+};
 
 struct tg_deploy_result {
     enum tg_outcome outcome;
     long long downstream_id;   /* triggered */
     const char *downstream_url;
-    uint64_t next_at_ms;       /* retry */
-    const char *error;         /* retry, failed */
+    uint64_t next_at_ms;       /* retry: due; reconcile: next check */
+    uint64_t settle_until_ms;  /* reconcile: from then on, absent means never created */
+    int checks;                /* reconcile: failed attempts to ask GitLab so far */
+    const char *error;         /* every outcome but triggered */
+    const char *effect;        /* the change's effect JSON (tg_outbox_effect), or NULL */
 };
 
-/* Records the attempt's outcome. Returns 0 when recorded (also a late answer that resolves an
- * unknown deployment: a real outcome beats a guess), 1 when it was no longer ours and nothing
- * changed (another owner, or a retryable error on an unknown one), -1 on failure. */
+/* Records the outcome from triggering, sending or reconciling (and a 201 from unknown: a
+ * real outcome beats a guess), with its effect in the outbox; the effect's id goes to
+ * effect_id ("" when none). Returns 0 when recorded, 1 when the deployment is no longer
+ * ours and nothing changed, -1 on failure. */
 int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
-                     const struct tg_deploy_result *r);
+                     const struct tg_deploy_result *r, char *effect_id, size_t idlen);
 
-/* Turns deployments whose trigger lease expired into unknown; calls fn for each (at most
- * 16 per call). Returns how many, or -1. */
-typedef void (*tg_deploy_key_fn)(void *arg, const char *key);
-int tg_deploy_sweep(redisContext *c, const char *prefix, tg_deploy_key_fn fn, void *arg);
+/* Takes back deployments whose lease expired (at most 16 per call): a claim that never
+ * reached sending becomes due again at once; a send without a recorded answer becomes
+ * reconciling, settled at sent_at + settle_ms (trigger.timeout + trigger.settle), with a
+ * `reconciling` effect. Calls fn with each key, its new state and the effect id ("" when
+ * none). Returns how many, or -1. */
+typedef void (*tg_deploy_swept_fn)(void *arg, const char *key, const char *became, const char *effect_id);
+int tg_deploy_sweep(redisContext *c, const char *prefix, uint64_t settle_ms, tg_deploy_swept_fn fn, void *arg);
+
+/* Takes a reconciling deployment whose check is due for one check by owner, until now +
+ * lease_ms. Returns 1 ours, 0 not (not due, or no longer reconciling), -1 on failure. */
+int tg_deploy_reconcile_claim(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t lease_ms);
+/* The key of one reconciling deployment whose check is due. Returns 1, 0 when none, -1. */
+int tg_deploy_next_reconcile(redisContext *c, const char *prefix, char *key, size_t keylen);
 
 /* The key of one deployment whose retry is due, into key. Returns 1, 0 when none, -1. */
 int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen);

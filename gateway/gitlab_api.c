@@ -11,13 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define TG_MODULE "gitlab"
 #define MAX_ERROR_BODY 65536
 #define MAX_REDIRECTS 3
-#define MAX_LIST_BODY (16u << 20) /* one page of 100 jobs is ~250 kB */
+#define MAX_LIST_BODY (16u << 20) /* one page of 100 jobs is ~250 kB, of pipelines ~100 kB */
 #define PER_PAGE 100
-#define MAX_PAGES 50
+#define MAX_PAGES 50          /* jobs of one child pipeline */
+#define MAX_TRIGGER_PAGES 10  /* trigger pipelines looked through to settle an unknown outcome */
 
 struct tg_gitlab_api {
     CURL *curl;
@@ -25,6 +27,7 @@ struct tg_gitlab_api {
     char *token;
     size_t tokenlen;
     uint64_t timeout_ms;
+    uint64_t trigger_timeout_ms; /* the trigger call's own cut-off (trigger.timeout) */
     char *ca_file;
 };
 
@@ -37,6 +40,8 @@ struct exchange {
     struct tg_buf body;     /* otherwise the body (errors, JSON answers), capped */
     size_t cap;             /* the body's cap: 0 for MAX_ERROR_BODY */
     int truncated;          /* the body went over its cap */
+    uint64_t timeout_ms;    /* 0: the client's */
+    int fresh;              /* a new connection: curl never re-sends it on a dead reused one */
     uint64_t retry_after_ms;
 };
 
@@ -53,6 +58,7 @@ struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_to
         api->tokenlen = tokenlen;
     }
     api->timeout_ms = timeout_ms;
+    api->trigger_timeout_ms = timeout_ms;
     api->ca_file = ca_file ? tg_xstrdup(ca_file) : NULL;
     return api;
 }
@@ -67,9 +73,25 @@ void tg_gitlab_api_free(struct tg_gitlab_api *api)
     free(api->token), free(api->base), free(api->ca_file), free(api);
 }
 
+void tg_gitlab_api_set_trigger_timeout(struct tg_gitlab_api *api, uint64_t timeout_ms)
+{
+    api->trigger_timeout_ms = timeout_ms;
+}
+
 int tg_gitlab_result_retryable(const struct tg_gitlab_result *r)
 {
     return r->status == 0 || r->status == 429 || r->status >= 500;
+}
+
+enum tg_gitlab_outcome tg_gitlab_trigger_outcome(const struct tg_gitlab_result *r)
+{
+    if (r->status == 201)
+        return TG_GITLAB_CREATED;
+    if (r->status == 0)
+        return r->sent ? TG_GITLAB_UNKNOWN : TG_GITLAB_NOT_CREATED;
+    if (r->status >= 300 && r->status < 500)
+        return TG_GITLAB_NOT_CREATED; /* GitLab itself answered that it did not create one */
+    return TG_GITLAB_UNKNOWN;         /* any 5xx (GitLab may have committed first), a 2xx not 201 */
 }
 
 /* ---- one exchange ---- */
@@ -155,12 +177,15 @@ static void set_options(struct tg_gitlab_api *api, const char *url, struct curl_
                         struct exchange *ex)
 {
     CURL *c = api->curl;
+    uint64_t timeout = ex->timeout_ms ? ex->timeout_ms : api->timeout_ms;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)api->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(api->timeout_ms < 5000 ? api->timeout_ms : 5000));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout < 5000 ? timeout : 5000));
+    if (ex->fresh)
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -171,6 +196,30 @@ static void set_options(struct tg_gitlab_api *api, const char *url, struct curl_
         curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
     if (form)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+}
+
+/* 0 when curl failed before any byte of the request could reach the server (no address,
+ * no connection, no TLS session, or a timeout before the transfer began), else 1. */
+static int may_have_left(CURL *c, CURLcode rc)
+{
+    curl_off_t pretransfer = 0;
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+        return 0;
+    case CURLE_OPERATION_TIMEDOUT:
+        curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+        return pretransfer > 0;
+    default:
+        return 1;
+    }
 }
 
 /* One hop: returns the redirect target to follow (caller frees), or NULL when done. */
@@ -189,8 +238,10 @@ static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
     res->retry_after_ms = ex->retry_after_ms;
     if (rc != CURLE_OK && !ex->sink_stopped) {
         snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
+        res->sent = may_have_left(api->curl, rc);
         return NULL;
     }
+    res->sent = 1;
     curl_easy_getinfo(api->curl, CURLINFO_RESPONSE_CODE, &res->status);
     if (res->status < 300 || res->status >= 400 || form ||
         curl_easy_getinfo(api->curl, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || next == NULL)
@@ -457,7 +508,7 @@ static void read_pipeline(const struct tg_buf *body, struct tg_gitlab_result *re
 
 int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request *req, struct tg_gitlab_result *res)
 {
-    struct exchange ex = {.api = api};
+    struct exchange ex = {.api = api, .timeout_ms = api->trigger_timeout_ms, .fresh = 1};
     struct tg_buf form;
     char *project = escape(api, req->project);
     char *url = tg_xasprintf("%s/api/v4/projects/%s/trigger/pipeline", api->base, project);
@@ -513,4 +564,130 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
     tg_buf_dispose(&form), tg_buf_dispose(&ex.body);
     free(url), free(desc);
     return res->status >= 200 && res->status < 300 ? 0 : -1;
+}
+
+/* ---- reconciliation: which recent trigger pipeline carries a marker ---- */
+
+static void iso_time(uint64_t ms, char *out, size_t outlen)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* GET url as a JSON array (caller decrefs). NULL when the answer is not a 200 holding one;
+ * then res says why (status 0 with a reason when the body was unusable). */
+static json_t *get_array(struct tg_gitlab_api *api, const char *url, struct tg_gitlab_result *res)
+{
+    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY};
+    json_t *j = NULL;
+    tg_buf_init(&ex.body);
+    perform(api, url, NULL, &ex, res);
+    if (res->status == 200 && !ex.truncated)
+        j = json_loadb(ex.body.data ? ex.body.data : "", ex.body.len, 0, NULL);
+    if (res->status == 200 && !json_is_array(j)) {
+        snprintf(res->error, sizeof res->error, "%s", ex.truncated ? "answer too large" : "answer is not a JSON array");
+        res->status = 0;
+        json_decref(j);
+        j = NULL;
+    } else if (j == NULL && res->error[0] == '\0') {
+        snprintf(res->error, sizeof res->error, "HTTP %ld", res->status);
+    }
+    tg_buf_dispose(&ex.body);
+    return j;
+}
+
+/* 1 when the variables array holds name with a value starting with prefix (copied to found). */
+static int marker_in(json_t *vars, const char *name, const char *prefix, char *found, size_t foundlen)
+{
+    json_t *v;
+    size_t i, plen = strlen(prefix);
+    json_array_foreach(vars, i, v) {
+        const char *k = json_string_value(json_object_get(v, "key"));
+        const char *val = json_string_value(json_object_get(v, "value"));
+        if (k && val && strcmp(k, name) == 0 && strncmp(val, prefix, plen) == 0) {
+            snprintf(found, foundlen, "%s", val);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix, char *found,
+                               size_t foundlen)
+{
+    json_t *vars = json_loadb(body, len, 0, NULL);
+    int rc = json_is_array(vars) ? marker_in(vars, name, prefix, found, foundlen) : -1;
+    json_decref(vars);
+    return rc;
+}
+
+/* 1 when pipeline pid carries q->name with a value starting with q->prefix (copied to found),
+ * 0 when it does not, -1 when its variables could not be read (res says why). */
+static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q, const char *project,
+                      long long pid, struct tg_gitlab_result *res, char *found, size_t foundlen)
+{
+    char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", api->base, project, pid);
+    json_t *vars = get_array(api, url, res);
+    int rc = vars ? marker_in(vars, q->name, q->prefix, found, foundlen) : -1;
+    free(url);
+    json_decref(vars);
+    return rc;
+}
+
+/* One page of the listing: 1 found (res holds the pipeline), 0 not on it (*count: how many
+ * pipelines it held), -1 error. */
+static int scan_page(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q, const char *listing,
+                     struct tg_gitlab_result *res, char *found, size_t foundlen, size_t *count)
+{
+    json_t *list = get_array(api, listing, res), *p;
+    size_t i;
+    int rc = list ? 0 : -1;
+    *count = json_array_size(list);
+    json_array_foreach(list, i, p) {
+        if (tg_mono_ms() > q->deadline_mono_ms) {
+            snprintf(res->error, sizeof res->error, "GitLab answered too slowly to look through the pipelines");
+            res->status = 0;
+            rc = -1;
+            break;
+        }
+        long long id = json_integer_value(json_object_get(p, "id"));
+        char *project = escape(api, q->project);
+        rc = has_marker(api, q, project, id, res, found, foundlen);
+        free(project);
+        if (rc == 1) {
+            const char *web = json_string_value(json_object_get(p, "web_url"));
+            res->pipeline_id = id;
+            snprintf(res->web_url, sizeof res->web_url, "%s", web ? web : "");
+        }
+        if (rc != 0)
+            break;
+    }
+    json_decref(list);
+    return rc;
+}
+
+int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
+                          struct tg_gitlab_result *res, char *found, size_t foundlen)
+{
+    char after[32];
+    char *project = escape(api, q->project), *ref = escape(api, q->ref);
+    int rc = 0;
+    size_t count = PER_PAGE;
+    iso_time(q->updated_after_ms, after, sizeof after);
+    for (int page = 1; rc == 0 && count == PER_PAGE && page <= MAX_TRIGGER_PAGES; page++) {
+        char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines?source=trigger&ref=%s&updated_after=%s"
+                                 "&order_by=id&sort=desc&per_page=%d&page=%d",
+                                 api->base, project, ref, after, PER_PAGE, page);
+        rc = scan_page(api, q, url, res, found, foundlen, &count);
+        free(url);
+    }
+    if (rc == 0 && count == PER_PAGE) { /* more pages than we read: absence is not proven */
+        snprintf(res->error, sizeof res->error, "more than %d trigger pipelines to look through", PER_PAGE * MAX_TRIGGER_PAGES);
+        res->status = 0;
+        rc = -1;
+    }
+    free(project), free(ref);
+    return rc;
 }

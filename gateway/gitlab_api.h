@@ -23,9 +23,14 @@ struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_to
                                         uint64_t timeout_ms, const char *ca_file);
 void tg_gitlab_api_free(struct tg_gitlab_api *api);
 
+/* The trigger call's own cut-off (trigger.timeout); other calls keep the client's. */
+void tg_gitlab_api_set_trigger_timeout(struct tg_gitlab_api *api, uint64_t timeout_ms);
+
 /* The outcome of one HTTP exchange. */
 struct tg_gitlab_result {
     long status;            /* HTTP status, 0 when no answer (network error, timeout) */
+    int sent;               /* 0: the request certainly never reached the server (no address,
+                               connection refused, TLS failed, timeout before the transfer) */
     char error[256];        /* network error, or GitLab's {"message"} for 4xx/5xx */
     uint64_t retry_after_ms; /* from a Retry-After header, 0 when absent */
     long long pipeline_id;  /* trigger: the created pipeline's id */
@@ -34,6 +39,15 @@ struct tg_gitlab_result {
 
 /* 1 when the result is worth another try later: no answer, 429 or 5xx. */
 int tg_gitlab_result_retryable(const struct tg_gitlab_result *r);
+
+/* What a trigger call's result proves. */
+enum tg_gitlab_outcome {
+    TG_GITLAB_CREATED,     /* 201: GitLab created the pipeline */
+    TG_GITLAB_NOT_CREATED, /* certain: never sent, or GitLab answered 3xx/4xx */
+    TG_GITLAB_UNKNOWN,     /* timeout or reset after the request left, any 5xx (GitLab may have
+                              committed the pipeline before failing; a proxy's 502/504 too) */
+};
+enum tg_gitlab_outcome tg_gitlab_trigger_outcome(const struct tg_gitlab_result *r);
 
 /* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into sink. Return values as
  * tg_report_fetch_fn: OK, NOT_FOUND (404, or no such job), ERROR (anything else; err says). */
@@ -63,6 +77,30 @@ int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, lon
 /* POST /projects/:id/trigger/pipeline with token, ref and variables[...]. Fills res; returns
  * 0 when GitLab created the pipeline (201), -1 otherwise. */
 int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request *req, struct tg_gitlab_result *res);
+
+/* Reconciliation: is there a trigger pipeline carrying the marker? */
+struct tg_gitlab_marker_query {
+    const char *project;        /* the chart project (path or id) */
+    const char *ref;            /* the ref it was triggered on */
+    uint64_t updated_after_ms;  /* wall clock, GitLab's updated_after */
+    const char *name;           /* the marker variable */
+    const char *prefix;         /* a value starting with this matches */
+    uint64_t deadline_mono_ms;  /* give up (an error) past this tg_mono_ms() */
+};
+
+/* GET /projects/:id/pipelines?source=trigger&ref=..&updated_after=.. (newest first, 100 a page,
+ * at most 10 pages), then GET /projects/:id/pipelines/:pipeline_id/variables of each until one
+ * carries the marker (its value goes to found). Returns 1 found (res->pipeline_id, web_url),
+ * 0 proven absent, -1 when GitLab could not be asked (res->status: 403 when the api_token's
+ * user may not read pipeline variables, which needs Maintainer; 0 with res->error otherwise). */
+int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
+                          struct tg_gitlab_result *res, char *found, size_t foundlen);
+
+/* The marker in one "Get variables of a pipeline" answer ([{"variable_type","key","value"}]):
+ * 1 when it holds name with a value starting with prefix (copied to found), 0 when not, -1
+ * when body is not a JSON array. */
+int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix, char *found,
+                               size_t foundlen);
 
 /* POST /projects/:id/statuses/:sha. description is cut to 255 bytes at a character boundary;
  * target_url may be NULL. Returns 0 on 2xx, -1 otherwise (res says why). */

@@ -1,12 +1,19 @@
-/* trigger.c -- one trigger attempt of a deployment: claim it, call GitLab, record the outcome. */
+/* trigger.c -- one trigger attempt of a deployment: claim it, record `sending`, call GitLab,
+ * sort the answer into created / certainly not created / unknown, and record the outcome
+ * together with its effects (outbox.h). Unknown outcomes go to reconcile.c, never straight
+ * to a resend. Worker threads only.
+ */
 #include "trigger.h"
+#include "approval.h"
 #include "deploy.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "template.h"
 #include "util.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,30 +41,27 @@ uint64_t tg_trigger_backoff(uint64_t base_ms, uint64_t cap_ms, int attempt, uint
     return d < retry_after_ms ? retry_after_ms : d;
 }
 
-static void load_target(struct attempt *a)
+void tg_trigger_crash_point(const char *where)
 {
-    const redisReply *r = a->rec;
-    a->target.project_id = atoll(tg_deploy_field(r, "project_id") ? tg_deploy_field(r, "project_id") : "0");
-    a->target.project = tg_deploy_field(r, "project");
-    a->target.ref = tg_deploy_field(r, "ref");
-    a->target.sha = tg_deploy_field(r, "sha");
-    a->target.pipeline = atoll(tg_deploy_field(r, "pipeline") ? tg_deploy_field(r, "pipeline") : "0");
-    a->target.environment = tg_deploy_field(r, "environment");
-    a->target.user = tg_deploy_field(r, "user");
+    const char *at = getenv("TOLLGATE_CRASH_AT");
+    if (at && strcmp(at, where) == 0) {
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "crash_point", "TOLLGATE_CRASH_AT=%s: killing the process", where);
+        raise(SIGKILL);
+    }
 }
 
-static void record(struct tg_work *w, const struct attempt *a, const char *action, const char *reason,
-                   json_t *details)
+void tg_trigger_marker(const char *key, int attempt, char *out, size_t outlen)
 {
-    json_t *reasons = reason ? json_pack("[s]", reason) : NULL;
-    struct tg_audit_record r = {.action = action, .decision = "deploy", .reasons = reasons, .details = details};
-    tg_work_record_target(&r, &a->target);
-    tg_work_audit(w, &r);
-    json_decref(reasons);
-    json_decref(details);
+    char id[TG_APPROVAL_ID_LEN + 1];
+    tg_approval_id(key, TG_APPROVAL_ID_LEN, id);
+    if (attempt > 0)
+        snprintf(out, outlen, "%s/%d", id, attempt);
+    else
+        snprintf(out, outlen, "%s/", id);
 }
 
-/* The stored request plus the current token. Returns 0, or -1 with the reason in err. */
+/* The stored request plus the current token and the marker. Returns 0, or -1 with the reason
+ * in err. */
 static int build_request(struct tg_work *w, const struct attempt *a, struct tg_trigger_request *req,
                          char *err, size_t errlen)
 {
@@ -67,7 +71,12 @@ static int build_request(struct tg_work *w, const struct attempt *a, struct tg_t
         snprintf(err, errlen, "template %s no longer serves %s", name ? name : "?", a->target.project);
         return -1;
     }
+    char marker[64];
     json_t *vars = json_loads(tg_deploy_field(a->rec, "variables") ? tg_deploy_field(a->rec, "variables") : "{}", 0, NULL);
+    if (vars == NULL)
+        vars = json_object();
+    tg_trigger_marker(a->key, a->number, marker, sizeof marker);
+    json_object_set_new(vars, TG_TRIGGER_MARKER, json_string(marker)); /* ours wins over a template's */
     size_t n = json_object_size(vars), i = 0;
     const char *k;
     json_t *v;
@@ -87,78 +96,144 @@ static int build_request(struct tg_work *w, const struct attempt *a, struct tg_t
     return 0;
 }
 
-static void on_triggered(struct tg_work *w, const struct attempt *a, const struct tg_gitlab_result *res)
+char *tg_trigger_effect_triggered(const char *key, const redisReply *rec, long long pipeline_id, const char *web_url,
+                                  int attempt, const char *marker, int reconciled)
 {
     char desc[256];
-    tg_metrics_inc(TG_M_TRIGGERS_SENT);
-    snprintf(desc, sizeof desc, "triggered %s pipeline #%lld", tg_deploy_field(a->rec, "chart_project"),
-             res->pipeline_id);
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "triggered", "%s: %s (%s)", a->key, desc, res->web_url);
-    record(w, a, "triggered", desc,
-           json_pack("{s:I, s:s, s:s?, s:i}", "downstream_id", (json_int_t)res->pipeline_id, "downstream_url",
-                     res->web_url, "chart_project", tg_deploy_field(a->rec, "chart_project"), "attempt", a->number));
-    tg_work_status(w, &a->target, "success", desc);
+    const char *chart = tg_deploy_field(rec, "chart_project");
+    snprintf(desc, sizeof desc, "triggered %s pipeline #%lld", chart ? chart : "?", pipeline_id);
+    json_t *d = json_pack("{s:I, s:s, s:s?, s:i, s:s, s:b}", "downstream_id", (json_int_t)pipeline_id,
+                          "downstream_url", web_url ? web_url : "", "chart_project", chart, "attempt", attempt,
+                          "marker", marker, "reconciled", reconciled);
+    return tg_outbox_effect(key, "triggered", desc, d, "success", desc);
 }
 
-static void on_failed(struct tg_work *w, const struct attempt *a, const char *error, uint64_t retry_at)
+int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy_result *r)
 {
-    char desc[256];
-    snprintf(desc, sizeof desc, "trigger failed: %.230s", error);
-    tg_metrics_inc(retry_at ? TG_M_TRIGGERS_RETRIED : TG_M_TRIGGERS_FAILED);
-    tg_log_msg(retry_at ? TG_LOG_WARN : TG_LOG_ERROR, TG_MODULE, retry_at ? "retry_scheduled" : "failed",
-               "%s attempt %d: %s", a->key, a->number, error);
-    record(w, a, "trigger_failed", desc,
-           json_pack("{s:i, s:s, s:b, s:I}", "attempt", a->number, "error", error, "final", retry_at == 0,
-                     "retry_at_ms", (json_int_t)retry_at));
-    if (retry_at == 0)
-        tg_work_status(w, &a->target, "failed", desc);
-}
-
-/* Sends the request and records what happened. Returns 0 or -1 (Redis). */
-static int send_and_finish(struct tg_work *w, struct attempt *a)
-{
-    struct tg_trigger_request req;
-    struct tg_gitlab_result res = {0};
-    struct tg_deploy_result out = {.outcome = TG_OUTCOME_FAILED};
-    char err[512];
-    const struct tg_config *cfg = w->cfg;
-    int sent = build_request(w, a, &req, err, sizeof err) == 0;
-    if (sent) {
-        tg_gitlab_trigger(w->api, &req, &res);
-        tg_trigger_request_dispose(&req);
-        snprintf(err, sizeof err, "%s", res.error[0] ? res.error : "unexpected answer");
-    }
-    if (res.status == 201) {
-        out = (struct tg_deploy_result){TG_OUTCOME_TRIGGERED, res.pipeline_id, res.web_url, 0, NULL};
-    } else if (sent && tg_gitlab_result_retryable(&res) && a->number < cfg->trigger.tries) {
-        uint64_t delay = tg_trigger_backoff(cfg->trigger.base_ms, cfg->trigger.cap_ms, a->number, res.retry_after_ms,
-                                            ((uint64_t)arc4random() << 32) | arc4random());
-        out = (struct tg_deploy_result){TG_OUTCOME_RETRY, 0, NULL, tg_now_ms() + delay, err};
-    } else {
-        out.error = err;
-    }
-    int rc = tg_deploy_finish(w->rc, cfg->redis.prefix, a->key, w->owner, &out);
-    if (rc < 0)
+    char id[600];
+    int rc = tg_deploy_finish(w->rc, w->cfg->redis.prefix, key, w->owner, r, id, sizeof id);
+    if (rc != 0)
+        return rc;
+    tg_trigger_crash_point("recorded");
+    if (id[0] && r->effect && tg_outbox_complete(w, id, r->effect) < 0)
         return -1;
-    if (rc == 1) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer", "%s: outcome arrived after the lease expired", a->key);
-        return 0;
-    }
-    if (out.outcome == TG_OUTCOME_TRIGGERED)
-        on_triggered(w, a, &res);
-    else
-        on_failed(w, a, err, out.outcome == TG_OUTCOME_RETRY ? out.next_at_ms : 0);
     return 0;
 }
 
-static void on_superseded(struct tg_work *w, const struct attempt *a, const char *newer)
+/* GitLab's answer as the outcome to record; the effect is stored in out->effect (caller frees). */
+static void sort_answer(struct tg_work *w, const struct attempt *a, const struct tg_gitlab_result *res,
+                        uint64_t sent_at, const char *err, struct tg_deploy_result *out)
+{
+    const struct tg_config *cfg = w->cfg;
+    char marker[64], desc[300];
+    tg_trigger_marker(a->key, a->number, marker, sizeof marker);
+    enum tg_gitlab_outcome o = tg_gitlab_trigger_outcome(res);
+    if (o == TG_GITLAB_CREATED) {
+        *out = (struct tg_deploy_result){.outcome = TG_OUTCOME_TRIGGERED, .downstream_id = res->pipeline_id,
+                                         .downstream_url = res->web_url};
+        out->effect = tg_trigger_effect_triggered(a->key, a->rec, res->pipeline_id, res->web_url, a->number, marker, 0);
+        return;
+    }
+    if (o == TG_GITLAB_UNKNOWN) {
+        snprintf(desc, sizeof desc, "outcome of attempt %d unknown (%.200s); asking GitLab", a->number, err);
+        *out = (struct tg_deploy_result){.outcome = TG_OUTCOME_RECONCILE, .next_at_ms = tg_now_ms(),
+                                         .settle_until_ms = sent_at + cfg->trigger.timeout_ms + cfg->trigger.settle_ms,
+                                         .error = err};
+        out->effect = tg_outbox_effect(a->key, "reconciling", desc,
+                                       json_pack("{s:i, s:s, s:s}", "attempt", a->number, "error", err, "marker", marker),
+                                       NULL, NULL);
+        return;
+    }
+    int again = tg_gitlab_result_retryable(res) && a->number < cfg->trigger.tries;
+    uint64_t at = again ? tg_now_ms() + tg_trigger_backoff(cfg->trigger.base_ms, cfg->trigger.cap_ms, a->number,
+                                                           res->retry_after_ms,
+                                                           ((uint64_t)arc4random() << 32) | arc4random())
+                        : 0;
+    *out = (struct tg_deploy_result){.outcome = again ? TG_OUTCOME_RETRY : TG_OUTCOME_FAILED, .next_at_ms = at,
+                                     .error = err};
+    out->effect = tg_trigger_effect_failed(a->key, a->number, err, at);
+}
+
+char *tg_trigger_effect_failed(const char *key, int attempt, const char *error, uint64_t retry_at)
 {
     char desc[256];
-    snprintf(desc, sizeof desc, "superseded by pipeline %.200s", newer);
+    snprintf(desc, sizeof desc, "trigger failed: %.230s", error);
+    json_t *d = json_pack("{s:i, s:s, s:b, s:I}", "attempt", attempt, "error", error, "final", retry_at == 0,
+                          "retry_at_ms", (json_int_t)retry_at);
+    return tg_outbox_effect(key, "trigger_failed", desc, d, retry_at ? NULL : "failed", desc);
+}
+
+void tg_trigger_log_outcome(const char *key, int attempt, const struct tg_deploy_result *r)
+{
+    switch (r->outcome) {
+    case TG_OUTCOME_TRIGGERED:
+        tg_metrics_inc(TG_M_TRIGGERS_SENT);
+        tg_log_msg(TG_LOG_INFO, TG_MODULE, "triggered", "%s: pipeline #%lld (%s)", key, r->downstream_id,
+                   r->downstream_url ? r->downstream_url : "");
+        break;
+    case TG_OUTCOME_RETRY:
+    case TG_OUTCOME_FAILED:
+        tg_metrics_inc(r->outcome == TG_OUTCOME_RETRY ? TG_M_TRIGGERS_RETRIED : TG_M_TRIGGERS_FAILED);
+        tg_log_msg(r->outcome == TG_OUTCOME_RETRY ? TG_LOG_WARN : TG_LOG_ERROR, TG_MODULE,
+                   r->outcome == TG_OUTCOME_RETRY ? "retry_scheduled" : "failed", "%s attempt %d: %s", key, attempt,
+                   r->error ? r->error : "");
+        break;
+    case TG_OUTCOME_RECONCILE:
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "reconciling", "%s attempt %d: %s; asking GitLab before any resend", key,
+                   attempt, r->error ? r->error : "");
+        break;
+    case TG_OUTCOME_UNKNOWN:
+        tg_metrics_inc(TG_M_TRIGGERS_UNKNOWN);
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "outcome_unknown",
+                   "%s: %s; check the chart pipelines for " TG_TRIGGER_MARKER ", then `tollgate retrigger` if none ran",
+                   key, r->error ? r->error : "");
+        break;
+    }
+}
+
+/* Records `sending`, sends, and records what GitLab's answer proves. Returns 0 or -1 (Redis). */
+static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
+{
+    struct tg_trigger_request req;
+    struct tg_gitlab_result res = {0};
+    struct tg_deploy_result out;
+    char err[512];
+    if (build_request(w, a, &req, err, sizeof err) != 0) { /* refused before sending: certain */
+        out = (struct tg_deploy_result){.outcome = TG_OUTCOME_FAILED, .error = err};
+        out.effect = tg_trigger_effect_failed(a->key, a->number, err, 0);
+    } else {
+        tg_trigger_crash_point("claimed");
+        int rc = tg_deploy_mark_sending(w->rc, w->cfg->redis.prefix, a->key, w->owner, lease);
+        if (rc != 0) {
+            tg_trigger_request_dispose(&req);
+            return rc < 0 ? -1 : 0; /* taken back after our lease expired: nothing was sent */
+        }
+        tg_trigger_crash_point("sending");
+        uint64_t sent_at = tg_now_ms();
+        tg_gitlab_trigger(w->api, &req, &res);
+        tg_trigger_request_dispose(&req);
+        tg_trigger_crash_point("answered");
+        snprintf(err, sizeof err, "%s", res.error[0] ? res.error : "unexpected answer");
+        sort_answer(w, a, &res, sent_at, err, &out);
+    }
+    int rc = tg_trigger_finish(w, a->key, &out);
+    if (rc == 0)
+        tg_trigger_log_outcome(a->key, a->number, &out);
+    else if (rc == 1)
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer", "%s: outcome arrived after the lease expired; "
+                   "reconciliation settles it", a->key);
+    free((char *)out.effect);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The claim recorded the supersession and its effect in one script: complete the effect. */
+static int on_superseded(struct tg_work *w, const struct attempt *a, const char *newer)
+{
+    char id[600];
     tg_metrics_inc(TG_M_TRIGGERS_SUPERSEDED);
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: %s", a->key, desc);
-    record(w, a, "superseded", desc, json_pack("{s:s}", "newer_pipeline", newer));
-    tg_work_status(w, &a->target, "canceled", desc);
+    tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: superseded by pipeline %s", a->key, newer);
+    tg_outbox_last_id(a->key, a->rec, id, sizeof id);
+    return id[0] && tg_outbox_complete_id(w, id) < 0 ? -1 : 0;
 }
 
 int tg_trigger_run(struct tg_work *w, const char *key)
@@ -169,41 +244,16 @@ int tg_trigger_run(struct tg_work *w, const char *key)
     enum tg_claim c = tg_deploy_claim(w->rc, w->cfg->redis.prefix, key, w->owner, lease, &a.number, detail, sizeof detail);
     if (c == TG_CLAIM_ERROR)
         return -1;
-    if (c == TG_CLAIM_UNKNOWN) {
-        tg_trigger_report_unknown(w, key);
-        return 0;
-    }
     if (c != TG_CLAIM_GO && c != TG_CLAIM_SUPERSEDED)
         return 0; /* busy elsewhere, or nothing to send in this state */
     if ((a.rec = tg_deploy_load(w->rc, key)) == NULL)
         return -1;
-    load_target(&a);
+    tg_work_target_load(a.rec, &a.target);
     int rc = 0;
     if (c == TG_CLAIM_SUPERSEDED)
-        on_superseded(w, &a, detail);
+        rc = on_superseded(w, &a, detail);
     else
-        rc = send_and_finish(w, &a);
+        rc = send_and_finish(w, &a, lease);
     freeReplyObject(a.rec);
     return rc;
-}
-
-void tg_trigger_report_unknown(struct tg_work *w, const char *key)
-{
-    struct attempt a = {.key = key};
-    char once[600];
-    if ((a.rec = tg_deploy_load(w->rc, key)) == NULL)
-        return;
-    load_target(&a);
-    tg_metrics_inc(TG_M_TRIGGERS_UNKNOWN);
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "outcome_unknown",
-               "%s: the trigger was sent but no answer was recorded; check the chart pipelines, then "
-               "`tollgate retrigger` if none ran", key);
-    snprintf(once, sizeof once, "unknown:%s:%s", key, tg_deploy_field(a.rec, "attempts") ? tg_deploy_field(a.rec, "attempts") : "0");
-    json_t *reasons = json_pack("[s]", "trigger outcome unknown: the worker stopped before GitLab's answer was recorded");
-    struct tg_audit_record r = {.action = "unknown", .decision = "deploy", .reasons = reasons, .once = once};
-    tg_work_record_target(&r, &a.target);
-    tg_work_audit(w, &r);
-    json_decref(reasons);
-    tg_work_status(w, &a.target, "failed", "trigger outcome unknown: an operator must check and re-run");
-    freeReplyObject(a.rec);
 }

@@ -1,5 +1,6 @@
 /* workctx.c -- audit records and commit statuses for a worker's current deployment target. */
 #include "workctx.h"
+#include "deploy.h"
 #include "log.h"
 #include "util.h"
 
@@ -8,6 +9,23 @@
 #include <stdlib.h>
 
 #define TG_MODULE "worker"
+
+static long long field_ll(const redisReply *rec, const char *name)
+{
+    const char *v = tg_deploy_field(rec, name);
+    return v ? atoll(v) : 0;
+}
+
+void tg_work_target_load(const redisReply *rec, struct tg_target *t)
+{
+    t->project_id = field_ll(rec, "project_id");
+    t->project = tg_deploy_field(rec, "project");
+    t->ref = tg_deploy_field(rec, "ref");
+    t->sha = tg_deploy_field(rec, "sha");
+    t->pipeline = field_ll(rec, "pipeline");
+    t->environment = tg_deploy_field(rec, "environment");
+    t->user = tg_deploy_field(rec, "user");
+}
 
 void tg_work_record_target(struct tg_audit_record *r, const struct tg_target *t)
 {

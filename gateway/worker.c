@@ -1,9 +1,10 @@
 /* worker.c -- the threads that consume the queue.
  *
- * One loop iteration does at most one unit of work, in this order: turn expired trigger
- * leases into unknown and chain the audit inbox (once a second), run one due trigger retry, take over one entry idle
- * past queue.claim_idle (once a second), or wait up to a second for a new entry. Entries are
- * acknowledged only after deliver.c recorded their outcome.
+ * One loop iteration does at most one unit of work, in this order: take back expired trigger
+ * leases, complete effects a stopped worker left in the outbox and chain the audit inbox
+ * (once a second), run one due reconciliation check, run one due trigger retry, take over one
+ * entry idle past queue.claim_idle (once a second), or wait up to a second for a new entry.
+ * Entries are acknowledged only after deliver.c recorded their outcome.
  */
 #include "worker.h"
 #include "approval.h"
@@ -11,7 +12,9 @@
 #include "deploy.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "queue.h"
+#include "reconcile.h"
 #include "redisconn.h"
 #include "trigger.h"
 #include "util.h"
@@ -85,13 +88,18 @@ static void refresh_clients(struct worker *wk, const struct tg_config *cfg)
     tg_audit_free(wk->w.audit);
     wk->w.api = tg_gitlab_api_new(cfg->gitlab.url, cfg->gitlab.api_token.value, cfg->gitlab.api_token.len,
                                   cfg->gitlab.timeout_ms, cfg->gitlab.ca_file);
+    tg_gitlab_api_set_trigger_timeout(wk->w.api, cfg->trigger.timeout_ms);
     wk->w.audit = tg_audit_new(cfg);
     wk->built_for = cfg;
 }
 
-static void on_unknown(void *arg, const char *key)
+/* A lease taken back: its effect (a `reconciling` record) is completed at once. */
+static void on_swept(void *arg, const char *key, const char *became, const char *effect_id)
 {
-    tg_trigger_report_unknown(arg, key);
+    tg_log_msg(TG_LOG_WARN, TG_MODULE, "lease_expired", "%s: the worker holding it stopped; now %s", key ? key : "?",
+               became ? became : "?");
+    if (effect_id && *effect_id)
+        tg_outbox_complete_id(arg, effect_id); /* a failure leaves it to the outbox sweep */
 }
 
 static void dead_letter(struct worker *wk, const struct tg_queue_entry *e, const char *reason)
@@ -146,11 +154,15 @@ static int step(struct worker *wk)
     int rc = 0;
     if (now >= wk->next_sweep) {
         wk->next_sweep = now + PERIODIC_MS;
-        if (tg_deploy_sweep(wk->w.rc, cfg->redis.prefix, on_unknown, &wk->w) < 0 ||
-            tg_audit_drain_inbox(wk->w.audit, wk->w.rc, 100) < 0 || tg_approval_sweep(&wk->w) < 0)
+        if (tg_deploy_sweep(wk->w.rc, cfg->redis.prefix, cfg->trigger.timeout_ms + cfg->trigger.settle_ms, on_swept,
+                            &wk->w) < 0 ||
+            tg_outbox_sweep(&wk->w) < 0 || tg_audit_drain_inbox(wk->w.audit, wk->w.rc, 100) < 0 ||
+            tg_approval_sweep(&wk->w) < 0)
             return -1;
     }
     int may_trigger = !cfg->audit.fail_closed || tg_audit_healthy(); /* no retry while the trail fails */
+    if (may_trigger && (rc = tg_deploy_next_reconcile(wk->w.rc, cfg->redis.prefix, key, sizeof key)) != 0)
+        return rc < 0 ? -1 : tg_reconcile_run(&wk->w, key);
     if (may_trigger && (rc = tg_deploy_next_due(wk->w.rc, cfg->redis.prefix, key, sizeof key)) != 0)
         return rc < 0 ? -1 : tg_trigger_run(&wk->w, key);
     if (now >= wk->next_claim) {

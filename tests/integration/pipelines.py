@@ -99,12 +99,13 @@ def write_sets(logdir, policy=POLICY, template=TEMPLATE):
     return {"policies": pol, "templates": tpl}
 
 
-def config_extra(gitlab_url, extra=""):
+def config_extra(gitlab_url, extra="", settle="1s"):
+    """settle must exceed the longest a scripted stand-in GitLab takes to create a pipeline."""
     return ("gitlab:\n  url: %s\n  api_token: env:TG_TEST_GITLAB_TOKEN\n  timeout: 2s\n"
             "public_url: http://tollgate.example\n"
             "queue: { claim_idle: 3s, max_attempts: 3 }\n"
-            "trigger: { retry_base: 100ms, retry_cap: 400ms, tries: 4, timeout: 1s }\n%s"
-            % (gitlab_url, extra))
+            "trigger: { retry_base: 100ms, retry_cap: 400ms, tries: 4, timeout: 1s, settle: %s }\n%s"
+            % (gitlab_url, settle, extra))
 
 
 def env():

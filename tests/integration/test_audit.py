@@ -28,7 +28,7 @@ def audit_extra(gitlab_url, sink, fail_closed=False, max_attempts=3):
     return ("gitlab:\n  url: %s\n  api_token: env:TG_TEST_GITLAB_TOKEN\n  timeout: 2s\n"
             "public_url: http://tollgate.example\n"
             "queue: { claim_idle: 3s, max_attempts: %d }\n"
-            "trigger: { retry_base: 100ms, retry_cap: 400ms, tries: 4, timeout: 1s }\n"
+            "trigger: { retry_base: 100ms, retry_cap: 400ms, tries: 4, timeout: 1s, settle: 1s }\n"
             "audit:\n  file: '%s'\n  fail_closed: %s\n"
             "api:\n  tokens:\n"
             "    - { token: env:TG_TEST_API_TOKEN, identity: auditor, scopes: [read] }\n"

@@ -11,6 +11,14 @@ tests/fixtures/gitlab/api/), recording every request, and able to misbehave on c
          (both: doc/api/jobs.md "List pipeline bridges" / "List pipeline jobs"; paginated with
          per_page (default 20, at most 100) and page, X-Page/X-Per-Page/X-Next-Page/X-Total
          headers as doc/api/rest/index.md "Pagination"; an unknown pipeline is 404)
+    GET  /api/v4/projects/:id/pipelines                      PRIVATE-TOKEN (doc/api/pipelines.md "List project
+                                                             pipelines"): source, ref, updated_after (ISO 8601),
+                                                             order_by=id, sort, per_page (max 100), page; newest
+                                                             first; X-Page, X-Next-Page, X-Per-Page headers
+    GET  /api/v4/projects/:id/pipelines/:pipeline_id/variables
+                                                             PRIVATE-TOKEN of a Maintainer ("Get variables of a
+                                                             pipeline"): [{"variable_type","key","value"}]; 403
+                                                             when the token's user lacks the right
 
 Control (for tests and `make demo`), JSON over HTTP:
     POST /_control/artifacts  {"project": 1, "job": 2, "path": "x.json", "file": "/abs/path" | "content": "..."}
@@ -22,10 +30,19 @@ Control (for tests and `make demo`), JSON over HTTP:
     POST /_control/script     {"match": "trigger", "where": {"variables[UPSTREAM_PIPELINE]": "100"},
                                "responses": [{"status": 500}, {"status": 429, "retry_after": 1},
                                {"status": 401}, {"hang": 5}, {"close": true}]}
-                              the next requests of that kind (artifact|trigger|status) whose form
-                              (or, for artifacts, path) matches "where" get these answers in
-                              order; then normal service resumes
+                              the next requests of that kind (artifact|trigger|status|list|variables)
+                              whose form (or, for artifacts, path) matches "where" get these
+                              answers in order; then normal service resumes. A trigger answer may
+                              first create the pipeline: {"create": true, "hang": 5} creates it and
+                              then never answers (the connection closes after 5 s); {"create":
+                              true, "status": 500} creates it and answers 500; {"create_after": 2,
+                              "hang": 1} creates it 2 s after the request arrived, whatever the
+                              client did meanwhile. Without "create", a hang is followed by
+                              normal service (a slow GitLab).
+    POST /_control/rights     {"maintainer": false}: the api_token's user is no Maintainer of any
+                              project (pipeline variables answer 403)
     GET  /_control/requests   every request seen: kind, method, path, headers, form, at (time)
+    GET  /_control/pipelines  every pipeline created: id, project, ref, variables, created_at
     POST /_control/reset
 
 Run standalone: python3 gitlab.py --port 0 --token API_TOKEN --trigger-token TRIGGER_TOKEN
@@ -47,6 +64,25 @@ ARTIFACT = re.compile(r"^/api/v4/projects/([^/]+)/jobs/(\d+)/artifacts/(.+)$")
 TRIGGER = re.compile(r"^/api/v4/projects/([^/]+)/trigger/pipeline$")
 STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
 PIPELINE_LIST = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/(bridges|jobs)$")
+PIPELINES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines$")
+VARIABLES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/variables$")
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+def parse_iso(s):
+    """GitLab's ISO 8601 times: 2026-11-30T14:00:00Z, with optional fraction or +00:00."""
+    m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$", s or "")
+    if not m:
+        return None
+    import calendar
+    t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + float(m.group(2) or 0)
+    if m.group(3) != "Z":
+        sign = 1 if m.group(3)[0] == "+" else -1
+        t -= sign * (int(m.group(3)[1:3]) * 3600 + int(m.group(3)[4:6]) * 60)
+    return t
 
 
 class State:
@@ -60,9 +96,11 @@ class State:
         with self.lock:
             self.requests = []
             self.artifacts = {}
-            self.pipelines = {}  # (project, pipeline id) -> {"bridges": [...], "jobs": [...]}
+            self.lists = {}  # (project, pipeline id) -> {"bridges": [...], "jobs": [...]}
             self.scripts = []  # [kind, where, [responses]]
             self.next_pipeline = 1000
+            self.pipelines = []  # {"id", "project", "ref", "variables": {K: v}, "created": epoch}
+            self.maintainer = True
 
     def record(self, entry):
         with self.lock:
@@ -83,12 +121,23 @@ class State:
 
     def add_pipeline(self, project, pipeline, bridges, jobs):
         with self.lock:
-            self.pipelines[(str(project), int(pipeline))] = {"bridges": list(bridges), "jobs": list(jobs)}
+            self.lists[(str(project), int(pipeline))] = {"bridges": list(bridges), "jobs": list(jobs)}
 
     def new_pipeline_id(self):
         with self.lock:
             self.next_pipeline += 1
             return self.next_pipeline
+
+    def create_pipeline(self, project, form):
+        """Creates and keeps a trigger pipeline; returns its entity."""
+        pid = self.new_pipeline_id()
+        variables = {k[len("variables["):-1]: v for k, v in form.items()
+                     if k.startswith("variables[") and k.endswith("]")}
+        entity = pipeline_entity(pid, project, form.get("ref"))
+        with self.lock:
+            self.pipelines.append({"id": pid, "project": project, "ref": form.get("ref"), "variables": variables,
+                                   "created": time.time(), "entity": entity})
+        return entity
 
 
 def pipeline_entity(pid, project, ref):
@@ -162,14 +211,21 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def misbehave(self, kind, fields):
+    def misbehave(self, kind, fields, project=None):
         """Applies the next scripted answer for kind, if any. True when it answered."""
         s = self.state.scripted(kind, fields)
         if s is None:
             return False
+        created = s.get("create") or "create_after" in s
+        if s.get("create"):
+            self.state.create_pipeline(project, fields)
+        if "create_after" in s:
+            t = threading.Timer(float(s["create_after"]), self.state.create_pipeline, (project, dict(fields)))
+            t.daemon = True
+            t.start()
         if s.get("hang"):
             time.sleep(float(s["hang"]))
-        if s.get("close"):
+        if s.get("close") or (created and "status" not in s):
             self.close_connection = True
             self.connection.shutdown(2)
             return True
@@ -180,13 +236,28 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def do_GET(self):
-        path = urllib.parse.urlsplit(self.path).path
+        split = urllib.parse.urlsplit(self.path)
+        path = split.path
         if path == "/_control/requests":
             with self.state.lock:
                 return self.reply(200, list(self.state.requests))
         lm = PIPELINE_LIST.match(path)
         if lm:
-            return self.serve_list(lm)
+            return self.serve_children_list(lm)
+        if path == "/_control/pipelines":
+            with self.state.lock:
+                return self.reply(200, [{k: v for k, v in p.items() if k != "entity"} for p in self.state.pipelines])
+        for kind, rx in (("list", PIPELINES), ("variables", VARIABLES)):
+            m = rx.match(path)
+            if m:
+                query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+                self.state.record({"kind": kind, "method": "GET", "path": path, "query": query,
+                                   "headers": dict(self.headers), "at": time.time()})
+                if self.misbehave(kind, query):
+                    return
+                if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+                    return self.reply(401, {"message": "401 Unauthorized"})
+                return getattr(self, "serve_" + kind)(m, query)
         m = ARTIFACT.match(path)
         if not m:
             return self.reply(404, {"message": "404 Not Found"})
@@ -206,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def serve_list(self, m):
+    def serve_children_list(self, m):
         kind = m.group(3)
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
         self.state.record({"kind": kind, "method": "GET", "path": m.group(0), "query": query,
@@ -217,7 +288,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401, {"message": "401 Unauthorized"})
         project, pipeline = urllib.parse.unquote(m.group(1)), int(m.group(2))
         with self.state.lock:
-            known = self.state.pipelines.get((project, pipeline))
+            known = self.state.lists.get((project, pipeline))
         if known is None:
             return self.reply(404, {"message": "404 Not found"})
         items = sorted(known.get(kind, []), key=lambda j: -j["id"])  # newest first
@@ -248,7 +319,7 @@ class Handler(BaseHTTPRequestHandler):
             if m:
                 self.state.record({"kind": kind, "method": "POST", "path": path, "headers": dict(self.headers),
                                    "form": form, "project": urllib.parse.unquote(m.group(1)), "at": time.time()})
-                if self.misbehave(kind, form):
+                if self.misbehave(kind, form, urllib.parse.unquote(m.group(1))):
                     return
                 return getattr(self, "serve_" + kind)(m, form)
         self.reply(404, {"message": "404 Not Found"})
@@ -260,8 +331,44 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(404, {"message": "404 Not Found"})  # invalid token: not_found!
         if not form.get("ref"):
             return self.reply(400, {"message": "ref is missing"})
-        pid = self.state.new_pipeline_id()
-        self.reply(201, pipeline_entity(pid, urllib.parse.unquote(m.group(1)), form["ref"]))
+        self.reply(201, self.state.create_pipeline(urllib.parse.unquote(m.group(1)), form))
+
+    def serve_list(self, m, query):
+        project = urllib.parse.unquote(m.group(1))
+        if query.get("updated_after") is not None and parse_iso(query["updated_after"]) is None:
+            return self.reply(400, {"error": "updated_after is invalid"})
+        try:
+            per_page = min(max(int(query.get("per_page", 20)), 1), 100)
+            page = max(int(query.get("page", 1)), 1)
+        except ValueError:
+            return self.reply(400, {"error": "per_page is invalid"})
+        after = parse_iso(query.get("updated_after")) if query.get("updated_after") else None
+        with self.state.lock:
+            rows = [p for p in self.state.pipelines if p["project"] == project
+                    and query.get("source", "trigger") == "trigger"
+                    and ("ref" not in query or p["ref"] == query["ref"])
+                    and (after is None or p["created"] > after)]
+        rows.sort(key=lambda p: p["id"], reverse=query.get("sort", "desc") != "asc")
+        chunk = rows[(page - 1) * per_page:page * per_page]
+        out = []
+        for p in chunk:
+            e = dict(p["entity"])
+            e["created_at"] = e["updated_at"] = iso(p["created"])
+            out.append({k: e[k] for k in ("id", "iid", "project_id", "sha", "ref", "status", "source",
+                                          "created_at", "updated_at", "web_url")})
+        more = page * per_page < len(rows)
+        self.reply(200, out, {"X-Page": str(page), "X-Per-Page": str(per_page),
+                              "X-Next-Page": str(page + 1) if more else ""})
+
+    def serve_variables(self, m, query):
+        if not self.state.maintainer:
+            return self.reply(403, {"message": "403 Forbidden"})
+        project, pid = urllib.parse.unquote(m.group(1)), int(m.group(2))
+        with self.state.lock:
+            found = [p for p in self.state.pipelines if p["project"] == project and p["id"] == pid]
+        if not found:
+            return self.reply(404, {"message": "404 Not found"})
+        self.reply(200, [{"variable_type": "env_var", "key": k, "value": v} for k, v in found[0]["variables"].items()])
 
     def serve_status(self, m, form):
         if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
@@ -282,6 +389,9 @@ class Handler(BaseHTTPRequestHandler):
                 st.artifacts[(str(body["project"]), int(body["job"]), body["path"])] = data
         elif path == "/_control/pipeline":
             st.add_pipeline(body["project"], body["pipeline"], body.get("bridges", []), body.get("jobs", []))
+        elif path == "/_control/rights":
+            with st.lock:
+                st.maintainer = bool(body.get("maintainer", True))
         elif path == "/_control/script":
             st.add_script(body["match"], body.get("where"), body["responses"])
         else:
@@ -323,6 +433,15 @@ class GitLab:
 
     def script(self, kind, *responses, where=None):
         self.state.add_script(kind, where, responses)
+
+    def set_maintainer(self, yes):
+        with self.state.lock:
+            self.state.maintainer = yes
+
+    def pipelines(self):
+        """Every pipeline created, oldest first: id, project, ref, variables, created."""
+        with self.state.lock:
+            return [{k: v for k, v in p.items() if k != "entity"} for p in self.state.pipelines]
 
     def requests(self, kind=None):
         with self.state.lock:

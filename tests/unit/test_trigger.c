@@ -1,6 +1,50 @@
-/* test_trigger.c -- backoff with full jitter: bounds per attempt, the cap, Retry-After. */
+/* test_trigger.c -- backoff with full jitter: bounds per attempt, the cap, Retry-After; what a
+ * trigger answer proves (created / certainly not / unknown); the marker's shape. */
+#include "gitlab_api.h"
 #include "trigger.h"
 #include "unit.h"
+
+#include <string.h>
+
+struct answer {
+    const char *name;
+    long status;
+    int sent;
+    enum tg_gitlab_outcome want;
+};
+
+static const struct answer answers[] = {
+    {"201 created", 201, 1, TG_GITLAB_CREATED},
+    {"connection refused: never sent", 0, 0, TG_GITLAB_NOT_CREATED},
+    {"timeout after the request left", 0, 1, TG_GITLAB_UNKNOWN},
+    {"400 GitLab refused", 400, 1, TG_GITLAB_NOT_CREATED},
+    {"404 bad trigger token", 404, 1, TG_GITLAB_NOT_CREATED},
+    {"429 rate limited: nothing created", 429, 1, TG_GITLAB_NOT_CREATED},
+    {"302 redirect answered", 302, 1, TG_GITLAB_NOT_CREATED},
+    {"500 may have committed first", 500, 1, TG_GITLAB_UNKNOWN},
+    {"502 from a proxy", 502, 1, TG_GITLAB_UNKNOWN},
+    {"504 from a proxy", 504, 1, TG_GITLAB_UNKNOWN},
+    {"200 is not the documented 201", 200, 1, TG_GITLAB_UNKNOWN},
+};
+
+static void check_answers(void)
+{
+    for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+        struct tg_gitlab_result r = {.status = answers[i].status, .sent = answers[i].sent};
+        UNIT_CHECK(answers[i].name, tg_gitlab_trigger_outcome(&r) == answers[i].want);
+    }
+}
+
+static void check_marker(void)
+{
+    char m[64], prefix[64];
+    tg_trigger_marker("tg:deploy:7:100:staging", 3, m, sizeof m);
+    tg_trigger_marker("tg:deploy:7:100:staging", 0, prefix, sizeof prefix);
+    UNIT_CHECK("marker is id/attempt", strlen(m) == 14 && m[12] == '/' && m[13] == '3');
+    UNIT_CHECK("prefix matches every attempt", strlen(prefix) == 13 && strncmp(m, prefix, 13) == 0);
+    /* sha256("tg:deploy:7:100:staging")[:12], as the integration tests compute it */
+    UNIT_CHECK("id is the deployment id", strspn(m, "0123456789abcdef") == 12);
+}
 
 struct row {
     const char *name;
@@ -23,8 +67,25 @@ static const struct row rows[] = {
     {"jitter wins over a short retry-after", 5, 1000, 9000, 9000},
 };
 
+static void check_variables(void)
+{
+    char found[64] = "";
+    const char *body = "[{\"variable_type\":\"env_var\",\"key\":\"SERVICE\",\"value\":\"cart\"},"
+                       "{\"variable_type\":\"env_var\",\"key\":\"TOLLGATE_DEPLOYMENT\",\"value\":\"abc/2\"}]";
+    UNIT_CHECK("marker found", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abc/", found,
+                                                          sizeof found) == 1);
+    UNIT_CHECK("marker value", strcmp(found, "abc/2") == 0);
+    UNIT_CHECK("another deployment", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abd/",
+                                                                found, sizeof found) == 0);
+    const char *refused = "{\"message\":\"403 Forbidden\"}";
+    UNIT_CHECK("not an array", tg_gitlab_variables_marker(refused, strlen(refused), "X", "a", found, sizeof found) == -1);
+}
+
 int main(void)
 {
+    check_variables();
+    check_answers();
+    check_marker();
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
         UNIT_CHECK(r->name, tg_trigger_backoff(1000, 300000, r->attempt, r->retry_after, r->random) == r->want);

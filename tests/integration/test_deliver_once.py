@@ -1,0 +1,220 @@
+"""Exactly one trigger per deployment under faults, through the real binary, a real Redis and
+the stand-in GitLab (issue 11: F3, F4, F5): every trigger carries TOLLGATE_DEPLOYMENT; an
+unknown outcome (timeout after the request left, a 5xx, a proxy's 502, a crash after sending)
+is settled by asking GitLab for the marker before anything is resent; the `triggered` audit
+record exists exactly when a pipeline was created."""
+import collections
+import hashlib
+import json
+import signal
+
+import pytest
+
+import harness
+import pipelines
+from harness import gitlab_headers, wait_until
+from pipelines import pipeline_event, serve_report
+from test_deliver import gitlab  # noqa: F401 (the stand-in GitLab fixture)
+
+CLEAN = "trivy/dd_scheme_2_no_vuln.json"
+MARKER = "variables[TOLLGATE_DEPLOYMENT]"
+
+
+@pytest.fixture
+def gateway(tollgate, gitlab, logdir):
+    sets = pipelines.write_sets(logdir)
+
+    def make(workers=2, settle="3s", env=None, wait_ready=True, extra=""):
+        e = pipelines.env()
+        e.update(env or {})
+        return tollgate(workers=workers, env=e, extra=pipelines.config_extra(gitlab.url, extra, settle),
+                        wait_ready=wait_ready, **sets)
+    return make
+
+
+def deployment_id(pipeline, env="staging", project_id=7):
+    return hashlib.sha256(b"tg:deploy:%d:%d:%s" % (project_id, pipeline, env.encode())).hexdigest()[:12]
+
+
+def post(tg, event, idem=None):
+    r = harness.curl(tg.url + "/hooks/gitlab", headers=gitlab_headers(idem=idem), body=json.dumps(event).encode())
+    assert r.status == 202, r.body
+
+
+def state(redis, pipeline, env="staging"):
+    rec = redis.cmd("HGETALL", "tg:deploy:7:%d:%s" % (pipeline, env)) or []
+    return {rec[i].decode(): rec[i + 1].decode() for i in range(0, len(rec), 2)}
+
+
+def wait_state(redis, pipeline, want, timeout=20):
+    return wait_until(lambda: state(redis, pipeline).get("state") == want and state(redis, pipeline),
+                      timeout=timeout, what="deployment %d to be %s (is %s)" % (
+                          pipeline, want, state(redis, pipeline).get("state")))
+
+
+def audit(redis):
+    return [json.loads(f["record"]) for _, f in redis.stream("tg:audit")]
+
+
+def pipelines_per_deployment(gitlab):
+    """How many pipelines GitLab created per deployment id (from the marker)."""
+    return collections.Counter(p["variables"].get("TOLLGATE_DEPLOYMENT", "?").split("/")[0]
+                               for p in gitlab.pipelines())
+
+
+def start_one(gitlab, tg, pipeline):
+    serve_report(gitlab, 7, 10000 + pipeline, pipelines.REPORTS / CLEAN)
+    post(tg, pipeline_event(pipeline=pipeline, ref="dev", builds=(("trivy-scan", 10000 + pipeline, "success"),)))
+
+
+def assert_exactly_once(redis, gitlab, pipeline):
+    """One pipeline in GitLab, the deployment triggered with it, one `triggered` record, no unknown."""
+    did = deployment_id(pipeline)
+    st = wait_state(redis, pipeline, "triggered")
+    created = [p for p in gitlab.pipelines() if p["variables"].get("TOLLGATE_DEPLOYMENT", "").startswith(did + "/")]
+    assert len(created) == 1, created
+    assert st["downstream_id"] == str(created[0]["id"])
+    recs = wait_until(lambda: [r for r in audit(redis) if r["pipeline"] == pipeline and r["action"] == "triggered"],
+                      what="the triggered record")
+    assert len(recs) == 1 and recs[0]["details"]["downstream_id"] == created[0]["id"]
+    assert not [r for r in audit(redis) if r["pipeline"] == pipeline and r["action"] == "unknown"]
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0, what="the outbox to drain")
+    return st, created[0]
+
+
+def test_every_trigger_carries_the_marker(gateway, gitlab, redis):
+    tg = gateway()
+    start_one(gitlab, tg, 300)
+    wait_state(redis, 300, "triggered")
+    t = gitlab.requests("trigger")
+    assert len(t) == 1 and t[0]["form"][MARKER] == deployment_id(300) + "/1"
+    assert gitlab.requests("list") == []  # a 201 needs no reconciliation
+
+
+def test_f3_timeouts_with_gitlab_creating_then_answering_late_trigger_each_deployment_once(gateway, gitlab, redis):
+    """trigger.timeout 1s; GitLab creates each pipeline and answers 2.5 s later: before, 50 of
+    50 deployments were created twice."""
+    tg = gateway(workers=4)
+    ids = list(range(400, 450))
+    for p in ids:
+        gitlab.script("trigger", {"create": True, "hang": 2.5}, where={"variables[UPSTREAM_PIPELINE]": str(p)})
+    for p in ids:
+        serve_report(gitlab, 7, 10000 + p, pipelines.REPORTS / CLEAN)
+        post(tg, pipeline_event(pipeline=p, ref="release/%d" % p, builds=(("trivy-scan", 10000 + p, "success"),)))
+    for p in ids:
+        wait_state(redis, p, "triggered", timeout=120)
+    counts = pipelines_per_deployment(gitlab)
+    assert sorted(counts) == sorted(deployment_id(p) for p in ids)
+    assert set(counts.values()) == {1}
+    assert len(gitlab.requests("trigger")) == 50
+    triggered = [r for r in audit(redis) if r["action"] == "triggered"]
+    assert sorted(r["pipeline"] for r in triggered) == ids
+    assert all(r["details"]["reconciled"] for r in triggered)
+
+
+def test_500_after_create_is_found_not_resent(gateway, gitlab, redis):
+    tg = gateway()
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 301)
+    st, created = assert_exactly_once(redis, gitlab, 301)
+    assert st["attempts"] == "1" and len(gitlab.requests("trigger")) == 1
+    variables = gitlab.requests("variables")
+    assert variables and variables[0]["headers"]["PRIVATE-TOKEN"] == pipelines.API_TOKEN
+    listing = gitlab.requests("list")[0]["query"]
+    assert listing["source"] == "trigger" and listing["ref"] == "main" and "updated_after" in listing
+
+
+def test_502_then_hang_triggers_once(gateway, gitlab, redis):
+    """A proxy's 502 (nothing created), then GitLab creates and hangs: the 502 is settled as
+    absent only after the settle window, the second attempt is found."""
+    tg = gateway()
+    gitlab.script("trigger", {"status": 502}, {"create": True, "hang": 2})
+    start_one(gitlab, tg, 302)
+    st, created = assert_exactly_once(redis, gitlab, 302)
+    assert st["attempts"] == "2" and created["variables"]["TOLLGATE_DEPLOYMENT"] == deployment_id(302) + "/2"
+    failed = [r for r in audit(redis) if r["action"] == "trigger_failed"]
+    assert len(failed) == 1 and "settle window" in failed[0]["reasons"][0]
+    sent = gitlab.requests("trigger")
+    assert len(sent) == 2 and sent[1]["at"] - sent[0]["at"] >= 1 + 3 - 0.05  # timeout + settle
+
+
+def test_pipeline_created_after_the_client_gave_up_is_found_within_the_settle_window(gateway, gitlab, redis):
+    tg = gateway(settle="3s")
+    gitlab.script("trigger", {"create_after": 2, "hang": 1.5})  # created 1 s after trigger.timeout
+    start_one(gitlab, tg, 303)
+    st, _ = assert_exactly_once(redis, gitlab, 303)
+    assert st["attempts"] == "1" and len(gitlab.requests("trigger")) == 1
+    assert len(gitlab.requests("list")) >= 2  # absent at once, found at settle_until
+
+
+@pytest.mark.parametrize("point", ["claimed", "sending", "created", "answered", "recorded"])
+def test_crash_at_each_step_triggers_exactly_once(gateway, gitlab, redis, point):
+    """SIGKILL after the claim, after `sending` was recorded, after GitLab created the pipeline
+    (the answer still on its way), after the answer arrived but before it was recorded, and
+    after the outcome was recorded but before its effects were completed."""
+    if point == "created":
+        gitlab.script("trigger", {"create": True, "hang": 3})
+        victim = gateway(workers=1)
+    else:
+        victim = gateway(workers=1, env={"TOLLGATE_CRASH_AT": point})
+    start_one(gitlab, victim, 310)
+    if point == "created":
+        wait_until(lambda: gitlab.pipelines(), what="GitLab to create the pipeline")
+        victim.stop(sig=signal.SIGKILL)
+    else:
+        wait_until(lambda: victim.proc.poll() is not None, timeout=20, what="the crash at %s" % point)
+        victim.stop()
+    survivor = gateway(workers=1)
+    st, created = assert_exactly_once(redis, gitlab, 310)
+    assert len(gitlab.requests("trigger")) == 1  # sent by the victim, or (claimed, sending) by the survivor
+    statuses = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "success"],
+                          what="the success status")
+    assert len(statuses) >= 1
+    assert not any(l.get("event") == "outcome_unknown" for l in survivor.log_lines())
+
+
+def test_missing_right_to_read_variables_is_a_clear_unknown(gateway, gitlab, redis):
+    tg = gateway()
+    gitlab.set_maintainer(False)
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 320)
+    st = wait_state(redis, 320, "unknown")
+    assert "Maintainer" in st["error"] and "403" in st["error"]
+    assert len(gitlab.requests("trigger")) == 1 and len(gitlab.requests("variables")) == 1  # no silent retry
+    rec = wait_until(lambda: [r for r in audit(redis) if r["action"] == "unknown"], what="the unknown record")
+    assert "Maintainer" in rec[0]["reasons"][0]
+    assert not [r for r in audit(redis) if r["action"] == "triggered"]
+    line = wait_until(lambda: [l for l in tg.log_lines() if l.get("event") == "outcome_unknown"], what="the log line")
+    assert line[0]["level"] == "error" and "Maintainer" in line[0]["msg"]
+    status = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "failed"],
+                        what="the failed status")
+    assert "could not be asked" in status[0]["form"]["description"]
+
+
+def test_unknown_only_when_gitlab_cannot_be_asked_within_the_tries(gateway, gitlab, redis):
+    tg = gateway()
+    gitlab.script("trigger", {"create": True, "status": 503})
+    gitlab.script("list", *[{"status": 500}] * 10)
+    start_one(gitlab, tg, 321)
+    st = wait_state(redis, 321, "unknown")
+    assert "could not be asked" in st["error"] and st["reconcile_checks"] == "4"  # trigger.tries
+    assert len(gitlab.requests("list")) == 4 and len(gitlab.requests("trigger")) == 1
+
+
+def test_triggered_record_follows_the_trigger_when_the_audit_sink_fails_for_a_while(gateway, gitlab, redis, logdir):
+    """audit.fail_closed off and the file sink failing: the trigger goes on and the commit
+    learns it at once, but the effect stays in the outbox until its record is written."""
+    tg = gateway(extra="audit:\n  file: /dev/full\n  fail_closed: false\n")  # every write: ENOSPC
+    start_one(gitlab, tg, 330)
+    wait_state(redis, 330, "triggered")
+    wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "success"], what="the status")
+    wait_until(lambda: any(l.get("event") == "audit_waits" for l in tg.log_lines()), what="the effect to wait")
+    assert redis.cmd("ZCARD", "tg:outbox") == 1
+    sink = logdir / "audit.jsonl"
+    tg.rewrite_config(extra=tg.params["extra"].replace("/dev/full", str(sink)))
+    tg.send_signal(signal.SIGHUP)
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0, timeout=20, what="the outbox to drain")
+    assert_exactly_once(redis, gitlab, 330)
+    lines = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert [line["pipeline"] for line in lines if line["action"] == "triggered"] == [330]
+    assert len([s for s in gitlab.requests("status") if s["form"]["state"] == "success"]) == 1  # not repeated
