@@ -56,7 +56,7 @@ def test_a_newer_pipeline_of_the_same_project_still_supersedes_an_older_one(gate
     tg = gateway()
     serve_report(gitlab, 42, 601, pipelines.REPORTS / CLEAN)
     serve_report(gitlab, 42, 602, pipelines.REPORTS / CLEAN)
-    gitlab.script("trigger", *[{"status": 503}] * 20, where={"variables[UPSTREAM_PIPELINE]": "6000"})
+    gitlab.script("trigger", *[{"status": 429}] * 20, where={"variables[UPSTREAM_PIPELINE]": "6000"})
     post(tg, pipeline_event(pipeline=6000, ref="dev", project_id=42, path="shop/cart",
                             builds=(("trivy-scan", 601, "success"),)))
     wait_for(redis, 42, 6000, "staging", "retry_wait")
