@@ -536,7 +536,9 @@ def test_f1_unauthenticated_button_writes_nothing(gateway, gitlab, chat, redis):
     assert deploy_state(redis, 385, "production")["state"] == "pending_approval"
     tg.stop()
     rejected = [r for r in records(redis, "rejected") if r["details"]["webhook"] == "chatops:mattermost"]
-    assert sum(r["details"]["count"] for r in rejected) == 100 and len(rejected) <= 2  # one per reason and minute
+    # one summary per reason and minute (the requests may straddle a minute boundary)
+    assert sum(r["details"]["count"] for r in rejected) == 100
+    assert len({(r["details"]["reason"], r["details"]["minute"]) for r in rejected}) == len(rejected)
     assert all("x" != r.get("actor") for r in audit_actions(redis))
 
 
