@@ -24,13 +24,14 @@ struct audit_opts {
     uint64_t since_ms, until_ms;
     int from_archive;
     long long batch;
+    uint64_t now_ms; /* archive as if it were this time (an injected clock); 0: the clock */
 };
 
 static int audit_usage(FILE *out)
 {
     fprintf(out, "usage: tollgate audit verify -c FILE [--from SEQ] [--head SEQ:HASH] [--redis URL]\n"
                  "       tollgate audit export -c FILE [--since T] [--until T] [--from-archive] [--redis URL]\n"
-                 "       tollgate audit archive -c FILE [--batch N] [--redis URL]\n"
+                 "       tollgate audit archive -c FILE [--batch N] [--now T] [--redis URL]\n"
                  "  verify  recomputes the hash chain over the archive (audit.archive) and Redis, and\n"
                  "          compares the file sink (audit.file); prints \"ok N records, head SEQ:HASH\"\n"
                  "          or the first broken seq and why (a missing or edited segment is named).\n"
@@ -41,7 +42,8 @@ static int audit_usage(FILE *out)
                  "          --from-archive reads the archive's segments first, then Redis.\n"
                  "  archive moves the records older than audit.retention into audit.archive now,\n"
                  "          in segments of --batch records (default 1000), and prints how many\n"
-                 "          (the gateway does the same in its housekeeping, one segment per tick).\n");
+                 "          (the gateway does the same in its housekeeping, one segment per tick);\n"
+                 "          --now T judges age as if it were T (tests and benchmarks).\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -61,7 +63,7 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
         {"from", required_argument, NULL, 'f'},   {"head", required_argument, NULL, 'H'},
         {"since", required_argument, NULL, 's'},  {"until", required_argument, NULL, 'u'},
         {"from-archive", no_argument, NULL, 'A'}, {"batch", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
+        {"now", required_argument, NULL, 'N'},    {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch, bad = 0;
     while (!bad && (ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -74,6 +76,7 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
         case 'u': bad = parse_time_opt("--until", optarg, &o->until_ms); break;
         case 'A': o->from_archive = 1; break;
         case 'b': bad = tg_parse_int(optarg, 1, 100000, &o->batch); break;
+        case 'N': bad = parse_time_opt("--now", optarg, &o->now_ms); break;
         case 'h': return audit_usage(stdout), 1;
         default: bad = 1;
         }
@@ -190,7 +193,7 @@ static int run_archive(const struct tg_config *cfg, redisContext *rc, const stru
         return 2;
     }
     do {
-        a.now_ms = tg_now_ms();
+        a.now_ms = o->now_ms ? o->now_ms : tg_now_ms();
         if ((n = tg_audit_archive_pass(rc, &a, err, sizeof err)) < 0) {
             fprintf(stderr, "tollgate audit archive: %s\n", err);
             return 2;
