@@ -62,14 +62,36 @@ const char *tg_audit_break_name(enum tg_audit_break b)
 static int broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+static void vbroke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vbroke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt,
+                   va_list ap)
+{
+    r->broken = b, r->seq = seq;
+    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+}
+
 static int broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
 {
     va_list ap;
-    r->broken = b, r->seq = seq;
     va_start(ap, fmt);
-    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+    vbroke(r, b, seq, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* broke for the archive walk, whose steps answer 1 at a break. */
+static int archive_broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int archive_broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vbroke(r, b, seq, fmt, ap);
+    va_end(ap);
+    return 1;
 }
 
 int tg_audit_parse_head(const char *s, long long *seq, char hash[TG_SHA256_HEX_LEN + 1])
@@ -338,21 +360,21 @@ static int walk_segment(struct walk *w, const char *dir, const struct tg_audit_s
 {
     char err[256];
     if (s->first > w->expect)
-        return -broke(w->res, TG_AUDIT_GAP, w->expect, "seq %lld to %lld missing from the archive %s: no segment holds them",
+        return archive_broke(w->res, TG_AUDIT_GAP, w->expect, "seq %lld to %lld missing from the archive %s: no segment holds them",
                       w->expect, s->first - 1, dir);
     if (s->first < w->expect)
-        return -broke(w->res, TG_AUDIT_ORDER, s->first, "segment %s overlaps the one before", s->name);
+        return archive_broke(w->res, TG_AUDIT_ORDER, s->first, "segment %s overlaps the one before", s->name);
     w->where = s->name;
     int rc = tg_audit_segment_each(dir, s, archive_line, w, err, sizeof err);
     if (rc < 0)
-        return -broke(w->res, TG_AUDIT_UNREADABLE, s->first, "segment %s: %s", s->name, err);
+        return archive_broke(w->res, TG_AUDIT_UNREADABLE, s->first, "segment %s: %s", s->name, err);
     if (rc > 0) {
         size_t n = strlen(w->res->detail);
         snprintf(w->res->detail + n, sizeof w->res->detail - n, " (segment %s)", s->name);
         return 1;
     }
     if (w->expect - 1 != s->last || strcmp(w->prev, s->hash) != 0)
-        return -broke(w->res, TG_AUDIT_HASH, s->last, "segment %s ends at seq %lld with %.16s..., not as its name says",
+        return archive_broke(w->res, TG_AUDIT_HASH, s->last, "segment %s ends at seq %lld with %.16s..., not as its name says",
                       s->name, w->expect - 1, w->prev);
     w->res->archive_segments++;
     w->res->archive_records += s->last - s->first + 1;
@@ -378,12 +400,12 @@ static int walk_archive(struct walk *w, redisContext *c, const char *prefix, cha
         return -1;
     }
     if (rc == 0 && start > w->expect)
-        rc = broke(w->res, TG_AUDIT_GAP, w->expect,
-                   "seq %lld to %lld are in neither the archive nor Redis (Redis starts at seq %lld)", w->expect,
-                   start - 1, start) ? 1 : 0;
+        rc = archive_broke(w->res, TG_AUDIT_GAP, w->expect,
+                           "seq %lld to %lld are in neither the archive nor Redis (Redis starts at seq %lld)",
+                           w->expect, start - 1, start);
     else if (rc == 0 && start == w->expect && strcmp(prev, w->prev) != 0)
-        rc = broke(w->res, TG_AUDIT_PREV, start, "Redis starts on %.16s..., the archive ends with %.16s...", prev,
-                   w->prev) ? 1 : 0;
+        rc = archive_broke(w->res, TG_AUDIT_PREV, start, "Redis starts on %.16s..., the archive ends with %.16s...",
+                           prev, w->prev);
     return rc; /* start < expect: Redis still holds archived records (a pass not yet trimmed) */
 }
 
