@@ -12,7 +12,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 V           ?= 0
 Q            = $(if $(filter 1,$(V)),,@)
 
-PKGS    = libh2o-evloop hiredis jansson libcurl yaml-0.1 yajl
+PKGS    = libh2o-evloop hiredis jansson libcurl yaml-0.1 yajl libzstd
 WARN    = -Wall -Wextra -Werror
 STD     = -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0
 OPT     ?= -O2 -g

@@ -348,32 +348,56 @@ static int file_sink(struct tg_audit *a, const char *line, char *err, size_t err
 
 /* ---- appending ---- */
 
+/* The seq indexes of r into keys (at most TG_AUDIT_MAX_INDEXES); returns how many. */
+static int record_indexes(const char *prefix, const struct tg_audit_record *r, char keys[][512])
+{
+    char pipeline[24];
+    int n = 0;
+    tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ACTION, r->action, NULL);
+    tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ACTOR, given(r->actor) ? r->actor : "system", NULL);
+    if (given(r->project))
+        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PROJECT, r->project, NULL);
+    if (r->pipeline) {
+        snprintf(pipeline, sizeof pipeline, "%lld", r->pipeline);
+        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PIPELINE, pipeline, NULL);
+    }
+    if (given(r->environment))
+        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ENVIRONMENT, r->environment, NULL);
+    if (given(r->sha))
+        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_SHA, r->sha, NULL);
+    if (given(r->ref))
+        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_REF, r->ref, NULL);
+    if (given(r->ref) && given(r->project))
+        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PROJECT_REF, r->ref, r->project);
+    return n;
+}
+
 /* Keys the script touches: stream, head, once, time index, then the indexes of r. */
 static int index_keys(const struct tg_audit *a, const struct tg_audit_record *r, char keys[][512])
 {
-    char pipeline[24];
     int n = 0;
     snprintf(keys[n++], 512, "%saudit", a->prefix);
     snprintf(keys[n++], 512, "%saudit:head", a->prefix);
     snprintf(keys[n++], 512, "%saudit:once:%.400s", a->prefix, r->once ? r->once : "-");
     snprintf(keys[n++], 512, "%saudit:idx:time", a->prefix);
-    tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_ACTION, r->action, NULL);
-    tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_ACTOR, given(r->actor) ? r->actor : "system", NULL);
-    if (given(r->project))
-        tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_PROJECT, r->project, NULL);
-    if (r->pipeline) {
-        snprintf(pipeline, sizeof pipeline, "%lld", r->pipeline);
-        tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_PIPELINE, pipeline, NULL);
-    }
-    if (given(r->environment))
-        tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_ENVIRONMENT, r->environment, NULL);
-    if (given(r->sha))
-        tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_SHA, r->sha, NULL);
-    if (given(r->ref))
-        tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_REF, r->ref, NULL);
-    if (given(r->ref) && given(r->project))
-        tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_PROJECT_REF, r->ref, r->project);
-    return n;
+    return n + record_indexes(a->prefix, r, keys + n);
+}
+
+int tg_audit_record_indexes(const char *prefix, json_t *record, char keys[][512])
+{
+    json_t *p = json_object_get(record, "pipeline");
+    struct tg_audit_record r = {
+        .action = json_string_value(json_object_get(record, "action")),
+        .actor = json_string_value(json_object_get(record, "actor")),
+        .project = json_string_value(json_object_get(record, "project")),
+        .ref = json_string_value(json_object_get(record, "ref")),
+        .sha = json_string_value(json_object_get(record, "sha")),
+        .pipeline = json_integer_value(p),
+        .environment = json_string_value(json_object_get(record, "environment")),
+    };
+    if (r.action == NULL)
+        return 0;
+    return record_indexes(prefix, &r, keys);
 }
 
 static void set_head(struct tg_audit *a, const char *seq, const char *hash, const char *ms)

@@ -99,5 +99,10 @@ enum tg_audit_index {
  * Writers and readers both name keys here, so they always agree. */
 void tg_audit_index_key(char *out, size_t outlen, const char *prefix, enum tg_audit_index kind, const char *value,
                         const char *project);
+#define TG_AUDIT_MAX_INDEXES 8
+/* The index keys (at most TG_AUDIT_MAX_INDEXES, 512 bytes each) a stored record was filed
+ * under, named from its fields as the writer named them; returns how many (0: not a record).
+ * A value the writer redacted was filed under its original: that key cannot be named here. */
+int tg_audit_record_indexes(const char *prefix, json_t *record, char keys[][512]);
 
 #endif

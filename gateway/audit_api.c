@@ -5,6 +5,7 @@
  * with `tollgate audit`.
  */
 #include "audit_api.h"
+#include "audit_archive.h"
 #include "audit_query.h"
 #include "audit_verify.h"
 #include "log.h"
@@ -38,20 +39,24 @@ static void on_list(void *data, struct tg_api_ctx *ctx, const struct tg_api_requ
 {
     struct tg_audit_query q;
     struct tg_audit_page page = {0};
-    char err[256], cursor[TG_AUDIT_CURSOR_MAX];
+    char err[256] = "cannot read the audit start", cursor[TG_AUDIT_CURSOR_MAX];
     (void)data;
     if (admit(ctx, req))
         return;
+    long long from_seq;
+    char prev[TG_SHA256_HEX_LEN + 1];
     if (tg_audit_query_parse(req->query, &q, err, sizeof err)) {
         tg_api_error(ctx, 400, "bad_query", err);
-    } else if (tg_audit_query_run(ctx->rc, ctx->cfg->redis.prefix, &q, &page, err, sizeof err)) {
+    } else if (tg_audit_start_get(ctx->rc, ctx->cfg->redis.prefix, &from_seq, prev) ||
+               tg_audit_query_run(ctx->rc, ctx->cfg->redis.prefix, &q, &page, err, sizeof err)) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "query_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
     } else {
         if (page.next)
             tg_audit_cursor_encode(&q, page.next, cursor);
-        tg_api_json(ctx, 200,
-                    json_pack("{s:O, s:s?}", "records", page.records, "next_cursor", page.next ? cursor : NULL));
+        /* from_seq: older records are in the archive (read first, so it never claims too much) */
+        tg_api_json(ctx, 200, json_pack("{s:O, s:s?, s:I}", "records", page.records, "next_cursor",
+                                        page.next ? cursor : NULL, "from_seq", (json_int_t)from_seq));
     }
     tg_audit_page_dispose(&page);
     tg_audit_query_dispose(&q);

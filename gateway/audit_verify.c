@@ -10,6 +10,7 @@
  */
 #include "audit_verify.h"
 #include "audit.h"
+#include "audit_archive.h"
 #include "redisconn.h"
 #include "util.h"
 
@@ -40,6 +41,7 @@ struct walk {
     char prev[TG_SHA256_HEX_LEN + 1];
     uint64_t prev_ms;
     int started;
+    const char *where; /* "Redis", or the segment being read */
 };
 
 static const char snapshot_lua[] =
@@ -60,14 +62,36 @@ const char *tg_audit_break_name(enum tg_audit_break b)
 static int broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+static void vbroke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vbroke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt,
+                   va_list ap)
+{
+    r->broken = b, r->seq = seq;
+    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+}
+
 static int broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
 {
     va_list ap;
-    r->broken = b, r->seq = seq;
     va_start(ap, fmt);
-    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+    vbroke(r, b, seq, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* broke for the archive walk, whose steps answer 1 at a break. */
+static int archive_broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int archive_broke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vbroke(r, b, seq, fmt, ap);
+    va_end(ap);
+    return 1;
 }
 
 int tg_audit_parse_head(const char *s, long long *seq, char hash[TG_SHA256_HEX_LEN + 1])
@@ -174,7 +198,7 @@ static int check_seq(struct walk *w, const char *id, long long seq)
 {
     char want[32];
     if (seq > w->expect)
-        return broke(w->res, TG_AUDIT_GAP, w->expect, "seq %lld to %lld missing from Redis%s", w->expect, seq - 1,
+        return broke(w->res, TG_AUDIT_GAP, w->expect, "seq %lld to %lld missing from %s%s", w->expect, seq - 1, w->where,
                      sink_find(&w->sink, w->expect) ? " (the file sink still has it)" : "");
     if (seq < w->expect)
         return broke(w->res, TG_AUDIT_ORDER, seq, "seq %lld follows seq %lld", seq, w->expect - 1);
@@ -224,16 +248,14 @@ static int check_sink(struct walk *w, long long seq, const char *record)
     return 0;
 }
 
-/* One stream entry; -1 on a break. */
-static int check_entry(struct walk *w, const redisReply *e)
+/* One record (id: its stream id, or "<seq>-0" for an archived line); -1 on a break. */
+static int check_record(struct walk *w, const char *id, const char *record, const char *stored)
 {
-    const char *id = e->element[0]->str, *record = tg_audit_field(e->element[1], "record"),
-               *stored = tg_audit_field(e->element[1], "hash");
     json_t *rec = record ? json_loads(record, 0, NULL) : NULL;
     long long seq = json_integer_value(json_object_get(rec, "seq"));
     int rc = -1;
     if (rec == NULL || stored == NULL || seq <= 0)
-        broke(w->res, TG_AUDIT_UNREADABLE, w->expect, "stream entry %.40s is not an audit record", id);
+        broke(w->res, TG_AUDIT_UNREADABLE, w->expect, "entry %.40s is not an audit record", id);
     else if (check_seq(w, id, seq) == 0 && check_chain(w, rec, seq, stored) == 0 && check_sink(w, seq, record) == 0)
         rc = 0;
     if (rc == 0 && seq == w->o->anchor_seq && strcmp(stored, w->o->anchor_hash) != 0)
@@ -247,6 +269,13 @@ static int check_entry(struct walk *w, const redisReply *e)
     }
     json_decref(rec);
     return rc;
+}
+
+/* One stream entry; -1 on a break. */
+static int check_entry(struct walk *w, const redisReply *e)
+{
+    return check_record(w, e->element[0]->str, tg_audit_field(e->element[1], "record"),
+                        tg_audit_field(e->element[1], "hash"));
 }
 
 /* Walks every page: 0 to the end, 1 at a break, 2 at max_records, -1 with err when Redis failed. */
@@ -311,15 +340,104 @@ static int check_end(struct walk *w, redisContext *c, const char *prefix, char *
     return 0;
 }
 
+/* ---- the archive ---- */
+
+static int archive_line(void *arg, const char *line, size_t len)
+{
+    struct walk *w = arg;
+    char *copy = tg_xstrndup(line, len), id[32];
+    json_t *rec = json_loads(copy, 0, NULL);
+    long long seq = json_integer_value(json_object_get(rec, "seq"));
+    snprintf(id, sizeof id, "%lld-0", seq > 0 ? seq : w->expect);
+    int rc = check_record(w, id, copy, json_string_value(json_object_get(rec, "hash")));
+    json_decref(rec);
+    free(copy);
+    return rc ? 1 : 0;
+}
+
+/* Walks one segment: 0, or 1 at a break naming it. */
+static int walk_segment(struct walk *w, const char *dir, const struct tg_audit_segment *s)
+{
+    char err[256];
+    if (s->first > w->expect)
+        return archive_broke(w->res, TG_AUDIT_GAP, w->expect, "seq %lld to %lld missing from the archive %s: no segment holds them",
+                      w->expect, s->first - 1, dir);
+    if (s->first < w->expect)
+        return archive_broke(w->res, TG_AUDIT_ORDER, s->first, "segment %s overlaps the one before", s->name);
+    w->where = s->name;
+    int rc = tg_audit_segment_each(dir, s, archive_line, w, err, sizeof err);
+    if (rc < 0)
+        return archive_broke(w->res, TG_AUDIT_UNREADABLE, s->first, "segment %s: %s", s->name, err);
+    if (rc > 0) {
+        size_t n = strlen(w->res->detail);
+        snprintf(w->res->detail + n, sizeof w->res->detail - n, " (segment %s)", s->name);
+        return 1;
+    }
+    if (w->expect - 1 != s->last || strcmp(w->prev, s->hash) != 0)
+        return archive_broke(w->res, TG_AUDIT_HASH, s->last, "segment %s ends at seq %lld with %.16s..., not as its name says",
+                      s->name, w->expect - 1, w->prev);
+    w->res->archive_segments++;
+    w->res->archive_records += s->last - s->first + 1;
+    return 0;
+}
+
+/* Walks every segment, then joins Redis's start to the archive's end: 0, 1 at a break, -1. */
+static int walk_archive(struct walk *w, redisContext *c, const char *prefix, char *err, size_t errlen)
+{
+    struct tg_audit_segment *segs;
+    size_t n;
+    long long start;
+    char prev[TG_SHA256_HEX_LEN + 1];
+    if (tg_audit_segments_list(w->o->archive, &segs, &n, err, errlen))
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = walk_segment(w, w->o->archive, &segs[i]);
+    tg_audit_segments_free(segs, n);
+    w->where = "Redis";
+    if (rc == 0 && tg_audit_start_get(c, prefix, &start, prev)) {
+        snprintf(err, errlen, "cannot read %saudit:start", prefix);
+        return -1;
+    }
+    if (rc == 0 && start > w->expect)
+        rc = archive_broke(w->res, TG_AUDIT_GAP, w->expect,
+                           "seq %lld to %lld are in neither the archive nor Redis (Redis starts at seq %lld)",
+                           w->expect, start - 1, start);
+    else if (rc == 0 && start == w->expect && strcmp(prev, w->prev) != 0)
+        rc = archive_broke(w->res, TG_AUDIT_PREV, start, "Redis starts on %.16s..., the archive ends with %.16s...",
+                           prev, w->prev);
+    return rc; /* start < expect: Redis still holds archived records (a pass not yet trimmed) */
+}
+
+/* Where the walk in Redis starts without the archive: --from, else Redis's start (chained on
+ * its recorded prev). 0 or -1 with err. */
+static int redis_start(struct walk *w, redisContext *c, const char *prefix, char *err, size_t errlen)
+{
+    long long start;
+    char prev[TG_SHA256_HEX_LEN + 1];
+    if (tg_audit_start_get(c, prefix, &start, prev)) {
+        snprintf(err, errlen, "cannot read %saudit:start", prefix);
+        return -1;
+    }
+    if (start > w->expect) {
+        w->expect = start;
+        memcpy(w->prev, prev, sizeof w->prev);
+    }
+    w->res->from = w->expect;
+    return 0;
+}
+
 int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_verify_opts *o,
                     struct tg_audit_verify_result *res, char *err, size_t errlen)
 {
-    struct walk w = {.o = o, .res = res, .expect = o->from > 1 ? o->from : 1};
+    struct walk w = {.o = o, .res = res, .expect = o->from > 1 && !o->archive ? o->from : 1, .where = "Redis"};
     memset(res, 0, sizeof *res);
     snprintf(res->head_hash, sizeof res->head_hash, "%s", TG_AUDIT_GENESIS);
     snprintf(w.prev, sizeof w.prev, "%s", TG_AUDIT_GENESIS);
     res->from = w.expect;
     int rc = sink_load(&w, err, errlen);
+    if (rc == 0)
+        rc = o->archive ? walk_archive(&w, c, prefix, err, errlen) : redis_start(&w, c, prefix, err, errlen);
     if (rc == 0)
         rc = walk_pages(&w, c, prefix, err, errlen);
     if (rc == 0)

@@ -1,5 +1,8 @@
 /* audit_verify.h -- recomputing the audit chain: is every record there, in order, unchanged?
  *
+ * With the archive (audit_archive.h), walks its segments from seq 1 first, then Redis from its
+ * start, as one chain: a missing segment, an edited line and a gap between the archive and
+ * Redis each break it, named. Without it, the walk starts where Redis's trail starts.
  * Walks <prefix>audit in pages from the first record (or --from), recomputes each hash from
  * its predecessor's, and stops at the first break. When a file sink is named, its lines (in
  * any order: several threads and processes write it) are matched to records by seq. A head
@@ -19,6 +22,7 @@ struct tg_audit_verify_opts {
     long long anchor_seq;  /* a head kept elsewhere; 0: none */
     char anchor_hash[TG_SHA256_HEX_LEN + 1];
     const char *sink;      /* the audit.file to compare, or NULL */
+    const char *archive;   /* audit.archive: walk its segments first, from seq 1 (from is ignored) */
     long long max_records; /* stop (incomplete, no verdict on the rest) after this many; 0: none */
 };
 
@@ -43,6 +47,7 @@ struct tg_audit_verify_result {
     long long sink_lines;   /* distinct lines read from the sink */
     long long sink_missing; /* good records the sink lacks (written by other hosts, or while it failed) */
     long long from;         /* the first seq checked */
+    long long archive_segments, archive_records; /* read from the archive (when given) */
     int complete;           /* 1: walked to the stream's end (0: stopped at max_records) */
 };
 

@@ -305,9 +305,25 @@ static void load_queue_and_trigger(struct tg_config *c, struct tg_yaml *y, yaml_
                                         "live worker's event could be claimed mid-trigger");
 }
 
+/* audit.retention and audit.archive. A retention without an archive is a warning, not an
+ * error: a replica that is not the archiver carries the shared policy without the volume. */
+static void load_retention(struct tg_config *c, struct tg_yaml *y, yaml_node_t *a)
+{
+    char *archive = NULL;
+    tg_yaml_get_duration(y, a, "retention", &c->audit.retention_ms);
+    tg_yaml_get_str(y, a, "archive", &archive);
+    c->audit.archive = archive ? tg_config_path(c, archive) : NULL;
+    free(archive);
+    if (c->audit.retention_ms && c->audit.archive == NULL)
+        tg_yaml_warn(y, a, "audit.retention is set but audit.archive is not: this process never archives, "
+                           "so another process (the archiver) must have audit.archive, or Redis keeps every record");
+    if (c->audit.archive && c->audit.retention_ms == 0)
+        tg_yaml_warn(y, a, "audit.archive is set without audit.retention: nothing is archived");
+}
+
 static void load_misc(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
 {
-    static const char *const audit_keys[] = {"file", "fail_closed", NULL};
+    static const char *const audit_keys[] = {"file", "fail_closed", "retention", "archive", NULL};
     long long workers = c->workers, threads = c->threads;
     tg_yaml_get_int(y, root, "workers", 0, 256, &workers);
     tg_yaml_get_int(y, root, "threads", 0, 256, &threads);
@@ -324,6 +340,7 @@ static void load_misc(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
         c->audit.file = file ? tg_config_path(c, file) : NULL;
         free(file);
         tg_yaml_get_bool(y, a, "fail_closed", &c->audit.fail_closed);
+        load_retention(c, y, a);
     }
     if (c->public_url) {
         size_t l = strlen(c->public_url);
@@ -544,7 +561,7 @@ static void config_free(struct tg_config *c)
     tg_template_set_free(c->templates);
     free(c->listen), free(c->webhooks), free(c->api_tokens), free(c->trusted_proxies);
     free(c->redis.url), free(c->redis.prefix), free(c->gitlab.url), free(c->gitlab.ca_file);
-    free(c->policies_dir), free(c->templates_dir), free(c->public_url), free(c->audit.file);
+    free(c->policies_dir), free(c->templates_dir), free(c->public_url), free(c->audit.file), free(c->audit.archive);
     free(c->path), free(c->dir);
     free(c);
 }

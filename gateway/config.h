@@ -125,6 +125,8 @@ struct tg_config {
     struct {
         char *file;
         int fail_closed;
+        uint64_t retention_ms; /* records older than this leave Redis for the archive; 0: kept */
+        char *archive;         /* the directory of sealed segments (shared by every archiver), or NULL */
     } audit;
 
     struct tg_api_token *api_tokens;

@@ -25,7 +25,7 @@ static const struct command commands[] = {
     {"replay", tg_cmd_replay, "replay -c FILE EVENT.json...       post recorded events to a running gateway"},
     {"retrigger", tg_cmd_retrigger, "retrigger -c FILE --project ID --pipeline N --environment ENV   re-run an unknown or failed deploy"},
     {"dead", tg_cmd_dead, "dead -c FILE list|requeue ID...|drop ID...   handle dead-lettered events"},
-    {"audit", tg_cmd_audit, "audit verify|export -c FILE [...]   check the audit chain, or export it as JSON lines"},
+    {"audit", tg_cmd_audit, "audit verify|export|archive -c FILE [...]   check the audit chain, export it as JSON lines, or archive it"},
 };
 
 static int usage(FILE *out)

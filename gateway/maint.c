@@ -1,5 +1,8 @@
-/* maint.c -- the main thread's housekeeping while the gateway runs. */
+/* maint.c -- the main thread's housekeeping while the gateway runs: held audit summaries,
+ * and audit retention (one archive pass per tick when audit.retention and audit.archive are
+ * both set; the main thread serves no request, so a pass never holds up ingest or approvals). */
 #include "maint.h"
+#include "audit_archive.h"
 #include "log.h"
 #include "redisconn.h"
 #include "util.h"
@@ -114,9 +117,28 @@ static void flush(struct tg_maint *m, int all)
     tg_config_unref((struct tg_config *)f.cfg);
 }
 
+/* One bounded archive pass; a process without audit.archive never archives. */
+static void archive(struct tg_maint *m)
+{
+    struct tg_config *cfg = tg_config_holder_get(m->config);
+    char err[256];
+    if (cfg->audit.retention_ms && cfg->audit.archive && ready(m, cfg) == 0) {
+        struct tg_audit_archive_args a = {.prefix = cfg->redis.prefix, .dir = cfg->audit.archive,
+                                          .retention_ms = cfg->audit.retention_ms, .now_ms = tg_now_ms(),
+                                          .batch = TG_AUDIT_ARCHIVE_BATCH, .lease_ms = TG_AUDIT_ARCHIVE_LEASE_MS};
+        int n = tg_audit_archive_pass(m->rc, &a, err, sizeof err);
+        if (n < 0)
+            tg_log_msg(TG_LOG_ERROR, "audit", "archive_failed", "%s", err);
+        else if (n > 0)
+            tg_log_msg(TG_LOG_INFO, "audit", "archived", "%d records into %s", n, cfg->audit.archive);
+    }
+    tg_config_unref(cfg);
+}
+
 void tg_maint_tick(struct tg_maint *m)
 {
     flush(m, 0);
+    archive(m);
 }
 
 void tg_maint_record(struct tg_maint *m, const struct tg_audit_record *r)
