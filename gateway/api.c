@@ -390,9 +390,26 @@ static int enqueue(struct tg_api_pool *p, struct lane *l, struct api_job *j)
     return rc;
 }
 
+/* ChatOps and API bodies are small (a form, a button callback, {"comment"}): anything over
+ * TG_API_MAX_BODY (or limits.max_body when lower) is refused before it is copied, parsed or
+ * authenticated, so a stranger's large body costs the loop nothing. 1 when it answered 413. */
+static int too_large(struct route *rt, h2o_req_t *req)
+{
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    size_t cap = cfg->limits.max_body < TG_API_MAX_BODY ? cfg->limits.max_body : TG_API_MAX_BODY;
+    tg_config_unref(cfg);
+    if (req->entity.len <= cap)
+        return 0;
+    tg_metrics_inc(TG_M_REJECTED_TOO_LARGE);
+    tg_http_error(req, rt->spec.route, 413, "too_large", "the body exceeds this route's limit (64 KiB, or limits.max_body when lower)");
+    return 1;
+}
+
 static int on_request(void *data, h2o_req_t *req) /* loop thread */
 {
     struct route *rt = data;
+    if (too_large(rt, req))
+        return 0;
     struct api_job *j = tg_xcalloc(1, sizeof *j);
     copy_request(&j->req, req);
     if (gate(rt, req, &j->req)) {

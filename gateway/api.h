@@ -96,6 +96,10 @@ struct tg_api_route_spec {
 void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                         struct tg_api_verdict *out);
 
+/* The largest body an API or ChatOps route accepts (limits.max_body when lower); larger
+ * ones are answered 413 on the loop before anything else looks at them. */
+#define TG_API_MAX_BODY 65536
+
 struct tg_api_pool;
 
 /* Starts the pool: nthreads threads per lane, each lane's queue holding at most queue_max

@@ -35,6 +35,14 @@
  * a scrape, far too few for a flood (a stranger's HTTP/2 rapid reset sent 140,000 streams a
  * second over four connections). Past it the connection is cut. */
 #define UNAUTHENTICATED_MAX_REQUESTS 32
+/* h2o buffers a request's whole body before our handler sees it, so strangers' unfinished
+ * bodies are held in memory. Their total, per process, is bounded by this (at least one
+ * largest body, limits.max_body + BODY_MARGIN, per loop): past it the connections holding
+ * the most are cut. */
+#define STRANGER_BYTES (16u * 1048576u)
+/* Over limits.max_body, h2o itself refuses (HTTP/2: a stream reset, not a JSON 413); up to
+ * max_body + BODY_MARGIN our handler answers a JSON 413. */
+#define BODY_MARGIN 65536u
 
 struct route {
     h2o_handler_t super; /* first: h2o hands us this pointer */
@@ -63,6 +71,8 @@ struct tg_loop {
     int start_failed;
     uint64_t seen_413;
     h2o_timeout_t unauthenticated; /* limits.unauthenticated_idle */
+    h2o_linklist_t strangers;      /* struct conn, unauthenticated and not a trusted proxy */
+    size_t stranger_bytes;         /* this loop's share of STRANGER_BYTES */
 };
 
 /* One accepted connection, from accept to close (the socket's on_close). */
@@ -70,6 +80,8 @@ struct conn {
     struct tg_loop *loop;
     h2o_socket_t *sock;
     h2o_timeout_entry_t idle; /* linked until the first authenticated request */
+    h2o_linklist_t stranger;  /* in loop->strangers until authenticated or cut */
+    size_t read_mark;         /* sock->bytes_read when its last request reached a handler */
     int authenticated;
     int requests; /* while not authenticated */
     int cut;      /* shut down: over its budget or idle too long */
@@ -106,6 +118,8 @@ static struct conn *conn_of(h2o_req_t *req);
 static int over_budget(h2o_req_t *req)
 {
     struct conn *c = conn_of(req);
+    if (c != NULL)
+        c->read_mark = c->sock->bytes_read; /* that body is no longer pending */
     if (c == NULL || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
         return 0;
     if (!c->cut) {
@@ -184,6 +198,8 @@ static void on_conn_close(void *data)
     tg_metrics_add(TG_M_HTTP_CONNECTIONS, -1);
     if (h2o_timeout_is_linked(&c->idle))
         h2o_timeout_unlink(&c->idle);
+    if (h2o_linklist_is_linked(&c->stranger))
+        h2o_linklist_unlink(&c->stranger);
     if (c->holds_peer_slot)
         tg_peers_release(c->loop->server->peers, c->peer);
     free(c);
@@ -196,7 +212,35 @@ static void on_unauthenticated_idle(h2o_timeout_entry_t *entry)
     struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, idle, entry);
     tg_metrics_inc(TG_M_CONN_IDLE_CLOSED);
     c->cut = 1;
+    if (h2o_linklist_is_linked(&c->stranger))
+        h2o_linklist_unlink(&c->stranger);
     shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+}
+
+/* Strangers' pending input over the loop's budget: cuts the connections holding the most
+ * until the rest fit. Runs after every event-loop round, so the overshoot is one round's
+ * reads. */
+static void trim_strangers(struct tg_loop *loop)
+{
+    size_t total = 0;
+    h2o_linklist_t *n;
+    for (n = loop->strangers.next; n != &loop->strangers; n = n->next) {
+        struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, stranger, n);
+        total += c->sock->bytes_read - c->read_mark;
+    }
+    while (total > loop->stranger_bytes) {
+        struct conn *big = NULL;
+        for (n = loop->strangers.next; n != &loop->strangers; n = n->next) {
+            struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, stranger, n);
+            if (big == NULL || c->sock->bytes_read - c->read_mark > big->sock->bytes_read - big->read_mark)
+                big = c;
+        }
+        total -= big->sock->bytes_read - big->read_mark;
+        h2o_linklist_unlink(&big->stranger);
+        tg_metrics_inc(TG_M_CONN_CUT);
+        big->cut = 1;
+        shutdown(h2o_socket_get_fd(big->sock), SHUT_RDWR);
+    }
 }
 
 /* Admits a connection from c->peer; 0, or -1 (counted) when the process or the peer is full.
@@ -216,6 +260,7 @@ static int admit(struct tg_loop *loop, struct conn *c, const struct sockaddr *sa
         return -1;
     }
     c->holds_peer_slot = 1;
+    h2o_linklist_insert(&loop->strangers, &c->stranger);
     return 0;
 }
 
@@ -261,6 +306,8 @@ void tg_server_authenticated(h2o_req_t *req)
     c->authenticated = 1;
     if (h2o_timeout_is_linked(&c->idle))
         h2o_timeout_unlink(&c->idle);
+    if (h2o_linklist_is_linked(&c->stranger))
+        h2o_linklist_unlink(&c->stranger);
 }
 
 static const char *header_value(h2o_req_t *req, const char *name, char *buf, size_t buflen)
@@ -412,6 +459,7 @@ static void loop_run(struct tg_loop *loop)
         tg_log_flush();
         atomic_store(&loop->redis_ready, tg_redis_loop_ready(loop->redis));
         count_h2o_errors(loop);
+        trim_strangers(loop);
         if (!loop->stopping)
             continue;
         uint64_t now = tg_mono_ms();
@@ -434,6 +482,10 @@ static void *loop_main(void *arg)
     h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->queue, &loop->tasks, on_tasks);
     h2o_timeout_init(loop->ctx.loop, &loop->unauthenticated, s->cfg->limits.unauthenticated_idle_ms);
+    h2o_linklist_init_anchor(&loop->strangers);
+    loop->stranger_bytes = STRANGER_BYTES / s->nloops;
+    if (loop->stranger_bytes < s->globalconf.max_request_entity_size)
+        loop->stranger_bytes = s->globalconf.max_request_entity_size;
     loop->redis = tg_redis_loop_new(loop->ctx.loop, s->cfg->redis.url, s->cfg->limits.redis_timeout_ms,
                                     s->scripts, s->nscripts);
     loop->start_failed = loop->redis == NULL || loop_listen(loop) != 0;
@@ -460,9 +512,10 @@ static void configure_h2o(struct tg_server *s, const struct tg_config *cfg)
 {
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("tollgate"));
-    /* Twice the limit, so that a body somewhat over it reaches our handler and gets a JSON
-     * 413 on HTTP/2 too (h2o resets an HTTP/2 stream over its own cap instead of answering). */
-    s->globalconf.max_request_entity_size = cfg->limits.max_body * 2;
+    /* A margin over the limit, so that a body somewhat over it reaches our handler and gets a
+     * JSON 413 on HTTP/2 too (h2o resets an HTTP/2 stream over its own cap instead of
+     * answering); small, because h2o holds the body in memory until it is complete. */
+    s->globalconf.max_request_entity_size = cfg->limits.max_body + BODY_MARGIN;
     s->globalconf.http2.max_concurrent_requests_per_connection = cfg->limits.http2_max_streams;
     s->globalconf.http1.upgrade_to_http2 = 1;
     s->host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
