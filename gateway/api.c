@@ -39,6 +39,7 @@ struct api_job {
     tg_api_fn fn;
     void *data;
     int answered;
+    int scrub;
     int status;
     char *content_type;
     char *body;
@@ -172,8 +173,9 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
     j->answered = 1;
     j->status = status;
     j->content_type = tg_xstrdup(content_type);
-    /* A chat answer is a chat message: no token-shaped value in it (scrub.h). */
-    j->body = j->ticket.route == TG_ROUTE_CHATOPS ? tg_scrub(body, len, &j->len) : NULL;
+    /* A chat answer is a chat message, a deployment carries free text from pipelines and
+     * voters: no token-shaped value in either (scrub.h). */
+    j->body = j->scrub ? tg_scrub(body, len, &j->len) : NULL;
     if (j->body == NULL) {
         j->body = tg_xstrndup(body, len);
         j->len = len;
@@ -417,6 +419,7 @@ static int on_request(void *data, h2o_req_t *req) /* loop thread */
         return 0;
     }
     j->fn = rt->spec.fn, j->data = rt->spec.data, j->loop = tg_loop_of(req), j->refs = 2;
+    j->scrub = rt->spec.scrub_answer || rt->spec.route == TG_ROUTE_CHATOPS;
     tg_http_ticket_init(&j->ticket, req, rt->spec.route); /* before a pool thread can see it */
     int rc = enqueue(rt->pool, lane_of(rt, req), j);
     if (rc == 0)

@@ -88,6 +88,7 @@ struct tg_api_route_spec {
     tg_api_gate_fn gate; /* required: every route authenticates on the loop */
     tg_api_fn fn;
     void *data;
+    int scrub_answer; /* the answer shows stored free text: scrub token-shaped values (scrub.h) */
 };
 
 /* The gate of the /api/ routes: a bearer token from api.tokens (any scope; the handler checks

@@ -616,3 +616,28 @@ def test_a_pipeline_that_turns_red_while_waiting_is_withdrawn_and_its_votes_void
     assert deploy_state(redis, 395, "two-approvers")["approval_round"] == "2"  # the old buttons are stale
     assert len(records(redis, "approval_requested")) == 2
     assert gitlab.requests("trigger") == []
+
+
+def test_untrusted_strings_are_stored_and_served_scrubbed(gateway, gitlab, chat, redis):
+    """Issue 11, second round: a pipeline user name and a deny reason carrying tokens were
+    stored verbatim in the deployment hash and served by GET /api/v1/deployments/ID; tokens
+    after a newline, after '=' / %3D, percent-encoded, or after 'Bearer' and a tab were missed
+    by the scrubber."""
+    tg = gateway()
+    did = pending(tg, gitlab, redis, 345, user="dora-glpat-abcdefghijklmnop")
+    reason = ("leaked:\nglpat-0123456789abcdef https://x/?private_token%3Dglptt-0123456789abcdef "
+              "Authorization%3A%20Bearer%20eyJhbGciOiJIUzI1NiJ9 xoxb%2D1234%2D5678%2Dabcdefgh Bearer\teyJabcdefgh12")
+    status, body = api(tg, "POST", "/api/v1/deployments/%s/deny" % did, TOKENS["alice"], {"reason": reason})
+    assert status == 200, body
+    st = deploy_state(redis, 345, "production")
+    assert st["state"] == "denied"
+    stored = json.dumps(st)
+    for secret in ("abcdefghijklmnop", "0123456789abcdef", "eyJhbGciOiJIUzI1NiJ9", "1234%2D5678", "eyJabcdefgh12"):
+        assert secret not in stored, secret
+    assert st["user"] == "dora-glpat-[REDACTED]" and st["deny_reason"].startswith("leaked:\nglpat-[REDACTED]")
+    status, body = api(tg, "GET", "/api/v1/deployments/" + did, TOKENS["rita"])
+    assert status == 200 and "[REDACTED]" in json.dumps(body)
+    for secret in ("abcdefghijklmnop", "0123456789abcdef", "eyJhbGciOiJIUzI1NiJ9", "eyJabcdefgh12"):
+        assert secret not in json.dumps(body), secret
+    for line in tg.logs().splitlines() + [json.dumps(r) for r in audit_actions(redis)]:
+        assert "abcdefghijklmnop" not in line and "0123456789abcdef" not in line and "eyJhbGci" not in line, line
