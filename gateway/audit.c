@@ -6,7 +6,7 @@
  *
  *   <prefix>audit            stream, entry id "<seq>-0": record (canonical JSON incl. hash), hash
  *   <prefix>audit:head       hash: seq, hash, time (ms) of the newest record
- *   <prefix>audit:once:<k>   the seq that recorded a once-only step (30 days); "<seq>:pending"
+ *   <prefix>audit:once~h:<sha256 of k>   the seq that recorded a once-only step (30 days); "<seq>:pending"
  *                            until the file sink took its line
  *   <prefix>audit:inbox      notes of code that cannot append itself; :inbox:lock:<id> (30 s)
  *   <prefix>audit:idx:time   zset seq by time (ms)
@@ -348,6 +348,15 @@ static int file_sink(struct tg_audit *a, const char *line, char *err, size_t err
 
 /* ---- appending ---- */
 
+/* The key of a once-only step: named by the hash of its text (it may hold a caller's
+ * Idempotency-Key), never the text. */
+static void once_key(char *out, size_t outlen, const char *prefix, const char *once)
+{
+    char hex[TG_SHA256_HEX_LEN + 1];
+    tg_sha256_hex(once, strlen(once), hex);
+    snprintf(out, outlen, "%saudit:once~h:%s", prefix, hex);
+}
+
 /* Keys the script touches: stream, head, once, time index, then the indexes of r. */
 static int index_keys(const struct tg_audit *a, const struct tg_audit_record *r, char keys[][512])
 {
@@ -355,7 +364,7 @@ static int index_keys(const struct tg_audit *a, const struct tg_audit_record *r,
     int n = 0;
     snprintf(keys[n++], 512, "%saudit", a->prefix);
     snprintf(keys[n++], 512, "%saudit:head", a->prefix);
-    snprintf(keys[n++], 512, "%saudit:once:%.400s", a->prefix, r->once ? r->once : "-");
+    once_key(keys[n++], 512, a->prefix, r->once ? r->once : "-");
     snprintf(keys[n++], 512, "%saudit:idx:time", a->prefix);
     tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_ACTION, r->action, NULL);
     tg_audit_index_key(keys[n++], 512, a->prefix, TG_AUDIT_IDX_ACTOR, given(r->actor) ? r->actor : "system", NULL);
@@ -482,7 +491,7 @@ static void confirm_once(struct tg_audit *a, redisContext *c, const struct tg_au
     long long seq = json_integer_value(json_object_get(rec, "seq"));
     json_decref(rec);
     char key[512];
-    snprintf(key, sizeof key, "%saudit:once:%.400s", a->prefix, r->once); /* as index_keys names it */
+    once_key(key, sizeof key, a->prefix, r->once); /* as index_keys names it */
     redisReply *rep = redisCommand(c, "SET %s %lld XX KEEPTTL", key, seq);
     freeReplyObject(rep); /* a miss costs one repeated line in the sink, never a lost one */
 }

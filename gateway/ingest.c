@@ -36,7 +36,7 @@ struct tg_ingest {
 /* What a delivery needs after the Redis round trip (the request may be gone by then). */
 struct delivery {
     struct tg_http_ticket ticket;
-    char key[129];
+    char key[8 + 129]; /* "signed " + a webhook-id, see admit */
     char webhook[64];
     char event[64];
     char remote[64];
@@ -90,9 +90,10 @@ static void copy_iov(char *dst, size_t cap, h2o_iovec_t v)
 static void access_log(const struct delivery *d, int status, const char *result, const char *id)
 {
     struct tg_logline l;
-    /* A stranger's requests are counted (metrics, the per-minute rejected summary), not logged
-     * one by one at the default level: a flood must not fill the disk. */
-    if (!tg_log_begin(&l, status == 401 ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
+    /* A stranger's requests (every refusal before authentication: 401, 405, ...) are counted
+     * (metrics, the per-minute rejected summary), not logged one by one at the default level:
+     * a flood must not fill the disk, and a stranger's headers must not reach the log. */
+    if (!tg_log_begin(&l, d->hook == NULL ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
         return;
     tg_log_int(&l, "status", status);
     tg_log_str(&l, "result", result);
@@ -201,7 +202,9 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
     };
     const char *argv[5 + 2 * TG_QF_COUNT];
     size_t argvlen[5 + 2 * TG_QF_COUNT];
-    snprintf(seen_key, sizeof seen_key, "%sseen:%s", cfg->redis.prefix, d->key);
+    char hash[TG_SHA256_HEX_LEN + 1];
+    tg_sha256_hex(d->key, strlen(d->key), hash); /* a key name shows no caller's text */
+    snprintf(seen_key, sizeof seen_key, "%sseen~h:%s", cfg->redis.prefix, hash);
     snprintf(stream_key, sizeof stream_key, "%sevents", cfg->redis.prefix);
     snprintf(inbox_key, sizeof inbox_key, "%saudit:inbox", cfg->redis.prefix);
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)cfg->redis.dedupe_ttl_ms);
@@ -278,6 +281,13 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
         return refuse(req, d, &r), -1;
+    }
+    /* A signed webhook-id has its own key space: no unsigned Idempotency-Key (which cannot hold
+     * a blank) can take a signed delivery's place in advance. */
+    if (d->hook->signing_key && wid.base) {
+        char wid_key[129];
+        snprintf(wid_key, sizeof wid_key, "%.128s", d->key);
+        snprintf(d->key, sizeof d->key, "signed %s", wid_key);
     }
     if (cfg->audit.fail_closed && !tg_audit_healthy()) {
         r = (struct refusal){503, TG_M_REJECTED_UNAVAILABLE, "audit_unavailable",

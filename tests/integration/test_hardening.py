@@ -81,3 +81,19 @@ def test_strangers_unfinished_bodies_are_bounded(tollgate):
                         body=b'{"object_kind":"pipeline"}').status == 202
     for s in socks:
         s.close()
+
+
+def test_idempotency_keys_never_appear_in_key_names(tollgate, redis):
+    """tg:seen:<key> and tg:audit:once:received:<key> showed a caller's Idempotency-Key in key
+    names; both are named by a SHA-256 now, and dedupe still works."""
+    tg = tollgate(workers=1)
+    key = "caller-chosen-key-0451"
+    body = b'{"object_kind":"pipeline"}'
+    for dup in (False, True):
+        r = harness.curl(tg.url + "/hooks/gitlab", headers=gitlab_headers(idem=key), body=body)
+        assert r.status == 202 and r.json()["duplicate"] is dup
+    wait_until(lambda: any(json.loads(f["record"])["action"] == "received" for _, f in redis.stream("tg:audit")),
+               what="the received record")
+    names = [k.decode() for k in redis.cmd("KEYS", "*")]
+    assert not [k for k in names if key in k], names
+    assert any(k.startswith("tg:seen~h:") for k in names) and any(k.startswith("tg:audit:once~h:") for k in names)
