@@ -220,7 +220,7 @@ void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg
     const char *h = tg_api_header(req, "authorization");
     if (h && strncasecmp(h, "Bearer ", 7) == 0 && tg_config_find_api_token(cfg, h + 7, strlen(h + 7)))
         return;
-    tg_metrics_inc(TG_M_REJECTED_UNAUTHORIZED);
+    tg_metrics_inc(TG_M_API_REJECTED_UNAUTHORIZED);
     if (data)
         tg_tally_add(data, "rejected", h ? "bad bearer token" : "no bearer token", 401, "api", req->remote,
                      tg_now_ms());
@@ -402,7 +402,7 @@ static int too_large(struct route *rt, h2o_req_t *req)
     tg_config_unref(cfg);
     if (req->entity.len <= cap)
         return 0;
-    tg_metrics_inc(TG_M_REJECTED_TOO_LARGE);
+    tg_metrics_inc(rt->spec.route == TG_ROUTE_CHATOPS ? TG_M_CHATOPS_REJECTED_TOO_LARGE : TG_M_API_REJECTED_TOO_LARGE);
     tg_http_error(req, rt->spec.route, 413, "too_large", "the body exceeds this route's limit (64 KiB, or limits.max_body when lower)");
     return 1;
 }

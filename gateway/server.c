@@ -81,7 +81,6 @@ struct conn {
     h2o_socket_t *sock;
     h2o_timeout_entry_t idle; /* linked until the first authenticated request */
     h2o_linklist_t stranger;  /* in loop->strangers until authenticated or cut */
-    size_t read_mark;         /* sock->bytes_read when its last request reached a handler */
     int authenticated;
     int requests; /* while not authenticated */
     int cut;      /* shut down: over its budget or idle too long */
@@ -112,19 +111,21 @@ struct listener_data {
 
 static struct conn *conn_of(h2o_req_t *req);
 
-/* Counts a request of a connection that has not authenticated; 1 (and the connection is cut)
- * when it is over UNAUTHENTICATED_MAX_REQUESTS. shutdown() makes h2o see the end of the stream
- * and close the connection through its own path, dropping whatever the client still sends. */
+/* Counts a request of a connection that has not authenticated; 1 when it is over
+ * UNAUTHENTICATED_MAX_REQUESTS. The first one over gets its 429 and is the connection's last
+ * (HTTP/1.1: h2o closes after answering); any request after it (HTTP/2 streams, pipelining)
+ * cuts the connection at once: shutdown() makes h2o see the end of the stream and close it
+ * through its own path, dropping whatever the client still sends. */
 static int over_budget(h2o_req_t *req)
 {
     struct conn *c = conn_of(req);
-    if (c != NULL)
-        c->read_mark = c->sock->bytes_read; /* that body is no longer pending */
     if (c == NULL || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
         return 0;
     if (!c->cut) {
         c->cut = 1;
         tg_metrics_inc(TG_M_CONN_CUT);
+        req->http1_is_persistent = 0;
+    } else {
         shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
     }
     return 1;
@@ -217,6 +218,13 @@ static void on_unauthenticated_idle(h2o_timeout_entry_t *entry)
     shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
 }
 
+/* What a connection holds unanswered: h2o 2.2.5 keeps an HTTP/1.1 request's body in the
+ * socket's input buffer until it is complete. */
+static size_t pending(const struct conn *c)
+{
+    return c->sock->input ? c->sock->input->size : 0;
+}
+
 /* Strangers' pending input over the loop's budget: cuts the connections holding the most
  * until the rest fit. Runs after every event-loop round, so the overshoot is one round's
  * reads. */
@@ -226,16 +234,16 @@ static void trim_strangers(struct tg_loop *loop)
     h2o_linklist_t *n;
     for (n = loop->strangers.next; n != &loop->strangers; n = n->next) {
         struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, stranger, n);
-        total += c->sock->bytes_read - c->read_mark;
+        total += pending(c);
     }
     while (total > loop->stranger_bytes) {
         struct conn *big = NULL;
         for (n = loop->strangers.next; n != &loop->strangers; n = n->next) {
             struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, stranger, n);
-            if (big == NULL || c->sock->bytes_read - c->read_mark > big->sock->bytes_read - big->read_mark)
+            if (big == NULL || pending(c) > pending(big))
                 big = c;
         }
-        total -= big->sock->bytes_read - big->read_mark;
+        total -= pending(big);
         h2o_linklist_unlink(&big->stranger);
         tg_metrics_inc(TG_M_CONN_CUT);
         big->cut = 1;

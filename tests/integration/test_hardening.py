@@ -46,7 +46,12 @@ def test_api_and_chatops_bodies_over_64k_get_413_before_authentication(tollgate,
     # The webhook route has limits.max_body (64 KiB in the tests): a JSON 413 too.
     r = harness.curl(tg.url + "/hooks/gitlab", headers=gitlab_headers(), body=big)
     assert r.status == 413 and r.json()["error"] == "too_large"
-    assert tg.metric('tollgate_deliveries_rejected_total{reason="too_large"}') == len(ROUTES) + 1
+    # Each counted where it belongs: webhook deliveries apart from API and ChatOps requests.
+    assert tg.metric('tollgate_deliveries_rejected_total{reason="too_large"}') == 1
+    assert tg.metric('tollgate_requests_rejected_total{route="chatops",reason="too_large"}') == 2
+    assert tg.metric('tollgate_requests_rejected_total{route="api",reason="too_large"}') == 3
+    assert tg.metric('tollgate_requests_rejected_total{route="chatops",reason="unauthorized"}') == 1
+    assert tg.metric('tollgate_deliveries_rejected_total{reason="unauthorized"}') == 0
     assert redis.cmd("XLEN", "tg:audit") == 0
 
 
@@ -97,3 +102,21 @@ def test_idempotency_keys_never_appear_in_key_names(tollgate, redis):
     names = [k.decode() for k in redis.cmd("KEYS", "*")]
     assert not [k for k in names if key in k], names
     assert any(k.startswith("tg:seen~h:") for k in names) and any(k.startswith("tg:audit:once~h:") for k in names)
+
+
+def test_audit_api_parameters_are_strict(tollgate):
+    """/api/v1/audit/verify took unknown and repeated parameters and showed a sink it never
+    compares; limit=%201 passed; 23:59:60 passed on any day."""
+    tg = start(tollgate)
+
+    def get(path):
+        r = harness.curl(tg.url + path, method="GET", headers={"Authorization": "Bearer " + ENV["TG_H_READER"]})
+        return r.status, r.json()
+    for bad in ("verify?frm=1", "verify?from=1&from=2", "verify?from=%201", "?limit=%201", "?limit=+1",
+                "?since=2026-11-26T23:59:60Z", "?since=2026-03-31T23:59:60Z"):
+        status, body = get("/api/v1/audit" + ("/" if bad.startswith("verify") else "") + bad)
+        assert status == 400 and body["error"] == "bad_query", (bad, status, body)
+    status, body = get("/api/v1/audit/verify?from=1")
+    assert status == 200 and "sink" not in body, body
+    assert get("/api/v1/audit?since=2016-12-31T23:59:60Z")[0] == 200
+    assert get("/api/v1/audit?since=2015-06-30T23:59:60Z")[0] == 200
