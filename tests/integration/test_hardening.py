@@ -1,6 +1,7 @@
 """Closed to strangers, second round (issue 11, the fresh tester's findings) through the real
 binary: bodies refused by size before any parsing, strangers' unfinished bodies bounded in
 memory, refusals before authentication logged at debug level only."""
+import http.client
 import json
 import socket
 import time
@@ -120,3 +121,27 @@ def test_audit_api_parameters_are_strict(tollgate):
     assert status == 200 and "sink" not in body, body
     assert get("/api/v1/audit?since=2016-12-31T23:59:60Z")[0] == 200
     assert get("/api/v1/audit?since=2015-06-30T23:59:60Z")[0] == 200
+
+
+def test_a_read_only_token_cannot_reach_the_approval_lane(tollgate):
+    """A read-only token filled the approval lane: its POSTs were queued and refused 403 by the
+    handler. The gate on the loop checks the approve scope, so they are refused there: nothing
+    queued, and (like any refusal) they do not authenticate the connection."""
+    tg = start(tollgate)
+    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
+    statuses = []
+    for _ in range(33):
+        c.request("POST", "/api/v1/deployments/abcabcabcabc/approve", body=b"{}",
+                  headers={"Authorization": "Bearer " + ENV["TG_H_READER"], "Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+    c.close()
+    assert statuses == [403] * 32 + [429]
+    # The reader still reads, and an approver still reaches the lane (404: no such deployment).
+    r = harness.curl(tg.url + "/api/v1/deployments/abcabcabcabc", method="GET",
+                     headers={"Authorization": "Bearer " + ENV["TG_H_READER"]})
+    assert r.status == 404
+    r = harness.curl(tg.url + "/api/v1/deployments/abcabcabcabc/approve", body=b"{}",
+                     headers={"Authorization": "Bearer " + ENV["TG_H_APPROVER"], "Content-Type": "application/json"})
+    assert r.status == 404
