@@ -655,7 +655,7 @@ void tg_approval_cast(struct tg_work *w, const struct tg_vote *v, struct tg_vote
         if (out->status != TG_VOTE_ERROR)
             reload_view(w, out);
     }
-    if (out->status != TG_VOTE_ERROR)
+    if (out->status != TG_VOTE_ERROR && out->status != TG_VOTE_DUPLICATE) /* a repeat counts once, records nothing */
         record_vote(w, v, out);
     if (out->have_view) {
         struct tg_chat_subject *s = &out->view.subject;

@@ -641,3 +641,33 @@ def test_untrusted_strings_are_stored_and_served_scrubbed(gateway, gitlab, chat,
         assert secret not in json.dumps(body), secret
     for line in tg.logs().splitlines() + [json.dumps(r) for r in audit_actions(redis)]:
         assert "abcdefghijklmnop" not in line and "0123456789abcdef" not in line and "eyJhbGci" not in line, line
+
+
+def test_a_captured_button_context_works_only_for_mapped_users(gateway, gitlab, chat, redis):
+    """Issue 11, second round: a captured Mattermost context worked for anyone; 200 replays with
+    a 60 KB user_id added 200 approval_refused records. An unmapped or malformed user_id is
+    refused on the loop (counted, not recorded); a mapped user's repeat counts once and
+    records nothing new."""
+    tg = gateway()
+    did = pending(tg, gitlab, redis, 390, ref="release/2.0", env="two-approvers")
+    mm = MattermostClient(tg.url, MM_TOKEN)
+    message = wait_until(lambda: chat.posts("mattermost"), what="the Mattermost request")[-1]["json"]
+    context = mattermost_buttons(message)["approve"]["context"]
+    before = len(audit_actions(redis))
+    for user in ("zz9dkq3xzjfmbpo9m3wx5urqna", "x" * 60000, "", "MMBOB0000000000000000000001"):
+        for _ in range(5):
+            status, body = mm.click(user, context)
+            assert status == 403 and body["error"] == "forbidden", (user[:30], status, body)
+    assert len(audit_actions(redis)) == before
+    assert deploy_state(redis, 390, "two-approvers")["votes"] == "0"
+    status, body = mm.click("mmbob0000000000000000000001", context)
+    assert status == 200 and "1/2" in body["ephemeral_text"]
+    after_vote = len(audit_actions(redis))
+    for _ in range(5):
+        assert mm.click("mmbob0000000000000000000001", context)[0] == 200
+    assert len(audit_actions(redis)) == after_vote  # a repeat counts once and writes nothing
+    assert deploy_state(redis, 390, "two-approvers")["votes"] == "1"
+    tg.stop()
+    rejected = {r["details"]["reason"]: r["details"]["count"] for r in records(redis, "rejected")
+                if r["details"]["webhook"] == "chatops:mattermost"}
+    assert rejected == {"unmapped user": 5, "bad user_id": 15}
