@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "redis_loop.h"
 #include "redisconn.h"
 #include "scrub.h"
 #include "tally.h"
@@ -38,6 +39,8 @@ struct api_job {
     struct tg_api_request req;
     tg_api_fn fn;
     void *data;
+    struct route *route; /* on the loop, until queued */
+    struct lane *lane;
     int answered;
     int scrub;
     int status;
@@ -346,7 +349,8 @@ void tg_api_pool_free(struct tg_api_pool *p)
     free(p);
 }
 
-/* Runs the route's gate on the loop; 0 to go on, else it answered. */
+/* Runs the route's gate on the loop; 0 to go on, else it answered. A route with a once-only
+ * header authenticates the connection only once that header is claimed (claim_once). */
 static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *copy)
 {
     struct tg_api_verdict v = {0};
@@ -354,7 +358,8 @@ static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *c
     rt->spec.gate(rt->spec.data, cfg, copy, &v);
     tg_config_unref(cfg);
     if (v.status == 0) {
-        tg_server_authenticated(req);
+        if (rt->spec.once == NULL)
+            tg_server_authenticated(req);
         return 0;
     }
     tg_http_error(req, rt->spec.route, v.status, v.error, v.detail);
@@ -407,6 +412,64 @@ static int too_large(struct route *rt, h2o_req_t *req)
     return 1;
 }
 
+/* Queues a gated job whose ticket is set; answers (and frees it) when it cannot. */
+static void queue_job(struct route *rt, struct api_job *j)
+{
+    h2o_req_t *req = j->ticket.req;
+    int rc = enqueue(rt->pool, j->lane, j);
+    if (rc == 0)
+        return;
+    if (rc == -2) {
+        tg_metrics_inc(TG_M_API_QUEUE_FULL);
+        tg_http_retry_after(req, RETRY_AFTER_S);
+        tg_http_ticket_error(&j->ticket, 503, "busy", "too many requests are waiting; retry shortly");
+    } else {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "the gateway is shutting down");
+    }
+    free_job(j);
+}
+
+static void on_claimed(redisReply *reply, void *data) /* loop thread */
+{
+    struct api_job *j = data;
+    struct route *rt = j->route;
+    if (tg_http_ticket_gone(&j->ticket) || j->ticket.req == NULL) {
+        tg_metrics_inc(TG_M_API_DROPPED);
+        tg_http_ticket_error(&j->ticket, 499, "gone", NULL);
+        free_job(j);
+    } else if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "Tollgate cannot reach its database right now");
+        free_job(j);
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        tg_metrics_inc(TG_M_REPLAYS_REFUSED);
+        rt->spec.once->on_replay(rt->spec.data, &j->req);
+        tg_http_ticket_error(&j->ticket, 401, "unauthorized", "this signed request was seen before");
+        free_job(j);
+    } else {
+        tg_server_authenticated(j->ticket.req);
+        queue_job(rt, j);
+    }
+}
+
+/* Claims the route's once-only header in Redis from the loop; on_claimed goes on. */
+static void claim_once(struct route *rt, struct api_job *j)
+{
+    const struct tg_api_once *o = rt->spec.once;
+    const char *value = tg_api_header(&j->req, o->header);
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    char *key = tg_xasprintf("%s%s%s", cfg->redis.prefix, o->key, value ? value : "");
+    char ttl[16];
+    tg_config_unref(cfg);
+    snprintf(ttl, sizeof ttl, "%d", o->ttl_s);
+    const char *argv[] = {"SET", key, "1", "NX", "EX", ttl};
+    size_t lens[] = {3, strlen(key), 1, 2, 2, strlen(ttl)};
+    if (tg_redis_loop_command(tg_loop_redis(j->loop), 6, argv, lens, on_claimed, j)) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "Tollgate cannot reach its database right now");
+        free_job(j);
+    }
+    free(key);
+}
+
 static int on_request(void *data, h2o_req_t *req) /* loop thread */
 {
     struct route *rt = data;
@@ -419,19 +482,13 @@ static int on_request(void *data, h2o_req_t *req) /* loop thread */
         return 0;
     }
     j->fn = rt->spec.fn, j->data = rt->spec.data, j->loop = tg_loop_of(req), j->refs = 2;
+    j->route = rt, j->lane = lane_of(rt, req);
     j->scrub = rt->spec.scrub_answer || rt->spec.route == TG_ROUTE_CHATOPS;
     tg_http_ticket_init(&j->ticket, req, rt->spec.route); /* before a pool thread can see it */
-    int rc = enqueue(rt->pool, lane_of(rt, req), j);
-    if (rc == 0)
-        return 0;
-    if (rc == -2) {
-        tg_metrics_inc(TG_M_API_QUEUE_FULL);
-        tg_http_retry_after(req, RETRY_AFTER_S);
-        tg_http_ticket_error(&j->ticket, 503, "busy", "too many requests are waiting; retry shortly");
-    } else {
-        tg_http_ticket_error(&j->ticket, 503, "unavailable", "the gateway is shutting down");
-    }
-    free_job(j);
+    if (rt->spec.once)
+        claim_once(rt, j);
+    else
+        queue_job(rt, j);
     return 0;
 }
 

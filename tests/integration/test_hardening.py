@@ -1,13 +1,17 @@
 """Closed to strangers, second round (issue 11, the fresh tester's findings) through the real
 binary: bodies refused by size before any parsing, strangers' unfinished bodies bounded in
-memory, refusals before authentication logged at debug level only."""
+memory, key names without callers' text, strict API parameters, scopes and replays decided on
+the event loop."""
 import http.client
 import json
 import socket
 import time
+import urllib.parse
 
 import harness
+import pipelines  # noqa: F401 (puts tests/standins on the path)
 from harness import gitlab_headers, wait_until
+from chat import slack_signature  # noqa: E402 (tests/standins, on the path through pipelines)
 
 KEYS = """\
 api:
@@ -145,3 +149,40 @@ def test_a_read_only_token_cannot_reach_the_approval_lane(tollgate):
     r = harness.curl(tg.url + "/api/v1/deployments/abcabcabcabc/approve", body=b"{}",
                      headers={"Authorization": "Bearer " + ENV["TG_H_APPROVER"], "Content-Type": "application/json"})
     assert r.status == 404
+
+
+def test_slack_replays_are_refused_on_the_loop_and_do_not_authenticate(tollgate, redis):
+    """A replayed Slack request passed the loop's check, waited on the approval lane and marked
+    its connection authenticated. The signature is claimed in Redis from the loop before the
+    request is queued: replays get 401 there and count toward the stranger budget."""
+
+
+    tg = start(tollgate)
+    body = urllib.parse.urlencode({"user_id": "U0NOBODY", "command": "/tollgate", "text": "help",
+                                   "response_url": "https://hooks.slack.com/commands/T0/1/x"}).encode()
+    ts = str(int(time.time()))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+               "X-Slack-Signature": slack_signature(ENV["TG_H_SLACK"], ts, body)}
+    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
+    statuses = []
+    for _ in range(34):
+        c.request("POST", "/chatops/slack", body=body, headers=headers)
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+        if r.status == 429:
+            break
+    c.close()
+    # The fresh one is served and authenticates its connection; replays on another do not.
+    assert statuses == [200] + [401] * 33  # that connection did authenticate: no budget
+    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
+    replays = []
+    for _ in range(33):
+        c.request("POST", "/chatops/slack", body=body, headers=headers)
+        r = c.getresponse()
+        r.read()
+        replays.append(r.status)
+    c.close()
+    assert replays == [401] * 32 + [429]
+    assert tg.metric("tollgate_replays_refused_total") == 33 + 32
+    assert redis.cmd("TTL", "tg:slack:nonce:" + headers["X-Slack-Signature"]) > 300
