@@ -318,21 +318,31 @@ void tg_server_authenticated(h2o_req_t *req)
         h2o_linklist_unlink(&c->stranger);
 }
 
-static const char *header_value(h2o_req_t *req, const char *name, char *buf, size_t buflen)
+/* Every value of header name joined with "," in order (RFC 9110 5.3: one list), in the
+ * request's pool, whole: a hop cut off or shifted would name the wrong client. NULL if absent. */
+static const char *header_list(h2o_req_t *req, const char *name)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    if (i < 0)
+    size_t len = 0, nl = strlen(name);
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, name, nl, i)) >= 0;)
+        len += req->headers.entries[i].value.len + 1;
+    if (len == 0)
         return NULL;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    snprintf(buf, buflen, "%.*s", (int)v.len, v.base);
-    return buf;
+    char *out = h2o_mem_alloc_pool(&req->pool, len), *p = out;
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, name, nl, i)) >= 0;) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (p != out)
+            *p++ = ',';
+        memcpy(p, v.base, v.len);
+        p += v.len;
+    }
+    *p = '\0';
+    return out;
 }
 
 void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
 {
     const struct tg_config *cfg = tg_loop_of(req)->server->cfg;
     struct sockaddr_storage ss;
-    char xff[512], fwd[512];
     snprintf(out, outlen, "-");
     if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
         return;
@@ -340,9 +350,9 @@ void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
     if (!tg_cidr_match_sa(cfg->trusted_proxies, cfg->ntrusted_proxies, (struct sockaddr *)&ss))
         return; /* anyone else's Forwarded headers are ignored */
     char client[64];
-    if (tg_forwarded_client(header_value(req, "x-forwarded-for", xff, sizeof xff),
-                            header_value(req, "forwarded", fwd, sizeof fwd), cfg->trusted_proxies,
-                            cfg->ntrusted_proxies, client, sizeof client) == 0)
+    if (tg_forwarded_client(header_list(req, "x-forwarded-for"), header_list(req, "forwarded"),
+                            cfg->forwarded_header, cfg->trusted_proxies, cfg->ntrusted_proxies, client,
+                            sizeof client) == 0)
         snprintf(out, outlen, "%s", client);
 }
 
