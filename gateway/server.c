@@ -85,6 +85,7 @@ struct conn {
     int requests; /* while not authenticated */
     int cut;      /* shut down: over its budget or idle too long */
     int holds_peer_slot;
+    int proxy; /* from trusted_proxies: many clients, see admit */
     char peer[48];
 };
 
@@ -119,7 +120,7 @@ static struct conn *conn_of(h2o_req_t *req);
 static int over_budget(h2o_req_t *req)
 {
     struct conn *c = conn_of(req);
-    if (c == NULL || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
+    if (c == NULL || c->proxy || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
         return 0;
     if (!c->cut) {
         c->cut = 1;
@@ -252,7 +253,11 @@ static void trim_strangers(struct tg_loop *loop)
 }
 
 /* Admits a connection from c->peer; 0, or -1 (counted) when the process or the peer is full.
- * Trusted proxies carry many clients and are not capped per peer. */
+ * Trusted proxies carry many clients, so none of the per-connection stranger limits treat them
+ * as one: no per-peer cap, no request budget, no idle timeout, no body budget (one stranger
+ * behind the proxy must not get a shared connection cut, and one member's request must not
+ * lift the limits for the strangers behind it). Each request is still authenticated on its
+ * own; cap clients at the proxy. */
 static int admit(struct tg_loop *loop, struct conn *c, const struct sockaddr *sa)
 {
     struct tg_server *s = loop->server;
@@ -261,8 +266,10 @@ static int admit(struct tg_loop *loop, struct conn *c, const struct sockaddr *sa
         return -1;
     }
     tg_sockaddr_text(sa, c->peer, sizeof c->peer);
-    if (tg_cidr_match_sa(s->cfg->trusted_proxies, s->cfg->ntrusted_proxies, sa))
+    if (tg_cidr_match_sa(s->cfg->trusted_proxies, s->cfg->ntrusted_proxies, sa)) {
+        c->proxy = 1;
         return 0;
+    }
     if (tg_peers_acquire(s->peers, c->peer)) {
         tg_metrics_inc(TG_M_CONN_REFUSED_PEER);
         return -1;
@@ -294,7 +301,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     c->loop = loop;
     c->sock = sock;
     c->idle.cb = on_unauthenticated_idle;
-    h2o_timeout_link(loop->ctx.loop, &loop->unauthenticated, &c->idle);
+    if (!c->proxy)
+        h2o_timeout_link(loop->ctx.loop, &loop->unauthenticated, &c->idle);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = c;
     h2o_accept(&ld->accept, sock);

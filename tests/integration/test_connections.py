@@ -223,3 +223,29 @@ def test_forwarded_client_is_the_right_most_untrusted_hop_over_all_headers(tollg
         tg.stop()  # flushes the summary
         seen.append(set().union(*rejected_remotes(redis)) - set().union(*seen))
     assert seen == [{w} for _, _, w in cases[:2]] + [{"127.0.0.1"}, {"198.51.100.9"}]
+
+
+def test_a_trusted_proxys_shared_connection_is_not_treated_as_one_stranger(tollgate):
+    """A proxy's connection carries many clients: the stranger budget (32 requests, then cut)
+    and the unauthenticated idle timeout cut it because of one stranger behind it. Connections
+    from trusted_proxies get neither; each request is still authenticated on its own."""
+    tg = start(tollgate, idle="300ms", extra="trusted_proxies: [127.0.0.2]")
+    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10, source_address=("127.0.0.2", 0))
+    statuses = []
+    for _ in range(40):
+        c.request("POST", "/hooks/gitlab", body=b'{"object_kind":"pipeline"}',
+                  headers=dict(gitlab_headers(token="wrong"), **{"X-Forwarded-For": "198.51.100.66"}))
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+    assert statuses == [401] * 40
+    # A stranger's own idle connection is closed; the proxy's, idle as long, is not.
+    stranger = idle_socket(tg.port, source="127.0.0.3")
+    wait_until(lambda: closed(stranger), what="the stranger's idle connection to be closed")
+    c.request("POST", "/hooks/gitlab", body=b'{"object_kind":"pipeline"}', headers=gitlab_headers())
+    r = c.getresponse()
+    r.read()
+    assert r.status == 202
+    assert tg.metric("tollgate_connections_cut_total") == 0
+    c.close()
+    stranger.close()
