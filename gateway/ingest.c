@@ -144,16 +144,13 @@ static int is_json_type(h2o_iovec_t ct)
     return ct.len == n || ct.base[n] == ';' || ct.base[n] == ' ';
 }
 
-/* What was sent: media type, size, one JSON object. Fills r and returns -1 on a refusal. */
-static int check_body(h2o_req_t *req, const struct tg_config *cfg, char *err, size_t errlen, struct refusal *r)
+/* What was sent: media type, one JSON object (the size was checked first, in admit). Fills r
+ * and returns -1 on a refusal. */
+static int check_body(h2o_req_t *req, char *err, size_t errlen, struct refusal *r)
 {
     if (!is_json_type(tg_http_header(req, "content-type"))) {
         *r = (struct refusal){415, TG_M_REJECTED_MEDIA_TYPE, "unsupported_media_type",
                               "Content-Type must be application/json"};
-        return -1;
-    }
-    if (req->entity.len > cfg->limits.max_body) {
-        *r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large", "body exceeds limits.max_body"};
         return -1;
     }
     if (tg_json_validate_object(req->entity.base, req->entity.len, err, errlen)) {
@@ -263,6 +260,10 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     struct refusal r;
     h2o_iovec_t event = tg_http_header(req, "x-gitlab-event");
     copy_iov(d->event, sizeof d->event, event);
+    if (req->entity.len > cfg->limits.max_body) { /* the cheapest check first, as on every route */
+        r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large", "body exceeds limits.max_body"};
+        return refuse(req, d, &r), -1;
+    }
     if (authenticate(req, cfg, d, &r))
         return refuse(req, d, &r), -1;
     if (event.base == NULL) {
@@ -271,7 +272,7 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     }
     if (!tg_config_webhook_wants(d->hook, event.base, event.len))
         return ignore(req, d), -1;
-    if (check_body(req, cfg, err, sizeof err, &r))
+    if (check_body(req, err, sizeof err, &r))
         return refuse(req, d, &r), -1;
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"), wid = tg_http_header(req, "webhook-id");
     if (d->hook->signing_key) /* F9: the signature covers webhook-id; an unsigned header must not win */
