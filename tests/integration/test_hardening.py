@@ -32,6 +32,19 @@ def start(tollgate):
     return tollgate(extra=KEYS, env=ENV)
 
 
+def keepalive(tg, path, headers, n, body=b"{}"):
+    """n POSTs on one keep-alive connection: their statuses."""
+    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
+    statuses = []
+    for _ in range(n):
+        c.request("POST", path, body=body, headers=headers)
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+    c.close()
+    return statuses
+
+
 def test_api_and_chatops_bodies_over_64k_get_413_before_authentication(tollgate, redis):
     """A 148,000-key JSON body cost the loop 0.3 s on /chatops/mattermost before anything was
     checked; a body between max_body and twice it was answered 401. Every route answers 413
@@ -132,15 +145,8 @@ def test_a_read_only_token_cannot_reach_the_approval_lane(tollgate):
     handler. The gate on the loop checks the approve scope, so they are refused there: nothing
     queued, and (like any refusal) they do not authenticate the connection."""
     tg = start(tollgate)
-    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
-    statuses = []
-    for _ in range(33):
-        c.request("POST", "/api/v1/deployments/abcabcabcabc/approve", body=b"{}",
-                  headers={"Authorization": "Bearer " + ENV["TG_H_READER"], "Content-Type": "application/json"})
-        r = c.getresponse()
-        r.read()
-        statuses.append(r.status)
-    c.close()
+    statuses = keepalive(tg, "/api/v1/deployments/abcabcabcabc/approve",
+                         {"Authorization": "Bearer " + ENV["TG_H_READER"], "Content-Type": "application/json"}, 33)
     assert statuses == [403] * 32 + [429]
     # The reader still reads, and an approver still reaches the lane (404: no such deployment).
     r = harness.curl(tg.url + "/api/v1/deployments/abcabcabcabc", method="GET",
@@ -155,34 +161,15 @@ def test_slack_replays_are_refused_on_the_loop_and_do_not_authenticate(tollgate,
     """A replayed Slack request passed the loop's check, waited on the approval lane and marked
     its connection authenticated. The signature is claimed in Redis from the loop before the
     request is queued: replays get 401 there and count toward the stranger budget."""
-
-
     tg = start(tollgate)
     body = urllib.parse.urlencode({"user_id": "U0NOBODY", "command": "/tollgate", "text": "help",
                                    "response_url": "https://hooks.slack.com/commands/T0/1/x"}).encode()
     ts = str(int(time.time()))
     headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
                "X-Slack-Signature": slack_signature(ENV["TG_H_SLACK"], ts, body)}
-    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
-    statuses = []
-    for _ in range(34):
-        c.request("POST", "/chatops/slack", body=body, headers=headers)
-        r = c.getresponse()
-        r.read()
-        statuses.append(r.status)
-        if r.status == 429:
-            break
-    c.close()
-    # The fresh one is served and authenticates its connection; replays on another do not.
-    assert statuses == [200] + [401] * 33  # that connection did authenticate: no budget
-    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10)
-    replays = []
-    for _ in range(33):
-        c.request("POST", "/chatops/slack", body=body, headers=headers)
-        r = c.getresponse()
-        r.read()
-        replays.append(r.status)
-    c.close()
-    assert replays == [401] * 32 + [429]
+    # The fresh one is served and authenticates its connection (no budget there); replays on
+    # another connection do not.
+    assert keepalive(tg, "/chatops/slack", headers, 34, body) == [200] + [401] * 33
+    assert keepalive(tg, "/chatops/slack", headers, 33, body) == [401] * 32 + [429]
     assert tg.metric("tollgate_replays_refused_total") == 33 + 32
     assert redis.cmd("TTL", "tg:slack:nonce:" + headers["X-Slack-Signature"]) > 300
