@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "redis_loop.h"
 #include "redisconn.h"
 #include "scrub.h"
 #include "tally.h"
@@ -38,7 +39,10 @@ struct api_job {
     struct tg_api_request req;
     tg_api_fn fn;
     void *data;
+    struct route *route; /* on the loop, until queued */
+    struct lane *lane;
     int answered;
+    int scrub;
     int status;
     char *content_type;
     char *body;
@@ -172,8 +176,9 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
     j->answered = 1;
     j->status = status;
     j->content_type = tg_xstrdup(content_type);
-    /* A chat answer is a chat message: no token-shaped value in it (scrub.h). */
-    j->body = j->ticket.route == TG_ROUTE_CHATOPS ? tg_scrub(body, len, &j->len) : NULL;
+    /* A chat answer is a chat message, a deployment carries free text from pipelines and
+     * voters: no token-shaped value in either (scrub.h). */
+    j->body = j->scrub ? tg_scrub(body, len, &j->len) : NULL;
     if (j->body == NULL) {
         j->body = tg_xstrndup(body, len);
         j->len = len;
@@ -218,7 +223,7 @@ void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg
     const char *h = tg_api_header(req, "authorization");
     if (h && strncasecmp(h, "Bearer ", 7) == 0 && tg_config_find_api_token(cfg, h + 7, strlen(h + 7)))
         return;
-    tg_metrics_inc(TG_M_REJECTED_UNAUTHORIZED);
+    tg_metrics_inc(TG_M_API_REJECTED_UNAUTHORIZED);
     if (data)
         tg_tally_add(data, "rejected", h ? "bad bearer token" : "no bearer token", 401, "api", req->remote,
                      tg_now_ms());
@@ -344,7 +349,8 @@ void tg_api_pool_free(struct tg_api_pool *p)
     free(p);
 }
 
-/* Runs the route's gate on the loop; 0 to go on, else it answered. */
+/* Runs the route's gate on the loop; 0 to go on, else it answered. A route with a once-only
+ * header authenticates the connection only once that header is claimed (claim_once). */
 static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *copy)
 {
     struct tg_api_verdict v = {0};
@@ -352,7 +358,8 @@ static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *c
     rt->spec.gate(rt->spec.data, cfg, copy, &v);
     tg_config_unref(cfg);
     if (v.status == 0) {
-        tg_server_authenticated(req);
+        if (rt->spec.once == NULL)
+            tg_server_authenticated(req);
         return 0;
     }
     tg_http_error(req, rt->spec.route, v.status, v.error, v.detail);
@@ -390,20 +397,28 @@ static int enqueue(struct tg_api_pool *p, struct lane *l, struct api_job *j)
     return rc;
 }
 
-static int on_request(void *data, h2o_req_t *req) /* loop thread */
+/* ChatOps and API bodies are small (a form, a button callback, {"comment"}): anything over
+ * TG_API_MAX_BODY (or limits.max_body when lower) is refused before it is copied, parsed or
+ * authenticated, so a stranger's large body costs the loop nothing. 1 when it answered 413. */
+static int too_large(struct route *rt, h2o_req_t *req)
 {
-    struct route *rt = data;
-    struct api_job *j = tg_xcalloc(1, sizeof *j);
-    copy_request(&j->req, req);
-    if (gate(rt, req, &j->req)) {
-        free_job(j);
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    size_t cap = cfg->limits.max_body < TG_API_MAX_BODY ? cfg->limits.max_body : TG_API_MAX_BODY;
+    tg_config_unref(cfg);
+    if (req->entity.len <= cap)
         return 0;
-    }
-    j->fn = rt->spec.fn, j->data = rt->spec.data, j->loop = tg_loop_of(req), j->refs = 2;
-    tg_http_ticket_init(&j->ticket, req, rt->spec.route); /* before a pool thread can see it */
-    int rc = enqueue(rt->pool, lane_of(rt, req), j);
+    tg_metrics_inc(rt->spec.route == TG_ROUTE_CHATOPS ? TG_M_CHATOPS_REJECTED_TOO_LARGE : TG_M_API_REJECTED_TOO_LARGE);
+    tg_http_error(req, rt->spec.route, 413, "too_large", "the body exceeds this route's limit (64 KiB, or limits.max_body when lower)");
+    return 1;
+}
+
+/* Queues a gated job whose ticket is set; answers (and frees it) when it cannot. */
+static void queue_job(struct route *rt, struct api_job *j)
+{
+    h2o_req_t *req = j->ticket.req;
+    int rc = enqueue(rt->pool, j->lane, j);
     if (rc == 0)
-        return 0;
+        return;
     if (rc == -2) {
         tg_metrics_inc(TG_M_API_QUEUE_FULL);
         tg_http_retry_after(req, RETRY_AFTER_S);
@@ -412,6 +427,68 @@ static int on_request(void *data, h2o_req_t *req) /* loop thread */
         tg_http_ticket_error(&j->ticket, 503, "unavailable", "the gateway is shutting down");
     }
     free_job(j);
+}
+
+static void on_claimed(redisReply *reply, void *data) /* loop thread */
+{
+    struct api_job *j = data;
+    struct route *rt = j->route;
+    if (tg_http_ticket_gone(&j->ticket) || j->ticket.req == NULL) {
+        tg_metrics_inc(TG_M_API_DROPPED);
+        tg_http_ticket_error(&j->ticket, 499, "gone", NULL);
+        free_job(j);
+    } else if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "Tollgate cannot reach its database right now");
+        free_job(j);
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        tg_metrics_inc(TG_M_REPLAYS_REFUSED);
+        rt->spec.once->on_replay(rt->spec.data, &j->req);
+        tg_http_ticket_error(&j->ticket, 401, "unauthorized", "this signed request was seen before");
+        free_job(j);
+    } else {
+        tg_server_authenticated(j->ticket.req);
+        queue_job(rt, j);
+    }
+}
+
+/* Claims the route's once-only header in Redis from the loop; on_claimed goes on. */
+static void claim_once(struct route *rt, struct api_job *j)
+{
+    const struct tg_api_once *o = rt->spec.once;
+    const char *value = tg_api_header(&j->req, o->header);
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    char *key = tg_xasprintf("%s%s%s", cfg->redis.prefix, o->key, value ? value : "");
+    char ttl[16];
+    tg_config_unref(cfg);
+    snprintf(ttl, sizeof ttl, "%d", o->ttl_s);
+    const char *argv[] = {"SET", key, "1", "NX", "EX", ttl};
+    size_t lens[] = {3, strlen(key), 1, 2, 2, strlen(ttl)};
+    if (tg_redis_loop_command(tg_loop_redis(j->loop), 6, argv, lens, on_claimed, j)) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable", "Tollgate cannot reach its database right now");
+        free_job(j);
+    }
+    free(key);
+}
+
+static int on_request(void *data, h2o_req_t *req) /* loop thread */
+{
+    struct route *rt = data;
+    if (too_large(rt, req))
+        return 0;
+    struct api_job *j = tg_xcalloc(1, sizeof *j);
+    copy_request(&j->req, req);
+    if (gate(rt, req, &j->req)) {
+        free_job(j);
+        return 0;
+    }
+    j->fn = rt->spec.fn, j->data = rt->spec.data, j->loop = tg_loop_of(req), j->refs = 2;
+    j->route = rt, j->lane = lane_of(rt, req);
+    j->scrub = rt->spec.scrub_answer || rt->spec.route == TG_ROUTE_CHATOPS;
+    tg_http_ticket_init(&j->ticket, req, rt->spec.route); /* before a pool thread can see it */
+    if (rt->spec.once)
+        claim_once(rt, j);
+    else
+        queue_job(rt, j);
     return 0;
 }
 

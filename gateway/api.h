@@ -88,6 +88,20 @@ struct tg_api_route_spec {
     tg_api_gate_fn gate; /* required: every route authenticates on the loop */
     tg_api_fn fn;
     void *data;
+    int scrub_answer; /* the answer shows stored free text: scrub token-shaped values (scrub.h) */
+    const struct tg_api_once *once; /* optional: a signed request is used once (below) */
+};
+
+/* A request that is signed can be replayed within its window; the header that names it (the
+ * signature) is claimed on the loop before the request is queued: SET <redis.prefix><key>
+ * <value> NX EX ttl_s through the loop's asynchronous Redis. Seen before: a replay, answered
+ * 401 (on_replay counts it) and the connection stays unauthenticated; Redis unavailable: 503.
+ * Only a fresh, valid request authenticates its connection. */
+struct tg_api_once {
+    const char *header; /* lower case */
+    const char *key;    /* e.g. "slack:nonce:" */
+    int ttl_s;
+    void (*on_replay)(void *data, const struct tg_api_request *req);
 };
 
 /* The gate of the /api/ routes: a bearer token from api.tokens (any scope; the handler checks
@@ -95,6 +109,10 @@ struct tg_api_route_spec {
  * (data is the tally, or NULL). */
 void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                         struct tg_api_verdict *out);
+
+/* The largest body an API or ChatOps route accepts (limits.max_body when lower); larger
+ * ones are answered 413 on the loop before anything else looks at them. */
+#define TG_API_MAX_BODY 65536
 
 struct tg_api_pool;
 

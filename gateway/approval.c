@@ -23,6 +23,7 @@
 #include "log.h"
 #include "policy.h"
 #include "redisconn.h"
+#include "scrub.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -618,9 +619,12 @@ static void vote(struct tg_work *w, const struct tg_vote *v, struct tg_vote_resu
     now_text(now);
     snprintf(required, sizeof required, "%d", out->view.rules.required);
     snprintf(round, sizeof round, "%d", v->round);
+    /* A deny reason is free text from a voter: stored scrubbed (scrub.h). */
+    char *comment = v->comment ? tg_scrub(v->comment, strlen(v->comment), NULL) : NULL;
     const char *argv[] = {out->view.key, pending, retry, notify, v->identity, now, required, round, v->channel,
-                          v->deny ? "1" : "0", v->comment ? v->comment : "", FINAL_TTL_S};
+                          v->deny ? "1" : "0", comment ? comment : v->comment ? v->comment : "", FINAL_TTL_S};
     redisReply *r = run(w->rc, vote_lua, 4, argv, 12);
+    free(comment);
     out->status = vote_status(r, v->id, out->why, sizeof out->why);
     if (out->status == TG_VOTE_DUPLICATE)
         snprintf(out->why, sizeof out->why, "%s already approved %s; it counts once", v->identity, v->id);
@@ -651,7 +655,7 @@ void tg_approval_cast(struct tg_work *w, const struct tg_vote *v, struct tg_vote
         if (out->status != TG_VOTE_ERROR)
             reload_view(w, out);
     }
-    if (out->status != TG_VOTE_ERROR)
+    if (out->status != TG_VOTE_ERROR && out->status != TG_VOTE_DUPLICATE) /* a repeat counts once, records nothing */
         record_vote(w, v, out);
     if (out->have_view) {
         struct tg_chat_subject *s = &out->view.subject;

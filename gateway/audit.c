@@ -6,7 +6,7 @@
  *
  *   <prefix>audit            stream, entry id "<seq>-0": record (canonical JSON incl. hash), hash
  *   <prefix>audit:head       hash: seq, hash, time (ms) of the newest record
- *   <prefix>audit:once:<k>   the seq that recorded a once-only step (30 days); "<seq>:pending"
+ *   <prefix>audit:once~h:<sha256 of k>   the seq that recorded a once-only step (30 days); "<seq>:pending"
  *                            until the file sink took its line
  *   <prefix>audit:inbox      notes of code that cannot append itself; :inbox:lock:<id> (30 s)
  *   <prefix>audit:idx:time   zset seq by time (ms)
@@ -372,13 +372,22 @@ static int record_indexes(const char *prefix, const struct tg_audit_record *r, c
     return n;
 }
 
+/* The key of a once-only step: named by the hash of its text (it may hold a caller's
+ * Idempotency-Key), never the text. */
+static void once_key(char *out, size_t outlen, const char *prefix, const char *once)
+{
+    char hex[TG_SHA256_HEX_LEN + 1];
+    tg_sha256_hex(once, strlen(once), hex);
+    snprintf(out, outlen, "%saudit:once~h:%s", prefix, hex);
+}
+
 /* Keys the script touches: stream, head, once, time index, then the indexes of r. */
 static int index_keys(const struct tg_audit *a, const struct tg_audit_record *r, char keys[][512])
 {
     int n = 0;
     snprintf(keys[n++], 512, "%saudit", a->prefix);
     snprintf(keys[n++], 512, "%saudit:head", a->prefix);
-    snprintf(keys[n++], 512, "%saudit:once:%.400s", a->prefix, r->once ? r->once : "-");
+    once_key(keys[n++], 512, a->prefix, r->once ? r->once : "-");
     snprintf(keys[n++], 512, "%saudit:idx:time", a->prefix);
     return n + record_indexes(a->prefix, r, keys + n);
 }
@@ -506,7 +515,7 @@ static void confirm_once(struct tg_audit *a, redisContext *c, const struct tg_au
     long long seq = json_integer_value(json_object_get(rec, "seq"));
     json_decref(rec);
     char key[512];
-    snprintf(key, sizeof key, "%saudit:once:%.400s", a->prefix, r->once); /* as index_keys names it */
+    once_key(key, sizeof key, a->prefix, r->once); /* as index_keys names it */
     redisReply *rep = redisCommand(c, "SET %s %lld XX KEEPTTL", key, seq);
     freeReplyObject(rep); /* a miss costs one repeated line in the sink, never a lost one */
 }

@@ -66,7 +66,13 @@ static void on_list(void *data, struct tg_api_ctx *ctx, const struct tg_api_requ
  * walk unless ?head gives another anchor), else the first record. 0, or -1 after answering. */
 static int verify_start(struct tg_api_ctx *ctx, const struct tg_api_request *req, struct tg_audit_verify_opts *o)
 {
-    char from[32], head[128];
+    static const char *const names[] = {"from", "head"};
+    char from[32], head[128], err[128];
+    unsigned present = 0;
+    if (tg_query_check_names(req->query, names, TG_ARRAY_SIZE(names), &present, err, sizeof err)) {
+        tg_api_error(ctx, 400, "bad_query", err);
+        return -1;
+    }
     if (tg_api_query(req, "from", from, sizeof from) && tg_parse_int(from, 1, INT64_MAX, &o->from)) {
         tg_api_error(ctx, 400, "bad_query", "from must be a positive seq");
         return -1;
@@ -109,7 +115,9 @@ static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
     }
     if (tg_audit_checkpoint_advance(ctx->rc, ctx->cfg->redis.prefix, &res))
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "checkpoint_failed", "the verified checkpoint could not be stored");
-    tg_api_json(ctx, 200, tg_audit_verify_json(&res));
+    json_t *answer = tg_audit_verify_json(&res);
+    json_object_del(answer, "sink"); /* over HTTP the file sink is never compared (the CLI's) */
+    tg_api_json(ctx, 200, answer);
 }
 
 static void one(struct tg_api_ctx *ctx, const char *what)
@@ -142,8 +150,8 @@ static void on_sub(void *data, struct tg_api_ctx *ctx, const struct tg_api_reque
 
 void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally)
 {
-    const struct tg_api_route_spec sub = {BASE "/", TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_sub, tally};
-    const struct tg_api_route_spec list = {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_list, tally};
+    const struct tg_api_route_spec sub = {BASE "/", TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_sub, tally, 0, NULL};
+    const struct tg_api_route_spec list = {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_list, tally, 0, NULL};
     tg_api_route(s, p, &sub); /* h2o takes the first match: longer first */
     tg_api_route(s, p, &list);
 }

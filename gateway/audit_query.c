@@ -142,20 +142,20 @@ void tg_audit_query_dispose(struct tg_audit_query *q)
     tg_audit_query_init(q);
 }
 
-/* Every name in qs is known and appears once; sets bit i of *present for params[i]. */
-static int check_names(const char *qs, unsigned *present, char *err, size_t errlen)
+int tg_query_check_names(const char *qs, const char *const *names, size_t nnames, unsigned *present, char *err,
+                         size_t errlen)
 {
     for (const char *p = qs; *p;) {
         size_t n = strcspn(p, "&"), nl = strcspn(p, "=&");
         size_t i = 0;
-        while (i < TG_ARRAY_SIZE(params) && (strlen(params[i].name) != nl || strncmp(p, params[i].name, nl) != 0))
+        while (i < nnames && (strlen(names[i]) != nl || strncmp(p, names[i], nl) != 0))
             i++;
-        if (n > 0 && i == TG_ARRAY_SIZE(params)) {
+        if (n > 0 && i == nnames) {
             snprintf(err, errlen, "unknown parameter \"%.*s\"", (int)(nl < 64 ? nl : 64), p);
             return -1;
         }
         if (n > 0 && (*present & (1u << i))) {
-            snprintf(err, errlen, "parameter \"%s\" given twice", params[i].name);
+            snprintf(err, errlen, "parameter \"%s\" given twice", names[i]);
             return -1;
         }
         if (n > 0)
@@ -213,7 +213,10 @@ int tg_audit_query_parse(const char *qs, struct tg_audit_query *q, char *err, si
     char v[VALUE_MAX];
     unsigned present = 0;
     tg_audit_query_init(q);
-    if (check_names(qs, &present, err, errlen))
+    const char *names[TG_ARRAY_SIZE(params)];
+    for (size_t i = 0; i < TG_ARRAY_SIZE(params); i++)
+        names[i] = params[i].name;
+    if (tg_query_check_names(qs, names, TG_ARRAY_SIZE(params), &present, err, errlen))
         return -1;
     for (size_t i = 0; i < TG_ARRAY_SIZE(params); i++) {
         if (!(present & (1u << i)))

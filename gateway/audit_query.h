@@ -39,6 +39,10 @@ void tg_audit_query_dispose(struct tg_audit_query *q);
  * Unknown or repeated parameters are errors. Returns 0, or -1 with a message for the caller
  * (a 400) in err; q is valid (and must be disposed) either way. */
 int tg_audit_query_parse(const char *qs, struct tg_audit_query *q, char *err, size_t errlen);
+/* Every parameter name in the query string qs is one of names[0..nnames) (at most 32) and
+ * appears once; sets bit i of *present for names[i]. 0, or -1 with the reason in err. */
+int tg_query_check_names(const char *qs, const char *const *names, size_t nnames, unsigned *present, char *err,
+                         size_t errlen);
 
 /* The opaque cursor that continues q after seq: base64url of the version, the order, seq
  * and a fingerprint of the filters, so a cursor replayed with other filters is refused. */

@@ -33,6 +33,30 @@ static int token_ok(const struct tg_chat *mm, const struct tg_api_request *req)
 
 /* ---- buttons ---- */
 
+#define MM_ID_LEN 26 /* Mattermost's ids: 26 characters of [a-z0-9] */
+#define MM_NAME_MAX 64
+
+static int is_mattermost_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9')))
+            return 0;
+    return n == MM_ID_LEN;
+}
+
+/* Why a click is refused before any work, or NULL. Mattermost signs nothing, so a captured
+ * context works for anyone who can POST: the clicker must be a user chatops.mattermost.users
+ * maps (by user_id, a Mattermost id or a configured name, or by user_name). An unmapped or
+ * malformed one is counted, never recorded. */
+static const char *clicker_refusal(const struct tg_chat *mm, json_t *body)
+{
+    const char *user = jstr(body, "user_id"), *name = jstr(body, "user_name");
+    if (strlen(name) > MM_NAME_MAX || (!is_mattermost_id(user) && tg_chatops_identity(mm, user, NULL) == NULL))
+        return "bad user_id";
+    return tg_chatops_identity(mm, user, name) ? NULL : "unmapped user";
+}
+
 /* {"update": {"message", "props": {"attachments"}}, "ephemeral_text"}: the clicked post shows the
  * new state; refusals only answer the clicker. */
 static json_t *button_answer(struct tg_work *w, const struct tg_vote *v, const struct tg_vote_result *r)
@@ -63,6 +87,11 @@ static void on_button(struct tg_api_ctx *ctx, struct tg_work *w, json_t *body, v
                                 tg_now_ms() / 1000, &click, &why)) {
         tg_chatops_reject(tally, TG_CHAT_MATTERMOST, why, remote);
         tg_api_error(ctx, 401, "unauthorized", why);
+        return;
+    }
+    if ((why = clicker_refusal(&w->cfg->mattermost, body)) != NULL) { /* users may have changed */
+        tg_chatops_reject(tally, TG_CHAT_MATTERMOST, why, remote);
+        tg_api_error(ctx, 403, "forbidden", "this Mattermost user is not in chatops.mattermost.users");
         return;
     }
     struct tg_vote v = {.id = click.id,
@@ -108,6 +137,8 @@ void tg_mattermost_gate(void *data, const struct tg_config *cfg, const struct tg
     if (body && tg_button_context_check(mm->context_key, json_object_get(body, "context"), tg_now_ms() / 1000,
                                         &click, &why))
         *out = (struct tg_api_verdict){401, "unauthorized", why};
+    else if (body && (why = clicker_refusal(mm, body)) != NULL)
+        *out = (struct tg_api_verdict){403, "forbidden", "this Mattermost user is not in chatops.mattermost.users"};
     else if (body == NULL && !token_ok(mm, req) && (why = "bad token") != NULL)
         *out = (struct tg_api_verdict){401, "unauthorized", "the slash command token does not match"};
     json_decref(body);

@@ -54,10 +54,9 @@ void tg_slack_click_dispose(struct tg_slack_click *c);
  * (data: the tally). */
 void tg_slack_gate(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                    struct tg_api_verdict *out);
-/* Records a verified request's signature for its 5-minute window: 1 when it was recorded
- * before (a replay), 0 when new (or when Redis failed: the signature and the timestamp window
- * still hold). */
-int tg_slack_seen(redisContext *rc, const char *prefix, const char *signature);
+/* The route's once-only header: a verified request's signature, claimed on the loop for its
+ * 5-minute window (either side of now) before the request is queued; a replay is refused. */
+extern const struct tg_api_once tg_slack_once;
 void tg_slack_handle(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req);
 
 #endif

@@ -465,6 +465,14 @@ static void load_trusted_proxies(struct tg_config *c, struct tg_yaml *y, yaml_no
             tg_yaml_error(y, item, "\"%s\" is not an address or CIDR block (10.0.0.0/8, 2001:db8::/32; host bits zero)",
                           v);
     }
+    yaml_node_t *h = tg_yaml_get(y, root, "forwarded_header");
+    const char *which = h ? tg_yaml_scalar(y, h, "forwarded_header") : NULL;
+    if (which && strcmp(which, "x-forwarded-for") == 0)
+        c->forwarded_header = TG_FWD_XFF;
+    else if (which && strcmp(which, "forwarded") == 0)
+        c->forwarded_header = TG_FWD_FORWARDED;
+    else if (which)
+        tg_yaml_error(y, h, "forwarded_header must be x-forwarded-for or forwarded");
 }
 
 /* The policies and templates the config names. Loaded even after errors above, so that
@@ -485,7 +493,8 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
 {
     static const char *const keys[] = {"listen", "threads", "redis", "gitlab", "webhooks", "limits",
                                        "workers", "queue", "trigger", "policies", "templates",
-                                       "public_url", "audit", "api", "chatops", "trusted_proxies", NULL};
+                                       "public_url", "audit", "api", "chatops", "trusted_proxies",
+                                       "forwarded_header", NULL};
     struct tg_yaml y;
     size_t errors_before = diag->errors;
     if (tg_yaml_open(&y, path, diag))

@@ -102,6 +102,7 @@ struct tg_config {
     /* Proxies whose X-Forwarded-For / Forwarded name the client (read at start-up only). */
     struct tg_cidr *trusted_proxies;
     size_t ntrusted_proxies;
+    enum tg_forwarded_header forwarded_header; /* which of the two the proxies append */
 
     int workers;
     struct {

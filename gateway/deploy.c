@@ -19,6 +19,7 @@
 #include "deploy.h"
 #include "outbox.h"
 #include "redisconn.h"
+#include "scrub.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -324,8 +325,17 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const
     int argc = 0;
     for (size_t i = 0; i < TG_ARRAY_SIZE(head); i++)
         argv[argc++] = head[i];
+    int from = argc;
     argc = decision_fields(argv, argc, d, pid, pipeline);
+    /* Pipeline users, refs, reasons and GitLab's texts are untrusted: stored scrubbed. Not the
+     * trigger variables: they are sent as rendered, and a template must not put secrets there. */
+    char *clean[64] = {0};
+    for (int i = from + 1; i < argc; i += 2)
+        if (strcmp(argv[i - 1], "variables") != 0 && (clean[i] = tg_scrub(argv[i], strlen(argv[i]), NULL)) != NULL)
+            argv[i] = clean[i];
     redisReply *r = eval(c, decide_lua, 3, argv, argc);
+    for (int i = from; i < argc; i++)
+        free(clean[i]);
     int rc = decide_reply(r, out);
     freeReplyObject(r);
     return rc;

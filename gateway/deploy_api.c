@@ -147,13 +147,27 @@ static void on_deployments(void *data, struct tg_api_ctx *ctx, const struct tg_a
         tg_api_error(ctx, 404, "not_found", "no such route");
 }
 
+/* The gate of /api/v1/deployments/: a valid bearer token and, for a POST (approve, deny: the
+ * act lane), one with the approve scope, so that a read-only token cannot fill that lane. */
+static void gate_deployments(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
+                             struct tg_api_verdict *out)
+{
+    tg_api_gate_bearer(data, cfg, req, out);
+    if (out->status || strcmp(req->method, "POST") != 0)
+        return;
+    const char *h = tg_api_header(req, "authorization") + 7; /* the bearer gate saw "Bearer " */
+    const struct tg_api_token *t = tg_config_find_api_token(cfg, h, strlen(h));
+    if (t == NULL || (t->scopes & TG_SCOPE_APPROVE) == 0)
+        *out = (struct tg_api_verdict){403, "forbidden", "the token lacks the scope this call needs"};
+}
+
 void tg_deploy_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally)
 {
     const struct tg_api_route_spec routes[] = {
-        {BASE "/", TG_ROUTE_API, TG_LANE_ACT_ON_POST, tg_api_gate_bearer, on_deployments, tally},
-        {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_deployments, tally}, /* "/x/" does not take "/x" */
-        {"/chatops/slack", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_slack_gate, tg_slack_handle, tally},
-        {"/chatops/mattermost", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_mattermost_gate, tg_mattermost_handle, tally},
+        {BASE "/", TG_ROUTE_API, TG_LANE_ACT_ON_POST, gate_deployments, on_deployments, tally, 1, NULL},
+        {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_deployments, tally, 1, NULL}, /* "/x/" does not take "/x" */
+        {"/chatops/slack", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_slack_gate, tg_slack_handle, tally, 1, &tg_slack_once},
+        {"/chatops/mattermost", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_mattermost_gate, tg_mattermost_handle, tally, 1, NULL},
     };
     for (size_t i = 0; i < TG_ARRAY_SIZE(routes); i++)
         tg_api_route(s, p, &routes[i]);

@@ -36,7 +36,7 @@ struct tg_ingest {
 /* What a delivery needs after the Redis round trip (the request may be gone by then). */
 struct delivery {
     struct tg_http_ticket ticket;
-    char key[129];
+    char key[8 + 129]; /* "signed " + a webhook-id, see admit */
     char webhook[64];
     char event[64];
     char remote[64];
@@ -90,9 +90,10 @@ static void copy_iov(char *dst, size_t cap, h2o_iovec_t v)
 static void access_log(const struct delivery *d, int status, const char *result, const char *id)
 {
     struct tg_logline l;
-    /* A stranger's requests are counted (metrics, the per-minute rejected summary), not logged
-     * one by one at the default level: a flood must not fill the disk. */
-    if (!tg_log_begin(&l, status == 401 ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
+    /* A stranger's requests (every refusal before authentication: 401, 405, ...) are counted
+     * (metrics, the per-minute rejected summary), not logged one by one at the default level:
+     * a flood must not fill the disk, and a stranger's headers must not reach the log. */
+    if (!tg_log_begin(&l, d->hook == NULL ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
         return;
     tg_log_int(&l, "status", status);
     tg_log_str(&l, "result", result);
@@ -143,16 +144,13 @@ static int is_json_type(h2o_iovec_t ct)
     return ct.len == n || ct.base[n] == ';' || ct.base[n] == ' ';
 }
 
-/* What was sent: media type, size, one JSON object. Fills r and returns -1 on a refusal. */
-static int check_body(h2o_req_t *req, const struct tg_config *cfg, char *err, size_t errlen, struct refusal *r)
+/* What was sent: media type, one JSON object (the size was checked first, in admit). Fills r
+ * and returns -1 on a refusal. */
+static int check_body(h2o_req_t *req, char *err, size_t errlen, struct refusal *r)
 {
     if (!is_json_type(tg_http_header(req, "content-type"))) {
         *r = (struct refusal){415, TG_M_REJECTED_MEDIA_TYPE, "unsupported_media_type",
                               "Content-Type must be application/json"};
-        return -1;
-    }
-    if (req->entity.len > cfg->limits.max_body) {
-        *r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large", "body exceeds limits.max_body"};
         return -1;
     }
     if (tg_json_validate_object(req->entity.base, req->entity.len, err, errlen)) {
@@ -201,7 +199,9 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
     };
     const char *argv[5 + 2 * TG_QF_COUNT];
     size_t argvlen[5 + 2 * TG_QF_COUNT];
-    snprintf(seen_key, sizeof seen_key, "%sseen:%s", cfg->redis.prefix, d->key);
+    char hash[TG_SHA256_HEX_LEN + 1];
+    tg_sha256_hex(d->key, strlen(d->key), hash); /* a key name shows no caller's text */
+    snprintf(seen_key, sizeof seen_key, "%sseen~h:%s", cfg->redis.prefix, hash);
     snprintf(stream_key, sizeof stream_key, "%sevents", cfg->redis.prefix);
     snprintf(inbox_key, sizeof inbox_key, "%saudit:inbox", cfg->redis.prefix);
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)cfg->redis.dedupe_ttl_ms);
@@ -260,6 +260,10 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     struct refusal r;
     h2o_iovec_t event = tg_http_header(req, "x-gitlab-event");
     copy_iov(d->event, sizeof d->event, event);
+    if (req->entity.len > cfg->limits.max_body) { /* the cheapest check first, as on every route */
+        r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large", "body exceeds limits.max_body"};
+        return refuse(req, d, &r), -1;
+    }
     if (authenticate(req, cfg, d, &r))
         return refuse(req, d, &r), -1;
     if (event.base == NULL) {
@@ -268,7 +272,7 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     }
     if (!tg_config_webhook_wants(d->hook, event.base, event.len))
         return ignore(req, d), -1;
-    if (check_body(req, cfg, err, sizeof err, &r))
+    if (check_body(req, err, sizeof err, &r))
         return refuse(req, d, &r), -1;
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"), wid = tg_http_header(req, "webhook-id");
     if (d->hook->signing_key) /* F9: the signature covers webhook-id; an unsigned header must not win */
@@ -278,6 +282,13 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
         return refuse(req, d, &r), -1;
+    }
+    /* A signed webhook-id has its own key space: no unsigned Idempotency-Key (which cannot hold
+     * a blank) can take a signed delivery's place in advance. */
+    if (d->hook->signing_key && wid.base) {
+        char wid_key[129];
+        snprintf(wid_key, sizeof wid_key, "%.128s", d->key);
+        snprintf(d->key, sizeof d->key, "signed %s", wid_key);
     }
     if (cfg->audit.fail_closed && !tg_audit_healthy()) {
         r = (struct refusal){503, TG_M_REJECTED_UNAVAILABLE, "audit_unavailable",

@@ -56,6 +56,10 @@ static const struct metric_def defs[TG_M_COUNT] = {
     [TG_M_CONN_IDLE_CLOSED] = {"tollgate_connections_idle_closed_total", "", "counter", "Connections closed for sending no authenticated request in time."},
     [TG_M_CONN_CUT] = {"tollgate_connections_cut_total", "", "counter", "Connections closed for making too many requests without authenticating."},
     [TG_M_REPLAYS_REFUSED] = {"tollgate_replays_refused_total", "", "counter", "Signed requests refused because they were seen before."},
+    [TG_M_API_REJECTED_UNAUTHORIZED] = {"tollgate_requests_rejected_total", "route=\"api\",reason=\"unauthorized\"", "counter", "API and ChatOps requests refused before any work, by route and reason."},
+    [TG_M_CHATOPS_REJECTED_UNAUTHORIZED] = {"tollgate_requests_rejected_total", "route=\"chatops\",reason=\"unauthorized\"", "counter", NULL},
+    [TG_M_API_REJECTED_TOO_LARGE] = {"tollgate_requests_rejected_total", "route=\"api\",reason=\"too_large\"", "counter", NULL},
+    [TG_M_CHATOPS_REJECTED_TOO_LARGE] = {"tollgate_requests_rejected_total", "route=\"chatops\",reason=\"too_large\"", "counter", NULL},
 };
 
 static const char *const route_names[TG_ROUTE_COUNT] = {"hooks_gitlab", "healthz", "readyz", "metrics",

@@ -50,6 +50,10 @@ enum tg_metric {
     TG_M_CONN_IDLE_CLOSED,    /* closed: no authenticated request within limits.unauthenticated_idle */
     TG_M_REPLAYS_REFUSED,     /* a signed request seen before (Slack nonce, signed webhook-id) */
     TG_M_CONN_CUT,            /* closed: too many requests without an authenticated one */
+    TG_M_API_REJECTED_UNAUTHORIZED,     /* API and ChatOps refusals: not webhook deliveries */
+    TG_M_CHATOPS_REJECTED_UNAUTHORIZED,
+    TG_M_API_REJECTED_TOO_LARGE,
+    TG_M_CHATOPS_REJECTED_TOO_LARGE,
     TG_M_COUNT
 };
 

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_HOPS 32
 
 /* addr into 16 bytes; IPv4 and IPv4-mapped IPv6 come back as AF_INET in the first 4. */
 static int parse_addr(const char *s, size_t n, int *family, unsigned char out[16])
@@ -122,18 +121,6 @@ static void trim(struct hop *h)
         h->n--;
 }
 
-static size_t split_xff(const char *s, struct hop *hops)
-{
-    size_t k = 0;
-    while (*s && k < MAX_HOPS) {
-        size_t n = strcspn(s, ",");
-        hops[k] = (struct hop){s, n};
-        trim(&hops[k++]);
-        s += n + (s[n] == ',');
-    }
-    return k;
-}
-
 /* The for= value of one Forwarded element ("for=192.0.2.1;proto=https", "for=\"[2001:db8::1]:443\""). */
 static struct hop forwarded_for(struct hop e)
 {
@@ -157,24 +144,39 @@ static struct hop forwarded_for(struct hop e)
     return (struct hop){NULL, 0};
 }
 
-int tg_forwarded_client(const char *xff, const char *forwarded, const struct tg_cidr *trusted, size_t n, char *out,
-                        size_t outlen)
+/* The text to walk: the header which names, or under AUTO the one present (NULL when both are). */
+static const char *chosen(const char *xff, const char *forwarded, enum tg_forwarded_header which, int *is_fwd)
 {
-    struct hop hops[MAX_HOPS];
-    size_t k = split_xff(forwarded ? forwarded : xff ? xff : "", hops);
-    for (size_t i = k; i-- > 0;) {
-        struct hop h = forwarded ? forwarded_for(hops[i]) : hops[i];
+    if (which == TG_FWD_AUTO && xff && forwarded)
+        return NULL;
+    *is_fwd = which == TG_FWD_FORWARDED || (which == TG_FWD_AUTO && forwarded);
+    return *is_fwd ? forwarded : xff;
+}
+
+int tg_forwarded_client(const char *xff, const char *forwarded, enum tg_forwarded_header which,
+                        const struct tg_cidr *trusted, size_t n, char *out, size_t outlen)
+{
+    int is_fwd = 0;
+    const char *s = chosen(xff, forwarded, which, &is_fwd);
+    if (s == NULL || *s == '\0')
+        return -1;
+    for (size_t end = strlen(s);;) {
+        size_t start = end;
+        while (start > 0 && s[start - 1] != ',')
+            start--;
+        struct hop h = {s + start, end - start};
+        trim(&h);
+        if (is_fwd)
+            h = forwarded_for(h);
         int family;
         unsigned char a[16];
         if (h.p == NULL || parse_addr(h.p, h.n, &family, a))
             return -1;
-        if (in_list(trusted, n, family, a) && i > 0)
+        if (start > 0 && in_list(trusted, n, family, a)) {
+            end = start - 1;
             continue;
-        if (family == AF_INET)
-            inet_ntop(AF_INET, a, out, (socklen_t)outlen);
-        else
-            inet_ntop(AF_INET6, a, out, (socklen_t)outlen);
+        }
+        inet_ntop(family, a, out, (socklen_t)outlen);
         return 0;
     }
-    return -1;
 }

@@ -24,13 +24,19 @@ int tg_cidr_parse(const char *s, struct tg_cidr *out);
 int tg_cidr_match_text(const struct tg_cidr *list, size_t n, const char *addr);
 int tg_cidr_match_sa(const struct tg_cidr *list, size_t n, const struct sockaddr *sa);
 
-/* The client behind a trusted proxy. Walks the hops from the nearest (the right end of
- * X-Forwarded-For, the last for= of Forwarded) and returns the first that is not itself a
- * trusted proxy, canonical text into out. Forwarded wins when both are present. Returns 0,
- * or -1 when the headers are absent or malformed (an unparsable hop ends the walk: the
- * caller keeps the socket's address). Either header may be NULL. */
-int tg_forwarded_client(const char *xff, const char *forwarded, const struct tg_cidr *trusted, size_t n, char *out,
-                        size_t outlen);
+/* Which header a trusted proxy appends: AUTO takes whichever one is present and neither when
+ * both are (one of them came from the client, and which is unknown). */
+enum tg_forwarded_header { TG_FWD_AUTO, TG_FWD_XFF, TG_FWD_FORWARDED };
+
+/* The client behind a trusted proxy. xff / forwarded: every X-Forwarded-For / Forwarded header
+ * of the request joined with "," in order (either may be NULL), so that the hop the proxy
+ * appended is the right-most. Walks the hops from the right, with no cap on their number, and
+ * returns the first that is not itself a trusted proxy (all trusted: the left-most), canonical
+ * text into out. which names the header to read (AUTO: see above). Returns 0, or -1 when the
+ * header is absent, ambiguous or malformed (an unparsable hop ends the walk: the caller keeps
+ * the socket's address). */
+int tg_forwarded_client(const char *xff, const char *forwarded, enum tg_forwarded_header which,
+                        const struct tg_cidr *trusted, size_t n, char *out, size_t outlen);
 
 /* The socket address as canonical text ("-" when neither IPv4 nor IPv6). IPv4-mapped IPv6
  * addresses print as IPv4. */

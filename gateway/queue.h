@@ -14,7 +14,7 @@
  *   | body            | the raw request body, byte for byte                         |
  *   +-----------------+-------------------------------------------------------------+
  *
- * <prefix>seen:<idempotency key> holds the entry id for dedupe_ttl; the enqueue script
+ * <prefix>seen~h:<SHA-256 hex of the idempotency key> holds the entry id for dedupe_ttl; the enqueue script
  * checks it and adds the entry in one atomic step, so a redelivery racing the original
  * can never be queued twice.
  */

@@ -25,12 +25,21 @@ static const struct shape shapes[] = {
     {"glimt-", 0, TOKEN},   {"glagent-", 0, TOKEN}, {"glsoat-", 0, TOKEN},  {"glffct-", 0, TOKEN},
     {"glwt-", 0, TOKEN},    {"GR1348941", 0, TOKEN}, {"xoxa-", 0, SLACK},   {"xoxb-", 0, SLACK},
     {"xoxe-", 0, SLACK},    {"xoxp-", 0, SLACK},   {"xoxr-", 0, SLACK},     {"whsec_", 0, BASE64},
-    {"bearer ", 1, BEARER},
+    {"bearer ", 1, BEARER}, /* the blank stands for any bearer_gap */
 };
 
-static int in_set(enum charset set, unsigned char c)
+static int hex(unsigned char c)
 {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The length of one token character at s[i] (a percent-encoded one counts: "%2D"), or 0. */
+static size_t token_char(enum charset set, const char *s, size_t n, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
     int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (c == '%' && i + 2 < n && hex((unsigned char)s[i + 1]) && hex((unsigned char)s[i + 2]))
+        return 3;
     switch (set) {
     case TOKEN: return alnum || c == '_' || c == '-' || c == '.';
     case SLACK: return alnum || c == '-';
@@ -39,26 +48,73 @@ static int in_set(enum charset set, unsigned char c)
     }
 }
 
-static int word_start(const char *s, size_t i)
+/* Whether s[i..] starts with prefix, whose last character may also come percent-encoded
+ * ("xoxb%2D", "whsec%5F"); its length in s into *len. */
+static int prefix_at(const char *s, size_t n, size_t i, const struct shape *sh, size_t *len)
 {
-    unsigned char p = i ? (unsigned char)s[i - 1] : ' ';
-    return !((p >= 'a' && p <= 'z') || (p >= 'A' && p <= 'Z') || (p >= '0' && p <= '9'));
+    size_t pl = strlen(sh->prefix);
+    char enc[4];
+    if (n - i < pl || (sh->nocase ? strncasecmp(s + i, sh->prefix, pl - 1) : strncmp(s + i, sh->prefix, pl - 1)) != 0)
+        return 0;
+    if (sh->set == BEARER) { /* its blank is any bearer_gap */
+        *len = pl - 1;
+        return 1;
+    }
+    if (s[i + pl - 1] == sh->prefix[pl - 1]) {
+        *len = pl;
+        return 1;
+    }
+    snprintf(enc, sizeof enc, "%%%02X", (unsigned char)sh->prefix[pl - 1]);
+    if (n - i < pl + 2 || strncasecmp(s + i + pl - 1, enc, 3) != 0)
+        return 0;
+    *len = pl + 2;
+    return 1;
 }
 
-/* At s[i]: the length of the prefix and of the value after it, when a shape starts here. */
+/* What may stand between "Bearer" and its value: blanks, ':' or '=', raw, percent-encoded
+ * ("%20", "%3A") or JSON-escaped ("\t"); its length at s[i], or 0. */
+static size_t bearer_gap(const char *s, size_t n, size_t i)
+{
+    static const char *const gaps[] = {" ", "\t", "+", ":", "=", "%20", "%09", "%3A", "%3D", "\\t", "\\n"};
+    size_t len = 0, g;
+    for (int more = 1; more && i + len < n;) {
+        more = 0;
+        for (g = 0; g < sizeof gaps / sizeof *gaps; g++) {
+            size_t gl = strlen(gaps[g]);
+            if (n - i - len >= gl && strncasecmp(s + i + len, gaps[g], gl) == 0) {
+                len += gl;
+                more = 1;
+                break;
+            }
+        }
+    }
+    return len;
+}
+
+static int letter_before(const char *s, size_t i)
+{
+    unsigned char p = i ? (unsigned char)s[i - 1] : ' ';
+    return (p >= 'a' && p <= 'z') || (p >= 'A' && p <= 'Z');
+}
+
+/* At s[i]: the length of the prefix and of the value after it, when a shape starts here.
+ * GitLab's, Slack's and whsec_ prefixes are distinctive, so they count anywhere: after a
+ * letter ("xxoxb-"), a digit, "=" / "%3D" (a query string), an escape's letter ("\nglpat-"
+ * once JSON-encoded), an instance prefix ("mycompany-glpat-"). "Bearer" is a word, so it
+ * counts only when no letter precedes it ("forbearer" is prose). */
 static int match(const char *s, size_t n, size_t i, size_t *plen, size_t *vlen)
 {
-    if (!word_start(s, i) && s[i - 1] != '-') /* "mycompany-glpat-": an instance prefix */
-        return 0;
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         const struct shape *sh = &shapes[k];
-        size_t pl = strlen(sh->prefix), v = 0;
-        if (n - i < pl || (sh->nocase ? strncasecmp(s + i, sh->prefix, pl) : strncmp(s + i, sh->prefix, pl)) != 0)
+        size_t pl, v = 0, step;
+        if (!prefix_at(s, n, i, sh, &pl) || (sh->set == BEARER && letter_before(s, i)))
             continue;
-        if (sh->nocase && !word_start(s, i))
+        if (sh->set == BEARER && (step = bearer_gap(s, n, i + pl)) == 0)
             continue;
-        while (i + pl + v < n && in_set(sh->set, (unsigned char)s[i + pl + v]))
-            v++;
+        if (sh->set == BEARER)
+            pl += step;
+        while (i + pl + v < n && (step = token_char(sh->set, s, n, i + pl + v)) > 0)
+            v += step;
         if (v < MIN_BODY)
             continue;
         *plen = pl, *vlen = v;

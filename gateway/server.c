@@ -35,6 +35,14 @@
  * a scrape, far too few for a flood (a stranger's HTTP/2 rapid reset sent 140,000 streams a
  * second over four connections). Past it the connection is cut. */
 #define UNAUTHENTICATED_MAX_REQUESTS 32
+/* h2o buffers a request's whole body before our handler sees it, so strangers' unfinished
+ * bodies are held in memory. Their total, per process, is bounded by this (at least one
+ * largest body, limits.max_body + BODY_MARGIN, per loop): past it the connections holding
+ * the most are cut. */
+#define STRANGER_BYTES (16u * 1048576u)
+/* Over limits.max_body, h2o itself refuses (HTTP/2: a stream reset, not a JSON 413); up to
+ * max_body + BODY_MARGIN our handler answers a JSON 413. */
+#define BODY_MARGIN 65536u
 
 struct route {
     h2o_handler_t super; /* first: h2o hands us this pointer */
@@ -63,6 +71,8 @@ struct tg_loop {
     int start_failed;
     uint64_t seen_413;
     h2o_timeout_t unauthenticated; /* limits.unauthenticated_idle */
+    h2o_linklist_t strangers;      /* struct conn, unauthenticated and not a trusted proxy */
+    size_t stranger_bytes;         /* this loop's share of STRANGER_BYTES */
 };
 
 /* One accepted connection, from accept to close (the socket's on_close). */
@@ -70,10 +80,12 @@ struct conn {
     struct tg_loop *loop;
     h2o_socket_t *sock;
     h2o_timeout_entry_t idle; /* linked until the first authenticated request */
+    h2o_linklist_t stranger;  /* in loop->strangers until authenticated or cut */
     int authenticated;
     int requests; /* while not authenticated */
     int cut;      /* shut down: over its budget or idle too long */
     int holds_peer_slot;
+    int proxy; /* from trusted_proxies: many clients, see admit */
     char peer[48];
 };
 
@@ -100,17 +112,21 @@ struct listener_data {
 
 static struct conn *conn_of(h2o_req_t *req);
 
-/* Counts a request of a connection that has not authenticated; 1 (and the connection is cut)
- * when it is over UNAUTHENTICATED_MAX_REQUESTS. shutdown() makes h2o see the end of the stream
- * and close the connection through its own path, dropping whatever the client still sends. */
+/* Counts a request of a connection that has not authenticated; 1 when it is over
+ * UNAUTHENTICATED_MAX_REQUESTS. The first one over gets its 429 and is the connection's last
+ * (HTTP/1.1: h2o closes after answering); any request after it (HTTP/2 streams, pipelining)
+ * cuts the connection at once: shutdown() makes h2o see the end of the stream and close it
+ * through its own path, dropping whatever the client still sends. */
 static int over_budget(h2o_req_t *req)
 {
     struct conn *c = conn_of(req);
-    if (c == NULL || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
+    if (c == NULL || c->proxy || c->authenticated || ++c->requests <= UNAUTHENTICATED_MAX_REQUESTS)
         return 0;
     if (!c->cut) {
         c->cut = 1;
         tg_metrics_inc(TG_M_CONN_CUT);
+        req->http1_is_persistent = 0;
+    } else {
         shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
     }
     return 1;
@@ -184,6 +200,8 @@ static void on_conn_close(void *data)
     tg_metrics_add(TG_M_HTTP_CONNECTIONS, -1);
     if (h2o_timeout_is_linked(&c->idle))
         h2o_timeout_unlink(&c->idle);
+    if (h2o_linklist_is_linked(&c->stranger))
+        h2o_linklist_unlink(&c->stranger);
     if (c->holds_peer_slot)
         tg_peers_release(c->loop->server->peers, c->peer);
     free(c);
@@ -196,11 +214,50 @@ static void on_unauthenticated_idle(h2o_timeout_entry_t *entry)
     struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, idle, entry);
     tg_metrics_inc(TG_M_CONN_IDLE_CLOSED);
     c->cut = 1;
+    if (h2o_linklist_is_linked(&c->stranger))
+        h2o_linklist_unlink(&c->stranger);
     shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
 }
 
+/* What a connection holds unanswered: h2o 2.2.5 keeps an HTTP/1.1 request's body in the
+ * socket's input buffer until it is complete. */
+static size_t pending(const struct conn *c)
+{
+    return c->sock->input ? c->sock->input->size : 0;
+}
+
+/* Strangers' pending input over the loop's budget: cuts the connections holding the most
+ * until the rest fit. Runs after every event-loop round, so the overshoot is one round's
+ * reads. */
+static void trim_strangers(struct tg_loop *loop)
+{
+    size_t total = 0;
+    h2o_linklist_t *n;
+    for (n = loop->strangers.next; n != &loop->strangers; n = n->next) {
+        struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, stranger, n);
+        total += pending(c);
+    }
+    while (total > loop->stranger_bytes) {
+        struct conn *big = NULL;
+        for (n = loop->strangers.next; n != &loop->strangers; n = n->next) {
+            struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, stranger, n);
+            if (big == NULL || pending(c) > pending(big))
+                big = c;
+        }
+        total -= pending(big);
+        h2o_linklist_unlink(&big->stranger);
+        tg_metrics_inc(TG_M_CONN_CUT);
+        big->cut = 1;
+        shutdown(h2o_socket_get_fd(big->sock), SHUT_RDWR);
+    }
+}
+
 /* Admits a connection from c->peer; 0, or -1 (counted) when the process or the peer is full.
- * Trusted proxies carry many clients and are not capped per peer. */
+ * Trusted proxies carry many clients, so none of the per-connection stranger limits treat them
+ * as one: no per-peer cap, no request budget, no idle timeout, no body budget (one stranger
+ * behind the proxy must not get a shared connection cut, and one member's request must not
+ * lift the limits for the strangers behind it). Each request is still authenticated on its
+ * own; cap clients at the proxy. */
 static int admit(struct tg_loop *loop, struct conn *c, const struct sockaddr *sa)
 {
     struct tg_server *s = loop->server;
@@ -209,13 +266,16 @@ static int admit(struct tg_loop *loop, struct conn *c, const struct sockaddr *sa
         return -1;
     }
     tg_sockaddr_text(sa, c->peer, sizeof c->peer);
-    if (tg_cidr_match_sa(s->cfg->trusted_proxies, s->cfg->ntrusted_proxies, sa))
+    if (tg_cidr_match_sa(s->cfg->trusted_proxies, s->cfg->ntrusted_proxies, sa)) {
+        c->proxy = 1;
         return 0;
+    }
     if (tg_peers_acquire(s->peers, c->peer)) {
         tg_metrics_inc(TG_M_CONN_REFUSED_PEER);
         return -1;
     }
     c->holds_peer_slot = 1;
+    h2o_linklist_insert(&loop->strangers, &c->stranger);
     return 0;
 }
 
@@ -241,7 +301,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     c->loop = loop;
     c->sock = sock;
     c->idle.cb = on_unauthenticated_idle;
-    h2o_timeout_link(loop->ctx.loop, &loop->unauthenticated, &c->idle);
+    if (!c->proxy)
+        h2o_timeout_link(loop->ctx.loop, &loop->unauthenticated, &c->idle);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = c;
     h2o_accept(&ld->accept, sock);
@@ -261,23 +322,35 @@ void tg_server_authenticated(h2o_req_t *req)
     c->authenticated = 1;
     if (h2o_timeout_is_linked(&c->idle))
         h2o_timeout_unlink(&c->idle);
+    if (h2o_linklist_is_linked(&c->stranger))
+        h2o_linklist_unlink(&c->stranger);
 }
 
-static const char *header_value(h2o_req_t *req, const char *name, char *buf, size_t buflen)
+/* Every value of header name joined with "," in order (RFC 9110 5.3: one list), in the
+ * request's pool, whole: a hop cut off or shifted would name the wrong client. NULL if absent. */
+static const char *header_list(h2o_req_t *req, const char *name)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    if (i < 0)
+    size_t len = 0, nl = strlen(name);
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, name, nl, i)) >= 0;)
+        len += req->headers.entries[i].value.len + 1;
+    if (len == 0)
         return NULL;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    snprintf(buf, buflen, "%.*s", (int)v.len, v.base);
-    return buf;
+    char *out = h2o_mem_alloc_pool(&req->pool, len), *p = out;
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, name, nl, i)) >= 0;) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (p != out)
+            *p++ = ',';
+        memcpy(p, v.base, v.len);
+        p += v.len;
+    }
+    *p = '\0';
+    return out;
 }
 
 void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
 {
     const struct tg_config *cfg = tg_loop_of(req)->server->cfg;
     struct sockaddr_storage ss;
-    char xff[512], fwd[512];
     snprintf(out, outlen, "-");
     if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
         return;
@@ -285,9 +358,9 @@ void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
     if (!tg_cidr_match_sa(cfg->trusted_proxies, cfg->ntrusted_proxies, (struct sockaddr *)&ss))
         return; /* anyone else's Forwarded headers are ignored */
     char client[64];
-    if (tg_forwarded_client(header_value(req, "x-forwarded-for", xff, sizeof xff),
-                            header_value(req, "forwarded", fwd, sizeof fwd), cfg->trusted_proxies,
-                            cfg->ntrusted_proxies, client, sizeof client) == 0)
+    if (tg_forwarded_client(header_list(req, "x-forwarded-for"), header_list(req, "forwarded"),
+                            cfg->forwarded_header, cfg->trusted_proxies, cfg->ntrusted_proxies, client,
+                            sizeof client) == 0)
         snprintf(out, outlen, "%s", client);
 }
 
@@ -412,6 +485,7 @@ static void loop_run(struct tg_loop *loop)
         tg_log_flush();
         atomic_store(&loop->redis_ready, tg_redis_loop_ready(loop->redis));
         count_h2o_errors(loop);
+        trim_strangers(loop);
         if (!loop->stopping)
             continue;
         uint64_t now = tg_mono_ms();
@@ -434,6 +508,10 @@ static void *loop_main(void *arg)
     h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->queue, &loop->tasks, on_tasks);
     h2o_timeout_init(loop->ctx.loop, &loop->unauthenticated, s->cfg->limits.unauthenticated_idle_ms);
+    h2o_linklist_init_anchor(&loop->strangers);
+    loop->stranger_bytes = STRANGER_BYTES / s->nloops;
+    if (loop->stranger_bytes < s->globalconf.max_request_entity_size)
+        loop->stranger_bytes = s->globalconf.max_request_entity_size;
     loop->redis = tg_redis_loop_new(loop->ctx.loop, s->cfg->redis.url, s->cfg->limits.redis_timeout_ms,
                                     s->scripts, s->nscripts);
     loop->start_failed = loop->redis == NULL || loop_listen(loop) != 0;
@@ -460,9 +538,10 @@ static void configure_h2o(struct tg_server *s, const struct tg_config *cfg)
 {
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("tollgate"));
-    /* Twice the limit, so that a body somewhat over it reaches our handler and gets a JSON
-     * 413 on HTTP/2 too (h2o resets an HTTP/2 stream over its own cap instead of answering). */
-    s->globalconf.max_request_entity_size = cfg->limits.max_body * 2;
+    /* A margin over the limit, so that a body somewhat over it reaches our handler and gets a
+     * JSON 413 on HTTP/2 too (h2o resets an HTTP/2 stream over its own cap instead of
+     * answering); small, because h2o holds the body in memory until it is complete. */
+    s->globalconf.max_request_entity_size = cfg->limits.max_body + BODY_MARGIN;
     s->globalconf.http2.max_concurrent_requests_per_connection = cfg->limits.http2_max_streams;
     s->globalconf.http1.upgrade_to_http2 = 1;
     s->host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);

@@ -128,17 +128,20 @@ static int days_in_month(int y, int mo)
     return mo == 2 && leap ? 29 : days[mo - 1];
 }
 
-/* RFC 3339 section 5.7: every field within its range; day within its month; second 60 only
- * as a leap second (23:59:60 in UTC, kept as 23:59:59.999 so that order holds). */
-static int impossible(int y, int mo, int d, int h, int mi, int se, long offset_s)
+/* RFC 3339 section 5.7: every field within its range; day within its month. */
+static int impossible(int y, int mo, int d, int h, int mi, int se)
 {
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
-        return 1;
-    if (se == 60) {
-        long utc_min = ((long)h * 60 + mi - offset_s / 60) % 1440;
-        return (utc_min + 1440) % 1440 != 23 * 60 + 59;
-    }
-    return 0;
+    return mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60;
+}
+
+/* Second 60 only as a leap second: 23:59:60 UTC on the last day of June or December (the only
+ * days IERS inserts them, RFC 3339 appendix D). utc_s is the instant with second 59. */
+static int leap_second_ok(time_t utc_s)
+{
+    struct tm u;
+    if (gmtime_r(&utc_s, &u) == NULL || u.tm_hour != 23 || u.tm_min != 59)
+        return 0;
+    return (u.tm_mon == 5 && u.tm_mday == 30) || (u.tm_mon == 11 && u.tm_mday == 31);
 }
 
 int tg_parse_time(const char *s, uint64_t *ms)
@@ -163,14 +166,15 @@ int tg_parse_time(const char *s, uint64_t *ms)
         if (parse_offset(p, &offset_s))
             return -1;
     }
-    if (impossible(y, mo, d, h, mi, se, offset_s))
+    if (impossible(y, mo, d, h, mi, se))
         return -1;
-    if (se == 60)
+    int leap = se == 60;
+    if (leap) /* kept as 59.999 so that order holds */
         se = 59, frac_ms = 999;
     tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
     tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1 || (long long)t - offset_s < 0)
+    if (t == (time_t)-1 || (long long)t - offset_s < 0 || (leap && !leap_second_ok(t - offset_s)))
         return -1;
     *ms = (uint64_t)((long long)t - offset_s) * 1000 + (uint64_t)frac_ms;
     return 0;
@@ -225,7 +229,8 @@ int tg_parse_duration(const char *s, uint64_t *out_ms)
 int tg_parse_int(const char *s, long long min, long long max, long long *out)
 {
     char *end;
-    if (s == NULL || *s == '\0')
+    /* strtoll skips blanks and takes '+': "limit=%201" is not a number */
+    if (s == NULL || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
         return -1;
     errno = 0;
     long long v = strtoll(s, &end, 10);

@@ -7,6 +7,8 @@
                  after the attack
   idle slots     one peer holds 4,500 idle connections (and keeps reopening them): another
                  peer's webhooks are still accepted
+  held bodies    100 strangers each send all but the last byte of a ~1 MB POST (the default
+                 limits.max_body) and hold it: RSS stays under 64 MB, a webhook is accepted
   verify         two clients verify the audit trail over HTTP without pause over 1,000,000
                  records (short form: 20,000) while an approve probe is answered
 
@@ -195,6 +197,47 @@ def idle_slots(rows, logdir, short):
         redis.stop()
 
 
+# ---- held bodies ----
+
+def held_bodies(rows, logdir, short):
+    n, size = 100, 1048576
+    redis = start(logdir, "bodies")
+    tg = harness.Tollgate(logdir / "bodies", redis.url, extra=EXTRA, env=ENV)
+    tg.stop()
+    tg.config.write_text(tg.config.read_text().replace("max_body: 64KiB", "max_body: 1MiB"))
+    tg.start()
+    socks = []
+    try:
+        hdr = (b"POST /chatops/mattermost HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % size)
+
+        def feed(i):
+            try:
+                s = socket.create_connection(("127.0.0.1", tg.port), timeout=10,
+                                             source_address=("127.0.0.%d" % (2 + i // 20), 0))
+                socks.append(s)
+                s.sendall(hdr + b"A" * (size - 1))
+            except OSError:
+                pass  # cut while sending: what the budget is for
+        feeders = [threading.Thread(target=feed, args=(i,), daemon=True) for i in range(n)]
+        for t in feeders:
+            t.start()
+        for t in feeders:
+            t.join(timeout=30)
+        hwm = chaoslib.rss_kb(tg.proc.pid, "VmHWM")
+        accepted = hook(tg.port) == 202
+        cut = tg.metric("tollgate_connections_cut_total")
+        rows.add("%d strangers each holding an unfinished %d KiB body: peak RSS" % (n, size // 1024),
+                 "%.1f MB (%d connections cut over the 16 MiB budget)" % (hwm / 1024, cut), "< 64 MB",
+                 hwm < RSS_LIMIT_KB)
+        rows.add("held bodies: a webhook from another peer", "202" if accepted else "refused", "202", accepted)
+    finally:
+        for s in socks:
+            s.close()
+        tg.stop()
+        redis.stop()
+
+
 # ---- verify ----
 
 GENESIS = "0" * 64
@@ -298,7 +341,7 @@ def main():
     logdir = chaoslib.pathlib.Path(a.logdir) / "abuse"
     logdir.mkdir(parents=True, exist_ok=True)
     only = chaoslib.os.environ.get("CHAOS_ONLY")  # one scenario while developing
-    for scenario in (rapid_reset, idle_slots, verifies):
+    for scenario in (rapid_reset, idle_slots, held_bodies, verifies):
         if only and scenario.__name__ != only:
             continue
         try:

@@ -623,3 +623,58 @@ def test_a_pipeline_that_turns_red_while_waiting_is_withdrawn_and_its_votes_void
     assert deploy_state(redis, 395, "two-approvers")["approval_round"] == "2"  # the old buttons are stale
     assert len(records(redis, "approval_requested")) == 2
     assert gitlab.requests("trigger") == []
+
+
+def test_untrusted_strings_are_stored_and_served_scrubbed(gateway, gitlab, chat, redis):
+    """Issue 11, second round: a pipeline user name and a deny reason carrying tokens were
+    stored verbatim in the deployment hash and served by GET /api/v1/deployments/ID; tokens
+    after a newline, after '=' / %3D, percent-encoded, or after 'Bearer' and a tab were missed
+    by the scrubber."""
+    tg = gateway()
+    did = pending(tg, gitlab, redis, 345, user="dora-glpat-abcdefghijklmnop")
+    reason = ("leaked:\nglpat-0123456789abcdef https://x/?private_token%3Dglptt-0123456789abcdef "
+              "Authorization%3A%20Bearer%20eyJhbGciOiJIUzI1NiJ9 xoxb%2D1234%2D5678%2Dabcdefgh Bearer\teyJabcdefgh12")
+    status, body = api(tg, "POST", "/api/v1/deployments/%s/deny" % did, TOKENS["alice"], {"reason": reason})
+    assert status == 200, body
+    st = deploy_state(redis, 345, "production")
+    assert st["state"] == "denied"
+    stored = json.dumps(st)
+    for secret in ("abcdefghijklmnop", "0123456789abcdef", "eyJhbGciOiJIUzI1NiJ9", "1234%2D5678", "eyJabcdefgh12"):
+        assert secret not in stored, secret
+    assert st["user"] == "dora-glpat-[REDACTED]" and st["deny_reason"].startswith("leaked:\nglpat-[REDACTED]")
+    status, body = api(tg, "GET", "/api/v1/deployments/" + did, TOKENS["rita"])
+    assert status == 200 and "[REDACTED]" in json.dumps(body)
+    for secret in ("abcdefghijklmnop", "0123456789abcdef", "eyJhbGciOiJIUzI1NiJ9", "eyJabcdefgh12"):
+        assert secret not in json.dumps(body), secret
+    for line in tg.logs().splitlines() + [json.dumps(r) for r in audit_actions(redis)]:
+        assert "abcdefghijklmnop" not in line and "0123456789abcdef" not in line and "eyJhbGci" not in line, line
+
+
+def test_a_captured_button_context_works_only_for_mapped_users(gateway, gitlab, chat, redis):
+    """Issue 11, second round: a captured Mattermost context worked for anyone; 200 replays with
+    a 60 KB user_id added 200 approval_refused records. An unmapped or malformed user_id is
+    refused on the loop (counted, not recorded); a mapped user's repeat counts once and
+    records nothing new."""
+    tg = gateway()
+    did = pending(tg, gitlab, redis, 390, ref="release/2.0", env="two-approvers")
+    mm = MattermostClient(tg.url, MM_TOKEN)
+    message = wait_until(lambda: chat.posts("mattermost"), what="the Mattermost request")[-1]["json"]
+    context = mattermost_buttons(message)["approve"]["context"]
+    before = len(audit_actions(redis))
+    for user in ("zz9dkq3xzjfmbpo9m3wx5urqna", "x" * 60000, "", "MMBOB0000000000000000000001"):
+        for _ in range(5):
+            status, body = mm.click(user, context)
+            assert status == 403 and body["error"] == "forbidden", (user[:30], status, body)
+    assert len(audit_actions(redis)) == before
+    assert deploy_state(redis, 390, "two-approvers")["votes"] == "0"
+    status, body = mm.click("mmbob0000000000000000000001", context)
+    assert status == 200 and "1/2" in body["ephemeral_text"]
+    after_vote = len(audit_actions(redis))
+    for _ in range(5):
+        assert mm.click("mmbob0000000000000000000001", context)[0] == 200
+    assert len(audit_actions(redis)) == after_vote  # a repeat counts once and writes nothing
+    assert deploy_state(redis, 390, "two-approvers")["votes"] == "1"
+    tg.stop()
+    rejected = {r["details"]["reason"]: r["details"]["count"] for r in records(redis, "rejected")
+                if r["details"]["webhook"] == "chatops:mattermost"}
+    assert rejected == {"unmapped user": 5, "bad user_id": 15}

@@ -175,13 +175,77 @@ def test_a_connection_that_never_authenticates_gets_a_bounded_number_of_requests
                 r = c.getresponse()
                 r.read()
                 statuses.append(r.status)
+                if r.status == 429:  # the README's promise: a 429, and the connection closes
+                    statuses.append(r.getheader("connection"))
+                    break
             except (OSError, http.client.HTTPException):
                 statuses.append(None)
                 break
         c.close()
         return statuses
     stranger = keepalive(gitlab_headers(token="wrong"), 40)
-    assert stranger[:32] == [401] * 32 and all(s in (429, None) for s in stranger[32:])
+    assert stranger == [401] * 32 + [429, "close"]
     assert tg.metric("tollgate_connections_cut_total") == 1
     member = keepalive(gitlab_headers(), 40)
     assert member == [202] * 40
+
+
+def raw_hook(port, header_lines, token="wrong"):
+    """One webhook through a raw socket, so that a header can be sent twice."""
+    body = b'{"object_kind":"pipeline"}'
+    head = "".join("%s: %s\r\n" % kv for kv in gitlab_headers(token=token).items())
+    req = ("POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%sContent-Length: %d\r\n\r\n" % (
+        head, "".join(l + "\r\n" for l in header_lines), len(body))).encode() + body
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(req)
+    answer = s.recv(4096)
+    s.close()
+    return answer
+
+
+def test_forwarded_client_is_the_right_most_untrusted_hop_over_all_headers(tollgate, redis):
+    """Only the first X-Forwarded-For header was read, cut at 512 bytes and 32 hops (dropping the
+    proxy's own hop at the right end); with both headers present, the one the client sent could
+    win. Every header is joined, walked from the right without a cap; both present and no
+    forwarded_header named: neither is believed."""
+    many = ", ".join(["1.1.1.1"] * 60)
+    cases = [
+        ("", ["X-Forwarded-For: 6.6.6.6", "X-Forwarded-For: 203.0.113.9"], "203.0.113.9"),
+        ("", ["X-Forwarded-For: %s, 198.51.100.7" % many], "198.51.100.7"),
+        ("", ["Forwarded: for=6.6.6.6", "X-Forwarded-For: 198.51.100.8"], "127.0.0.1"),
+        ("forwarded_header: x-forwarded-for\n", ["Forwarded: for=6.6.6.6", "X-Forwarded-For: 198.51.100.9"],
+         "198.51.100.9"),
+    ]
+    seen = []
+    for extra, lines, want in cases:
+        tg = start(tollgate, extra="trusted_proxies: [127.0.0.0/30]\n" + extra)
+        assert raw_hook(tg.port, lines).startswith(b"HTTP/1.1 401")
+        tg.stop()  # flushes the summary
+        seen.append(set().union(*rejected_remotes(redis)) - set().union(*seen))
+    assert seen == [{w} for _, _, w in cases[:2]] + [{"127.0.0.1"}, {"198.51.100.9"}]
+
+
+def test_a_trusted_proxys_shared_connection_is_not_treated_as_one_stranger(tollgate):
+    """A proxy's connection carries many clients: the stranger budget (32 requests, then cut)
+    and the unauthenticated idle timeout cut it because of one stranger behind it. Connections
+    from trusted_proxies get neither; each request is still authenticated on its own."""
+    tg = start(tollgate, idle="300ms", extra="trusted_proxies: [127.0.0.2]")
+    c = http.client.HTTPConnection("127.0.0.1", tg.port, timeout=10, source_address=("127.0.0.2", 0))
+    statuses = []
+    for _ in range(40):
+        c.request("POST", "/hooks/gitlab", body=b'{"object_kind":"pipeline"}',
+                  headers=dict(gitlab_headers(token="wrong"), **{"X-Forwarded-For": "198.51.100.66"}))
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+    assert statuses == [401] * 40
+    # A stranger's own idle connection is closed; the proxy's, idle as long, is not.
+    stranger = idle_socket(tg.port, source="127.0.0.3")
+    wait_until(lambda: closed(stranger), what="the stranger's idle connection to be closed")
+    c.request("POST", "/hooks/gitlab", body=b'{"object_kind":"pipeline"}', headers=gitlab_headers())
+    r = c.getresponse()
+    r.read()
+    assert r.status == 202
+    assert tg.metric("tollgate_connections_cut_total") == 0
+    c.close()
+    stranger.close()

@@ -85,21 +85,33 @@ static void check_forwarded(void)
     tg_cidr_parse("10.0.0.0/8", &t[0]);
     static const struct {
         const char *name, *xff, *fwd, *want; /* want NULL: -1 */
+        enum tg_forwarded_header which;
     } rows[] = {
-        {"one hop", "203.0.113.9", NULL, "203.0.113.9"},
-        {"client spoofs a left entry", "1.1.1.1, 203.0.113.9", NULL, "203.0.113.9"},
-        {"inner proxies skipped", "203.0.113.9, 10.0.0.2, 10.0.0.3", NULL, "203.0.113.9"},
-        {"all trusted: the leftmost", "10.0.0.5, 10.0.0.2", NULL, "10.0.0.5"},
-        {"garbage hop", "203.0.113.9, nonsense", NULL, NULL},
-        {"absent", NULL, NULL, NULL},
-        {"Forwarded wins", "1.2.3.4", "for=192.0.2.60;proto=http;by=203.0.113.43", "192.0.2.60"},
-        {"Forwarded v6 with port", NULL, "for=\"[2001:db8:cafe::17]:4711\"", "2001:db8:cafe::17"},
-        {"Forwarded list", NULL, "for=192.0.2.43, for=10.1.1.1", "192.0.2.43"},
-        {"Forwarded v4 with port", NULL, "For=\"192.0.2.43:1234\"", "192.0.2.43"},
-        {"Forwarded obfuscated", NULL, "for=_hidden", NULL},
+        {"one hop", "203.0.113.9", NULL, "203.0.113.9", TG_FWD_AUTO},
+        {"client spoofs a left entry", "1.1.1.1, 203.0.113.9", NULL, "203.0.113.9", TG_FWD_AUTO},
+        {"inner proxies skipped", "203.0.113.9, 10.0.0.2, 10.0.0.3", NULL, "203.0.113.9", TG_FWD_AUTO},
+        {"all trusted: the leftmost", "10.0.0.5, 10.0.0.2", NULL, "10.0.0.5", TG_FWD_AUTO},
+        {"garbage hop", "203.0.113.9, nonsense", NULL, NULL, TG_FWD_AUTO},
+        {"absent", NULL, NULL, NULL, TG_FWD_AUTO},
+        {"both present, none named: ambiguous", "1.2.3.4", "for=192.0.2.60", NULL, TG_FWD_AUTO},
+        {"both present, Forwarded named", "1.2.3.4", "for=192.0.2.60;proto=http;by=203.0.113.43", "192.0.2.60",
+         TG_FWD_FORWARDED},
+        {"both present, X-Forwarded-For named", "1.2.3.4", "for=192.0.2.60", "1.2.3.4", TG_FWD_XFF},
+        {"X-Forwarded-For named, absent", NULL, "for=192.0.2.60", NULL, TG_FWD_XFF},
+        {"two headers joined: the proxy's hop is right-most", "6.6.6.6,203.0.113.9,10.0.0.2", NULL, "203.0.113.9", TG_FWD_AUTO},
+        {"more than 32 hops: the right end still counts",
+         "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
+         "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
+         "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1, 198.51.100.7, 10.0.0.9",
+         NULL, "198.51.100.7", TG_FWD_AUTO},
+        {"empty right hop", "203.0.113.9,", NULL, NULL, TG_FWD_AUTO},
+        {"Forwarded v6 with port", NULL, "for=\"[2001:db8:cafe::17]:4711\"", "2001:db8:cafe::17", TG_FWD_AUTO},
+        {"Forwarded list", NULL, "for=192.0.2.43, for=10.1.1.1", "192.0.2.43", TG_FWD_AUTO},
+        {"Forwarded v4 with port", NULL, "For=\"192.0.2.43:1234\"", "192.0.2.43", TG_FWD_AUTO},
+        {"Forwarded obfuscated", NULL, "for=_hidden", NULL, TG_FWD_AUTO},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        int rc = tg_forwarded_client(rows[i].xff, rows[i].fwd, t, 1, out, sizeof out);
+        int rc = tg_forwarded_client(rows[i].xff, rows[i].fwd, rows[i].which, t, 1, out, sizeof out);
         UNIT_CHECK(rows[i].name, rows[i].want ? rc == 0 && strcmp(out, rows[i].want) == 0 : rc == -1);
     }
 }
@@ -126,7 +138,18 @@ static void check_scrub(void)
         {"bearer value", "Authorization: Bearer tg-api-alice-0001", "Authorization: Bearer [REDACTED]"},
         {"bearer any case", "bearer abcdefgh.ijk", "bearer [REDACTED]"},
         {"too short to be a token", "glpat-abc and xoxb-1", NULL},
-        {"inside a word", "notglpat-abcdefghijkl", NULL},
+        {"inside a word: the prefix is distinctive", "notglpat-abcdefghijkl", "notglpat-[REDACTED]"},
+        {"after a JSON-escaped newline", "line one\\nglpat-abcdefghijkl", "line one\\nglpat-[REDACTED]"},
+        {"after a letter", "xxoxb-1234-5678-abcdefgh", "xxoxb-[REDACTED]"},
+        {"after =", "private_token=glpat-abcdefghijkl&x=1", "private_token=glpat-[REDACTED]&x=1"},
+        {"URL-encoded =", "private_token%3Dglpat-abcdefghijkl", "private_token%3Dglpat-[REDACTED]"},
+        {"URL-encoded dash", "xoxb%2D1234%2D5678%2Dabcdefgh", "xoxb%2D[REDACTED]"},
+        {"URL-encoded bearer", "Authorization%3A%20Bearer%20eyJhbGciOiJIUzI1NiJ9.x", "Authorization%3A%20Bearer%20[REDACTED]"},
+        {"bearer and a tab", "Bearer\teyJhbGciOiJIUzI1NiJ9", "Bearer\t[REDACTED]"},
+        {"bearer and an escaped tab", "Bearer\\teyJhbGciOiJIUzI1NiJ9", "Bearer\\t[REDACTED]"},
+        {"bearer and a colon", "bearer:abcdefghijkl", "bearer:[REDACTED]"},
+        {"after a digit", "9glptt-0123456789abcdef", "9glptt-[REDACTED]"},
+        {"a word ending in bearer", "the forbearer abcdefghijkl", NULL},
         {"prose", "the Bearer of bad news", NULL},
         {"nothing", "deploy shop/cart to production", NULL},
     };
