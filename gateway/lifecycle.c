@@ -207,8 +207,8 @@ int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_p
     int changed = ok && strcmp(r->element[0]->str, "changed") == 0;
     char idem[200];
     if (changed) /* a child ended while the children were listed: decide again at once */
-        snprintf(idem, sizeof idem, "reopen:%lld:%lld:g%.20s", p->ev->project_id, p->ev->pipeline_id,
-                 r->element[1]->str);
+        snprintf(idem, sizeof idem, "reopen:%lld:%lld:g%.20s:%.64s", p->ev->project_id, p->ev->pipeline_id,
+                 r->element[1]->str, p->entry->id);
     freeReplyObject(r);
     if (changed && requeue(w, p->entry->field, p->entry->len, idem) < 0)
         ok = 0;
@@ -250,8 +250,10 @@ int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char 
             int str = r->element[i]->type == REDIS_REPLY_STRING;
             field[i] = str ? r->element[i]->str : "", len[i] = str ? r->element[i]->len : 0;
         }
-        snprintf(idem, sizeof idem, "reopen:%lld:%lld:%lld:%lld:%.64s", ev->parent_project_id,
-                 ev->parent_pipeline_id, ev->project_id, ev->pipeline_id, ev->pipeline_status);
+        struct tg_lifecycle_print print; /* a child that ends again after a job retry re-opens again */
+        tg_lifecycle_fingerprint(ev, &print);
+        snprintf(idem, sizeof idem, "reopen:%lld:%lld:%lld:%lld:%.64s:%.16s", ev->parent_project_id,
+                 ev->parent_pipeline_id, ev->project_id, ev->pipeline_id, ev->pipeline_status, print.builds);
         rc = parked ? requeue(w, field, len, idem) : 0;
     }
     freeReplyObject(r);

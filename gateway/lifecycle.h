@@ -96,7 +96,10 @@ void tg_lifecycle_children_settled(struct tg_work *w, const struct tg_event *ev)
 /* A child's side: ev is a terminal Pipeline Hook with a source_pipeline (a child or
  * multi-project downstream pipeline). Counts it in the parent's gen and re-queues the parked
  * parent, under the idempotency key reopen:<parent project>:<parent pipeline>:<child
- * project>:<child pipeline>:<status>, so a redelivered child hook re-opens once. 1 re-queued,
+ * project>:<child pipeline>:<status>:<first 16 hex digits of the child's builds fingerprint>,
+ * so a redelivered child hook re-opens once and a child that ends again after a job retry
+ * re-opens again. (A parent re-queued at once by tg_lifecycle_children_pending gets
+ * reopen:<project>:<pipeline>:g<gen>:<its stream entry id>.) 1 re-queued,
  * 0 nothing parked (or a duplicate), -1 Redis failed (reason in why). */
 int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char *why, size_t whylen);
 
