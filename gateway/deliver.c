@@ -372,14 +372,15 @@ static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_
         tg_decision_dispose(&d); /* manual is terminal only where the environment treats it as success */
         return TG_DELIVER_DONE;
     }
-    tg_metrics_inc(verdict_metric[d.verdict]);
+    int deployable = d.environment && !d.ineligible; /* source/fork: no deployment record, no commit status */
+    if (!(deployable && d.children_pending)) /* a decision that waits is counted when it is made */
+        tg_metrics_inc(verdict_metric[d.verdict]);
     j->target.environment = d.environment;
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "decided", "%s pipeline %lld on %s: %s (%s) %s", j->ev.project_path,
                j->ev.pipeline_id, j->ev.ref, tg_verdict_name(d.verdict), d.environment ? d.environment : "no environment",
                d.reasons && d.reasons[0] ? d.reasons[0] : "");
     enum tg_deliver_result res = TG_DELIVER_DONE;
     int waits = 0;
-    int deployable = d.environment && !d.ineligible; /* source/fork: no deployment record, no commit status */
     if (!deployable && record_decided(j, &d, NULL)) {
         res = TG_DELIVER_RETRY;
         snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
