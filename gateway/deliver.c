@@ -28,6 +28,7 @@ struct job {
     struct tg_target target;
     char actor[160];
     char key[512];      /* deployment key, when there is an environment */
+    long long children_gen; /* tg_lifecycle_children_gen before the children were listed */
 };
 
 static const enum tg_metric verdict_metric[] = {
@@ -83,6 +84,7 @@ static enum tg_fetch_result fetch_artifact(void *arg, const struct tg_report_ref
 static int list_children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err, size_t errlen)
 {
     struct job *j = arg;
+    j->children_gen = tg_lifecycle_children_gen(j->w, ev->project_id, ev->pipeline_id);
     return tg_gitlab_children(j->w->api, ev->project_id, ev->pipeline_id, out, err, errlen);
 }
 
@@ -316,6 +318,42 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
     return res;
 }
 
+/* The audit record of a decision that waits for child pipelines: the decision it would be,
+ * once per state of the children (a re-opened parent that still waits for the same children
+ * records nothing new). */
+static int record_waiting(struct job *j, const struct tg_decision *d, int requeued)
+{
+    char once[700], sha[TG_SHA256_HEX_LEN + 1];
+    char *children = json_dumps(json_object_get(d->json, "children"), JSON_COMPACT | JSON_SORT_KEYS);
+    tg_sha256_hex(children ? children : "", children ? strlen(children) : 0, sha);
+    free(children);
+    snprintf(once, sizeof once, "waiting:%lld:%lld:%s:%s", j->ev.project_id, j->ev.pipeline_id, d->environment, sha);
+    json_t *reasons = reasons_json(d), *details = with_event_uuid(j, d->json);
+    json_object_set_new(details, "parked", json_string(requeued ? "re-queued: a child ended meanwhile" : "parked"));
+    struct tg_audit_record r = {.action = "waiting", .decision = tg_verdict_name(d->verdict), .once = once};
+    return append(j, &r, reasons, details);
+}
+
+/* A decision that names jobs of child pipelines still running is not recorded: the parent
+ * waits (lifecycle.h). TG_DELIVER_DONE with *waits set when it does. */
+static enum tg_deliver_result wait_for_children(struct job *j, const struct tg_decision *d, int *waits, char *why,
+                                                size_t whylen)
+{
+    struct tg_lifecycle_parent parent = {j->e, &j->ev, j->children_gen};
+    int requeued = 0;
+    *waits = tg_lifecycle_children_pending(j->w, &parent, d, &requeued, why, whylen);
+    if (*waits < 0)
+        return TG_DELIVER_RETRY;
+    if (*waits == 0)
+        return TG_DELIVER_DONE;
+    tg_log_msg(TG_LOG_INFO, TG_MODULE, "waiting", "%s pipeline %lld waits for its child pipelines", j->ev.project_path,
+               j->ev.pipeline_id);
+    if (record_waiting(j, d, requeued) == 0)
+        return TG_DELIVER_DONE;
+    snprintf(why, whylen, "audit.fail_closed: the waiting decision could not be recorded");
+    return TG_DELIVER_RETRY;
+}
+
 static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_t whylen)
 {
     struct tg_decision d;
@@ -334,20 +372,23 @@ static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_
         tg_decision_dispose(&d); /* manual is terminal only where the environment treats it as success */
         return TG_DELIVER_DONE;
     }
-    tg_metrics_inc(verdict_metric[d.verdict]);
+    int deployable = d.environment && !d.ineligible; /* source/fork: no deployment record, no commit status */
+    if (!(deployable && d.children_pending)) /* a decision that waits is counted when it is made */
+        tg_metrics_inc(verdict_metric[d.verdict]);
     j->target.environment = d.environment;
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "decided", "%s pipeline %lld on %s: %s (%s) %s", j->ev.project_path,
                j->ev.pipeline_id, j->ev.ref, tg_verdict_name(d.verdict), d.environment ? d.environment : "no environment",
                d.reasons && d.reasons[0] ? d.reasons[0] : "");
     enum tg_deliver_result res = TG_DELIVER_DONE;
-    int pending = 0;
-    int deployable = d.environment && !d.ineligible; /* source/fork: no deployment record, no commit status */
-    if (deployable && (pending = tg_lifecycle_children_pending(j->w, &j->ev, &d, why, whylen)) != 0)
-        res = pending < 0 ? TG_DELIVER_RETRY : TG_DELIVER_DONE;
-    else if (deployable)
+    int waits = 0;
+    if (!deployable && record_decided(j, &d, NULL)) {
+        res = TG_DELIVER_RETRY;
+        snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
+    } else if (deployable && (res = wait_for_children(j, &d, &waits, why, whylen)) == TG_DELIVER_DONE && !waits) {
         res = deliver_decision(j, &d, why, whylen);
-    else if (record_decided(j, &d, NULL))
-        res = TG_DELIVER_RETRY, snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
+        if (res == TG_DELIVER_DONE && json_object_get(d.json, "children"))
+            tg_lifecycle_children_settled(j->w, &j->ev);
+    }
     tg_decision_dispose(&d);
     return res;
 }
@@ -404,8 +445,12 @@ enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry
     enum tg_lifecycle_kind kind;
     if (record_received(&j))
         res = TG_DELIVER_RETRY, snprintf(reason, reasonlen, "audit.fail_closed: receipt could not be recorded");
-    else if (j.ev.kind == TG_EVENT_PIPELINE && (kind = decided_on(&j.ev)) != TG_LIFECYCLE_PASSING)
+    else if (j.ev.kind == TG_EVENT_PIPELINE && (kind = decided_on(&j.ev)) != TG_LIFECYCLE_PASSING) {
         res = decide(&j, kind == TG_LIFECYCLE_MANUAL, reason, reasonlen);
+        if (res == TG_DELIVER_DONE && kind == TG_LIFECYCLE_TERMINAL && j.ev.parent_pipeline_id > 0 &&
+            tg_lifecycle_child_ended(w, &j.ev, reason, reasonlen) < 0)
+            res = TG_DELIVER_RETRY; /* a child's end re-opens its waiting parent */
+    }
     else if (j.ev.kind == TG_EVENT_JOB)
         res = job_ended(&j, reason, reasonlen);
     tg_event_dispose(&j.ev);

@@ -4,7 +4,8 @@
  * or a manual job, out of order, and again when Tollgate's own commit status (an external
  * job of that pipeline) makes GitLab recompute the pipeline's status. This module says which
  * events Tollgate decides on and gives each one a fingerprint, so that deploy.c can tell a
- * new event from an echo and an older event from a newer one. Worker threads.
+ * new event from an echo and an older event from a newer one, and it lets a parent's decision
+ * wait for its child pipelines (below). Worker threads.
  */
 #ifndef TG_LIFECYCLE_H
 #define TG_LIFECYCLE_H
@@ -12,6 +13,7 @@
 #include "crypto.h"
 #include "gitlab.h"
 #include "policy.h"
+#include "queue.h"
 #include "workctx.h"
 
 /* The statuses decided on: terminal ones (success, failed, canceled, skipped) always;
@@ -50,13 +52,55 @@ struct tg_lifecycle_print {
 };
 void tg_lifecycle_fingerprint(const struct tg_event *ev, struct tg_lifecycle_print *out);
 
-/* The seam to child pipelines (issue 10, "child pipelines carry their parent's scans"):
- * 1 when decision d names jobs of child pipelines of ev and one of those children is not
- * terminal yet (the parent's decision waits), 0 when none is pending, -1 when it cannot be
- * known now (GitLab trouble: the event is retried); the reason goes to why.
- * NOT IMPLEMENTED YET: policies cannot name jobs of child pipelines and gitlab_api.c has no
- * bridges lookup in this branch, so this answers 0. */
-int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_event *ev, const struct tg_decision *d,
-                                  char *why, size_t whylen);
+/* ---- waiting for child pipelines (issue 10, "child pipelines carry their parent's scans") ----
+ * Without strategy: depend a parent pipeline reports success while its children still run.
+ * When its decision names jobs of child pipelines and one of those children is not terminal
+ * yet (tg_decision.children_pending), the decision is not recorded: the parent's queue entry
+ * is parked, and each terminal hook of a child re-queues it, so the parent is decided again
+ * with the children's state then. deploy.c's script keeps a decision that was made or acted
+ * on meanwhile, so a re-opened parent never decides twice.
+ *
+ * Redis (owned here):
+ *   <prefix>waiting:<project id>:<pipeline id>   hash of the parent pipeline:
+ *     gen      terminal child hooks seen so far (a decision that listed the children before
+ *              a child ended must not park: it is re-queued at once instead)
+ *     the fields of enum tg_queue_field (tg_queue_field_names), while the decision waits: the
+ *              parked entry as the queue held it
+ *   PEXPIREs TG_LIFECYCLE_WAIT_MS after the last park or child hook: a child that never
+ *   finishes (or whose hooks never reach Tollgate) leaves the parent undecided, without a
+ *   deployment or commit status, and the parked copy then goes.
+ */
+#define TG_LIFECYCLE_WAIT_MS (7ULL * 24 * 3600 * 1000)
+
+/* The children generation of pipeline (project_id, pipeline_id): read it before the children
+ * are listed. 0 when none or on a Redis failure (a later park then re-queues at once). */
+long long tg_lifecycle_children_gen(struct tg_work *w, long long project_id, long long pipeline_id);
+
+/* The parent's side. entry is the parent's queue entry, ev its event, gen what
+ * tg_lifecycle_children_gen said before the children were listed. */
+struct tg_lifecycle_parent {
+    const struct tg_queue_entry *entry;
+    const struct tg_event *ev;
+    long long gen;
+};
+
+/* 0 when decision d waits for no child (record it), 1 when it waits: the entry is parked (or,
+ * when a child ended since gen, re-queued at once) and *requeued says which; -1 when Redis
+ * failed (the event is retried), with the reason in why. */
+int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_parent *p, const struct tg_decision *d,
+                                  int *requeued, char *why, size_t whylen);
+
+/* After the parent's decision was recorded: the parked copy, if any, goes (gen stays). */
+void tg_lifecycle_children_settled(struct tg_work *w, const struct tg_event *ev);
+
+/* A child's side: ev is a terminal Pipeline Hook with a source_pipeline (a child or
+ * multi-project downstream pipeline). Counts it in the parent's gen and re-queues the parked
+ * parent, under the idempotency key reopen:<parent project>:<parent pipeline>:<child
+ * project>:<child pipeline>:<status>:<first 16 hex digits of the child's builds fingerprint>,
+ * so a redelivered child hook re-opens once and a child that ends again after a job retry
+ * re-opens again. (A parent re-queued at once by tg_lifecycle_children_pending gets
+ * reopen:<project>:<pipeline>:g<gen>:<its stream entry id>.) 1 re-queued,
+ * 0 nothing parked (or a duplicate), -1 Redis failed (reason in why). */
+int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char *why, size_t whylen);
 
 #endif

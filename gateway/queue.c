@@ -1,5 +1,6 @@
 /* queue.c -- the durable event queue in Redis (layout drawn in queue.h). */
 #include "queue.h"
+#include "redisconn.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -158,4 +159,30 @@ int tg_queue_dead_letter(redisContext *c, const char *prefix, const struct tg_qu
     if (simple(redisCommandArgv(c, n, argv, lens)))
         return -1;
     return tg_queue_ack(c, prefix, e->id);
+}
+
+int tg_queue_push(redisContext *c, const char *prefix, const struct tg_queue_push *p)
+{
+    char seen[600], stream[128], inbox[128], ttl[24], maxlen[24];
+    const char *argv[5 + 2 * TG_QF_COUNT];
+    size_t lens[5 + 2 * TG_QF_COUNT];
+    snprintf(seen, sizeof seen, "%sseen:%.*s", prefix, (int)p->len[TG_QF_IDEMPOTENCY_KEY],
+             p->field[TG_QF_IDEMPOTENCY_KEY]);
+    snprintf(stream, sizeof stream, "%sevents", prefix);
+    snprintf(inbox, sizeof inbox, "%saudit:inbox", prefix);
+    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)p->dedupe_ttl_ms);
+    snprintf(maxlen, sizeof maxlen, "%llu", (unsigned long long)p->maxlen);
+    const char *fixed[] = {seen, stream, inbox, ttl, maxlen};
+    for (int i = 0; i < 5; i++)
+        argv[i] = fixed[i], lens[i] = strlen(fixed[i]);
+    for (int i = 0; i < TG_QF_COUNT; i++) {
+        argv[5 + 2 * i] = tg_queue_field_names[i], lens[5 + 2 * i] = strlen(tg_queue_field_names[i]);
+        argv[6 + 2 * i] = p->field[i] ? p->field[i] : "", lens[6 + 2 * i] = p->field[i] ? p->len[i] : 0;
+    }
+    redisReply *r = tg_redis_eval(c, tg_queue_enqueue_lua, 3, 5 + 2 * TG_QF_COUNT, argv, lens);
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER)
+        rc = r->element[0]->integer == 0;
+    freeReplyObject(r);
+    return rc;
 }

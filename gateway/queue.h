@@ -74,6 +74,19 @@ void tg_queue_last_failure(redisContext *c, const char *prefix, const char *id, 
 /* Copies the entry to <prefix>dead with reason and delivery count, then acknowledges it. */
 int tg_queue_dead_letter(redisContext *c, const char *prefix, const struct tg_queue_entry *e, const char *reason);
 
+/* ---- a worker puts an entry back (a parent pipeline re-opened by its child, lifecycle.c) ----
+ * The fields of enum tg_queue_field (field[TG_QF_IDEMPOTENCY_KEY] is the fresh key the seen
+ * dedupe applies to), queued through the same script as ingest. */
+struct tg_queue_push {
+    const char *field[TG_QF_COUNT];
+    size_t len[TG_QF_COUNT];
+    uint64_t dedupe_ttl_ms;
+    uint64_t maxlen;
+};
+/* 1 queued, 0 a duplicate of an entry queued under that key within dedupe_ttl_ms (nothing
+ * queued), -1 Redis failed. */
+int tg_queue_push(redisContext *c, const char *prefix, const struct tg_queue_push *p);
+
 /* Lua: KEYS[1] seen key, KEYS[2] events stream, KEYS[3] audit inbox; ARGV[1] dedupe ttl in
  * ms, ARGV[2] stream MAXLEN (approximate), ARGV[3..] the field/value pairs in the order of
  * enum tg_queue_field. Returns {0, new id} or {1, first id}; a duplicate also leaves a note

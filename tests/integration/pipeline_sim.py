@@ -18,7 +18,13 @@ What it models, and from where:
   pipeline `running` and a posted `failed` turns it `failed`, each with a new hook
   (gitlab-org/gitlab#300720). External statuses are commit statuses, not builds: builds[]
   does not list them.
-- A child pipeline carries `source: parent_pipeline` and `source_pipeline` naming its parent.
+- A child pipeline carries `source: parent_pipeline` (a multi-project downstream one `source:
+  pipeline`) and `source_pipeline` naming its parent and the parent's bridge (trigger) job.
+  The bridge is a job of the parent (not in builds[]: the hook lists builds, not bridges) that
+  takes part in the parent's composite (ci/pipelines/downstream_pipelines.md): with `strategy:
+  depend` its status is the child pipeline's, without it the bridge succeeds as soon as the
+  child exists, so the parent can turn `success` while the child runs. `gitlab_lists()` gives
+  what GitLab's bridges and jobs API would list for each pipeline (doc/api/jobs.md).
 - With job_hooks, every job status change also sends a Job Hook (object_kind build, shaped like
   tests/fixtures/gitlab/webhooks/job_event.json; webhook_events.md, "Job events").
 """
@@ -72,12 +78,16 @@ def composite(jobs):
 
 class Pipeline:
     def __init__(self, sim, name, id, project_id, path, ref, jobs, source="push", tag=False, user="dora",
-                 sha=None, parent=None):
+                 sha=None, parent=None, bridge=None, depend=False):
         self.sim, self.name, self.id = sim, name, id
         self.project_id, self.path, self.ref, self.source, self.tag, self.user = \
             project_id, path, ref, source, tag, user
         self.sha = sha or ("%040x" % (id * 7919))
         self.parent = parent
+        self.children = []  # pipelines created by this one's bridges
+        self.bridge = bridge or "trigger-%s" % name  # the parent's bridge job that created this one
+        self.bridge_id = sim.job_id() if parent is not None else None
+        self.depend = bool(depend)
         self.jobs = {}      # name -> latest run: {id, name, stage, status, allow_failure, when}
         self.external = {}  # commit status name -> state (allow_failure false)
         self.status = None
@@ -89,14 +99,24 @@ class Pipeline:
                                        "allow_failure": bool(spec.get("allow_failure", False)),
                                        "when": "manual" if manual else "on_success"}
         self.recompute()
+        if parent is not None:
+            parent.children.append(self)
+            parent.recompute()
+
+    def bridge_status(self):
+        """The status of the parent's bridge job that created this pipeline."""
+        return self.status if self.depend else "success"
 
     def recompute(self):
         runs = [(j["status"], j["allow_failure"]) for j in self.jobs.values()]
         runs += [(s, False) for s in self.external.values()]
+        runs += [(c.bridge_status(), False) for c in self.children]
         status = composite(runs) or "created"
         if status != self.status:
             self.status = status
             self.sim.hooks.append(self.payload())
+            if self.parent is not None and self.depend:
+                self.parent.recompute()
 
     def set_job(self, job, status):
         self.jobs[job]["status"] = status
@@ -154,7 +174,7 @@ class Pipeline:
             ev["source_pipeline"] = {"project": {"id": self.parent.project_id,
                                                  "web_url": "https://gitlab.example.com/" + self.parent.path,
                                                  "path_with_namespace": self.parent.path},
-                                     "pipeline_id": self.parent.id, "job_id": self.sim.job_id()}
+                                     "pipeline_id": self.parent.id, "job_id": self.bridge_id}
         template = DOC_PIPELINE["builds"][0]
         ev["builds"] = []
         for j in sorted(self.jobs.values(), key=lambda j: j["id"]):
@@ -183,6 +203,20 @@ class Sim:
         p = Pipeline(self, name, parent=self.pipelines[parent] if parent else None, **kw)
         self.pipelines[name] = p
         return p
+
+    def gitlab_lists(self):
+        """[(project id, pipeline id, bridges, jobs)] as GitLab's API lists them now, for the
+        pipelines that have child pipelines and for the children."""
+        out = []
+        for p in self.pipelines.values():
+            if not p.children and p.parent is None:
+                continue
+            bridges = [{"id": c.bridge_id, "name": c.bridge, "status": c.bridge_status(),
+                        "downstream_pipeline": {"id": c.id, "project_id": c.project_id, "status": c.status}}
+                       for c in p.children]
+            jobs = [{"id": j["id"], "name": j["name"], "status": j["status"]} for j in p.jobs.values()]
+            out.append((p.project_id, p.id, bridges, jobs))
+        return out
 
     def by_id(self, pipeline_id):
         return next((p for p in self.pipelines.values() if p.id == int(pipeline_id)), None)

@@ -7,6 +7,7 @@ a real Redis and the stand-in GitLab. Events are GitLab's documented Pipeline Ho
 (tests/fixtures/gitlab/webhooks/pipeline_event.json, see SOURCES.md there) edited per case.
 """
 import json
+import re
 import subprocess
 
 import pytest
@@ -252,15 +253,66 @@ def test_gateway_child_jobs_found_via_bridges(tollgate, gitlab, redis, logdir):
     assert arts == ["/api/v4/projects/7/jobs/30011/artifacts/trivy-report.json"]
 
 
-def test_gateway_child_not_terminal_is_reported_pending(tollgate, gitlab, redis, logdir):
+def test_gateway_child_not_terminal_waits_then_reopens(tollgate, gitlab, redis, logdir):
+    """The parent reports success while its child still runs: no decision is recorded (no
+    deployment, no commit status), one waiting record says why, and the parent's entry is
+    parked. The child's success hook re-opens it once: decided with the child's state then."""
     tg = start(tollgate, gitlab, logdir, False)
     child_pipeline(gitlab, 3200, 3201, trivy_status="running", child_status="running")
     post(tg, pipeline_event(pipeline=3200, ref="mono", builds=(("build", 3300, "success"),)), "uuid-3200")
-    rec = wait_until(lambda: answered(redis, 3200), what="a decision")
-    assert (rec["decision"], rec["details"]["rule"]) == ("block", "require_jobs")
+    rec = wait_until(lambda: next((r for r in audit(redis) if r["action"] == "waiting"), None), what="waiting")
+    assert (rec["pipeline"], rec["environment"], rec["decision"]) == (3200, "mono", "block")
     assert rec["reasons"][0] == "required job trivy-scan (child pipeline 3201) is running"
-    assert rec["details"]["children"]["pending"] is True
-    assert gitlab.requests("trigger") == []
+    assert rec["details"]["children"]["pending"] is True and rec["details"]["parked"] == "parked"
+    assert rec["details"]["event_uuid"] == "uuid-3200"
+    wait_until(lambda: redis.cmd("XPENDING", "tg:events", "tg:workers")[0] == 0, what="the parent handled")
+    assert redis.cmd("EXISTS", "tg:deploy:7:3200:mono") == 0
+    assert redis.cmd("HGET", "tg:waiting:7:3200", "event_uuid") == b"uuid-3200"
+    assert 0 < redis.cmd("PTTL", "tg:waiting:7:3200") <= 7 * 24 * 3600 * 1000
+    assert answered(redis, 3200) is None and gitlab.requests("status") == [] and gitlab.requests("trigger") == []
+
+    child_pipeline(gitlab, 3200, 3201)  # the child finished: trivy-scan's latest run succeeded
+    serve_report(gitlab, 7, 32011, CLEAN)
+    child = pipeline_event(pipeline=3201, ref="mono", source="parent_pipeline", parent=(7, 3200, 32000),
+                           builds=(("trivy-scan", 32011, "success"),))
+    post(tg, child, "uuid-3201")
+    wait_until(lambda: redis.cmd("HGET", "tg:deploy:7:3200:mono", "state") == b"triggered", what="parent deployed")
+    rec = answered(redis, 3200)
+    assert rec["decision"] == "deploy" and rec["details"]["event_uuid"] == "uuid-3200"
+    reopened = [r["details"]["idempotency_key"] for r in audit(redis) if r["action"] == "received"]
+    assert reopened[:2] == ["idem-uuid-3200", "idem-uuid-3201"] and len(reopened) == 3
+    assert re.fullmatch(r"reopen:7:3200:7:3201:success:[0-9a-f]{16}", reopened[2]), reopened[2]
+    # the child is never decided as a deployment: no record, no status
+    assert redis.cmd("EXISTS", "tg:deploy:7:3201:mono") == 0
+    assert {int(s["form"]["pipeline_id"]) for s in gitlab.requests("status")} == {3200}
+    # the parked copy went with the decision; a second delivery of the child's hook re-opens nothing
+    wait_until(lambda: redis.cmd("HEXISTS", "tg:waiting:7:3200", "body") == 0, what="the parked copy gone")
+    post(tg, child, "uuid-3201-again")
+    wait_until(lambda: sum(1 for r in audit(redis) if r["action"] == "received") == 4, what="the second delivery")
+    wait_until(lambda: redis.cmd("XPENDING", "tg:events", "tg:workers")[0] == 0, what="every entry handled")
+    assert redis.cmd("XLEN", "tg:events") == 4
+    assert [r["action"] for r in audit(redis) if r["pipeline"] == 3200 and r["action"] != "received"] == \
+        ["waiting", "decided", "triggered"]
+    assert len(gitlab.requests("trigger")) == 1
+
+
+def test_gateway_child_ending_during_the_lookup_reopens_at_once(tollgate, gitlab, redis, logdir):
+    """A child's terminal hook handled while the parent's worker lists the children (between
+    its read of the children generation and its park) must not be lost: the parent is not
+    left parked on a stale view but re-queued at once, and then waits on the current one."""
+    tg = start(tollgate, gitlab, logdir, False)
+    child_pipeline(gitlab, 3800, 3801, trivy_status="running", child_status="running")
+    gitlab.before_next("bridges", lambda: redis.cmd("HINCRBY", "tg:waiting:7:3800", "gen", 1))
+    post(tg, pipeline_event(pipeline=3800, ref="mono", builds=(("build", 3900, "success"),)), "uuid-3800")
+    wait_until(lambda: redis.cmd("HGET", "tg:waiting:7:3800", "body") is not None, what="parked")
+    wait_until(lambda: redis.cmd("XPENDING", "tg:events", "tg:workers")[0] == 0, what="every entry handled")
+    keys = [r["details"]["idempotency_key"] for r in audit(redis) if r["action"] == "received"]
+    first = next(i for i, _ in redis.stream("tg:events"))
+    assert keys == ["idem-uuid-3800", "reopen:7:3800:g1:" + first]
+    waits = [r["details"]["parked"] for r in audit(redis) if r["action"] == "waiting"]
+    assert waits == ["re-queued: a child ended meanwhile"]  # the second wait is the same state: one record
+    assert redis.cmd("HGET", "tg:waiting:7:3800", "gen") == b"1"
+    assert redis.cmd("EXISTS", "tg:deploy:7:3800:mono") == 0 and gitlab.requests("status") == []
 
 
 def test_gateway_bridges_error_retries(tollgate, gitlab, redis, logdir):

@@ -92,6 +92,8 @@ class Worker:
         assert r.status == 202, r.body
 
     def deliver_new(self, concurrent, order="sent"):
+        for project, pipeline, bridges, jobs in self.sim.gitlab_lists():  # what GitLab's API lists now
+            self.gitlab.add_pipeline(project, pipeline, bridges=bridges, jobs=jobs)
         hooks = self.sim.hooks[self.sent:]
         self.sent = len(self.sim.hooks)
         if order == "reverse":
@@ -113,8 +115,16 @@ class Worker:
         return len(hooks)
 
     def drained(self):
-        received = sum(1 for _, f in self.redis.stream("tg:audit") if json.loads(f["record"])["action"] == "received")
-        return received == self.deliveries and self.redis.cmd("XPENDING", "tg:events", "tg:workers")[0] == 0
+        """Every hook posted is received, and every queue entry (also a parent re-queued by its
+        child's end) has been read and acknowledged."""
+        received = sum(1 for _, f in self.redis.stream("tg:audit") if json.loads(f["record"])["action"] == "received"
+                       and not json.loads(f["record"])["details"]["idempotency_key"].startswith("reopen:"))
+        if received != self.deliveries or self.redis.cmd("XPENDING", "tg:events", "tg:workers")[0] != 0:
+            return False
+        last = self.redis.cmd("XREVRANGE", "tg:events", "+", "-", "COUNT", "1")
+        group = self.redis.cmd("XINFO", "GROUPS", "tg:events")[0]
+        delivered = group[group.index(b"last-delivered-id") + 1]
+        return not last or last[0][0] == delivered
 
     def feed_statuses(self):
         """GitLab's side of a commit status with pipeline_id: an external job of that pipeline."""

@@ -98,6 +98,7 @@ class State:
             self.artifacts = {}
             self.lists = {}  # (project, pipeline id) -> {"bridges": [...], "jobs": [...]}
             self.scripts = []  # [kind, where, [responses]]
+            self.before = {}  # kind -> [callables] run (once each) before answering a list request
             self.next_pipeline = 1000
             self.pipelines = []  # {"id", "project", "ref", "variables": {K: v}, "created": epoch}
             self.maintainer = True
@@ -243,6 +244,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, list(self.state.requests))
         lm = PIPELINE_LIST.match(path)
         if lm:
+            with self.state.lock:
+                pending = self.state.before.get(lm.group(3), [])
+                run = pending.pop(0) if pending else None
+            if run:
+                run()  # in-process tests only: something happens elsewhere while GitLab answers
             return self.serve_children_list(lm)
         if path == "/_control/pipelines":
             with self.state.lock:
@@ -430,6 +436,12 @@ class GitLab:
 
     def add_pipeline(self, project, pipeline, bridges=(), jobs=()):
         self.state.add_pipeline(project, pipeline, bridges, jobs)
+
+    def before_next(self, kind, fn):
+        """In-process only: fn() runs once, just before the next bridges or jobs list request
+        of that kind is answered (what happens elsewhere while Tollgate asks GitLab)."""
+        with self.state.lock:
+            self.state.before.setdefault(kind, []).append(fn)
 
     def script(self, kind, *responses, where=None):
         self.state.add_script(kind, where, responses)
