@@ -26,26 +26,8 @@ BATCH=5000
 TOKEN=bench-audit-reader-$RANDOM$RANDOM
 WEBHOOK=bench-webhook-$RANDOM$RANDOM
 
-log() { printf '[audit.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() { log "FAILED: $*"; BENCH_KEEP=1; exit 1; }
-
-for tool in redis-server redis-cli curl jq python3; do
-  command -v "$tool" >/dev/null || fail "$tool is missing"
-done
-[ -x "$ROOT/build/tollgate" ] || fail "build/tollgate not built: run make"
-
-TMP=$(mktemp -d /tmp/tollgate-audit-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/bench/lib.sh"
+bench_start audit.sh redis-server redis-cli curl jq python3
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_for() { # WHAT PID COMMAND...
