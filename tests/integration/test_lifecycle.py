@@ -117,6 +117,7 @@ def test_two_success_hooks_are_one_decision(gateway, gitlab, redis):
     wait_for(redis, 7, 7100, "production", "triggered")
     settled(redis, 2)
     assert actions(redis).count("decided") == 1 and len(gitlab.requests("trigger")) == 1
+    assert "kept" not in actions(redis)  # a redelivery (same status, same builds) is only received
 
 
 def test_running_after_success_changes_nothing(gateway, gitlab, redis):
