@@ -133,6 +133,7 @@ class Run:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--short", action="store_true", help="fewer deployments (what make test runs)")
+    ap.add_argument("--rows", help="also append the figures here as JSON lines (tests/chaos/run.py)")
     a = ap.parse_args()
     logdir = ROOT / "tests" / "log" / "chaos_once"
     shutil.rmtree(logdir, ignore_errors=True)
@@ -158,6 +159,10 @@ def main():
     ]
     for figure, measured, target, met in rows:
         print("| %s | %s | %s | %s |" % (figure, measured, target, "yes" if met else "**no**"))
+    if a.rows:
+        with open(a.rows, "a") as f:
+            for figure, measured, target, met in rows:
+                f.write(json.dumps({"figure": figure, "measured": measured, "target": target, "met": met}) + "\n")
     return 0 if all(r[3] for r in rows) else 1
 
 
