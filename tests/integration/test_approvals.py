@@ -100,6 +100,9 @@ def pending(tg, gitlab, redis, pipeline, ref="main", env="production", user="dor
     wait_state(redis, pipeline, env, "pending_approval")
     did = deployment_id(pipeline, env)
     wait_until(lambda: deploy_state(redis, pipeline, env).get("approval_id") == did, what="the approval id")
+    # the id is written before the request's audit record: tests that count records start after it
+    wait_until(lambda: any(r["details"].get("id") == did for r in records(redis, "approval_requested")),
+               what="the approval_requested record")
     return did
 
 
