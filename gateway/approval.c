@@ -324,10 +324,12 @@ struct closing {
 
 /* Closings that are Tollgate's (or people's) reason post canceled, never failed: the status is
  * an external job of the pipeline, and failed would turn a green pipeline red (README, "What
- * GitLab shows"). */
+ * GitLab shows"). A withdrawal posts skipped, which GitLab's composite status counts as
+ * passing: canceled would hold the pipeline canceled for good, and a retried job that turns
+ * it green again could never be re-decided. */
 static const struct closing expired_closing = {"expired", "canceled", TG_TEXT_EXPIRED};
 static const struct closing superseded_closing = {"superseded", "canceled", TG_TEXT_SUPERSEDED};
-static const struct closing withdrawn_closing = {"withdrawn", "canceled", TG_TEXT_WITHDRAWN};
+static const struct closing withdrawn_closing = {"withdrawn", "skipped", TG_TEXT_WITHDRAWN};
 
 static void on_closed(struct tg_work *w, const char *key, const struct closing *c, const char *detail)
 {

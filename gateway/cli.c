@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pwd.h>
+#include <unistd.h>
 
 struct tg_config *tg_cli_config(const char *path)
 {
@@ -28,5 +30,9 @@ redisContext *tg_cli_redis(const struct tg_config *cfg, const char *url)
 void tg_cli_operator(char *out, size_t outlen, const char *given)
 {
     const char *who = given ? given : getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+    if (who == NULL || *who == '\0') { /* cron, systemd, containers: no USER; the account still says who */
+        const struct passwd *pw = getpwuid(geteuid());
+        who = pw ? pw->pw_name : NULL;
+    }
     snprintf(out, outlen, "operator:%s", who && *who ? who : "unknown");
 }

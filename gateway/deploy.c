@@ -50,8 +50,11 @@
 
 /* KEYS: deploy, pending, notify. ARGV: state, now, expiry, status, builds, rank, final ttl,
  * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h), checked
- * in this order: an echo, an older event (lower rank, whenever it arrives), the same status,
- * then re-decision and withdrawal; anything else keeps the deployment as it is. */
+ * in this order: an older event (lower rank, whenever it arrives), an echo (the same builds,
+ * and the same status or the one Tollgate's own commit status makes GitLab compute), the same
+ * status, then re-decision and withdrawal; anything else keeps the deployment as it is. Every
+ * event that is not older raises the record to its run (rank, builds, status), so what an
+ * event does depends on the newest run known, not on the order the events came in. */
 static const char decide_lua[] = WITHDRAW_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', 'verdict',\n"
     "                     'last_action', 'redecided_from')\n"
@@ -66,9 +69,19 @@ static const char decide_lua[] = WITHDRAW_LUA
     "  return {'created', ARGV[1], '1', 'decided', ''}\n"
     "end\n"
     "local v = tonumber(h[5] or '1')\n"
-    "if h[3] == ARGV[5] then return {'echo', h[1], tostring(v), h[7] or 'decided', h[8] or ''} end\n"
     "if tonumber(ARGV[6]) < tonumber(h[4] or '0') then return {'kept', h[1], tostring(v), 'stale'} end\n"
-    "if h[2] == ARGV[4] then return {'kept', h[1], tostring(v), 'same_status'} end\n"
+    /* what GitLab computes from the same jobs plus Tollgate's own status: failed for blocked
+     * and failed ones; success for a request withdrawn because it was canceled (the skipped
+     * status posted on withdrawal passes again) */
+    "local own = (h[1] == 'blocked' or h[1] == 'failed' or h[1] == 'unknown') and 'failed'\n"
+    "            or (h[1] == 'withdrawn' and h[2] == 'canceled') and 'success' or nil\n"
+    "if h[3] == ARGV[5] and (h[2] == ARGV[4] or own == ARGV[4]) then\n"
+    "  return {'echo', h[1], tostring(v), h[7] or 'decided', h[8] or ''}\n"
+    "end\n"
+    "local function raise()\n"
+    "  redis.call('HSET', KEYS[1], 'status', ARGV[4], 'builds', ARGV[5], 'rank', ARGV[6])\n"
+    "end\n"
+    "if h[2] == ARGV[4] then raise() return {'kept', h[1], tostring(v), 'same_status'} end\n"
     "local red = h[2] == 'failed' or h[2] == 'canceled' or h[2] == 'manual'\n"
     "local redo = h[1] == 'skipped' or h[1] == 'blocked' or h[1] == 'withdrawn'\n"
     "if redo and red and ARGV[4] == 'success' then\n"
@@ -88,7 +101,12 @@ static const char decide_lua[] = WITHDRAW_LUA
     "end\n"
     "local acted = {approved = 1, decided = 1, triggering = 1, sending = 1, reconciling = 1, retry_wait = 1,\n"
     "               triggered = 1, unknown = 1, failed = 1}\n"
-    "return {'kept', h[1], tostring(v), acted[h[1]] and 'acted' or 'not_redecidable'}\n";
+    "if acted[h[1]] then\n" /* final: status and builds stay those it was decided on */
+    "  redis.call('HSET', KEYS[1], 'rank', ARGV[6])\n"
+    "  return {'kept', h[1], tostring(v), 'acted'}\n"
+    "end\n"
+    "raise()\n"
+    "return {'kept', h[1], tostring(v), 'not_redecidable'}\n";
 
 /* KEYS: (unused), pending, notify. ARGV: deployment key prefix of the pipeline, now, job id,
  * job status, final ttl. A job of a newer run than the decided hook's (higher id) that failed

@@ -50,7 +50,8 @@ void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long proje
 struct tg_deploy_event {
     const char *status; /* the pipeline status decided on: success, failed, canceled, skipped (or
                            manual, where the policy treats it as success) */
-    const char *builds; /* fingerprint of builds[] (lifecycle.h): equal means an echo */
+    const char *builds; /* fingerprint of builds[] (lifecycle.h): equal, with an echo's status,
+                           means an echo */
     long long rank;     /* the highest job id in builds[]: a retry creates a higher one */
 };
 
@@ -58,7 +59,8 @@ enum tg_decide_outcome {
     TG_DECIDE_CREATED,   /* the first decision of this deployment */
     TG_DECIDE_REDECIDED, /* a skip/block/withdrawal for failed or canceled, replaced on success */
     TG_DECIDE_WITHDRAWN, /* pending approval, and the pipeline turned failed or canceled */
-    TG_DECIDE_ECHO,      /* the builds of the event that made the current decision: nothing new */
+    TG_DECIDE_ECHO,      /* the builds of the newest run known, and its status or the one
+                            Tollgate's own commit status makes GitLab compute: nothing new */
     TG_DECIDE_KEPT,      /* a later event that does not change the decision (why says which rule) */
 };
 
@@ -76,7 +78,8 @@ struct tg_decide_result {
 /* Applies one terminal event's decision d to the deployment at key, in one script (so
  * events of one pipeline handled by several workers at once end as if handled one by one):
  * creates it; or keeps it (an echo, an older event, the same status again, or a deployment
- * already acted on); or re-decides it (skipped, blocked or withdrawn for failed/canceled,
+ * already acted on; every event not older makes its run the newest known: rank, and unless
+ * acted on, status and builds); or re-decides it (skipped, blocked or withdrawn for failed/canceled,
  * now success); or withdraws a pending approval whose pipeline turned failed/canceled (its
  * votes voided). Returns 0 with out filled, -1 on a Redis failure. */
 int tg_deploy_decide(redisContext *c, const char *prefix, const char *key, const struct tg_deploy_new *d,

@@ -23,20 +23,44 @@ struct ops {
     long long project, pipeline;
 };
 
-/* Records the operator's action (details stolen). Returns -1 when the action must not go on:
- * the record failed and audit.fail_closed is set. */
-static int ops_audit(const struct tg_config *cfg, redisContext *rc, const char *action, const char *actor,
-                     json_t *details)
+/* Records the operator's action r (its details stolen). Returns -1 when the action must not
+ * go on: the record failed and audit.fail_closed is set. */
+static int ops_record(const struct tg_config *cfg, redisContext *rc, const struct tg_audit_record *r)
 {
     char err[256];
     struct tg_audit *a = tg_audit_new(cfg);
-    struct tg_audit_record r = {.action = action, .actor = actor, .details = details};
-    int failed = tg_audit_append(a, rc, &r, err, sizeof err);
+    int failed = tg_audit_append(a, rc, r, err, sizeof err);
     if (failed)
         fprintf(stderr, "tollgate: %s%s\n", err, cfg->audit.fail_closed ? " (audit.fail_closed: not done)" : "");
     tg_audit_free(a);
-    json_decref(details);
+    json_decref(r->details);
     return failed && cfg->audit.fail_closed ? -1 : 0;
+}
+
+/* The same for an action that concerns no deployment. */
+static int ops_audit(const struct tg_config *cfg, redisContext *rc, const char *action, const char *actor,
+                     json_t *details)
+{
+    struct tg_audit_record r = {.action = action, .actor = actor, .details = details};
+    return ops_record(cfg, rc, &r);
+}
+
+/* The replayed record of a retrigger names the deployment's project, pipeline, environment,
+ * ref and sha (from its record), so the pipeline's audit query shows it. */
+static int retrigger_audit(const struct tg_config *cfg, redisContext *rc, const char *key, const char *actor,
+                           const char *state)
+{
+    redisReply *rec = tg_deploy_load(rc, key);
+    const char *pipeline = tg_deploy_field(rec, "pipeline");
+    struct tg_audit_record r = {.action = "replayed", .actor = actor, .project = tg_deploy_field(rec, "project"),
+                                .ref = tg_deploy_field(rec, "ref"), .sha = tg_deploy_field(rec, "sha"),
+                                .pipeline = pipeline ? atoll(pipeline) : 0,
+                                .environment = tg_deploy_field(rec, "environment"),
+                                .details = json_pack("{s:s, s:s, s:s}", "deployment", key, "previous_state", state,
+                                                     "what", "retrigger")};
+    int failed = ops_record(cfg, rc, &r);
+    freeReplyObject(rec);
+    return failed;
 }
 
 /* The deployment's state into out ("missing" when there is none). */
@@ -55,8 +79,7 @@ static int retrigger(const struct tg_config *cfg, redisContext *rc, const char *
         fprintf(stderr, "tollgate: %s is %s; only unknown or failed deployments can be retriggered\n", key, state);
         return 1;
     }
-    if (ops_audit(cfg, rc, "replayed", actor, json_pack("{s:s, s:s, s:s}", "deployment", key, "previous_state",
-                                                        state, "what", "retrigger")))
+    if (retrigger_audit(cfg, rc, key, actor, state))
         return 2;
     if (tg_deploy_retrigger(rc, cfg->redis.prefix, key, detail, sizeof detail)) {
         fprintf(stderr, "tollgate: %s became %s meanwhile; not retriggered\n", key, detail);

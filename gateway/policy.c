@@ -243,7 +243,7 @@ static int in_scope(const struct pol_exception *x, const char *project, const ch
 {
     int ok = x->projects == NULL;
     for (char **p = x->projects; p && *p && !ok; p++)
-        ok = tg_glob_match(*p, project);
+        ok = tg_glob_match_project(*p, project);
     for (char **e = x->environments; ok && e && *e; e++)
         if (strcmp(*e, env) == 0)
             return 1;
@@ -807,7 +807,7 @@ int tg_policy_ignored(const struct tg_policy_set *ps, const struct tg_event *ev,
         return 1;
     }
     for (size_t i = 0; ps->ignore_projects && ps->ignore_projects[i]; i++)
-        if (tg_glob_match(ps->ignore_projects[i], ev->project_path)) {
+        if (tg_glob_match_project(ps->ignore_projects[i], ev->project_path)) {
             snprintf(why, whylen, "project %.200s matches ignore_projects \"%.100s\" (%.200s)", ev->project_path,
                      ps->ignore_projects[i], ps->ignore_where[i]);
             return 1;

@@ -324,7 +324,7 @@ void tg_template_set_free(struct tg_template_set *ts)
 const struct tg_template *tg_template_match(const struct tg_template_set *ts, const char *project_path)
 {
     for (size_t i = 0; i < ts->n; i++)
-        if (tg_glob_match(ts->items[i].match_project, project_path))
+        if (tg_glob_match_project(ts->items[i].match_project, project_path))
             return &ts->items[i];
     return NULL;
 }

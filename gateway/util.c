@@ -245,6 +245,11 @@ int tg_glob_match(const char *pattern, const char *s)
     return fnmatch(pattern, s, 0) == 0;
 }
 
+int tg_glob_match_project(const char *pattern, const char *path)
+{
+    return fnmatch(pattern, path, FNM_CASEFOLD) == 0;
+}
+
 char *tg_read_file(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

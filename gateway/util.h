@@ -44,6 +44,10 @@ int tg_parse_int(const char *s, long long min, long long max, long long *out);
 
 /* Shell-style glob ('*', '?', '[...]') of a whole string; returns 1 on match. */
 int tg_glob_match(const char *pattern, const char *s);
+/* The same glob on a GitLab project path ("group/sub/project"), ignoring case: GitLab paths
+ * are unique regardless of case and resolve in any case, so a glob naming shop/helm-charts
+ * names shop/Helm-Charts too (ignore_projects, exceptions' projects, templates' match). */
+int tg_glob_match_project(const char *pattern, const char *path);
 
 /* Reads a whole file into a NUL-terminated heap buffer; caller frees. NULL with errno set. */
 char *tg_read_file(const char *path, size_t *len);

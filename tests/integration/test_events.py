@@ -77,6 +77,8 @@ CASES = {
                       ("ignored", 'matches ignore_projects "shop/helm-charts"'), None),
     "chart project by glob": (dict(ref="main", path="platform/charts/cart"),
                               ("ignored", 'matches ignore_projects "*/charts/*"'), None),
+    "chart project in another case": (dict(ref="main", path="Shop/Helm-Charts"),
+                                      ("ignored", 'matches ignore_projects "shop/helm-charts"'), None),
 }
 
 

@@ -117,6 +117,7 @@ def test_two_success_hooks_are_one_decision(gateway, gitlab, redis):
     wait_for(redis, 7, 7100, "production", "triggered")
     settled(redis, 2)
     assert actions(redis).count("decided") == 1 and len(gitlab.requests("trigger")) == 1
+    assert "kept" not in actions(redis)  # a redelivery (same status, same builds) is only received
 
 
 def test_running_after_success_changes_nothing(gateway, gitlab, redis):
@@ -206,3 +207,56 @@ def test_manual_counts_as_success_only_where_the_policy_says_so(tollgate, gitlab
     settled(redis, 2)
     assert deploy_state(redis, 7700, "production") == {}  # production has no manual_as_success: not terminal
     assert actions(redis).count("decided") == 1
+
+
+def test_a_kept_hook_raises_the_rank_so_an_older_success_loses(gateway, gitlab, redis):
+    """Staging, in this order: failed (job 8001), failed (job 8003, a later run), success
+    (job 8002, older than 8003). The second failed is kept (same status) but makes 8003 the
+    newest run known, so the success of the run before it deploys nothing."""
+    tg = gateway(workers=1)
+    serve_report(gitlab, 7, 8002, pipelines.REPORTS / CLEAN)
+    for job, status in ((8001, "failed"), (8003, "failed"), (8002, "success")):
+        post(tg, pipeline_event(pipeline=8000, ref="dev", status=status, builds=scan(job, status)))
+        settled(redis, {8001: 1, 8003: 2, 8002: 3}[job])
+    st = deploy_state(redis, 8000, "staging")
+    assert st["state"] == "skipped" and st["rank"] == "8003" and st["status"] == "failed"
+    kept = [r["details"]["rule"] for r in audit_actions(redis) if r["action"] == "kept"]
+    assert kept == ["same_status", "stale"] and gitlab.requests("trigger") == []
+
+
+# Sets of hooks of one pipeline (status, job id offset, report) whose newest run (highest job
+# id) decides, and the state every order of them must end in on three processes.
+SHUFFLED = [
+    ("production", (("success", 1, HIGHS), ("success", 3, HIGHS), ("failed", 2, None)), "pending_approval"),
+    ("production", (("failed", 1, None), ("success", 3, HIGHS), ("canceled", 2, None)), "pending_approval"),
+    ("staging", (("failed", 1, None), ("canceled", 2, None), ("success", 3, CLEAN)), "triggered"),
+]
+
+
+def test_the_final_state_depends_on_the_set_of_hooks_not_their_order(gateway, gitlab, redis):
+    """Every order of each set, sent round-robin to three gateway processes sharing one Redis:
+    one final state per set, the newest run's status recorded, at most one trigger each. Each
+    order is a pipeline of a project of its own (a newer pipeline of one project and ref would
+    supersede the older ones' requests)."""
+    import itertools
+    tgs = [gateway() for _ in range(3)]
+    pipeline, sent, want = 8100, 0, {}
+    for env, hooks, final in SHUFFLED:
+        for order in itertools.permutations(hooks):
+            pipeline += 1
+            ref = "main" if env == "production" else "dev"
+            for status, offset, report in hooks:
+                if report:
+                    serve_report(gitlab, pipeline, pipeline * 10 + offset, pipelines.REPORTS / report)
+            for status, offset, _ in order:
+                post(tgs[sent % 3], pipeline_event(pipeline=pipeline, ref=ref, status=status, project_id=pipeline,
+                                                   path="shop/svc%d" % pipeline,
+                                                   builds=scan(pipeline * 10 + offset, status)))
+                sent += 1
+            want[pipeline] = (env, final, str(pipeline * 10 + 3), [o[0] for o in order])
+    settled(redis, sent)
+    for pipeline, (env, final, rank, order) in want.items():
+        st = wait_for(redis, pipeline, pipeline, env, final)
+        assert st["rank"] == rank and st["status"] == "success", (pipeline, order, st)
+    triggered = [t["form"]["variables[UPSTREAM_PIPELINE]"] for t in gitlab.requests("trigger")]
+    assert sorted(triggered) == sorted({str(p) for p, w in want.items() if w[1] == "triggered"})

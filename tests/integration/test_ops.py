@@ -43,8 +43,30 @@ def test_retrigger_a_failed_deployment(gateway, gitlab, redis):
     assert st["attempts"] == "2" and len(gitlab.requests("trigger")) == 2
     replayed = [r for r in audit_actions(redis) if r["action"] == "replayed"]
     assert replayed[0]["actor"] == "operator:olga" and replayed[0]["details"]["previous_state"] == "failed"
+    # the pipeline's audit query (project, pipeline, environment) shows the operator's re-run
+    assert (replayed[0]["project"], replayed[0]["pipeline"], replayed[0]["environment"]) == ("shop/cart", 300, "staging")
+    assert replayed[0]["ref"] == "dev" and replayed[0]["sha"] == "%040x" % (300 * 7919)
     p = tg_cli(tg, "retrigger", "--project", "7", "--pipeline", "300", "--environment", "staging")
     assert p.returncode == 1 and "triggered" in p.stderr  # a triggered deploy is never re-sent
+
+
+def test_retrigger_without_operator_names_the_account(gateway, gitlab, redis):
+    """No --operator and no USER/SUDO_USER (cron, systemd, a container): the account that ran
+    the command is the actor, never operator:unknown."""
+    import os
+    import pwd
+    tg = gateway()
+    serve_report(gitlab, 7, 501, pipelines.REPORTS / CLEAN)
+    gitlab.script("trigger", {"status": 404, "message": "404 Project Not Found"})
+    post(tg, pipeline_event(pipeline=302, ref="dev"))
+    wait_state(redis, 302, "staging", "failed")
+    env = {k: v for k, v in tg.env.items() if k not in ("USER", "SUDO_USER")}
+    p = subprocess.run([str(harness.TOLLGATE), "retrigger", "-c", str(tg.config), "--project", "7", "--pipeline",
+                        "302", "--environment", "staging"], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    replayed = wait_until(lambda: [r for r in audit_actions(redis) if r["action"] == "replayed"], what="replayed")
+    assert replayed[0]["actor"] == "operator:" + pwd.getpwuid(os.geteuid()).pw_name
+    assert replayed[0]["pipeline"] == 302
 
 
 def test_dead_letters_listed_requeued_and_dropped(gateway, redis):

@@ -73,7 +73,16 @@ class Worker:
         r = harness.curl(self.gateways[0].url + "/api/v1/deployments/%s/approve" % did,
                          headers={"Authorization": "Bearer " + spec["token"], "Content-Type": "application/json"},
                          body=b"{}")
-        assert r.status == 200 and r.json()["outcome"] == spec.get("outcome", "quorum"), r.body
+        want = int(spec.get("status", 200))
+        assert r.status == want, (r.status, r.body)
+        if want == 200:
+            assert r.json()["outcome"] == spec.get("outcome", "quorum"), r.body
+        for text in spec.get("body_contains", []):
+            assert text in r.body.decode(), r.body
+
+    def step_status(self, spec):
+        """Another tool's commit status with pipeline_id: {pipeline, name, state}."""
+        self.sim.pipelines[spec["pipeline"]].post_status(spec["name"], spec["state"])
 
     def step_artifact(self, spec):
         data = harness.fixture_bytes(spec["fixture"])
@@ -190,7 +199,7 @@ class Worker:
 
     def run_step(self, step, where):
         """True when step was a worker step."""
-        for name in ("pipeline", "jobs", "artifact", "script", "resend", "approve"):
+        for name in ("pipeline", "jobs", "artifact", "script", "resend", "approve", "status"):
             if name in step:
                 getattr(self, "step_" + name)(step[name])
                 return True

@@ -68,6 +68,12 @@ static const struct glob_row globs[] = {
     {"v*", "v1.2.3", 1}, {"feature-?", "feature-a", 1}, {"*", "anything/at/all", 1}, {"dev", "Dev", 0},
 };
 
+/* Project paths ignore case (GitLab's paths are unique regardless of case); refs do not. */
+static const struct glob_row project_globs[] = {
+    {"*/helm-charts", "shop/Helm-Charts", 1}, {"shop/*", "SHOP/cart", 1}, {"shop/cart", "shop/cart", 1},
+    {"shop/cart", "shop/carts", 0}, {"*/charts/*", "platform/Charts/cart", 1},
+};
+
 struct esc_row {
     const char *name, *in;
     size_t len;
@@ -103,6 +109,9 @@ int main(void)
     UNIT_STREQ("rfc3339", ts, "2026-11-26T14:21:02.250Z");
     for (size_t i = 0; i < TG_ARRAY_SIZE(globs); i++)
         UNIT_CHECK(globs[i].s, tg_glob_match(globs[i].pattern, globs[i].s) == globs[i].want);
+    for (size_t i = 0; i < TG_ARRAY_SIZE(project_globs); i++)
+        UNIT_CHECK(project_globs[i].s,
+                   tg_glob_match_project(project_globs[i].pattern, project_globs[i].s) == project_globs[i].want);
     for (size_t i = 0; i < TG_ARRAY_SIZE(escapes); i++) {
         struct tg_buf b;
         tg_buf_init(&b);
