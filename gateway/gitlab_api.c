@@ -529,6 +529,19 @@ int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request
     return res->status == 201 ? 0 : -1;
 }
 
+int tg_gitlab_cancel_pipeline(struct tg_gitlab_api *api, const char *project, long long pipeline_id,
+                              struct tg_gitlab_result *res)
+{
+    struct exchange ex = {.api = api};
+    char *p = escape(api, project);
+    char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/cancel", api->base, p, pipeline_id);
+    tg_buf_init(&ex.body);
+    perform(api, url, "", &ex, res);
+    tg_buf_dispose(&ex.body);
+    free(url), free(p);
+    return res->status >= 200 && res->status < 300 ? 0 : -1;
+}
+
 /* Cuts s to at most max bytes without splitting a UTF-8 character; returns a heap copy. */
 static char *cut_utf8(const char *s, size_t max)
 {

@@ -78,6 +78,12 @@ int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, lon
  * 0 when GitLab created the pipeline (201), -1 otherwise. */
 int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request *req, struct tg_gitlab_result *res);
 
+/* POST /projects/:id/pipelines/:pipeline_id/cancel with the api_token (doc/api/pipelines.md,
+ * "Cancel a pipeline's jobs"; Developer). project is the path or id as given to the trigger.
+ * Returns 0 on 2xx, else -1 with res filled. */
+int tg_gitlab_cancel_pipeline(struct tg_gitlab_api *api, const char *project, long long pipeline_id,
+                              struct tg_gitlab_result *res);
+
 /* Reconciliation: is there a trigger pipeline carrying the marker? */
 struct tg_gitlab_marker_query {
     const char *project;        /* the chart project (path or id) */

@@ -218,3 +218,51 @@ def test_triggered_record_follows_the_trigger_when_the_audit_sink_fails_for_a_wh
     lines = [json.loads(line) for line in sink.read_text().splitlines()]
     assert [line["pipeline"] for line in lines if line["action"] == "triggered"] == [330]
     assert len([s for s in gitlab.requests("status") if s["form"]["state"] == "success"]) == 1  # not repeated
+
+
+def _paused_after_sending(gateway, gitlab, redis, logdir, point, pipeline):
+    """Gateway A records `sending` and is held at `point` (TOLLGATE_STALL_AT) past its lease;
+    gateway B's sweep reconciles, finds nothing after the settle window and sends attempt 2;
+    then A is let go (the tester held A in gdb for 14 s: 2 pipelines, 1 triggered record)."""
+    release = logdir / ("release-%d" % pipeline)
+    a = gateway(workers=1, settle="1s", env={"TOLLGATE_STALL_AT": point, "TOLLGATE_STALL_UNTIL": str(release)})
+    start_one(gitlab, a, pipeline)
+    wait_until(lambda: [l for l in a.log_lines() if l.get("event") == "stall_point"], what="A held at " + point)
+    b = gateway(workers=1, settle="1s")
+    st = wait_state(redis, pipeline, "triggered", timeout=30)
+    assert st["attempts"] == "2"
+    release.write_text("go")
+    return a, b
+
+
+def test_f3_paused_before_the_request_leaves_sends_nothing(gateway, gitlab, redis, logdir):
+    a, _ = _paused_after_sending(gateway, gitlab, redis, logdir, "sending", 330)
+    wait_until(lambda: [l for l in a.log_lines() if l.get("event") == "send_withheld"], what="A to withhold its send")
+    st, created = assert_exactly_once(redis, gitlab, 330)
+    assert created["variables"]["TOLLGATE_DEPLOYMENT"] == deployment_id(330) + "/2"
+    assert len(gitlab.requests("trigger")) == 1
+    assert not [r for r in audit(redis) if r["action"] == "duplicate_trigger"]
+
+
+def test_f3_late_201_after_the_lease_was_lost_is_recorded_and_canceled(gateway, gitlab, redis, logdir):
+    """A pause between the last check and the wire cannot be closed: the late pipeline is a
+    recorded duplicate, canceled through GitLab's API, never silent."""
+    a, _ = _paused_after_sending(gateway, gitlab, redis, logdir, "confirmed", 331)
+    did = deployment_id(331)
+    both = wait_until(lambda: len(gitlab.pipelines()) == 2 and gitlab.pipelines(), what="A's late pipeline")
+    late = [p for p in both if p["variables"]["TOLLGATE_DEPLOYMENT"] == did + "/1"][0]
+    kept = [p for p in both if p["variables"]["TOLLGATE_DEPLOYMENT"] == did + "/2"][0]
+    rec = wait_until(lambda: [r for r in audit(redis) if r["action"] == "duplicate_trigger"], what="the record")
+    assert len(rec) == 1 and rec[0]["pipeline"] == 331
+    assert rec[0]["details"]["duplicate_id"] == late["id"] and rec[0]["details"]["recorded_id"] == kept["id"]
+    assert "#%d" % kept["id"] in rec[0]["reasons"][0]
+    cancels = wait_until(lambda: gitlab.requests("cancel"), what="the cancel call")
+    assert [c["path"] for c in cancels] == ["/api/v4/projects/%s/pipelines/%d/cancel" % (
+        late["project"].replace("/", "%2F"), late["id"])]
+    assert cancels[0]["headers"]["PRIVATE-TOKEN"] == pipelines.API_TOKEN
+    assert wait_until(lambda: [p for p in gitlab.pipelines() if p.get("canceled")], what="canceled")[0]["id"] == late["id"]
+    line = wait_until(lambda: [l for l in a.log_lines() if l.get("event") == "duplicate_trigger"], what="the log")
+    assert line[0]["level"] == "error" and str(late["id"]) in line[0]["msg"] and str(kept["id"]) in line[0]["msg"]
+    st = state(redis, 331)
+    assert st["state"] == "triggered" and st["downstream_id"] == str(kept["id"])
+    assert len([r for r in audit(redis) if r["action"] == "triggered" and r["pipeline"] == 331]) == 1

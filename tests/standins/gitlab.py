@@ -6,6 +6,7 @@ tests/fixtures/gitlab/api/), recording every request, and able to misbehave on c
     GET  /api/v4/projects/:id/jobs/:job_id/artifacts/*path   PRIVATE-TOKEN; 200 file / 404
     POST /api/v4/projects/:id/trigger/pipeline               form token, ref, variables[K]; 201 pipeline
     POST /api/v4/projects/:id/statuses/:sha                  PRIVATE-TOKEN; form state, name, ...; 201 status
+    POST /api/v4/projects/:id/pipelines/:pipeline_id/cancel  PRIVATE-TOKEN; 200 pipeline, status canceled
     GET  /api/v4/projects/:id/pipelines/:pipeline_id/bridges PRIVATE-TOKEN; bridge jobs with downstream_pipeline
     GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs    PRIVATE-TOKEN; jobs, newest first, retried left out
          (both: doc/api/jobs.md "List pipeline bridges" / "List pipeline jobs"; paginated with
@@ -66,6 +67,7 @@ STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
 PIPELINE_LIST = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/(bridges|jobs)$")
 PIPELINES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines$")
 VARIABLES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/variables$")
+CANCEL = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/cancel$")
 
 
 def iso(t):
@@ -314,7 +316,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_control/"):
             return self.control(path, json.loads(raw or b"{}"))
         form = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
-        for kind, rx in (("trigger", TRIGGER), ("status", STATUS)):
+        for kind, rx in (("trigger", TRIGGER), ("status", STATUS), ("cancel", CANCEL)):
             m = rx.match(path)
             if m:
                 self.state.record({"kind": kind, "method": "POST", "path": path, "headers": dict(self.headers),
@@ -369,6 +371,21 @@ class Handler(BaseHTTPRequestHandler):
         if not found:
             return self.reply(404, {"message": "404 Not found"})
         self.reply(200, [{"variable_type": "env_var", "key": k, "value": v} for k, v in found[0]["variables"].items()])
+
+    def serve_cancel(self, m, form):
+        """POST /projects/:id/pipelines/:pipeline_id/cancel (doc/api/pipelines.md "Cancel a
+        pipeline's jobs"): a Developer's PRIVATE-TOKEN; 200 with the pipeline, status canceled."""
+        if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+            return self.reply(401, {"message": "401 Unauthorized"})
+        project, pid = urllib.parse.unquote(m.group(1)), int(m.group(2))
+        with self.state.lock:
+            found = [p for p in self.state.pipelines if p["project"] == project and p["id"] == pid]
+            if found:
+                found[0]["entity"]["status"] = "canceled"
+                found[0]["canceled"] = True
+        if not found:
+            return self.reply(404, {"message": "404 Not found"})
+        self.reply(200, found[0]["entity"])
 
     def serve_status(self, m, form):
         if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
