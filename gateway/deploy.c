@@ -172,7 +172,8 @@ static const char duplicate_lua[] = TG_OUTBOX_LUA
     "return {'duplicate', other, outbox_put(KEYS[2], KEYS[3], KEYS[1], effect, ARGV[2])}\n";
 
 /* KEYS: deploy, inflight, retry, reconcile, outbox, outbox data. ARGV: owner, now, outcome,
- * a, b, final ttl, effect, effect due, settle_until, reconcile checks. The state change and
+ * a, b, final ttl, effect, effect due, settle_until, reconcile checks, reconcile scanned id
+ * (reconcile.c's progress over the listing). The state change and
  * its effect are one script: neither exists without the other. Only the owner (the sender,
  * or the worker that took the reconciliation) records; a real 201 also resolves unknown. */
 static const char finish_lua[] = TG_OUTBOX_LUA
@@ -194,6 +195,7 @@ static const char finish_lua[] = TG_OUTBOX_LUA
     "elseif ARGV[3] == 'reconcile' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'reconciling', 'lease_until', ARGV[4], 'error', ARGV[5],\n"
     "             'settle_until', ARGV[9], 'reconcile_checks', ARGV[10], 'updated_at', ARGV[2])\n"
+    "  if ARGV[11] ~= '0' then redis.call('HSET', KEYS[1], 'reconcile_scanned', ARGV[11]) end\n"
     "  redis.call('ZADD', KEYS[4], ARGV[4], KEYS[1])\n"
     "elseif ARGV[3] == 'unknown' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'unknown', 'error', ARGV[5], 'reconcile_checks', ARGV[10],\n"
@@ -516,8 +518,9 @@ int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const
 {
     static const char *const outcomes[] = {"triggered", "retry", "failed", "reconcile", "unknown"};
     struct keys k;
-    char now[24], due[24], a[24], settle[24], checks[16];
+    char now[24], due[24], a[24], settle[24], checks[16], scanned[24];
     uint64_t t = tg_now_ms();
+    snprintf(scanned, sizeof scanned, "%lld", r->scanned_id);
     keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)t);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
@@ -532,7 +535,7 @@ int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const
     }
     const char *argv[] = {key, k.inflight, k.retry, k.reconcile, k.outbox, k.outbox_data, owner, now,
                           outcomes[r->outcome], a, arg_b, FINAL_TTL_S, r->effect ? r->effect : "", due,
-                          settle, checks};
+                          settle, checks, scanned};
     return eval_word(c, finish_lua, 6, argv, (int)TG_ARRAY_SIZE(argv), "ok", effect_id, idlen);
 }
 

@@ -143,6 +143,7 @@ struct tg_deploy_result {
     uint64_t next_at_ms;       /* retry: due; reconcile: next check */
     uint64_t settle_until_ms;  /* reconcile: from then on, absent means never created */
     int checks;                /* reconcile: failed attempts to ask GitLab so far */
+    long long scanned_id;      /* reconcile: pipelines up to this id were read and are not ours */
     const char *error;         /* every outcome but triggered */
     const char *effect;        /* the change's effect JSON (tg_outbox_effect), or NULL */
 };

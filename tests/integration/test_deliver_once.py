@@ -266,3 +266,81 @@ def test_f3_late_201_after_the_lease_was_lost_is_recorded_and_canceled(gateway, 
     st = state(redis, 331)
     assert st["state"] == "triggered" and st["downstream_id"] == str(kept["id"])
     assert len([r for r in audit(redis) if r["action"] == "triggered" and r["pipeline"] == 331]) == 1
+
+
+def _own_pipeline(gitlab, n=1):
+    """n trigger pipelines of the chart ref created with our own trigger token, not ours."""
+    return [gitlab.state.create_pipeline("shop/charts", {"ref": "main", "variables[SERVICE]": "other"})["id"]
+            for _ in range(n)]
+
+
+def test_f1_a_foreign_pipelines_403_does_not_hide_ours(gateway, gitlab, redis):
+    """The api_token's user owns the trigger token (README allows it): another token's trigger
+    pipelines answer 403 on their variables. Before, the scan stopped at that 403: unknown."""
+    gitlab.set_maintainer(False, owner=True)
+    foreign = gitlab.foreign_pipeline("shop/charts")
+    tg = gateway()
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 340)
+    st, created = assert_exactly_once(redis, gitlab, 340)
+    assert st["attempts"] == "1" and created["id"] > foreign
+    asked = [r["path"].split("/")[-2] for r in gitlab.requests("variables")]
+    assert str(foreign) in asked and str(created["id"]) in asked
+
+
+def test_f1_only_403s_is_the_missing_right_and_some_403s_leave_absence_unproven(gateway, gitlab, redis):
+    gitlab.set_maintainer(False, owner=True)
+    foreign = gitlab.foreign_pipeline("shop/charts")
+    tg = gateway(settle="1s")
+    gitlab.script("trigger", {"status": 502})  # nothing created; only the foreign pipeline is listed
+    start_one(gitlab, tg, 341)
+    st = wait_state(redis, 341, "unknown")
+    assert "Maintainer" in st["error"] and "#%d" % foreign in st["error"] and "403" in st["error"]
+    assert len(gitlab.requests("trigger")) == 1
+    readable = _own_pipeline(gitlab)[0]
+    gitlab.script("trigger", {"status": 502})
+    start_one(gitlab, tg, 342)
+    st = wait_state(redis, 342, "unknown", timeout=40)
+    assert "absence not proven" in st["error"] and "#%d" % foreign in st["error"], st["error"]
+    assert "#%d" % readable not in st["error"] and st["reconcile_checks"] == "4"  # checked until trigger.tries
+    assert len(gitlab.requests("trigger")) == 2  # never resent while unproven
+
+
+def test_f1_a_pipeline_deleted_between_listing_and_variables_is_skipped(gateway, gitlab, redis):
+    tg = gateway()
+    gone = _own_pipeline(gitlab)[0]
+    gitlab.script("variables", {"status": 404, "message": "404 Pipeline Not Found"})  # the first asked: `gone`
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 343)
+    st, _ = assert_exactly_once(redis, gitlab, 343)
+    assert gitlab.requests("variables")[0]["path"].endswith("/%d/variables" % gone)
+
+
+def test_f6_pages_follow_x_next_page_not_the_page_size(gateway, gitlab, redis):
+    """A server that serves 10 a page: before, page 1 (10 < 100) ended the scan; our pipeline,
+    on page 2, was missed and the deployment was sent again."""
+    gitlab.set_max_per_page(10)
+    _own_pipeline(gitlab, 12)
+    tg = gateway()
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 344)
+    st, _ = assert_exactly_once(redis, gitlab, 344)
+    assert st["attempts"] == "1" and len(gitlab.requests("trigger")) == 1
+    pages = [r["query"].get("page") for r in gitlab.requests("list")]
+    assert "2" in pages, pages
+
+
+def test_f2_a_busy_chart_ref_is_scanned_oldest_first_from_the_window(gateway, gitlab, redis, logdir):
+    """350 newer trigger pipelines on the chart ref: before, every check started at the newest
+    and ran out of time (100 ms a variables call). Pipelines are read oldest first from the
+    window's start, so ours is among the first read."""
+    release = logdir / "release-345"
+    _own_pipeline(gitlab, 3)  # before ours, inside the window
+    tg = gateway(workers=1, env={"TOLLGATE_STALL_AT": "answered", "TOLLGATE_STALL_UNTIL": str(release)})
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 345)
+    wait_until(lambda: [l for l in tg.log_lines() if l.get("event") == "stall_point"], what="the answer held")
+    _own_pipeline(gitlab, 350)
+    release.write_text("go")
+    st, created = assert_exactly_once(redis, gitlab, 345)
+    assert len(gitlab.requests("variables")) <= 4  # the 3 older ones and ours, none of the 350
