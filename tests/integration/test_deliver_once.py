@@ -344,3 +344,76 @@ def test_f2_a_busy_chart_ref_is_scanned_oldest_first_from_the_window(gateway, gi
     release.write_text("go")
     st, created = assert_exactly_once(redis, gitlab, 345)
     assert len(gitlab.requests("variables")) <= 4  # the 3 older ones and ours, none of the 350
+
+
+@pytest.fixture
+def small_disk(logdir):
+    """A 256 KiB tmpfs (issue 11's tester filled one under audit.file)."""
+    import subprocess
+    mnt = logdir / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode())
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(path):
+    """Writes until the filesystem says ENOSPC, down to single bytes."""
+    import errno
+    import os
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (65536, 4096, 256, 16, 1):
+            while True:
+                try:
+                    os.write(fd, b"x" * size)
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC
+                    break
+    finally:
+        os.close(fd)
+
+
+def _hook(tg, pipeline):
+    ev = pipeline_event(pipeline=pipeline, ref="dev", builds=(("trivy-scan", 10000 + pipeline, "success"),))
+    return harness.curl(tg.url + "/hooks/gitlab", headers=gitlab_headers(), body=json.dumps(ev).encode()).status
+
+
+def test_f4_f5_a_full_disk_under_the_file_sink_leaves_no_torn_line_and_keeps_the_gate_closed(
+        gateway, gitlab, redis, small_disk):
+    """F4: a short write(2) on a full disk left a partial line, the next record glued to it,
+    and verify failed the whole file. F5: the health probe (open + fsync, both fine on a full
+    disk) reported the sink recovered, so hooks got 202 while every write failed."""
+    from test_audit import idle, verify
+    sink = small_disk / "audit.jsonl"
+    tg = gateway(extra="audit:\n  file: '%s'\n  fail_closed: true\n" % sink)
+    start_one(gitlab, tg, 350)
+    wait_state(redis, 350, "triggered")
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0, what="the outbox to drain")
+    _fill(small_disk / "filler")
+    for p in range(351, 371):  # records until a write fails: the file's last page fills, then a short write
+        serve_report(gitlab, 7, 10000 + p, pipelines.REPORTS / CLEAN)
+        if _hook(tg, p) == 503:
+            break
+    else:
+        pytest.fail("no hook refused while the disk is full")
+    refused = p
+    wait_until(lambda: any(l.get("event") == "failing" for l in tg.log_lines()), what="the sink to fail")
+    probes = lambda: tg.metric("tollgate_audit_probes_failed_total") or 0  # noqa: E731
+    seen = probes()
+    wait_until(lambda: probes() >= seen + 3, what="three probes of the full disk")  # each found it failing
+    assert _hook(tg, refused) == 503
+    assert not any(l.get("event") == "recovered" for l in tg.log_lines())
+    text = sink.read_bytes()
+    assert text.endswith(b"\n") and all(json.loads(x) for x in text.splitlines())  # no partial line
+    (small_disk / "filler").unlink()
+    wait_until(lambda: _hook(tg, refused) == 202, what="the gate to open once the disk has room")
+    for p in range(351, refused + 1):
+        wait_state(redis, p, "triggered", timeout=30)
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0 and idle(redis), what="every record written")
+    lines = [json.loads(x) for x in sink.read_text().splitlines()]
+    assert sorted(x["seq"] for x in lines) == sorted(set(x["seq"] for x in lines))
+    rc, out, err = verify(tg)
+    assert rc == 0, out + err
