@@ -33,10 +33,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TG_MODULE "audit"
 #define MAX_CONFLICTS 64
+#define PROBE_BYTES 4096 /* the probe's write: larger than nearly every record */
 #define ONCE_TTL "2592000"
 #define MAX_INDEXES 8
 #define MAX_KEYS (4 + MAX_INDEXES)
@@ -326,6 +329,33 @@ static int sink_open(struct tg_audit *a, char *err, size_t errlen)
     return 0;
 }
 
+/* Writes len bytes at the end of the file, all or nothing: under an exclusive flock(2) (the
+ * sink's other threads and processes hold their own descriptions), so the size before the
+ * write is the line's start; a short or failed write or fsync (a full disk) is cut back to it
+ * with ftruncate, so no partial line stays for the next one to be glued to. keep: 0 cuts back
+ * even a good write (the probe). Returns 0, or -1 with errno. */
+static int append_whole(int fd, const char *buf, size_t len, int keep)
+{
+    struct stat st;
+    if (flock(fd, LOCK_EX) != 0)
+        return -1;
+    int rc = fstat(fd, &st);
+    ssize_t w = rc == 0 ? write(fd, buf, len) : -1;
+    int saved = errno;
+    if (rc == 0 && (w != (ssize_t)len || fsync(fd) != 0)) {
+        saved = w >= 0 && w != (ssize_t)len ? ENOSPC : errno;
+        rc = -1;
+    }
+    if (rc == -1 || !keep) {
+        if (w > 0 && (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0))
+            tg_log_msg(TG_LOG_ERROR, TG_MODULE, "sink_torn", "could not cut a failed write back (%s): the "
+                       "file holds a partial line", strerror(errno));
+    }
+    flock(fd, LOCK_UN);
+    errno = saved;
+    return rc;
+}
+
 static int file_sink(struct tg_audit *a, const char *line, char *err, size_t errlen)
 {
     if (a->file == NULL || *line == '\0')
@@ -334,11 +364,11 @@ static int file_sink(struct tg_audit *a, const char *line, char *err, size_t err
         return -1;
     size_t n = strlen(line);
     char *buf = tg_xasprintf("%s\n", line);
-    ssize_t w = write(a->fd, buf, n + 1); /* one write: lines from several threads never interleave */
+    int rc = append_whole(a->fd, buf, n + 1, 1); /* one write: lines from several threads never interleave */
     int saved = errno;
     free(buf);
-    if (w != (ssize_t)n + 1 || fsync(a->fd) != 0) {
-        snprintf(err, errlen, "audit file %s: %s", a->file, w < 0 ? strerror(saved) : "short write or fsync failed");
+    if (rc != 0) {
+        snprintf(err, errlen, "audit file %s: %s", a->file, strerror(saved));
         close(a->fd);
         a->fd = -1;
         return -1;
@@ -544,6 +574,14 @@ int tg_audit_append(struct tg_audit *a, redisContext *c, const struct tg_audit_r
 
 /* ---- the inbox ---- */
 
+/* Open and fsync succeed on a full disk: only a write of a record's size that is taken back
+ * shows the sink can append again (a larger record that still fails marks it failing anew). */
+static int probe_write(int fd)
+{
+    static const char zeros[PROBE_BYTES];
+    return append_whole(fd, zeros, sizeof zeros, 0);
+}
+
 /* While the process is unhealthy: are Redis and the file sink usable again? */
 static void probe(struct tg_audit *a, redisContext *c)
 {
@@ -551,10 +589,12 @@ static void probe(struct tg_audit *a, redisContext *c)
     redisReply *r = redisCommand(c, "PING");
     int ok = r && r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
-    if (ok && a->file && (sink_open(a, err, sizeof err) || fsync(a->fd) != 0))
+    if (ok && a->file && (sink_open(a, err, sizeof err) || probe_write(a->fd) != 0))
         ok = 0;
     if (ok)
         set_healthy(1);
+    else
+        tg_metrics_inc(TG_M_AUDIT_PROBES_FAILED);
 }
 
 const char *tg_audit_field(const redisReply *kv, const char *name)

@@ -170,8 +170,28 @@ static const char sending_lua[] =
     "redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])\n"
     "return {'ok'}\n";
 
+/* KEYS: deploy, inflight. ARGV: owner, now, now + the time the request may take. The last
+ * word before the request leaves: a worker paused since mark_sending may have lost it. */
+static const char confirm_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'owner', 'lease_until')\n"
+    "if h[1] ~= 'sending' or h[2] ~= ARGV[1] then return {'lost', h[1] or ''} end\n"
+    "if tonumber(h[3] or '0') < tonumber(ARGV[3]) then return {'short', h[3] or ''} end\n"
+    "return {'ok'}\n";
+
+/* KEYS: deploy, outbox, outbox data. ARGV: our pipeline id, effect due, effect JSON with
+ * '@@OTHER@@' for the recorded pipeline's id. A 201 whose finish was lost: a duplicate exactly
+ * when the deployment was recorded triggered with another pipeline. */
+static const char duplicate_lua[] = TG_OUTBOX_LUA
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'downstream_id')\n"
+    "if h[1] ~= 'triggered' then return {'pending', h[1] or 'missing'} end\n"
+    "if h[2] == ARGV[1] then return {'same'} end\n"
+    "local other = h[2] or '0'\n"
+    "local effect = string.gsub(string.gsub(ARGV[3], '\"@@OTHER@@\"', other), '@@OTHER@@', other)\n"
+    "return {'duplicate', other, outbox_put(KEYS[2], KEYS[3], KEYS[1], effect, ARGV[2])}\n";
+
 /* KEYS: deploy, inflight, retry, reconcile, outbox, outbox data. ARGV: owner, now, outcome,
- * a, b, final ttl, effect, effect due, settle_until, reconcile checks. The state change and
+ * a, b, final ttl, effect, effect due, settle_until, reconcile checks, reconcile scanned id
+ * (reconcile.c's progress over the listing). The state change and
  * its effect are one script: neither exists without the other. Only the owner (the sender,
  * or the worker that took the reconciliation) records; a real 201 also resolves unknown. */
 static const char finish_lua[] = TG_OUTBOX_LUA
@@ -193,6 +213,7 @@ static const char finish_lua[] = TG_OUTBOX_LUA
     "elseif ARGV[3] == 'reconcile' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'reconciling', 'lease_until', ARGV[4], 'error', ARGV[5],\n"
     "             'settle_until', ARGV[9], 'reconcile_checks', ARGV[10], 'updated_at', ARGV[2])\n"
+    "  if ARGV[11] ~= '0' then redis.call('HSET', KEYS[1], 'reconcile_scanned', ARGV[11]) end\n"
     "  redis.call('ZADD', KEYS[4], ARGV[4], KEYS[1])\n"
     "elseif ARGV[3] == 'unknown' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'unknown', 'error', ARGV[5], 'reconcile_checks', ARGV[10],\n"
@@ -483,13 +504,41 @@ int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key,
     return run_leased(c, &l, "ok");
 }
 
+int tg_deploy_confirm_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t need_ms)
+{
+    struct keys k;
+    keys_of(&k, prefix);
+    struct leased l = {confirm_lua, key, k.inflight, owner, need_ms};
+    return run_leased(c, &l, "ok");
+}
+
+int tg_deploy_duplicate(redisContext *c, const char *prefix, const char *key, long long ours, const char *effect,
+                        long long *other, char *effect_id, size_t idlen)
+{
+    struct keys k;
+    char id[24], due[24];
+    keys_of(&k, prefix);
+    snprintf(id, sizeof id, "%lld", ours);
+    snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + TG_OUTBOX_GRACE_MS));
+    const char *argv[] = {key, k.outbox, k.outbox_data, id, due, effect};
+    redisReply *r = eval(c, duplicate_lua, 3, argv, 6);
+    const char *w = word(r, 0);
+    int rc = w == NULL ? -1 : strcmp(w, "duplicate") == 0 ? 0 : strcmp(w, "same") == 0 ? 2 : 1;
+    *other = rc == 0 ? strtoll(word(r, 1), NULL, 10) : 0;
+    snprintf(effect_id, idlen, "%s", rc == 0 && word(r, 2) ? word(r, 2) : "");
+    freeReplyObject(r);
+    return rc;
+}
+
 int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
                      const struct tg_deploy_result *r, char *effect_id, size_t idlen)
 {
     static const char *const outcomes[] = {"triggered", "retry", "failed", "reconcile", "unknown"};
     struct keys k;
-    char now[24], due[24], a[24], settle[24], checks[16];
+    char now[24], due[24], a[24], settle[24], checks[16], scanned[24];
     uint64_t t = tg_now_ms();
+    snprintf(scanned, sizeof scanned, "%lld", r->scanned_id);
     keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)t);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
@@ -504,7 +553,7 @@ int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const
     }
     const char *argv[] = {key, k.inflight, k.retry, k.reconcile, k.outbox, k.outbox_data, owner, now,
                           outcomes[r->outcome], a, arg_b, FINAL_TTL_S, r->effect ? r->effect : "", due,
-                          settle, checks};
+                          settle, checks, scanned};
     return eval_word(c, finish_lua, 6, argv, (int)TG_ARRAY_SIZE(argv), "ok", effect_id, idlen);
 }
 

@@ -118,6 +118,19 @@ enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *k
 int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
                            uint64_t lease_ms);
 
+/* One Redis call right before the request leaves: 0 when owner still holds key in `sending`
+ * with at least need_ms of its lease left (the request finishes within the lease), 1 when
+ * not (a pause since mark_sending: the sweep may have taken it; send nothing), -1 Redis. */
+int tg_deploy_confirm_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
+                              uint64_t need_ms);
+
+/* A 201 (pipeline ours) whose finish was lost. When key is recorded triggered with another
+ * pipeline, adds effect (JSON, "@@OTHER@@" (quoted or bare) replaced by that id) to the outbox and
+ * returns 0 with *other and its effect id; 2 when key holds ours; 1 when key is not yet
+ * triggered (its reconciliation finds ours by the marker); -1 Redis failed. */
+int tg_deploy_duplicate(redisContext *c, const char *prefix, const char *key, long long ours, const char *effect,
+                        long long *other, char *effect_id, size_t idlen);
+
 enum tg_outcome {
     TG_OUTCOME_TRIGGERED, /* GitLab created it (201, or reconciliation found the marker) */
     TG_OUTCOME_RETRY,     /* certainly not created; due again at next_at_ms */
@@ -133,6 +146,7 @@ struct tg_deploy_result {
     uint64_t next_at_ms;       /* retry: due; reconcile: next check */
     uint64_t settle_until_ms;  /* reconcile: from then on, absent means never created */
     int checks;                /* reconcile: failed attempts to ask GitLab so far */
+    long long scanned_id;      /* reconcile: pipelines up to this id were read and are not ours */
     const char *error;         /* every outcome but triggered */
     const char *effect;        /* the change's effect JSON (tg_outbox_effect), or NULL */
 };

@@ -43,6 +43,7 @@ struct exchange {
     uint64_t timeout_ms;    /* 0: the client's */
     int fresh;              /* a new connection: curl never re-sends it on a dead reused one */
     uint64_t retry_after_ms;
+    long next_page;         /* X-Next-Page: -1 header absent, 0 empty (the last page), else the next */
 };
 
 struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_token, size_t tokenlen,
@@ -96,10 +97,29 @@ enum tg_gitlab_outcome tg_gitlab_trigger_outcome(const struct tg_gitlab_result *
 
 /* ---- one exchange ---- */
 
+/* X-Next-Page (GitLab's pagination headers, doc/api/rest/index.md "Pagination link header"):
+ * empty on the last page. A header that is not a page number reads as absent. */
+static void next_page_header(struct exchange *ex, const char *p, size_t len)
+{
+    char v[32];
+    long long n;
+    size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+    memcpy(v, p + 12, vl);
+    v[vl] = '\0';
+    v[strcspn(v, "\r\n")] = '\0';
+    const char *t = v + strspn(v, " ");
+    if (*t == '\0')
+        ex->next_page = 0;
+    else if (tg_parse_int(t, 1, 1000000, &n) == 0)
+        ex->next_page = (long)n;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct exchange *ex = arg;
     size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "X-Next-Page:", 12) == 0)
+        next_page_header(ex, p, len);
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
         long long secs;
         char v[32];
@@ -324,13 +344,15 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
 /* Parses one page's body into the walk's output: the number of items, or -1 with err. */
 typedef int (*page_fn)(void *arg, const char *body, size_t len, char *err, size_t errlen);
 
-static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *body, char *err, size_t errlen)
+static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *body, long *next, char *err,
+                    size_t errlen)
 {
-    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY};
+    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY, .next_page = -1};
     struct tg_gitlab_result res;
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
     *body = ex.body;
+    *next = ex.next_page;
     if (res.status != 200)
         snprintf(err, errlen, "%s", res.error[0] ? res.error : "no answer");
     else if (ex.truncated)
@@ -344,13 +366,16 @@ static int get_list(struct tg_gitlab_api *api, const char *path, page_fn on_page
     for (int page = 1; page <= MAX_PAGES; page++) {
         struct tg_buf body;
         char *url = tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, path, PER_PAGE, page);
-        int n = get_page(api, url, &body, err, errlen);
+        long next;
+        int n = get_page(api, url, &body, &next, err, errlen);
         if (n == 0)
             n = on_page(arg, body.data ? body.data : "", body.len, err, errlen);
         tg_buf_dispose(&body);
         free(url);
-        if (n < PER_PAGE)
-            return n < 0 ? -1 : 0;
+        if (n < 0)
+            return -1;
+        if (next == 0 || (next < 0 && n < PER_PAGE)) /* the header decides; page size only without it */
+            return 0;
     }
     snprintf(err, errlen, "more than %d pages", MAX_PAGES);
     return -1;
@@ -529,6 +554,19 @@ int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request
     return res->status == 201 ? 0 : -1;
 }
 
+int tg_gitlab_cancel_pipeline(struct tg_gitlab_api *api, const char *project, long long pipeline_id,
+                              struct tg_gitlab_result *res)
+{
+    struct exchange ex = {.api = api};
+    char *p = escape(api, project);
+    char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/cancel", api->base, p, pipeline_id);
+    tg_buf_init(&ex.body);
+    perform(api, url, "", &ex, res);
+    tg_buf_dispose(&ex.body);
+    free(url), free(p);
+    return res->status >= 200 && res->status < 300 ? 0 : -1;
+}
+
 /* Cuts s to at most max bytes without splitting a UTF-8 character; returns a heap copy. */
 static char *cut_utf8(const char *s, size_t max)
 {
@@ -577,13 +615,16 @@ static void iso_time(uint64_t ms, char *out, size_t outlen)
 }
 
 /* GET url as a JSON array (caller decrefs). NULL when the answer is not a 200 holding one;
- * then res says why (status 0 with a reason when the body was unusable). */
-static json_t *get_array(struct tg_gitlab_api *api, const char *url, struct tg_gitlab_result *res)
+ * then res says why (status 0 with a reason when the body was unusable). *next: X-Next-Page
+ * as in struct exchange (next may be NULL). */
+static json_t *get_array(struct tg_gitlab_api *api, const char *url, struct tg_gitlab_result *res, long *next)
 {
-    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY};
+    struct exchange ex = {.api = api, .cap = MAX_LIST_BODY, .next_page = -1};
     json_t *j = NULL;
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, res);
+    if (next)
+        *next = ex.next_page;
     if (res->status == 200 && !ex.truncated)
         j = json_loadb(ex.body.data ? ex.body.data : "", ex.body.len, 0, NULL);
     if (res->status == 200 && !json_is_array(j)) {
@@ -629,65 +670,135 @@ static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_q
                       long long pid, struct tg_gitlab_result *res, char *found, size_t foundlen)
 {
     char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", api->base, project, pid);
-    json_t *vars = get_array(api, url, res);
+    json_t *vars = get_array(api, url, res, NULL);
     int rc = vars ? marker_in(vars, q->name, q->prefix, found, foundlen) : -1;
     free(url);
     json_decref(vars);
     return rc;
 }
 
-/* One page of the listing: 1 found (res holds the pipeline), 0 not on it (*count: how many
- * pipelines it held), -1 error. */
-static int scan_page(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q, const char *listing,
-                     struct tg_gitlab_result *res, char *found, size_t foundlen, size_t *count)
+/* One reconciliation scan over the listing, oldest first. */
+struct scan {
+    struct tg_gitlab_api *api;
+    const struct tg_gitlab_marker_query *q;
+    char *project;              /* escaped */
+    size_t readable, forbidden; /* variables read / answered 403 */
+    char unreadable[160];       /* the ids that answered 403, for the message */
+    int past;                   /* reached a pipeline created after q->created_before_ms */
+    int contiguous;             /* every pipeline so far is settled as not ours: the mark may advance */
+};
+
+static void note_forbidden(struct scan *s, long long id)
 {
-    json_t *list = get_array(api, listing, res), *p;
+    size_t n = strlen(s->unreadable);
+    if (n < sizeof s->unreadable - 24)
+        snprintf(s->unreadable + n, sizeof s->unreadable - n, "%s#%lld", n ? ", " : "", id);
+    else if (!strstr(s->unreadable, "..."))
+        snprintf(s->unreadable + n, sizeof s->unreadable - n, ", ...");
+    s->forbidden++;
+    s->contiguous = 0;
+}
+
+/* One pipeline of the listing: 1 ours, 0 not ours or skipped, -1 GitLab failed (res says). A
+ * 403 (another token's pipeline, readable only by its owner) or a 404 (deleted since the
+ * listing) on its variables does not end the scan. */
+static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, char *found, size_t foundlen)
+{
+    long long id = json_integer_value(json_object_get(p, "id"));
+    uint64_t created = 0;
+    const char *c = json_string_value(json_object_get(p, "created_at"));
+    if (s->q->created_before_ms && c && tg_parse_time(c, &created) == 0 && created > s->q->created_before_ms) {
+        s->past = 1; /* created after the last attempt's settle window closed: not ours, nor any later one */
+        return 0;
+    }
+    if (s->q->progress && id <= s->q->progress->scanned_id)
+        return 0; /* an earlier check read it */
+    int rc = has_marker(s->api, s->q, s->project, id, res, found, foundlen);
+    if (rc < 0 && (res->status == 403 || res->status == 404)) {
+        if (res->status == 403)
+            note_forbidden(s, id);
+        return 0;
+    }
+    if (rc == 0)
+        s->readable++;
+    if (rc == 0 && s->contiguous && s->q->progress && id > s->q->progress->scanned_id)
+        s->q->progress->scanned_id = id;
+    if (rc == 1) {
+        const char *web = json_string_value(json_object_get(p, "web_url"));
+        res->pipeline_id = id;
+        snprintf(res->web_url, sizeof res->web_url, "%s", web ? web : "");
+    }
+    return rc;
+}
+
+/* One page of the listing: 1 found (res holds the pipeline), 0 not on it, -1 error. *next:
+ * the next page, 0 when this was the last (X-Next-Page; by page size only without it). */
+static int scan_page(struct scan *s, const char *listing, int page, struct tg_gitlab_result *res, char *found,
+                     size_t foundlen, long *next)
+{
+    json_t *list = get_array(s->api, listing, res, next), *p;
     size_t i;
     int rc = list ? 0 : -1;
-    *count = json_array_size(list);
+    if (list && *next < 0)
+        *next = json_array_size(list) == PER_PAGE ? page + 1 : 0;
     json_array_foreach(list, i, p) {
-        if (tg_mono_ms() > q->deadline_mono_ms) {
+        if (tg_mono_ms() > s->q->deadline_mono_ms) {
             snprintf(res->error, sizeof res->error, "GitLab answered too slowly to look through the pipelines");
             res->status = 0;
+            if (s->q->progress)
+                s->q->progress->cut_short = 1;
             rc = -1;
             break;
         }
-        long long id = json_integer_value(json_object_get(p, "id"));
-        char *project = escape(api, q->project);
-        rc = has_marker(api, q, project, id, res, found, foundlen);
-        free(project);
-        if (rc == 1) {
-            const char *web = json_string_value(json_object_get(p, "web_url"));
-            res->pipeline_id = id;
-            snprintf(res->web_url, sizeof res->web_url, "%s", web ? web : "");
-        }
-        if (rc != 0)
+        rc = scan_one(s, p, res, found, foundlen);
+        if (rc != 0 || s->past)
             break;
     }
     json_decref(list);
     return rc;
 }
 
+/* The scan read every listed pipeline it could: 0 absent, or -1 when some could not be read. */
+static int scan_verdict(const struct scan *s, struct tg_gitlab_result *res)
+{
+    if (s->forbidden == 0)
+        return 0;
+    if (s->readable == 0) { /* nothing readable and a 403: the api_token lacks the right */
+        res->status = 403;
+        snprintf(res->error, sizeof res->error, "403 on the variables of every listed trigger pipeline (%.100s)",
+                 s->unreadable);
+    } else {
+        res->status = 0;
+        snprintf(res->error, sizeof res->error, "absence not proven: the variables of trigger pipeline(s) %.120s "
+                 "answered 403 (another trigger token's pipelines?)", s->unreadable);
+    }
+    return -1;
+}
+
 int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
                           struct tg_gitlab_result *res, char *found, size_t foundlen)
 {
     char after[32];
-    char *project = escape(api, q->project), *ref = escape(api, q->ref);
+    struct scan s = {.api = api, .q = q, .project = escape(api, q->project), .contiguous = 1};
+    char *ref = escape(api, q->ref);
     int rc = 0;
-    size_t count = PER_PAGE;
+    long next = 1;
     iso_time(q->updated_after_ms, after, sizeof after);
-    for (int page = 1; rc == 0 && count == PER_PAGE && page <= MAX_TRIGGER_PAGES; page++) {
+    for (int n = 0; rc == 0 && next > 0 && !s.past && n < MAX_TRIGGER_PAGES; n++) {
+        int page = (int)next;
         char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines?source=trigger&ref=%s&updated_after=%s"
-                                 "&order_by=id&sort=desc&per_page=%d&page=%d",
-                                 api->base, project, ref, after, PER_PAGE, page);
-        rc = scan_page(api, q, url, res, found, foundlen, &count);
+                                 "&order_by=id&sort=asc&per_page=%d&page=%d",
+                                 api->base, s.project, ref, after, PER_PAGE, page);
+        rc = scan_page(&s, url, page, res, found, foundlen, &next);
         free(url);
     }
-    if (rc == 0 && count == PER_PAGE) { /* more pages than we read: absence is not proven */
+    if (rc == 0 && next > 0 && !s.past) { /* more pages than we read: absence is not proven */
         snprintf(res->error, sizeof res->error, "more than %d trigger pipelines to look through", PER_PAGE * MAX_TRIGGER_PAGES);
         res->status = 0;
         rc = -1;
     }
-    free(project), free(ref);
+    if (rc == 0)
+        rc = scan_verdict(&s, res);
+    free(s.project), free(ref);
     return rc;
 }

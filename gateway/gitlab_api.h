@@ -78,21 +78,37 @@ int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, lon
  * 0 when GitLab created the pipeline (201), -1 otherwise. */
 int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request *req, struct tg_gitlab_result *res);
 
+/* POST /projects/:id/pipelines/:pipeline_id/cancel with the api_token (doc/api/pipelines.md,
+ * "Cancel a pipeline's jobs"; Developer). project is the path or id as given to the trigger.
+ * Returns 0 on 2xx, else -1 with res filled. */
+int tg_gitlab_cancel_pipeline(struct tg_gitlab_api *api, const char *project, long long pipeline_id,
+                              struct tg_gitlab_result *res);
+
 /* Reconciliation: is there a trigger pipeline carrying the marker? */
+struct tg_gitlab_marker_progress {
+    long long scanned_id; /* in/out: every pipeline up to this id was read and is not ours */
+    int cut_short;        /* out: the deadline ended the scan */
+};
+
 struct tg_gitlab_marker_query {
     const char *project;        /* the chart project (path or id) */
     const char *ref;            /* the ref it was triggered on */
-    uint64_t updated_after_ms;  /* wall clock, GitLab's updated_after */
+    uint64_t updated_after_ms;  /* wall clock, GitLab's updated_after: the first send - settle */
+    uint64_t created_before_ms; /* wall clock: pipelines created later are not ours; 0: no bound */
     const char *name;           /* the marker variable */
     const char *prefix;         /* a value starting with this matches */
     uint64_t deadline_mono_ms;  /* give up (an error) past this tg_mono_ms() */
+    struct tg_gitlab_marker_progress *progress; /* NULL: none kept */
 };
 
-/* GET /projects/:id/pipelines?source=trigger&ref=..&updated_after=.. (newest first, 100 a page,
- * at most 10 pages), then GET /projects/:id/pipelines/:pipeline_id/variables of each until one
- * carries the marker (its value goes to found). Returns 1 found (res->pipeline_id, web_url),
- * 0 proven absent, -1 when GitLab could not be asked (res->status: 403 when the api_token's
- * user may not read pipeline variables, which needs Maintainer; 0 with res->error otherwise). */
+/* GET /projects/:id/pipelines?source=trigger&ref=..&updated_after=..&sort=asc (oldest first,
+ * 100 a page, pages followed by X-Next-Page, by page size only without it, at most 10), then
+ * GET /projects/:id/pipelines/:pipeline_id/variables of each (ids above progress->scanned_id,
+ * created before created_before_ms) until one carries the marker (its value goes to found).
+ * A 404 on one pipeline's variables (deleted meanwhile) is skipped; a 403 (another token's
+ * pipeline) is skipped and remembered. Returns 1 found (res->pipeline_id, web_url), 0 proven
+ * absent, -1 when not settled (res->status: 403 when every listed pipeline answered 403, the
+ * missing Maintainer right; 0 with res->error otherwise, naming the unreadable pipelines). */
 int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
                           struct tg_gitlab_result *res, char *found, size_t foundlen);
 

@@ -89,6 +89,17 @@ static void not_asked(struct check *c, const struct tg_gitlab_result *res, char 
                                    .settle_until_ms = c->settle_until, .checks = c->checks, .error = err};
 }
 
+/* The deadline cut the scan short after it read further than any check before: not a failed
+ * check (GitLab answered), so the next check continues from the mark at once. */
+static void continued(struct check *c, const struct tg_gitlab_marker_progress *p, char *err, size_t errlen,
+                      struct tg_deploy_result *r)
+{
+    snprintf(err, errlen, "looked through the trigger pipelines up to #%lld within one check; continuing from there",
+             p->scanned_id);
+    *r = (struct tg_deploy_result){.outcome = TG_OUTCOME_RECONCILE, .next_at_ms = tg_now_ms(),
+                                   .settle_until_ms = c->settle_until, .checks = c->checks, .error = err};
+}
+
 static int check(struct check *c, uint64_t lease)
 {
     const struct tg_config *cfg = c->w->cfg;
@@ -96,11 +107,14 @@ static int check(struct check *c, uint64_t lease)
     struct tg_deploy_result r;
     char prefix[64], value[128] = "", err[512];
     uint64_t first = field_u64(c->rec, "first_sent_at");
+    long long before = (long long)field_u64(c->rec, "reconcile_scanned");
+    struct tg_gitlab_marker_progress progress = {.scanned_id = before};
     tg_trigger_marker(c->key, 0, prefix, sizeof prefix);
     struct tg_gitlab_marker_query q = {
         .project = tg_deploy_field(c->rec, "chart_project"), .ref = tg_deploy_field(c->rec, "chart_ref"),
         .updated_after_ms = first > cfg->trigger.settle_ms ? first - cfg->trigger.settle_ms : 0,
-        .name = TG_TRIGGER_MARKER, .prefix = prefix, .deadline_mono_ms = tg_mono_ms() + lease - cfg->gitlab.timeout_ms,
+        .created_before_ms = c->settle_until, .name = TG_TRIGGER_MARKER, .prefix = prefix,
+        .deadline_mono_ms = tg_mono_ms() + lease - cfg->gitlab.timeout_ms, .progress = &progress,
     };
     if (q.project == NULL || q.ref == NULL) {
         snprintf(err, sizeof err, "the deployment record names no chart project or ref");
@@ -111,8 +125,11 @@ static int check(struct check *c, uint64_t lease)
             found(c, &res, value, &r);
         else if (rc == 0)
             absent(c, err, sizeof err, &r);
+        else if (progress.cut_short && progress.scanned_id > before)
+            continued(c, &progress, err, sizeof err, &r);
         else
             not_asked(c, &res, err, sizeof err, &r);
+        r.scanned_id = progress.scanned_id;
     }
     int rc = tg_trigger_finish(c->w, c->key, &r);
     if (rc == 0 && (r.outcome != TG_OUTCOME_RECONCILE || r.effect))

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define TG_MODULE "trigger"
 #define LEASE_MARGIN_MS 1000 /* on top of two request timeouts: curl enforces them strictly */
@@ -41,6 +43,19 @@ uint64_t tg_trigger_backoff(uint64_t base_ms, uint64_t cap_ms, int attempt, uint
     return d < retry_after_ms ? retry_after_ms : d;
 }
 
+/* Tests only: TOLLGATE_STALL_AT=<point> holds this worker there until the file named by
+ * TOLLGATE_STALL_UNTIL exists (a pause without a debugger and without timing). */
+static void stall_point(const char *where)
+{
+    const char *at = getenv("TOLLGATE_STALL_AT"), *until = getenv("TOLLGATE_STALL_UNTIL");
+    if (at == NULL || until == NULL || strcmp(at, where) != 0)
+        return;
+    tg_log_msg(TG_LOG_WARN, TG_MODULE, "stall_point", "TOLLGATE_STALL_AT=%s: holding the worker", where);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    while (access(until, F_OK) != 0)
+        nanosleep(&ts, NULL);
+}
+
 void tg_trigger_crash_point(const char *where)
 {
     const char *at = getenv("TOLLGATE_CRASH_AT");
@@ -48,6 +63,7 @@ void tg_trigger_crash_point(const char *where)
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "crash_point", "TOLLGATE_CRASH_AT=%s: killing the process", where);
         raise(SIGKILL);
     }
+    stall_point(where);
 }
 
 void tg_trigger_marker(const char *key, int attempt, char *out, size_t outlen)
@@ -191,6 +207,48 @@ void tg_trigger_log_outcome(const char *key, int attempt, const struct tg_deploy
     }
 }
 
+/* Our 201 arrived after the lease was lost. If the deployment was recorded with another
+ * pipeline, ours is a duplicate: record it (both ids) and cancel it; never silent. */
+static void on_late_answer(struct tg_work *w, const struct attempt *a, const struct tg_deploy_result *out)
+{
+    if (out->outcome != TG_OUTCOME_TRIGGERED) {
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer", "%s: outcome of attempt %d arrived after the lease "
+                   "expired; its new owner settles it", a->key, a->number);
+        return;
+    }
+    char reason[300], id[600], marker[64];
+    long long other = 0;
+    const char *chart = tg_deploy_field(a->rec, "chart_project");
+    tg_trigger_marker(a->key, a->number, marker, sizeof marker);
+    snprintf(reason, sizeof reason, "attempt %d created pipeline #%lld after its lease was lost; the deployment's "
+             "pipeline is #@@OTHER@@; #%lld is canceled", a->number, out->downstream_id, out->downstream_id);
+    char *effect = tg_outbox_effect(a->key, "duplicate_trigger", reason,
+                                    json_pack("{s:I, s:s, s:s, s:s?, s:i, s:s}", "duplicate_id",
+                                              (json_int_t)out->downstream_id, "recorded_id", "@@OTHER@@",
+                                              "duplicate_url", out->downstream_url ? out->downstream_url : "",
+                                              "chart_project", chart, "attempt", a->number, "marker", marker),
+                                    NULL, NULL);
+    int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, a->key, out->downstream_id, effect, &other, id, sizeof id);
+    free(effect);
+    if (rc != 0) {
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer", "%s: pipeline #%lld (attempt %d) arrived after the lease "
+                   "expired; %s", a->key, out->downstream_id, a->number,
+                   rc == 2 ? "already recorded with it" : rc == 1 ? "the deployment's reconciliation finds it by its "
+                   "marker" : "Redis failed; reconciliation finds it by its marker");
+        return;
+    }
+    tg_metrics_inc(TG_M_TRIGGERS_SENT);
+    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_trigger", "%s: attempt %d created pipeline #%lld after its "
+               "lease was lost; the deployment has pipeline #%lld; canceling #%lld", a->key, a->number,
+               out->downstream_id, other, out->downstream_id);
+    if (id[0])
+        tg_outbox_complete_id(w, id);
+    struct tg_gitlab_result res;
+    if (tg_gitlab_cancel_pipeline(w->api, chart ? chart : "", out->downstream_id, &res) != 0)
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_cancel_failed", "%s: canceling pipeline #%lld: HTTP %ld %s; "
+                   "cancel it by hand", a->key, out->downstream_id, res.status, res.error);
+}
+
 /* Records `sending`, sends, and records what GitLab's answer proves. Returns 0 or -1 (Redis). */
 static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
 {
@@ -209,6 +267,16 @@ static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
             return rc < 0 ? -1 : 0; /* taken back after our lease expired: nothing was sent */
         }
         tg_trigger_crash_point("sending");
+        rc = tg_deploy_confirm_sending(w->rc, w->cfg->redis.prefix, a->key, w->owner,
+                                       w->cfg->trigger.timeout_ms + LEASE_MARGIN_MS);
+        if (rc != 0) {
+            tg_trigger_request_dispose(&req);
+            if (rc > 0)
+                tg_log_msg(TG_LOG_WARN, TG_MODULE, "send_withheld", "%s attempt %d: not sent: the lease was lost or "
+                           "too short to finish the request within it (the worker was held up)", a->key, a->number);
+            return rc < 0 ? -1 : 0;
+        }
+        tg_trigger_crash_point("confirmed");
         uint64_t sent_at = tg_now_ms();
         tg_gitlab_trigger(w->api, &req, &res);
         tg_trigger_request_dispose(&req);
@@ -220,8 +288,7 @@ static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
     if (rc == 0)
         tg_trigger_log_outcome(a->key, a->number, &out);
     else if (rc == 1)
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer", "%s: outcome arrived after the lease expired; "
-                   "reconciliation settles it", a->key);
+        on_late_answer(w, a, &out);
     free((char *)out.effect);
     return rc < 0 ? -1 : 0;
 }

@@ -218,3 +218,202 @@ def test_triggered_record_follows_the_trigger_when_the_audit_sink_fails_for_a_wh
     lines = [json.loads(line) for line in sink.read_text().splitlines()]
     assert [line["pipeline"] for line in lines if line["action"] == "triggered"] == [330]
     assert len([s for s in gitlab.requests("status") if s["form"]["state"] == "success"]) == 1  # not repeated
+
+
+def _paused_after_sending(gateway, gitlab, redis, logdir, point, pipeline):
+    """Gateway A records `sending` and is held at `point` (TOLLGATE_STALL_AT) past its lease;
+    gateway B's sweep reconciles, finds nothing after the settle window and sends attempt 2;
+    then A is let go (the tester held A in gdb for 14 s: 2 pipelines, 1 triggered record)."""
+    release = logdir / ("release-%d" % pipeline)
+    a = gateway(workers=1, settle="1s", env={"TOLLGATE_STALL_AT": point, "TOLLGATE_STALL_UNTIL": str(release)})
+    start_one(gitlab, a, pipeline)
+    wait_until(lambda: [l for l in a.log_lines() if l.get("event") == "stall_point"], what="A held at " + point)
+    b = gateway(workers=1, settle="1s")
+    st = wait_state(redis, pipeline, "triggered", timeout=30)
+    assert st["attempts"] == "2"
+    release.write_text("go")
+    return a, b
+
+
+def test_f3_paused_before_the_request_leaves_sends_nothing(gateway, gitlab, redis, logdir):
+    a, _ = _paused_after_sending(gateway, gitlab, redis, logdir, "sending", 330)
+    wait_until(lambda: [l for l in a.log_lines() if l.get("event") == "send_withheld"], what="A to withhold its send")
+    st, created = assert_exactly_once(redis, gitlab, 330)
+    assert created["variables"]["TOLLGATE_DEPLOYMENT"] == deployment_id(330) + "/2"
+    assert len(gitlab.requests("trigger")) == 1
+    assert not [r for r in audit(redis) if r["action"] == "duplicate_trigger"]
+
+
+def test_f3_late_201_after_the_lease_was_lost_is_recorded_and_canceled(gateway, gitlab, redis, logdir):
+    """A pause between the last check and the wire cannot be closed: the late pipeline is a
+    recorded duplicate, canceled through GitLab's API, never silent."""
+    a, _ = _paused_after_sending(gateway, gitlab, redis, logdir, "confirmed", 331)
+    did = deployment_id(331)
+    both = wait_until(lambda: len(gitlab.pipelines()) == 2 and gitlab.pipelines(), what="A's late pipeline")
+    late = [p for p in both if p["variables"]["TOLLGATE_DEPLOYMENT"] == did + "/1"][0]
+    kept = [p for p in both if p["variables"]["TOLLGATE_DEPLOYMENT"] == did + "/2"][0]
+    rec = wait_until(lambda: [r for r in audit(redis) if r["action"] == "duplicate_trigger"], what="the record")
+    assert len(rec) == 1 and rec[0]["pipeline"] == 331
+    assert rec[0]["details"]["duplicate_id"] == late["id"] and rec[0]["details"]["recorded_id"] == kept["id"]
+    assert "#%d" % kept["id"] in rec[0]["reasons"][0]
+    cancels = wait_until(lambda: gitlab.requests("cancel"), what="the cancel call")
+    assert [c["path"] for c in cancels] == ["/api/v4/projects/%s/pipelines/%d/cancel" % (
+        late["project"].replace("/", "%2F"), late["id"])]
+    assert cancels[0]["headers"]["PRIVATE-TOKEN"] == pipelines.API_TOKEN
+    assert wait_until(lambda: [p for p in gitlab.pipelines() if p.get("canceled")], what="canceled")[0]["id"] == late["id"]
+    line = wait_until(lambda: [l for l in a.log_lines() if l.get("event") == "duplicate_trigger"], what="the log")
+    assert line[0]["level"] == "error" and str(late["id"]) in line[0]["msg"] and str(kept["id"]) in line[0]["msg"]
+    st = state(redis, 331)
+    assert st["state"] == "triggered" and st["downstream_id"] == str(kept["id"])
+    assert len([r for r in audit(redis) if r["action"] == "triggered" and r["pipeline"] == 331]) == 1
+
+
+def _own_pipeline(gitlab, n=1):
+    """n trigger pipelines of the chart ref created with our own trigger token, not ours."""
+    return [gitlab.state.create_pipeline("shop/charts", {"ref": "main", "variables[SERVICE]": "other"})["id"]
+            for _ in range(n)]
+
+
+def test_f1_a_foreign_pipelines_403_does_not_hide_ours(gateway, gitlab, redis):
+    """The api_token's user owns the trigger token (README allows it): another token's trigger
+    pipelines answer 403 on their variables. Before, the scan stopped at that 403: unknown."""
+    gitlab.set_maintainer(False, owner=True)
+    foreign = gitlab.foreign_pipeline("shop/charts")
+    tg = gateway()
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 340)
+    st, created = assert_exactly_once(redis, gitlab, 340)
+    assert st["attempts"] == "1" and created["id"] > foreign
+    asked = [r["path"].split("/")[-2] for r in gitlab.requests("variables")]
+    assert str(foreign) in asked and str(created["id"]) in asked
+
+
+def test_f1_only_403s_is_the_missing_right_and_some_403s_leave_absence_unproven(gateway, gitlab, redis):
+    gitlab.set_maintainer(False, owner=True)
+    foreign = gitlab.foreign_pipeline("shop/charts")
+    tg = gateway(settle="1s")
+    gitlab.script("trigger", {"status": 502})  # nothing created; only the foreign pipeline is listed
+    start_one(gitlab, tg, 341)
+    st = wait_state(redis, 341, "unknown")
+    assert "Maintainer" in st["error"] and "#%d" % foreign in st["error"] and "403" in st["error"]
+    assert len(gitlab.requests("trigger")) == 1
+    readable = _own_pipeline(gitlab)[0]
+    gitlab.script("trigger", {"status": 502})
+    start_one(gitlab, tg, 342)
+    st = wait_state(redis, 342, "unknown", timeout=40)
+    assert "absence not proven" in st["error"] and "#%d" % foreign in st["error"], st["error"]
+    assert "#%d" % readable not in st["error"] and st["reconcile_checks"] == "4"  # checked until trigger.tries
+    assert len(gitlab.requests("trigger")) == 2  # never resent while unproven
+
+
+def test_f1_a_pipeline_deleted_between_listing_and_variables_is_skipped(gateway, gitlab, redis):
+    tg = gateway()
+    gone = _own_pipeline(gitlab)[0]
+    gitlab.script("variables", {"status": 404, "message": "404 Pipeline Not Found"})  # the first asked: `gone`
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 343)
+    st, _ = assert_exactly_once(redis, gitlab, 343)
+    assert gitlab.requests("variables")[0]["path"].endswith("/%d/variables" % gone)
+
+
+def test_f6_pages_follow_x_next_page_not_the_page_size(gateway, gitlab, redis):
+    """A server that serves 10 a page: before, page 1 (10 < 100) ended the scan; our pipeline,
+    on page 2, was missed and the deployment was sent again."""
+    gitlab.set_max_per_page(10)
+    _own_pipeline(gitlab, 12)
+    tg = gateway()
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 344)
+    st, _ = assert_exactly_once(redis, gitlab, 344)
+    assert st["attempts"] == "1" and len(gitlab.requests("trigger")) == 1
+    pages = [r["query"].get("page") for r in gitlab.requests("list")]
+    assert "2" in pages, pages
+
+
+def test_f2_a_busy_chart_ref_is_scanned_oldest_first_from_the_window(gateway, gitlab, redis, logdir):
+    """350 newer trigger pipelines on the chart ref: before, every check started at the newest
+    and ran out of time (100 ms a variables call). Pipelines are read oldest first from the
+    window's start, so ours is among the first read."""
+    release = logdir / "release-345"
+    _own_pipeline(gitlab, 3)  # before ours, inside the window
+    tg = gateway(workers=1, env={"TOLLGATE_STALL_AT": "answered", "TOLLGATE_STALL_UNTIL": str(release)})
+    gitlab.script("trigger", {"create": True, "status": 500})
+    start_one(gitlab, tg, 345)
+    wait_until(lambda: [l for l in tg.log_lines() if l.get("event") == "stall_point"], what="the answer held")
+    _own_pipeline(gitlab, 350)
+    release.write_text("go")
+    st, created = assert_exactly_once(redis, gitlab, 345)
+    assert len(gitlab.requests("variables")) <= 4  # the 3 older ones and ours, none of the 350
+
+
+@pytest.fixture
+def small_disk(logdir):
+    """A 256 KiB tmpfs (issue 11's tester filled one under audit.file)."""
+    import subprocess
+    mnt = logdir / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode())
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(path):
+    """Writes until the filesystem says ENOSPC, down to single bytes."""
+    import errno
+    import os
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (65536, 4096, 256, 16, 1):
+            while True:
+                try:
+                    os.write(fd, b"x" * size)
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC
+                    break
+    finally:
+        os.close(fd)
+
+
+def _hook(tg, pipeline):
+    ev = pipeline_event(pipeline=pipeline, ref="dev", builds=(("trivy-scan", 10000 + pipeline, "success"),))
+    return harness.curl(tg.url + "/hooks/gitlab", headers=gitlab_headers(), body=json.dumps(ev).encode()).status
+
+
+def test_f4_f5_a_full_disk_under_the_file_sink_leaves_no_torn_line_and_keeps_the_gate_closed(
+        gateway, gitlab, redis, small_disk):
+    """F4: a short write(2) on a full disk left a partial line, the next record glued to it,
+    and verify failed the whole file. F5: the health probe (open + fsync, both fine on a full
+    disk) reported the sink recovered, so hooks got 202 while every write failed."""
+    from test_audit import idle, verify
+    sink = small_disk / "audit.jsonl"
+    tg = gateway(extra="audit:\n  file: '%s'\n  fail_closed: true\n" % sink)
+    start_one(gitlab, tg, 350)
+    wait_state(redis, 350, "triggered")
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0, what="the outbox to drain")
+    _fill(small_disk / "filler")
+    for p in range(351, 371):  # records until a write fails: the file's last page fills, then a short write
+        serve_report(gitlab, 7, 10000 + p, pipelines.REPORTS / CLEAN)
+        if _hook(tg, p) == 503:
+            break
+    else:
+        pytest.fail("no hook refused while the disk is full")
+    refused = p
+    wait_until(lambda: any(l.get("event") == "failing" for l in tg.log_lines()), what="the sink to fail")
+    probes = lambda: tg.metric("tollgate_audit_probes_failed_total") or 0  # noqa: E731
+    seen = probes()
+    wait_until(lambda: probes() >= seen + 3, what="three probes of the full disk")  # each found it failing
+    assert _hook(tg, refused) == 503
+    assert not any(l.get("event") == "recovered" for l in tg.log_lines())
+    text = sink.read_bytes()
+    assert text.endswith(b"\n") and all(json.loads(x) for x in text.splitlines())  # no partial line
+    (small_disk / "filler").unlink()
+    wait_until(lambda: _hook(tg, refused) == 202, what="the gate to open once the disk has room")
+    for p in range(351, refused + 1):
+        wait_state(redis, p, "triggered", timeout=30)
+    wait_until(lambda: redis.cmd("ZCARD", "tg:outbox") == 0 and idle(redis), what="every record written")
+    lines = [json.loads(x) for x in sink.read_text().splitlines()]
+    assert sorted(x["seq"] for x in lines) == sorted(set(x["seq"] for x in lines))
+    rc, out, err = verify(tg)
+    assert rc == 0, out + err

@@ -6,6 +6,7 @@ tests/fixtures/gitlab/api/), recording every request, and able to misbehave on c
     GET  /api/v4/projects/:id/jobs/:job_id/artifacts/*path   PRIVATE-TOKEN; 200 file / 404
     POST /api/v4/projects/:id/trigger/pipeline               form token, ref, variables[K]; 201 pipeline
     POST /api/v4/projects/:id/statuses/:sha                  PRIVATE-TOKEN; form state, name, ...; 201 status
+    POST /api/v4/projects/:id/pipelines/:pipeline_id/cancel  PRIVATE-TOKEN; 200 pipeline, status canceled
     GET  /api/v4/projects/:id/pipelines/:pipeline_id/bridges PRIVATE-TOKEN; bridge jobs with downstream_pipeline
     GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs    PRIVATE-TOKEN; jobs, newest first, retried left out
          (both: doc/api/jobs.md "List pipeline bridges" / "List pipeline jobs"; paginated with
@@ -40,7 +41,13 @@ Control (for tests and `make demo`), JSON over HTTP:
                               client did meanwhile. Without "create", a hang is followed by
                               normal service (a slow GitLab).
     POST /_control/rights     {"maintainer": false}: the api_token's user is no Maintainer of any
-                              project (pipeline variables answer 403)
+                              project (pipeline variables answer 403); {"maintainer": false,
+                              "owner": true}: it owns the trigger token, so it reads the variables
+                              of its own token's pipelines only (another token's answer 403)
+    POST /_control/foreign    {"project": "shop/charts", "ref": "main"}: a trigger pipeline created
+                              with another trigger token
+    POST /_control/paging     {"max_per_page": 10}: the pipelines listing serves at most that many
+                              a page whatever per_page asks (X-Next-Page still tells the rest)
     GET  /_control/requests   every request seen: kind, method, path, headers, form, at (time)
     GET  /_control/pipelines  every pipeline created: id, project, ref, variables, created_at
     POST /_control/reset
@@ -66,6 +73,7 @@ STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
 PIPELINE_LIST = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/(bridges|jobs)$")
 PIPELINES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines$")
 VARIABLES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/variables$")
+CANCEL = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/cancel$")
 
 
 def iso(t):
@@ -102,6 +110,8 @@ class State:
             self.next_pipeline = 1000
             self.pipelines = []  # {"id", "project", "ref", "variables": {K: v}, "created": epoch}
             self.maintainer = True
+            self.owner = False  # owns the trigger token: reads its own token's pipelines' variables
+            self.max_per_page = 100
 
     def record(self, entry):
         with self.lock:
@@ -129,7 +139,7 @@ class State:
             self.next_pipeline += 1
             return self.next_pipeline
 
-    def create_pipeline(self, project, form):
+    def create_pipeline(self, project, form, foreign=False):
         """Creates and keeps a trigger pipeline; returns its entity."""
         pid = self.new_pipeline_id()
         variables = {k[len("variables["):-1]: v for k, v in form.items()
@@ -137,7 +147,7 @@ class State:
         entity = pipeline_entity(pid, project, form.get("ref"))
         with self.lock:
             self.pipelines.append({"id": pid, "project": project, "ref": form.get("ref"), "variables": variables,
-                                   "created": time.time(), "entity": entity})
+                                   "created": time.time(), "entity": entity, "foreign": foreign})
         return entity
 
 
@@ -320,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_control/"):
             return self.control(path, json.loads(raw or b"{}"))
         form = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
-        for kind, rx in (("trigger", TRIGGER), ("status", STATUS)):
+        for kind, rx in (("trigger", TRIGGER), ("status", STATUS), ("cancel", CANCEL)):
             m = rx.match(path)
             if m:
                 self.state.record({"kind": kind, "method": "POST", "path": path, "headers": dict(self.headers),
@@ -344,7 +354,7 @@ class Handler(BaseHTTPRequestHandler):
         if query.get("updated_after") is not None and parse_iso(query["updated_after"]) is None:
             return self.reply(400, {"error": "updated_after is invalid"})
         try:
-            per_page = min(max(int(query.get("per_page", 20)), 1), 100)
+            per_page = min(max(int(query.get("per_page", 20)), 1), self.state.max_per_page)
             page = max(int(query.get("page", 1)), 1)
         except ValueError:
             return self.reply(400, {"error": "per_page is invalid"})
@@ -367,14 +377,30 @@ class Handler(BaseHTTPRequestHandler):
                               "X-Next-Page": str(page + 1) if more else ""})
 
     def serve_variables(self, m, query):
-        if not self.state.maintainer:
-            return self.reply(403, {"message": "403 Forbidden"})
         project, pid = urllib.parse.unquote(m.group(1)), int(m.group(2))
         with self.state.lock:
             found = [p for p in self.state.pipelines if p["project"] == project and p["id"] == pid]
+        own = found and self.state.owner and not found[0]["foreign"]
+        if not self.state.maintainer and not own:
+            return self.reply(403, {"message": "403 Forbidden"})  # Maintainer, or the trigger token's owner
         if not found:
             return self.reply(404, {"message": "404 Not found"})
         self.reply(200, [{"variable_type": "env_var", "key": k, "value": v} for k, v in found[0]["variables"].items()])
+
+    def serve_cancel(self, m, form):
+        """POST /projects/:id/pipelines/:pipeline_id/cancel (doc/api/pipelines.md "Cancel a
+        pipeline's jobs"): a Developer's PRIVATE-TOKEN; 200 with the pipeline, status canceled."""
+        if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+            return self.reply(401, {"message": "401 Unauthorized"})
+        project, pid = urllib.parse.unquote(m.group(1)), int(m.group(2))
+        with self.state.lock:
+            found = [p for p in self.state.pipelines if p["project"] == project and p["id"] == pid]
+            if found:
+                found[0]["entity"]["status"] = "canceled"
+                found[0]["canceled"] = True
+        if not found:
+            return self.reply(404, {"message": "404 Not found"})
+        self.reply(200, found[0]["entity"])
 
     def serve_status(self, m, form):
         if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
@@ -398,6 +424,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/rights":
             with st.lock:
                 st.maintainer = bool(body.get("maintainer", True))
+                st.owner = bool(body.get("owner", False))
+        elif path == "/_control/foreign":
+            st.create_pipeline(body["project"], {"ref": body.get("ref", "main")}, foreign=True)
+        elif path == "/_control/paging":
+            with st.lock:
+                st.max_per_page = int(body["max_per_page"])
         elif path == "/_control/script":
             st.add_script(body["match"], body.get("where"), body["responses"])
         else:
@@ -446,9 +478,18 @@ class GitLab:
     def script(self, kind, *responses, where=None):
         self.state.add_script(kind, where, responses)
 
-    def set_maintainer(self, yes):
+    def set_maintainer(self, yes, owner=False):
         with self.state.lock:
             self.state.maintainer = yes
+            self.state.owner = owner
+
+    def foreign_pipeline(self, project, ref="main"):
+        """A trigger pipeline created with another trigger token; returns its id."""
+        return self.state.create_pipeline(project, {"ref": ref}, foreign=True)["id"]
+
+    def set_max_per_page(self, n):
+        with self.state.lock:
+            self.state.max_per_page = n
 
     def pipelines(self):
         """Every pipeline created, oldest first: id, project, ref, variables, created."""
