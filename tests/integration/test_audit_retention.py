@@ -193,7 +193,21 @@ def test_verify_names_a_deleted_segment_an_edited_line_and_a_gap(setup, redis):
     back = hide(last)
     assert broken() == ("broken at seq %d: gap: seq %d to %d are in neither the archive nor Redis "
                         "(Redis starts at seq %d)" % (lo(last), lo(last), hi(last), hi(last) + 1))
+    # export --from-archive refuses too (issue 15 attack 1): it exited 0 without those records
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 2 and ("seq %d to %d are in neither the archive nor Redis (Redis starts at seq %d"
+                        % (lo(last), hi(last), hi(last) + 1)) in err, err
     back()
+    # an empty archive directory (an unmounted share): verify and export name seq 1 to start - 1
+    backs = [hide(p) for p in segs]
+    assert broken() == ("broken at seq 1: gap: seq 1 to %d are in neither the archive nor Redis "
+                        "(Redis starts at seq %d)" % (hi(last), hi(last) + 1))
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 2 and "seq 1 to %d are in neither the archive nor Redis" % hi(last) in err, err
+    for b in backs:
+        b()
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 0 and [json.loads(l) for l in out.splitlines()] == before, err
     # an edited line inside a segment (recompressed, so only the chain can tell)
     original = middle.read_bytes()
     lines = segment_lines(middle)
