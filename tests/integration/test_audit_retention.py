@@ -318,3 +318,50 @@ def test_archiving_needs_the_path_and_check_warns_without_it(setup, redis, logdi
     assert p.returncode == 0 and "audit.retention" not in p.stdout.decode() + p.stderr.decode()
     rc, out, err = run(tg.config, "export", "--from-archive")
     assert rc == 2 and "--from-archive needs audit.archive" in err
+
+
+@pytest.mark.parametrize("hold", ["TOLLGATE_ARCHIVE_HOLD", "TOLLGATE_ARCHIVE_HOLD_SEALED"])
+def test_a_pass_that_outlives_its_lease_leaves_no_overlap(setup, redis, logdir, hold):
+    """Issue 15 attack 2: a pass held (a hung NFS write) past its lease while another archiver
+    archives an overlapping range. Held before naming its segment, it never names it; held
+    after, its re-read says what happened and it removes its own segment. verify stays ok."""
+    tg, archiver, archive = setup
+    deliver(tg, redis, "old", 9)
+    newest = max(ms(r) for r in records(redis))
+    wait_until(lambda: time.time() * 1000 > newest + RETENTION_S * 1000, timeout=30, what="the retention")
+    before = records(redis)
+    go = logdir / "go"
+    stale = subprocess.Popen([str(harness.TOLLGATE), "audit", "archive", "-c", str(archiver)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=dict(cli_env(), **{hold: str(go)}))
+    sealed = hold.endswith("SEALED")
+    try:
+        wait_until(lambda: any(p.name.startswith("audit-" if sealed else ".tmp-") for p in archive.iterdir()),
+                   timeout=60, what="the held pass to write its segment")
+        mine = segments(archive)
+        redis.cmd("DEL", "tg:audit:archive:lease")  # its lease expired
+        # held after naming: its name landed only after the other pass sealed its own (the
+        # race between the check and the link); hidden meanwhile, else the other adopts it
+        hidden = [p.rename(p.with_name("hidden-" + p.name)) for p in mine]
+        rc, out, err = run(archiver, "archive", "--batch", "4")
+        assert rc == 0 and out.startswith("archived %d records" % (len(before) - 1)), out + err
+        theirs = segments(archive)
+        for p, h in zip(mine, hidden):
+            h.rename(p)
+        go.touch()
+        rc = stale.wait(timeout=120)
+        out, err = stale.stdout.read().decode(), stale.stderr.read().decode()
+    finally:
+        go.touch()
+        stale.wait(timeout=120)
+    if sealed:
+        assert rc == 2, out + err
+        assert ("another pass archived seq 1 to %d meanwhile (Redis now starts at seq %d): removed this pass's "
+                "segment %s" % (len(before) - 1, len(before), mine[0].name)) in err, err
+    else:
+        assert rc == 0 and out.startswith("archived 0 records"), out + err
+    assert segments(archive) == theirs and not [p for p in archive.iterdir() if p.name.startswith(".tmp-")]
+    rc, out, err = run(archiver, "verify")
+    assert rc == 0, out + err
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 0 and [json.loads(l) for l in out.splitlines()] == before, err
