@@ -582,6 +582,7 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     if (tg_audit_segments_list(a->dir, &segs, &nsegs, b->err, b->errlen))
         return -1;
     const struct tg_audit_segment *left = segment_at(segs, nsegs, b->first);
+    long long end = nsegs ? segs[nsegs - 1].last : 0;
     if (left) {
         *fresh = *left;
         fresh->name = tg_xstrdup(left->name);
@@ -590,6 +591,13 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     tg_audit_segments_free(segs, nsegs);
     if (*out)
         return 0;
+    /* A directory that does not end where Redis starts is another chain's (another gateway's
+     * path, a SIGHUP to a new path, an unmounted share, another prefix): writing here would
+     * split the chain across directories. */
+    if (end != b->first - 1)
+        return fail(b, "the archive %s ends at seq %lld, but Redis starts at seq %lld: it must end at seq %lld "
+                       "(wrong or unmounted directory?); refusing to split the chain",
+                    a->dir, end, b->first, b->first - 1);
     if (collect_due(c, a, b, b->err, b->errlen))
         return -1;
     if (b->count == 0)

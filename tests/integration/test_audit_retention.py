@@ -365,3 +365,33 @@ def test_a_pass_that_outlives_its_lease_leaves_no_overlap(setup, redis, logdir, 
     assert rc == 0, out + err
     rc, out, err = run(archiver, "export", "--from-archive")
     assert rc == 0 and [json.loads(l) for l in out.splitlines()] == before, err
+
+
+def test_an_archiver_refuses_a_directory_that_does_not_end_at_redis_start(setup, redis, gitlab, tollgate, logdir):
+    """Issue 15 attack 3: a gateway whose audit.archive is another (empty) directory than the
+    one holding the chain refuses to archive there, logs archive_failed naming the seq the
+    directory must end at, and counts it; the CLI archiver exits 2 the same way."""
+    tg, archiver, archive = setup
+    archive_old(tg, redis, archiver, n_old=6, n_new=2)
+    start = start_of(redis)
+    assert start > 1
+    other = logdir / "other-archive"
+    other.mkdir()
+    deliver(tg, redis, "more", 3)
+    newest = max(ms(r) for r in records(redis))
+    wait_until(lambda: time.time() * 1000 > newest + RETENTION_S * 1000, timeout=30, what="the retention")
+    split = tollgate(workers=1, env=audit_env(), extra=extra_with(gitlab.url, logdir / "s.jsonl", other))
+    wait_until(lambda: split.metric("tollgate_audit_archive_failures_total") >= 1, timeout=60,
+               what="the refused archive pass counted")
+    want = "it must end at seq %d" % (start - 1)
+    assert "archive_failed" in split.logs() and want in split.logs()
+    assert list(other.iterdir()) == [] and start_of(redis) == start
+    bad = logdir / "bad.yaml"
+    bad.write_text(archiver.read_text().replace(str(archive), str(other)))
+    rc, out, err = run(bad, "archive")
+    assert rc == 2 and ("the archive %s ends at seq 0, but Redis starts at seq %d: %s" % (other, start, want)) in err, err
+    assert list(other.iterdir()) == [] and start_of(redis) == start
+    # the right directory still archives
+    rc, out, err = run(archiver, "archive")
+    assert rc == 0 and start_of(redis) > start, out + err
+    assert run(archiver, "verify")[0] == 0
