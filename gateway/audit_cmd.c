@@ -98,6 +98,10 @@ static int run_verify(const struct tg_config *cfg, redisContext *rc, struct audi
     }
     tg_audit_verify_summary(&res, line, sizeof line);
     printf("%s\n", line);
+    if (res.broken == TG_AUDIT_OK && res.unchecked[0]) {
+        fprintf(stderr, "tollgate audit verify: --head %s\n", res.unchecked);
+        return 2;
+    }
     if (cfg->audit.file)
         printf("sink %s: %lld lines, %lld checked records not in it\n", cfg->audit.file, res.sink_lines,
                res.sink_missing);

@@ -395,3 +395,40 @@ def test_an_archiver_refuses_a_directory_that_does_not_end_at_redis_start(setup,
     rc, out, err = run(archiver, "archive")
     assert rc == 0 and start_of(redis) > start, out + err
     assert run(archiver, "verify")[0] == 0
+
+
+def test_an_archived_anchor_is_compared_at_the_start_or_refused(setup, redis):
+    """Issue 15 attack 4: verify --head SEQ:HASH (CLI without the archive, and HTTP) with SEQ
+    archived compared nothing and said ok. SEQ = start - 1 is compared with the start's prev;
+    an older SEQ cannot be checked from Redis and is refused with the reason."""
+    tg, archiver, archive = setup
+    before, _, _ = archive_old(tg, redis, archiver, n_old=8, n_new=2)
+    start = start_of(redis)
+    assert start > 2
+    at = {r["seq"]: r["hash"] for r in before}
+    wrong = "0" * 64
+    # seq start - 1: compared with the hash Redis's start chains on
+    rc, out, err = cli(tg, "audit", "verify", "--head", "%d:%s" % (start - 1, at[start - 1]))
+    assert rc == 0 and out.startswith("ok "), out + err
+    rc, out, err = cli(tg, "audit", "verify", "--head", "%d:%s" % (start - 1, wrong))
+    assert rc == 1 and out.startswith("broken at seq %d: head mismatch: the anchored hash 0000000000000000..." % (start - 1)), out
+    status, body = Api(tg).get("/api/v1/audit/verify", head="%d:%s" % (start - 1, wrong))
+    assert status == 200 and body["ok"] is False and body["broken"]["reason"] == "head mismatch", body
+    status, body = Api(tg).get("/api/v1/audit/verify", head="%d:%s" % (start - 1, at[start - 1]))
+    assert status == 200 and body["ok"] is True and "anchor" not in body, body
+    # an older seq: no verdict from Redis
+    reason = "seq 1 is archived (Redis starts at seq %d): the anchor cannot be checked from Redis" % start
+    rc, out, err = cli(tg, "audit", "verify", "--head", "1:%s" % wrong)
+    assert rc == 2 and reason in err, out + err
+    status, body = Api(tg).get("/api/v1/audit/verify", head="1:%s" % wrong)
+    assert status == 409 and reason in json.dumps(body), body
+    # with the archive the anchor is compared in the segments
+    rc, out, _ = run(archiver, "verify", "--head", "1:%s" % wrong)
+    assert rc == 1 and "head mismatch" in out, out
+    # the incremental checkpoint fallen behind the start: compared at start - 1, else reported
+    redis.cmd("HSET", "tg:audit:verified", "seq", start - 1, "hash", wrong)
+    status, body = Api(tg).get("/api/v1/audit/verify")
+    assert status == 200 and body["ok"] is False and body["broken"]["reason"] == "head mismatch", body
+    redis.cmd("HSET", "tg:audit:verified", "seq", 1, "hash", wrong)
+    status, body = Api(tg).get("/api/v1/audit/verify")
+    assert status == 200 and body["anchor"] == {"checked": False, "reason": reason + "; verify with audit.archive"}, body
