@@ -608,12 +608,32 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     return write_new(c, a, token, b, fresh, out);
 }
 
+/* Removes the .tmp-* files of crashed passes: older than the lease, so no live pass (which
+ * holds the lease while it writes one) still owns them. */
+static void sweep_tmp(const struct tg_audit_archive_args *a)
+{
+    DIR *d = opendir(a->dir);
+    struct dirent *e;
+    struct stat st;
+    uint64_t now = tg_now_ms();
+    while (d && (e = readdir(d)) != NULL) {
+        char *path = tg_xasprintf("%s/%s", a->dir, e->d_name);
+        if (strncmp(e->d_name, ".tmp-", 5) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_mtime * 1000 + a->lease_ms < now)
+            unlink(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 static int pass_locked(redisContext *c, const struct tg_audit_archive_args *a, const char *token, char *err,
                        size_t errlen)
 {
     struct batch b = {.prefix = a->prefix, .err = err, .errlen = errlen};
     struct tg_audit_segment fresh = {0};
     const struct tg_audit_segment *s = NULL;
+    sweep_tmp(a);
     int rc = tg_audit_start_get(c, a->prefix, &b.first, b.prev);
     if (rc)
         snprintf(err, errlen, "cannot read %saudit:start: %s", a->prefix, c->err ? c->errstr : "unexpected reply");

@@ -75,7 +75,10 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
         case 's': bad = parse_time_opt("--since", optarg, &o->since_ms); break;
         case 'u': bad = parse_time_opt("--until", optarg, &o->until_ms); break;
         case 'A': o->from_archive = 1; break;
-        case 'b': bad = tg_parse_int(optarg, 1, 100000, &o->batch); break;
+        case 'b':
+            if ((bad = tg_parse_int(optarg, 1, 100000, &o->batch)) != 0)
+                fprintf(stderr, "tollgate audit archive: --batch must be a number from 1 to 100000\n");
+            break;
         case 'N': bad = parse_time_opt("--now", optarg, &o->now_ms); break;
         case 'h': return audit_usage(stdout), 1;
         default: bad = 1;
@@ -108,6 +111,8 @@ static int run_verify(const struct tg_config *cfg, redisContext *rc, struct audi
     if (o->verify.archive)
         printf("archive %s: %lld segments, %lld records\n", o->verify.archive, res.archive_segments,
                res.archive_records);
+    else if (cfg->audit.archive)
+        printf("checked Redis from seq %lld (--from skips the archive %s)\n", res.from, cfg->audit.archive);
     return res.broken == TG_AUDIT_OK ? 0 : 1;
 }
 

@@ -432,3 +432,37 @@ def test_an_archived_anchor_is_compared_at_the_start_or_refused(setup, redis):
     redis.cmd("HSET", "tg:audit:verified", "seq", 1, "hash", wrong)
     status, body = Api(tg).get("/api/v1/audit/verify")
     assert status == 200 and body["anchor"] == {"checked": False, "reason": reason + "; verify with audit.archive"}, body
+
+
+def test_check_batch_from_and_crashed_tmp_files(setup, redis, logdir):
+    """Issue 15 attack 6: check warns of an archive path that is not a directory; --batch out
+    of range names the range; verify --from says it started in Redis; a crashed pass's tmp
+    file older than the lease is removed by the next pass, a younger one is not."""
+    tg, archiver, archive = setup
+
+    def check(config):
+        p = subprocess.run([str(harness.TOLLGATE), "check", "-c", str(config)], capture_output=True, env=cli_env())
+        return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+    gone = logdir / "gone.yaml"
+    gone.write_text(archiver.read_text().replace(str(archive), str(logdir / "not-mounted")))
+    rc, text = check(gone)
+    assert rc == 0 and "audit.archive %s cannot be read: nothing can be archived" % (logdir / "not-mounted") in text, text
+    (logdir / "a-file").write_text("x")
+    gone.write_text(archiver.read_text().replace(str(archive), str(logdir / "a-file")))
+    rc, text = check(gone)
+    assert "audit.archive %s is not a directory" % (logdir / "a-file") in text, text
+    rc, text = check(archiver)
+    assert rc == 0 and "audit.archive" not in text, text
+    for bad in ("0", "100001", "x"):
+        rc, out, err = run(archiver, "archive", "--batch", bad)
+        assert rc == 2 and "--batch must be a number from 1 to 100000" in err, err
+    crashed, live = archive / ".tmp-host.1.1", archive / ".tmp-host.2.2"
+    crashed.write_text("half a segment")
+    live.write_text("a live pass's segment")
+    os.utime(crashed, (time.time() - 3600, time.time() - 3600))
+    archive_old(tg, redis, archiver, n_old=4, n_new=2)
+    assert not crashed.exists() and live.exists()
+    start = start_of(redis)
+    rc, out, err = run(archiver, "verify", "--from", "2")
+    assert rc == 0 and "checked Redis from seq %d (--from skips the archive %s)" % (start, archive) in out, out + err
