@@ -2,9 +2,9 @@
  *
  *   pass    lease (SET NX PX) -> the due records from the start (time <= now - retention,
  *           never the newest) -> a segment: the one a crashed pass left at the start, else a
- *           new one (tmp file, fsync, lease and start checked again, link, fsync of the
- *           directory) -> re-read: the chain
- *           from the start's prev, the name's last seq and hash, the same hash in Redis ->
+ *           new one, only into a directory that ends at the start - 1 (tmp file, fsync,
+ *           lease and start checked again, link, fsync of the directory) -> re-read: the
+ *           chain from the start's prev, the name's last seq and hash, the same hash in Redis ->
  *           trim script (lease and start unchanged: stream up to the last seq, its index
  *           entries, the start moved) -> lease released
  *   files   audit-<first>-<last>-<hash>.jsonl.zst, one zstd frame of the stored records
