@@ -106,11 +106,18 @@ static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
     struct tg_audit_verify_opts o = {.max_records = HTTP_VERIFY_MAX};
     struct tg_audit_verify_result res;
     char err[256];
+    char head[8];
     if (verify_start(ctx, req, &o))
         return;
     if (tg_audit_verify(ctx->rc, ctx->cfg->redis.prefix, &o, &res, err, sizeof err)) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "verify_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
+        return;
+    }
+    /* A ?head that cannot be compared is no verdict; the checkpoint's (fallen behind the start
+     * for longer than the retention) is reported in the answer's "anchor" and moves on. */
+    if (res.broken == TG_AUDIT_OK && res.unchecked[0] && tg_api_query(req, "head", head, sizeof head) != NULL) {
+        tg_api_error(ctx, 409, "anchor_archived", res.unchecked);
         return;
     }
     if (tg_audit_checkpoint_advance(ctx->rc, ctx->cfg->redis.prefix, &res))

@@ -2,8 +2,9 @@
  *
  *   pass    lease (SET NX PX) -> the due records from the start (time <= now - retention,
  *           never the newest) -> a segment: the one a crashed pass left at the start, else a
- *           new one (tmp file, fsync, rename, fsync of the directory) -> re-read: the chain
- *           from the start's prev, the name's last seq and hash, the same hash in Redis ->
+ *           new one, only into a directory that ends at the start - 1 (tmp file, fsync,
+ *           lease and start checked again, link, fsync of the directory) -> re-read: the
+ *           chain from the start's prev, the name's last seq and hash, the same hash in Redis ->
  *           trim script (lease and start unchanged: stream up to the last seq, its index
  *           entries, the start moved) -> lease released
  *   files   audit-<first>-<last>-<hash>.jsonl.zst, one zstd frame of the stored records
@@ -197,34 +198,60 @@ int tg_audit_segment_each(const char *dir, const struct tg_audit_segment *s,
     return rc;
 }
 
-/* Writes buf as a sealed segment named name: tmp file, fsync, rename, fsync of dir. */
-static int write_segment(const char *dir, const char *name, const char *token, const struct tg_buf *lines,
-                         char *err, size_t errlen)
+/* Writes buf compressed to tmp and fsyncs it. 0, or -1 with err (tmp removed). */
+static int write_tmp(const char *tmp, const struct tg_buf *lines, char *err, size_t errlen)
 {
     size_t cap = ZSTD_compressBound(lines->len);
-    char *z = tg_xmalloc(cap), *tmp = tg_xasprintf("%s/.tmp-%s", dir, token), *path = tg_xasprintf("%s/%s", dir, name);
+    char *z = tg_xmalloc(cap);
     size_t zlen = ZSTD_compress(z, cap, lines->data, lines->len, 3);
     int fd = ZSTD_isError(zlen) ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), rc = -1;
-    if (fd < 0) {
+    if (fd < 0)
         snprintf(err, errlen, "%s: %s", tmp, ZSTD_isError(zlen) ? ZSTD_getErrorName(zlen) : strerror(errno));
-    } else if (write(fd, z, zlen) != (ssize_t)zlen || fsync(fd) != 0) {
+    else if (write(fd, z, zlen) != (ssize_t)zlen || fsync(fd) != 0)
         snprintf(err, errlen, "%s: write or fsync failed: %s", tmp, strerror(errno));
-    } else if (close(fd) != 0 || (fd = -1, rename(tmp, path)) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    } else {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1; /* the rename itself must survive a crash */
-        if (rc)
-            snprintf(err, errlen, "%s: cannot fsync the directory: %s", dir, strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
+    else
+        rc = 0;
+    if (fd >= 0 && close(fd) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        rc = -1;
     }
-    if (fd >= 0)
-        close(fd);
     if (rc)
         unlink(tmp);
-    free(z), free(tmp), free(path);
+    free(z);
     return rc;
+}
+
+/* Gives tmp its segment name without replacing a file of that name (link, not rename: a
+ * stale pass must never overwrite, and later unlink, a segment another pass sealed), then
+ * fsyncs the directory. *made: 1 when this call created the name. 0 or -1 with err. */
+static int seal(const char *dir, const char *tmp, const char *name, int *made, char *err, size_t errlen)
+{
+    char *path = tg_xasprintf("%s/%s", dir, name);
+    int linked = link(tmp, path) == 0, e = linked ? 0 : errno, rc = linked || e == EEXIST ? 0 : -1;
+    *made = linked;
+    if (rc)
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+    unlink(tmp);
+    int dfd = rc ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rc == 0 && (dfd < 0 || fsync(dfd) != 0)) { /* the name itself must survive a crash */
+        snprintf(err, errlen, "%s: cannot fsync the directory: %s", dir, strerror(errno));
+        rc = -1;
+    }
+    if (dfd >= 0)
+        close(dfd);
+    free(path);
+    return rc;
+}
+
+/* Test hooks (README "Fault injection"): with TOLLGATE_ARCHIVE_HOLD=PATH a pass waits, its
+ * segment written but not yet named, until PATH exists (at most 10 min); with
+ * TOLLGATE_ARCHIVE_HOLD_SEALED=PATH, after naming it and before the re-read: a pass that
+ * outlives its lease, without a timing margin. */
+static void hold_point(const char *var)
+{
+    const char *path = getenv(var);
+    for (int i = 0; path && i < 60000 && access(path, F_OK) != 0; i++)
+        usleep(10000);
 }
 
 /* ---- one pass ---- */
@@ -240,6 +267,7 @@ struct batch {
     size_t nkeys, nseqs, capkeys, capseqs;
     char *err;
     size_t errlen;
+    int made; /* this pass gave its segment its name (it may remove it again) */
 };
 
 static void push(char ***v, size_t *n, size_t *cap, char *s)
@@ -359,6 +387,42 @@ static void unique_keys(struct batch *b)
     b->nkeys = keep;
 }
 
+/* 1 when another segment in the directory covers part of s's range. */
+static int overlapped(const char *dir, const struct tg_audit_segment *s)
+{
+    struct tg_audit_segment *v;
+    size_t n;
+    char err[256];
+    int found = 0;
+    if (tg_audit_segments_list(dir, &v, &n, err, sizeof err))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        found |= strcmp(v[i].name, s->name) != 0 && v[i].first <= s->last && v[i].last >= s->first;
+    tg_audit_segments_free(v, n);
+    return found;
+}
+
+/* When Redis no longer holds s's records because another pass archived them meanwhile (this
+ * one outlived its lease): says so in err and, when this pass named s and another segment now
+ * holds those seqs, removes s, so the archive is not left with two overlapping segments.
+ * 1 in that case, else 0. */
+static int superseded(redisContext *c, const struct tg_audit_archive_args *a, const struct tg_audit_segment *s,
+                      struct batch *b)
+{
+    long long start;
+    char prev[TG_SHA256_HEX_LEN + 1];
+    if (tg_audit_start_get(c, a->prefix, &start, prev) || start <= s->first)
+        return 0;
+    int drop = b->made && overlapped(a->dir, s);
+    char *path = tg_xasprintf("%s/%s", a->dir, s->name);
+    if (drop)
+        unlink(path);
+    free(path);
+    fail(b, "another pass archived seq %lld to %lld meanwhile (Redis now starts at seq %lld): %s %s", s->first,
+         s->last, start, drop ? "removed this pass's segment" : "nothing moved; kept", s->name);
+    return 1;
+}
+
 /* Re-reads segment s: it chains from the start's prev to its name's last seq and hash, and
  * Redis holds the same hash there (so the segment is Redis's records, not other ones). */
 static int reread(redisContext *c, const struct tg_audit_archive_args *a, const struct tg_audit_segment *s,
@@ -373,7 +437,7 @@ static int reread(redisContext *c, const struct tg_audit_archive_args *a, const 
     redisReply *r = redisCommand(c, "XRANGE %saudit %lld-0 %lld-0", a->prefix, s->last, s->last);
     const char *hash = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? tg_audit_field(r->element[0]->element[1], "hash") : NULL;
     if (hash == NULL || strcmp(hash, s->hash) != 0)
-        rc = fail(b, "segment %s does not hold the records Redis holds", s->name);
+        rc = superseded(c, a, s, b) ? -1 : fail(b, "segment %s does not hold the records Redis holds", s->name);
     freeReplyObject(r);
     unique_keys(b);
     return rc;
@@ -468,6 +532,45 @@ static const struct tg_audit_segment *segment_at(const struct tg_audit_segment *
     return NULL;
 }
 
+/* 1 while this pass still holds the lease and Redis still starts at first, 0 when it lost
+ * either (another pass may have archived these records meanwhile), -1 when Redis failed. */
+static int still_ours(redisContext *c, const char *prefix, const char *token, long long first)
+{
+    redisReply *r = redisCommand(c, "GET %saudit:archive:lease", prefix);
+    int rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING && strcmp(r->str, token) == 0;
+    freeReplyObject(r);
+    long long start;
+    char prev[TG_SHA256_HEX_LEN + 1];
+    if (rc == 1 && tg_audit_start_get(c, prefix, &start, prev))
+        rc = -1;
+    return rc == 1 ? start == first : rc;
+}
+
+/* Writes the batch as segment fresh: tmp file, then (the lease and the start checked again
+ * right before, since a hung write can outlive the lease) its name. A pass that lost them
+ * removes its tmp file and moves nothing (*out NULL). 0 or -1 with err. */
+static int write_new(redisContext *c, const struct tg_audit_archive_args *a, const char *token, struct batch *b,
+                     struct tg_audit_segment *fresh, const struct tg_audit_segment **out)
+{
+    char *tmp = tg_xasprintf("%s/.tmp-%s", a->dir, token);
+    int rc = write_tmp(tmp, &b->lines, b->err, b->errlen), ours = 0;
+    if (rc == 0) {
+        hold_point("TOLLGATE_ARCHIVE_HOLD");
+        if ((ours = still_ours(c, a->prefix, token, b->first)) < 0)
+            rc = fail(b, "cannot check the archive lease: %s", c->err ? c->errstr : "Redis refused");
+        if (ours == 1)
+            rc = seal(a->dir, tmp, fresh->name, &b->made, b->err, b->errlen);
+        if (rc == 0 && ours == 1)
+            hold_point("TOLLGATE_ARCHIVE_HOLD_SEALED");
+        else
+            unlink(tmp);
+    }
+    if (rc == 0 && ours == 1)
+        *out = fresh;
+    free(tmp);
+    return rc;
+}
+
 /* The segment this pass finishes: one a crashed pass left at the start, else a new one of the
  * due records (fresh->name set), else none (*out NULL). 0 or -1 with err. */
 static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, const char *token, struct batch *b,
@@ -479,6 +582,7 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     if (tg_audit_segments_list(a->dir, &segs, &nsegs, b->err, b->errlen))
         return -1;
     const struct tg_audit_segment *left = segment_at(segs, nsegs, b->first);
+    long long end = nsegs ? segs[nsegs - 1].last : 0;
     if (left) {
         *fresh = *left;
         fresh->name = tg_xstrdup(left->name);
@@ -487,6 +591,13 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     tg_audit_segments_free(segs, nsegs);
     if (*out)
         return 0;
+    /* A directory that does not end where Redis starts is another chain's (another gateway's
+     * path, a SIGHUP to a new path, an unmounted share, another prefix): writing here would
+     * split the chain across directories. */
+    if (end != b->first - 1)
+        return fail(b, "the archive %s ends at seq %lld, but Redis starts at seq %lld: it must end at seq %lld "
+                       "(wrong or unmounted directory?); refusing to split the chain",
+                    a->dir, end, b->first, b->first - 1);
     if (collect_due(c, a, b, b->err, b->errlen))
         return -1;
     if (b->count == 0)
@@ -494,10 +605,26 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     fresh->first = b->first, fresh->last = b->last;
     memcpy(fresh->hash, b->last_hash, sizeof fresh->hash);
     fresh->name = tg_xasprintf("audit-%020lld-%020lld-%s.jsonl.zst", b->first, b->last, b->last_hash);
-    if (write_segment(a->dir, fresh->name, token, &b->lines, b->err, b->errlen))
-        return -1;
-    *out = fresh;
-    return 0;
+    return write_new(c, a, token, b, fresh, out);
+}
+
+/* Removes the .tmp-* files of crashed passes: older than the lease, so no live pass (which
+ * holds the lease while it writes one) still owns them. */
+static void sweep_tmp(const struct tg_audit_archive_args *a)
+{
+    DIR *d = opendir(a->dir);
+    struct dirent *e;
+    struct stat st;
+    uint64_t now = tg_now_ms();
+    while (d && (e = readdir(d)) != NULL) {
+        char *path = tg_xasprintf("%s/%s", a->dir, e->d_name);
+        if (strncmp(e->d_name, ".tmp-", 5) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_mtime * 1000 + a->lease_ms < now)
+            unlink(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
 }
 
 static int pass_locked(redisContext *c, const struct tg_audit_archive_args *a, const char *token, char *err,
@@ -506,6 +633,7 @@ static int pass_locked(redisContext *c, const struct tg_audit_archive_args *a, c
     struct batch b = {.prefix = a->prefix, .err = err, .errlen = errlen};
     struct tg_audit_segment fresh = {0};
     const struct tg_audit_segment *s = NULL;
+    sweep_tmp(a);
     int rc = tg_audit_start_get(c, a->prefix, &b.first, b.prev);
     if (rc)
         snprintf(err, errlen, "cannot read %saudit:start: %s", a->prefix, c->err ? c->errstr : "unexpected reply");

@@ -75,7 +75,10 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
         case 's': bad = parse_time_opt("--since", optarg, &o->since_ms); break;
         case 'u': bad = parse_time_opt("--until", optarg, &o->until_ms); break;
         case 'A': o->from_archive = 1; break;
-        case 'b': bad = tg_parse_int(optarg, 1, 100000, &o->batch); break;
+        case 'b':
+            if ((bad = tg_parse_int(optarg, 1, 100000, &o->batch)) != 0)
+                fprintf(stderr, "tollgate audit archive: --batch must be a number from 1 to 100000\n");
+            break;
         case 'N': bad = parse_time_opt("--now", optarg, &o->now_ms); break;
         case 'h': return audit_usage(stdout), 1;
         default: bad = 1;
@@ -98,12 +101,18 @@ static int run_verify(const struct tg_config *cfg, redisContext *rc, struct audi
     }
     tg_audit_verify_summary(&res, line, sizeof line);
     printf("%s\n", line);
+    if (res.broken == TG_AUDIT_OK && res.unchecked[0]) {
+        fprintf(stderr, "tollgate audit verify: --head %s\n", res.unchecked);
+        return 2;
+    }
     if (cfg->audit.file)
         printf("sink %s: %lld lines, %lld checked records not in it\n", cfg->audit.file, res.sink_lines,
                res.sink_missing);
     if (o->verify.archive)
         printf("archive %s: %lld segments, %lld records\n", o->verify.archive, res.archive_segments,
                res.archive_records);
+    else if (cfg->audit.archive)
+        printf("checked Redis from seq %lld (--from skips the archive %s)\n", res.from, cfg->audit.archive);
     return res.broken == TG_AUDIT_OK ? 0 : 1;
 }
 
@@ -121,8 +130,27 @@ static int export_line(void *arg, const char *line, size_t len)
     return 0;
 }
 
+/* The archive must end where Redis's trail starts: else missing last segments (or an empty,
+ * unmounted directory) would drop records from the export unnoticed. 0, or -1 with err. */
+static int export_joins(redisContext *c, const char *prefix, long long last, char *err, size_t errlen)
+{
+    long long start;
+    char prev[TG_SHA256_HEX_LEN + 1];
+    if (tg_audit_start_get(c, prefix, &start, prev)) {
+        snprintf(err, errlen, "cannot read %saudit:start", prefix);
+        return -1;
+    }
+    if (start <= last + 1)
+        return 0; /* start <= last: Redis still holds archived records (a pass not yet trimmed) */
+    snprintf(err, errlen,
+             "seq %lld to %lld are in neither the archive nor Redis (Redis starts at seq %lld; is the archive mounted?"
+             " run tollgate audit verify)",
+             last + 1, start - 1, start);
+    return -1;
+}
+
 /* The archive's segments in seq order; *last gets the last archived seq. 0 or 2. */
-static int export_archive(const struct tg_config *cfg, const struct audit_opts *o, long long *last)
+static int export_archive(const struct tg_config *cfg, redisContext *c, const struct audit_opts *o, long long *last)
 {
     struct tg_audit_segment *segs;
     size_t n;
@@ -143,6 +171,8 @@ static int export_archive(const struct tg_config *cfg, const struct audit_opts *
         }
     }
     tg_audit_segments_free(segs, n);
+    if (rc == 0)
+        rc = export_joins(c, cfg->redis.prefix, *last, err, sizeof err);
     if (rc)
         fprintf(stderr, "tollgate audit export: %s\n", err);
     return rc ? 2 : 0;
@@ -153,7 +183,7 @@ static int run_export(const struct tg_config *cfg, redisContext *rc, const struc
     struct tg_audit_query q;
     char err[256];
     long long last = 0;
-    int rc_ = o->from_archive ? export_archive(cfg, o, &last) : 0;
+    int rc_ = o->from_archive ? export_archive(cfg, rc, o, &last) : 0;
     tg_audit_query_init(&q);
     q.desc = 0, q.limit = TG_AUDIT_LIMIT_MAX, q.since_ms = o->since_ms, q.after = last;
     q.until_ms = o->until_ms ? o->until_ms : UINT64_MAX;

@@ -409,8 +409,27 @@ static int walk_archive(struct walk *w, redisContext *c, const char *prefix, cha
     return rc; /* start < expect: Redis still holds archived records (a pass not yet trimmed) */
 }
 
+/* An anchor before Redis's start, without the archive: seq start - 1 is compared with the hash
+ * the start chains on (its recorded prev); an older one cannot be checked from Redis, which
+ * res->unchecked says. 0, or 1 at a break. */
+static int anchor_at_start(struct walk *w, long long start, const char *prev)
+{
+    long long seq = w->o->anchor_seq;
+    if (seq <= 0 || seq >= start)
+        return 0;
+    if (seq == start - 1 && strcmp(prev, w->o->anchor_hash) != 0)
+        return archive_broke(w->res, TG_AUDIT_HEAD, seq,
+                             "the anchored hash %.16s... differs from %.16s..., the hash Redis's start (seq %lld) "
+                             "chains on", w->o->anchor_hash, prev, start);
+    if (seq < start - 1)
+        snprintf(w->res->unchecked, sizeof w->res->unchecked,
+                 "seq %lld is archived (Redis starts at seq %lld): the anchor cannot be checked from Redis; "
+                 "verify with audit.archive", seq, start);
+    return 0;
+}
+
 /* Where the walk in Redis starts without the archive: --from, else Redis's start (chained on
- * its recorded prev). 0 or -1 with err. */
+ * its recorded prev). 0, 1 at a break of the anchor, or -1 with err. */
 static int redis_start(struct walk *w, redisContext *c, const char *prefix, char *err, size_t errlen)
 {
     long long start;
@@ -424,7 +443,7 @@ static int redis_start(struct walk *w, redisContext *c, const char *prefix, char
         memcpy(w->prev, prev, sizeof w->prev);
     }
     w->res->from = w->expect;
-    return 0;
+    return anchor_at_start(w, start, prev);
 }
 
 int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_verify_opts *o,
@@ -501,6 +520,8 @@ json_t *tg_audit_verify_json(const struct tg_audit_verify_result *r)
                           "complete", r->complete, "from", (json_int_t)r->from, "records", (json_int_t)r->records,
                           "head", "seq", (json_int_t)r->head_seq, "hash", r->head_hash, "sink", "lines",
                           (json_int_t)r->sink_lines, "missing", (json_int_t)r->sink_missing);
+    if (r->unchecked[0])
+        json_object_set_new(o, "anchor", json_pack("{s:b, s:s}", "checked", 0, "reason", r->unchecked));
     if (r->broken != TG_AUDIT_OK)
         json_object_set_new(o, "broken", json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)r->seq, "reason",
                                                    tg_audit_break_name(r->broken), "detail", r->detail));

@@ -17,6 +17,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_EVENTS "Pipeline Hook", "Job Hook", "Deployment Hook", "Merge Request Hook", \
@@ -319,6 +320,14 @@ static void load_retention(struct tg_config *c, struct tg_yaml *y, yaml_node_t *
                            "so another process (the archiver) must have audit.archive, or Redis keeps every record");
     if (c->audit.archive && c->audit.retention_ms == 0)
         tg_yaml_warn(y, a, "audit.archive is set without audit.retention: nothing is archived");
+    /* A warning, not an error: a gateway whose share mounts late must still serve; its
+     * archive passes refuse meanwhile (archive_failed). */
+    struct stat st;
+    int missing = c->audit.archive && stat(c->audit.archive, &st) != 0;
+    if (c->audit.archive && (missing || !S_ISDIR(st.st_mode)))
+        tg_yaml_warn(y, tg_yaml_get(y, a, "archive"), "audit.archive %s %s: nothing can be archived until it is "
+                     "a directory (an unmounted share?)", c->audit.archive,
+                     missing ? "cannot be read" : "is not a directory");
 }
 
 static void load_misc(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)

@@ -4,6 +4,7 @@
 #include "maint.h"
 #include "audit_archive.h"
 #include "log.h"
+#include "metrics.h"
 #include "redisconn.h"
 #include "util.h"
 
@@ -127,8 +128,10 @@ static void archive(struct tg_maint *m)
                                           .retention_ms = cfg->audit.retention_ms, .now_ms = tg_now_ms(),
                                           .batch = TG_AUDIT_ARCHIVE_BATCH, .lease_ms = TG_AUDIT_ARCHIVE_LEASE_MS};
         int n = tg_audit_archive_pass(m->rc, &a, err, sizeof err);
-        if (n < 0)
+        if (n < 0) {
+            tg_metrics_inc(TG_M_AUDIT_ARCHIVE_FAILURES);
             tg_log_msg(TG_LOG_ERROR, "audit", "archive_failed", "%s", err);
+        }
         else if (n > 0)
             tg_log_msg(TG_LOG_INFO, "audit", "archived", "%d records into %s", n, cfg->audit.archive);
     }

@@ -50,6 +50,7 @@ static const struct metric_def defs[TG_M_COUNT] = {
     [TG_M_AUDIT_FAILURES] = {"tollgate_audit_failures_total", "", "counter", "Audit appends that failed."},
     [TG_M_AUDIT_PROBES_FAILED] = {"tollgate_audit_probes_failed_total", "", "counter",
                                   "Health probes of a failing audit sink that found it still failing."},
+    [TG_M_AUDIT_ARCHIVE_FAILURES] = {"tollgate_audit_archive_failures_total", "", "counter", "Archive passes that failed (nothing left Redis)."},
     [TG_M_API_DROPPED] = {"tollgate_api_jobs_not_run_total", "reason=\"client_gone\"", "counter", "API and ChatOps requests not run, by reason."},
     [TG_M_API_QUEUE_FULL] = {"tollgate_api_jobs_not_run_total", "reason=\"queue_full\"", "counter", NULL},
     [TG_M_API_QUEUED] = {"tollgate_api_jobs_queued", "", "gauge", "API and ChatOps requests waiting for a pool thread."},

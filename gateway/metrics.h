@@ -43,6 +43,7 @@ enum tg_metric {
     TG_M_AUDIT_RECORDS,
     TG_M_AUDIT_FAILURES,
     TG_M_AUDIT_PROBES_FAILED,
+    TG_M_AUDIT_ARCHIVE_FAILURES,
     TG_M_API_DROPPED,         /* the client went away before a pool thread picked the job up */
     TG_M_API_QUEUE_FULL,      /* answered 503: the lane's queue was full */
     TG_M_API_QUEUED,          /* gauge: API/ChatOps requests waiting for a pool thread */

@@ -193,7 +193,21 @@ def test_verify_names_a_deleted_segment_an_edited_line_and_a_gap(setup, redis):
     back = hide(last)
     assert broken() == ("broken at seq %d: gap: seq %d to %d are in neither the archive nor Redis "
                         "(Redis starts at seq %d)" % (lo(last), lo(last), hi(last), hi(last) + 1))
+    # export --from-archive refuses too (issue 15 attack 1): it exited 0 without those records
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 2 and ("seq %d to %d are in neither the archive nor Redis (Redis starts at seq %d"
+                        % (lo(last), hi(last), hi(last) + 1)) in err, err
     back()
+    # an empty archive directory (an unmounted share): verify and export name seq 1 to start - 1
+    backs = [hide(p) for p in segs]
+    assert broken() == ("broken at seq 1: gap: seq 1 to %d are in neither the archive nor Redis "
+                        "(Redis starts at seq %d)" % (hi(last), hi(last) + 1))
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 2 and "seq 1 to %d are in neither the archive nor Redis" % hi(last) in err, err
+    for b in backs:
+        b()
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 0 and [json.loads(l) for l in out.splitlines()] == before, err
     # an edited line inside a segment (recompressed, so only the chain can tell)
     original = middle.read_bytes()
     lines = segment_lines(middle)
@@ -304,3 +318,151 @@ def test_archiving_needs_the_path_and_check_warns_without_it(setup, redis, logdi
     assert p.returncode == 0 and "audit.retention" not in p.stdout.decode() + p.stderr.decode()
     rc, out, err = run(tg.config, "export", "--from-archive")
     assert rc == 2 and "--from-archive needs audit.archive" in err
+
+
+@pytest.mark.parametrize("hold", ["TOLLGATE_ARCHIVE_HOLD", "TOLLGATE_ARCHIVE_HOLD_SEALED"])
+def test_a_pass_that_outlives_its_lease_leaves_no_overlap(setup, redis, logdir, hold):
+    """Issue 15 attack 2: a pass held (a hung NFS write) past its lease while another archiver
+    archives an overlapping range. Held before naming its segment, it never names it; held
+    after, its re-read says what happened and it removes its own segment. verify stays ok."""
+    tg, archiver, archive = setup
+    deliver(tg, redis, "old", 9)
+    newest = max(ms(r) for r in records(redis))
+    wait_until(lambda: time.time() * 1000 > newest + RETENTION_S * 1000, timeout=30, what="the retention")
+    before = records(redis)
+    go = logdir / "go"
+    stale = subprocess.Popen([str(harness.TOLLGATE), "audit", "archive", "-c", str(archiver)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=dict(cli_env(), **{hold: str(go)}))
+    sealed = hold.endswith("SEALED")
+    try:
+        wait_until(lambda: any(p.name.startswith("audit-" if sealed else ".tmp-") for p in archive.iterdir()),
+                   timeout=60, what="the held pass to write its segment")
+        mine = segments(archive)
+        redis.cmd("DEL", "tg:audit:archive:lease")  # its lease expired
+        # held after naming: its name landed only after the other pass sealed its own (the
+        # race between the check and the link); hidden meanwhile, else the other adopts it
+        hidden = [p.rename(p.with_name("hidden-" + p.name)) for p in mine]
+        rc, out, err = run(archiver, "archive", "--batch", "4")
+        assert rc == 0 and out.startswith("archived %d records" % (len(before) - 1)), out + err
+        theirs = segments(archive)
+        for p, h in zip(mine, hidden):
+            h.rename(p)
+        go.touch()
+        rc = stale.wait(timeout=120)
+        out, err = stale.stdout.read().decode(), stale.stderr.read().decode()
+    finally:
+        go.touch()
+        stale.wait(timeout=120)
+    if sealed:
+        assert rc == 2, out + err
+        assert ("another pass archived seq 1 to %d meanwhile (Redis now starts at seq %d): removed this pass's "
+                "segment %s" % (len(before) - 1, len(before), mine[0].name)) in err, err
+    else:
+        assert rc == 0 and out.startswith("archived 0 records"), out + err
+    assert segments(archive) == theirs and not [p for p in archive.iterdir() if p.name.startswith(".tmp-")]
+    rc, out, err = run(archiver, "verify")
+    assert rc == 0, out + err
+    rc, out, err = run(archiver, "export", "--from-archive")
+    assert rc == 0 and [json.loads(l) for l in out.splitlines()] == before, err
+
+
+def test_an_archiver_refuses_a_directory_that_does_not_end_at_redis_start(setup, redis, gitlab, tollgate, logdir):
+    """Issue 15 attack 3: a gateway whose audit.archive is another (empty) directory than the
+    one holding the chain refuses to archive there, logs archive_failed naming the seq the
+    directory must end at, and counts it; the CLI archiver exits 2 the same way."""
+    tg, archiver, archive = setup
+    archive_old(tg, redis, archiver, n_old=6, n_new=2)
+    start = start_of(redis)
+    assert start > 1
+    other = logdir / "other-archive"
+    other.mkdir()
+    deliver(tg, redis, "more", 3)
+    newest = max(ms(r) for r in records(redis))
+    wait_until(lambda: time.time() * 1000 > newest + RETENTION_S * 1000, timeout=30, what="the retention")
+    split = tollgate(workers=1, env=audit_env(), extra=extra_with(gitlab.url, logdir / "s.jsonl", other))
+    wait_until(lambda: split.metric("tollgate_audit_archive_failures_total") >= 1, timeout=60,
+               what="the refused archive pass counted")
+    want = "it must end at seq %d" % (start - 1)
+    assert "archive_failed" in split.logs() and want in split.logs()
+    assert list(other.iterdir()) == [] and start_of(redis) == start
+    bad = logdir / "bad.yaml"
+    bad.write_text(archiver.read_text().replace(str(archive), str(other)))
+    rc, out, err = run(bad, "archive")
+    assert rc == 2 and ("the archive %s ends at seq 0, but Redis starts at seq %d: %s" % (other, start, want)) in err, err
+    assert list(other.iterdir()) == [] and start_of(redis) == start
+    # the right directory still archives
+    rc, out, err = run(archiver, "archive")
+    assert rc == 0 and start_of(redis) > start, out + err
+    assert run(archiver, "verify")[0] == 0
+
+
+def test_an_archived_anchor_is_compared_at_the_start_or_refused(setup, redis):
+    """Issue 15 attack 4: verify --head SEQ:HASH (CLI without the archive, and HTTP) with SEQ
+    archived compared nothing and said ok. SEQ = start - 1 is compared with the start's prev;
+    an older SEQ cannot be checked from Redis and is refused with the reason."""
+    tg, archiver, archive = setup
+    before, _, _ = archive_old(tg, redis, archiver, n_old=8, n_new=2)
+    start = start_of(redis)
+    assert start > 2
+    at = {r["seq"]: r["hash"] for r in before}
+    wrong = "0" * 64
+    # seq start - 1: compared with the hash Redis's start chains on
+    rc, out, err = cli(tg, "audit", "verify", "--head", "%d:%s" % (start - 1, at[start - 1]))
+    assert rc == 0 and out.startswith("ok "), out + err
+    rc, out, err = cli(tg, "audit", "verify", "--head", "%d:%s" % (start - 1, wrong))
+    assert rc == 1 and out.startswith("broken at seq %d: head mismatch: the anchored hash 0000000000000000..." % (start - 1)), out
+    status, body = Api(tg).get("/api/v1/audit/verify", head="%d:%s" % (start - 1, wrong))
+    assert status == 200 and body["ok"] is False and body["broken"]["reason"] == "head mismatch", body
+    status, body = Api(tg).get("/api/v1/audit/verify", head="%d:%s" % (start - 1, at[start - 1]))
+    assert status == 200 and body["ok"] is True and "anchor" not in body, body
+    # an older seq: no verdict from Redis
+    reason = "seq 1 is archived (Redis starts at seq %d): the anchor cannot be checked from Redis" % start
+    rc, out, err = cli(tg, "audit", "verify", "--head", "1:%s" % wrong)
+    assert rc == 2 and reason in err, out + err
+    status, body = Api(tg).get("/api/v1/audit/verify", head="1:%s" % wrong)
+    assert status == 409 and reason in json.dumps(body), body
+    # with the archive the anchor is compared in the segments
+    rc, out, _ = run(archiver, "verify", "--head", "1:%s" % wrong)
+    assert rc == 1 and "head mismatch" in out, out
+    # the incremental checkpoint fallen behind the start: compared at start - 1, else reported
+    redis.cmd("HSET", "tg:audit:verified", "seq", start - 1, "hash", wrong)
+    status, body = Api(tg).get("/api/v1/audit/verify")
+    assert status == 200 and body["ok"] is False and body["broken"]["reason"] == "head mismatch", body
+    redis.cmd("HSET", "tg:audit:verified", "seq", 1, "hash", wrong)
+    status, body = Api(tg).get("/api/v1/audit/verify")
+    assert status == 200 and body["anchor"] == {"checked": False, "reason": reason + "; verify with audit.archive"}, body
+
+
+def test_check_batch_from_and_crashed_tmp_files(setup, redis, logdir):
+    """Issue 15 attack 6: check warns of an archive path that is not a directory; --batch out
+    of range names the range; verify --from says it started in Redis; a crashed pass's tmp
+    file older than the lease is removed by the next pass, a younger one is not."""
+    tg, archiver, archive = setup
+
+    def check(config):
+        p = subprocess.run([str(harness.TOLLGATE), "check", "-c", str(config)], capture_output=True, env=cli_env())
+        return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+    gone = logdir / "gone.yaml"
+    gone.write_text(archiver.read_text().replace(str(archive), str(logdir / "not-mounted")))
+    rc, text = check(gone)
+    assert rc == 0 and "audit.archive %s cannot be read: nothing can be archived" % (logdir / "not-mounted") in text, text
+    (logdir / "a-file").write_text("x")
+    gone.write_text(archiver.read_text().replace(str(archive), str(logdir / "a-file")))
+    rc, text = check(gone)
+    assert "audit.archive %s is not a directory" % (logdir / "a-file") in text, text
+    rc, text = check(archiver)
+    assert rc == 0 and "audit.archive" not in text, text
+    for bad in ("0", "100001", "x"):
+        rc, out, err = run(archiver, "archive", "--batch", bad)
+        assert rc == 2 and "--batch must be a number from 1 to 100000" in err, err
+    crashed, live = archive / ".tmp-host.1.1", archive / ".tmp-host.2.2"
+    crashed.write_text("half a segment")
+    live.write_text("a live pass's segment")
+    os.utime(crashed, (time.time() - 3600, time.time() - 3600))
+    archive_old(tg, redis, archiver, n_old=4, n_new=2)
+    assert not crashed.exists() and live.exists()
+    start = start_of(redis)
+    rc, out, err = run(archiver, "verify", "--from", "2")
+    assert rc == 0 and "checked Redis from seq %d (--from skips the archive %s)" % (start, archive) in out, out + err

@@ -53,6 +53,8 @@ VALUES = {
     "ingress": {"ingress": {"enabled": True, "className": "nginx", "host": "tollgate.example.org",
                             "tls": [{"secretName": "tollgate-tls", "hosts": ["tollgate.example.org"]}]}},
     "secret": {"existingSecret": "platform-tollgate-tokens"},
+    "archive": {"audit": {"failClosed": False, "retention": "400d", "archive": "/var/lib/tollgate/audit-archive",
+                          "archiveClaim": "tollgate-audit-archive"}},
     "custom": {"policies": {"production.yaml": policy_text()},
                "templates": {"helm-chart.yaml": (ROOT / "templates" / "helm-chart.yaml").read_text(),
                              "chat-slack.yaml": (ROOT / "templates" / "chat-slack.yaml").read_text()}},
@@ -94,11 +96,11 @@ def lay_out_pod(objects, root):
     pod = one(objects, "Deployment")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     maps = {o["metadata"]["name"]: o.get("data") or {} for _, o in objects if o["kind"] == "ConfigMap"}
-    volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"]}
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
     for mount in container["volumeMounts"]:
         d = root / mount["mountPath"].lstrip("/")
-        d.mkdir(parents=True, exist_ok=True)
-        for name, text in maps[volumes[mount["name"]]].items():
+        d.mkdir(parents=True, exist_ok=True)  # a claim's mount: the empty directory it starts as
+        for name, text in maps.get(volumes.get(mount["name"]), {}).items():
             (d / name).write_text(text)
     args = container["args"]
     assert args[:2] == ["serve", "-c"], args
@@ -112,7 +114,8 @@ def check_rendered(objects, tmp_path):
     config, container = lay_out_pod(objects, root)
     text = config.read_text()
     assert "/etc/tollgate/" in text
-    config.write_text(text.replace("/etc/tollgate/", str(root) + "/etc/tollgate/"))
+    text = text.replace("/etc/tollgate/", str(root) + "/etc/tollgate/")
+    config.write_text(text.replace("/var/lib/tollgate/", str(root) + "/var/lib/tollgate/"))
     p = subprocess.run([str(harness.TOLLGATE), "check", "-c", str(config)], capture_output=True,
                        text=True, env=SECRET_ENV)
     return p, config, container
@@ -133,6 +136,14 @@ def test_chart_renders_a_config_tollgate_accepts(helm, tmp_path, case):
     want += ["ConfigMap"] * (("policies" in values) + ("templates" in values))
     want += ["Ingress"] if values.get("ingress", {}).get("enabled") else []
     assert kinds == sorted(want)
+    if "archive" in values.get("audit", {}):
+        assert rendered["audit"]["retention"] == "400d"
+        assert rendered["audit"]["archive"].endswith("/var/lib/tollgate/audit-archive")
+        pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+        assert {"name": "audit-archive", "mountPath": "/var/lib/tollgate/audit-archive"} in container["volumeMounts"]
+        assert {"name": "audit-archive", "persistentVolumeClaim": {"claimName": "tollgate-audit-archive"}} in pod["volumes"]
+    else:
+        assert "retention" not in rendered["audit"] and "archive" not in rendered["audit"]
     if "policies" in values:
         assert rendered["policies"].endswith("/etc/tollgate/policies.d")
         assert (config.parent.parent / "policies.d" / "production.yaml").exists()
@@ -172,6 +183,15 @@ def test_a_missing_secret_name_is_refused_at_render(helm, tmp_path):
     vf.write_text("existingSecret: ''\n")
     out = subprocess.run([helm, "template", "gate", str(CHART), "-f", str(vf)], capture_output=True, text=True)
     assert out.returncode != 0 and "existingSecret: name the Secret" in out.stderr, out.stderr
+
+
+def test_an_archive_without_its_claim_is_refused_at_render(helm, tmp_path):
+    """The root filesystem is read-only and every replica must share the directory: an
+    archive path without the ReadWriteMany claim mounted there is refused, named."""
+    vf = tmp_path / "values.yaml"
+    vf.write_text("audit: {retention: 400d, archive: /var/lib/tollgate/audit-archive}\n")
+    out = subprocess.run([helm, "template", "gate", str(CHART), "-f", str(vf)], capture_output=True, text=True)
+    assert out.returncode != 0 and "audit.archive needs audit.archiveClaim" in out.stderr, out.stderr
 
 
 # ---- systemd: the unit as systemd itself reads it ----
