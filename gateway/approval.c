@@ -4,7 +4,6 @@
  *
  *   <prefix>deploy:<project id>:<pipeline>:<env>   the deployment (deploy.c) plus:
  *        approval_id       the id people type (see tg_approval_id)
- *        approval_secret   32 hex of randomness: the Mattermost buttons' context secret
  *        approval_hash     the policy-set hash the votes are bound to (starts as policy_hash)
  *        approval_round    1, +1 each time a policy change voided votes (buttons carry it)
  *        votes, vote:<identity> = "<ms> <channel>"   one field per distinct approver
@@ -37,7 +36,7 @@
 #define NOTIFY_BACKOFF_CAP_MS 300000
 #define ALL_CHATS (TG_CHAT_BIT(TG_CHAT_SLACK) | TG_CHAT_BIT(TG_CHAT_MATTERMOST))
 
-/* KEYS: deploy, id, notify, pending. ARGV: id, secret, now, keep_s. A deployment asked again
+/* KEYS: deploy, id, notify, pending. ARGV: id, now, keep_s. A deployment asked again
  * after a withdrawal and a re-decision gets the next round: buttons of the old request are stale. */
 static const char request_lua[] =
     "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash', 'approval_round')\n"
@@ -45,14 +44,14 @@ static const char request_lua[] =
     "if h[2] then return {'exists', h[2]} end\n"
     "local cur = redis.call('GET', KEYS[2])\n"
     "if cur and cur ~= KEYS[1] then return {'collision', cur} end\n"
-    "local exp = redis.call('ZSCORE', KEYS[4], KEYS[1]) or ARGV[3]\n"
-    "local ttl = math.floor((tonumber(exp) - tonumber(ARGV[3])) / 1000) + tonumber(ARGV[4])\n"
-    "if ttl < 1 then ttl = tonumber(ARGV[4]) end\n"
+    "local exp = redis.call('ZSCORE', KEYS[4], KEYS[1]) or ARGV[2]\n"
+    "local ttl = math.floor((tonumber(exp) - tonumber(ARGV[2])) / 1000) + tonumber(ARGV[3])\n"
+    "if ttl < 1 then ttl = tonumber(ARGV[3]) end\n"
     "redis.call('SET', KEYS[2], KEYS[1], 'EX', ttl)\n"
     "local round = tostring(tonumber(h[4] or '0') + 1)\n"
-    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_secret', ARGV[2], 'approval_round', round,\n"
-    "           'approval_hash', h[3] or '', 'votes', '0', 'expires_at', exp, 'updated_at', ARGV[3])\n"
-    "redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_round', round, 'approval_hash', h[3] or '',\n"
+    "           'votes', '0', 'expires_at', exp, 'updated_at', ARGV[2])\n"
+    "redis.call('ZADD', KEYS[3], ARGV[2], KEYS[1])\n"
     "return {'new', ARGV[1]}\n";
 
 /* KEYS: deploy, pending, retry, notify. ARGV: identity, now, required, round, channel, deny,
@@ -250,20 +249,17 @@ int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], 
 
 /* ---- the request ---- */
 
-/* Gives the deployment its id and secret and queues the chat request. Returns 1 when it is set
+/* Gives the deployment its id and queues the chat request. Returns 1 when it is set
  * up (now or before), 0 when it is no longer pending, 2 when id belongs to another key, -1. */
 static int setup(struct tg_work *w, const char *key, const char *id)
 {
-    char idkey[160], notify[128], pending[128], now[24], secret[2 * 16 + 1];
-    unsigned char rnd[16];
-    arc4random_buf(rnd, sizeof rnd);
-    tg_hex_encode(rnd, sizeof rnd, secret);
+    char idkey[160], notify[128], pending[128], now[24];
     snprintf(idkey, sizeof idkey, "%sapproval:id:%s", w->cfg->redis.prefix, id);
     key_of(notify, sizeof notify, w->cfg, "approval:notify");
     key_of(pending, sizeof pending, w->cfg, "pending");
     now_text(now);
-    const char *argv[] = {key, idkey, notify, pending, id, secret, now, ID_KEEP_S};
-    redisReply *r = run(w->rc, request_lua, 4, argv, 8);
+    const char *argv[] = {key, idkey, notify, pending, id, now, ID_KEEP_S};
+    redisReply *r = run(w->rc, request_lua, 4, argv, 7);
     const char *what = word(r, 0);
     int rc = what == NULL ? -1 : !strcmp(what, "new") || !strcmp(what, "exists") ? 1 : !strcmp(what, "collision") ? 2 : 0;
     freeReplyObject(r);
