@@ -18,10 +18,11 @@ STD     = -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0
 OPT     ?= -O2 -g
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# EXCLUDE leaves sources out (for bisecting a broken module): make unit EXCLUDE='gateway/x%.c'
+# EXCLUDE leaves sources out (for bisecting a broken module): make unit EXCLUDE='gateway/decide/x%.c'
 EXCLUDE  ?=
-SRCS      = $(filter-out $(EXCLUDE),$(wildcard gateway/*.c))
-LIB_SRCS  = $(filter-out gateway/main.c,$(SRCS))
+# gateway/<subsystem>/<module>.c; docs/ARCHITECTURE.md says what each folder holds.
+SRCS      = $(filter-out $(EXCLUDE),$(wildcard gateway/*/*.c))
+LIB_SRCS  = $(filter-out gateway/cmd/main.c,$(SRCS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -35,7 +36,7 @@ FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 .SECONDARY:
 .PHONY: all deps deps-build deps-run deps-bench deps-image build run test unit integration \
-        fuzz fuzz-build bench demo image install clean help chaos
+        fuzz fuzz-build bench demo image install clean help chaos format
 
 all: deps-build
 	@$(MAKE) --no-print-directory -j$(JOBS) build
@@ -51,7 +52,8 @@ ifneq ($(filter build unit-build fuzz-build build/%,$(MAKECMDGOALS)),)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lssl -lcrypto -lpthread -lm
 endif
-CFLAGS_ALL = $(STD) $(WARN) $(PKG_CFLAGS) -Igateway
+# -MMD -MP: each object depends on the headers it really includes (build/**/*.d).
+CFLAGS_ALL = $(STD) $(WARN) $(PKG_CFLAGS) -Igateway -MMD -MP
 
 build: build/tollgate
 
@@ -59,16 +61,19 @@ build/tollgate: $(OBJS)
 	@echo "  LD $@"
 	$(Q)$(CC) $(OPT) -o $@ $(OBJS) $(PKG_LIBS)
 
-build/obj/%.o: gateway/%.c gateway/*.h | build/obj
+build/obj/%.o: gateway/%.c
 	@echo "  CC $@"
+	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_ALL) $(OPT) -c -o $@ $<
 
-build/test/obj/%.o: gateway/%.c gateway/*.h | build/test/obj
+build/test/obj/%.o: gateway/%.c
 	@echo "  CC $@"
+	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g -DTG_TESTING -c -o $@ $<
 
-build/asan/obj/%.o: gateway/%.c gateway/*.h | build/asan/obj
+build/asan/obj/%.o: gateway/%.c
 	@echo "  CC $@"
+	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -c -o $@ $<
 
 build/test/test_%: tests/unit/test_%.c tests/unit/unit.h $(TEST_OBJS)
@@ -79,14 +84,15 @@ build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h $(ASAN_OBJS)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -DTG_TESTING -Itests/unit -o $@ $< $(ASAN_OBJS) $(PKG_LIBS)
 
-build/asan/tollgate: $(ASAN_OBJS) build/asan/obj/main.o
+build/asan/tollgate: $(ASAN_OBJS) build/asan/obj/cmd/main.o
 	@echo "  LD $@"
-	$(Q)$(CC) -O1 -g $(SAN) -o $@ $(ASAN_OBJS) build/asan/obj/main.o $(PKG_LIBS)
+	$(Q)$(CC) -O1 -g $(SAN) -o $@ $(ASAN_OBJS) build/asan/obj/cmd/main.o $(PKG_LIBS)
 
 unit-build: build/tollgate build/asan/tollgate $(UNIT_BINS) $(ASAN_BINS)
 
-build/fuzz/obj/%.o: gateway/%.c gateway/*.h | build/fuzz/obj
+build/fuzz/obj/%.o: gateway/%.c
 	@echo "  CC $@"
+	@mkdir -p $(@D)
 	$(Q)clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DTG_TESTING -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
@@ -97,6 +103,8 @@ fuzz-build: $(FUZZ_BINS)
 
 build/obj build/test/obj build/asan/obj build/fuzz/obj:
 	@mkdir -p $@
+
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 # ---- public targets ----
 run: deps-run
@@ -114,6 +122,10 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@PYTHON=$(PYTHON) scripts/test.sh integration
+
+# clang-format over the C tree (.clang-format); `make test` checks the tree is formatted.
+format: deps
+	@scripts/style.sh fix
 
 # The fault-and-abuse suite, full form: every tests/chaos/chaos_*.py, one table of figures.
 chaos: deps
@@ -156,6 +168,7 @@ help:
 	@echo "make bench      the benchmarks in bench/"
 	@echo "make demo       a guided run against the stand-in GitLab"
 	@echo "make chaos      the fault-and-abuse suite, full form (one table of figures)"
+	@echo "make format     clang-format the C tree (make test checks it is formatted)"
 	@echo "make image      the container image tollgate:dev (podman; contrib/docker/Dockerfile)"
 	@echo "make install    binary, policies, templates under PREFIX (default /usr/local)"
 	@echo "make deps       install the Debian packages and tools the tests need"

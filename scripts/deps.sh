@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 build="build-essential pkg-config libh2o-evloop-dev libhiredis-dev libjansson-dev
   libcurl4-openssl-dev libyaml-dev libyajl-dev libssl-dev libzstd-dev"
 run="redis-server redis-tools curl openssl"
-test="python3 python3-pytest python3-yaml zstd nghttp2-client clang libfuzzer-14-dev libclang-rt-14-dev
+test="python3 python3-pytest python3-yaml zstd nghttp2-client clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   unzip systemd"
 # npm fetches Helm; a machine with Node.js from elsewhere has npm without Debian's package.
 command -v npm >/dev/null || test="$test npm"

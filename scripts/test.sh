@@ -27,6 +27,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TG_FIXTURES="$PWD/tests/fixtures"
 if [ "$what" = all ] || [ "$what" = unit ]; then
+  if scripts/style.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: style"; fi
   for t in build/test/test_* build/asan/test_*; do
     [ -x "$t" ] || continue
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi

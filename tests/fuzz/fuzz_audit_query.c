@@ -1,15 +1,15 @@
 /* fuzz_audit_query.c -- the audit API's query-string parser and cursor decoder on arbitrary
  * input (the first line is the query string, the rest a cursor), and the match of a parsed
  * query against a fixed record. */
-#include "audit_query.h"
+#include "audit/audit_query.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char record[] =
-    "{\"action\":\"decided\",\"actor\":\"gitlab:dora\",\"pipeline\":100,\"project\":\"shop/cart\",\"ref\":\"dev\","
-    "\"seq\":7,\"time\":\"2026-11-26T14:21:02.250Z\"}";
+static const char record[] = "{\"action\":\"decided\",\"actor\":\"gitlab:dora\",\"pipeline\":100,"
+                             "\"project\":\"shop/cart\",\"ref\":\"dev\","
+                             "\"seq\":7,\"time\":\"2026-11-26T14:21:02.250Z\"}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

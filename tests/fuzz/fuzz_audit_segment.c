@@ -2,7 +2,7 @@
  * lines) on arbitrary bytes, as a shared archive volume could hold them. The first byte
  * chooses whether the rest is written as it is (the decompressor meets garbage) or
  * compressed first (the line splitter and each line's JSON meet garbage). */
-#include "audit_archive.h"
+#include "audit/audit_archive.h"
 
 #include <jansson.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* fuzz_children.c -- GitLab's bridges and pipeline-jobs answers (tg_gitlab_parse_bridges,
  * tg_gitlab_parse_jobs) on any body, the input's first byte picking which: never a crash,
  * a parsed page is complete (no NULL string) and counts what it added, a refused one says why. */
-#include "gitlab_api.h"
+#include "deliver/gitlab_api.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,10 +2,10 @@
  * input: the first line is an X-Forwarded-For value, the second a Forwarded value, the rest a
  * Mattermost button callback body (its context checked against a fixed key) and text for the
  * scrubber; a time string too (the first line). */
-#include "button_context.h"
-#include "netaddr.h"
-#include "scrub.h"
-#include "util.h"
+#include "approvals/button_context.h"
+#include "base/netaddr.h"
+#include "base/scrub.h"
+#include "base/util.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * the secret references must report faults, never crash. The input is written to a private
  * file because the loader (like `tollgate check`) reads a path; policies and templates point
  * at empty directories so only this file is exercised. */
-#include "config.h"
+#include "base/config.h"
 
 #include <stdint.h>
 #include <stdio.h>

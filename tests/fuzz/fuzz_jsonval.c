@@ -1,6 +1,6 @@
 /* fuzz_jsonval.c -- the ingest validator must never crash, and must agree with jansson:
  * whatever it accepts, the worker's parser can read. */
-#include "jsonval.h"
+#include "http/jsonval.h"
 
 #include <jansson.h>
 #include <stdint.h>

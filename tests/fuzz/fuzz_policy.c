@@ -1,24 +1,26 @@
 /* fuzz_policy.c -- tg_policy_load_mem on any YAML; a policy that loads must also decide a
  * fixed successful push pipeline on main (one served Trivy report, the rest not found; one
  * finished child pipeline with a trivy-scan job) without a crash, and say why. */
-#include "gitlab.h"
-#include "policy.h"
+#include "decide/gitlab.h"
+#include "decide/policy.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char event_json[] =
-    "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":7,\"ref\":\"main\",\"status\":\"success\","
-    "\"sha\":\"abc\",\"source\":\"push\"},\"project\":{\"id\":1,\"path_with_namespace\":\"shop/cart\"},\"builds\":["
-    "{\"id\":1,\"name\":\"trivy-scan\",\"status\":\"success\"},{\"id\":2,\"name\":\"horusec\",\"status\":\"success\"}]}";
+static const char event_json[] = "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":7,"
+                                 "\"ref\":\"main\",\"status\":\"success\","
+                                 "\"sha\":\"abc\",\"source\":\"push\"},\"project\":{\"id\":1,"
+                                 "\"path_with_namespace\":\"shop/cart\"},\"builds\":["
+                                 "{\"id\":1,\"name\":\"trivy-scan\",\"status\":\"success\"},{"
+                                 "\"id\":2,\"name\":\"horusec\",\"status\":\"success\"}]}";
 static const char trivy[] =
     "{\"SchemaVersion\":2,\"Results\":[{\"Target\":\"t\",\"Vulnerabilities\":["
     "{\"VulnerabilityID\":\"CVE-1\",\"Severity\":\"CRITICAL\",\"PkgName\":\"a\"},"
     "{\"VulnerabilityID\":\"CVE-2\",\"Severity\":\"HIGH\",\"PkgName\":\"b\"}]}]}";
 
-static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref, tg_report_sink_fn sink,
-                                  void *sink_arg, char *err, size_t errlen)
+static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref,
+                                  tg_report_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
     (void)arg, (void)err, (void)errlen;
     size_t n = strlen(ref->artifact);
@@ -28,7 +30,8 @@ static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref, tg
     return TG_FETCH_OK;
 }
 
-static int children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err, size_t errlen)
+static int children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
+                    size_t errlen)
 {
     (void)arg, (void)ev, (void)err, (void)errlen;
     out->pipelines = calloc(1, sizeof *out->pipelines);

@@ -4,7 +4,7 @@
  * and again in two chunks split at a point taken from its first byte; both runs must agree
  * (counts, findings, visits), and a success must be self-consistent.
  */
-#include "reports.h"
+#include "decide/reports.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,9 +19,11 @@ static void on_visit(void *arg, const char *id, size_t idlen, enum tg_severity s
     sum[sev]++;
 }
 
-static int run(const uint8_t *data, size_t size, size_t split, uint64_t *visits, struct tg_report_summary *s)
+static int run(const uint8_t *data, size_t size, size_t split, uint64_t *visits,
+               struct tg_report_summary *s)
 {
-    struct tg_report_options opt = {.format = FUZZ_REPORT_FORMAT, .top = 4, .visit = on_visit, .visit_arg = visits};
+    struct tg_report_options opt = {
+        .format = FUZZ_REPORT_FORMAT, .top = 4, .visit = on_visit, .visit_arg = visits};
     struct tg_report_parser *p = tg_report_parser_new(&opt);
     char err[256];
     int rc = tg_report_parser_feed(p, data, split, err, sizeof err);

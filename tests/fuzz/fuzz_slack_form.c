@@ -2,8 +2,8 @@
  * fields (URL decoding), the command grammar on the `text` field, the block_actions payload JSON
  * on the `payload` field (and on the whole input), Mattermost's button context, and the Slack
  * signature check over the bytes. */
-#include "chatops.h"
-#include "chatops_slack.h"
+#include "api/chatops.h"
+#include "api/chatops_slack.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +26,8 @@ static void click(const char *payload)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const fields[] = {"text", "user_id", "user_name", "token", "response_url", "command"};
+    static const char *const fields[] = {"text",  "user_id",      "user_name",
+                                         "token", "response_url", "command"};
     char *body = malloc(size + 1);
     memcpy(body, data, size);
     body[size] = '\0';
@@ -43,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     click(body);
     command(body);
     tg_slack_verify("8f742231b10e8888abcd99yyyzzz85a5", 32, "1531420618",
-                    "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", body, size, 1531420618);
+                    "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", body,
+                    size, 1531420618);
     free(body);
     return 0;
 }

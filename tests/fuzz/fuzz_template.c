@@ -1,17 +1,18 @@
 /* fuzz_template.c -- tg_template_load_mem on any YAML; a template that loads must render for
  * a fixed event and decision. Inputs naming a file: token are skipped: the loader would read
  * whatever path the fuzzer invents (/dev/zero never ends). */
-#include "gitlab.h"
-#include "policy.h"
-#include "template.h"
+#include "decide/gitlab.h"
+#include "decide/policy.h"
+#include "deliver/template.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char event_json[] =
-    "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":7,\"ref\":\"main\",\"status\":\"success\","
-    "\"sha\":\"abc\"},\"project\":{\"id\":1,\"path_with_namespace\":\"shop/cart\",\"web_url\":\"http://g/shop/cart\"}}";
+static const char event_json[] = "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":7,"
+                                 "\"ref\":\"main\",\"status\":\"success\","
+                                 "\"sha\":\"abc\"},\"project\":{\"id\":1,\"path_with_namespace\":"
+                                 "\"shop/cart\",\"web_url\":\"http://g/shop/cart\"}}";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -25,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tg_diag diag;
     struct tg_event ev;
     struct tg_trigger_request r;
-    struct tg_decision d = {.verdict = TG_VERDICT_DEPLOY, .environment = "production", .rule = "policy",
+    struct tg_decision d = {.verdict = TG_VERDICT_DEPLOY,
+                            .environment = "production",
+                            .rule = "policy",
                             .policy_hash = "00"};
     char err[256];
     if (memmem(data, size, "file:", 5) != NULL)
@@ -35,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct tg_template *t = ts ? tg_template_match(ts, "shop/cart") : NULL;
     if (t && tg_event_parse(NULL, event_json, sizeof event_json - 1, &ev, err, sizeof err) == 0) {
         if (tg_template_render(t, &ev, &d, &r, err, sizeof err) == 0) {
-            if (r.project == NULL || r.ref == NULL || r.token == NULL || (r.nvars && r.var_values[0] == NULL))
+            if (r.project == NULL || r.ref == NULL || r.token == NULL ||
+                (r.nvars && r.var_values[0] == NULL))
                 abort();
             tg_trigger_request_dispose(&r);
         }

@@ -1,6 +1,6 @@
 /* fuzz_variables.c -- reading the reconciliation marker from GitLab's "Get variables of a
  * pipeline" answer must never crash, and a match must really start with the prefix. */
-#include "gitlab_api.h"
+#include "deliver/gitlab_api.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char found[128] = "";
-    int rc = tg_gitlab_variables_marker((const char *)data, size, "TOLLGATE_DEPLOYMENT", "0123456789ab/", found,
-                                        sizeof found);
+    int rc = tg_gitlab_variables_marker((const char *)data, size, "TOLLGATE_DEPLOYMENT",
+                                        "0123456789ab/", found, sizeof found);
     if (rc == 1 && strncmp(found, "0123456789ab/", 13) != 0)
         abort();
     return 0;

@@ -2,11 +2,11 @@
  * deployment ids, chat users to identities, and the chat texts: the shipped templates load,
  * unknown placeholders are load errors, values are escaped for Slack, and the messages carry
  * their buttons. */
-#include "approval.h"
-#include "chat_message.h"
-#include "chatops.h"
-#include "crypto.h"
-#include "button_context.h"
+#include "approvals/approval.h"
+#include "approvals/chat_message.h"
+#include "api/chatops.h"
+#include "base/crypto.h"
+#include "approvals/button_context.h"
 #include "unit_files.h"
 
 #include <stdlib.h>
@@ -46,7 +46,8 @@ static void check_rules(void)
     for (size_t i = 0; i < sizeof rule_rows / sizeof rule_rows[0]; i++) {
         const struct rule_row *r = &rule_rows[i];
         struct tg_approval_rules rules = {1, r->approvers, r->prevent_self};
-        const char *got = tg_approval_refusal(&rules, r->identity, r->user, r->deny, buf, sizeof buf);
+        const char *got =
+            tg_approval_refusal(&rules, r->identity, r->user, r->deny, buf, sizeof buf);
         UNIT_CHECK(r->name, (got == NULL) == (r->want == NULL));
         UNIT_CHECK(r->name, got == NULL || r->want == NULL || strstr(got, r->want) != NULL);
     }
@@ -59,13 +60,17 @@ struct parse_row {
 };
 
 static const struct parse_row parse_rows[] = {
-    {"full", "{\"approvals\":{\"required\":2,\"approvers\":[\"a\",\"b\",3],\"prevent_self_approval\":false}}", 2, 0, 2},
+    {"full",
+     "{\"approvals\":{\"required\":2,\"approvers\":[\"a\",\"b\",3],\"prevent_self_approval\":false}"
+     "}",
+     2, 0, 2},
     {"absent: defaults", "{\"verdict\":\"needs_approval\"}", 1, 1, 0},
     {"not JSON: defaults", "{{", 1, 1, 0},
     {"NULL: defaults", NULL, 1, 1, 0},
     {"zero required is one", "{\"approvals\":{\"required\":0}}", 1, 1, 0},
-    {"wrong types: defaults", "{\"approvals\":{\"required\":\"2\",\"approvers\":\"a\",\"prevent_self_approval\":1}}",
-     1, 1, 0},
+    {"wrong types: defaults",
+     "{\"approvals\":{\"required\":\"2\",\"approvers\":\"a\",\"prevent_self_approval\":1}}", 1, 1,
+     0},
 };
 
 static void check_parse(void)
@@ -86,9 +91,14 @@ static void check_ids(void)
     static const struct {
         const char *name, *id;
         int valid;
-    } rows[] = {{"12 hex", "0123456789ab", 1}, {"20 hex", "0123456789abcdef0123", 1}, {"11 hex", "0123456789a", 0},
-                {"21 hex", "0123456789abcdef01234", 0}, {"upper case", "0123456789AB", 0},
-                {"not hex", "0123456789ag", 0}, {"empty", "", 0}, {"NULL", NULL, 0}};
+    } rows[] = {{"12 hex", "0123456789ab", 1},
+                {"20 hex", "0123456789abcdef0123", 1},
+                {"11 hex", "0123456789a", 0},
+                {"21 hex", "0123456789abcdef01234", 0},
+                {"upper case", "0123456789AB", 0},
+                {"not hex", "0123456789ag", 0},
+                {"empty", "", 0},
+                {"NULL", NULL, 0}};
     char id[TG_APPROVAL_ID_MAX + 1], hex[TG_SHA256_HEX_LEN + 1];
     const char *key = "tg:deploy:7:300:production";
     tg_approval_id(key, TG_APPROVAL_ID_LEN, id);
@@ -113,7 +123,8 @@ static void check_identities(void)
 
 /* ---- chat texts ---- */
 
-static struct tg_chat_texts *parse_text(enum tg_chat_service chat, const char *yaml, struct tg_diag *diag)
+static struct tg_chat_texts *parse_text(enum tg_chat_service chat, const char *yaml,
+                                        struct tg_diag *diag)
 {
     return tg_chat_texts_parse(chat, "chat.yaml", yaml, strlen(yaml), diag);
 }
@@ -123,10 +134,12 @@ static void check_directory(void)
     struct tg_diag diag;
     char dir[] = "/tmp/tg-chat-XXXXXX";
     tg_diag_init(&diag);
-    UNIT_CHECK("shipped directory checks clean", tg_chat_texts_check("templates", &diag) == 0 && diag.count == 0);
+    UNIT_CHECK("shipped directory checks clean",
+               tg_chat_texts_check("templates", &diag) == 0 && diag.count == 0);
     UNIT_CHECK("an empty directory is fine", mkdtemp(dir) && tg_chat_texts_check(dir, &diag) == 0);
     unit_write(dir, "chat-mattermost.yaml", "kind: chat\nmessages:\n  denied: \"{{ who }}\"\n");
-    UNIT_CHECK("a broken file is reported", tg_chat_texts_check(dir, &diag) == -1 && diag.errors == 1);
+    UNIT_CHECK("a broken file is reported",
+               tg_chat_texts_check(dir, &diag) == -1 && diag.errors == 1);
     UNIT_CHECK("with its path", diag.count && strstr(diag.msgs[0].text, "chat-mattermost.yaml:3:"));
     char *path = tg_xasprintf("%s/chat-mattermost.yaml", dir);
     unlink(path), rmdir(dir);
@@ -136,13 +149,15 @@ static void check_directory(void)
 
 static void check_shipped_templates(void)
 {
-    static const char *const files[] = {"templates/chat-slack.yaml", "templates/chat-mattermost.yaml"};
+    static const char *const files[] = {"templates/chat-slack.yaml",
+                                        "templates/chat-mattermost.yaml"};
     for (int c = 0; c < TG_CHAT_COUNT; c++) {
         struct tg_diag diag;
         size_t len;
         char *data = tg_read_file(files[c], &len);
         tg_diag_init(&diag);
-        struct tg_chat_texts *t = data ? tg_chat_texts_parse((enum tg_chat_service)c, files[c], data, len, &diag) : NULL;
+        struct tg_chat_texts *t =
+            data ? tg_chat_texts_parse((enum tg_chat_service)c, files[c], data, len, &diag) : NULL;
         UNIT_CHECK(files[c], t != NULL && diag.count == 0);
         tg_chat_texts_free(t);
         tg_diag_dispose(&diag);
@@ -160,10 +175,11 @@ struct load_row {
 static const struct load_row load_rows[] = {
     {"minimal", TG_CHAT_SLACK, "kind: chat\n", NULL},
     {"one text", TG_CHAT_SLACK, "kind: chat\nmessages:\n  vote: \"{{ actor }} said yes\"\n", NULL},
-    {"unknown placeholder", TG_CHAT_SLACK, "kind: chat\nmessages:\n  vote: \"{{ actr }} said yes\"\n",
+    {"unknown placeholder", TG_CHAT_SLACK,
+     "kind: chat\nmessages:\n  vote: \"{{ actr }} said yes\"\n",
      "chat.yaml:3:9: error: messages.vote: unknown placeholder {{ actr }}"},
-    {"unclosed placeholder", TG_CHAT_SLACK, "kind: chat\nmessages:\n  vote: \"{{ actor said yes\"\n",
-     "\"{{\" without \"}}\""},
+    {"unclosed placeholder", TG_CHAT_SLACK,
+     "kind: chat\nmessages:\n  vote: \"{{ actor said yes\"\n", "\"{{\" without \"}}\""},
     {"unknown key", TG_CHAT_SLACK, "kind: chat\nmessages:\n  votes: x\n", "votes"},
     {"not chat", TG_CHAT_SLACK, "kind: trigger\n", "kind: chat"},
     {"kind missing", TG_CHAT_SLACK, "messages: {}\n", "kind: chat"},
@@ -180,7 +196,8 @@ static void check_loading(void)
         tg_diag_init(&diag);
         struct tg_chat_texts *t = parse_text(r->chat, r->yaml, &diag);
         UNIT_CHECK(r->name, (t != NULL) == (r->error == NULL));
-        UNIT_CHECK(r->name, r->error == NULL || (diag.count > 0 && strstr(diag.msgs[0].text, r->error)));
+        UNIT_CHECK(r->name,
+                   r->error == NULL || (diag.count > 0 && strstr(diag.msgs[0].text, r->error)));
         if (r->error && diag.count && !strstr(diag.msgs[0].text, r->error))
             fprintf(stderr, "  got: %s\n", diag.msgs[0].text);
         tg_chat_texts_free(t);
@@ -192,8 +209,9 @@ static void check_rendering(void)
 {
     struct tg_diag diag;
     struct tg_chat_subject s;
-    const char *yaml = "kind: chat\nmessages:\n  vote: \"{{actor}} <b> {{ comment }}|{{ detail }}\"\n"
-                       "  request: \"a\\n{{ reasons }}\\n\\n\\n\\n{{ findings }}\\nb\\n\\n\"\n";
+    const char *yaml =
+        "kind: chat\nmessages:\n  vote: \"{{actor}} <b> {{ comment }}|{{ detail }}\"\n"
+        "  request: \"a\\n{{ reasons }}\\n\\n\\n\\n{{ findings }}\\nb\\n\\n\"\n";
     memset(&s, 0, sizeof s);
     s.var[TG_VAR_ACTOR] = "a&b";
     s.var[TG_VAR_COMMENT] = "<!channel>";
@@ -201,7 +219,8 @@ static void check_rendering(void)
     struct tg_chat_texts *slack = parse_text(TG_CHAT_SLACK, yaml, &diag);
     struct tg_chat_texts *mm = parse_text(TG_CHAT_MATTERMOST, yaml, &diag);
     char *a = tg_chat_render(slack, TG_TEXT_VOTE, &s), *b = tg_chat_render(mm, TG_TEXT_VOTE, &s);
-    char *c = tg_chat_render(slack, TG_TEXT_REQUEST, &s), *d = tg_chat_render(slack, TG_TEXT_PENDING_NONE, &s);
+    char *c = tg_chat_render(slack, TG_TEXT_REQUEST, &s),
+         *d = tg_chat_render(slack, TG_TEXT_PENDING_NONE, &s);
     UNIT_STREQ("slack escapes values, not the text", a, "a&amp;b <b> &lt;!channel&gt;|");
     UNIT_STREQ("mattermost does not escape", b, "a&b <b> <!channel>|");
     UNIT_STREQ("blank lines collapse, the end is trimmed", c, "a\n\nb");
@@ -228,12 +247,15 @@ static void check_messages(void)
     json_t *blocks = json_object_get(m, "blocks");
     json_t *buttons = json_object_get(json_array_get(blocks, 2), "elements");
     UNIT_CHECK("section, context, actions", json_array_size(blocks) == 3);
-    UNIT_STREQ("approve value", json_string_value(json_object_get(json_array_get(buttons, 0), "value")),
+    UNIT_STREQ("approve value",
+               json_string_value(json_object_get(json_array_get(buttons, 0), "value")),
                "0123456789ab:2");
-    UNIT_STREQ("deny style", json_string_value(json_object_get(json_array_get(buttons, 1), "style")), "danger");
+    UNIT_STREQ("deny style",
+               json_string_value(json_object_get(json_array_get(buttons, 1), "style")), "danger");
     UNIT_CHECK("deny confirms", json_object_get(json_array_get(buttons, 1), "confirm") != NULL);
     json_decref(m);
-    m = tg_chat_mattermost_message(t, &s, TG_TEXT_REQUEST, -1, "https://tg.example/chatops/mattermost");
+    m = tg_chat_mattermost_message(t, &s, TG_TEXT_REQUEST, -1,
+                                   "https://tg.example/chatops/mattermost");
     json_t *att = json_array_get(json_object_get(m, "attachments"), 0);
     json_t *deny = json_array_get(json_object_get(att, "actions"), 1);
     json_t *ctx = json_object_get(json_object_get(deny, "integration"), "context");
@@ -242,8 +264,8 @@ static void check_messages(void)
     struct tg_button_click click;
     const char *why;
     UNIT_CHECK("the context is signed with the key",
-               tg_button_context_check(key, ctx, 1700000000, &click, &why) == 0 && click.deny && click.round == 2 &&
-                   strcmp(click.id, "0123456789ab") == 0);
+               tg_button_context_check(key, ctx, 1700000000, &click, &why) == 0 && click.deny &&
+                   click.round == 2 && strcmp(click.id, "0123456789ab") == 0);
     json_decref(m);
     s.buttons = 0;
     m = tg_chat_mattermost_message(t, &s, TG_TEXT_APPROVED, -1, NULL);

@@ -1,9 +1,9 @@
 /* test_audit.c -- canonical JSON and the chain hash (vectors computed with Python's json and
  * hashlib), index keys, scrubbing of secrets, query-string parsing, cursors and matching. */
-#include "audit.h"
-#include "audit_query.h"
-#include "audit_verify.h"
-#include "util.h"
+#include "audit/audit.h"
+#include "audit/audit_query.h"
+#include "audit/audit_verify.h"
+#include "base/util.h"
 #include "unit.h"
 
 #include <stdlib.h>
@@ -18,20 +18,30 @@ struct chain_row {
 
 static const struct chain_row chain[] = {
     {"first record (keys unsorted, white space, a hash field to leave out, escapes, UTF-8)",
-     "{ \"seq\": 1, \"time\": \"2026-11-26T14:21:02.250Z\", \"action\": \"decided\", \"actor\": \"gitlab:dora\",\n"
-     "  \"project\": \"shop/cart\", \"ref\": \"dev\", \"sha\": \"4f2a\", \"pipeline\": 100, \"environment\": \"staging\",\n"
+     "{ \"seq\": 1, \"time\": \"2026-11-26T14:21:02.250Z\", \"action\": \"decided\", \"actor\": "
+     "\"gitlab:dora\",\n"
+     "  \"project\": \"shop/cart\", \"ref\": \"dev\", \"sha\": \"4f2a\", \"pipeline\": 100, "
+     "\"environment\": \"staging\",\n"
      "  \"decision\": \"deploy\", \"reasons\": [\"no finding above the limits\"],\n"
-     "  \"details\": {\"note\": \"caf\\u00e9 \\\"q\\\" \\\\ \\u0001\", \"counts\": {\"high\": 1, \"critical\": 0}},\n"
-     "  \"prev\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"hash\": \"ignored\" }",
+     "  \"details\": {\"note\": \"caf\\u00e9 \\\"q\\\" \\\\ \\u0001\", \"counts\": {\"high\": 1, "
+     "\"critical\": 0}},\n"
+     "  \"prev\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"hash\": "
+     "\"ignored\" }",
      TG_AUDIT_GENESIS,
-     "{\"action\":\"decided\",\"actor\":\"gitlab:dora\",\"decision\":\"deploy\",\"details\":{\"counts\":{\"critical\":0,"
-     "\"high\":1},\"note\":\"caf\xc3\xa9 \\\"q\\\" \\\\ \\u0001\"},\"environment\":\"staging\",\"pipeline\":100,\"prev\":"
-     "\"0000000000000000000000000000000000000000000000000000000000000000\",\"project\":\"shop/cart\",\"reasons\":"
-     "[\"no finding above the limits\"],\"ref\":\"dev\",\"seq\":1,\"sha\":\"4f2a\",\"time\":\"2026-11-26T14:21:02.250Z\"}",
+     "{\"action\":\"decided\",\"actor\":\"gitlab:dora\",\"decision\":\"deploy\",\"details\":{"
+     "\"counts\":{\"critical\":0,"
+     "\"high\":1},\"note\":\"caf\xc3\xa9 \\\"q\\\" \\\\ "
+     "\\u0001\"},\"environment\":\"staging\",\"pipeline\":100,\"prev\":"
+     "\"0000000000000000000000000000000000000000000000000000000000000000\",\"project\":\"shop/"
+     "cart\",\"reasons\":"
+     "[\"no finding above the "
+     "limits\"],\"ref\":\"dev\",\"seq\":1,\"sha\":\"4f2a\",\"time\":\"2026-11-26T14:21:02.250Z\"}",
      "d4f8174e2f03db20e595945ccc246cfd40de01ed9c5b15d15a0838f8b880d6d4"},
     {"second record chains on the first",
-     "{\"seq\":2,\"time\":\"2026-11-26T14:21:02.250Z\",\"action\":\"triggered\",\"actor\":\"gitlab:dora\","
-     "\"project\":\"shop/cart\",\"ref\":\"dev\",\"sha\":\"4f2a\",\"pipeline\":100,\"environment\":\"staging\","
+     "{\"seq\":2,\"time\":\"2026-11-26T14:21:02.250Z\",\"action\":\"triggered\",\"actor\":\"gitlab:"
+     "dora\","
+     "\"project\":\"shop/"
+     "cart\",\"ref\":\"dev\",\"sha\":\"4f2a\",\"pipeline\":100,\"environment\":\"staging\","
      "\"decision\":null,\"reasons\":null,\"details\":null,"
      "\"prev\":\"d4f8174e2f03db20e595945ccc246cfd40de01ed9c5b15d15a0838f8b880d6d4\"}",
      "d4f8174e2f03db20e595945ccc246cfd40de01ed9c5b15d15a0838f8b880d6d4", NULL,
@@ -64,14 +74,18 @@ struct key_row {
 static const struct key_row keys[] = {
     {"project", TG_AUDIT_IDX_PROJECT, "shop/cart", NULL, "tg:audit:idx:project~h:%s"},
     {"ref", TG_AUDIT_IDX_REF, "release/1.2", NULL, "tg:audit:idx:ref~h:%s"},
-    {"ref within its project", TG_AUDIT_IDX_PROJECT_REF, "release/1.2", "shop/cart", "tg:audit:idx:project_ref~h:%s"},
-    {"a token typed as a ref", TG_AUDIT_IDX_REF, "glpat-abcdefghijklmnopqrst", NULL, "tg:audit:idx:ref~h:%s"},
+    {"ref within its project", TG_AUDIT_IDX_PROJECT_REF, "release/1.2", "shop/cart",
+     "tg:audit:idx:project_ref~h:%s"},
+    {"a token typed as a ref", TG_AUDIT_IDX_REF, "glpat-abcdefghijklmnopqrst", NULL,
+     "tg:audit:idx:ref~h:%s"},
     {"actor", TG_AUDIT_IDX_ACTOR, "gitlab:dora", NULL, "tg:audit:idx:actor~h:%s"},
-    {"action", TG_AUDIT_IDX_ACTION, "approval_refused", NULL, "tg:audit:idx:action:approval_refused"},
+    {"action", TG_AUDIT_IDX_ACTION, "approval_refused", NULL,
+     "tg:audit:idx:action:approval_refused"},
     {"pipeline", TG_AUDIT_IDX_PIPELINE, "4711", NULL, "tg:audit:idx:pipeline:4711"},
     {"sha", TG_AUDIT_IDX_SHA, "%s", NULL, NULL},
     {"short sha is free text", TG_AUDIT_IDX_SHA, "4f2a", NULL, "tg:audit:idx:sha~h:%s"},
-    {"action that is not one", TG_AUDIT_IDX_ACTION, "Approved By Me", NULL, "tg:audit:idx:action~h:%s"},
+    {"action that is not one", TG_AUDIT_IDX_ACTION, "Approved By Me", NULL,
+     "tg:audit:idx:action~h:%s"},
 };
 
 static void test_index_keys(void)
@@ -80,7 +94,8 @@ static void test_index_keys(void)
     const char *sha = "0123456789abcdef0123456789abcdef01234567";
     for (size_t i = 0; i < TG_ARRAY_SIZE(keys); i++) {
         const char *value = strcmp(keys[i].value, "%s") == 0 ? sha : keys[i].value;
-        char *hashed = keys[i].project ? tg_xasprintf("%s:%s", keys[i].project, value) : tg_xstrdup(value);
+        char *hashed =
+            keys[i].project ? tg_xasprintf("%s:%s", keys[i].project, value) : tg_xstrdup(value);
         tg_audit_index_key(out, sizeof out, "tg:", keys[i].kind, value, keys[i].project);
         tg_sha256_hex(hashed, strlen(hashed), hex);
         if (keys[i].want)
@@ -95,15 +110,23 @@ static void test_index_keys(void)
 
 static void test_scrub(void)
 {
-    struct tg_webhook hook = {.name = "default", .token = {.value = "s3cr3t-webhook-token", .len = 20}};
-    struct tg_api_token api = {.token = {.value = "api\"token\\quoted", .len = 17}, .identity = "alice"};
-    struct tg_config cfg = {.redis = {.prefix = "tg:"}, .webhooks = &hook, .nwebhooks = 1, .api_tokens = &api,
+    struct tg_webhook hook = {.name = "default",
+                              .token = {.value = "s3cr3t-webhook-token", .len = 20}};
+    struct tg_api_token api = {.token = {.value = "api\"token\\quoted", .len = 17},
+                               .identity = "alice"};
+    struct tg_config cfg = {.redis = {.prefix = "tg:"},
+                            .webhooks = &hook,
+                            .nwebhooks = 1,
+                            .api_tokens = &api,
                             .napi_tokens = 1};
     struct tg_audit *a = tg_audit_new(&cfg);
-    json_t *rec = json_pack("{s:s, s:[s], s:{s:s, s:o}}", "action", "received", "reasons", "x api\"token\\quoted y",
-                            "details", "echo", "got s3cr3t-webhook-token back", "bad", json_stringn_nocheck("x\xff", 2));
+    json_t *rec =
+        json_pack("{s:s, s:[s], s:{s:s, s:o}}", "action", "received", "reasons",
+                  "x api\"token\\quoted y", "details", "echo", "got s3cr3t-webhook-token back",
+                  "bad", json_stringn_nocheck("x\xff", 2));
     char *canon = canonical_clean(a, rec);
-    UNIT_CHECK("secret redacted", strstr(canon, "s3cr3t") == NULL && strstr(canon, "[redacted") != NULL);
+    UNIT_CHECK("secret redacted",
+               strstr(canon, "s3cr3t") == NULL && strstr(canon, "[redacted") != NULL);
     UNIT_CHECK("secret spelt with escapes redacted", strstr(canon, "quoted") == NULL);
     UNIT_CHECK("bad UTF-8 replaced", strstr(canon, "[not UTF-8]") != NULL);
     free(canon);
@@ -123,13 +146,14 @@ struct parse_row {
 #define OPEN UINT64_MAX
 static const struct parse_row parses[] = {
     {"defaults", "", 0, NULL, NULL, 0, 0, OPEN, 100, 1},
-    {"filters decoded", "project=shop%2Fcart&ref=release/1.2&pipeline=100", 0, "shop/cart", "release/1.2", 100, 0, OPEN,
-     100, 1},
+    {"filters decoded", "project=shop%2Fcart&ref=release/1.2&pipeline=100", 0, "shop/cart",
+     "release/1.2", 100, 0, OPEN, 100, 1},
     {"empty pairs skipped", "&&project=a&", 0, "a", NULL, 0, 0, OPEN, 100, 1},
     {"limit and order", "limit=1000&order=asc", 0, NULL, NULL, 0, 0, OPEN, 1000, 0},
-    {"times", "since=2026-11-26T14:21:02Z&until=2027-01-31", 0, NULL, NULL, 0, 1795702862000ULL, 1801353600000ULL,
-     100, 1},
-    {"unencoded + of an offset", "since=2026-11-26T16:21:02+02:00", 0, NULL, NULL, 0, 1795702862000ULL, OPEN, 100, 1},
+    {"times", "since=2026-11-26T14:21:02Z&until=2027-01-31", 0, NULL, NULL, 0, 1795702862000ULL,
+     1801353600000ULL, 100, 1},
+    {"unencoded + of an offset", "since=2026-11-26T16:21:02+02:00", 0, NULL, NULL, 0,
+     1795702862000ULL, OPEN, 100, 1},
     {"limit 0", "limit=0", -1, NULL, NULL, 0, 0, 0, 0, 0},
     {"limit over max", "limit=1001", -1, NULL, NULL, 0, 0, 0, 0, 0},
     {"bad order", "order=up", -1, NULL, NULL, 0, 0, 0, 0, 0},
@@ -154,7 +178,8 @@ static void test_parse(void)
         if (rc == 0 && r->rc == 0) {
             UNIT_STREQ(r->name, q.project, r->project);
             UNIT_STREQ(r->name, q.ref, r->ref);
-            UNIT_CHECK(r->name, q.pipeline == r->pipeline && q.since_ms == r->since && q.until_ms == r->until);
+            UNIT_CHECK(r->name, q.pipeline == r->pipeline && q.since_ms == r->since &&
+                                    q.until_ms == r->until);
             UNIT_CHECK(r->name, q.limit == r->limit && q.desc == r->desc);
         }
         tg_audit_query_dispose(&q);
@@ -168,10 +193,13 @@ static void test_cursor(void)
     long long seq = 0;
     tg_audit_query_parse("project=shop%2Fcart&order=asc", &q, err, sizeof err);
     tg_audit_cursor_encode(&q, 4711, cur);
-    UNIT_CHECK("url-safe", strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(cur));
+    UNIT_CHECK("url-safe",
+               strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                   strlen(cur));
     UNIT_CHECK("round trip", tg_audit_cursor_decode(&q, cur, &seq) == 0 && seq == 4711);
     snprintf(qs, sizeof qs, "project=shop%%2Fcart&order=asc&limit=7&cursor=%s", cur);
-    UNIT_CHECK("through the parser", tg_audit_query_parse(qs, &other, err, sizeof err) == 0 && other.after == 4711);
+    UNIT_CHECK("through the parser",
+               tg_audit_query_parse(qs, &other, err, sizeof err) == 0 && other.after == 4711);
     tg_audit_query_dispose(&other);
     tg_audit_query_parse("project=shop%2Fother&order=asc", &other, err, sizeof err);
     UNIT_CHECK("other filters refused", tg_audit_cursor_decode(&other, cur, &seq) == -1);
@@ -219,14 +247,19 @@ static void test_verify_text(void)
 {
     long long seq;
     char hash[TG_SHA256_HEX_LEN + 1], line[600];
-    UNIT_CHECK("head parsed", tg_audit_parse_head("42:" TG_AUDIT_GENESIS, &seq, hash) == 0 && seq == 42);
+    UNIT_CHECK("head parsed",
+               tg_audit_parse_head("42:" TG_AUDIT_GENESIS, &seq, hash) == 0 && seq == 42);
     UNIT_CHECK("head without hash", tg_audit_parse_head("42:", &seq, hash) == -1);
-    UNIT_CHECK("head upper case", tg_audit_parse_head("1:D4F8174E2F03DB20E595945CCC246CFD40DE01ED9C5B15D15A0838F8B880D6D4",
-                                                      &seq, hash) == -1);
+    UNIT_CHECK(
+        "head upper case",
+        tg_audit_parse_head("1:D4F8174E2F03DB20E595945CCC246CFD40DE01ED9C5B15D15A0838F8B880D6D4",
+                            &seq, hash) == -1);
     struct tg_audit_verify_result r = {.broken = TG_AUDIT_OK, .records = 2, .head_seq = 2};
     snprintf(r.head_hash, sizeof r.head_hash, "%s", chain[1].hash);
     tg_audit_verify_summary(&r, line, sizeof line);
-    UNIT_STREQ("ok summary", line, "ok 2 records, head 2:7df263f430fc562b9e913ecc1d3a9e6f93857a23e566be152f18cb0139eb8085");
+    UNIT_STREQ(
+        "ok summary", line,
+        "ok 2 records, head 2:7df263f430fc562b9e913ecc1d3a9e6f93857a23e566be152f18cb0139eb8085");
     r.broken = TG_AUDIT_GAP, r.seq = 5;
     snprintf(r.detail, sizeof r.detail, "seq 5 to 5 missing from Redis");
     tg_audit_verify_summary(&r, line, sizeof line);

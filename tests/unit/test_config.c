@@ -1,5 +1,5 @@
 /* test_config.c -- tollgate.yaml: values, defaults, secrets, and file:line:col errors. */
-#include "config.h"
+#include "base/config.h"
 #include "unit.h"
 
 #include <stdio.h>
@@ -19,30 +19,42 @@ struct row {
 static const struct row rows[] = {
     {"minimal", HOOK, NULL},
     {"unknown top-level key", HOOK "listn: []\n", "cfg.yaml:3:1: error: unknown key \"listn\""},
-    {"duplicate key", HOOK "workers: 2\nworkers: 3\n", "cfg.yaml:4:1: error: key \"workers\" appears twice"},
+    {"duplicate key", HOOK "workers: 2\nworkers: 3\n",
+     "cfg.yaml:4:1: error: key \"workers\" appears twice"},
     {"missing env secret", "webhooks:\n  - {name: a, token: 'env:UT_UNSET_VAR'}\n",
      "cfg.yaml:2:22: error: environment variable UT_UNSET_VAR is not set"},
-    {"inline secret warns", "webhooks:\n  - {name: a, token: plain-text}\n", "cfg.yaml:2:22: warning: token is written inline"},
+    {"inline secret warns", "webhooks:\n  - {name: a, token: plain-text}\n",
+     "cfg.yaml:2:22: warning: token is written inline"},
     {"no webhooks", "workers: 1\n", "webhooks is required"},
-    {"webhook without token", "webhooks:\n  - {name: a}\n", "cfg.yaml:2:5: error: token is required"},
-    {"duplicate webhook names", "webhooks:\n  - {name: a, token: 'env:UT_TOKEN'}\n  - {name: a, token: 'env:UT_TOKEN'}\n",
+    {"webhook without token", "webhooks:\n  - {name: a}\n",
+     "cfg.yaml:2:5: error: token is required"},
+    {"duplicate webhook names",
+     "webhooks:\n  - {name: a, token: 'env:UT_TOKEN'}\n  - {name: a, token: 'env:UT_TOKEN'}\n",
      "cfg.yaml:3:5: error: webhook name \"a\" is used twice"},
-    {"bad size", HOOK "limits: {max_body: lots}\n", "cfg.yaml:3:20: error: max_body: \"lots\" is not a size"},
+    {"bad size", HOOK "limits: {max_body: lots}\n",
+     "cfg.yaml:3:20: error: max_body: \"lots\" is not a size"},
     {"size out of range", HOOK "limits: {max_body: 100}\n", "max_body must be between"},
     {"bad duration", HOOK "limits: {redis_timeout: 2 parsecs}\n", "is not a duration"},
-    {"bad address", HOOK "listen:\n  - address: localhost\n", "cfg.yaml:4:14: error: address \"localhost\" is not host:port"},
-    {"tls half", HOOK "listen:\n  - {address: '127.0.0.1:1', tls: {cert: c.pem}}\n", "tls needs both cert and key"},
+    {"bad address", HOOK "listen:\n  - address: localhost\n",
+     "cfg.yaml:4:14: error: address \"localhost\" is not host:port"},
+    {"tls half", HOOK "listen:\n  - {address: '127.0.0.1:1', tls: {cert: c.pem}}\n",
+     "tls needs both cert and key"},
     {"bad redis url", HOOK "redis: {url: 'http://x'}\n", "redis url: Redis URL is not"},
     {"sentinel url", HOOK "redis: {url: 'redis-sentinel://a:26379,b:26379/mymaster/0'}\n", NULL},
-    {"sentinel url without master", HOOK "redis: {url: 'redis-sentinel://a:26379'}\n", "redis url:"},
+    {"sentinel url without master", HOOK "redis: {url: 'redis-sentinel://a:26379'}\n",
+     "redis url:"},
     {"unix url", HOOK "redis: {url: 'unix:///run/redis.sock?db=2'}\n", NULL},
-    {"bad signing token", "webhooks:\n  - {name: a, token: 'env:UT_TOKEN', signing_token: 'env:UT_BADSIGN'}\n",
+    {"bad signing token",
+     "webhooks:\n  - {name: a, token: 'env:UT_TOKEN', signing_token: 'env:UT_BADSIGN'}\n",
      "is not whsec_ followed by base64"},
-    {"workers not a number", HOOK "workers: many\n", "cfg.yaml:3:10: error: workers: \"many\" is not a whole number"},
-    {"unknown scope", HOOK "api:\n  tokens:\n    - {token: 'env:UT_TOKEN', identity: alice, scopes: [root]}\n",
+    {"workers not a number", HOOK "workers: many\n",
+     "cfg.yaml:3:10: error: workers: \"many\" is not a whole number"},
+    {"unknown scope",
+     HOOK "api:\n  tokens:\n    - {token: 'env:UT_TOKEN', identity: alice, scopes: [root]}\n",
      "unknown scope \"root\""},
     {"yaml syntax", HOOK "listen: [\n", "YAML syntax"},
-    {"claim shorter than trigger timeout", HOOK "queue: {claim_idle: 5s}\n", "claim_idle must be longer"},
+    {"claim shorter than trigger timeout", HOOK "queue: {claim_idle: 5s}\n",
+     "claim_idle must be longer"},
     {"redis url from env", HOOK "redis: {url: 'env:UT_REDIS'}\n", NULL},
     {"redis url from a missing env", HOOK "redis: {url: 'env:UT_NO_REDIS'}\n",
      "environment variable UT_NO_REDIS is not set"},
@@ -54,10 +66,13 @@ static const struct row rows[] = {
      "cfg.yaml:3:19: error: \"10.0.0.1/8\" is not an address or CIDR block"},
     {"trusted proxies not a list", HOOK "trusted_proxies: 10.0.0.0/8\n", "trusted_proxies"},
     {"per-peer cap zero", HOOK "limits: {max_connections_per_peer: 0}\n", "error"},
-    {"idle timeout too short", HOOK "limits: {unauthenticated_idle: 10ms}\n", "unauthenticated_idle must be at least"},
-    {"short context key", HOOK "chatops:\n  mattermost: {token: 'env:UT_TOKEN', context_key: 'env:UT_SHORT'}\n",
+    {"idle timeout too short", HOOK "limits: {unauthenticated_idle: 10ms}\n",
+     "unauthenticated_idle must be at least"},
+    {"short context key",
+     HOOK "chatops:\n  mattermost: {token: 'env:UT_TOKEN', context_key: 'env:UT_SHORT'}\n",
      "context_key (env:UT_SHORT) must be at least 16 bytes"},
-    {"context key is Mattermost's", HOOK "chatops:\n  slack: {signing_secret: 'env:UT_TOKEN', context_key: 'env:UT_TOKEN'}\n",
+    {"context key is Mattermost's",
+     HOOK "chatops:\n  slack: {signing_secret: 'env:UT_TOKEN', context_key: 'env:UT_TOKEN'}\n",
      "context_key belongs to chatops.mattermost"},
 };
 
@@ -73,12 +88,13 @@ static void check_values(void)
 {
     struct tg_diag diag;
     tg_diag_init(&diag);
-    struct tg_config *c = load("listen:\n  - address: '[::1]:9443'\n    tls: {cert: /c.pem, key: k.pem}\n"
-                               "redis: {url: 'unix:///run/r.sock', prefix: 'x:'}\n"
-                               "webhooks:\n  - {name: a, token: 'env:UT_TOKEN', events: Push Hook, "
-                               "signing_token: 'env:UT_SIGN'}\n  - {name: b, token: 'file:secret.txt'}\n"
-                               "limits: {max_body: 2MiB, redis_timeout: 500ms}\nworkers: 4\n",
-                               &diag);
+    struct tg_config *c =
+        load("listen:\n  - address: '[::1]:9443'\n    tls: {cert: /c.pem, key: k.pem}\n"
+             "redis: {url: 'unix:///run/r.sock', prefix: 'x:'}\n"
+             "webhooks:\n  - {name: a, token: 'env:UT_TOKEN', events: Push Hook, "
+             "signing_token: 'env:UT_SIGN'}\n  - {name: b, token: 'file:secret.txt'}\n"
+             "limits: {max_body: 2MiB, redis_timeout: 500ms}\nworkers: 4\n",
+             &diag);
     UNIT_CHECK("values load", c != NULL);
     if (c == NULL) {
         tg_diag_print(&diag, stderr);
@@ -110,24 +126,30 @@ static void check_hardening(void)
 {
     struct tg_diag diag;
     tg_diag_init(&diag);
-    struct tg_config *d = load(HOOK "redis: {url: 'env:UT_REDIS'}\nchatops:\n  mattermost: {token: 'env:UT_TOKEN'}\n",
-                               &diag);
-    struct tg_config *k = load(HOOK "limits: {max_connections_per_peer: 8, unauthenticated_idle: 2s, api_queue: 9}\n"
-                                    "trusted_proxies: [10.0.0.0/8]\n"
-                                    "chatops:\n  mattermost: {token: 'env:UT_TOKEN', context_key: 'env:UT_KEY'}\n",
-                               &diag);
+    struct tg_config *d =
+        load(HOOK "redis: {url: 'env:UT_REDIS'}\nchatops:\n  mattermost: {token: 'env:UT_TOKEN'}\n",
+             &diag);
+    struct tg_config *k =
+        load(HOOK "limits: {max_connections_per_peer: 8, unauthenticated_idle: 2s, api_queue: 9}\n"
+                  "trusted_proxies: [10.0.0.0/8]\n"
+                  "chatops:\n  mattermost: {token: 'env:UT_TOKEN', context_key: 'env:UT_KEY'}\n",
+             &diag);
     UNIT_CHECK("both load", d && k);
     if (d && k) {
         UNIT_STREQ("redis url from env", d->redis.url, "redis://:s3cret@127.0.0.1:6390/2");
-        UNIT_CHECK("defaults", d->limits.max_connections_per_peer == 256 && d->limits.unauthenticated_idle_ms == 5000 &&
+        UNIT_CHECK("defaults", d->limits.max_connections_per_peer == 256 &&
+                                   d->limits.unauthenticated_idle_ms == 5000 &&
                                    d->limits.api_queue == 256 && d->ntrusted_proxies == 0);
-        UNIT_CHECK("values", k->limits.max_connections_per_peer == 8 && k->limits.unauthenticated_idle_ms == 2000 &&
+        UNIT_CHECK("values", k->limits.max_connections_per_peer == 8 &&
+                                 k->limits.unauthenticated_idle_ms == 2000 &&
                                  k->limits.api_queue == 9 && k->ntrusted_proxies == 1 &&
                                  tg_cidr_match_text(k->trusted_proxies, 1, "10.2.3.4"));
         static const unsigned char zero[32];
         UNIT_CHECK("a derived key", memcmp(d->mattermost.context_key, zero, 32) != 0);
-        UNIT_CHECK("the derived key is not the token itself", memcmp(d->mattermost.context_key, "token-value-1", 13) != 0);
-        UNIT_CHECK("a configured key differs", memcmp(d->mattermost.context_key, k->mattermost.context_key, 32) != 0);
+        UNIT_CHECK("the derived key is not the token itself",
+                   memcmp(d->mattermost.context_key, "token-value-1", 13) != 0);
+        UNIT_CHECK("a configured key differs",
+                   memcmp(d->mattermost.context_key, k->mattermost.context_key, 32) != 0);
     }
     tg_config_unref(d), tg_config_unref(k);
     tg_diag_dispose(&diag);

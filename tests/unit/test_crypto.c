@@ -1,5 +1,5 @@
 /* test_crypto.c -- constant-time compare, SHA-256, HMAC and base64 against known values. */
-#include "crypto.h"
+#include "base/crypto.h"
 #include "unit.h"
 
 #include <string.h>
@@ -29,9 +29,12 @@ static const struct hmac_row hmac_rows[] = {
     {"rfc4231 case 2", "Jefe", "what do ya want for nothing?",
      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
     {"slack example", "8f742231b10e8888abcd99yyyzzz85a5",
-     "v0:1531420618:token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
-     "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url="
-     "https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id="
+     "v0:1531420618:token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&"
+     "channel_id=G8PSS9T3V"
+     "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&"
+     "response_url="
+     "https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%"
+     "2F96rGlfmibIGlgcZRskXaIFfN&trigger_id="
      "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
      "a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"},
     {"long key", "0123456789012345678901234567890123456789012345678901234567890123456789", "m",
@@ -44,8 +47,9 @@ struct b64_row {
 };
 
 static const struct b64_row b64_rows[] = {
-    {"padded", "Zm9vYmFy", 6}, {"one pad", "Zm9vYmE=", 5}, {"two pads", "Zm9vYg==", 4},
-    {"unpadded", "Zm9vYg", 4}, {"bad char", "Zm9v*mFy", -1}, {"bad length", "Zm9vY", -1}, {"empty", "", 0},
+    {"padded", "Zm9vYmFy", 6}, {"one pad", "Zm9vYmE=", 5},   {"two pads", "Zm9vYg==", 4},
+    {"unpadded", "Zm9vYg", 4}, {"bad char", "Zm9v*mFy", -1}, {"bad length", "Zm9vY", -1},
+    {"empty", "", 0},
 };
 
 int main(void)
@@ -57,7 +61,8 @@ int main(void)
         UNIT_CHECK(r->name, tg_ct_equal(r->a, strlen(r->a), r->b, strlen(r->b)) == r->want);
     }
     tg_sha256_hex("", 0, hex);
-    UNIT_STREQ("sha256 empty", hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    UNIT_STREQ("sha256 empty", hex,
+               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     for (size_t i = 0; i < sizeof hmac_rows / sizeof hmac_rows[0]; i++) {
         const struct hmac_row *r = &hmac_rows[i];
         const void *parts[] = {r->msg};

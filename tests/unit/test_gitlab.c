@@ -3,8 +3,8 @@
  * Fixtures come from $TG_FIXTURES/gitlab/webhooks (tests/fixtures when unset). A row is a
  * case: add a payload or a fault by adding a row.
  */
-#include "gitlab.h"
-#include "gitlab_api.h"
+#include "decide/gitlab.h"
+#include "deliver/gitlab_api.h"
 #include "unit_files.h"
 
 static char *fixture(const char *name, size_t *len)
@@ -33,31 +33,35 @@ struct fixture_row {
 };
 
 static const struct fixture_row fixtures[] = {
-    {"pipeline_event.json", "Pipeline Hook", TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org",
+    {"pipeline_event.json", "Pipeline Hook", TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test",
+     "gitlab-org", "gitlab-test", "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31,
+     "success", "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
+    /* object_kind decides without a header; a merge-request pipeline's ref is its source branch */
+    {"pipeline_event.json", NULL, TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org",
      "gitlab-test", "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
      "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
-    /* object_kind decides without a header; a merge-request pipeline's ref is its source branch */
-    {"pipeline_event.json", NULL, TG_EVENT_PIPELINE, 1, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
-     "test", 0, "bcbb5ec396a2c0f828686f14fac9b80b780504f2", 31, "success",
-     "http://example.com/gitlab-org/gitlab-test/-/pipelines/31", "root", "test\n", 1, 5},
     /* Job: commit.id is the pipeline id; no username in its user object */
-    {"job_event.json", "Job Hook", TG_EVENT_JOB, 380, "gitlab-org/gitlab-test", "gitlab-org", "gitlab-test",
-     "gitlab-script-trigger", 0, "2293ada6b400935a1378653304eaf6221e0fdb8f", 2366, "created",
-     "http://192.168.64.1:3005/gitlab-org/gitlab-test/-/pipelines/2366", "", "test\n", 0, 0},
+    {"job_event.json", "Job Hook", TG_EVENT_JOB, 380, "gitlab-org/gitlab-test", "gitlab-org",
+     "gitlab-test", "gitlab-script-trigger", 0, "2293ada6b400935a1378653304eaf6221e0fdb8f", 2366,
+     "created", "http://192.168.64.1:3005/gitlab-org/gitlab-test/-/pipelines/2366", "", "test\n", 0,
+     0},
     /* Deployment: only the short sha, no ref, no pipeline */
-    {"deployment_event.json", NULL, TG_EVENT_DEPLOYMENT, 30, "root/test-deployment-webhooks", "root",
-     "test-deployment-webhooks", "", 0, "279484c0", 0, "success", "", "root", "Add new file", 0, 0},
-    {"merge_request_event.json", NULL, TG_EVENT_MERGE_REQUEST, 1, "gitlabhq/gitlab-test", "gitlabhq",
-     "gitlab-test", "ms-viewport", 0, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "root",
-     "fixed readme", 1, 0},
+    {"deployment_event.json", NULL, TG_EVENT_DEPLOYMENT, 30, "root/test-deployment-webhooks",
+     "root", "test-deployment-webhooks", "", 0, "279484c0", 0, "success", "", "root",
+     "Add new file", 0, 0},
+    {"merge_request_event.json", NULL, TG_EVENT_MERGE_REQUEST, 1, "gitlabhq/gitlab-test",
+     "gitlabhq", "gitlab-test", "ms-viewport", 0, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "",
+     "", "root", "fixed readme", 1, 0},
     /* Push: refs/heads/ stripped, commit details from commits[] */
-    {"push_event.json", "Push Hook", TG_EVENT_PUSH, 15, "mike/diaspora", "mike", "diaspora", "master", 0,
-     "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
-    {"tag_push_event.json", NULL, TG_EVENT_TAG_PUSH, 1, "jsmith/example", "jsmith", "example", "v1.0.0", 1,
-     "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", 0, "", "", "", "", 0, 0},
+    {"push_event.json", "Push Hook", TG_EVENT_PUSH, 15, "mike/diaspora", "mike", "diaspora",
+     "master", 0, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme",
+     0, 0},
+    {"tag_push_event.json", NULL, TG_EVENT_TAG_PUSH, 1, "jsmith/example", "jsmith", "example",
+     "v1.0.0", 1, "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", 0, "", "", "", "", 0, 0},
     /* The header wins over object_kind */
     {"push_event.json", "Tag Push Hook", TG_EVENT_TAG_PUSH, 15, "mike/diaspora", "mike", "diaspora",
-     "refs/heads/master", 1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith", "fixed readme", 0, 0},
+     "refs/heads/master", 1, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", 0, "", "", "jsmith",
+     "fixed readme", 0, 0},
 };
 
 static void check_fixture(const struct fixture_row *r)
@@ -110,14 +114,16 @@ static void check_failure_fields(void)
     UNIT_CHECK("job id", e.job_id == 1977);
     UNIT_CHECK("job allow_failure", e.job_allow_failure == 0);
     tg_event_dispose(&e);
-    static const char allowed[] = "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":1,\"status\":\"failed\"},"
-                                  "\"builds\":[{\"id\":5,\"name\":\"lint\",\"status\":\"failed\",\"allow_failure\":true},"
-                                  "{\"id\":6,\"name\":\"test\",\"status\":\"failed\"}]}";
+    static const char allowed[] =
+        "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":1,\"status\":\"failed\"},"
+        "\"builds\":[{\"id\":5,\"name\":\"lint\",\"status\":\"failed\",\"allow_failure\":true},"
+        "{\"id\":6,\"name\":\"test\",\"status\":\"failed\"}]}";
     if (tg_event_parse(NULL, allowed, sizeof allowed - 1, &e, err, sizeof err)) {
         UNIT_CHECK("builds allow_failure", 0);
         return;
     }
-    UNIT_CHECK("builds allow_failure", e.nbuilds == 2 && e.builds[0].allow_failure == 1 && e.builds[1].allow_failure == 0);
+    UNIT_CHECK("builds allow_failure",
+               e.nbuilds == 2 && e.builds[0].allow_failure == 1 && e.builds[1].allow_failure == 0);
     tg_event_dispose(&e);
 }
 
@@ -161,9 +167,12 @@ static const struct {
     {"not json", NULL, "pipeline", "invalid JSON", 0, NULL},
     {"truncated", NULL, "{\"object_kind\": \"pipeline\"", "invalid JSON", 0, NULL},
     {"array", NULL, "[1, 2]", "not a JSON object", 0, NULL},
-    {"builds string", NULL, "{\"object_kind\":\"pipeline\",\"builds\":\"x\"}", "builds is not a list", 0, NULL},
-    {"build number", NULL, "{\"object_kind\":\"pipeline\",\"builds\":[1]}", "builds[0] is not an object", 0, NULL},
-    {"build id string", NULL, "{\"object_kind\":\"pipeline\",\"builds\":[{\"id\":1},{\"id\":\"2\"}]}",
+    {"builds string", NULL, "{\"object_kind\":\"pipeline\",\"builds\":\"x\"}",
+     "builds is not a list", 0, NULL},
+    {"build number", NULL, "{\"object_kind\":\"pipeline\",\"builds\":[1]}",
+     "builds[0] is not an object", 0, NULL},
+    {"build id string", NULL,
+     "{\"object_kind\":\"pipeline\",\"builds\":[{\"id\":1},{\"id\":\"2\"}]}",
      "builds[1].id is not an integer", 0, NULL},
     {"attributes number", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":5}",
      "object_attributes is not an object", 0, NULL},
@@ -171,36 +180,45 @@ static const struct {
      "object_attributes.ref is not a string", 0, NULL},
     {"tag string", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"tag\":\"true\"}}",
      "object_attributes.tag is not true or false", 0, NULL},
-    {"project id string", "Push Hook", "{\"project\":{\"id\":\"1\"}}", "project.id is not an integer", 0, NULL},
-    {"mr string", NULL, "{\"object_kind\":\"pipeline\",\"merge_request\":\"yes\"}", "merge_request is not an object",
-     0, NULL},
-    {"commit author number", NULL, "{\"object_kind\":\"pipeline\",\"commit\":{\"author\":{\"name\":3}}}",
+    {"project id string", "Push Hook", "{\"project\":{\"id\":\"1\"}}",
+     "project.id is not an integer", 0, NULL},
+    {"mr string", NULL, "{\"object_kind\":\"pipeline\",\"merge_request\":\"yes\"}",
+     "merge_request is not an object", 0, NULL},
+    {"commit author number", NULL,
+     "{\"object_kind\":\"pipeline\",\"commit\":{\"author\":{\"name\":3}}}",
      "commit.author.name is not a string", 0, NULL},
-    {"push ref list", NULL, "{\"object_kind\":\"push\",\"ref\":[\"a\"]}", "ref is not a string", 0, NULL},
-    {"nulls", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":null,\"builds\":null,\"user\":null}",
+    {"push ref list", NULL, "{\"object_kind\":\"push\",\"ref\":[\"a\"]}", "ref is not a string", 0,
+     NULL},
+    {"nulls", NULL,
+     "{\"object_kind\":\"pipeline\",\"object_attributes\":null,\"builds\":null,\"user\":null}",
      NULL, TG_EVENT_PIPELINE, ""},
     {"empty object", NULL, "{}", NULL, TG_EVENT_OTHER, ""},
-    {"unknown kind is lenient", NULL, "{\"object_kind\":\"issue\",\"project\":{\"id\":\"x\"},\"ref\":5}", NULL,
-     TG_EVENT_OTHER, ""},
+    {"unknown kind is lenient", NULL,
+     "{\"object_kind\":\"issue\",\"project\":{\"id\":\"x\"},\"ref\":5}", NULL, TG_EVENT_OTHER, ""},
     {"unknown kind common fields", NULL,
-     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL, TG_EVENT_OTHER,
-     "refs/tags/v2"},
-    {"variables not a list", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":{}}}",
+     "{\"object_kind\":\"note\",\"object_attributes\":{\"ref\":\"refs/tags/v2\"}}", NULL,
+     TG_EVENT_OTHER, "refs/tags/v2"},
+    {"variables not a list", NULL,
+     "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":{}}}",
      "object_attributes.variables is not a list", 0, NULL},
-    {"variable not an object", NULL, "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[1]}}",
+    {"variable not an object", NULL,
+     "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[1]}}",
      "object_attributes.variables[0] is not an object", 0, NULL},
     {"variable value number", NULL,
-     "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[{\"key\":\"A\",\"value\":1}]}}",
+     "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"variables\":[{\"key\":\"A\",\"value\":"
+     "1}]}}",
      "object_attributes.variables[0].value is not a string", 0, NULL},
-    {"source_pipeline id string", NULL, "{\"object_kind\":\"pipeline\",\"source_pipeline\":{\"pipeline_id\":\"5\"}}",
+    {"source_pipeline id string", NULL,
+     "{\"object_kind\":\"pipeline\",\"source_pipeline\":{\"pipeline_id\":\"5\"}}",
      "source_pipeline.pipeline_id is not an integer", 0, NULL},
     {"mr source project string", NULL,
      "{\"object_kind\":\"pipeline\",\"merge_request\":{\"source_project_id\":\"1\"}}",
      "merge_request.source_project_id is not an integer", 0, NULL},
-    {"unknown header falls back", "System Hook", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/dev\"}", NULL,
-     TG_EVENT_PUSH, "dev"},
-    {"job pipeline from commit.id", NULL, "{\"object_kind\":\"build\",\"commit\":{\"id\":77},\"ref\":\"main\"}",
-     NULL, TG_EVENT_JOB, "main"},
+    {"unknown header falls back", "System Hook",
+     "{\"object_kind\":\"push\",\"ref\":\"refs/heads/dev\"}", NULL, TG_EVENT_PUSH, "dev"},
+    {"job pipeline from commit.id", NULL,
+     "{\"object_kind\":\"build\",\"commit\":{\"id\":77},\"ref\":\"main\"}", NULL, TG_EVENT_JOB,
+     "main"},
 };
 
 static void check_bodies(void)
@@ -208,7 +226,8 @@ static void check_bodies(void)
     for (size_t i = 0; i < TG_ARRAY_SIZE(bodies); i++) {
         struct tg_event e;
         char err[256] = "";
-        int rc = tg_event_parse(bodies[i].header, bodies[i].body, strlen(bodies[i].body), &e, err, sizeof err);
+        int rc = tg_event_parse(bodies[i].header, bodies[i].body, strlen(bodies[i].body), &e, err,
+                                sizeof err);
         if (bodies[i].err) {
             UNIT_CHECK(bodies[i].name, rc == -1 && strstr(err, bodies[i].err) != NULL);
             if (rc == 0 || strstr(err, bodies[i].err) == NULL)
@@ -228,38 +247,47 @@ static void check_bodies(void)
 }
 
 /* Tag or branch, merge request and fork come from fields, never from the ref's spelling. */
-#define MR(src, tgt, branch)                                                                                   \
-    "\"merge_request\":{\"iid\":7,\"source_branch\":\"" branch "\",\"source_project_id\":" #src              \
+#define MR(src, tgt, branch)                                                                       \
+    "\"merge_request\":{\"iid\":7,\"source_branch\":\"" branch "\",\"source_project_id\":" #src    \
     ",\"target_project_id\":" #tgt "}"
 #define PIPE(attrs, rest) "{\"object_kind\":\"pipeline\",\"object_attributes\":{" attrs "}" rest "}"
 static const struct {
     const char *name, *body, *ref;
     int tag, merge_request, fork;
 } refs[] = {
-    {"branch named like a tag", PIPE("\"ref\":\"refs/tags/v9.9.9\",\"tag\":false", ""), "refs/tags/v9.9.9", 0, 0, 0},
-    {"branch without tag flag", PIPE("\"ref\":\"refs/tags/v9.9.9\"", ""), "refs/tags/v9.9.9", 0, 0, 0},
+    {"branch named like a tag", PIPE("\"ref\":\"refs/tags/v9.9.9\",\"tag\":false", ""),
+     "refs/tags/v9.9.9", 0, 0, 0},
+    {"branch without tag flag", PIPE("\"ref\":\"refs/tags/v9.9.9\"", ""), "refs/tags/v9.9.9", 0, 0,
+     0},
     {"full branch ref", PIPE("\"ref\":\"refs/heads/main\",\"tag\":false", ""), "main", 0, 0, 0},
     {"tag pipeline", PIPE("\"ref\":\"v1\",\"tag\":true", ""), "v1", 1, 0, 0},
-    {"tag keeps its name", PIPE("\"ref\":\"refs/heads/x\",\"tag\":true", ""), "refs/heads/x", 1, 0, 0},
+    {"tag keeps its name", PIPE("\"ref\":\"refs/heads/x\",\"tag\":true", ""), "refs/heads/x", 1, 0,
+     0},
     {"detached mr from main",
-     PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
-     1, 0},
+     PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"",
+          "," MR(1, 1, "main")),
+     "main", 0, 1, 0},
     {"merged results",
-     PIPE("\"ref\":\"refs/merge-requests/7/merge\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
-     1, 0},
+     PIPE("\"ref\":\"refs/merge-requests/7/merge\",\"source\":\"merge_request_event\"",
+          "," MR(1, 1, "main")),
+     "main", 0, 1, 0},
     {"merge train",
-     PIPE("\"ref\":\"refs/merge-requests/7/train\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
+     PIPE("\"ref\":\"refs/merge-requests/7/train\",\"source\":\"merge_request_event\"",
+          "," MR(1, 1, "main")),
+     "main", 0, 1, 0},
+    {"mr pipeline by ref name",
+     PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main", 0,
      1, 0},
-    {"mr pipeline by ref name", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(1, 1, "main")), "main",
-     0, 1, 0},
-    {"fork mr", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(2, 1, "main")), "main", 0, 1, 1},
+    {"fork mr", PIPE("\"ref\":\"main\",\"source\":\"merge_request_event\"", "," MR(2, 1, "main")),
+     "main", 0, 1, 1},
     {"mr source without merge_request is a fork (cannot tell)",
      PIPE("\"ref\":\"refs/merge-requests/7/head\",\"source\":\"merge_request_event\"", ""),
      "refs/merge-requests/7/head", 0, 1, 1},
-    {"push branch", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/refs/tags/v1\"}", "refs/tags/v1", 0, 0, 0},
+    {"push branch", "{\"object_kind\":\"push\",\"ref\":\"refs/heads/refs/tags/v1\"}",
+     "refs/tags/v1", 0, 0, 0},
     {"tag push", "{\"object_kind\":\"tag_push\",\"ref\":\"refs/tags/v1\"}", "v1", 1, 0, 0},
-    {"job hook branch named like a tag", "{\"object_kind\":\"build\",\"ref\":\"refs/tags/v2\",\"tag\":false}",
-     "refs/tags/v2", 0, 0, 0},
+    {"job hook branch named like a tag",
+     "{\"object_kind\":\"build\",\"ref\":\"refs/tags/v2\",\"tag\":false}", "refs/tags/v2", 0, 0, 0},
 };
 
 static void check_refs(void)
@@ -292,7 +320,8 @@ static void check_upstream_and_variables(void)
     UNIT_CHECK("upstream", rc == 0);
     if (rc)
         return;
-    UNIT_CHECK("upstream", e.parent_project_id == 41 && e.parent_pipeline_id == 30 && e.parent_job_id == 3401);
+    UNIT_CHECK("upstream",
+               e.parent_project_id == 41 && e.parent_pipeline_id == 30 && e.parent_job_id == 3401);
     UNIT_CHECK("mr ids", e.mr_source_project_id == 1 && e.mr_target_project_id == 1 && !e.mr_fork);
     UNIT_STREQ("variable", tg_event_variable(&e, "NESTOR_PROD_ENVIRONMENT"), "us-west-1");
     UNIT_CHECK("no variable", tg_event_variable(&e, "TOLLGATE_DEPLOYMENT") == NULL);
@@ -302,28 +331,32 @@ static void check_upstream_and_variables(void)
 /* GitLab's bridges and pipeline-jobs answers (doc/api/jobs.md shapes, trimmed). */
 static const struct {
     const char *name, *body;
-    int bridges, n;           /* n: items, or -1 */
-    const char *err;          /* for -1: part of the message */
-    long long project, id;    /* first item: child project and pipeline (bridges), job id (jobs) */
+    int bridges, n;        /* n: items, or -1 */
+    const char *err;       /* for -1: part of the message */
+    long long project, id; /* first item: child project and pipeline (bridges), job id (jobs) */
     const char *status;
 } pages[] = {
-    {"bridge", "[{\"id\":7,\"name\":\"scans\",\"status\":\"success\",\"downstream_pipeline\":{\"id\":5,"
-               "\"sha\":\"f62a\",\"ref\":\"main\",\"status\":\"running\",\"project_id\":9}}]",
+    {"bridge",
+     "[{\"id\":7,\"name\":\"scans\",\"status\":\"success\",\"downstream_pipeline\":{\"id\":5,"
+     "\"sha\":\"f62a\",\"ref\":\"main\",\"status\":\"running\",\"project_id\":9}}]",
      1, 1, NULL, 9, 5, "running"},
     {"bridge without project_id is in the parent's project",
-     "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":{\"id\":5,\"status\":\"success\"}}]", 1, 1, NULL, 7, 5,
-     "success"},
-    {"bridge not triggered yet", "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":null}]", 1, 1, NULL, 7, 0,
-     "created"},
+     "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":{\"id\":5,\"status\":\"success\"}}]", 1,
+     1, NULL, 7, 5, "success"},
+    {"bridge not triggered yet", "[{\"id\":7,\"name\":\"scans\",\"downstream_pipeline\":null}]", 1,
+     1, NULL, 7, 0, "created"},
     {"no bridges", "[]", 1, 0, NULL, 0, 0, NULL},
-    {"bridge id string", "[{\"name\":\"s\",\"downstream_pipeline\":{\"id\":\"5\",\"status\":\"x\"}}]", 1, -1,
+    {"bridge id string",
+     "[{\"name\":\"s\",\"downstream_pipeline\":{\"id\":\"5\",\"status\":\"x\"}}]", 1, -1,
      "bridges[0] is not a bridge job", 0, 0, NULL},
     {"bridges object", "{\"message\":\"x\"}", 1, -1, "answer is not a list", 0, 0, NULL},
     {"bridges not json", "<html>", 1, -1, "answer is not JSON", 0, 0, NULL},
-    {"jobs", "[{\"id\":901,\"name\":\"trivy-scan\",\"status\":\"success\",\"stage\":\"test\"},"
-             "{\"id\":900,\"name\":\"unit\",\"status\":\"failed\"}]",
+    {"jobs",
+     "[{\"id\":901,\"name\":\"trivy-scan\",\"status\":\"success\",\"stage\":\"test\"},"
+     "{\"id\":900,\"name\":\"unit\",\"status\":\"failed\"}]",
      0, 2, NULL, 7, 901, "success"},
-    {"job without status", "[{\"id\":1,\"name\":\"a\"}]", 0, -1, "jobs[0] of pipeline 8 is not a job", 0, 0, NULL},
+    {"job without status", "[{\"id\":1,\"name\":\"a\"}]", 0, -1,
+     "jobs[0] of pipeline 8 is not a job", 0, 0, NULL},
 };
 
 static void check_pages(void)
@@ -344,7 +377,8 @@ static void check_pages(void)
                                           strcmp(c.pipelines[0].bridge, "scans") == 0);
         else if (n > 0)
             UNIT_CHECK(pages[i].name, c.jobs[0].project_id == 7 && c.jobs[0].pipeline_id == 8 &&
-                                          c.jobs[0].id == pages[i].id && strcmp(c.jobs[0].status, pages[i].status) == 0);
+                                          c.jobs[0].id == pages[i].id &&
+                                          strcmp(c.jobs[0].status, pages[i].status) == 0);
         tg_children_dispose(&c);
     }
 }
@@ -362,7 +396,8 @@ static void check_doc_pages(void)
     free(b);
     b = unit_fixture("gitlab/api/list_pipeline_jobs_response.json", &len);
     n = b ? tg_gitlab_parse_jobs(b, len, 1, 6, &c, err, sizeof err) : -1;
-    UNIT_CHECK("doc jobs", n == 2 && c.njobs == 2 && c.jobs[1].id == 7 && strcmp(c.jobs[1].name, "teaspoon") == 0 &&
+    UNIT_CHECK("doc jobs", n == 2 && c.njobs == 2 && c.jobs[1].id == 7 &&
+                               strcmp(c.jobs[1].name, "teaspoon") == 0 &&
                                strcmp(c.jobs[0].status, "failed") == 0);
     free(b);
     tg_children_dispose(&c);
@@ -372,8 +407,10 @@ static void check_names(void)
 {
     UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_MERGE_REQUEST), "merge_request");
     UNIT_STREQ("kind name", tg_event_kind_name(TG_EVENT_JOB), "job");
-    UNIT_CHECK("final", tg_pipeline_status_is_final("canceled") && tg_pipeline_status_is_final("success"));
-    UNIT_CHECK("not final", !tg_pipeline_status_is_final("running") && !tg_pipeline_status_is_final(NULL));
+    UNIT_CHECK("final",
+               tg_pipeline_status_is_final("canceled") && tg_pipeline_status_is_final("success"));
+    UNIT_CHECK("not final",
+               !tg_pipeline_status_is_final("running") && !tg_pipeline_status_is_final(NULL));
 }
 
 int main(void)

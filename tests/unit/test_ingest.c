@@ -1,5 +1,5 @@
 /* test_ingest.c -- dedupe keys: Idempotency-Key first, then webhook-id, then a hash. */
-#include "ingest.h"
+#include "http/ingest.h"
 #include "unit.h"
 
 #include <string.h>
@@ -35,17 +35,21 @@ int main(void)
     char key[129], long_key[200];
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
-        int rc = tg_ingest_dedupe_key(r->idem, r->idem ? strlen(r->idem) : 0, r->wid, r->wid ? strlen(r->wid) : 0,
-                                      r->event, strlen(r->event), r->body, strlen(r->body), key);
+        int rc = tg_ingest_dedupe_key(r->idem, r->idem ? strlen(r->idem) : 0, r->wid,
+                                      r->wid ? strlen(r->wid) : 0, r->event, strlen(r->event),
+                                      r->body, strlen(r->body), key);
         UNIT_CHECK(r->name, rc == r->rc);
         if (r->want)
             UNIT_STREQ(r->name, key, r->want);
     }
     memset(long_key, 'k', 128);
-    UNIT_CHECK("128 chars accepted", tg_ingest_dedupe_key(long_key, 128, NULL, 0, "e", 1, "{}", 2, key) == 0);
-    UNIT_CHECK("129 chars refused", tg_ingest_dedupe_key(long_key, 129, NULL, 0, "e", 1, "{}", 2, key) == -1);
+    UNIT_CHECK("128 chars accepted",
+               tg_ingest_dedupe_key(long_key, 128, NULL, 0, "e", 1, "{}", 2, key) == 0);
+    UNIT_CHECK("129 chars refused",
+               tg_ingest_dedupe_key(long_key, 129, NULL, 0, "e", 1, "{}", 2, key) == -1);
     UNIT_CHECK("event type is part of the hash", distinct("Pipeline Hook", "{}", "Job Hook", "{}"));
-    UNIT_CHECK("body is part of the hash", distinct("Pipeline Hook", "{\"a\":1}", "Pipeline Hook", "{\"a\":2}"));
+    UNIT_CHECK("body is part of the hash",
+               distinct("Pipeline Hook", "{\"a\":1}", "Pipeline Hook", "{\"a\":2}"));
     UNIT_CHECK("boundary is unambiguous", distinct("Pipeline Hook", "x{}", "Pipeline Hookx", "{}"));
     return unit_summary("test_ingest");
 }

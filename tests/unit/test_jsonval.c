@@ -1,5 +1,5 @@
 /* test_jsonval.c -- the ingest path's validator: one JSON object, nothing else. */
-#include "jsonval.h"
+#include "http/jsonval.h"
 #include "unit.h"
 
 #include <stdlib.h>
@@ -78,9 +78,11 @@ int main(void)
         if (r->reason)
             UNIT_CHECK(r->name, strstr(err, r->reason) != NULL);
     }
-    char *ok = nested(TG_JSON_MAX_DEPTH), *deep = nested(TG_JSON_MAX_DEPTH + 1), *huge = nested(100000);
+    char *ok = nested(TG_JSON_MAX_DEPTH), *deep = nested(TG_JSON_MAX_DEPTH + 1),
+         *huge = nested(100000);
     UNIT_CHECK("at the depth limit", tg_json_validate_object(ok, strlen(ok), err, sizeof err) == 0);
-    UNIT_CHECK("over the depth limit", tg_json_validate_object(deep, strlen(deep), err, sizeof err) == -1);
+    UNIT_CHECK("over the depth limit",
+               tg_json_validate_object(deep, strlen(deep), err, sizeof err) == -1);
     UNIT_CHECK("depth reason", strstr(err, "deeper") != NULL);
     UNIT_CHECK("100000 levels", tg_json_validate_object(huge, strlen(huge), err, sizeof err) == -1);
     free(ok), free(deep), free(huge);

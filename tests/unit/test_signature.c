@@ -1,6 +1,6 @@
 /* test_signature.c -- Standard Webhooks verification against the published test vectors. */
-#include "crypto.h"
-#include "signature.h"
+#include "base/crypto.h"
+#include "http/signature.h"
 #include "unit.h"
 
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 
 /* standard-webhooks/standard-webhooks: libraries/go/webhook_test.go TestWebhookSign. */
 #define KEY_B64 "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-#define MSG_ID "msg_p5jXN8AQM9LWM0D4loKWxJek"
-#define TS "1614265330"
-#define BODY "{\"test\": 2432232314}"
-#define GOOD "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+#define MSG_ID  "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define TS      "1614265330"
+#define BODY    "{\"test\": 2432232314}"
+#define GOOD    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 struct row {
     const char *name;
@@ -25,13 +25,21 @@ static const struct row rows[] = {
     {"vector within window", MSG_ID, TS, GOOD, BODY, 1614265330 + 300, TG_SIG_OK},
     {"stale by 301s", MSG_ID, TS, GOOD, BODY, 1614265330 + 301, TG_SIG_STALE},
     {"future by 301s", MSG_ID, TS, GOOD, BODY, 1614265330 - 301, TG_SIG_STALE},
-    {"last char changed", MSG_ID, TS, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", BODY, 1614265330, TG_SIG_MISMATCH},
-    {"other signature", MSG_ID, TS, "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=", BODY, 1614265330, TG_SIG_MISMATCH},
-    {"rotation list", MSG_ID, TS, "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= " GOOD " v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=", BODY, 1614265330, TG_SIG_OK},
+    {"last char changed", MSG_ID, TS, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=", BODY,
+     1614265330, TG_SIG_MISMATCH},
+    {"other signature", MSG_ID, TS, "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=", BODY,
+     1614265330, TG_SIG_MISMATCH},
+    {"rotation list", MSG_ID, TS,
+     "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= "
+     "v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= " GOOD
+     " v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+     BODY, 1614265330, TG_SIG_OK},
     {"body changed", MSG_ID, TS, GOOD, "{\"test\": 2432232315}", 1614265330, TG_SIG_MISMATCH},
     {"id changed", "msg_p5jXN8AQM9LWM0D4loKWxJeK", TS, GOOD, BODY, 1614265330, TG_SIG_MISMATCH},
-    {"only v2", MSG_ID, TS, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", BODY, 1614265330, TG_SIG_MALFORMED},
-    {"no comma", MSG_ID, TS, "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", BODY, 1614265330, TG_SIG_MALFORMED},
+    {"only v2", MSG_ID, TS, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", BODY, 1614265330,
+     TG_SIG_MALFORMED},
+    {"no comma", MSG_ID, TS, "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", BODY, 1614265330,
+     TG_SIG_MALFORMED},
     {"bad base64", MSG_ID, TS, "v1,!!!!", BODY, 1614265330, TG_SIG_MALFORMED},
     {"empty header", MSG_ID, TS, "", BODY, 1614265330, TG_SIG_MALFORMED},
     {"dot in id", "msg.1", TS, GOOD, BODY, 1614265330, TG_SIG_MALFORMED},
@@ -70,11 +78,18 @@ int main(void)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
         struct tg_sig_input in = {
-            .key = key, .keylen = (size_t)keylen,
-            .id = r->id, .idlen = r->id ? strlen(r->id) : 0,
-            .timestamp = r->ts, .timestamplen = r->ts ? strlen(r->ts) : 0,
-            .header = r->header, .headerlen = r->header ? strlen(r->header) : 0,
-            .body = r->body, .bodylen = strlen(r->body), .now_s = r->now, .tolerance_s = 300,
+            .key = key,
+            .keylen = (size_t)keylen,
+            .id = r->id,
+            .idlen = r->id ? strlen(r->id) : 0,
+            .timestamp = r->ts,
+            .timestamplen = r->ts ? strlen(r->ts) : 0,
+            .header = r->header,
+            .headerlen = r->header ? strlen(r->header) : 0,
+            .body = r->body,
+            .bodylen = strlen(r->body),
+            .now_s = r->now,
+            .tolerance_s = 300,
         };
         UNIT_CHECK(r->name, tg_signature_verify(&in) == r->want);
         if (r->header) {

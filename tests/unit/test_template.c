@@ -4,17 +4,17 @@
  * The event is GitLab's documented pipeline payload from $TG_FIXTURES (tests/fixtures when
  * unset); the decision is built by hand. TG_TEST_TRIGGER_TOKEN is set by the test itself.
  */
-#include "gitlab.h"
-#include "policy.h"
-#include "template.h"
+#include "decide/gitlab.h"
+#include "decide/policy.h"
+#include "deliver/template.h"
 #include "unit_files.h"
 
-#define TRIGGER(project, vars)                                                                       \
-    "name: chart\n"                                                                                  \
-    "trigger:\n"                                                                                     \
-    "  project: " project "\n"                                                                       \
-    "  ref: main\n"                                                                                  \
-    "  token: env:TG_TEST_TRIGGER_TOKEN\n"                                                           \
+#define TRIGGER(project, vars)                                                                     \
+    "name: chart\n"                                                                                \
+    "trigger:\n"                                                                                   \
+    "  project: " project "\n"                                                                     \
+    "  ref: main\n"                                                                                \
+    "  token: env:TG_TEST_TRIGGER_TOKEN\n"                                                         \
     "  variables:\n" vars
 
 static int load_event(struct tg_event *ev)
@@ -41,7 +41,8 @@ static void check_rendered_vars(const struct tg_trigger_request *r)
     UNIT_STREQ("IMAGE_TAG", var(r, "IMAGE_TAG"), "bcbb5ec396a2c0f828686f14fac9b80b780504f2");
     UNIT_STREQ("ENVIRONMENT", var(r, "ENVIRONMENT"), "production");
     UNIT_STREQ("WHAT", var(r, "WHAT"), "deploy by policy under c0ffee");
-    UNIT_STREQ("PIPELINE", var(r, "PIPELINE"), "#31 (false) http://example.com/gitlab-org/gitlab-test/-/pipelines/31");
+    UNIT_STREQ("PIPELINE", var(r, "PIPELINE"),
+               "#31 (false) http://example.com/gitlab-org/gitlab-test/-/pipelines/31");
     UNIT_STREQ("LITERAL", var(r, "LITERAL"), "no placeholder: {x} }} {");
     UNIT_STREQ("EMPTY", var(r, "EMPTY"), "");
     UNIT_STREQ("order", r->var_names[0], "SERVICE");
@@ -49,18 +50,21 @@ static void check_rendered_vars(const struct tg_trigger_request *r)
 
 static void check_render(void)
 {
-    static const char y[] = TRIGGER("\"{{project.namespace}}/charts/{{ project.slug }}\"",
-                                    "    SERVICE: \"{{ project.slug }}\"\n"
-                                    "    IMAGE_TAG: \"{{pipeline.sha}}\"\n"
-                                    "    ENVIRONMENT: \"{{  decision.environment  }}\"\n"
-                                    "    WHAT: \"{{decision.verdict}} by {{decision.rule}} under {{decision.policy_hash}}\"\n"
-                                    "    PIPELINE: \"#{{ pipeline.id }} ({{pipeline.tag}}) {{ pipeline.url }}\"\n"
-                                    "    LITERAL: \"no placeholder: {x} }} {\"\n"
-                                    "    EMPTY: \"\"\n");
+    static const char y[] = TRIGGER(
+        "\"{{project.namespace}}/charts/{{ project.slug }}\"",
+        "    SERVICE: \"{{ project.slug }}\"\n"
+        "    IMAGE_TAG: \"{{pipeline.sha}}\"\n"
+        "    ENVIRONMENT: \"{{  decision.environment  }}\"\n"
+        "    WHAT: \"{{decision.verdict}} by {{decision.rule}} under {{decision.policy_hash}}\"\n"
+        "    PIPELINE: \"#{{ pipeline.id }} ({{pipeline.tag}}) {{ pipeline.url }}\"\n"
+        "    LITERAL: \"no placeholder: {x} }} {\"\n"
+        "    EMPTY: \"\"\n");
     struct tg_diag diag;
     struct tg_event ev;
     struct tg_trigger_request r;
-    struct tg_decision d = {.verdict = TG_VERDICT_DEPLOY, .environment = "production", .rule = "policy",
+    struct tg_decision d = {.verdict = TG_VERDICT_DEPLOY,
+                            .environment = "production",
+                            .rule = "policy",
                             .policy_hash = "c0ffee"};
     char err[256];
     tg_diag_init(&diag);
@@ -76,7 +80,8 @@ static void check_render(void)
     UNIT_STREQ("project", r.project, "gitlab-org/charts/gitlab-test");
     UNIT_STREQ("ref", r.ref, "main");
     UNIT_STREQ("template", r.template_name, "chart");
-    UNIT_CHECK("token", r.token == tg_template_token(t) && r.token->len == 6 && memcmp(r.token->value, "s3cr3t", 6) == 0);
+    UNIT_CHECK("token", r.token == tg_template_token(t) && r.token->len == 6 &&
+                            memcmp(r.token->value, "s3cr3t", 6) == 0);
     UNIT_STREQ("token ref", r.token->ref, "env:TG_TEST_TRIGGER_TOKEN");
     check_rendered_vars(&r);
     tg_trigger_request_dispose(&r);
@@ -84,7 +89,6 @@ static void check_render(void)
     tg_event_dispose(&ev);
     tg_diag_dispose(&diag);
 }
-
 
 /* A value that renders to nothing is refused at render time. */
 static void check_render_empty(void)
@@ -98,7 +102,8 @@ static void check_render_empty(void)
     tg_diag_init(&diag);
     struct tg_template_set *ts = tg_template_load_mem("t.yaml", y, sizeof y - 1, &diag);
     if (ts && load_event(&ev) == 0) {
-        UNIT_CHECK("empty project", tg_template_render(tg_template_match(ts, "x"), &ev, &d, &r, err, sizeof err) == -1);
+        UNIT_CHECK("empty project", tg_template_render(tg_template_match(ts, "x"), &ev, &d, &r, err,
+                                                       sizeof err) == -1);
         UNIT_STREQ("empty project", err, "template chart: the rendered trigger project is empty");
         UNIT_CHECK("empty project disposed", r.project == NULL && r.var_names == NULL);
         tg_event_dispose(&ev);
@@ -113,11 +118,15 @@ static const struct {
 } load_errors[] = {
     {"unknown placeholder", TRIGGER("\"x/{{ project.nope }}\"", "    A: b\n"),
      "t.yaml:3:12: error: trigger.project: unknown placeholder {{ project.nope }}"},
-    {"unknown in a variable", TRIGGER("x/y", "    A: b\n    B: \"{{pipeline.sha}}-{{ secrets.token }}\"\n"),
+    {"unknown in a variable",
+     TRIGGER("x/y", "    A: b\n    B: \"{{pipeline.sha}}-{{ secrets.token }}\"\n"),
      "t.yaml:8:8: error: B: unknown placeholder {{ secrets.token }}"},
-    {"unknown in ref", "trigger:\n  project: p\n  ref: \"{{ decision.environmen }}\"\n  token: env:TG_TEST_TRIGGER_TOKEN\n",
+    {"unknown in ref",
+     "trigger:\n  project: p\n  ref: \"{{ decision.environmen }}\"\n  token: "
+     "env:TG_TEST_TRIGGER_TOKEN\n",
      "t.yaml:3:8: error: trigger.ref: unknown placeholder {{ decision.environmen }}"},
-    {"empty placeholder", TRIGGER("\"x{{}}\"", ""), "t.yaml:3:12: error: trigger.project: unknown placeholder {{  }}"},
+    {"empty placeholder", TRIGGER("\"x{{}}\"", ""),
+     "t.yaml:3:12: error: trigger.project: unknown placeholder {{  }}"},
     {"unclosed", TRIGGER("\"x/{{ project.name\"", ""),
      "t.yaml:3:12: error: trigger.project: \"{{\" without \"}}\""},
     {"inline token", "trigger:\n  project: p\n  ref: main\n  token: glptt-0123456789\n",
@@ -127,20 +136,26 @@ static const struct {
      "t.yaml:4:10: error: environment variable TG_TEST_UNSET_TOKEN is not set"},
     {"no project", "trigger:\n  ref: main\n  token: env:TG_TEST_TRIGGER_TOKEN\n",
      "t.yaml:2:3: error: trigger.project is required"},
-    {"no trigger", "name: x\nmatch: { project: \"*\" }\n", "t.yaml:1:1: error: trigger is required"},
+    {"no trigger", "name: x\nmatch: { project: \"*\" }\n",
+     "t.yaml:1:1: error: trigger is required"},
     {"bad variable name", TRIGGER("p", "    1ST: x\n"),
      "t.yaml:7:5: error: variable name \"1ST\" must match [A-Za-z_][A-Za-z0-9_]*"},
-    {"dash in variable name", TRIGGER("p", "    IMAGE-TAG: x\n"), "t.yaml:7:5: error: variable name \"IMAGE-TAG\""},
-    {"variable twice", TRIGGER("p", "    A: x\n    B: y\n    A: z\n"), "t.yaml:9:5: error: variable A appears twice"},
+    {"dash in variable name", TRIGGER("p", "    IMAGE-TAG: x\n"),
+     "t.yaml:7:5: error: variable name \"IMAGE-TAG\""},
+    {"variable twice", TRIGGER("p", "    A: x\n    B: y\n    A: z\n"),
+     "t.yaml:9:5: error: variable A appears twice"},
     {"the second one is checked too", TRIGGER("p", "    A: x\n    A: \"{{ nope }}\"\n"),
      "t.yaml:8:8: error: A: unknown placeholder {{ nope }}"},
-    {"variable list", TRIGGER("p", "    - A\n"), "t.yaml:7:5: error: trigger.variables must be a mapping"},
-    {"variable map value", TRIGGER("p", "    A: { b: c }\n"), "t.yaml:7:8: error: A must be a single value"},
+    {"variable list", TRIGGER("p", "    - A\n"),
+     "t.yaml:7:5: error: trigger.variables must be a mapping"},
+    {"variable map value", TRIGGER("p", "    A: { b: c }\n"),
+     "t.yaml:7:8: error: A must be a single value"},
     {"unknown trigger key", TRIGGER("p", "    A: b\n") "  branch: main\n",
      "t.yaml:8:3: error: unknown key \"branch\" in trigger"},
     {"unknown match key", "match: { projects: \"*\" }\n" TRIGGER("p", ""),
      "t.yaml:1:10: error: unknown key \"projects\" in match"},
-    {"unknown top key", "nmae: x\n" TRIGGER("p", ""), "t.yaml:1:1: error: unknown key \"nmae\" in a template file"},
+    {"unknown top key", "nmae: x\n" TRIGGER("p", ""),
+     "t.yaml:1:1: error: unknown key \"nmae\" in a template file"},
 };
 
 static void check_load_errors(void)
@@ -160,36 +175,44 @@ static void check_load_errors(void)
  * relative to the template's directory. */
 static void check_dir(void)
 {
-    static const char *const files[] = {"10-shop.yaml", "20-all.yaml", "30-chat.yaml", "40-odd.yaml",
-                                        "token.txt", "50-dup.yaml", NULL};
+    static const char *const files[] = {
+        "10-shop.yaml", "20-all.yaml", "30-chat.yaml", "40-odd.yaml", "token.txt",
+        "50-dup.yaml",  NULL};
     char dir[] = "/tmp/tg-template-XXXXXX";
     struct tg_diag diag;
     tg_diag_init(&diag);
     UNIT_CHECK("mkdtemp", mkdtemp(dir) != NULL);
     struct tg_template_set *ts = tg_template_load_dir(dir, &diag);
-    UNIT_CHECK("empty dir", ts == NULL && diag.errors == 1 && strstr(diag.msgs[0].text, "no trigger template"));
-    unit_write(dir, "10-shop.yaml", "name: shop\nmatch: { project: \"shop/*\" }\n"
-                                    "trigger: { project: shop/charts, ref: main, token: \"file:token.txt\" }\n");
-    unit_write(dir, "20-all.yaml", "trigger: { project: \"{{project.namespace}}/charts\", ref: main, "
-                                   "token: env:TG_TEST_TRIGGER_TOKEN }\n");
+    UNIT_CHECK("empty dir",
+               ts == NULL && diag.errors == 1 && strstr(diag.msgs[0].text, "no trigger template"));
+    unit_write(dir, "10-shop.yaml",
+               "name: shop\nmatch: { project: \"shop/*\" }\n"
+               "trigger: { project: shop/charts, ref: main, token: \"file:token.txt\" }\n");
+    unit_write(dir, "20-all.yaml",
+               "trigger: { project: \"{{project.namespace}}/charts\", ref: main, "
+               "token: env:TG_TEST_TRIGGER_TOKEN }\n");
     unit_write(dir, "30-chat.yaml", "kind: chat\nmessage: \"{{ anything.goes }}\"\n");
     unit_write(dir, "40-odd.yaml", "kind: email\n");
     unit_write(dir, "token.txt", "glptt-from-file\n");
     tg_diag_dispose(&diag);
     ts = tg_template_load_dir(dir, &diag);
     UNIT_CHECK("dir loads", ts != NULL && diag.errors == 0 && diag.warnings == 1);
-    UNIT_CHECK("odd kind warned", diag.count == 1 && strstr(diag.msgs[0].text, "40-odd.yaml:1:7: warning: kind "
-                                                                                "\"email\" is not trigger"));
+    UNIT_CHECK("odd kind warned",
+               diag.count == 1 && strstr(diag.msgs[0].text, "40-odd.yaml:1:7: warning: kind "
+                                                            "\"email\" is not trigger"));
     const struct tg_template *t = ts ? tg_template_match(ts, "shop/cart") : NULL;
     UNIT_STREQ("first match", t ? tg_template_name(t) : NULL, "shop");
     UNIT_CHECK("file token", t && strcmp(tg_template_token(t)->value, "glptt-from-file") == 0);
     t = ts ? tg_template_match(ts, "other/app") : NULL;
     UNIT_STREQ("default name", t ? tg_template_name(t) : NULL, "20-all");
     tg_template_set_free(ts);
-    unit_write(dir, "50-dup.yaml", "name: shop\ntrigger: { project: p, ref: main, token: env:TG_TEST_TRIGGER_TOKEN }\n");
+    unit_write(
+        dir, "50-dup.yaml",
+        "name: shop\ntrigger: { project: p, ref: main, token: env:TG_TEST_TRIGGER_TOKEN }\n");
     tg_diag_dispose(&diag);
     ts = tg_template_load_dir(dir, &diag);
-    unit_refused("duplicate name", ts == NULL, &diag, "50-dup.yaml:1:7: error: template name \"shop\" is used twice");
+    unit_refused("duplicate name", ts == NULL, &diag,
+                 "50-dup.yaml:1:7: error: template name \"shop\" is used twice");
     tg_diag_dispose(&diag);
     unit_cleanup(dir, files);
 }
@@ -199,7 +222,9 @@ static void check_shipped(void)
     struct tg_diag diag;
     struct tg_event ev;
     struct tg_trigger_request r;
-    struct tg_decision d = {.verdict = TG_VERDICT_DEPLOY, .environment = "staging", .rule = "policy",
+    struct tg_decision d = {.verdict = TG_VERDICT_DEPLOY,
+                            .environment = "staging",
+                            .rule = "policy",
                             .policy_hash = "h"};
     char err[256];
     tg_diag_init(&diag);

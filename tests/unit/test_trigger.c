@@ -1,7 +1,7 @@
 /* test_trigger.c -- backoff with full jitter: bounds per attempt, the cap, Retry-After; what a
  * trigger answer proves (created / certainly not / unknown); the marker's shape. */
-#include "gitlab_api.h"
-#include "trigger.h"
+#include "deliver/gitlab_api.h"
+#include "deliver/trigger.h"
 #include "unit.h"
 
 #include <string.h>
@@ -70,15 +70,18 @@ static const struct row rows[] = {
 static void check_variables(void)
 {
     char found[64] = "";
-    const char *body = "[{\"variable_type\":\"env_var\",\"key\":\"SERVICE\",\"value\":\"cart\"},"
-                       "{\"variable_type\":\"env_var\",\"key\":\"TOLLGATE_DEPLOYMENT\",\"value\":\"abc/2\"}]";
-    UNIT_CHECK("marker found", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abc/", found,
-                                                          sizeof found) == 1);
+    const char *body =
+        "[{\"variable_type\":\"env_var\",\"key\":\"SERVICE\",\"value\":\"cart\"},"
+        "{\"variable_type\":\"env_var\",\"key\":\"TOLLGATE_DEPLOYMENT\",\"value\":\"abc/2\"}]";
+    UNIT_CHECK("marker found", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT",
+                                                          "abc/", found, sizeof found) == 1);
     UNIT_CHECK("marker value", strcmp(found, "abc/2") == 0);
-    UNIT_CHECK("another deployment", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abd/",
-                                                                found, sizeof found) == 0);
+    UNIT_CHECK("another deployment",
+               tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abd/", found,
+                                          sizeof found) == 0);
     const char *refused = "{\"message\":\"403 Forbidden\"}";
-    UNIT_CHECK("not an array", tg_gitlab_variables_marker(refused, strlen(refused), "X", "a", found, sizeof found) == -1);
+    UNIT_CHECK("not an array", tg_gitlab_variables_marker(refused, strlen(refused), "X", "a", found,
+                                                          sizeof found) == -1);
 }
 
 int main(void)
@@ -88,7 +91,8 @@ int main(void)
     check_marker();
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
-        UNIT_CHECK(r->name, tg_trigger_backoff(1000, 300000, r->attempt, r->retry_after, r->random) == r->want);
+        UNIT_CHECK(r->name, tg_trigger_backoff(1000, 300000, r->attempt, r->retry_after,
+                                               r->random) == r->want);
     }
     for (int a = 1; a <= 12; a++) { /* every delay stays within [0, min(cap, base*2^(a-1))] */
         uint64_t ceiling = 1000ULL << (a - 1) < 300000 ? 1000ULL << (a - 1) : 300000;

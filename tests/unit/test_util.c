@@ -1,6 +1,6 @@
 /* test_util.c -- sizes, durations, times, globs and JSON string escaping. */
-#include "buf.h"
-#include "util.h"
+#include "base/buf.h"
+#include "base/util.h"
 #include "unit.h"
 
 #include <string.h>
@@ -12,14 +12,21 @@ struct num_row {
 };
 
 static const struct num_row sizes[] = {
-    {"plain", "1048576", 0, 1048576}, {"MiB", "1MiB", 0, 1048576}, {"KiB", "64KiB", 0, 65536},
-    {"MB", "10MB", 0, 10000000}, {"space", "2 MiB", 0, 2097152}, {"bad unit", "1XB", -1, 0},
-    {"negative", "-1", -1, 0}, {"empty", "", -1, 0}, {"overflow", "99999999999999999999GiB", -1, 0},
+    {"plain", "1048576", 0, 1048576},
+    {"MiB", "1MiB", 0, 1048576},
+    {"KiB", "64KiB", 0, 65536},
+    {"MB", "10MB", 0, 10000000},
+    {"space", "2 MiB", 0, 2097152},
+    {"bad unit", "1XB", -1, 0},
+    {"negative", "-1", -1, 0},
+    {"empty", "", -1, 0},
+    {"overflow", "99999999999999999999GiB", -1, 0},
 };
 
 static const struct num_row durations[] = {
-    {"ms", "500ms", 0, 500}, {"s", "2s", 0, 2000}, {"m", "5m", 0, 300000}, {"h", "24h", 0, 86400000},
-    {"d", "7d", 0, 604800000}, {"no unit", "5", -1, 0}, {"bad", "soon", -1, 0},
+    {"ms", "500ms", 0, 500},   {"s", "2s", 0, 2000},      {"m", "5m", 0, 300000},
+    {"h", "24h", 0, 86400000}, {"d", "7d", 0, 604800000}, {"no unit", "5", -1, 0},
+    {"bad", "soon", -1, 0},
 };
 
 static const struct num_row times[] = {
@@ -64,14 +71,18 @@ struct glob_row {
 };
 
 static const struct glob_row globs[] = {
-    {"main", "main", 1}, {"main", "mainline", 0}, {"release/*", "release/1.2", 1},
-    {"v*", "v1.2.3", 1}, {"feature-?", "feature-a", 1}, {"*", "anything/at/all", 1}, {"dev", "Dev", 0},
+    {"main", "main", 1}, {"main", "mainline", 0},       {"release/*", "release/1.2", 1},
+    {"v*", "v1.2.3", 1}, {"feature-?", "feature-a", 1}, {"*", "anything/at/all", 1},
+    {"dev", "Dev", 0},
 };
 
 /* Project paths ignore case (GitLab's paths are unique regardless of case); refs do not. */
 static const struct glob_row project_globs[] = {
-    {"*/helm-charts", "shop/Helm-Charts", 1}, {"shop/*", "SHOP/cart", 1}, {"shop/cart", "shop/cart", 1},
-    {"shop/cart", "shop/carts", 0}, {"*/charts/*", "platform/Charts/cart", 1},
+    {"*/helm-charts", "shop/Helm-Charts", 1},
+    {"shop/*", "SHOP/cart", 1},
+    {"shop/cart", "shop/cart", 1},
+    {"shop/cart", "shop/carts", 0},
+    {"*/charts/*", "platform/Charts/cart", 1},
 };
 
 struct esc_row {
@@ -111,7 +122,8 @@ int main(void)
         UNIT_CHECK(globs[i].s, tg_glob_match(globs[i].pattern, globs[i].s) == globs[i].want);
     for (size_t i = 0; i < TG_ARRAY_SIZE(project_globs); i++)
         UNIT_CHECK(project_globs[i].s,
-                   tg_glob_match_project(project_globs[i].pattern, project_globs[i].s) == project_globs[i].want);
+                   tg_glob_match_project(project_globs[i].pattern, project_globs[i].s) ==
+                       project_globs[i].want);
     for (size_t i = 0; i < TG_ARRAY_SIZE(escapes); i++) {
         struct tg_buf b;
         tg_buf_init(&b);

@@ -11,24 +11,24 @@
 
 static int unit_checks, unit_failed;
 
-#define UNIT_CHECK(name, cond)                                                                  \
-    do {                                                                                        \
-        unit_checks++;                                                                          \
-        if (!(cond)) {                                                                          \
-            unit_failed++;                                                                      \
-            fprintf(stderr, "FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, (name), #cond);        \
-        }                                                                                       \
+#define UNIT_CHECK(name, cond)                                                                     \
+    do {                                                                                           \
+        unit_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            unit_failed++;                                                                         \
+            fprintf(stderr, "FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, (name), #cond);           \
+        }                                                                                          \
     } while (0)
 
-#define UNIT_STREQ(name, got, want)                                                             \
-    do {                                                                                        \
-        const char *g_ = (got), *w_ = (want);                                                   \
-        unit_checks++;                                                                          \
-        if ((g_ == NULL) != (w_ == NULL) || (g_ && strcmp(g_, w_) != 0)) {                      \
-            unit_failed++;                                                                      \
-            fprintf(stderr, "FAIL %s:%d [%s]: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,   \
-                    (name), g_ ? g_ : "(null)", w_ ? w_ : "(null)");                            \
-        }                                                                                       \
+#define UNIT_STREQ(name, got, want)                                                                \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        unit_checks++;                                                                             \
+        if ((g_ == NULL) != (w_ == NULL) || (g_ && strcmp(g_, w_) != 0)) {                         \
+            unit_failed++;                                                                         \
+            fprintf(stderr, "FAIL %s:%d [%s]: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,      \
+                    (name), g_ ? g_ : "(null)", w_ ? w_ : "(null)");                               \
+        }                                                                                          \
     } while (0)
 
 /* Prints "<prog>: N checks, M failed" and returns the exit status for main. */

@@ -6,9 +6,9 @@
 #ifndef TG_UNIT_FILES_H
 #define TG_UNIT_FILES_H
 
-#include "diag.h"
+#include "base/diag.h"
 #include "unit.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +50,8 @@ static inline void unit_cleanup(const char *dir, const char *const *names)
 }
 
 /* One check that a load was refused (refused != 0) with want among its messages. */
-static inline void unit_refused(const char *name, int refused, const struct tg_diag *diag, const char *want)
+static inline void unit_refused(const char *name, int refused, const struct tg_diag *diag,
+                                const char *want)
 {
     char *all = tg_diag_join(diag);
     UNIT_CHECK(name, refused && diag->errors > 0 && strstr(all, want) != NULL);

@@ -1,0 +1,195 @@
+/* deploy.h -- the deployment state machine in Redis: exactly one trigger per
+ * (project, pipeline, environment), and never an older pipeline after a newer one.
+ *
+ *   decided --claim--> triggering --mark_sending--> sending --201--> triggered
+ *      ^   approved       |  lease expired             |  \--certain failure--> retry_wait | failed
+ *      |  (approvals)     v  (nothing was sent)        |   \--unknown outcome (timeout, reset, 5xx)
+ *      +---------- retry_wait <----------+             |     or lease expired --> reconciling
+ *                                        |             v
+ *   reconciling --GitLab has the marker--------------------------------------> triggered
+ *        |  \--absent, settle window over (certain) --> retry_wait | failed (out of tries)
+ *        |   \--absent, window still open: check again at settle_until
+ *        +--GitLab cannot be asked within the tries, or may not show variables (403) --> unknown
+ *   unknown, failed --retrigger (an operator)--> decided
+ *   pending_approval, blocked, skipped: decisions that trigger nothing (here)
+ *   skipped, blocked, withdrawn (decided for a failed/canceled pipeline) --success--> decided again
+ *   pending_approval --the pipeline turns failed/canceled--> withdrawn (votes voided)
+ *   superseded: a newer pipeline of the same ref already triggered the same chart/environment
+ *
+ * Every transition is one Lua script, so two workers (threads or hosts) racing on the same
+ * deployment see one winner; a transition that has effects (audit record, commit status)
+ * writes them to the outbox (outbox.h) in the same script. Keys are drawn in deploy.c.
+ */
+#ifndef TG_DEPLOY_H
+#define TG_DEPLOY_H
+
+#include <hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A new deployment record: what was decided, and for deploys, what to trigger (no token). */
+struct tg_deploy_new {
+    const char *state; /* decided, pending_approval, blocked, skipped, failed */
+    long long project_id;
+    const char *project; /* path */
+    long long pipeline;
+    const char *sha, *ref, *environment, *user;
+    const char *verdict, *rule, *reason; /* reason: the main one, for statuses and chat */
+    const char *decision;                /* decision JSON */
+    const char *policy_hash;
+    const char *template_name, *chart_project, *chart_ref;
+    const char *variables;      /* JSON object of the trigger variables */
+    uint64_t pending_expiry_ms; /* pending_approval: when it expires */
+};
+
+/* The key of a deployment into out ("<prefix>deploy:<project_id>:<pipeline>:<environment>"). */
+void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id,
+                   long long pipeline, const char *environment);
+
+/* What one terminal event of a pipeline says, for tg_deploy_decide. Strings borrowed. */
+struct tg_deploy_event {
+    const char *status; /* the pipeline status decided on: success, failed, canceled, skipped (or
+                           manual, where the policy treats it as success) */
+    const char *builds; /* fingerprint of builds[] (lifecycle.h): equal, with an echo's status,
+                           means an echo */
+    long long rank;     /* the highest job id in builds[]: a retry creates a higher one */
+};
+
+enum tg_decide_outcome {
+    TG_DECIDE_CREATED,   /* the first decision of this deployment */
+    TG_DECIDE_REDECIDED, /* a skip/block/withdrawal for failed or canceled, replaced on success */
+    TG_DECIDE_WITHDRAWN, /* pending approval, and the pipeline turned failed or canceled */
+    TG_DECIDE_ECHO,      /* the builds of the newest run known, and its status or the one
+                            Tollgate's own commit status makes GitLab compute: nothing new */
+    TG_DECIDE_KEPT,      /* a later event that does not change the decision (why says which rule) */
+};
+
+struct tg_decide_result {
+    enum tg_decide_outcome outcome;
+    char state[32];    /* the deployment's state after the call */
+    char action[16];   /* the audit action of the current version: decided, redecided, withdrawn */
+    char earlier[32];  /* redecided (and an echo of it): the verdict it replaced */
+    char why[32];      /* kept: acted (approved or further on), stale (an older event: lower
+                          rank), same_status, not_redecidable */
+    char voided[512];  /* withdrawn: the approvers whose votes were voided, "a,b" */
+    long long version; /* 1 for the first decision, +1 on every re-decision or withdrawal */
+};
+
+/* Applies one terminal event's decision d to the deployment at key, in one script (so
+ * events of one pipeline handled by several workers at once end as if handled one by one):
+ * creates it; or keeps it (an echo, an older event, the same status again, or a deployment
+ * already acted on; every event not older makes its run the newest known: rank, and unless
+ * acted on, status and builds); or re-decides it (skipped, blocked or withdrawn for
+ * failed/canceled, now success); or withdraws a pending approval whose pipeline turned
+ * failed/canceled (its votes voided). Returns 0 with out filled, -1 on a Redis failure. */
+int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
+                     const struct tg_deploy_new *d, const struct tg_deploy_event *ev,
+                     struct tg_decide_result *out);
+
+/* A Job Hook: job job_id of the pipeline ended status (failed or canceled, not allowed to
+ * fail). A deployment of that pipeline waiting for approval, decided on a hook older than that
+ * job (its rank below job_id), is withdrawn, its votes voided; fn is called for each with
+ * its key, new version and the voided identities ("a,b"). GitLab may never report such a
+ * pipeline failed: Tollgate's own pending status keeps it running. Returns how many, or -1. */
+typedef void (*tg_deploy_withdrawn_fn)(void *arg, const char *key, long long version,
+                                       const char *voided);
+int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id,
+                         long long pipeline, long long job_id, const char *status,
+                         tg_deploy_withdrawn_fn fn, void *arg);
+
+/* 1 when the deployment at key is still at version (nothing re-decided or withdrew it since),
+ * 0 when not, -1 on a Redis failure. A worker posts the commit status of a decision only while
+ * its version is current, so a slower worker cannot overwrite a newer decision's status. */
+int tg_deploy_is_current(redisContext *c, const char *key, long long version);
+
+enum tg_claim {
+    TG_CLAIM_GO,         /* ours: send the trigger now (attempt says which try) */
+    TG_CLAIM_BUSY,       /* another worker holds a live lease */
+    TG_CLAIM_DONE,       /* nothing to send in this state (detail holds the state) */
+    TG_CLAIM_SUPERSEDED, /* a newer pipeline's trigger was sent (detail: its pipeline id); the
+                            `superseded` effect waits in the outbox (tg_outbox_last_id) */
+    TG_CLAIM_ERROR,      /* Redis failed */
+};
+
+/* Takes the deployment for one trigger attempt, holding it until now + lease_ms. */
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key,
+                              const char *owner, uint64_t lease_ms, int *attempt, char *detail,
+                              size_t detaillen);
+
+/* Records that the trigger is about to leave (triggering -> sending, sent_at = now, the lease
+ * renewed). Call it right before sending; send only on 0. Returns 1 when the deployment is no
+ * longer ours (the lease expired and it was taken back), -1 when Redis failed. */
+int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
+                           uint64_t lease_ms);
+
+/* One Redis call right before the request leaves: 0 when owner still holds key in `sending`
+ * with at least need_ms of its lease left (the request finishes within the lease), 1 when
+ * not (a pause since mark_sending: the sweep may have taken it; send nothing), -1 Redis. */
+int tg_deploy_confirm_sending(redisContext *c, const char *prefix, const char *key,
+                              const char *owner, uint64_t need_ms);
+
+/* A 201 (pipeline ours) whose finish was lost. When key is recorded triggered with another
+ * pipeline, adds effect (JSON, "@@OTHER@@" (quoted or bare) replaced by that id) to the outbox and
+ * returns 0 with *other and its effect id; 2 when key holds ours; 1 when key is not yet
+ * triggered (its reconciliation finds ours by the marker); -1 Redis failed. */
+int tg_deploy_duplicate(redisContext *c, const char *prefix, const char *key, long long ours,
+                        const char *effect, long long *other, char *effect_id, size_t idlen);
+
+enum tg_outcome {
+    TG_OUTCOME_TRIGGERED, /* GitLab created it (201, or reconciliation found the marker) */
+    TG_OUTCOME_RETRY,     /* certainly not created; due again at next_at_ms */
+    TG_OUTCOME_FAILED,    /* certainly not created, for good */
+    TG_OUTCOME_RECONCILE, /* not known: ask GitLab at next_at_ms */
+    TG_OUTCOME_UNKNOWN,   /* GitLab could not be asked: an operator decides */
+};
+
+struct tg_deploy_result {
+    enum tg_outcome outcome;
+    long long downstream_id; /* triggered */
+    const char *downstream_url;
+    uint64_t next_at_ms;      /* retry: due; reconcile: next check */
+    uint64_t settle_until_ms; /* reconcile: from then on, absent means never created */
+    int checks;               /* reconcile: failed attempts to ask GitLab so far */
+    long long scanned_id;     /* reconcile: pipelines up to this id were read and are not ours */
+    const char *error;        /* every outcome but triggered */
+    const char *effect;       /* the change's effect JSON (tg_outbox_effect), or NULL */
+};
+
+/* Records the outcome from triggering, sending or reconciling (and a 201 from unknown: a
+ * real outcome beats a guess), with its effect in the outbox; the effect's id goes to
+ * effect_id ("" when none). Returns 0 when recorded, 1 when the deployment is no longer
+ * ours and nothing changed, -1 on failure. */
+int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
+                     const struct tg_deploy_result *r, char *effect_id, size_t idlen);
+
+/* Takes back deployments whose lease expired (at most 16 per call): a claim that never
+ * reached sending becomes due again at once; a send without a recorded answer becomes
+ * reconciling, settled at sent_at + settle_ms (trigger.timeout + trigger.settle), with a
+ * `reconciling` effect. Calls fn with each key, its new state and the effect id ("" when
+ * none). Returns how many, or -1. */
+typedef void (*tg_deploy_swept_fn)(void *arg, const char *key, const char *became,
+                                   const char *effect_id);
+int tg_deploy_sweep(redisContext *c, const char *prefix, uint64_t settle_ms, tg_deploy_swept_fn fn,
+                    void *arg);
+
+/* Takes a reconciling deployment whose check is due for one check by owner, until now +
+ * lease_ms. Returns 1 ours, 0 not (not due, or no longer reconciling), -1 on failure. */
+int tg_deploy_reconcile_claim(redisContext *c, const char *prefix, const char *key,
+                              const char *owner, uint64_t lease_ms);
+/* The key of one reconciling deployment whose check is due. Returns 1, 0 when none, -1. */
+int tg_deploy_next_reconcile(redisContext *c, const char *prefix, char *key, size_t keylen);
+
+/* The key of one deployment whose retry is due, into key. Returns 1, 0 when none, -1. */
+int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen);
+
+/* An operator's deliberate re-run of an unknown or failed deployment: back to decided and due
+ * at once. Returns 0, or -1 with the current state in detail when that is not allowed. */
+int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail,
+                        size_t detaillen);
+
+/* The whole record as a reply of field/value pairs (HGETALL); NULL on failure. Caller frees
+ * with freeReplyObject; tg_deploy_field reads one field (NULL when absent). */
+redisReply *tg_deploy_load(redisContext *c, const char *key);
+const char *tg_deploy_field(const redisReply *rec, const char *name);
+
+#endif

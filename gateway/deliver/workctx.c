@@ -1,0 +1,82 @@
+/* workctx.c -- audit records and commit statuses for a worker's current deployment target. */
+#include "deliver/workctx.h"
+#include "deliver/deploy.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TG_MODULE "worker"
+
+static long long field_ll(const redisReply *rec, const char *name)
+{
+    const char *v = tg_deploy_field(rec, name);
+    return v ? atoll(v) : 0;
+}
+
+void tg_work_target_load(const redisReply *rec, struct tg_target *t)
+{
+    t->project_id = field_ll(rec, "project_id");
+    t->project = tg_deploy_field(rec, "project");
+    t->ref = tg_deploy_field(rec, "ref");
+    t->sha = tg_deploy_field(rec, "sha");
+    t->pipeline = field_ll(rec, "pipeline");
+    t->environment = tg_deploy_field(rec, "environment");
+    t->user = tg_deploy_field(rec, "user");
+}
+
+void tg_work_record_target(struct tg_audit_record *r, const struct tg_target *t)
+{
+    r->project = t->project;
+    r->ref = t->ref;
+    r->sha = t->sha;
+    r->pipeline = t->pipeline;
+    r->environment = t->environment;
+}
+
+int tg_work_audit(struct tg_work *w, const struct tg_audit_record *r)
+{
+    char err[256];
+    if (tg_audit_append(w->audit, w->rc, r, err, sizeof err) == 0)
+        return 0;
+    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "%s (action %s)", err, r->action);
+    return tg_audit_fail_closed(w->audit) ? -1 : 0;
+}
+
+static char *audit_link(const struct tg_work *w, const struct tg_target *t)
+{
+    if (w->cfg->public_url == NULL)
+        return NULL;
+    char *project = curl_easy_escape(NULL, t->project ? t->project : "", 0);
+    char *url = tg_xasprintf("%s/api/v1/audit?project=%s&pipeline=%lld", w->cfg->public_url,
+                             project ? project : "", t->pipeline);
+    curl_free(project);
+    return url;
+}
+
+void tg_work_status(struct tg_work *w, const struct tg_target *t, const char *state,
+                    const char *description)
+{
+    char name[160];
+    struct tg_gitlab_result res;
+    if (t->environment == NULL || t->sha == NULL || *t->sha == '\0')
+        return; /* no environment: nothing was gated, so nothing to report on the commit */
+    snprintf(name, sizeof name, "tollgate/%s", t->environment);
+    char *link = audit_link(w, t);
+    struct tg_commit_status st = {
+        .project_id = t->project_id,
+        .sha = t->sha,
+        .ref = t->ref,
+        .pipeline_id = t->pipeline,
+        .state = state,
+        .name = name,
+        .description = description,
+        .target_url = link,
+    };
+    if (tg_gitlab_commit_status(w->api, &st, &res) != 0)
+        tg_log_msg(TG_LOG_WARN, TG_MODULE, "status_failed", "%s on %s@%.12s: %s", name,
+                   t->project ? t->project : "?", t->sha, res.error[0] ? res.error : "no answer");
+    free(link);
+}
