@@ -37,8 +37,8 @@
 #define ALL_CHATS             (TG_CHAT_BIT(TG_CHAT_SLACK) | TG_CHAT_BIT(TG_CHAT_MATTERMOST))
 
 /* KEYS: deploy, id, notify, pending. ARGV: id, now, keep_s. A deployment asked again
- * after a withdrawal and a re-decision gets the next round: buttons of the old request are stale.
- */
+ * after a withdrawal and a re-decision gets the next round: buttons of the old request are
+ * stale. */
 static const char request_lua[] =
     "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash', "
     "'approval_round')\n"

@@ -5,13 +5,12 @@
  * <prefix>pending by expiry). This module gives it a short id people can type, binds the votes
  * to the deployment and to the policy set it was decided under, asks the chats, and moves it on:
  *
- *   pending_approval --N distinct approvals--> approved --(worker's retry path, deploy.h)-->
- * triggering ...
+ *   pending_approval --N distinct approvals--> approved --(retry path, deploy.h)--> triggering
  *          |-- any deny -------------------> denied      (commit status canceled)
  *          |-- expiry (worker sweep) ------> expired     (commit status canceled)
  *          |-- a newer pipeline, same ref --> superseded (commit status canceled)
  *          |-- the pipeline turns failed/canceled --> withdrawn (votes voided, commit status
- * canceled; |                                     deploy.c's tg_deploy_decide)
+ *          |                                 canceled; deploy.c's tg_deploy_decide)
  *          `-- policy-set hash changed -----> pending_approval again, votes voided, asked again
  *
  * Every transition is one Lua script, so simultaneous clicks count once each and the quorum

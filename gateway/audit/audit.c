@@ -7,8 +7,9 @@
  *   <prefix>audit            stream, entry id "<seq>-0": record (canonical JSON incl. hash), hash
  *   <prefix>audit:head       hash: seq, hash, time (ms) of the newest record
  *   <prefix>audit:once~h:<sha256 of k>   the seq that recorded a once-only step (30 days);
- * "<seq>:pending" until the file sink took its line <prefix>audit:inbox      notes of code that
- * cannot append itself; :inbox:lock:<id> (30 s) <prefix>audit:idx:time   zset seq by time (ms)
+ *                            "<seq>:pending" until the file sink took its line
+ *   <prefix>audit:inbox      notes of code that cannot append itself; :inbox:lock:<id> (30 s)
+ *   <prefix>audit:idx:time   zset seq by time (ms)
  *   <prefix>audit:idx:<kind>~h:<sha256 hex of value>   zsets of seq (score seq) per actor,
  *                            project, environment, ref and project_ref (<project>:<ref>):
  *                            free text never appears in a key name

@@ -27,8 +27,8 @@
 /* One step to record. Strings are borrowed; NULL leaves the field null. */
 struct tg_audit_record {
     const char *action;  /* received, duplicate, ignored, rejected, decided, approval_requested,
-                            approved, denied, expired, superseded, triggered, trigger_failed,
-                            unknown, dead_lettered, config_reloaded, replayed, dropped */
+                                approved, denied, expired, superseded, triggered, trigger_failed,
+                                unknown, dead_lettered, config_reloaded, replayed, dropped */
     const char *actor;   /* gitlab:<user>, an approver, operator:<identity>, or system (NULL) */
     const char *project; /* path_with_namespace */
     const char *ref;
@@ -39,7 +39,7 @@ struct tg_audit_record {
     json_t *reasons;      /* borrowed array of strings, or NULL */
     json_t *details;      /* borrowed object of further facts, or NULL */
     const char *once;     /* when set, a second append with the same key is a no-op
-                             (a redelivered or re-claimed event records its steps once) */
+                                (a redelivered or re-claimed event records its steps once) */
 };
 
 struct tg_audit;

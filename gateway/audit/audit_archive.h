@@ -25,10 +25,8 @@
 int tg_audit_start_get(redisContext *c, const char *prefix, long long *seq,
                        char prev[TG_SHA256_HEX_LEN + 1]);
 
-#define TG_AUDIT_ARCHIVE_BATCH 1000 /* records per pass and segment */
-#define TG_AUDIT_ARCHIVE_LEASE_MS                                                                  \
-    120000 /* a pass takes well under a second; a dead one frees it                                \
-            */
+#define TG_AUDIT_ARCHIVE_BATCH    1000   /* records per pass and segment */
+#define TG_AUDIT_ARCHIVE_LEASE_MS 120000 /* a pass takes well under a second; a dead one frees it */
 
 struct tg_audit_archive_args {
     const char *prefix;

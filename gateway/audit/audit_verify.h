@@ -51,7 +51,7 @@ struct tg_audit_verify_result {
     long long archive_segments, archive_records; /* read from the archive (when given) */
     int complete;        /* 1: walked to the stream's end (0: stopped at max_records) */
     char unchecked[200]; /* "": the anchor (if any) was compared; else why it could not be
-                          * (archived before Redis's start, and no archive walked) */
+                             * (archived before Redis's start, and no archive walked) */
 };
 
 /* Runs the check. Returns 0 when it ran to a verdict (res->broken says which), or -1 with

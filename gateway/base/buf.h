@@ -1,5 +1,5 @@
-/* buf.h -- a growable byte buffer, with JSON string escaping for the writers that build JSON by
- * hand.
+/* buf.h -- a growable byte buffer, with JSON string escaping for the writers that build JSON
+ * by hand.
  *
  * The buffer is always NUL-terminated after its len bytes. Growth cannot fail (tg_xrealloc).
  */

@@ -108,17 +108,15 @@ static const char *const route_names[TG_ROUTE_COUNT] = {
     "hooks_gitlab", "healthz", "readyz", "metrics", "api", "chatops", "other"};
 static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404,
                                405, 409, 413, 415, 429, 500, 502, 503};
-#define NSTATUS                                                                                    \
-    (sizeof statuses / sizeof statuses[0] + 1) /* the last slot counts any other code              \
-                                                */
+#define NSTATUS (sizeof statuses / sizeof statuses[0] + 1) /* the last slot counts any other code */
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKET (sizeof bounds / sizeof bounds[0])
 
 static _Atomic int64_t values[TG_M_COUNT];
 static _Atomic uint64_t http_requests[TG_ROUTE_COUNT][NSTATUS];
-/* One slot per bound plus one for slower answers; the count is their sum, so +Inf always equals it.
- */
+/* One slot per bound plus one for slower answers; the count is their sum, so +Inf always
+ * equals it. */
 static _Atomic uint64_t http_buckets[TG_ROUTE_COUNT][NBUCKET + 1];
 static _Atomic uint64_t http_sum_us[TG_ROUTE_COUNT];
 

@@ -54,10 +54,10 @@ struct tg_event {
     char *pipeline_source; /* push, merge_request_event, web, trigger, ... */
     char *pipeline_url;    /* object_attributes.url, else <project_url>/-/pipelines/<id> */
     char *ref;             /* branch or tag name as GitLab sent it (see normalise_ref in
-                              gitlab.c): a branch loses a leading "refs/heads/" only; a tag
-                              is exactly object_attributes.tag (tag_push: the hook kind), a
-                              branch called "refs/tags/x" stays a branch; a merge-request
-                              pipeline's ref is its source branch */
+                                gitlab.c): a branch loses a leading "refs/heads/" only; a tag
+                                is exactly object_attributes.tag (tag_push: the hook kind), a
+                                branch called "refs/tags/x" stays a branch; a merge-request
+                                pipeline's ref is its source branch */
     int tag;               /* 1 when ref is a tag */
     char *sha;
     char *commit_message;
@@ -67,14 +67,14 @@ struct tg_event {
     char *user_name;
     char *user_email;
     int merge_request; /* a merge-request pipeline: merge_request is not null, or
-                          source is merge_request_event */
+                                source is merge_request_event */
     long long mr_iid;
     char *mr_source_branch; /* merge_request.source_branch ("" when absent) */
     long long mr_source_project_id, mr_target_project_id;
     int mr_fork;                   /* a merge-request pipeline whose source project is not known to
-                                      be its target project (ids differ, or either is absent) */
+                                be its target project (ids differ, or either is absent) */
     long long parent_project_id;   /* source_pipeline.project.id: the upstream of a child or
-                                      multi-project downstream pipeline; 0 otherwise */
+                                     multi-project downstream pipeline; 0 otherwise */
     long long parent_pipeline_id;  /* source_pipeline.pipeline_id */
     long long parent_job_id;       /* source_pipeline.job_id: the bridge job */
     struct tg_variable *variables; /* Pipeline: object_attributes.variables */

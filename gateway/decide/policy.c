@@ -417,8 +417,8 @@ static int scan_failed(const struct report_run *run)
     return strcmp(run->status, "ok") == 0 && run->sum.scan_failed[0] != '\0';
 }
 
-/* "report trivy-scan/trivy-report.json is missing: artifact not found (on_missing_report: block)"
- */
+/* "report trivy-scan/trivy-report.json is missing: artifact not found
+ * (on_missing_report: block)" */
 static char *problem(const struct decide *d, const struct report_run *run)
 {
     static const char *const policies[] = {[POL_MISSING_BLOCK] = "block",

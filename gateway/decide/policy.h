@@ -47,13 +47,13 @@ struct tg_approval_rule {
 /* Where a report comes from, for the fetch callback. */
 struct tg_report_ref {
     long long project_id; /* the job's project: 0 for the event's own project; a child
-                             pipeline's project for a child job */
+                                  pipeline's project for a child job */
     const char *job;      /* job name in builds[] (or in a child pipeline) */
     long long job_id;     /* the latest build of that name (the callback is only called
-                             when there is one: no build means the report is missing;
-                             0 only for a child job when no children callback was given,
-                             i.e. offline in tollgate eval: the fetcher may answer from
-                             local files or say NOT_FOUND) */
+                                  when there is one: no build means the report is missing;
+                                  0 only for a child job when no children callback was given,
+                                  i.e. offline in tollgate eval: the fetcher may answer from
+                                  local files or say NOT_FOUND) */
     const char *artifact; /* path inside the job's artifacts */
     enum tg_report_format format;
     /* Writable, never NULL: the format the bytes are counted as, initially format. A fetcher
@@ -121,19 +121,19 @@ struct tg_decision {
     enum tg_verdict verdict;
     char *environment;             /* NULL when no environment matched */
     char *rule;                    /* what decided: "branch", "source", "fork", "pipeline_status",
-                                      "merge_request", "require_jobs", "on_missing_report",
-                                      "report_unreadable", "scan_failed",
-                                      "severity.block", "severity.approve", "policy" (all passed) */
+                              "merge_request", "require_jobs", "on_missing_report",
+                              "report_unreadable", "scan_failed",
+                              "severity.block", "severity.approve", "policy" (all passed) */
     char **reasons;                /* NULL-terminated human-readable lines, main reason first */
     uint64_t counts[TG_SEV_COUNT]; /* all reports, after accepted risks */
     struct tg_approval_rule approvals; /* meaningful for needs_approval */
     char *policy_hash;                 /* tg_policy_set_hash at decision time */
     int ineligible;       /* rule source or fork: the pipeline is no deploy candidate; the
-                             caller records the decision only (no deployment record, no
-                             commit status) */
+                              caller records the decision only (no deployment record, no
+                              commit status) */
     int children_pending; /* a named child job was not found or not finished while a child
-                             pipeline is not terminal yet: the decision may change when the
-                             children finish */
+                              pipeline is not terminal yet: the decision may change when the
+                              children finish */
     json_t *json;         /* the whole decision as documented in README ("decision JSON") */
 };
 

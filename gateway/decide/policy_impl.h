@@ -43,7 +43,7 @@ struct pol_env {
     int merge_requests;
     int manual_as_success; /* a pipeline resting on a blocking manual job counts as success */
     char **sources;        /* NULL-terminated pipeline sources that may deploy; NULL: the
-                              defaults (tg_policy_default_sources) */
+                            defaults (tg_policy_default_sources) */
     struct pol_job *require_jobs;
     size_t njobs;
     int names_children; /* a require_jobs or reports entry names a child pipeline's job */

@@ -2,13 +2,12 @@
  *
  * One streaming pass over the JSON (yajl) yields the six severity buckets, the per-format
  * "extra" figures and the N most severe findings, by the counting rule of the README ("Scan
- * reports"). A report whose shape is not understood is refused, never counted as empty:
- * an array container of another type, a value the format does not define (SARIF kind,
- * level, suppression status; Trivy misconfiguration Status), another tool's document, a
- * document with keys of two formats, or a document of another format than the forced one. Memory
- * grows with the number of findings (the top-N list, duplicate keys, SARIF results waiting for
- * their rules), never with the bytes. Nothing here keeps global state; one parser belongs to one
- * thread at a time.
+ * reports"). A report whose shape is not understood is refused, never counted as empty: an array
+ * container of another type, a value the format does not define (SARIF kind, level, suppression
+ * status; Trivy misconfiguration Status), another tool's document, a document with keys of two
+ * formats, or a document of another format than the forced one. Memory grows with the number of
+ * findings (the top-N list, duplicate keys, SARIF results waiting for their rules), never with the
+ * bytes. Nothing here keeps global state; one parser belongs to one thread at a time.
  */
 #ifndef TG_REPORTS_H
 #define TG_REPORTS_H

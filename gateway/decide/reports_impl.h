@@ -79,8 +79,8 @@ enum rp_mode {
 #define RF_ITEM  0x01 /* OBJECT: a new scratch level (node->level) begins and ends here */
 #define RF_NODUP 0x02 /* a repeated key is refused (which one counts would be a guess) */
 #define RF_KNOWN_ARRAYS                                                                            \
-    0x04 /* legacy Trivy Result: a member it does not name holding an array                        \
-          * makes the document foreign (another tool's list) */
+    0x04 /* legacy Trivy Result: a member it does not name holding an array
+                              * makes the document foreign (another tool's list) */
 
 struct rp_node {
     const char *key; /* NULL ends a list of children */
@@ -399,8 +399,8 @@ int rp_fail(struct rp_parser *p, const char *fmt, ...) __attribute__((format(pri
 /* Fails one sink: the other candidate formats go on. Only the first reason is kept. */
 void rp_sink_fail(struct rp_parser *p, struct rp_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Strict UTF-8 (no overlong forms, no surrogates): returns the length of the valid prefix of the
- * chunk, carrying a split sequence over to the next call; n when all is valid. */
+/* Strict UTF-8 (no overlong forms, no surrogates): returns the length of the valid prefix of
+ * the chunk, carrying a split sequence over to the next call; n when all is valid. */
 size_t rp_utf8_check(struct rp_parser *p, const unsigned char *s, size_t n);
 
 /* ---- reports_sink.c ---- */
@@ -423,8 +423,8 @@ int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level,
                   const struct rp_ident_field *fields, size_t n, uint64_t *out);
 /* Counts one entry with this identity; returns 1 when it was not seen before. */
 int rp_sink_ident(struct rp_sink *s, uint64_t key);
-/* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be a key.
- */
+/* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be
+ * a key. */
 int rp_keycount_add(struct rp_keycount *k, const struct rp_value *v, const char **why);
 json_t *rp_keycount_json(const struct rp_keycount *k);
 /* Moves the sorted top-N and replays visits into the public summary. */

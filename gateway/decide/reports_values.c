@@ -1,12 +1,12 @@
 /* reports_values.c -- how the counting rule reads the few values it interprets.
  *
- * Severity words are trimmed of white space (ASCII white space, the separators U+001C to
- * U+001F and Unicode's space characters) and case-folded, then matched against the six bucket names
- * and Negligible. A security-severity is a plain score from 0 to 10 or a bucket word. Values shown
- * as text in the extra figures (keys of "types" and "levels") and in identities are written the way
+ * Severity words are trimmed of white space (ASCII white space, the separators U+001C to U+001F and
+ * Unicode's space characters) and case-folded, then matched against the six bucket names and
+ * Negligible. A security-severity is a plain score from 0 to 10 or a bucket word. Values shown as
+ * text in the extra figures (keys of "types" and "levels") and in identities are written the way
  * JSON tools print them: integers as written, other numbers in their shortest round-trip form
- * ("2.0", "1e+16"), true, false and null as their literals. Nothing else is interpreted here. Pure
- * functions; any thread.
+ * ("2.0", "1e+16"), true, false and null as their literals. Nothing else is interpreted here.
+ * Pure functions; any thread.
  */
 #include "decide/reports_impl.h"
 #include "base/util.h"

@@ -70,18 +70,18 @@ struct tg_decide_result {
     char action[16];   /* the audit action of the current version: decided, redecided, withdrawn */
     char earlier[32];  /* redecided (and an echo of it): the verdict it replaced */
     char why[32];      /* kept: acted (approved or further on), stale (an older event: lower
-                          rank), same_status, not_redecidable */
+                           rank), same_status, not_redecidable */
     char voided[512];  /* withdrawn: the approvers whose votes were voided, "a,b" */
     long long version; /* 1 for the first decision, +1 on every re-decision or withdrawal */
 };
 
 /* Applies one terminal event's decision d to the deployment at key, in one script (so
- * events of one pipeline handled by several workers at once end as if handled one by one):
- * creates it; or keeps it (an echo, an older event, the same status again, or a deployment
- * already acted on; every event not older makes its run the newest known: rank, and unless
- * acted on, status and builds); or re-decides it (skipped, blocked or withdrawn for
- * failed/canceled, now success); or withdraws a pending approval whose pipeline turned
- * failed/canceled (its votes voided). Returns 0 with out filled, -1 on a Redis failure. */
+ * events of one pipeline handled by several workers at once end as if handled one by one): creates
+ * it; or keeps it (an echo, an older event, the same status again, or a deployment already acted
+ * on; every event not older makes its run the newest known: rank, and unless acted on, status and
+ * builds); or re-decides it (skipped, blocked or withdrawn for failed/canceled, now success); or
+ * withdraws a pending approval whose pipeline turned failed/canceled (its votes voided). Returns 0
+ * with out filled, -1 on a Redis failure. */
 int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
                      const struct tg_deploy_new *d, const struct tg_deploy_event *ev,
                      struct tg_decide_result *out);

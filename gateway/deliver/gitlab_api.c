@@ -731,8 +731,8 @@ static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, cha
     const char *c = json_string_value(json_object_get(p, "created_at"));
     if (s->q->created_before_ms && c && tg_parse_time(c, &created) == 0 &&
         created > s->q->created_before_ms) {
-        s->past = 1; /* created after the last attempt's settle window closed: not ours, nor any
-                        later one */
+        /* created after the last attempt's settle window closed: not ours, nor any later one */
+        s->past = 1;
         return 0;
     }
     if (s->q->progress && id <= s->q->progress->scanned_id)

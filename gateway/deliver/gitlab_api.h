@@ -30,7 +30,7 @@ void tg_gitlab_api_set_trigger_timeout(struct tg_gitlab_api *api, uint64_t timeo
 struct tg_gitlab_result {
     long status;             /* HTTP status, 0 when no answer (network error, timeout) */
     int sent;                /* 0: the request certainly never reached the server (no address,
-                                connection refused, TLS failed, timeout before the transfer) */
+                               connection refused, TLS failed, timeout before the transfer) */
     char error[256];         /* network error, or GitLab's {"message"} for 4xx/5xx */
     uint64_t retry_after_ms; /* from a Retry-After header, 0 when absent */
     long long pipeline_id;   /* trigger: the created pipeline's id */

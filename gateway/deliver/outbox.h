@@ -25,9 +25,9 @@
 
 #include <jansson.h>
 
-#define TG_OUTBOX_GRACE_MS                                                                         \
-    5000 /* a worker completes its own effect well within this; a sweeper racing a slow one        \
-            repeats nothing but a status */
+/* A worker completes its own effect well within this; a sweeper racing a slow one repeats
+ * nothing but a status. */
+#define TG_OUTBOX_GRACE_MS 5000
 
 /* Lua, prepended to a script that changes a deployment: outbox_put(outbox key, data key,
  * deployment key, effect JSON, due ms) adds the effect and returns its id ('' when the effect

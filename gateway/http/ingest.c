@@ -295,8 +295,8 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
         return refuse(req, d, &r), -1;
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"),
                 wid = tg_http_header(req, "webhook-id");
-    if (d->hook->signing_key) /* F9: the signature covers webhook-id; an unsigned header must not
-                                 win */
+    /* F9: the signature covers webhook-id; an unsigned header must not win */
+    if (d->hook->signing_key)
         idem = h2o_iovec_init(NULL, 0);
     if (tg_ingest_dedupe_key(idem.base, idem.len, wid.base, wid.len, event.base, event.len,
                              req->entity.base, req->entity.len, d->key)) {

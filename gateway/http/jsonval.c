@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 1: a byte that may appear as itself inside a string with no further check (ASCII, not ", \ or
- * control). */
+/* 1: a byte that may appear as itself inside a string with no further check (ASCII, not ",
+ * \ or control). */
 static const unsigned char plain[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v /* sixteen table entries */
     R16(0), R16(0),                                           /* 0x00-0x1f: control */
