@@ -135,7 +135,7 @@ struct served {
     int calls;
 };
 
-static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref,
+static enum tg_fetch_result fetch(void *arg, const struct tg_policy_report *ref,
                                   tg_report_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
     struct served *s = arg;
@@ -157,9 +157,72 @@ static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref,
     return TG_FETCH_NOT_FOUND;
 }
 
+/* ---- the three phases, as the worker runs them ---- */
+
+typedef enum tg_fetch_result (*fetch_fn)(void *arg, const struct tg_policy_report *ref,
+                                         tg_report_sink_fn sink, void *sink_arg, char *err,
+                                         size_t errlen);
+typedef int (*kids_fn)(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
+                       size_t errlen);
+
+/* What a decision in a test sees: kids NULL means offline (tollgate eval). */
+struct world {
+    const struct tg_policy_set *ps;
+    const struct tg_event *ev;
+    uint64_t now_ms;
+    fetch_fn fetch;
+    void *fetch_arg;
+    kids_fn kids;
+    void *kids_arg;
+};
+
+/* Counts the located planned reports into counts: 0, or -1 with err (a fetch failed). */
+static int count_all(const struct world *w, const struct tg_policy_plan *plan,
+                     struct tg_report_count *counts, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->nreports; i++) {
+        if (!plan->reports[i].located)
+            continue;
+        struct tg_policy_counter *c = tg_policy_counter_new(plan, i, plan->reports[i].format);
+        enum tg_fetch_result r =
+            w->fetch(w->fetch_arg, &plan->reports[i], tg_policy_counter_sink, c, err, errlen);
+        if (tg_policy_counter_end(c, r, &counts[i], err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+/* Plan, list the children when wanted, fetch and count, judge. */
+static int decide(const struct world *w, struct tg_decision *out, char *err, size_t errlen)
+{
+    struct tg_policy_input in = {w->ps, w->ev, NULL, w->kids == NULL, w->now_ms};
+    struct tg_policy_plan plan;
+    struct tg_children kids = {0};
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    tg_policy_plan(&in, &plan);
+    if (plan.want_children) {
+        rc = w->kids(w->kids_arg, w->ev, &kids, err, errlen);
+        in.children = &kids;
+        tg_policy_plan_dispose(&plan);
+        tg_policy_plan(&in, &plan);
+    }
+    struct tg_report_count *counts = tg_xcalloc(plan.nreports + 1, sizeof *counts);
+    if (rc == 0)
+        rc = count_all(w, &plan, counts, err, errlen);
+    if (rc == 0)
+        rc = tg_policy_judge(&in, &plan, counts, out, err, errlen);
+    for (size_t i = 0; i < plan.nreports; i++)
+        tg_report_count_dispose(&counts[i]);
+    free(counts);
+    tg_policy_plan_dispose(&plan);
+    tg_children_dispose(&kids);
+    return rc;
+}
+
 /* ---- decisions ---- */
 
-#define FAILS (-1) /* verdict column: tg_policy_decide returns -1 */
+#define FAILS (-1) /* verdict column: the decision cannot be made (a fetch failed) */
 
 struct row {
     const char *name;
@@ -780,7 +843,8 @@ static void check_row(const struct row *r)
         return;
     }
     tg_parse_time(r->now ? r->now : "2026-06-01T12:00:00Z", &now);
-    int rc = tg_policy_decide(ps, &ev, fetch, &served, now, &d, err, sizeof err);
+    struct world w = {ps, &ev, now, fetch, &served, NULL, NULL};
+    int rc = decide(&w, &d, err, sizeof err);
     if (r->verdict == FAILS) {
         UNIT_CHECK(r->name, rc == -1 && d.json == NULL);
         UNIT_CHECK(r->name, strstr(err, r->reason) != NULL);
@@ -815,7 +879,7 @@ static json_t *decide_json(const char *policy, const struct tweak *t, const stru
     struct tg_policy_set *ps = tg_policy_load_mem("p.yaml", policy, strlen(policy), &diag);
     tg_parse_time(now, &ms);
     if (ps == NULL || make_event(t, &ev) ||
-        tg_policy_decide(ps, &ev, fetch, &served, ms, d, err, sizeof err)) {
+        decide(&(struct world){ps, &ev, ms, fetch, &served, NULL, NULL}, d, err, sizeof err)) {
         tg_diag_print(&diag, stderr);
         tg_diag_dispose(&diag);
         tg_policy_set_free(ps);
@@ -1113,9 +1177,9 @@ static void check_dir(void)
     struct served none = {(const struct doc[]){{0}}, 0};
     char err[128];
     if (ps && make_event(&(struct tweak){0}, &ev) == 0) {
-        UNIT_CHECK("10- before 20-",
-                   tg_policy_decide(ps, &ev, fetch, &none, 0, &d, err, sizeof err) == 0 &&
-                       strcmp(d.environment, "prod") == 0);
+        UNIT_CHECK("10- before 20-", decide(&(struct world){ps, &ev, 0, fetch, &none, NULL, NULL},
+                                            &d, err, sizeof err) == 0 &&
+                                         strcmp(d.environment, "prod") == 0);
         tg_decision_dispose(&d);
         tg_event_dispose(&ev);
     }
@@ -1246,7 +1310,7 @@ static int list_kids(void *arg, const struct tg_event *ev, struct tg_children *o
 }
 
 /* The report of a child job is fetched from the child's project and latest job. */
-static enum tg_fetch_result fetch_child(void *arg, const struct tg_report_ref *ref,
+static enum tg_fetch_result fetch_child(void *arg, const struct tg_policy_report *ref,
                                         tg_report_sink_fn sink, void *sink_arg, char *err,
                                         size_t errlen)
 {
@@ -1306,7 +1370,8 @@ static void check_children(void)
     UNIT_CHECK("child policy", ps != NULL);
     for (size_t i = 0; ps && i < TG_ARRAY_SIZE(cases); i++) {
         struct served served = {docs, 0};
-        struct tg_decide_io io = {fetch_child, &served, list_kids, (void *)&cases[i].kids};
+        struct world w = {ps,      NULL,      1780000000000ULL,      fetch_child,
+                          &served, list_kids, (void *)&cases[i].kids};
         struct tweak t = {.drop = "trivy-scan"}; /* the parent has no trivy-scan of its own */
         struct tg_event ev;
         struct tg_decision d;
@@ -1314,7 +1379,8 @@ static void check_children(void)
         const char *name = cases[i].kids.name;
         if (make_event(&t, &ev))
             continue;
-        int rc = tg_policy_decide_io(ps, &ev, &io, 1780000000000ULL, &d, err, sizeof err);
+        w.ev = &ev;
+        int rc = decide(&w, &d, err, sizeof err);
         char *reasons = rc == 0 ? joined(d.reasons) : tg_xstrdup(err);
         UNIT_CHECK(name, rc == cases[i].rc);
         UNIT_CHECK(name, rc != 0 || ((int)d.verdict == cases[i].verdict &&
