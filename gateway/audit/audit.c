@@ -110,8 +110,10 @@ static void add_template_token(void *arg, const struct tg_secret *s)
 static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
 {
     const struct tg_chat *chats[] = {&cfg->slack, &cfg->mattermost};
-    for (size_t i = 0; i < cfg->nwebhooks; i++)
-        add_secret(a, &cfg->webhooks[i].token), add_secret(a, &cfg->webhooks[i].signing_token);
+    for (size_t i = 0; i < cfg->nwebhooks; i++) {
+        add_secret(a, &cfg->webhooks[i].token);
+        add_secret(a, &cfg->webhooks[i].signing_token);
+    }
     for (size_t i = 0; i < cfg->napi_tokens; i++)
         add_secret(a, &cfg->api_tokens[i].token);
     add_secret(a, &cfg->gitlab.api_token);
@@ -154,7 +156,10 @@ void tg_audit_free(struct tg_audit *a)
         explicit_bzero(a->secrets[i], strlen(a->secrets[i]));
         free(a->secrets[i]);
     }
-    free(a->secrets), free(a->prefix), free(a->file), free(a);
+    free(a->secrets);
+    free(a->prefix);
+    free(a->file);
+    free(a);
 }
 
 int tg_audit_fail_closed(const struct tg_audit *a)
@@ -504,11 +509,13 @@ static enum attempt read_outcome(struct tg_audit *a, const redisReply *rep, cons
 {
     const char *what = rep ? str_at(rep, 0) : NULL;
     if (what && strcmp(what, "ok") == 0) {
-        a->head_seq++, a->head_ms = ms;
+        a->head_seq++;
+        a->head_ms = ms;
         memcpy(a->head_hash, hash, TG_SHA256_HEX_LEN + 1);
         return ATTEMPT_APPENDED;
     }
-    free(*line), *line = NULL;
+    free(*line);
+    *line = NULL;
     if (what && strcmp(what, "dup") == 0 && rep->elements == 3) {
         *line = tg_xstrdup(str_at(rep, 2) ? str_at(rep, 2) : "");
         return ATTEMPT_DUPLICATE;
@@ -536,10 +543,14 @@ static enum attempt try_append(struct tg_audit *a, redisContext *c, const struct
     snprintf(now, sizeof now, "%llu", (unsigned long long)ms);
     const char *args[] = {seq, a->head_hash,       *line, hash, r->once ? ONCE_TTL : "0",
                           now, a->file ? "1" : "0"};
-    for (int i = 0; i < nkeys; i++)
-        argv[i] = keys[i], argvlen[i] = strlen(keys[i]);
-    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++)
-        argv[nkeys + i] = args[i], argvlen[nkeys + i] = strlen(args[i]);
+    for (int i = 0; i < nkeys; i++) {
+        argv[i] = keys[i];
+        argvlen[i] = strlen(keys[i]);
+    }
+    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++) {
+        argv[nkeys + i] = args[i];
+        argvlen[nkeys + i] = strlen(args[i]);
+    }
     redisReply *rep =
         tg_redis_eval(c, append_lua, nkeys, nkeys + (int)TG_ARRAY_SIZE(args), argv, argvlen);
     enum attempt res = read_outcome(a, rep, hash, ms, line);
@@ -553,7 +564,8 @@ static enum attempt append_redis(struct tg_audit *a, redisContext *c,
 {
     enum attempt res = ATTEMPT_CONFLICT;
     for (int i = 0; i < MAX_CONFLICTS && res == ATTEMPT_CONFLICT; i++) {
-        free(*line), *line = NULL;
+        free(*line);
+        *line = NULL;
         if (!a->head_known && load_head(a, c))
             return ATTEMPT_FAILED;
         if ((res = try_append(a, c, r, line)) == ATTEMPT_FAILED)

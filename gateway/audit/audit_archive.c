@@ -72,13 +72,17 @@ static int parse_name(const char *name, struct tg_audit_segment *s)
     if (strlen(name) != NAME_LEN || strncmp(name, "audit-", 6) != 0 || name[26] != '-' ||
         name[47] != '-' || strcmp(name + NAME_LEN - 10, ".jsonl.zst") != 0)
         return -1;
-    memcpy(a, name + 6, 20), a[20] = '\0';
-    memcpy(b, name + 27, 20), b[20] = '\0';
-    memcpy(s->hash, name + 48, TG_SHA256_HEX_LEN), s->hash[TG_SHA256_HEX_LEN] = '\0';
+    memcpy(a, name + 6, 20);
+    a[20] = '\0';
+    memcpy(b, name + 27, 20);
+    b[20] = '\0';
+    memcpy(s->hash, name + 48, TG_SHA256_HEX_LEN);
+    s->hash[TG_SHA256_HEX_LEN] = '\0';
     if (strspn(a, "0123456789") != 20 || strspn(b, "0123456789") != 20 ||
         strspn(s->hash, "0123456789abcdef") != TG_SHA256_HEX_LEN)
         return -1;
-    s->first = atoll(a), s->last = atoll(b);
+    s->first = atoll(a);
+    s->last = atoll(b);
     return s->first >= 1 && s->last >= s->first ? 0 : -1;
 }
 
@@ -96,7 +100,8 @@ int tg_audit_segments_list(const char *dir, struct tg_audit_segment **out, size_
     DIR *d = opendir(dir);
     struct dirent *e;
     size_t cap = 0;
-    *out = NULL, *n = 0;
+    *out = NULL;
+    *n = 0;
     if (d == NULL) {
         snprintf(err, errlen, "audit archive %s: %s", dir, strerror(errno));
         return -1;
@@ -141,7 +146,8 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
     fclose(f);
     if (!ok) {
         snprintf(err, errlen, "%s: short read", path);
-        free(*buf), *buf = NULL;
+        free(*buf);
+        *buf = NULL;
     }
     return ok ? 0 : -1;
 }
@@ -294,7 +300,8 @@ static void batch_dispose(struct batch *b)
         free(b->keys[i]);
     for (size_t i = 0; i < b->nseqs; i++)
         free(b->seqs[i]);
-    free(b->keys), free(b->seqs);
+    free(b->keys);
+    free(b->seqs);
     tg_buf_dispose(&b->lines);
 }
 
@@ -312,7 +319,8 @@ static int take_due(struct batch *b, const redisReply *e, long long head, uint64
     if (due) {
         tg_buf_puts(&b->lines, record);
         tg_buf_putc(&b->lines, '\n');
-        b->last = seq, b->count++;
+        b->last = seq;
+        b->count++;
         snprintf(b->last_hash, sizeof b->last_hash, "%s", hash);
     }
     json_decref(rec);
@@ -475,19 +483,26 @@ static redisReply *eval_batch(redisContext *c, const char *source, size_t nkeys,
     size_t *al = tg_xcalloc(argc + 3, sizeof *al);
     tg_redis_script_sha(source, sha);
     snprintf(nk, sizeof nk, "%zu", nkeys);
-    av[0] = "EVALSHA", av[1] = sha, av[2] = nk;
-    for (size_t i = 0; i < argc; i++)
-        av[3 + i] = argv[i], al[3 + i] = lens[i];
+    av[0] = "EVALSHA";
+    av[1] = sha;
+    av[2] = nk;
+    for (size_t i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens[i];
+    }
     for (int i = 0; i < 3; i++)
         al[i] = strlen(av[i]);
     redisReply *r = redisCommandArgv(c, (int)argc + 3, av, al);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
-        av[0] = "EVAL", av[1] = source;
-        al[0] = 4, al[1] = strlen(source);
+        av[0] = "EVAL";
+        av[1] = source;
+        al[0] = 4;
+        al[1] = strlen(source);
         r = redisCommandArgv(c, (int)argc + 3, av, al);
     }
-    free(av), free(al);
+    free(av);
+    free(al);
     return r;
 }
 
@@ -509,7 +524,10 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
         argv[k++] = keys[i];
     for (size_t i = 0; i < b->nkeys; i++)
         argv[k++] = b->keys[i];
-    argv[k++] = token, argv[k++] = first, argv[k++] = last, argv[k++] = s->hash;
+    argv[k++] = token;
+    argv[k++] = first;
+    argv[k++] = last;
+    argv[k++] = s->hash;
     for (size_t i = 0; i < b->nseqs; i++)
         argv[k++] = b->seqs[i];
     for (size_t i = 0; i < argc; i++)
@@ -525,7 +543,8 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
              : r->type == REDIS_REPLY_ERROR ? r->str
                                             : "unexpected reply");
     freeReplyObject(r);
-    free(argv), free(lens);
+    free(argv);
+    free(lens);
     return rc;
 }
 
@@ -636,7 +655,8 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
         return -1;
     if (b->count == 0)
         return 0;
-    fresh->first = b->first, fresh->last = b->last;
+    fresh->first = b->first;
+    fresh->last = b->last;
     memcpy(fresh->hash, b->last_hash, sizeof fresh->hash);
     fresh->name =
         tg_xasprintf("audit-%020lld-%020lld-%s.jsonl.zst", b->first, b->last, b->last_hash);

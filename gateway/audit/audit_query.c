@@ -142,8 +142,12 @@ void tg_audit_query_init(struct tg_audit_query *q)
 
 void tg_audit_query_dispose(struct tg_audit_query *q)
 {
-    free(q->project), free(q->ref), free(q->sha), free(q->environment), free(q->action),
-        free(q->actor);
+    free(q->project);
+    free(q->ref);
+    free(q->sha);
+    free(q->environment);
+    free(q->action);
+    free(q->actor);
     tg_audit_query_init(q);
 }
 
@@ -189,8 +193,10 @@ static int apply(struct tg_audit_query *q, const struct param *p, char *v, char 
         *(char **)((char *)q + p->offset) = tg_xstrdup(v);
         return 0;
     case P_PIPELINE:
-        if (tg_parse_int(v, 1, INT64_MAX, &n) == 0)
-            return q->pipeline = n, 0;
+        if (tg_parse_int(v, 1, INT64_MAX, &n) == 0) {
+            q->pipeline = n;
+            return 0;
+        }
         snprintf(err, errlen, "pipeline must be a positive integer");
         return -1;
     case P_SINCE:
@@ -198,13 +204,17 @@ static int apply(struct tg_audit_query *q, const struct param *p, char *v, char 
     case P_UNTIL:
         return parse_time("until", v, &q->until_ms, err, errlen);
     case P_LIMIT:
-        if (tg_parse_int(v, 1, TG_AUDIT_LIMIT_MAX, &n) == 0)
-            return q->limit = (int)n, 0;
+        if (tg_parse_int(v, 1, TG_AUDIT_LIMIT_MAX, &n) == 0) {
+            q->limit = (int)n;
+            return 0;
+        }
         snprintf(err, errlen, "limit must be 1 to %d", TG_AUDIT_LIMIT_MAX);
         return -1;
     case P_ORDER:
-        if (strcmp(v, "asc") == 0 || strcmp(v, "desc") == 0)
-            return q->desc = v[0] == 'd', 0;
+        if (strcmp(v, "asc") == 0 || strcmp(v, "desc") == 0) {
+            q->desc = v[0] == 'd';
+            return 0;
+        }
         snprintf(err, errlen, "order must be asc or desc");
         return -1;
     case P_CURSOR:
@@ -385,10 +395,14 @@ static redisReply *call_script(redisContext *c, const struct plan *p,
     snprintf(swant, sizeof swant, "%d", want);
     snprintf(sbudget, sizeof sbudget, "%lld", budget);
     const char *args[] = {lo, hi, since, until, q->desc ? "desc" : "asc", swant, sbudget};
-    for (int i = 0; i < p->nkeys; i++)
-        argv[i] = p->keys[i], lens[i] = strlen(p->keys[i]);
-    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++)
-        argv[p->nkeys + i] = args[i], lens[p->nkeys + i] = strlen(args[i]);
+    for (int i = 0; i < p->nkeys; i++) {
+        argv[i] = p->keys[i];
+        lens[i] = strlen(p->keys[i]);
+    }
+    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++) {
+        argv[p->nkeys + i] = args[i];
+        lens[p->nkeys + i] = strlen(args[i]);
+    }
     return tg_redis_eval(c, query_lua, p->nkeys, p->nkeys + (int)TG_ARRAY_SIZE(args), argv, lens);
 }
 
@@ -402,7 +416,8 @@ static int take(const redisReply *r, struct call *st, const struct tg_audit_quer
         if (r->element[i]->type != REDIS_REPLY_STRING)
             return -1;
     st->done = strcmp(r->element[0]->str, "done") == 0;
-    st->lo = atoll(r->element[1]->str), st->hi = atoll(r->element[2]->str);
+    st->lo = atoll(r->element[1]->str);
+    st->hi = atoll(r->element[2]->str);
     st->examined += atoll(r->element[3]->str);
     for (size_t i = 4; i < r->elements; i++) {
         json_t *rec = json_loadb(r->element[i]->str, r->element[i]->len, 0, NULL);
@@ -421,7 +436,8 @@ int tg_audit_query_run(redisContext *c, const char *prefix, const struct tg_audi
                       .hi = q->after && q->desc ? q->after - 1 : atoll(OPEN_HI)};
     size_t limit = (size_t)q->limit;
     int rc = 0;
-    out->records = json_array(), out->next = 0;
+    out->records = json_array();
+    out->next = 0;
     make_plan(&p, prefix, q);
     while (rc == 0 && !st.done && json_array_size(out->records) <= limit &&
            st.examined < REQUEST_BUDGET) {

@@ -149,13 +149,17 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
                     optarg);
             return -1;
         case 'h':
-            return eval_usage(stdout), 1;
+            eval_usage(stdout);
+            return 1;
         default:
-            return eval_usage(stderr), -1;
+            eval_usage(stderr);
+            return -1;
         }
     }
-    if (a->config == NULL || a->event == NULL || optind != argc)
-        return eval_usage(stderr), -1;
+    if (a->config == NULL || a->event == NULL || optind != argc) {
+        eval_usage(stderr);
+        return -1;
+    }
     return refuse_ambiguous(a);
 }
 
@@ -259,8 +263,10 @@ static int load_event(const char *path, struct tg_event *ev)
     else if (ev->kind != TG_EVENT_PIPELINE)
         fprintf(stderr, "tollgate eval: %s: a %s event; eval decides Pipeline Hook events\n", path,
                 tg_event_kind_name(ev->kind));
-    if (rc == 0 && ev->kind != TG_EVENT_PIPELINE)
-        tg_event_dispose(ev), rc = -1;
+    if (rc == 0 && ev->kind != TG_EVENT_PIPELINE) {
+        tg_event_dispose(ev);
+        rc = -1;
+    }
     return rc;
 }
 
@@ -320,7 +326,8 @@ static int decide_and_print(const struct tg_config *c, const struct tg_event *ev
                       ev->pipeline_source, "pipeline", (json_int_t)ev->pipeline_id);
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", text);
-        free(text), json_decref(j);
+        free(text);
+        json_decref(j);
         return 1;
     }
     struct gathered g = {.in = {.ps = c->policies, .ev = ev, .offline = 1, .now_ms = a->now_ms}};

@@ -540,7 +540,11 @@ void tg_policy_set_free(struct tg_policy_set *ps)
         env_dispose(&ps->envs[i]);
     for (size_t i = 0; i < ps->nexceptions; i++) {
         struct pol_exception *x = &ps->exceptions[i];
-        free(x->id), free(x->until), free(x->reason), free(x->by), free(x->where.file);
+        free(x->id);
+        free(x->until);
+        free(x->reason);
+        free(x->by);
+        free(x->where.file);
         tg_strv_free(x->projects);
         tg_strv_free(x->environments);
     }

@@ -401,8 +401,10 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
         snprintf(err, errlen, "%s is larger than %d bytes", paths[which], RP_RAW_CAP);
         return -1;
     }
-    if (!r->present)
-        return json_object_set_new(obj, key, json_null()), 0;
+    if (!r->present) {
+        json_object_set_new(obj, key, json_null());
+        return 0;
+    }
     /* jansson refuses integers beyond 64 bits: those become doubles, then text */
     v = json_loadb(r->buf.data, r->buf.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
     if (v == NULL)

@@ -99,7 +99,8 @@ static void licenses_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 
 static void result_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)s, (void)n;
+    (void)s;
+    (void)n;
     p->trivy.n = 0;
 }
 

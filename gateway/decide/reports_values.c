@@ -54,8 +54,10 @@ static void strip(const char **s, size_t *n)
 {
     const unsigned char *p = (const unsigned char *)*s;
     size_t len = *n, k;
-    while (len && (k = space_at(p, len)) != 0)
-        p += k, len -= k;
+    while (len && (k = space_at(p, len)) != 0) {
+        p += k;
+        len -= k;
+    }
     while (len && (k = space_before(p, len)) != 0)
         len -= k;
     *s = (const char *)p;
@@ -200,8 +202,10 @@ int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, si
         rp_float_text(v, out, outlen);
         return 0;
     }
-    if (n == 2 && memcmp(lit, "-0", 2) == 0)
-        lit = "0", n = 1;
+    if (n == 2 && memcmp(lit, "-0", 2) == 0) {
+        lit = "0";
+        n = 1;
+    }
     if (n + 1 > outlen)
         return -1;
     memcpy(out, lit, n);
