@@ -8,6 +8,8 @@
 #   commas       no statements chained with the comma operator (`return refuse(...), -1;`,
 #                `a = x, b = y;`): scripts/commas.py over clang's AST, in the folders of
 #                COMMA_CHECKED; without clang, a regex finds the `return f(...), -1;` form
+#   layering     gateway/decide/ includes only base/ and decide/ headers (it decides; the I/O
+#                that feeds it lives in deliver/ and cmd/)
 # Exit 0 when every rule holds; otherwise each fault is printed as file:line: rule.
 set -u
 cd "$(dirname "$0")/.."
@@ -39,6 +41,10 @@ for path in sys.argv[1:]:
                 bad += 1
 sys.exit(1 if bad else 0)
 PY
+if grep -nE '#include "' gateway/decide/*.[ch] | grep -vE '#include "(base|decide)/'; then
+  echo "style: gateway/decide/ includes a header outside base/ and decide/ (above)"
+  rc=1
+fi
 comma_files=$(ls $COMMA_CHECKED 2>/dev/null)
 if command -v clang >/dev/null 2>&1; then
   scripts/commas.py $(pkg-config --cflags libh2o-evloop hiredis jansson libcurl yaml-0.1 yajl \

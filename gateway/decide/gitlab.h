@@ -3,7 +3,8 @@
  * Pipeline, Job, Deployment, Merge Request, Push and Tag Push hooks (payloads as documented
  * in GitLab's webhook_events.md) become a struct tg_event whose common fields (project,
  * ref, sha, user, pipeline) are filled whatever the kind, so the policy and the templates
- * read one shape. Parsing happens on worker threads, never on the ingest path.
+ * read one shape. Parsing happens on worker threads, never on the ingest path. Like all of
+ * decide/, it depends on base/ only (scripts/style.sh checks it).
  */
 #ifndef TG_GITLAB_H
 #define TG_GITLAB_H

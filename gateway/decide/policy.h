@@ -5,7 +5,8 @@
  * (of the pipeline, or of its child pipelines), counts each report with the reports module,
  * subtracts unexpired accepted risks, and compares with the severity thresholds. It runs in
  * two pure phases with the caller's I/O between them (plan, fetch and count, judge; see
- * below and docs/ARCHITECTURE.md, "Decisions"). The decide folder depends on base/ only.
+ * below and docs/ARCHITECTURE.md, "Decisions"). decide/ depends on base/ only
+ * (scripts/style.sh checks it): no I/O module is reachable from here.
  */
 #ifndef TG_POLICY_H
 #define TG_POLICY_H

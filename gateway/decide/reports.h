@@ -8,7 +8,7 @@
  * document with keys of two formats, or a document of another format than the forced one. Memory
  * grows with the number of findings (the top-N list, duplicate keys, SARIF results waiting for
  * their rules), never with the bytes. Nothing here keeps global state; one parser belongs to one
- * thread at a time.
+ * thread at a time. Like all of decide/, it depends on base/ only (scripts/style.sh checks it).
  */
 #ifndef TG_REPORTS_H
 #define TG_REPORTS_H

@@ -64,8 +64,8 @@ static void strip(const char **s, size_t *n)
     *n = len;
 }
 
-/* str.lower() of a short stripped string, when the result is plain ASCII; else -1. The
- * KELVIN SIGN is the one non-ASCII character that lowers to an ASCII letter. */
+/* A short trimmed word in lower case, when that is plain ASCII; else -1. Unicode's case
+ * folding maps one non-ASCII character to an ASCII letter: the KELVIN SIGN, to "k". */
 static int ascii_lower(const char *s, size_t n, char *out, size_t outlen)
 {
     size_t o = 0;
@@ -87,7 +87,8 @@ static int ascii_lower(const char *s, size_t n, char *out, size_t outlen)
     return (int)o;
 }
 
-/* The bucket a word names after strip().lower(), or -1 (so "negligible" is -1 here). */
+/* The bucket a word names once trimmed and case-folded, or -1 (so "negligible" is -1 here;
+ * -3 says it was Negligible, -2 that the word is no plain ASCII word at all). */
 static int word_bucket(const char *s, size_t n)
 {
     char low[16];
