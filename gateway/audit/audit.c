@@ -217,9 +217,11 @@ static int plain_value(enum tg_audit_index kind, const char *v)
     }
 }
 
-void tg_audit_index_key(char *out, size_t outlen, const char *prefix, enum tg_audit_index kind,
-                        const char *value, const char *project)
+void tg_audit_index_key(char *out, size_t outlen, const char *prefix,
+                        const struct tg_audit_index_ref *ref)
 {
+    enum tg_audit_index kind = ref->kind;
+    const char *value = ref->value, *project = ref->project;
     static const char *const kinds[] = {[TG_AUDIT_IDX_ACTION] = "action",
                                         [TG_AUDIT_IDX_ACTOR] = "actor",
                                         [TG_AUDIT_IDX_PROJECT] = "project",
@@ -405,23 +407,33 @@ static int record_indexes(const char *prefix, const struct tg_audit_record *r, c
 {
     char pipeline[24];
     int n = 0;
-    tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ACTION, r->action, NULL);
-    tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ACTOR,
-                       given(r->actor) ? r->actor : "system", NULL);
+    tg_audit_index_key(keys[n++], 512, prefix,
+                       &(struct tg_audit_index_ref){TG_AUDIT_IDX_ACTION, r->action, NULL});
+    tg_audit_index_key(keys[n++], 512, prefix,
+                       &(struct tg_audit_index_ref){TG_AUDIT_IDX_ACTOR,
+                                                    given(r->actor) ? r->actor : "system", NULL});
     if (given(r->project))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PROJECT, r->project, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_PROJECT, r->project, NULL});
     if (r->pipeline) {
         snprintf(pipeline, sizeof pipeline, "%lld", r->pipeline);
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PIPELINE, pipeline, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_PIPELINE, pipeline, NULL});
     }
     if (given(r->environment))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ENVIRONMENT, r->environment, NULL);
+        tg_audit_index_key(
+            keys[n++], 512, prefix,
+            &(struct tg_audit_index_ref){TG_AUDIT_IDX_ENVIRONMENT, r->environment, NULL});
     if (given(r->sha))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_SHA, r->sha, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_SHA, r->sha, NULL});
     if (given(r->ref))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_REF, r->ref, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_REF, r->ref, NULL});
     if (given(r->ref) && given(r->project))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PROJECT_REF, r->ref, r->project);
+        tg_audit_index_key(
+            keys[n++], 512, prefix,
+            &(struct tg_audit_index_ref){TG_AUDIT_IDX_PROJECT_REF, r->ref, r->project});
     return n;
 }
 

@@ -239,13 +239,11 @@ static int write_tmp(const char *tmp, const struct tg_buf *lines, char *err, siz
 
 /* Gives tmp its segment name without replacing a file of that name (link, not rename: a
  * stale pass must never overwrite, and later unlink, a segment another pass sealed), then
- * fsyncs the directory. *made: 1 when this call created the name. 0 or -1 with err. */
-static int seal(const char *dir, const char *tmp, const char *name, int *made, char *err,
-                size_t errlen)
+ * fsyncs the directory. 1 when this call created the name, 0 when it existed, -1 with err. */
+static int seal(const char *dir, const char *tmp, const char *name, char *err, size_t errlen)
 {
     char *path = tg_xasprintf("%s/%s", dir, name);
     int linked = link(tmp, path) == 0, e = linked ? 0 : errno, rc = linked || e == EEXIST ? 0 : -1;
-    *made = linked;
     if (rc)
         snprintf(err, errlen, "%s: %s", path, strerror(e));
     unlink(tmp);
@@ -257,7 +255,7 @@ static int seal(const char *dir, const char *tmp, const char *name, int *made, c
     if (dfd >= 0)
         close(dfd);
     free(path);
-    return rc;
+    return rc < 0 ? -1 : linked;
 }
 
 /* Test hooks (README "Fault injection"): with TOLLGATE_ARCHIVE_HOLD=PATH a pass waits, its
@@ -473,11 +471,21 @@ static int reread(redisContext *c, const struct tg_audit_archive_args *a,
     return rc;
 }
 
-/* tg_redis_eval for a script with many keys and arguments (a batch's): EVALSHA, then EVAL
- * when the server has not seen it. argv/lens: keys then arguments, argc in all. */
-static redisReply *eval_batch(redisContext *c, const char *source, size_t nkeys, size_t argc,
-                              const char **argv, const size_t *lens)
+/* A script's keys and arguments: argv/lens hold the nkeys keys then the arguments, argc in
+ * all. */
+struct script_args {
+    const char **argv;
+    const size_t *lens;
+    size_t nkeys, argc;
+};
+
+/* tg_redis_eval for a script with many keys and arguments (a batch's, beyond its 64):
+ * EVALSHA, then EVAL when the server has not seen it. */
+static redisReply *eval_batch(redisContext *c, const char *source, const struct script_args *sa)
 {
+    const char **argv = sa->argv;
+    const size_t *lens = sa->lens;
+    size_t nkeys = sa->nkeys, argc = sa->argc;
     char sha[41], nk[24];
     const char **av = tg_xcalloc(argc + 3, sizeof *av);
     size_t *al = tg_xcalloc(argc + 3, sizeof *al);
@@ -532,7 +540,7 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
         argv[k++] = b->seqs[i];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = eval_batch(c, trim_lua, n, argc, argv, lens);
+    redisReply *r = eval_batch(c, trim_lua, &(struct script_args){argv, lens, n, argc});
     int rc = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
                      r->element[0]->type == REDIS_REPLY_STRING
                  ? strcmp(r->element[0]->str, "ok") == 0
@@ -597,10 +605,19 @@ static int still_ours(redisContext *c, const char *prefix, const char *token, lo
 /* Writes the batch as segment fresh: tmp file, then (the lease and the start checked again
  * right before, since a hung write can outlive the lease) its name. A pass that lost them
  * removes its tmp file and moves nothing (*out NULL). 0 or -1 with err. */
-static int write_new(redisContext *c, const struct tg_audit_archive_args *a, const char *token,
-                     struct batch *b, struct tg_audit_segment *fresh,
+/* One archive pass: its connection, its arguments and the token of the lease it holds. */
+struct pass {
+    redisContext *c;
+    const struct tg_audit_archive_args *a;
+    const char *token;
+};
+
+static int write_new(const struct pass *ps, struct batch *b, struct tg_audit_segment *fresh,
                      const struct tg_audit_segment **out)
 {
+    redisContext *c = ps->c;
+    const struct tg_audit_archive_args *a = ps->a;
+    const char *token = ps->token;
     char *tmp = tg_xasprintf("%s/.tmp-%s", a->dir, token);
     int rc = write_tmp(tmp, &b->lines, b->err, b->errlen), ours = 0;
     if (rc == 0) {
@@ -608,8 +625,10 @@ static int write_new(redisContext *c, const struct tg_audit_archive_args *a, con
         if ((ours = still_ours(c, a->prefix, token, b->first)) < 0)
             rc =
                 fail(b, "cannot check the archive lease: %s", c->err ? c->errstr : "Redis refused");
-        if (ours == 1)
-            rc = seal(a->dir, tmp, fresh->name, &b->made, b->err, b->errlen);
+        if (ours == 1 && (rc = seal(a->dir, tmp, fresh->name, b->err, b->errlen)) >= 0) {
+            b->made = rc;
+            rc = 0;
+        }
         if (rc == 0 && ours == 1)
             hold_point("TOLLGATE_ARCHIVE_HOLD_SEALED");
         else
@@ -623,10 +642,11 @@ static int write_new(redisContext *c, const struct tg_audit_archive_args *a, con
 
 /* The segment this pass finishes: one a crashed pass left at the start, else a new one of the
  * due records (fresh->name set), else none (*out NULL). 0 or -1 with err. */
-static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, const char *token,
-                        struct batch *b, struct tg_audit_segment *fresh,
+static int pick_segment(const struct pass *ps, struct batch *b, struct tg_audit_segment *fresh,
                         const struct tg_audit_segment **out)
 {
+    redisContext *c = ps->c;
+    const struct tg_audit_archive_args *a = ps->a;
     struct tg_audit_segment *segs;
     size_t nsegs;
     *out = NULL;
@@ -660,7 +680,7 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
     memcpy(fresh->hash, b->last_hash, sizeof fresh->hash);
     fresh->name =
         tg_xasprintf("audit-%020lld-%020lld-%s.jsonl.zst", b->first, b->last, b->last_hash);
-    return write_new(c, a, token, b, fresh, out);
+    return write_new(ps, b, fresh, out);
 }
 
 /* Removes the .tmp-* files of crashed passes: older than the lease, so no live pass (which
@@ -694,7 +714,7 @@ static int pass_locked(redisContext *c, const struct tg_audit_archive_args *a, c
         snprintf(err, errlen, "cannot read %saudit:start: %s", a->prefix,
                  c->err ? c->errstr : "unexpected reply");
     else
-        rc = pick_segment(c, a, token, &b, &fresh, &s);
+        rc = pick_segment(&(struct pass){c, a, token}, &b, &fresh, &s);
     if (rc == 0 && s)
         rc = reread(c, a, s, &b);
     if (rc == 0 && s) {

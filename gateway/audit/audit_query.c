@@ -151,9 +151,11 @@ void tg_audit_query_dispose(struct tg_audit_query *q)
     tg_audit_query_init(q);
 }
 
-int tg_query_check_names(const char *qs, const char *const *names, size_t nnames, unsigned *present,
-                         char *err, size_t errlen)
+int tg_query_check_names(const char *qs, struct tg_query_names *qn, char *err, size_t errlen)
 {
+    const char *const *names = qn->names;
+    size_t nnames = qn->nnames;
+    unsigned *present = &qn->present;
     for (const char *p = qs; *p;) {
         size_t n = strcspn(p, "&"), nl = strcspn(p, "=&");
         size_t i = 0;
@@ -235,8 +237,10 @@ int tg_audit_query_parse(const char *qs, struct tg_audit_query *q, char *err, si
     const char *names[TG_ARRAY_SIZE(params)];
     for (size_t i = 0; i < TG_ARRAY_SIZE(params); i++)
         names[i] = params[i].name;
-    if (tg_query_check_names(qs, names, TG_ARRAY_SIZE(params), &present, err, errlen))
+    struct tg_query_names qn = {names, TG_ARRAY_SIZE(params), 0};
+    if (tg_query_check_names(qs, &qn, err, errlen))
         return -1;
+    present = qn.present;
     for (size_t i = 0; i < TG_ARRAY_SIZE(params); i++) {
         if (!(present & (1u << i)))
             continue;
@@ -352,7 +356,8 @@ static void add_index(struct plan *p, const char *prefix, enum tg_audit_index ki
                       const char *value, const char *project)
 {
     if (value)
-        tg_audit_index_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix, kind, value, project);
+        tg_audit_index_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix,
+                           &(struct tg_audit_index_ref){kind, value, project});
 }
 
 static void make_plan(struct plan *p, const char *prefix, const struct tg_audit_query *q)
@@ -377,11 +382,12 @@ static void make_plan(struct plan *p, const char *prefix, const struct tg_audit_
 struct call {
     long long lo, hi, examined;
     int done;
+    int want;         /* records this call may return */
+    long long budget; /* entries this call may examine */
 };
 
 static redisReply *call_script(redisContext *c, const struct plan *p,
-                               const struct tg_audit_query *q, const struct call *st, int want,
-                               long long budget)
+                               const struct tg_audit_query *q, const struct call *st)
 {
     char lo[24], hi[24], since[24] = "", until[24] = "", swant[24], sbudget[24];
     const char *argv[TG_ARRAY_SIZE(p->keys) + 7];
@@ -392,8 +398,8 @@ static redisReply *call_script(redisContext *c, const struct plan *p,
         snprintf(since, sizeof since, "%llu", (unsigned long long)q->since_ms);
     if (q->until_ms != UINT64_MAX)
         snprintf(until, sizeof until, "%llu", (unsigned long long)q->until_ms);
-    snprintf(swant, sizeof swant, "%d", want);
-    snprintf(sbudget, sizeof sbudget, "%lld", budget);
+    snprintf(swant, sizeof swant, "%d", st->want);
+    snprintf(sbudget, sizeof sbudget, "%lld", st->budget);
     const char *args[] = {lo, hi, since, until, q->desc ? "desc" : "asc", swant, sbudget};
     for (int i = 0; i < p->nkeys; i++) {
         argv[i] = p->keys[i];
@@ -428,9 +434,11 @@ static int take(const redisReply *r, struct call *st, const struct tg_audit_quer
     return 0;
 }
 
-int tg_audit_query_run(redisContext *c, const char *prefix, const struct tg_audit_query *q,
+int tg_audit_query_run(const struct tg_audit_db *db, const struct tg_audit_query *q,
                        struct tg_audit_page *out, char *err, size_t errlen)
 {
+    redisContext *c = db->c;
+    const char *prefix = db->prefix;
     struct plan p;
     struct call st = {.lo = q->after && !q->desc ? q->after + 1 : 1,
                       .hi = q->after && q->desc ? q->after - 1 : atoll(OPEN_HI)};
@@ -442,8 +450,9 @@ int tg_audit_query_run(redisContext *c, const char *prefix, const struct tg_audi
     while (rc == 0 && !st.done && json_array_size(out->records) <= limit &&
            st.examined < REQUEST_BUDGET) {
         long long left = REQUEST_BUDGET - st.examined;
-        redisReply *r = call_script(c, &p, q, &st, (int)(limit + 1 - json_array_size(out->records)),
-                                    left < CALL_BUDGET ? left : CALL_BUDGET);
+        st.want = (int)(limit + 1 - json_array_size(out->records));
+        st.budget = left < CALL_BUDGET ? left : CALL_BUDGET;
+        redisReply *r = call_script(c, &p, q, &st);
         if ((rc = take(r, &st, q, out->records)) != 0)
             snprintf(err, errlen, "audit query failed: %s",
                      r && r->type == REDIS_REPLY_ERROR ? r->str

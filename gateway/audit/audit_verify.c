@@ -479,9 +479,11 @@ static int redis_start(struct walk *w, redisContext *c, const char *prefix, char
     return anchor_at_start(w, start, prev);
 }
 
-int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_verify_opts *o,
+int tg_audit_verify(const struct tg_audit_db *db, const struct tg_audit_verify_opts *o,
                     struct tg_audit_verify_result *res, char *err, size_t errlen)
 {
+    redisContext *c = db->c;
+    const char *prefix = db->prefix;
     struct walk w = {
         .o = o, .res = res, .expect = o->from > 1 && !o->archive ? o->from : 1, .where = "Redis"};
     memset(res, 0, sizeof *res);

@@ -124,7 +124,8 @@ static int run_verify(const struct tg_config *cfg, redisContext *rc, struct audi
     char err[256], line[600];
     o->verify.sink = cfg->audit.file;
     o->verify.archive = o->verify.from > 1 ? NULL : cfg->audit.archive;
-    if (tg_audit_verify(rc, cfg->redis.prefix, &o->verify, &res, err, sizeof err)) {
+    if (tg_audit_verify(&(struct tg_audit_db){rc, cfg->redis.prefix}, &o->verify, &res, err,
+                        sizeof err)) {
         fprintf(stderr, "tollgate audit verify: %s\n", err);
         return 2;
     }
@@ -228,7 +229,8 @@ static int run_export(const struct tg_config *cfg, redisContext *rc, const struc
     q.until_ms = o->until_ms ? o->until_ms : UINT64_MAX;
     while (rc_ == 0) {
         struct tg_audit_page page = {0};
-        if (tg_audit_query_run(rc, cfg->redis.prefix, &q, &page, err, sizeof err)) {
+        if (tg_audit_query_run(&(struct tg_audit_db){rc, cfg->redis.prefix}, &q, &page, err,
+                               sizeof err)) {
             fprintf(stderr, "tollgate audit export: %s\n", err);
             rc_ = 2;
         }
