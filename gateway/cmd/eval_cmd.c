@@ -256,7 +256,7 @@ static int load_event(const char *path, struct tg_event *ev)
         fprintf(stderr, "tollgate eval: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    int rc = tg_event_parse(NULL, body, len, ev, err, sizeof err);
+    int rc = tg_event_parse(&(struct tg_hook){NULL, body, len}, ev, err, sizeof err);
     free(body);
     if (rc)
         fprintf(stderr, "tollgate eval: %s: %s\n", path, err);

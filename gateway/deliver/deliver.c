@@ -516,7 +516,8 @@ enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry
     struct job j = {.w = w, .e = e};
     char err[512];
     const char *header = e->len[TG_QF_EVENT] ? e->field[TG_QF_EVENT] : NULL;
-    if (tg_event_parse(header, e->field[TG_QF_BODY], e->len[TG_QF_BODY], &j.ev, err, sizeof err)) {
+    if (tg_event_parse(&(struct tg_hook){header, e->field[TG_QF_BODY], e->len[TG_QF_BODY]}, &j.ev,
+                       err, sizeof err)) {
         snprintf(reason, reasonlen, "unreadable %s payload: %s", header ? header : "event", err);
         return TG_DELIVER_DEAD;
     }

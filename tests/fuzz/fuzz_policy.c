@@ -84,7 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     tg_diag_init(&diag);
     struct tg_policy_set *ps = tg_policy_load_mem("fuzz.yaml", (const char *)data, size, &diag);
-    if (ps && tg_event_parse(NULL, event_json, sizeof event_json - 1, &ev, err, sizeof err) == 0) {
+    if (ps && tg_event_parse(&(struct tg_hook){NULL, event_json, sizeof event_json - 1}, &ev, err,
+                             sizeof err) == 0) {
         decide(ps, &ev, &d);
         if (d.reasons == NULL || d.reasons[0] == NULL || d.json == NULL || d.rule == NULL)
             abort();

@@ -117,7 +117,8 @@ static int make_event(const struct tweak *t, struct tg_event *out)
                         json_string(t->project ? t->project : "shop/cart"));
     edit_builds(ev, t);
     char *body = json_dumps(ev, JSON_COMPACT);
-    int rc = tg_event_parse("Pipeline Hook", body, strlen(body), out, err, sizeof err);
+    int rc = tg_event_parse(&(struct tg_hook){"Pipeline Hook", body, strlen(body)}, out, err,
+                            sizeof err);
     free(body);
     json_decref(ev);
     return rc;
