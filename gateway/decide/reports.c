@@ -389,9 +389,11 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
     return 0;
 }
 
-int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, char *err,
+int rp_raw_set(struct rp_parser *p, json_t *obj, const struct rp_raw_field *f, char *err,
                size_t errlen)
 {
+    const char *key = f->key;
+    int which = f->which;
     const struct rp_raw *r = &p->raw[which];
     json_error_t e;
     json_t *v;
@@ -444,11 +446,11 @@ void tg_report_summary_dispose(struct tg_report_summary *s)
 
 /* ---- whole documents ---- */
 
-int tg_report_parse_buf(const void *buf, size_t n, const struct tg_report_options *opt,
+int tg_report_parse_buf(const struct tg_report_doc *doc, const struct tg_report_options *opt,
                         struct tg_report_summary *out, char *err, size_t errlen)
 {
     struct tg_report_parser *p = tg_report_parser_new(opt);
-    int rc = tg_report_parser_feed(p, buf, n, err, errlen);
+    int rc = tg_report_parser_feed(p, doc->data, doc->len, err, errlen);
     if (rc == 0)
         rc = tg_report_parser_finish(p, out, err, errlen);
     else

@@ -113,9 +113,15 @@ int tg_report_parser_feed(struct tg_report_parser *p, const void *chunk, size_t 
 int tg_report_parser_finish(struct tg_report_parser *p, struct tg_report_summary *out, char *err,
                             size_t errlen);
 
+/* A whole report in memory. */
+struct tg_report_doc {
+    const void *data;
+    size_t len;
+};
+
 /* Whole-document conveniences over the parser. The fd is read to its end in 64 KiB chunks
  * and not closed; a read error is reported like a parse error. */
-int tg_report_parse_buf(const void *p, size_t n, const struct tg_report_options *opt,
+int tg_report_parse_buf(const struct tg_report_doc *doc, const struct tg_report_options *opt,
                         struct tg_report_summary *out, char *err, size_t errlen);
 int tg_report_parse_fd(int fd, const struct tg_report_options *opt, struct tg_report_summary *out,
                        char *err, size_t errlen);

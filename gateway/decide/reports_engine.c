@@ -271,7 +271,9 @@ static void raw_head(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
     struct rp_value v;
     if (kind == RK_NUM) {
         number(p, &v, s, n);
-        n = rp_number_text(s, n, v.isint, v.num, num, sizeof num) == 0 ? strlen(num) : 0;
+        n = rp_number_text(&(struct rp_number){s, n, v.isint, v.num}, num, sizeof num) == 0
+                ? strlen(num)
+                : 0;
         s = num;
     } else if (kind != RK_STR) {
         n = 0;
@@ -405,9 +407,19 @@ static int truthy_scalar(struct rp_parser *p, uint8_t kind, const char *s, size_
     return v.truthy;
 }
 
+/* A scalar as yajl hands it over: its kind (RK_*) and its text. */
+struct scalar {
+    uint8_t kind;
+    const char *s;
+    size_t n;
+};
+
 static void scalar_at_object(struct rp_parser *p, const struct rp_node *node, struct rp_sink *s,
-                             uint8_t kind, const char *str, size_t n)
+                             const struct scalar *v)
 {
+    uint8_t kind = v->kind;
+    const char *str = v->s;
+    size_t n = v->n;
     int truthy = truthy_scalar(p, kind, str, n);
     if (node->mode == RM_DICT && truthy)
         rp_sink_fail(p, s, "%s is %s, not an object", rp_path(p, node->key, 0), rp_kind_name(kind));
@@ -447,7 +459,7 @@ static int scalar(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
         raw_scalar(p, kind, s, n);
         break;
     case RN_OBJECT:
-        scalar_at_object(p, node, &p->sinks[sink], kind, s, n);
+        scalar_at_object(p, node, &p->sinks[sink], &(struct scalar){kind, s, n});
         break;
     case RN_LIST:
         not_an_array(p, node, &p->sinks[sink], kind);

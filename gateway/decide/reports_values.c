@@ -197,8 +197,12 @@ void rp_float_text(double v, char *out, size_t outlen)
     }
 }
 
-int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
+int rp_number_text(const struct rp_number *num, char *out, size_t outlen)
 {
+    const char *lit = num->lit;
+    size_t n = num->n;
+    int isint = num->isint;
+    double v = num->v;
     if (!isint) {
         rp_float_text(v, out, outlen);
         return 0;
@@ -223,7 +227,7 @@ int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
     if (v->len != v->tlen) /* longer than a capped copy */
         return -2;
     if (v->kind == RK_NUM) {
-        if (rp_number_text(v->text, v->tlen, v->isint, v->num, out, outlen))
+        if (rp_number_text(&(struct rp_number){v->text, v->tlen, v->isint, v->num}, out, outlen))
             return -2;
     } else if (v->kind == RK_STR) {
         if (v->len + 1 > outlen)

@@ -447,7 +447,7 @@ static void check_row(const struct row *r)
     struct tg_report_summary s, s1;
     char err[512] = "", err1[512] = "", got[64], got1[64];
     size_t n = strlen(r->doc);
-    int rc = tg_report_parse_buf(r->doc, n, &opt, &s, err, sizeof err);
+    int rc = tg_report_parse_buf(&(struct tg_report_doc){r->doc, n}, &opt, &s, err, sizeof err);
     int rc1 = parse_bytewise(r->doc, n, &opt, &s1, err1, sizeof err1);
     UNIT_CHECK(r->name, rc == (r->counts ? 0 : -1));
     UNIT_CHECK(r->name, rc1 == rc);
@@ -514,7 +514,8 @@ static void check_top(const struct top_row *r)
         .format = r->format, .top = r->top, .visit = on_visit, .visit_arg = &visits};
     struct tg_report_summary s;
     char err[256];
-    UNIT_CHECK(r->name, tg_report_parse_buf(FIVE, strlen(FIVE), &opt, &s, err, sizeof err) == 0);
+    UNIT_CHECK(r->name, tg_report_parse_buf(&(struct tg_report_doc){FIVE, strlen(FIVE)}, &opt, &s,
+                                            err, sizeof err) == 0);
     for (size_t i = 0; i < s.nfindings; i++)
         tg_buf_printf(&found, "%s%s/%s/%s", i ? " " : "", s.findings[i].id,
                       tg_severity_name(s.findings[i].severity), s.findings[i].file);
@@ -566,7 +567,7 @@ static void check_big(const struct big_row *r)
     struct tg_report_options opt = {.top = 10};
     struct tg_report_summary s;
     char err[512] = "";
-    int rc = tg_report_parse_buf(b.data, b.len, &opt, &s, err, sizeof err);
+    int rc = tg_report_parse_buf(&(struct tg_report_doc){b.data, b.len}, &opt, &s, err, sizeof err);
     UNIT_CHECK(r->name, rc == (r->err ? -1 : 0));
     if (r->err)
         UNIT_CHECK(r->name, strstr(err, r->err) != NULL);
