@@ -182,8 +182,7 @@ static struct report_file *report_for(struct eval_args *a, const char *job, cons
 /* A decision's plan and the counts of its reports, offline. */
 struct gathered {
     struct tg_policy_input in;
-    struct tg_policy_plan plan;
-    struct tg_report_count *counts; /* one per planned report */
+    struct tg_policy_plan plan; /* with the counts of its reports */
     char err[512];
 };
 
@@ -226,7 +225,7 @@ static int count_file(struct eval_args *a, struct gathered *g, size_t i)
         r->used_by = ref->job;
         res = stream_file(r->path, c, g->err, sizeof g->err);
     }
-    return tg_policy_counter_end(c, res, &g->counts[i], g->err, sizeof g->err);
+    return tg_policy_counter_end(c, res, g->err, sizeof g->err);
 }
 
 /* Plan, count the local files, judge: 0 with d filled, or -1 with g->err. */
@@ -234,15 +233,11 @@ static int decide_offline(struct eval_args *a, struct gathered *g, struct tg_dec
 {
     int rc = 0;
     tg_policy_plan(&g->in, &g->plan);
-    g->counts = tg_xcalloc(g->plan.nreports + 1, sizeof *g->counts);
     for (size_t i = 0; i < g->plan.nreports && rc == 0; i++)
         if (g->plan.reports[i].located)
             rc = count_file(a, g, i);
     if (rc == 0)
-        rc = tg_policy_judge(&g->in, &g->plan, g->counts, d, g->err, sizeof g->err);
-    for (size_t i = 0; i < g->plan.nreports; i++)
-        tg_report_count_dispose(&g->counts[i]);
-    free(g->counts);
+        rc = tg_policy_judge(&g->in, &g->plan, d, g->err, sizeof g->err);
     tg_policy_plan_dispose(&g->plan);
     return rc;
 }

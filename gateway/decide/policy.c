@@ -393,8 +393,7 @@ static int take_count(struct decide *d, struct report_run *run, const struct tg_
     return 0;
 }
 
-static int count_reports(struct decide *d, const struct tg_policy_plan *plan,
-                         const struct tg_report_count *counts)
+static int count_reports(struct decide *d, const struct tg_policy_plan *plan)
 {
     d->nruns = d->env->nreports;
     d->runs = tg_xcalloc(d->nruns + 1, sizeof *d->runs);
@@ -403,7 +402,7 @@ static int count_reports(struct decide *d, const struct tg_policy_plan *plan,
         return -1;
     for (size_t i = 0; i < d->nruns; i++) {
         d->runs[i].spec = &d->env->reports[i];
-        if (take_count(d, &d->runs[i], plan, &counts[i]))
+        if (take_count(d, &d->runs[i], plan, &plan->reports[i].count))
             return -1;
     }
     return 0;
@@ -829,14 +828,15 @@ void tg_policy_plan(const struct tg_policy_input *in, struct tg_policy_plan *out
 
 void tg_policy_plan_dispose(struct tg_policy_plan *p)
 {
+    for (size_t i = 0; i < p->nreports; i++)
+        tg_report_count_dispose(&p->reports[i].count);
     free(p->reports);
     free(p->ids);
     memset(p, 0, sizeof *p);
 }
 
 int tg_policy_judge(const struct tg_policy_input *in, const struct tg_policy_plan *plan,
-                    const struct tg_report_count *counts, struct tg_decision *out, char *err,
-                    size_t errlen)
+                    struct tg_decision *out, char *err, size_t errlen)
 {
     struct decide d;
     decide_init(&d, in);
@@ -844,7 +844,7 @@ int tg_policy_judge(const struct tg_policy_input *in, const struct tg_policy_pla
     enum walk w = walk(&d, in->children);
     int rc = w == WALK_WANTS_CHILDREN ? -1 : 0;
     if (w == WALK_REPORTS)
-        rc = count_reports(&d, plan, counts);
+        rc = count_reports(&d, plan);
     if (rc == 0 && w == WALK_REPORTS && !report_outcome(&d))
         apply_thresholds(&d);
     if (rc == 0 && d.counted)

@@ -115,29 +115,6 @@ struct tg_policy_input {
     uint64_t now_ms; /* decides which accepted risks expired (judge only) */
 };
 
-/* One report the decision needs. The strings are borrowed from the policy set. */
-struct tg_policy_report {
-    const char *job;              /* job name in builds[] (or in a child pipeline) */
-    const char *artifact;         /* path inside the job's artifacts */
-    enum tg_report_format format; /* TG_REPORT_AUTO when the policy names none */
-    int child;                    /* a job of a child pipeline */
-    int located;          /* 1: fetch it; 0: the job is missing (do not fetch; judge says why) */
-    long long project_id; /* the job's project: 0 for the event's own, a child pipeline's */
-    long long job_id;     /* the latest build of that name; 0 for a child report offline */
-};
-
-struct tg_policy_plan {
-    int want_children; /* list the event's child pipelines and plan again with them */
-    struct tg_policy_report *reports; /* in the environment's order; fetch the located ones */
-    size_t nreports;
-    const char **ids; /* distinct accepted-risk ids in scope: the counters tally them */
-    size_t nids;
-};
-
-/* Fills out (release with tg_policy_plan_dispose). Never fails. */
-void tg_policy_plan(const struct tg_policy_input *in, struct tg_policy_plan *out);
-void tg_policy_plan_dispose(struct tg_policy_plan *p);
-
 /* One planned report after fetching and counting. */
 enum tg_count_status {
     TG_COUNT_NOT_FETCHED, /* not located (the plan said so): missing */
@@ -154,11 +131,37 @@ struct tg_report_count {
 };
 void tg_report_count_dispose(struct tg_report_count *c);
 
-/* Counts one located planned report (plan->reports[i]) as its bytes arrive. format is what
- * the bytes are counted as: the planned one, or one the fetcher knows better (tollgate
- * eval's --report FORMAT:FILE). Never fails. */
+/* One report the decision needs. The strings are borrowed from the policy set. */
+struct tg_policy_report {
+    const char *job;              /* job name in builds[] (or in a child pipeline) */
+    const char *artifact;         /* path inside the job's artifacts */
+    enum tg_report_format format; /* TG_REPORT_AUTO when the policy names none */
+    int child;                    /* a job of a child pipeline */
+    int located;          /* 1: fetch it; 0: the job is missing (do not fetch; judge says why) */
+    long long project_id; /* the job's project: 0 for the event's own, a child pipeline's */
+    long long job_id;     /* the latest build of that name; 0 for a child report offline */
+    struct tg_report_count count; /* what fetching and counting found (tg_policy_counter_end);
+                                     TG_COUNT_NOT_FETCHED until then */
+};
+
+struct tg_policy_plan {
+    int want_children; /* list the event's child pipelines and plan again with them */
+    struct tg_policy_report *reports; /* in the environment's order; fetch the located ones */
+    size_t nreports;
+    const char **ids; /* distinct accepted-risk ids in scope: the counters tally them */
+    size_t nids;
+};
+
+/* Fills out (release with tg_policy_plan_dispose, which releases the counts too). Never
+ * fails. */
+void tg_policy_plan(const struct tg_policy_input *in, struct tg_policy_plan *out);
+void tg_policy_plan_dispose(struct tg_policy_plan *p);
+
+/* Counts one located planned report (plan->reports[i]) as its bytes arrive, into its count.
+ * format is what the bytes are counted as: the planned one, or one the fetcher knows better
+ * (tollgate eval's --report FORMAT:FILE). Never fails. */
 struct tg_policy_counter;
-struct tg_policy_counter *tg_policy_counter_new(const struct tg_policy_plan *plan, size_t i,
+struct tg_policy_counter *tg_policy_counter_new(struct tg_policy_plan *plan, size_t i,
                                                 enum tg_report_format format);
 /* A tg_report_sink_fn over a counter. After -1 the fetcher should stop; what it then returns
  * does not matter: the report is unreadable (a malformed artifact blocks, it is not retried
@@ -166,20 +169,19 @@ struct tg_policy_counter *tg_policy_counter_new(const struct tg_policy_plan *pla
 int tg_policy_counter_sink(void *counter, const void *chunk, size_t n);
 /* Ends counting with the fetcher's answer and frees c. TG_FETCH_NOT_FOUND means the artifact
  * does not exist (on_missing_report applies; the sink must not have been called: an error
- * page is not a report). Returns 0 with out filled, or -1 when the fetcher said
+ * page is not a report). Returns 0 with the report's count filled, or -1 when the fetcher said
  * TG_FETCH_ERROR before the sink stopped (it could not tell: network, 5xx): err becomes
  * "report JOB/ARTIFACT: " + err, the decision cannot be made and the caller retries later,
  * so a flaky GitLab never blocks a deploy. */
-int tg_policy_counter_end(struct tg_policy_counter *c, enum tg_fetch_result r,
-                          struct tg_report_count *out, char *err, size_t errlen);
+int tg_policy_counter_end(struct tg_policy_counter *c, enum tg_fetch_result r, char *err,
+                          size_t errlen);
 
-/* Decides: counts[i] belongs to plan->reports[i] (plan made from the same input, with the
- * children when it wanted them). Returns 0 with out filled (release with
- * tg_decision_dispose), or -1 when the plan and input do not fit (reason in err; out empty):
- * a decision never rests on reports it has not seen. */
+/* Decides from the plan's counts (plan made from the same input, with the children when it
+ * wanted them). Returns 0 with out filled (release with tg_decision_dispose), or -1 when the
+ * plan and input do not fit (reason in err; out empty): a decision never rests on reports
+ * it has not seen. */
 int tg_policy_judge(const struct tg_policy_input *in, const struct tg_policy_plan *plan,
-                    const struct tg_report_count *counts, struct tg_decision *out, char *err,
-                    size_t errlen);
+                    struct tg_decision *out, char *err, size_t errlen);
 
 /* 1 when the pipeline must never be decided, with the reason in why: it carries the
  * TOLLGATE_DEPLOYMENT variable (Tollgate triggered it), or its project matches an

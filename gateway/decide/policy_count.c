@@ -20,7 +20,7 @@
 
 struct tg_policy_counter {
     const struct tg_policy_plan *plan;
-    const struct tg_policy_report *report;
+    struct tg_policy_report *report;
     struct tg_report_parser *parser;
     uint64_t (*tally)[TG_SEV_COUNT]; /* per plan id */
     int failed;                      /* the parser refused the bytes */
@@ -37,7 +37,7 @@ static void on_finding(void *arg, const char *id, size_t len, enum tg_severity s
         }
 }
 
-struct tg_policy_counter *tg_policy_counter_new(const struct tg_policy_plan *plan, size_t i,
+struct tg_policy_counter *tg_policy_counter_new(struct tg_policy_plan *plan, size_t i,
                                                 enum tg_report_format format)
 {
     struct tg_policy_counter *c = tg_xcalloc(1, sizeof *c);
@@ -67,10 +67,11 @@ static void counter_free(struct tg_policy_counter *c)
     free(c);
 }
 
-int tg_policy_counter_end(struct tg_policy_counter *c, enum tg_fetch_result r,
-                          struct tg_report_count *out, char *err, size_t errlen)
+int tg_policy_counter_end(struct tg_policy_counter *c, enum tg_fetch_result r, char *err,
+                          size_t errlen)
 {
-    memset(out, 0, sizeof *out);
+    struct tg_report_count *out = &c->report->count;
+    tg_report_count_dispose(out);
     if (!c->failed && r == TG_FETCH_ERROR) {
         char *why = tg_xstrdup(err);
         snprintf(err, errlen, "report %s/%s: %s", c->report->job, c->report->artifact, why);

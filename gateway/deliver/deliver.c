@@ -84,10 +84,9 @@ struct gathered {
     struct tg_policy_input in;
     struct tg_policy_plan plan;
     struct tg_children kids;
-    struct tg_report_count *counts; /* one per planned report (empty when not located) */
 };
 
-/* Fetches one planned report from GitLab and counts it into g->counts[i]: 0, or -1 when
+/* Fetches one planned report from GitLab and counts it into the plan: 0, or -1 when
  * GitLab could not tell (the decision is retried later). */
 static int fetch_report(struct job *j, struct gathered *g, size_t i, char *why, size_t whylen)
 {
@@ -97,7 +96,7 @@ static int fetch_report(struct job *j, struct gathered *g, size_t i, char *why, 
     struct tg_policy_counter *c = tg_policy_counter_new(&g->plan, i, ref->format);
     enum tg_fetch_result r = tg_gitlab_fetch_artifact(
         j->w->api, project, ref->job_id, ref->artifact, tg_policy_counter_sink, c, why, whylen);
-    return tg_policy_counter_end(c, r, &g->counts[i], why, whylen);
+    return tg_policy_counter_end(c, r, why, whylen);
 }
 
 /* The plan (with the child pipelines when it wants them), then the planned reports. */
@@ -113,7 +112,6 @@ static int gather(struct job *j, struct gathered *g, char *why, size_t whylen)
         tg_policy_plan_dispose(&g->plan);
         tg_policy_plan(&g->in, &g->plan);
     }
-    g->counts = tg_xcalloc(g->plan.nreports + 1, sizeof *g->counts);
     for (size_t i = 0; i < g->plan.nreports; i++)
         if (g->plan.reports[i].located && fetch_report(j, g, i, why, whylen))
             return -1;
@@ -126,10 +124,7 @@ static int decide_pipeline(struct job *j, struct tg_decision *d, char *why, size
     struct gathered g = {.in = {.ps = j->w->cfg->policies, .ev = &j->ev, .now_ms = tg_now_ms()}};
     int rc = gather(j, &g, why, whylen);
     if (rc == 0)
-        rc = tg_policy_judge(&g.in, &g.plan, g.counts, d, why, whylen);
-    for (size_t i = 0; g.counts && i < g.plan.nreports; i++)
-        tg_report_count_dispose(&g.counts[i]);
-    free(g.counts);
+        rc = tg_policy_judge(&g.in, &g.plan, d, why, whylen);
     tg_policy_plan_dispose(&g.plan);
     tg_children_dispose(&g.kids);
     return rc;

@@ -177,9 +177,8 @@ struct world {
     void *kids_arg;
 };
 
-/* Counts the located planned reports into counts: 0, or -1 with err (a fetch failed). */
-static int count_all(const struct world *w, const struct tg_policy_plan *plan,
-                     struct tg_report_count *counts, char *err, size_t errlen)
+/* Counts the located planned reports into the plan: 0, or -1 with err (a fetch failed). */
+static int count_all(const struct world *w, struct tg_policy_plan *plan, char *err, size_t errlen)
 {
     for (size_t i = 0; i < plan->nreports; i++) {
         if (!plan->reports[i].located)
@@ -187,7 +186,7 @@ static int count_all(const struct world *w, const struct tg_policy_plan *plan,
         struct tg_policy_counter *c = tg_policy_counter_new(plan, i, plan->reports[i].format);
         enum tg_fetch_result r =
             w->fetch(w->fetch_arg, &plan->reports[i], tg_policy_counter_sink, c, err, errlen);
-        if (tg_policy_counter_end(c, r, &counts[i], err, errlen))
+        if (tg_policy_counter_end(c, r, err, errlen))
             return -1;
     }
     return 0;
@@ -208,14 +207,10 @@ static int decide(const struct world *w, struct tg_decision *out, char *err, siz
         tg_policy_plan_dispose(&plan);
         tg_policy_plan(&in, &plan);
     }
-    struct tg_report_count *counts = tg_xcalloc(plan.nreports + 1, sizeof *counts);
     if (rc == 0)
-        rc = count_all(w, &plan, counts, err, errlen);
+        rc = count_all(w, &plan, err, errlen);
     if (rc == 0)
-        rc = tg_policy_judge(&in, &plan, counts, out, err, errlen);
-    for (size_t i = 0; i < plan.nreports; i++)
-        tg_report_count_dispose(&counts[i]);
-    free(counts);
+        rc = tg_policy_judge(&in, &plan, out, err, errlen);
     tg_policy_plan_dispose(&plan);
     tg_children_dispose(&kids);
     return rc;
