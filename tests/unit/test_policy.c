@@ -1399,6 +1399,65 @@ static void check_children(void)
     tg_diag_dispose(&diag);
 }
 
+/* ---- the phases themselves ---- */
+
+/* The plan names what to fetch and nothing more; the judge refuses a plan it cannot trust. */
+static void check_phases(void)
+{
+    static const char text[] = POLICY EXC("CVE-1", "2030-01-01", "");
+    struct tg_diag diag;
+    struct tg_event ok, failed, nojob;
+    struct tg_policy_plan plan;
+    struct tg_decision d;
+    char err[256] = "";
+    tg_diag_init(&diag);
+    struct tg_policy_set *ps = tg_policy_load_mem("p.yaml", text, strlen(text), &diag);
+    struct tg_policy_set *cps =
+        tg_policy_load_mem("c.yaml", CHILD_POLICY, strlen(CHILD_POLICY), &diag);
+    UNIT_CHECK("phases: policies", ps != NULL && cps != NULL);
+    if (ps == NULL || cps == NULL || make_event(&(struct tweak){0}, &ok) ||
+        make_event(&(struct tweak){.status = "failed"}, &failed) ||
+        make_event(&(struct tweak){.drop = "trivy-scan"}, &nojob))
+        return;
+    struct tg_policy_input in = {ps, &ok, NULL, 0, 1780000000000ULL};
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: two reports, no children", plan.nreports == 2 && !plan.want_children);
+    UNIT_CHECK("plan: located at their jobs",
+               plan.nreports == 2 && plan.reports[0].located && plan.reports[0].job_id > 0 &&
+                   strcmp(plan.reports[1].artifact, "out/trivy-report.json") == 0);
+    UNIT_CHECK("plan: the accepted-risk ids", plan.nids == 1 && strcmp(plan.ids[0], "CVE-1") == 0);
+    UNIT_CHECK("judge: located reports never counted are refused",
+               tg_policy_judge(&in, &plan, &d, err, sizeof err) == -1 &&
+                   strstr(err, "do not fit") != NULL && d.json == NULL);
+    tg_policy_plan_dispose(&plan);
+    in.ev = &failed;
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: nothing to fetch for a failed pipeline", plan.nreports == 0);
+    UNIT_CHECK("judge: the failed pipeline is skipped",
+               tg_policy_judge(&in, &plan, &d, err, sizeof err) == 0 &&
+                   strcmp(d.rule, "pipeline_status") == 0);
+    tg_decision_dispose(&d);
+    tg_policy_plan_dispose(&plan);
+    in.ev = &nojob;
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: nothing to fetch when a required job is missing", plan.nreports == 0);
+    tg_policy_plan_dispose(&plan);
+    in = (struct tg_policy_input){cps, &nojob, NULL, 0, 1780000000000ULL};
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: child jobs named, the children first",
+               plan.want_children && plan.nreports == 0);
+    UNIT_CHECK("judge: refuses without the children it needs",
+               tg_policy_judge(&in, &plan, &d, err, sizeof err) == -1 &&
+                   strstr(err, "child pipelines") != NULL);
+    tg_policy_plan_dispose(&plan);
+    tg_event_dispose(&ok);
+    tg_event_dispose(&failed);
+    tg_event_dispose(&nojob);
+    tg_policy_set_free(ps);
+    tg_policy_set_free(cps);
+    tg_diag_dispose(&diag);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++)
@@ -1412,6 +1471,7 @@ int main(void)
     check_shipped();
     check_ignored();
     check_children();
+    check_phases();
     UNIT_STREQ("verdict names", tg_verdict_name(TG_VERDICT_NEEDS_APPROVAL), "needs_approval");
     return unit_summary("test_policy");
 }
