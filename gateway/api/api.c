@@ -106,9 +106,10 @@ static size_t url_decode(const char *s, size_t n, char *out, size_t outlen)
     for (size_t i = 0; i < n && o + 1 < outlen; i++) {
         if (s[i] == '+')
             out[o++] = ' ';
-        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0)
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])), i += 2;
-        else
+        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else
             out[o++] = s[i];
     }
     out[o] = '\0';
@@ -151,10 +152,18 @@ static void copy_request(struct tg_api_request *r, h2o_req_t *req)
 static void free_job(struct api_job *j)
 {
     struct tg_api_request *r = &j->req;
-    for (size_t i = 0; i < r->nheaders; i++)
-        free(r->headers[i].name), free(r->headers[i].value);
-    free(r->headers), free(r->method), free(r->path), free(r->query), free(r->body);
-    free(j->content_type), free(j->body), free(j);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    free(r->method);
+    free(r->path);
+    free(r->query);
+    free(r->body);
+    free(j->content_type);
+    free(j->body);
+    free(j);
 }
 
 /* ---- answers ---- */

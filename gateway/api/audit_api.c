@@ -48,7 +48,8 @@ static void on_list(void *data, struct tg_api_ctx *ctx, const struct tg_api_requ
     if (tg_audit_query_parse(req->query, &q, err, sizeof err)) {
         tg_api_error(ctx, 400, "bad_query", err);
     } else if (tg_audit_start_get(ctx->rc, ctx->cfg->redis.prefix, &from_seq, prev) ||
-               tg_audit_query_run(ctx->rc, ctx->cfg->redis.prefix, &q, &page, err, sizeof err)) {
+               tg_audit_query_run(&(struct tg_audit_db){ctx->rc, ctx->cfg->redis.prefix}, &q, &page,
+                                  err, sizeof err)) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "query_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
     } else {
@@ -70,8 +71,8 @@ static int verify_start(struct tg_api_ctx *ctx, const struct tg_api_request *req
 {
     static const char *const names[] = {"from", "head"};
     char from[32], head[128], err[128];
-    unsigned present = 0;
-    if (tg_query_check_names(req->query, names, TG_ARRAY_SIZE(names), &present, err, sizeof err)) {
+    struct tg_query_names qn = {names, TG_ARRAY_SIZE(names), 0};
+    if (tg_query_check_names(req->query, &qn, err, sizeof err)) {
         tg_api_error(ctx, 400, "bad_query", err);
         return -1;
     }
@@ -113,7 +114,8 @@ static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
     char head[8];
     if (verify_start(ctx, req, &o))
         return;
-    if (tg_audit_verify(ctx->rc, ctx->cfg->redis.prefix, &o, &res, err, sizeof err)) {
+    if (tg_audit_verify(&(struct tg_audit_db){ctx->rc, ctx->cfg->redis.prefix}, &o, &res, err,
+                        sizeof err)) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "verify_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
         return;

@@ -76,7 +76,8 @@ static json_t *button_answer(struct tg_work *w, const struct tg_vote *v,
                                       "props", "attachments", atts ? atts : json_array()));
         json_decref(m);
     }
-    free(text), free(url);
+    free(text);
+    free(url);
     tg_chat_texts_free(t);
     return answer;
 }

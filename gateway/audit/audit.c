@@ -111,8 +111,10 @@ static void add_template_token(void *arg, const struct tg_secret *s)
 static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
 {
     const struct tg_chat *chats[] = {&cfg->slack, &cfg->mattermost};
-    for (size_t i = 0; i < cfg->nwebhooks; i++)
-        add_secret(a, &cfg->webhooks[i].token), add_secret(a, &cfg->webhooks[i].signing_token);
+    for (size_t i = 0; i < cfg->nwebhooks; i++) {
+        add_secret(a, &cfg->webhooks[i].token);
+        add_secret(a, &cfg->webhooks[i].signing_token);
+    }
     for (size_t i = 0; i < cfg->napi_tokens; i++)
         add_secret(a, &cfg->api_tokens[i].token);
     add_secret(a, &cfg->gitlab.api_token);
@@ -155,7 +157,10 @@ void tg_audit_free(struct tg_audit *a)
         explicit_bzero(a->secrets[i], strlen(a->secrets[i]));
         free(a->secrets[i]);
     }
-    free(a->secrets), free(a->prefix), free(a->file), free(a);
+    free(a->secrets);
+    free(a->prefix);
+    free(a->file);
+    free(a);
 }
 
 int tg_audit_fail_closed(const struct tg_audit *a)
@@ -213,9 +218,11 @@ static int plain_value(enum tg_audit_index kind, const char *v)
     }
 }
 
-void tg_audit_index_key(char *out, size_t outlen, const char *prefix, enum tg_audit_index kind,
-                        const char *value, const char *project)
+void tg_audit_index_key(char *out, size_t outlen, const char *prefix,
+                        const struct tg_audit_index_ref *ref)
 {
+    enum tg_audit_index kind = ref->kind;
+    const char *value = ref->value, *project = ref->project;
     static const char *const kinds[] = {[TG_AUDIT_IDX_ACTION] = "action",
                                         [TG_AUDIT_IDX_ACTOR] = "actor",
                                         [TG_AUDIT_IDX_PROJECT] = "project",
@@ -401,23 +408,33 @@ static int record_indexes(const char *prefix, const struct tg_audit_record *r, c
 {
     char pipeline[24];
     int n = 0;
-    tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ACTION, r->action, NULL);
-    tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ACTOR,
-                       given(r->actor) ? r->actor : "system", NULL);
+    tg_audit_index_key(keys[n++], 512, prefix,
+                       &(struct tg_audit_index_ref){TG_AUDIT_IDX_ACTION, r->action, NULL});
+    tg_audit_index_key(keys[n++], 512, prefix,
+                       &(struct tg_audit_index_ref){TG_AUDIT_IDX_ACTOR,
+                                                    given(r->actor) ? r->actor : "system", NULL});
     if (given(r->project))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PROJECT, r->project, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_PROJECT, r->project, NULL});
     if (r->pipeline) {
         snprintf(pipeline, sizeof pipeline, "%lld", r->pipeline);
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PIPELINE, pipeline, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_PIPELINE, pipeline, NULL});
     }
     if (given(r->environment))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_ENVIRONMENT, r->environment, NULL);
+        tg_audit_index_key(
+            keys[n++], 512, prefix,
+            &(struct tg_audit_index_ref){TG_AUDIT_IDX_ENVIRONMENT, r->environment, NULL});
     if (given(r->sha))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_SHA, r->sha, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_SHA, r->sha, NULL});
     if (given(r->ref))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_REF, r->ref, NULL);
+        tg_audit_index_key(keys[n++], 512, prefix,
+                           &(struct tg_audit_index_ref){TG_AUDIT_IDX_REF, r->ref, NULL});
     if (given(r->ref) && given(r->project))
-        tg_audit_index_key(keys[n++], 512, prefix, TG_AUDIT_IDX_PROJECT_REF, r->ref, r->project);
+        tg_audit_index_key(
+            keys[n++], 512, prefix,
+            &(struct tg_audit_index_ref){TG_AUDIT_IDX_PROJECT_REF, r->ref, r->project});
     return n;
 }
 
@@ -505,11 +522,13 @@ static enum attempt read_outcome(struct tg_audit *a, const redisReply *rep, cons
 {
     const char *what = rep ? str_at(rep, 0) : NULL;
     if (what && strcmp(what, "ok") == 0) {
-        a->head_seq++, a->head_ms = ms;
+        a->head_seq++;
+        a->head_ms = ms;
         memcpy(a->head_hash, hash, TG_SHA256_HEX_LEN + 1);
         return ATTEMPT_APPENDED;
     }
-    free(*line), *line = NULL;
+    free(*line);
+    *line = NULL;
     if (what && strcmp(what, "dup") == 0 && rep->elements == 3) {
         *line = tg_xstrdup(str_at(rep, 2) ? str_at(rep, 2) : "");
         return ATTEMPT_DUPLICATE;
@@ -537,10 +556,14 @@ static enum attempt try_append(struct tg_audit *a, redisContext *c, const struct
     snprintf(now, sizeof now, "%llu", (unsigned long long)ms);
     const char *args[] = {seq, a->head_hash,       *line, hash, r->once ? ONCE_TTL : "0",
                           now, a->file ? "1" : "0"};
-    for (int i = 0; i < nkeys; i++)
-        argv[i] = keys[i], argvlen[i] = strlen(keys[i]);
-    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++)
-        argv[nkeys + i] = args[i], argvlen[nkeys + i] = strlen(args[i]);
+    for (int i = 0; i < nkeys; i++) {
+        argv[i] = keys[i];
+        argvlen[i] = strlen(keys[i]);
+    }
+    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++) {
+        argv[nkeys + i] = args[i];
+        argvlen[nkeys + i] = strlen(args[i]);
+    }
     redisReply *rep =
         tg_redis_eval(c, append_lua, nkeys, nkeys + (int)TG_ARRAY_SIZE(args), argv, argvlen);
     enum attempt res = read_outcome(a, rep, hash, ms, line);
@@ -554,7 +577,8 @@ static enum attempt append_redis(struct tg_audit *a, redisContext *c,
 {
     enum attempt res = ATTEMPT_CONFLICT;
     for (int i = 0; i < MAX_CONFLICTS && res == ATTEMPT_CONFLICT; i++) {
-        free(*line), *line = NULL;
+        free(*line);
+        *line = NULL;
         if (!a->head_known && load_head(a, c))
             return ATTEMPT_FAILED;
         if ((res = try_append(a, c, r, line)) == ATTEMPT_FAILED)

@@ -97,10 +97,17 @@ enum tg_audit_index {
     TG_AUDIT_IDX_REF,
     TG_AUDIT_IDX_PROJECT_REF, /* value is the ref, project must be given */
 };
-/* The index key of value into out (a value too long for a key is named by its SHA-256).
+/* What an index key files: the field, its value, and for TG_AUDIT_IDX_PROJECT_REF the
+ * project (NULL otherwise). */
+struct tg_audit_index_ref {
+    enum tg_audit_index kind;
+    const char *value;
+    const char *project;
+};
+/* The index key of ref into out (a value too long for a key is named by its SHA-256).
  * Writers and readers both name keys here, so they always agree. */
-void tg_audit_index_key(char *out, size_t outlen, const char *prefix, enum tg_audit_index kind,
-                        const char *value, const char *project);
+void tg_audit_index_key(char *out, size_t outlen, const char *prefix,
+                        const struct tg_audit_index_ref *ref);
 #define TG_AUDIT_MAX_INDEXES 8
 /* The index keys (at most TG_AUDIT_MAX_INDEXES, 512 bytes each) a stored record was filed
  * under, named from its fields as the writer named them; returns how many (0: not a record).

@@ -72,13 +72,17 @@ static int parse_name(const char *name, struct tg_audit_segment *s)
     if (strlen(name) != NAME_LEN || strncmp(name, "audit-", 6) != 0 || name[26] != '-' ||
         name[47] != '-' || strcmp(name + NAME_LEN - 10, ".jsonl.zst") != 0)
         return -1;
-    memcpy(a, name + 6, 20), a[20] = '\0';
-    memcpy(b, name + 27, 20), b[20] = '\0';
-    memcpy(s->hash, name + 48, TG_SHA256_HEX_LEN), s->hash[TG_SHA256_HEX_LEN] = '\0';
+    memcpy(a, name + 6, 20);
+    a[20] = '\0';
+    memcpy(b, name + 27, 20);
+    b[20] = '\0';
+    memcpy(s->hash, name + 48, TG_SHA256_HEX_LEN);
+    s->hash[TG_SHA256_HEX_LEN] = '\0';
     if (strspn(a, "0123456789") != 20 || strspn(b, "0123456789") != 20 ||
         strspn(s->hash, "0123456789abcdef") != TG_SHA256_HEX_LEN)
         return -1;
-    s->first = atoll(a), s->last = atoll(b);
+    s->first = atoll(a);
+    s->last = atoll(b);
     return s->first >= 1 && s->last >= s->first ? 0 : -1;
 }
 
@@ -96,7 +100,8 @@ int tg_audit_segments_list(const char *dir, struct tg_audit_segment **out, size_
     DIR *d = opendir(dir);
     struct dirent *e;
     size_t cap = 0;
-    *out = NULL, *n = 0;
+    *out = NULL;
+    *n = 0;
     if (d == NULL) {
         snprintf(err, errlen, "audit archive %s: %s", dir, strerror(errno));
         return -1;
@@ -141,7 +146,8 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
     fclose(f);
     if (!ok) {
         snprintf(err, errlen, "%s: short read", path);
-        free(*buf), *buf = NULL;
+        free(*buf);
+        *buf = NULL;
     }
     return ok ? 0 : -1;
 }
@@ -233,13 +239,11 @@ static int write_tmp(const char *tmp, const struct tg_buf *lines, char *err, siz
 
 /* Gives tmp its segment name without replacing a file of that name (link, not rename: a
  * stale pass must never overwrite, and later unlink, a segment another pass sealed), then
- * fsyncs the directory. *made: 1 when this call created the name. 0 or -1 with err. */
-static int seal(const char *dir, const char *tmp, const char *name, int *made, char *err,
-                size_t errlen)
+ * fsyncs the directory. 1 when this call created the name, 0 when it existed, -1 with err. */
+static int seal(const char *dir, const char *tmp, const char *name, char *err, size_t errlen)
 {
     char *path = tg_xasprintf("%s/%s", dir, name);
     int linked = link(tmp, path) == 0, e = linked ? 0 : errno, rc = linked || e == EEXIST ? 0 : -1;
-    *made = linked;
     if (rc)
         snprintf(err, errlen, "%s: %s", path, strerror(e));
     unlink(tmp);
@@ -251,7 +255,7 @@ static int seal(const char *dir, const char *tmp, const char *name, int *made, c
     if (dfd >= 0)
         close(dfd);
     free(path);
-    return rc;
+    return rc < 0 ? -1 : linked;
 }
 
 /* Test hooks (README "Fault injection"): with TOLLGATE_ARCHIVE_HOLD=PATH a pass waits, its
@@ -294,7 +298,8 @@ static void batch_dispose(struct batch *b)
         free(b->keys[i]);
     for (size_t i = 0; i < b->nseqs; i++)
         free(b->seqs[i]);
-    free(b->keys), free(b->seqs);
+    free(b->keys);
+    free(b->seqs);
     tg_buf_dispose(&b->lines);
 }
 
@@ -312,7 +317,8 @@ static int take_due(struct batch *b, const redisReply *e, long long head, uint64
     if (due) {
         tg_buf_puts(&b->lines, record);
         tg_buf_putc(&b->lines, '\n');
-        b->last = seq, b->count++;
+        b->last = seq;
+        b->count++;
         snprintf(b->last_hash, sizeof b->last_hash, "%s", hash);
     }
     json_decref(rec);
@@ -465,29 +471,46 @@ static int reread(redisContext *c, const struct tg_audit_archive_args *a,
     return rc;
 }
 
-/* tg_redis_eval for a script with many keys and arguments (a batch's): EVALSHA, then EVAL
- * when the server has not seen it. argv/lens: keys then arguments, argc in all. */
-static redisReply *eval_batch(redisContext *c, const char *source, size_t nkeys, size_t argc,
-                              const char **argv, const size_t *lens)
+/* A script's keys and arguments: argv/lens hold the nkeys keys then the arguments, argc in
+ * all. */
+struct script_args {
+    const char **argv;
+    const size_t *lens;
+    size_t nkeys, argc;
+};
+
+/* tg_redis_eval for a script with many keys and arguments (a batch's, beyond its 64):
+ * EVALSHA, then EVAL when the server has not seen it. */
+static redisReply *eval_batch(redisContext *c, const char *source, const struct script_args *sa)
 {
+    const char **argv = sa->argv;
+    const size_t *lens = sa->lens;
+    size_t nkeys = sa->nkeys, argc = sa->argc;
     char sha[41], nk[24];
     const char **av = tg_xcalloc(argc + 3, sizeof *av);
     size_t *al = tg_xcalloc(argc + 3, sizeof *al);
     tg_redis_script_sha(source, sha);
     snprintf(nk, sizeof nk, "%zu", nkeys);
-    av[0] = "EVALSHA", av[1] = sha, av[2] = nk;
-    for (size_t i = 0; i < argc; i++)
-        av[3 + i] = argv[i], al[3 + i] = lens[i];
+    av[0] = "EVALSHA";
+    av[1] = sha;
+    av[2] = nk;
+    for (size_t i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = lens[i];
+    }
     for (int i = 0; i < 3; i++)
         al[i] = strlen(av[i]);
     redisReply *r = redisCommandArgv(c, (int)argc + 3, av, al);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
-        av[0] = "EVAL", av[1] = source;
-        al[0] = 4, al[1] = strlen(source);
+        av[0] = "EVAL";
+        av[1] = source;
+        al[0] = 4;
+        al[1] = strlen(source);
         r = redisCommandArgv(c, (int)argc + 3, av, al);
     }
-    free(av), free(al);
+    free(av);
+    free(al);
     return r;
 }
 
@@ -509,12 +532,15 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
         argv[k++] = keys[i];
     for (size_t i = 0; i < b->nkeys; i++)
         argv[k++] = b->keys[i];
-    argv[k++] = token, argv[k++] = first, argv[k++] = last, argv[k++] = s->hash;
+    argv[k++] = token;
+    argv[k++] = first;
+    argv[k++] = last;
+    argv[k++] = s->hash;
     for (size_t i = 0; i < b->nseqs; i++)
         argv[k++] = b->seqs[i];
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = eval_batch(c, trim_lua, n, argc, argv, lens);
+    redisReply *r = eval_batch(c, trim_lua, &(struct script_args){argv, lens, n, argc});
     int rc = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
                      r->element[0]->type == REDIS_REPLY_STRING
                  ? strcmp(r->element[0]->str, "ok") == 0
@@ -525,7 +551,8 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
              : r->type == REDIS_REPLY_ERROR ? r->str
                                             : "unexpected reply");
     freeReplyObject(r);
-    free(argv), free(lens);
+    free(argv);
+    free(lens);
     return rc;
 }
 
@@ -578,10 +605,19 @@ static int still_ours(redisContext *c, const char *prefix, const char *token, lo
 /* Writes the batch as segment fresh: tmp file, then (the lease and the start checked again
  * right before, since a hung write can outlive the lease) its name. A pass that lost them
  * removes its tmp file and moves nothing (*out NULL). 0 or -1 with err. */
-static int write_new(redisContext *c, const struct tg_audit_archive_args *a, const char *token,
-                     struct batch *b, struct tg_audit_segment *fresh,
+/* One archive pass: its connection, its arguments and the token of the lease it holds. */
+struct pass {
+    redisContext *c;
+    const struct tg_audit_archive_args *a;
+    const char *token;
+};
+
+static int write_new(const struct pass *ps, struct batch *b, struct tg_audit_segment *fresh,
                      const struct tg_audit_segment **out)
 {
+    redisContext *c = ps->c;
+    const struct tg_audit_archive_args *a = ps->a;
+    const char *token = ps->token;
     char *tmp = tg_xasprintf("%s/.tmp-%s", a->dir, token);
     int rc = write_tmp(tmp, &b->lines, b->err, b->errlen), ours = 0;
     if (rc == 0) {
@@ -589,8 +625,10 @@ static int write_new(redisContext *c, const struct tg_audit_archive_args *a, con
         if ((ours = still_ours(c, a->prefix, token, b->first)) < 0)
             rc =
                 fail(b, "cannot check the archive lease: %s", c->err ? c->errstr : "Redis refused");
-        if (ours == 1)
-            rc = seal(a->dir, tmp, fresh->name, &b->made, b->err, b->errlen);
+        if (ours == 1 && (rc = seal(a->dir, tmp, fresh->name, b->err, b->errlen)) >= 0) {
+            b->made = rc;
+            rc = 0;
+        }
         if (rc == 0 && ours == 1)
             hold_point("TOLLGATE_ARCHIVE_HOLD_SEALED");
         else
@@ -604,10 +642,11 @@ static int write_new(redisContext *c, const struct tg_audit_archive_args *a, con
 
 /* The segment this pass finishes: one a crashed pass left at the start, else a new one of the
  * due records (fresh->name set), else none (*out NULL). 0 or -1 with err. */
-static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, const char *token,
-                        struct batch *b, struct tg_audit_segment *fresh,
+static int pick_segment(const struct pass *ps, struct batch *b, struct tg_audit_segment *fresh,
                         const struct tg_audit_segment **out)
 {
+    redisContext *c = ps->c;
+    const struct tg_audit_archive_args *a = ps->a;
     struct tg_audit_segment *segs;
     size_t nsegs;
     *out = NULL;
@@ -636,11 +675,12 @@ static int pick_segment(redisContext *c, const struct tg_audit_archive_args *a, 
         return -1;
     if (b->count == 0)
         return 0;
-    fresh->first = b->first, fresh->last = b->last;
+    fresh->first = b->first;
+    fresh->last = b->last;
     memcpy(fresh->hash, b->last_hash, sizeof fresh->hash);
     fresh->name =
         tg_xasprintf("audit-%020lld-%020lld-%s.jsonl.zst", b->first, b->last, b->last_hash);
-    return write_new(c, a, token, b, fresh, out);
+    return write_new(ps, b, fresh, out);
 }
 
 /* Removes the .tmp-* files of crashed passes: older than the lease, so no live pass (which
@@ -674,7 +714,7 @@ static int pass_locked(redisContext *c, const struct tg_audit_archive_args *a, c
         snprintf(err, errlen, "cannot read %saudit:start: %s", a->prefix,
                  c->err ? c->errstr : "unexpected reply");
     else
-        rc = pick_segment(c, a, token, &b, &fresh, &s);
+        rc = pick_segment(&(struct pass){c, a, token}, &b, &fresh, &s);
     if (rc == 0 && s)
         rc = reread(c, a, s, &b);
     if (rc == 0 && s) {

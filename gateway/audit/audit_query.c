@@ -142,14 +142,20 @@ void tg_audit_query_init(struct tg_audit_query *q)
 
 void tg_audit_query_dispose(struct tg_audit_query *q)
 {
-    free(q->project), free(q->ref), free(q->sha), free(q->environment), free(q->action),
-        free(q->actor);
+    free(q->project);
+    free(q->ref);
+    free(q->sha);
+    free(q->environment);
+    free(q->action);
+    free(q->actor);
     tg_audit_query_init(q);
 }
 
-int tg_query_check_names(const char *qs, const char *const *names, size_t nnames, unsigned *present,
-                         char *err, size_t errlen)
+int tg_query_check_names(const char *qs, struct tg_query_names *qn, char *err, size_t errlen)
 {
+    const char *const *names = qn->names;
+    size_t nnames = qn->nnames;
+    unsigned *present = &qn->present;
     for (const char *p = qs; *p;) {
         size_t n = strcspn(p, "&"), nl = strcspn(p, "=&");
         size_t i = 0;
@@ -189,8 +195,10 @@ static int apply(struct tg_audit_query *q, const struct param *p, char *v, char 
         *(char **)((char *)q + p->offset) = tg_xstrdup(v);
         return 0;
     case P_PIPELINE:
-        if (tg_parse_int(v, 1, INT64_MAX, &n) == 0)
-            return q->pipeline = n, 0;
+        if (tg_parse_int(v, 1, INT64_MAX, &n) == 0) {
+            q->pipeline = n;
+            return 0;
+        }
         snprintf(err, errlen, "pipeline must be a positive integer");
         return -1;
     case P_SINCE:
@@ -198,13 +206,17 @@ static int apply(struct tg_audit_query *q, const struct param *p, char *v, char 
     case P_UNTIL:
         return parse_time("until", v, &q->until_ms, err, errlen);
     case P_LIMIT:
-        if (tg_parse_int(v, 1, TG_AUDIT_LIMIT_MAX, &n) == 0)
-            return q->limit = (int)n, 0;
+        if (tg_parse_int(v, 1, TG_AUDIT_LIMIT_MAX, &n) == 0) {
+            q->limit = (int)n;
+            return 0;
+        }
         snprintf(err, errlen, "limit must be 1 to %d", TG_AUDIT_LIMIT_MAX);
         return -1;
     case P_ORDER:
-        if (strcmp(v, "asc") == 0 || strcmp(v, "desc") == 0)
-            return q->desc = v[0] == 'd', 0;
+        if (strcmp(v, "asc") == 0 || strcmp(v, "desc") == 0) {
+            q->desc = v[0] == 'd';
+            return 0;
+        }
         snprintf(err, errlen, "order must be asc or desc");
         return -1;
     case P_CURSOR:
@@ -225,8 +237,10 @@ int tg_audit_query_parse(const char *qs, struct tg_audit_query *q, char *err, si
     const char *names[TG_ARRAY_SIZE(params)];
     for (size_t i = 0; i < TG_ARRAY_SIZE(params); i++)
         names[i] = params[i].name;
-    if (tg_query_check_names(qs, names, TG_ARRAY_SIZE(params), &present, err, errlen))
+    struct tg_query_names qn = {names, TG_ARRAY_SIZE(params), 0};
+    if (tg_query_check_names(qs, &qn, err, errlen))
         return -1;
+    present = qn.present;
     for (size_t i = 0; i < TG_ARRAY_SIZE(params); i++) {
         if (!(present & (1u << i)))
             continue;
@@ -342,7 +356,8 @@ static void add_index(struct plan *p, const char *prefix, enum tg_audit_index ki
                       const char *value, const char *project)
 {
     if (value)
-        tg_audit_index_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix, kind, value, project);
+        tg_audit_index_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix,
+                           &(struct tg_audit_index_ref){kind, value, project});
 }
 
 static void make_plan(struct plan *p, const char *prefix, const struct tg_audit_query *q)
@@ -367,11 +382,12 @@ static void make_plan(struct plan *p, const char *prefix, const struct tg_audit_
 struct call {
     long long lo, hi, examined;
     int done;
+    int want;         /* records this call may return */
+    long long budget; /* entries this call may examine */
 };
 
 static redisReply *call_script(redisContext *c, const struct plan *p,
-                               const struct tg_audit_query *q, const struct call *st, int want,
-                               long long budget)
+                               const struct tg_audit_query *q, const struct call *st)
 {
     char lo[24], hi[24], since[24] = "", until[24] = "", swant[24], sbudget[24];
     const char *argv[TG_ARRAY_SIZE(p->keys) + 7];
@@ -382,13 +398,17 @@ static redisReply *call_script(redisContext *c, const struct plan *p,
         snprintf(since, sizeof since, "%llu", (unsigned long long)q->since_ms);
     if (q->until_ms != UINT64_MAX)
         snprintf(until, sizeof until, "%llu", (unsigned long long)q->until_ms);
-    snprintf(swant, sizeof swant, "%d", want);
-    snprintf(sbudget, sizeof sbudget, "%lld", budget);
+    snprintf(swant, sizeof swant, "%d", st->want);
+    snprintf(sbudget, sizeof sbudget, "%lld", st->budget);
     const char *args[] = {lo, hi, since, until, q->desc ? "desc" : "asc", swant, sbudget};
-    for (int i = 0; i < p->nkeys; i++)
-        argv[i] = p->keys[i], lens[i] = strlen(p->keys[i]);
-    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++)
-        argv[p->nkeys + i] = args[i], lens[p->nkeys + i] = strlen(args[i]);
+    for (int i = 0; i < p->nkeys; i++) {
+        argv[i] = p->keys[i];
+        lens[i] = strlen(p->keys[i]);
+    }
+    for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++) {
+        argv[p->nkeys + i] = args[i];
+        lens[p->nkeys + i] = strlen(args[i]);
+    }
     return tg_redis_eval(c, query_lua, p->nkeys, p->nkeys + (int)TG_ARRAY_SIZE(args), argv, lens);
 }
 
@@ -402,7 +422,8 @@ static int take(const redisReply *r, struct call *st, const struct tg_audit_quer
         if (r->element[i]->type != REDIS_REPLY_STRING)
             return -1;
     st->done = strcmp(r->element[0]->str, "done") == 0;
-    st->lo = atoll(r->element[1]->str), st->hi = atoll(r->element[2]->str);
+    st->lo = atoll(r->element[1]->str);
+    st->hi = atoll(r->element[2]->str);
     st->examined += atoll(r->element[3]->str);
     for (size_t i = 4; i < r->elements; i++) {
         json_t *rec = json_loadb(r->element[i]->str, r->element[i]->len, 0, NULL);
@@ -413,21 +434,25 @@ static int take(const redisReply *r, struct call *st, const struct tg_audit_quer
     return 0;
 }
 
-int tg_audit_query_run(redisContext *c, const char *prefix, const struct tg_audit_query *q,
+int tg_audit_query_run(const struct tg_audit_db *db, const struct tg_audit_query *q,
                        struct tg_audit_page *out, char *err, size_t errlen)
 {
+    redisContext *c = db->c;
+    const char *prefix = db->prefix;
     struct plan p;
     struct call st = {.lo = q->after && !q->desc ? q->after + 1 : 1,
                       .hi = q->after && q->desc ? q->after - 1 : atoll(OPEN_HI)};
     size_t limit = (size_t)q->limit;
     int rc = 0;
-    out->records = json_array(), out->next = 0;
+    out->records = json_array();
+    out->next = 0;
     make_plan(&p, prefix, q);
     while (rc == 0 && !st.done && json_array_size(out->records) <= limit &&
            st.examined < REQUEST_BUDGET) {
         long long left = REQUEST_BUDGET - st.examined;
-        redisReply *r = call_script(c, &p, q, &st, (int)(limit + 1 - json_array_size(out->records)),
-                                    left < CALL_BUDGET ? left : CALL_BUDGET);
+        st.want = (int)(limit + 1 - json_array_size(out->records));
+        st.budget = left < CALL_BUDGET ? left : CALL_BUDGET;
+        redisReply *r = call_script(c, &p, q, &st);
         if ((rc = take(r, &st, q, out->records)) != 0)
             snprintf(err, errlen, "audit query failed: %s",
                      r && r->type == REDIS_REPLY_ERROR ? r->str

@@ -16,6 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Where the audit trail lives: a blocking connection of the calling thread and the key
+ * prefix (redis.prefix) its keys start with. */
+struct tg_audit_db {
+    redisContext *c;
+    const char *prefix;
+};
+
 #define TG_AUDIT_LIMIT_DEFAULT 100
 #define TG_AUDIT_LIMIT_MAX     1000
 #define TG_AUDIT_CURSOR_MAX    64
@@ -39,10 +46,15 @@ void tg_audit_query_dispose(struct tg_audit_query *q);
  * Unknown or repeated parameters are errors. Returns 0, or -1 with a message for the caller
  * (a 400) in err; q is valid (and must be disposed) either way. */
 int tg_audit_query_parse(const char *qs, struct tg_audit_query *q, char *err, size_t errlen);
-/* Every parameter name in the query string qs is one of names[0..nnames) (at most 32) and
- * appears once; sets bit i of *present for names[i]. 0, or -1 with the reason in err. */
-int tg_query_check_names(const char *qs, const char *const *names, size_t nnames, unsigned *present,
-                         char *err, size_t errlen);
+/* The parameter names a query string may hold, and which it held. */
+struct tg_query_names {
+    const char *const *names; /* at most 32 */
+    size_t nnames;
+    unsigned present; /* out: bit i set when names[i] was given */
+};
+/* Every parameter name in the query string qs is one of qn->names and appears once; sets
+ * qn->present. 0, or -1 with the reason in err. */
+int tg_query_check_names(const char *qs, struct tg_query_names *qn, char *err, size_t errlen);
 
 /* The opaque cursor that continues q after seq: base64url of the version, the order, seq
  * and a fingerprint of the filters, so a cursor replayed with other filters is refused. */
@@ -60,7 +72,7 @@ struct tg_audit_page {
 };
 
 /* Runs one page of q. Returns 0, or -1 with err when Redis failed. Dispose out either way. */
-int tg_audit_query_run(redisContext *c, const char *prefix, const struct tg_audit_query *q,
+int tg_audit_query_run(const struct tg_audit_db *db, const struct tg_audit_query *q,
                        struct tg_audit_page *out, char *err, size_t errlen);
 void tg_audit_page_dispose(struct tg_audit_page *p);
 

@@ -73,7 +73,8 @@ static void vbroke(struct tg_audit_verify_result *r, enum tg_audit_break b, long
 static void vbroke(struct tg_audit_verify_result *r, enum tg_audit_break b, long long seq,
                    const char *fmt, va_list ap)
 {
-    r->broken = b, r->seq = seq;
+    r->broken = b;
+    r->seq = seq;
     vsnprintf(r->detail, sizeof r->detail, fmt, ap);
 }
 
@@ -278,9 +279,11 @@ static int check_record(struct walk *w, const char *id, const char *record, cons
                    "the anchored hash %.16s... differs from the record's %.16s...",
                    w->o->anchor_hash, stored);
     if (rc == 0) {
-        w->expect = seq + 1, w->started = 1;
+        w->expect = seq + 1;
+        w->started = 1;
         snprintf(w->prev, sizeof w->prev, "%s", stored);
-        w->res->records++, w->res->head_seq = seq;
+        w->res->records++;
+        w->res->head_seq = seq;
         snprintf(w->res->head_hash, sizeof w->res->head_hash, "%s", stored);
     }
     json_decref(rec);
@@ -476,9 +479,11 @@ static int redis_start(struct walk *w, redisContext *c, const char *prefix, char
     return anchor_at_start(w, start, prev);
 }
 
-int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_verify_opts *o,
+int tg_audit_verify(const struct tg_audit_db *db, const struct tg_audit_verify_opts *o,
                     struct tg_audit_verify_result *res, char *err, size_t errlen)
 {
+    redisContext *c = db->c;
+    const char *prefix = db->prefix;
     struct walk w = {
         .o = o, .res = res, .expect = o->from > 1 && !o->archive ? o->from : 1, .where = "Redis"};
     memset(res, 0, sizeof *res);

@@ -12,6 +12,7 @@
 #ifndef TG_AUDIT_VERIFY_H
 #define TG_AUDIT_VERIFY_H
 
+#include "audit/audit_query.h"
 #include "base/crypto.h"
 
 #include <hiredis.h>
@@ -56,7 +57,7 @@ struct tg_audit_verify_result {
 
 /* Runs the check. Returns 0 when it ran to a verdict (res->broken says which), or -1 with
  * err when Redis or the sink could not be read. */
-int tg_audit_verify(redisContext *c, const char *prefix, const struct tg_audit_verify_opts *o,
+int tg_audit_verify(const struct tg_audit_db *db, const struct tg_audit_verify_opts *o,
                     struct tg_audit_verify_result *res, char *err, size_t errlen);
 
 /* The checkpoint of incremental verification (<prefix>audit:verified, owned by the HTTP verify):

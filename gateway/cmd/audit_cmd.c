@@ -105,13 +105,16 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
             bad = parse_time_opt("--now", optarg, &o->now_ms);
             break;
         case 'h':
-            return audit_usage(stdout), 1;
+            audit_usage(stdout);
+            return 1;
         default:
             bad = 1;
         }
     }
-    if (bad || o->config == NULL || optind != argc)
-        return audit_usage(stderr), -1;
+    if (bad || o->config == NULL || optind != argc) {
+        audit_usage(stderr);
+        return -1;
+    }
     return 0;
 }
 
@@ -121,7 +124,8 @@ static int run_verify(const struct tg_config *cfg, redisContext *rc, struct audi
     char err[256], line[600];
     o->verify.sink = cfg->audit.file;
     o->verify.archive = o->verify.from > 1 ? NULL : cfg->audit.archive;
-    if (tg_audit_verify(rc, cfg->redis.prefix, &o->verify, &res, err, sizeof err)) {
+    if (tg_audit_verify(&(struct tg_audit_db){rc, cfg->redis.prefix}, &o->verify, &res, err,
+                        sizeof err)) {
         fprintf(stderr, "tollgate audit verify: %s\n", err);
         return 2;
     }
@@ -218,11 +222,15 @@ static int run_export(const struct tg_config *cfg, redisContext *rc, const struc
     long long last = 0;
     int rc_ = o->from_archive ? export_archive(cfg, rc, o, &last) : 0;
     tg_audit_query_init(&q);
-    q.desc = 0, q.limit = TG_AUDIT_LIMIT_MAX, q.since_ms = o->since_ms, q.after = last;
+    q.desc = 0;
+    q.limit = TG_AUDIT_LIMIT_MAX;
+    q.since_ms = o->since_ms;
+    q.after = last;
     q.until_ms = o->until_ms ? o->until_ms : UINT64_MAX;
     while (rc_ == 0) {
         struct tg_audit_page page = {0};
-        if (tg_audit_query_run(rc, cfg->redis.prefix, &q, &page, err, sizeof err)) {
+        if (tg_audit_query_run(&(struct tg_audit_db){rc, cfg->redis.prefix}, &q, &page, err,
+                               sizeof err)) {
             fprintf(stderr, "tollgate audit export: %s\n", err);
             rc_ = 2;
         }

@@ -3,9 +3,10 @@
  * No network: each --report FILE stands for the policy's report entry whose artifact has the
  * same base name (JOB=FILE: of that job); entries without one are "not found". A --report
  * that could stand for two entries, or two that could stand for one, are refused: which file
- * counts would be a guess. Owns the command line, the fetch
- * callback over files and the output; deciding is the policy module's, rendering the
- * template module's. The trigger token is never printed.
+ * counts would be a guess. Owns the command line, reading the
+ * planned reports from files (the middle of the policy module's plan, count, judge) and the
+ * output; deciding is the policy module's, rendering the template module's. The trigger token is
+ * never printed.
  */
 #include "cmd/cli.h"
 #include "cmd/commands.h"
@@ -148,13 +149,17 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
                     optarg);
             return -1;
         case 'h':
-            return eval_usage(stdout), 1;
+            eval_usage(stdout);
+            return 1;
         default:
-            return eval_usage(stderr), -1;
+            eval_usage(stderr);
+            return -1;
         }
     }
-    if (a->config == NULL || a->event == NULL || optind != argc)
-        return eval_usage(stderr), -1;
+    if (a->config == NULL || a->event == NULL || optind != argc) {
+        eval_usage(stderr);
+        return -1;
+    }
     return refuse_ambiguous(a);
 }
 
@@ -174,38 +179,67 @@ static struct report_file *report_for(struct eval_args *a, const char *job, cons
     return any;
 }
 
-static enum tg_fetch_result fetch_file(void *arg, const struct tg_report_ref *ref,
-                                       tg_report_sink_fn sink, void *sink_arg, char *err,
-                                       size_t errlen)
+/* A decision's plan and the counts of its reports, offline. */
+struct gathered {
+    struct tg_policy_input in;
+    struct tg_policy_plan plan; /* with the counts of its reports */
+    char err[512];
+};
+
+static enum tg_fetch_result stream_file(const char *path, struct tg_policy_counter *c, char *err,
+                                        size_t errlen)
 {
-    struct eval_args *a = arg;
-    const char *base =
-        strrchr(ref->artifact, '/') ? strrchr(ref->artifact, '/') + 1 : ref->artifact;
-    struct report_file *r = report_for(a, ref->job, base);
-    if (r == NULL)
-        return TG_FETCH_NOT_FOUND;
-    if (r->used_by && strcmp(r->used_by, ref->job) != 0) {
-        snprintf(
-            err, errlen,
-            "--report %s stands for artifacts of jobs %s and %s: name the job (--report JOB=FILE)",
-            r->path, r->used_by, ref->job);
-        return TG_FETCH_ERROR;
-    }
-    r->used = 1;
-    r->used_by = ref->job;
-    if (r->forced)
-        *ref->force_format = r->format;
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     char *buf = tg_xmalloc(READ_CHUNK);
     ssize_t n = fd < 0 ? -1 : 0;
-    while (fd >= 0 && (n = read(fd, buf, READ_CHUNK)) > 0 && sink(sink_arg, buf, (size_t)n) == 0)
+    while (fd >= 0 && (n = read(fd, buf, READ_CHUNK)) > 0 &&
+           tg_policy_counter_sink(c, buf, (size_t)n) == 0)
         ;
     if (n < 0)
-        snprintf(err, errlen, "%s: %s", r->path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
     if (fd >= 0)
         close(fd);
     free(buf);
     return n < 0 ? TG_FETCH_ERROR : TG_FETCH_OK;
+}
+
+/* Counts planned report i from the --report file that stands for it ("not found" without
+ * one): 0, or -1 with g->err when the file is ambiguous or unreadable. */
+static int count_file(struct eval_args *a, struct gathered *g, size_t i)
+{
+    const struct tg_policy_report *ref = &g->plan.reports[i];
+    const char *base =
+        strrchr(ref->artifact, '/') ? strrchr(ref->artifact, '/') + 1 : ref->artifact;
+    struct report_file *r = report_for(a, ref->job, base);
+    struct tg_policy_counter *c =
+        tg_policy_counter_new(&g->plan, i, r && r->forced ? r->format : ref->format);
+    enum tg_fetch_result res = TG_FETCH_NOT_FOUND;
+    if (r && r->used_by && strcmp(r->used_by, ref->job) != 0) {
+        snprintf(
+            g->err, sizeof g->err,
+            "--report %s stands for artifacts of jobs %s and %s: name the job (--report JOB=FILE)",
+            r->path, r->used_by, ref->job);
+        res = TG_FETCH_ERROR;
+    } else if (r) {
+        r->used = 1;
+        r->used_by = ref->job;
+        res = stream_file(r->path, c, g->err, sizeof g->err);
+    }
+    return tg_policy_counter_end(c, res, g->err, sizeof g->err);
+}
+
+/* Plan, count the local files, judge: 0 with d filled, or -1 with g->err. */
+static int decide_offline(struct eval_args *a, struct gathered *g, struct tg_decision *d)
+{
+    int rc = 0;
+    tg_policy_plan(&g->in, &g->plan);
+    for (size_t i = 0; i < g->plan.nreports && rc == 0; i++)
+        if (g->plan.reports[i].located)
+            rc = count_file(a, g, i);
+    if (rc == 0)
+        rc = tg_policy_judge(&g->in, &g->plan, d, g->err, sizeof g->err);
+    tg_policy_plan_dispose(&g->plan);
+    return rc;
 }
 
 static int load_event(const char *path, struct tg_event *ev)
@@ -217,15 +251,17 @@ static int load_event(const char *path, struct tg_event *ev)
         fprintf(stderr, "tollgate eval: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    int rc = tg_event_parse(NULL, body, len, ev, err, sizeof err);
+    int rc = tg_event_parse(&(struct tg_hook){NULL, body, len}, ev, err, sizeof err);
     free(body);
     if (rc)
         fprintf(stderr, "tollgate eval: %s: %s\n", path, err);
     else if (ev->kind != TG_EVENT_PIPELINE)
         fprintf(stderr, "tollgate eval: %s: a %s event; eval decides Pipeline Hook events\n", path,
                 tg_event_kind_name(ev->kind));
-    if (rc == 0 && ev->kind != TG_EVENT_PIPELINE)
-        tg_event_dispose(ev), rc = -1;
+    if (rc == 0 && ev->kind != TG_EVENT_PIPELINE) {
+        tg_event_dispose(ev);
+        rc = -1;
+    }
     return rc;
 }
 
@@ -285,11 +321,13 @@ static int decide_and_print(const struct tg_config *c, const struct tg_event *ev
                       ev->pipeline_source, "pipeline", (json_int_t)ev->pipeline_id);
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", text);
-        free(text), json_decref(j);
+        free(text);
+        json_decref(j);
         return 1;
     }
-    if (tg_policy_decide(c->policies, ev, fetch_file, a, a->now_ms, &d, err, sizeof err)) {
-        fprintf(stderr, "tollgate eval: %s\n", err);
+    struct gathered g = {.in = {.ps = c->policies, .ev = ev, .offline = 1, .now_ms = a->now_ms}};
+    if (decide_offline(a, &g, &d)) {
+        fprintf(stderr, "tollgate eval: %s\n", g.err);
         return 2;
     }
     int rc = d.verdict == TG_VERDICT_DEPLOY ? 0 : 1;

@@ -131,14 +131,16 @@ int tg_cmd_report(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "f:n:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'f':
-            if (tg_report_format_parse(optarg, &opt.format) < 0)
-                return fprintf(stderr, "tollgate report: unknown format \"%s\"\n", optarg),
-                       report_usage(stderr);
+            if (tg_report_format_parse(optarg, &opt.format) < 0) {
+                fprintf(stderr, "tollgate report: unknown format \"%s\"\n", optarg);
+                return report_usage(stderr);
+            }
             break;
         case 'n':
-            if (tg_parse_int(optarg, 0, 100000, &top) < 0)
-                return fprintf(stderr, "tollgate report: --top wants 0..100000\n"),
-                       report_usage(stderr);
+            if (tg_parse_int(optarg, 0, 100000, &top) < 0) {
+                fprintf(stderr, "tollgate report: --top wants 0..100000\n");
+                return report_usage(stderr);
+            }
             opt.top = (size_t)top;
             break;
         case 'h':

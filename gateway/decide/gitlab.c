@@ -406,9 +406,10 @@ static void parse_fields(struct reader *r, struct tg_event *e)
 
 /* ---- public ---- */
 
-int tg_event_parse(const char *event_header, const char *body, size_t len, struct tg_event *out,
-                   char *err, size_t errlen)
+int tg_event_parse(const struct tg_hook *hook, struct tg_event *out, char *err, size_t errlen)
 {
+    const char *event_header = hook->event_header, *body = hook->body;
+    size_t len = hook->len;
     json_error_t jerr;
     memset(out, 0, sizeof *out);
     json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr); /* ingest accepts \u0000 */

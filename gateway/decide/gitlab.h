@@ -3,7 +3,8 @@
  * Pipeline, Job, Deployment, Merge Request, Push and Tag Push hooks (payloads as documented
  * in GitLab's webhook_events.md) become a struct tg_event whose common fields (project,
  * ref, sha, user, pipeline) are filled whatever the kind, so the policy and the templates
- * read one shape. Parsing happens on worker threads, never on the ingest path.
+ * read one shape. Parsing happens on worker threads, never on the ingest path. Like all of
+ * decide/, it depends on base/ only (scripts/style.sh checks it).
  */
 #ifndef TG_GITLAB_H
 #define TG_GITLAB_H
@@ -85,11 +86,17 @@ struct tg_event {
     size_t nbuilds;
 };
 
-/* Parses a webhook body. event_header is X-Gitlab-Event (may be NULL: then object_kind
- * decides). Returns 0, or -1 with the reason in err (invalid JSON, not an object, a field of
- * the wrong type); out is then empty. Release with tg_event_dispose. */
-int tg_event_parse(const char *event_header, const char *body, size_t len, struct tg_event *out,
-                   char *err, size_t errlen);
+/* A webhook as it arrived: its X-Gitlab-Event header (NULL: then object_kind decides) and
+ * its body. */
+struct tg_hook {
+    const char *event_header;
+    const char *body;
+    size_t len;
+};
+
+/* Parses a webhook. Returns 0, or -1 with the reason in err (invalid JSON, not an object, a
+ * field of the wrong type); out is then empty. Release with tg_event_dispose. */
+int tg_event_parse(const struct tg_hook *hook, struct tg_event *out, char *err, size_t errlen);
 void tg_event_dispose(struct tg_event *e);
 
 const char *tg_event_kind_name(enum tg_event_kind k); /* "pipeline", "job", ... */

@@ -1,9 +1,11 @@
-/* policy.c -- the decision for one pipeline under a loaded policy set.
+/* policy.c -- the decision for one pipeline under a loaded policy set: its plan and its
+ * judgement (the counting between them is policy_count.c's).
  *
- * Pure: the event, the reports (through the caller's fetch callback) and the clock go in; a
- * verdict, its reasons and the decision JSON come out. No I/O, no logging, no state between
- * calls: worker threads decide concurrently on one shared, read-only set. The steps run in
- * DESIGN.md's order and the first that concludes ends the walk (see run()).
+ * Pure: the event, the children, the report counts and the clock go in; a plan, or a
+ * verdict with its reasons and the decision JSON, come out. No I/O, no callbacks, no logging,
+ * no state between calls: worker threads decide concurrently on one shared, read-only set.
+ * Plan and judge walk the same steps in the order of docs/ARCHITECTURE.md, "Decisions"; the
+ * first that concludes ends the walk (see walk()). Depends on base/ and decide/ only.
  */
 #include "base/buf.h"
 #include "decide/policy_impl.h"
@@ -14,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Findings kept per report before accepted risks are taken out, so that excepted findings
- * at the top of a report do not crowd out the ones that tipped the decision. */
-#define TOP_KEPT       50
 #define FINDINGS_SHOWN 5
 #define IDS_IN_REASON  3
 
@@ -31,8 +30,7 @@ struct report_run {
     uint64_t counts[TG_SEV_COUNT]; /* after accepted risks */
     uint64_t minus[TG_SEV_COUNT];  /* taken out by accepted risks */
     uint64_t excepted;
-    unsigned char *marks; /* X_* per scoped exception, merged only when ok */
-    struct tg_report_summary sum;
+    const struct tg_report_summary *sum; /* borrowed from the counts; no_summary unless ok */
 };
 
 /* A finding that tipped the decision. */
@@ -42,17 +40,18 @@ struct tip {
     size_t seq;
 };
 
+static const struct tg_report_summary no_summary;
+static const struct tg_children no_children;
+
 struct decide {
     const struct tg_policy_set *ps;
     const struct tg_event *ev;
     const struct pol_env *env;
     uint64_t now_ms;
-    const struct tg_decide_io *io;
-    struct tg_children children;
-    int children_loaded;
+    int offline;
+    const struct tg_children *children; /* borrowed; no_children until the jobs step */
+    int children_loaded;                /* the jobs step had the listed children */
     int children_pending;
-    char *err;
-    size_t errlen;
     const struct pol_exception **scope; /* the exceptions for this project and environment */
     unsigned char *marks;               /* X_* per scope entry */
     size_t nscope;
@@ -159,22 +158,22 @@ static int check_eligible(struct decide *d)
 
 /* ---- child pipelines ---- */
 
-static int children_load(struct decide *d)
+/* Takes the listed children for the jobs step: -1 when they are needed and not listed yet. */
+static int children_take(struct decide *d, const struct tg_children *listed)
 {
-    if (d->children_loaded || d->io->children == NULL)
-        return 0;
-    if (d->io->children(d->io->children_arg, d->ev, &d->children, d->err, d->errlen))
-        return -1;
-    d->children_loaded = 1;
-    return 0;
+    if (listed) {
+        d->children = listed;
+        d->children_loaded = 1;
+    }
+    return listed == NULL && !d->offline ? -1 : 0;
 }
 
 /* The first child pipeline that is not terminal, or NULL. */
 static const struct tg_child_pipeline *child_unfinished(const struct decide *d)
 {
-    for (size_t i = 0; i < d->children.npipelines; i++)
-        if (!tg_pipeline_status_is_final(d->children.pipelines[i].status))
-            return &d->children.pipelines[i];
+    for (size_t i = 0; i < d->children->npipelines; i++)
+        if (!tg_pipeline_status_is_final(d->children->pipelines[i].status))
+            return &d->children->pipelines[i];
     return NULL;
 }
 
@@ -184,16 +183,16 @@ static const struct tg_child_job *child_job(struct decide *d, const char *name, 
 {
     const struct tg_child_job *best = NULL;
     *why = NULL;
-    for (size_t i = 0; i < d->children.njobs; i++)
-        if (strcmp(d->children.jobs[i].name, name) == 0 &&
-            (best == NULL || d->children.jobs[i].id > best->id))
-            best = &d->children.jobs[i];
+    for (size_t i = 0; i < d->children->njobs; i++)
+        if (strcmp(d->children->jobs[i].name, name) == 0 &&
+            (best == NULL || d->children->jobs[i].id > best->id))
+            best = &d->children->jobs[i];
     const struct tg_child_pipeline *open = child_unfinished(d);
     if (open && (best == NULL || !tg_pipeline_status_is_final(best->status)))
         d->children_pending = 1;
     if (best)
         return best;
-    if (d->io->children == NULL)
+    if (!d->children_loaded)
         *why = tg_xasprintf("no job %s: child pipelines are not looked up offline", name);
     else if (open && open->id == 0)
         *why = tg_xasprintf("no job %s yet: bridge %s has not created its child pipeline", name,
@@ -203,7 +202,7 @@ static const struct tg_child_job *child_job(struct decide *d, const char *name, 
                             open->id, open->status);
     else
         *why = tg_xasprintf("no job %s in the child pipelines (%zu found)", name,
-                            d->children.npipelines);
+                            d->children->npipelines);
     return NULL;
 }
 
@@ -230,13 +229,10 @@ static char *job_problem(struct decide *d, const struct pol_job *j)
     return line;
 }
 
-/* 1 when a required job failed (concluded), 0 when all passed, -1 when the children could not
- * be listed. */
+/* 1 when a required job failed (concluded), 0 when all passed. */
 static int check_jobs(struct decide *d)
 {
     int failing = 0;
-    if (d->env->names_children && children_load(d))
-        return -1;
     for (size_t i = 0; i < d->env->njobs; i++) {
         char *line = job_problem(d, &d->env->require_jobs[i]);
         if (line == NULL)
@@ -295,78 +291,22 @@ static int excepted(const struct decide *d, unsigned char *marks, const char *id
 
 /* ---- reports ---- */
 
-/* What a fetch streams into: the parser starts at the first chunk, so the fetcher can still
- * change the format through force_format. */
-struct sink {
-    struct decide *d;
-    struct report_run *run;
-    struct tg_report_parser *parser;
-    enum tg_report_format format;
-    int failed;
-    char error[256];
-};
-
-static void on_finding(void *arg, const char *id, size_t len, enum tg_severity sev)
+/* Where the report's job is: 0 with ref's project and job filled, or 1 when it is missing
+ * (*why says why, heap). */
+static int locate(struct decide *d, const struct pol_report *spec, struct tg_policy_report *ref,
+                  char **why)
 {
-    struct sink *s = arg;
-    if (len > 0 && excepted(s->d, s->run->marks, id, len)) {
-        s->run->minus[sev]++;
-        s->run->excepted++;
-    }
-}
-
-static void start_parser(struct sink *s)
-{
-    struct tg_report_options opt = {s->format, TOP_KEPT, on_finding, s};
-    if (s->parser == NULL)
-        s->parser = tg_report_parser_new(&opt);
-}
-
-static int on_chunk(void *arg, const void *chunk, size_t n)
-{
-    struct sink *s = arg;
-    if (s->failed)
-        return -1;
-    start_parser(s);
-    if (tg_report_parser_feed(s->parser, chunk, n, s->error, sizeof s->error) == 0)
-        return 0;
-    s->failed = 1;
-    return -1;
-}
-
-static void finish_run(struct sink *s)
-{
-    struct report_run *run = s->run;
-    start_parser(s);
-    if (s->failed || tg_report_parser_finish(s->parser, &run->sum, s->error, sizeof s->error)) {
-        run->status = "unreadable";
-        run->why = tg_xstrdup(s->error);
-        return;
-    }
-    run->status = "ok";
-    run->format = run->sum.format;
-    for (int i = 0; i < TG_SEV_COUNT; i++) {
-        run->counts[i] = run->sum.counts[i] - run->minus[i];
-        s->d->totals[i] += run->counts[i];
-    }
-    for (size_t i = 0; i < s->d->nscope; i++)
-        s->d->marks[i] |= run->marks[i];
-}
-
-/* Where the report's job is: 0 with ref filled, or 1 when it is missing (run->why says). */
-static int locate(struct decide *d, struct report_run *run, struct tg_report_ref *ref)
-{
-    const struct pol_report *spec = run->spec;
+    *why = NULL;
     if (!spec->child) {
         const struct tg_build *b = tg_event_find_build(d->ev, spec->job);
         if (b == NULL)
-            run->why = tg_xasprintf("no job %s in this pipeline", spec->job);
+            *why = tg_xasprintf("no job %s in this pipeline", spec->job);
         ref->job_id = b ? b->id : 0;
         return b == NULL;
     }
-    if (d->io->children == NULL)
+    if (!d->children_loaded)
         return 0; /* offline: job_id 0, the fetcher answers from what it was given */
-    const struct tg_child_job *c = child_job(d, spec->job, &run->why);
+    const struct tg_child_job *c = child_job(d, spec->job, why);
     if (c) {
         ref->project_id = c->project_id;
         ref->job_id = c->id;
@@ -374,38 +314,95 @@ static int locate(struct decide *d, struct report_run *run, struct tg_report_ref
     return c == NULL;
 }
 
-static int fetch_one(struct decide *d, struct report_run *run)
+/* The distinct ids of the exceptions in scope: what the counters tally. */
+static void plan_ids(const struct decide *d, struct tg_policy_plan *out)
 {
-    struct sink s = {d, run, NULL, run->spec->format, 0, ""};
-    struct tg_report_ref ref = {0,        run->spec->job, 0, run->spec->artifact, run->spec->format,
-                                &s.format};
-    run->format = run->spec->format;
-    run->marks = tg_xcalloc(d->nscope, 1);
-    run->status = "missing";
-    if (locate(d, run, &ref))
-        return 0;
-    enum tg_fetch_result r = d->io->fetch(d->io->fetch_arg, &ref, on_chunk, &s, d->err, d->errlen);
-    if (!s.failed && r == TG_FETCH_ERROR) {
-        char *why = tg_xstrdup(d->err);
-        snprintf(d->err, d->errlen, "report %s/%s: %s", run->spec->job, run->spec->artifact, why);
-        free(why);
-    } else if (!s.failed && r == TG_FETCH_NOT_FOUND) {
-        run->why = tg_xstrdup("artifact not found");
-    } else {
-        finish_run(&s);
+    out->ids = tg_xcalloc(d->nscope + 1, sizeof *out->ids);
+    for (size_t i = 0; i < d->nscope; i++) {
+        size_t k = 0;
+        while (k < out->nids && strcmp(out->ids[k], d->scope[i]->id) != 0)
+            k++;
+        if (k == out->nids)
+            out->ids[out->nids++] = d->scope[i]->id;
     }
-    tg_report_parser_free(s.parser);
-    return !s.failed && r == TG_FETCH_ERROR ? -1 : 0;
 }
 
-static int fetch_reports(struct decide *d)
+static void plan_reports(struct decide *d, struct tg_policy_plan *out)
+{
+    out->nreports = d->env->nreports;
+    out->reports = tg_xcalloc(out->nreports + 1, sizeof *out->reports);
+    for (size_t i = 0; i < out->nreports; i++) {
+        const struct pol_report *spec = &d->env->reports[i];
+        struct tg_policy_report *r = &out->reports[i];
+        char *why;
+        *r = (struct tg_policy_report){.job = spec->job,
+                                       .artifact = spec->artifact,
+                                       .format = spec->format,
+                                       .child = spec->child};
+        r->located = !locate(d, spec, r, &why);
+        free(why);
+    }
+    plan_ids(d, out);
+}
+
+/* Takes the findings the counter tallied for the ids of unexpired accepted risks out of an
+ * ok report's counts, and marks which exceptions applied or expired. */
+static void subtract_excepted(struct decide *d, struct report_run *run,
+                              const struct tg_policy_plan *plan, const struct tg_report_count *c)
+{
+    for (size_t k = 0; k < plan->nids; k++) {
+        const uint64_t *t = c->tally[k];
+        uint64_t n = 0;
+        for (int s = 0; s < TG_SEV_COUNT; s++)
+            n += t[s];
+        if (n == 0 || !excepted(d, d->marks, plan->ids[k], strlen(plan->ids[k])))
+            continue;
+        for (int s = 0; s < TG_SEV_COUNT; s++)
+            run->minus[s] += t[s];
+        run->excepted += n;
+    }
+    for (int i = 0; i < TG_SEV_COUNT; i++) {
+        run->counts[i] = run->sum->counts[i] - run->minus[i];
+        d->totals[i] += run->counts[i];
+    }
+}
+
+/* What became of one report: 0, or -1 when the counts do not fit the plan. */
+static int take_count(struct decide *d, struct report_run *run, const struct tg_policy_plan *plan,
+                      const struct tg_report_count *c)
+{
+    struct tg_policy_report ref = {0};
+    run->format = run->spec->format;
+    run->status = "missing";
+    run->sum = &no_summary;
+    if (locate(d, run->spec, &ref, &run->why))
+        return 0;
+    if (c->status == TG_COUNT_NOT_FETCHED)
+        return -1;
+    if (c->status == TG_COUNT_NOT_FOUND) {
+        run->why = tg_xstrdup("artifact not found");
+    } else if (c->status == TG_COUNT_UNREADABLE) {
+        run->status = "unreadable";
+        run->why = tg_xstrdup(c->why ? c->why : "");
+    } else {
+        run->status = "ok";
+        run->sum = &c->sum;
+        run->format = c->sum.format;
+        subtract_excepted(d, run, plan, c);
+    }
+    return 0;
+}
+
+static int count_reports(struct decide *d, const struct tg_policy_plan *plan)
 {
     d->nruns = d->env->nreports;
-    d->runs = tg_xcalloc(d->nruns, sizeof *d->runs);
+    d->runs = tg_xcalloc(d->nruns + 1, sizeof *d->runs);
     d->counted = 1;
+    if (plan->nreports != d->nruns)
+        return -1;
     for (size_t i = 0; i < d->nruns; i++) {
         d->runs[i].spec = &d->env->reports[i];
-        if (fetch_one(d, &d->runs[i]))
+        if (take_count(d, &d->runs[i], plan, &plan->reports[i].count))
             return -1;
     }
     return 0;
@@ -414,7 +411,7 @@ static int fetch_reports(struct decide *d)
 /* A report that was read but whose scanner declared that it failed. */
 static int scan_failed(const struct report_run *run)
 {
-    return strcmp(run->status, "ok") == 0 && run->sum.scan_failed[0] != '\0';
+    return strcmp(run->status, "ok") == 0 && run->sum->scan_failed[0] != '\0';
 }
 
 /* "report trivy-scan/trivy-report.json is missing: artifact not found
@@ -426,7 +423,7 @@ static char *problem(const struct decide *d, const struct report_run *run)
                                            [POL_MISSING_IGNORE] = "ignore"};
     if (scan_failed(run))
         return tg_xasprintf("report %s/%s: the scanner declared that it failed (%s)",
-                            run->spec->job, run->spec->artifact, run->sum.scan_failed);
+                            run->spec->job, run->spec->artifact, run->sum->scan_failed);
     if (strcmp(run->status, "missing") != 0)
         return tg_xasprintf("report %s/%s is %s: %s", run->spec->job, run->spec->artifact,
                             run->status, run->why);
@@ -487,10 +484,10 @@ static void collect_tips(struct decide *d, const long long *limits)
 {
     size_t n = 0, cap = 0;
     for (size_t i = 0; i < d->nruns; i++)
-        cap += d->runs[i].sum.nfindings;
+        cap += d->runs[i].sum->nfindings;
     d->tips = tg_xcalloc(cap, sizeof *d->tips);
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct tg_report_summary *sum = &d->runs[i].sum;
+        const struct tg_report_summary *sum = d->runs[i].sum;
         for (size_t k = 0; k < sum->nfindings; k++) {
             const struct tg_report_finding *f = &sum->findings[k];
             if (!exceeded(limits, d->totals, f->severity) ||
@@ -580,7 +577,7 @@ static char *approval_text(const struct tg_approval_rule *a)
     return tg_buf_steal(&b);
 }
 
-static void judge(struct decide *d)
+static void apply_thresholds(struct decide *d)
 {
     if (gate(d, d->env->block, TG_VERDICT_BLOCK, "severity.block"))
         return;
@@ -594,38 +591,39 @@ static void judge(struct decide *d)
 
 /* ---- the walk ---- */
 
-static int run(struct decide *d)
+enum walk { WALK_CONCLUDED, WALK_REPORTS, WALK_WANTS_CHILDREN };
+
+/* The steps before the reports: environment, eligibility, status, merge request, required
+ * jobs. WALK_REPORTS when they all passed and the reports decide. */
+static enum walk walk(struct decide *d, const struct tg_children *listed)
 {
     const struct tg_event *ev = d->ev;
     d->env = select_env(d->ps, ev);
     if (d->env == NULL) {
         conclude(d, TG_VERDICT_SKIP, "branch", tg_xasprintf("no environment for ref %s", ev->ref));
-        return 0;
+        return WALK_CONCLUDED;
     }
     if (check_eligible(d))
-        return 0;
+        return WALK_CONCLUDED;
     int manual_ok = d->env->manual_as_success && strcmp(ev->pipeline_status, "manual") == 0;
     if (strcmp(ev->pipeline_status, "success") != 0 && !manual_ok) {
         conclude(d, TG_VERDICT_SKIP, "pipeline_status",
                  tg_xasprintf("pipeline %s",
                               *ev->pipeline_status ? ev->pipeline_status : "has no status"));
-        return 0;
+        return WALK_CONCLUDED;
     }
     if (ev->merge_request && !d->env->merge_requests) {
         conclude(d, TG_VERDICT_SKIP, "merge_request",
                  tg_xasprintf("merge-request pipeline (!%lld): %s does not deploy merge requests",
                               ev->mr_iid, d->env->name));
-        return 0;
+        return WALK_CONCLUDED;
     }
-    int jobs = check_jobs(d);
-    if (jobs)
-        return jobs < 0 ? -1 : 0;
+    if (d->env->names_children && children_take(d, listed))
+        return WALK_WANTS_CHILDREN;
+    if (check_jobs(d))
+        return WALK_CONCLUDED;
     scope_exceptions(d);
-    if (fetch_reports(d))
-        return -1;
-    if (!report_outcome(d))
-        judge(d);
-    return 0;
+    return WALK_REPORTS;
 }
 
 /* The counts and expired accepted risks, after the main reason and its companions. */
@@ -679,7 +677,7 @@ static json_t *reports_json(const struct decide *d)
         if (strcmp(r->status, "unreadable") == 0)
             json_object_set_new(o, "error", js(r->why));
         if (scan_failed(r))
-            json_object_set_new(o, "scan_failed", js(r->sum.scan_failed));
+            json_object_set_new(o, "scan_failed", js(r->sum->scan_failed));
         json_array_append_new(a, o);
     }
     return a;
@@ -731,8 +729,8 @@ static json_t *approvals_json(const struct tg_approval_rule *a)
 static json_t *children_json(const struct decide *d)
 {
     json_t *pipelines = json_array();
-    for (size_t i = 0; i < d->children.npipelines; i++) {
-        const struct tg_child_pipeline *p = &d->children.pipelines[i];
+    for (size_t i = 0; i < d->children->npipelines; i++) {
+        const struct tg_child_pipeline *p = &d->children->pipelines[i];
         json_array_append_new(pipelines, json_pack("{s:o, s:I, s:I, s:o}", "bridge", js(p->bridge),
                                                    "project", (json_int_t)p->project_id, "pipeline",
                                                    (json_int_t)p->id, "status", js(p->status)));
@@ -784,16 +782,16 @@ static void fill(struct decide *d, struct tg_decision *out)
 
 static void decide_dispose(struct decide *d)
 {
-    for (size_t i = 0; i < d->nruns; i++) {
+    for (size_t i = 0; i < d->nruns; i++)
         free(d->runs[i].why);
-        free(d->runs[i].marks);
-        tg_report_summary_dispose(&d->runs[i].sum);
-    }
     for (size_t i = 0; i < d->ndetails; i++)
         free(d->details[i]);
-    free(d->runs), free(d->scope), free(d->marks), free(d->details), free(d->tips),
-        free(d->main_reason);
-    tg_children_dispose(&d->children);
+    free(d->runs);
+    free(d->scope);
+    free(d->marks);
+    free(d->details);
+    free(d->tips);
+    free(d->main_reason);
 }
 
 /* ---- public ---- */
@@ -807,28 +805,59 @@ const char *tg_verdict_name(enum tg_verdict v)
     return (unsigned)v < TG_ARRAY_SIZE(names) ? names[v] : "skip";
 }
 
-int tg_policy_decide_io(const struct tg_policy_set *ps, const struct tg_event *ev,
-                        const struct tg_decide_io *io, uint64_t now_ms, struct tg_decision *out,
-                        char *err, size_t errlen)
+static void decide_init(struct decide *d, const struct tg_policy_input *in)
 {
-    struct decide d = {
-        .ps = ps, .ev = ev, .now_ms = now_ms, .io = io, .err = err, .errlen = errlen};
+    *d = (struct decide){.ps = in->ps,
+                         .ev = in->ev,
+                         .now_ms = in->now_ms,
+                         .offline = in->offline,
+                         .children = &no_children};
+}
+
+void tg_policy_plan(const struct tg_policy_input *in, struct tg_policy_plan *out)
+{
+    struct decide d;
+    decide_init(&d, in);
     memset(out, 0, sizeof *out);
-    int rc = run(&d);
+    enum walk w = walk(&d, in->children);
+    out->want_children = w == WALK_WANTS_CHILDREN;
+    if (w == WALK_REPORTS)
+        plan_reports(&d, out);
+    decide_dispose(&d);
+}
+
+void tg_policy_plan_dispose(struct tg_policy_plan *p)
+{
+    for (size_t i = 0; i < p->nreports; i++)
+        tg_report_count_dispose(&p->reports[i].count);
+    free(p->reports);
+    free(p->ids);
+    memset(p, 0, sizeof *p);
+}
+
+int tg_policy_judge(const struct tg_policy_input *in, const struct tg_policy_plan *plan,
+                    struct tg_decision *out, char *err, size_t errlen)
+{
+    struct decide d;
+    decide_init(&d, in);
+    memset(out, 0, sizeof *out);
+    enum walk w = walk(&d, in->children);
+    int rc = w == WALK_WANTS_CHILDREN ? -1 : 0;
+    if (w == WALK_REPORTS)
+        rc = count_reports(&d, plan);
+    if (rc == 0 && w == WALK_REPORTS && !report_outcome(&d))
+        apply_thresholds(&d);
     if (rc == 0 && d.counted)
         closing_details(&d);
     if (rc == 0)
         fill(&d, out);
+    else
+        snprintf(err, errlen, "%s",
+                 w == WALK_WANTS_CHILDREN
+                     ? "the decision needs the child pipelines: none were given"
+                     : "the report counts do not fit the plan");
     decide_dispose(&d);
     return rc;
-}
-
-int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev,
-                     tg_report_fetch_fn fetch, void *fetch_arg, uint64_t now_ms,
-                     struct tg_decision *out, char *err, size_t errlen)
-{
-    struct tg_decide_io io = {fetch, fetch_arg, NULL, NULL};
-    return tg_policy_decide_io(ps, ev, &io, now_ms, out, err, errlen);
 }
 
 int tg_policy_ignored(const struct tg_policy_set *ps, const struct tg_event *ev, char *why,
@@ -851,11 +880,16 @@ int tg_policy_ignored(const struct tg_policy_set *ps, const struct tg_event *ev,
 
 void tg_children_dispose(struct tg_children *c)
 {
-    for (size_t i = 0; i < c->npipelines; i++)
-        free(c->pipelines[i].bridge), free(c->pipelines[i].status);
-    for (size_t i = 0; i < c->njobs; i++)
-        free(c->jobs[i].name), free(c->jobs[i].status);
-    free(c->pipelines), free(c->jobs);
+    for (size_t i = 0; i < c->npipelines; i++) {
+        free(c->pipelines[i].bridge);
+        free(c->pipelines[i].status);
+    }
+    for (size_t i = 0; i < c->njobs; i++) {
+        free(c->jobs[i].name);
+        free(c->jobs[i].status);
+    }
+    free(c->pipelines);
+    free(c->jobs);
     memset(c, 0, sizeof *c);
 }
 

@@ -1,12 +1,12 @@
 /* policy.h -- policies/NAME.yaml loaded into a policy set, and the decision for one pipeline.
  *
- * A decision is pure: given the event, the reports (through a fetch callback) and the time,
- * it picks the environment (first branch/tag glob that matches, files in name order), checks
- * that the pipeline is a deploy candidate there (source, fork), checks required jobs (of the
- * pipeline, or of its child pipelines through a children callback), counts each report with
- * the reports module, subtracts unexpired accepted risks, and compares with the severity
- * thresholds. It never does I/O itself: the caller's callbacks do (GitLab's API in the
- * worker, local files in `tollgate eval`).
+ * A decision picks the environment (first branch/tag glob that matches, files in name order),
+ * checks that the pipeline is a deploy candidate there (source, fork), checks required jobs
+ * (of the pipeline, or of its child pipelines), counts each report with the reports module,
+ * subtracts unexpired accepted risks, and compares with the severity thresholds. It runs in
+ * two pure phases with the caller's I/O between them (plan, fetch and count, judge; see
+ * below and docs/ARCHITECTURE.md, "Decisions"). decide/ depends on base/ only
+ * (scripts/style.sh checks it): no I/O module is reachable from here.
  */
 #ifndef TG_POLICY_H
 #define TG_POLICY_H
@@ -44,38 +44,11 @@ struct tg_approval_rule {
     uint64_t expire_ms;        /* default 24 h */
 };
 
-/* Where a report comes from, for the fetch callback. */
-struct tg_report_ref {
-    long long project_id; /* the job's project: 0 for the event's own project; a child
-                                  pipeline's project for a child job */
-    const char *job;      /* job name in builds[] (or in a child pipeline) */
-    long long job_id;     /* the latest build of that name (the callback is only called
-                                  when there is one: no build means the report is missing;
-                                  0 only for a child job when no children callback was given,
-                                  i.e. offline in tollgate eval: the fetcher may answer from
-                                  local files or say NOT_FOUND) */
-    const char *artifact; /* path inside the job's artifacts */
-    enum tg_report_format format;
-    /* Writable, never NULL: the format the bytes are counted as, initially format. A fetcher
-     * that knows better (tollgate eval's --report FORMAT:FILE) sets it before its first
-     * sink call. */
-    enum tg_report_format *force_format;
-};
-
 enum tg_fetch_result { TG_FETCH_OK = 0, TG_FETCH_NOT_FOUND = 1, TG_FETCH_ERROR = -1 };
 
-/* Streams one report into sink, chunk by chunk (sink returns 0 to go on, -1 to stop).
- * TG_FETCH_NOT_FOUND: the artifact does not exist (on_missing_report applies); the sink
- * must not have been called (an error page is not a report).
- * TG_FETCH_ERROR: could not tell (network, 5xx) with the reason in err: the whole
- * decision fails and the caller retries later, so a flaky GitLab never blocks a deploy.
- * Once the sink has returned -1 (the bytes are not a readable report) the fetcher should
- * stop and may return anything: the report is "unreadable" whatever it returns, so a
- * malformed artifact blocks instead of being retried forever. */
+/* Where a fetcher streams a report's bytes, chunk by chunk: returns 0 to go on, -1 to stop
+ * (the bytes are not a readable report). tg_policy_counter_sink is one. */
 typedef int (*tg_report_sink_fn)(void *sink_arg, const void *chunk, size_t n);
-typedef enum tg_fetch_result (*tg_report_fetch_fn)(void *arg, const struct tg_report_ref *ref,
-                                                   tg_report_sink_fn sink, void *sink_arg,
-                                                   char *err, size_t errlen);
 
 /* The downstream pipelines of the decided pipeline (its bridge jobs' downstream_pipeline)
  * and their jobs, as GitLab's API lists them: for require_jobs and reports entries with
@@ -102,21 +75,6 @@ struct tg_children {
 };
 void tg_children_dispose(struct tg_children *c);
 
-/* Lists the children of the event's pipeline into out (empty on entry). Returns 0, or -1
- * with the reason in err when GitLab could not tell (the decision then fails like a
- * TG_FETCH_ERROR and is retried). */
-typedef int (*tg_children_fn)(void *arg, const struct tg_event *ev, struct tg_children *out,
-                              char *err, size_t errlen);
-
-/* What the decision may ask the outside world. children may be NULL (offline: a child job
- * counts as missing, a child report is fetched with job_id 0). */
-struct tg_decide_io {
-    tg_report_fetch_fn fetch;
-    void *fetch_arg;
-    tg_children_fn children;
-    void *children_arg;
-};
-
 struct tg_decision {
     enum tg_verdict verdict;
     char *environment;             /* NULL when no environment matched */
@@ -137,16 +95,93 @@ struct tg_decision {
     json_t *json;         /* the whole decision as documented in README ("decision JSON") */
 };
 
-/* Decides for a Pipeline Hook event (any status; non-success statuses give skip).
- * Returns 0 with out filled (release with tg_decision_dispose), or -1 when a fetch said
- * TG_FETCH_ERROR (reason in err; out is empty). now_ms decides which exceptions expired. */
-int tg_policy_decide(const struct tg_policy_set *ps, const struct tg_event *ev,
-                     tg_report_fetch_fn fetch, void *fetch_arg, uint64_t now_ms,
-                     struct tg_decision *out, char *err, size_t errlen);
-/* The same with the children callback as well (io->children may be NULL). */
-int tg_policy_decide_io(const struct tg_policy_set *ps, const struct tg_event *ev,
-                        const struct tg_decide_io *io, uint64_t now_ms, struct tg_decision *out,
-                        char *err, size_t errlen);
+/* ---- the decision, in two phases ----
+ *
+ * 1. tg_policy_plan says which reports the decision needs for this event (none when it is
+ *    settled before the reports step) and whether it needs the child pipelines first.
+ * 2. The caller fetches each planned report (GitLab's API in the worker, local files in
+ *    `tollgate eval`) and streams its bytes into a counter (tg_policy_counter_*): the reports
+ *    module counts it, and the findings named by in-scope accepted risks are tallied.
+ * 3. tg_policy_judge decides from the event, the children, those counts and the clock.
+ * Both plan and judge are pure: no I/O, no callbacks, no state between calls. */
+
+/* What the decision is about. */
+struct tg_policy_input {
+    const struct tg_policy_set *ps;
+    const struct tg_event *ev;          /* a Pipeline Hook event (any status) */
+    const struct tg_children *children; /* NULL: not listed (yet) */
+    int offline;     /* children are never listed (tollgate eval): a required child job is
+                        missing, a child report is planned with job_id 0 */
+    uint64_t now_ms; /* decides which accepted risks expired (judge only) */
+};
+
+/* One planned report after fetching and counting. */
+enum tg_count_status {
+    TG_COUNT_NOT_FETCHED, /* not located (the plan said so): missing */
+    TG_COUNT_NOT_FOUND,   /* the fetcher said TG_FETCH_NOT_FOUND: missing */
+    TG_COUNT_UNREADABLE,  /* not a readable report: why holds the parser's message */
+    TG_COUNT_OK,
+};
+
+struct tg_report_count {
+    enum tg_count_status status;
+    char *why;                       /* unreadable: the parser's message */
+    struct tg_report_summary sum;    /* ok: the report's counts and top findings */
+    uint64_t (*tally)[TG_SEV_COUNT]; /* ok: per plan id, its findings by severity */
+};
+void tg_report_count_dispose(struct tg_report_count *c);
+
+/* One report the decision needs. The strings are borrowed from the policy set. */
+struct tg_policy_report {
+    const char *job;              /* job name in builds[] (or in a child pipeline) */
+    const char *artifact;         /* path inside the job's artifacts */
+    enum tg_report_format format; /* TG_REPORT_AUTO when the policy names none */
+    int child;                    /* a job of a child pipeline */
+    int located;          /* 1: fetch it; 0: the job is missing (do not fetch; judge says why) */
+    long long project_id; /* the job's project: 0 for the event's own, a child pipeline's */
+    long long job_id;     /* the latest build of that name; 0 for a child report offline */
+    struct tg_report_count count; /* what fetching and counting found (tg_policy_counter_end);
+                                     TG_COUNT_NOT_FETCHED until then */
+};
+
+struct tg_policy_plan {
+    int want_children; /* list the event's child pipelines and plan again with them */
+    struct tg_policy_report *reports; /* in the environment's order; fetch the located ones */
+    size_t nreports;
+    const char **ids; /* distinct accepted-risk ids in scope: the counters tally them */
+    size_t nids;
+};
+
+/* Fills out (release with tg_policy_plan_dispose, which releases the counts too). Never
+ * fails. */
+void tg_policy_plan(const struct tg_policy_input *in, struct tg_policy_plan *out);
+void tg_policy_plan_dispose(struct tg_policy_plan *p);
+
+/* Counts one located planned report (plan->reports[i]) as its bytes arrive, into its count.
+ * format is what the bytes are counted as: the planned one, or one the fetcher knows better
+ * (tollgate eval's --report FORMAT:FILE). Never fails. */
+struct tg_policy_counter;
+struct tg_policy_counter *tg_policy_counter_new(struct tg_policy_plan *plan, size_t i,
+                                                enum tg_report_format format);
+/* A tg_report_sink_fn over a counter. After -1 the fetcher should stop; what it then returns
+ * does not matter: the report is unreadable (a malformed artifact blocks, it is not retried
+ * forever). */
+int tg_policy_counter_sink(void *counter, const void *chunk, size_t n);
+/* Ends counting with the fetcher's answer and frees c. TG_FETCH_NOT_FOUND means the artifact
+ * does not exist (on_missing_report applies; the sink must not have been called: an error
+ * page is not a report). Returns 0 with the report's count filled, or -1 when the fetcher said
+ * TG_FETCH_ERROR before the sink stopped (it could not tell: network, 5xx): err becomes
+ * "report JOB/ARTIFACT: " + err, the decision cannot be made and the caller retries later,
+ * so a flaky GitLab never blocks a deploy. */
+int tg_policy_counter_end(struct tg_policy_counter *c, enum tg_fetch_result r, char *err,
+                          size_t errlen);
+
+/* Decides from the plan's counts (plan made from the same input, with the children when it
+ * wanted them). Returns 0 with out filled (release with tg_decision_dispose), or -1 when the
+ * plan and input do not fit (reason in err; out empty): a decision never rests on reports
+ * it has not seen. */
+int tg_policy_judge(const struct tg_policy_input *in, const struct tg_policy_plan *plan,
+                    struct tg_decision *out, char *err, size_t errlen);
 
 /* 1 when the pipeline must never be decided, with the reason in why: it carries the
  * TOLLGATE_DEPLOYMENT variable (Tollgate triggered it), or its project matches an

@@ -426,10 +426,27 @@ static void load_doc(struct tg_yaml *y, struct tg_policy_set *ps)
     load_ignore_projects(y, tg_yaml_get(y, root, "ignore_projects"), ps);
 }
 
-/* Adds one file to the set and to the running hash (see tg_policy_set_hash). */
-static void load_file(struct tg_policy_set *ps, struct tg_sha256 *h, const char *name,
-                      const char *data, size_t len, struct tg_diag *diag)
+/* A set being loaded: the set, the running hash over its files (tg_policy_set_hash) and
+ * where faults go. */
+struct loading {
+    struct tg_policy_set *ps;
+    struct tg_sha256 h;
+    struct tg_diag *diag;
+    size_t errors_before; /* diag->errors when loading began */
+};
+
+static void loading_init(struct loading *l, struct tg_diag *diag)
 {
+    l->ps = tg_xcalloc(1, sizeof *l->ps);
+    tg_sha256_init(&l->h);
+    l->diag = diag;
+    l->errors_before = diag->errors;
+}
+
+/* Adds one file to the set and to the running hash. */
+static void load_file(struct loading *l, const char *name, const char *data, size_t len)
+{
+    struct tg_sha256 *h = &l->h;
     const char *base = strrchr(name, '/');
     char num[32];
     int n = snprintf(num, sizeof num, "%zu", len);
@@ -438,8 +455,8 @@ static void load_file(struct tg_policy_set *ps, struct tg_sha256 *h, const char 
     tg_sha256_update(h, num, (size_t)n + 1);
     tg_sha256_update(h, data, len);
     struct tg_yaml y;
-    if (tg_yaml_open_mem(&y, name, data, len, diag) == 0)
-        load_doc(&y, ps);
+    if (tg_yaml_open_mem(&y, name, data, len, l->diag) == 0)
+        load_doc(&y, l->ps);
     tg_yaml_close(&y);
 }
 
@@ -464,16 +481,15 @@ static void check_exception_scopes(const struct tg_policy_set *ps, struct tg_dia
     }
 }
 
-static struct tg_policy_set *finish(struct tg_policy_set *ps, struct tg_sha256 *h,
-                                    struct tg_diag *diag, size_t errors_before)
+static struct tg_policy_set *finish(struct loading *l)
 {
     unsigned char digest[TG_SHA256_LEN];
-    tg_sha256_final(h, digest);
-    tg_hex_encode(digest, sizeof digest, ps->hash);
-    check_exception_scopes(ps, diag);
-    if (diag->errors == errors_before)
-        return ps;
-    tg_policy_set_free(ps);
+    tg_sha256_final(&l->h, digest);
+    tg_hex_encode(digest, sizeof digest, l->ps->hash);
+    check_exception_scopes(l->ps, l->diag);
+    if (l->diag->errors == l->errors_before)
+        return l->ps;
+    tg_policy_set_free(l->ps);
     return NULL;
 }
 
@@ -482,36 +498,34 @@ static struct tg_policy_set *finish(struct tg_policy_set *ps, struct tg_sha256 *
 struct tg_policy_set *tg_policy_load_mem(const char *name, const char *data, size_t len,
                                          struct tg_diag *diag)
 {
-    struct tg_policy_set *ps = tg_xcalloc(1, sizeof *ps);
-    struct tg_sha256 h;
-    size_t errors_before = diag->errors;
-    tg_sha256_init(&h);
-    load_file(ps, &h, name, data, len, diag);
-    return finish(ps, &h, diag, errors_before);
+    struct loading l;
+    loading_init(&l, diag);
+    load_file(&l, name, data, len);
+    return finish(&l);
 }
 
 struct tg_policy_set *tg_policy_load_dir(const char *dir, struct tg_diag *diag)
 {
-    size_t errors_before = diag->errors;
+    struct loading l;
+    size_t errors_before = diag->errors; /* the directory's own faults count too */
     char **files = tg_dirlist(dir, ".yaml", diag);
     if (files == NULL)
         return NULL;
     if (files[0] == NULL)
         tg_diag_error(diag, dir, 0, 0, "no policy files (*.yaml): nothing could ever deploy");
-    struct tg_policy_set *ps = tg_xcalloc(1, sizeof *ps);
-    struct tg_sha256 h;
-    tg_sha256_init(&h);
+    loading_init(&l, diag);
+    l.errors_before = errors_before;
     for (char **f = files; *f; f++) {
         size_t len;
         char *data = tg_read_file(*f, &len);
         if (data == NULL)
             tg_diag_error(diag, *f, 0, 0, "cannot read: %s", strerror(errno));
         else
-            load_file(ps, &h, *f, data, len, diag);
+            load_file(&l, *f, data, len);
         free(data);
     }
     tg_strv_free(files);
-    return finish(ps, &h, diag, errors_before);
+    return finish(&l);
 }
 
 static void env_dispose(struct pol_env *e)
@@ -540,7 +554,11 @@ void tg_policy_set_free(struct tg_policy_set *ps)
         env_dispose(&ps->envs[i]);
     for (size_t i = 0; i < ps->nexceptions; i++) {
         struct pol_exception *x = &ps->exceptions[i];
-        free(x->id), free(x->until), free(x->reason), free(x->by), free(x->where.file);
+        free(x->id);
+        free(x->until);
+        free(x->reason);
+        free(x->by);
+        free(x->where.file);
         tg_strv_free(x->projects);
         tg_strv_free(x->environments);
     }

@@ -389,9 +389,11 @@ int tg_report_parser_finish(struct tg_report_parser *tp, struct tg_report_summar
     return 0;
 }
 
-int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, char *err,
+int rp_raw_set(struct rp_parser *p, json_t *obj, const struct rp_raw_field *f, char *err,
                size_t errlen)
 {
+    const char *key = f->key;
+    int which = f->which;
     const struct rp_raw *r = &p->raw[which];
     json_error_t e;
     json_t *v;
@@ -401,8 +403,10 @@ int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, cha
         snprintf(err, errlen, "%s is larger than %d bytes", paths[which], RP_RAW_CAP);
         return -1;
     }
-    if (!r->present)
-        return json_object_set_new(obj, key, json_null()), 0;
+    if (!r->present) {
+        json_object_set_new(obj, key, json_null());
+        return 0;
+    }
     /* jansson refuses integers beyond 64 bits: those become doubles, then text */
     v = json_loadb(r->buf.data, r->buf.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
     if (v == NULL)
@@ -442,11 +446,11 @@ void tg_report_summary_dispose(struct tg_report_summary *s)
 
 /* ---- whole documents ---- */
 
-int tg_report_parse_buf(const void *buf, size_t n, const struct tg_report_options *opt,
+int tg_report_parse_buf(const struct tg_report_doc *doc, const struct tg_report_options *opt,
                         struct tg_report_summary *out, char *err, size_t errlen)
 {
     struct tg_report_parser *p = tg_report_parser_new(opt);
-    int rc = tg_report_parser_feed(p, buf, n, err, errlen);
+    int rc = tg_report_parser_feed(p, doc->data, doc->len, err, errlen);
     if (rc == 0)
         rc = tg_report_parser_finish(p, out, err, errlen);
     else

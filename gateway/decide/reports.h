@@ -7,7 +7,8 @@
  * status; Trivy misconfiguration Status), another tool's document, a document with keys of two
  * formats, or a document of another format than the forced one. Memory grows with the number of
  * findings (the top-N list, duplicate keys, SARIF results waiting for their rules), never with the
- * bytes. Nothing here keeps global state; one parser belongs to one thread at a time.
+ * bytes. Nothing here keeps global state; one parser belongs to one thread at a time. Like all of
+ * decide/, it depends on base/ only (scripts/style.sh checks it).
  */
 #ifndef TG_REPORTS_H
 #define TG_REPORTS_H
@@ -112,9 +113,15 @@ int tg_report_parser_feed(struct tg_report_parser *p, const void *chunk, size_t 
 int tg_report_parser_finish(struct tg_report_parser *p, struct tg_report_summary *out, char *err,
                             size_t errlen);
 
+/* A whole report in memory. */
+struct tg_report_doc {
+    const void *data;
+    size_t len;
+};
+
 /* Whole-document conveniences over the parser. The fd is read to its end in 64 KiB chunks
  * and not closed; a read error is reported like a parse error. */
-int tg_report_parse_buf(const void *p, size_t n, const struct tg_report_options *opt,
+int tg_report_parse_buf(const struct tg_report_doc *doc, const struct tg_report_options *opt,
                         struct tg_report_summary *out, char *err, size_t errlen);
 int tg_report_parse_fd(int fd, const struct tg_report_options *opt, struct tg_report_summary *out,
                        char *err, size_t errlen);

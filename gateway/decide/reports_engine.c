@@ -99,8 +99,10 @@ size_t rp_utf8_check(struct rp_parser *p, const unsigned char *s, size_t n)
         if (p->utf8_need) {
             if (s[i] < p->utf8_lo || s[i] > p->utf8_hi)
                 return i;
-            p->utf8_lo = 0x80, p->utf8_hi = 0xbf;
-            p->utf8_need--, i++;
+            p->utf8_lo = 0x80;
+            p->utf8_hi = 0xbf;
+            p->utf8_need--;
+            i++;
             continue;
         }
         uint64_t w;
@@ -147,16 +149,23 @@ static uint64_t value_hash(struct rp_parser *p, const struct rp_value *v, const 
     uint64_t key[2] = {p->hkey[0] ^ v->kind, p->hkey[1]};
     if (v->kind == RK_TRUE || v->kind == RK_FALSE || v->kind == RK_NUM) {
         key[0] = p->hkey[0] ^ RK_NUM;
-        if (v->kind != RK_NUM)
-            s = v->kind == RK_TRUE ? "1" : "0", n = 1;
-        else if (v->isint && n == 2 && memcmp(s, "-0", 2) == 0)
-            s = "0", n = 1;
-        else if (!v->isint && v->num == (double)(long long)v->num)
-            n = (size_t)snprintf(norm, sizeof norm, "%.0f", v->num), s = norm;
-        else if (!v->isint)
-            rp_float_text(v->num, norm, sizeof norm), s = norm, n = strlen(norm);
+        if (v->kind != RK_NUM) {
+            s = v->kind == RK_TRUE ? "1" : "0";
+            n = 1;
+        } else if (v->isint && n == 2 && memcmp(s, "-0", 2) == 0) {
+            s = "0";
+            n = 1;
+        } else if (!v->isint && v->num == (double)(long long)v->num) {
+            n = (size_t)snprintf(norm, sizeof norm, "%.0f", v->num);
+            s = norm;
+        } else if (!v->isint) {
+            rp_float_text(v->num, norm, sizeof norm);
+            s = norm;
+            n = strlen(norm);
+        }
     } else if (v->kind != RK_STR) {
-        key[0] = p->hkey[0] ^ RK_NULL, n = 0; /* absent and null are both None */
+        key[0] = p->hkey[0] ^ RK_NULL;
+        n = 0; /* absent and null are both None */
     }
     return rp_siphash(key, s, n);
 }
@@ -187,11 +196,16 @@ static void capture(struct rp_parser *p, const struct rp_node *node, uint8_t kin
     v->truthy = kind == RK_TRUE || (kind == RK_STR && n > 0);
     if (kind == RK_NUM)
         number(p, v, s, n);
-    if (kind == RK_TRUE || kind == RK_FALSE)
-        v->isint = v->has_int = 1, v->ival = kind == RK_TRUE, v->num = (double)v->ival;
+    if (kind == RK_TRUE || kind == RK_FALSE) {
+        v->isint = v->has_int = 1;
+        v->ival = kind == RK_TRUE;
+        v->num = (double)v->ival;
+    }
     if (kind == RK_STR && (node->mode & RC_INT) && n > 0 && n < 19 &&
-        strspn(v->text, "0123456789") == n)
-        v->has_int = 1, v->ival = strtoll(v->text, NULL, 10);
+        strspn(v->text, "0123456789") == n) {
+        v->has_int = 1;
+        v->ival = strtoll(v->text, NULL, 10);
+    }
     if (node->mode & RC_SEV)
         v->sev = kind == RK_STR ? rp_bucket_word(s, n) : TG_SEV_UNKNOWN;
     if (node->mode & RC_SCORE)
@@ -257,7 +271,9 @@ static void raw_head(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
     struct rp_value v;
     if (kind == RK_NUM) {
         number(p, &v, s, n);
-        n = rp_number_text(s, n, v.isint, v.num, num, sizeof num) == 0 ? strlen(num) : 0;
+        n = rp_number_text(&(struct rp_number){s, n, v.isint, v.num}, num, sizeof num) == 0
+                ? strlen(num)
+                : 0;
         s = num;
     } else if (kind != RK_STR) {
         n = 0;
@@ -278,7 +294,10 @@ static struct rp_frame *push(struct rp_parser *p, const struct rp_node *node, ui
     }
     struct rp_frame *f = &p->frames[p->nframes++];
     memset(f, 0, sizeof *f);
-    f->node = node, f->mode = mode, f->sink = sink, f->isarray = (uint8_t)isarray;
+    f->node = node;
+    f->mode = mode;
+    f->sink = sink;
+    f->isarray = (uint8_t)isarray;
     return f;
 }
 
@@ -295,8 +314,10 @@ static void path_put(struct rp_parser *p, size_t *len, const char *fmt, ...)
     int n = vsnprintf(p->path + *len, sizeof p->path - *len, fmt, ap);
     va_end(ap);
     *len = n < 0 ? *len : *len + (size_t)n;
-    if (*len >= sizeof p->path - 1) /* cut: say so rather than show a wrong path */
-        memcpy(p->path + sizeof p->path - 4, "...", 4), *len = sizeof p->path - 1;
+    if (*len >= sizeof p->path - 1) { /* cut: say so rather than show a wrong path */
+        memcpy(p->path + sizeof p->path - 4, "...", 4);
+        *len = sizeof p->path - 1;
+    }
 }
 
 const char *rp_path(struct rp_parser *p, const char *key, int elem)
@@ -386,9 +407,19 @@ static int truthy_scalar(struct rp_parser *p, uint8_t kind, const char *s, size_
     return v.truthy;
 }
 
+/* A scalar as yajl hands it over: its kind (RK_*) and its text. */
+struct scalar {
+    uint8_t kind;
+    const char *s;
+    size_t n;
+};
+
 static void scalar_at_object(struct rp_parser *p, const struct rp_node *node, struct rp_sink *s,
-                             uint8_t kind, const char *str, size_t n)
+                             const struct scalar *v)
 {
+    uint8_t kind = v->kind;
+    const char *str = v->s;
+    size_t n = v->n;
     int truthy = truthy_scalar(p, kind, str, n);
     if (node->mode == RM_DICT && truthy)
         rp_sink_fail(p, s, "%s is %s, not an object", rp_path(p, node->key, 0), rp_kind_name(kind));
@@ -423,10 +454,12 @@ static int scalar(struct rp_parser *p, uint8_t kind, const char *s, size_t n)
         capture(p, node, kind, s, n);
         break;
     case RN_RAW:
-        raw_begin(p, node), raw_head(p, kind, s, n), raw_scalar(p, kind, s, n);
+        raw_begin(p, node);
+        raw_head(p, kind, s, n);
+        raw_scalar(p, kind, s, n);
         break;
     case RN_OBJECT:
-        scalar_at_object(p, node, &p->sinks[sink], kind, s, n);
+        scalar_at_object(p, node, &p->sinks[sink], &(struct scalar){kind, s, n});
         break;
     case RN_LIST:
         not_an_array(p, node, &p->sinks[sink], kind);

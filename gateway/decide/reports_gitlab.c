@@ -60,8 +60,9 @@ json_t *rp_gitlab_extra(struct rp_parser *p, struct rp_sink *s, char *err, size_
 {
     json_t *o = json_object();
     json_object_set_new(o, "severity_missing", json_integer((json_int_t)s->n[RP_N_SEVMISSING]));
-    if (rp_raw_set(p, o, "schema_version", RP_RAW_VERSION, err, errlen) < 0 ||
-        rp_raw_set(p, o, "scan_type", RP_RAW_SCANTYPE, err, errlen) < 0) {
+    if (rp_raw_set(p, o, &(struct rp_raw_field){"schema_version", RP_RAW_VERSION}, err, errlen) <
+            0 ||
+        rp_raw_set(p, o, &(struct rp_raw_field){"scan_type", RP_RAW_SCANTYPE}, err, errlen) < 0) {
         json_decref(o);
         return NULL;
     }

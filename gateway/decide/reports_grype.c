@@ -14,7 +14,7 @@ static void match_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
     static const struct rp_ident_field ident[] = {
         {M_ID, "vulnerability.id"}, {M_NAME, "artifact.name"}, {M_VER, "artifact.version"}};
     uint64_t key;
-    if (rp_ident_hash(p, s, 1, ident, TG_ARRAY_SIZE(ident), &key) < 0)
+    if (rp_ident_hash(p, s, &(struct rp_ident){1, ident, TG_ARRAY_SIZE(ident)}, &key) < 0)
         return;
     rp_sink_ident(s, key);
     static const int8_t shown[RP_F_COUNT] = {M_ID, M_NAME, M_VER, M_FIX, M_PATH, M_DESC};

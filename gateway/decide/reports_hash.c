@@ -14,10 +14,20 @@
 
 static void sip_round(uint64_t v[4])
 {
-    v[0] += v[1], v[1] = ROTL(v[1], 13), v[1] ^= v[0], v[0] = ROTL(v[0], 32);
-    v[2] += v[3], v[3] = ROTL(v[3], 16), v[3] ^= v[2];
-    v[0] += v[3], v[3] = ROTL(v[3], 21), v[3] ^= v[0];
-    v[2] += v[1], v[1] = ROTL(v[1], 17), v[1] ^= v[2], v[2] = ROTL(v[2], 32);
+    v[0] += v[1];
+    v[1] = ROTL(v[1], 13);
+    v[1] ^= v[0];
+    v[0] = ROTL(v[0], 32);
+    v[2] += v[3];
+    v[3] = ROTL(v[3], 16);
+    v[3] ^= v[2];
+    v[0] += v[3];
+    v[3] = ROTL(v[3], 21);
+    v[3] ^= v[0];
+    v[2] += v[1];
+    v[1] = ROTL(v[1], 17);
+    v[1] ^= v[2];
+    v[2] = ROTL(v[2], 32);
 }
 
 static void sip_block(uint64_t v[4], uint64_t m)

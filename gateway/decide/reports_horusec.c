@@ -47,8 +47,8 @@ json_t *rp_horusec_extra(struct rp_parser *p, struct rp_sink *s, char *err, size
 {
     json_t *o = json_object();
     json_object_set_new(o, "types", rp_keycount_json(&s->keys));
-    if (rp_raw_set(p, o, "status", RP_RAW_STATUS, err, errlen) < 0 ||
-        rp_raw_set(p, o, "version", RP_RAW_VERSION, err, errlen) < 0) {
+    if (rp_raw_set(p, o, &(struct rp_raw_field){"status", RP_RAW_STATUS}, err, errlen) < 0 ||
+        rp_raw_set(p, o, &(struct rp_raw_field){"version", RP_RAW_VERSION}, err, errlen) < 0) {
         json_decref(o);
         return NULL;
     }

@@ -416,11 +416,16 @@ struct rp_ident_field {
     int slot;
     const char *name;
 };
+/* What makes an entry's identity: these fields of the entry, which sits at this nesting level. */
+struct rp_ident {
+    int level;
+    const struct rp_ident_field *fields;
+    size_t nfields;
+};
 /* The identity of an entry: a keyed hash of the tuple of the given slots (absent
  * equals null and 1 equals 1.0). -1 after failing the sink, naming the field's JSON path,
  * when a field is a list or an object (unhashable). Call from the entry's end hook. */
-int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level,
-                  const struct rp_ident_field *fields, size_t n, uint64_t *out);
+int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, const struct rp_ident *id, uint64_t *out);
 /* Counts one entry with this identity; returns 1 when it was not seen before. */
 int rp_sink_ident(struct rp_sink *s, uint64_t key);
 /* Counts one more value under its key text (rp_key_text); -1 with a reason when it cannot be
@@ -458,9 +463,16 @@ enum tg_severity rp_cvss_band(double score);
 uint8_t rp_score_bucket(struct tg_buf *scratch, uint8_t kind, const char *s, size_t n, double num);
 /* The shortest round-trip text of v ("2.0", "0.1", "1e+16", "nan") into out (>= 32 bytes). */
 void rp_float_text(double v, char *out, size_t outlen);
+/* A JSON number: its literal's n bytes, whether that is an integer literal, its value. */
+struct rp_number {
+    const char *lit;
+    size_t n;
+    int isint;
+    double v;
+};
 /* The text of a JSON number literal: an integer as written ("-0" is "0"), any other number
  * by rp_float_text. -1 when the result would not fit outlen. */
-int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen);
+int rp_number_text(const struct rp_number *num, char *out, size_t outlen);
 /* The text of v as a key of an extra figure ("types", "levels"): strings as they are,
  * numbers by rp_number_text, true/false/null as literals; -1 for containers. */
 int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len);
@@ -483,9 +495,14 @@ void rp_scan_failed(struct rp_parser *p, enum tg_report_format fmt, const struct
                     char *out, size_t n);
 void rp_trivy_dispose(struct rp_trivy *t);
 void rp_sarif_dispose(struct rp_sarif *s);
-/* Sets obj[key] to a captured raw value (null when absent). -1 with a reason when it was
+/* A captured raw value (RP_RAW_*) and the key it is shown under in the extra figures. */
+struct rp_raw_field {
+    const char *key;
+    int which;
+};
+/* Sets obj[f->key] to a captured raw value (null when absent). -1 with a reason when it was
  * larger than RP_RAW_CAP. */
-int rp_raw_set(struct rp_parser *p, json_t *obj, const char *key, int which, char *err,
+int rp_raw_set(struct rp_parser *p, json_t *obj, const struct rp_raw_field *f, char *err,
                size_t errlen);
 
 #endif

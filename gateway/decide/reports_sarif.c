@@ -34,7 +34,8 @@ enum { IV_SUCCESS }; /* level 3: an invocation */
 
 static void run_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)s, (void)n;
+    (void)s;
+    (void)n;
     struct rp_sarif *r = &p->sarif;
     r->nrules = r->ndriver = r->nheld = r->nexts = r->ext_n = 0;
     r->tool_done = 0;
@@ -149,7 +150,8 @@ static void extension_rule_end(struct rp_parser *p, struct rp_sink *s, uint64_t 
 /* tool.extensions[k] ends: it owns the rules added since the previous one ended. */
 static void extension_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)s, (void)n;
+    (void)s;
+    (void)n;
     struct rp_sarif *r = &p->sarif;
     if (r->nexts == r->capexts) {
         r->capexts = r->capexts ? r->capexts * 2 : 8;
@@ -162,7 +164,8 @@ static void extension_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 
 static void tool_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)s, (void)n;
+    (void)s;
+    (void)n;
     p->sarif.tool_done = 1;
 }
 
@@ -256,8 +259,10 @@ static void resolve(struct rp_parser *p, struct rp_sink *s, const struct rp_sres
     struct rp_find f = {.sev = (uint8_t)b, .line = r->line};
     f.s[RP_F_ID] = r->n[RP_SR_ID] || rule == NULL ? r->s[RP_SR_ID] : rule->id;
     f.n[RP_F_ID] = r->n[RP_SR_ID] || rule == NULL ? r->n[RP_SR_ID] : rule->idlen;
-    f.s[RP_F_TITLE] = r->s[RP_SR_TITLE], f.n[RP_F_TITLE] = r->n[RP_SR_TITLE];
-    f.s[RP_F_FILE] = r->s[RP_SR_FILE], f.n[RP_F_FILE] = r->n[RP_SR_FILE];
+    f.s[RP_F_TITLE] = r->s[RP_SR_TITLE];
+    f.n[RP_F_TITLE] = r->n[RP_SR_TITLE];
+    f.s[RP_F_FILE] = r->s[RP_SR_FILE];
+    f.n[RP_F_FILE] = r->n[RP_SR_FILE];
     rp_offer(p, s, &f);
 }
 
@@ -348,14 +353,16 @@ static void unhold(const struct rp_sarif *sa, const struct rp_sheld *h, struct r
                           .line = h->line};
     const char *at = sa->arena.data + h->off;
     for (int i = 0; i < RP_SR_COUNT; i++) {
-        r->s[i] = at, r->n[i] = h->n[i];
+        r->s[i] = at;
+        r->n[i] = h->n[i];
         at += h->n[i];
     }
 }
 
 static void result_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)s, (void)n;
+    (void)s;
+    (void)n;
     p->sarif.supp_n = p->sarif.supp_open = 0;
 }
 

@@ -127,9 +127,11 @@ void rp_sink_patch_file(struct rp_sink *s, const char *file, size_t n)
     }
 }
 
-int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, int level,
-                  const struct rp_ident_field *fields, size_t n, uint64_t *out)
+int rp_ident_hash(struct rp_parser *p, struct rp_sink *s, const struct rp_ident *id, uint64_t *out)
 {
+    int level = id->level;
+    const struct rp_ident_field *fields = id->fields;
+    size_t n = id->nfields;
     uint64_t h[8];
     n = n < TG_ARRAY_SIZE(h) ? n : TG_ARRAY_SIZE(h);
     for (size_t i = 0; i < n; i++) {

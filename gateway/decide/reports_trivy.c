@@ -47,7 +47,7 @@ static void vuln_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
                                                   {T_VER, "InstalledVersion"},
                                                   {T_PATH, "PkgPath"}};
     uint64_t key;
-    if (rp_ident_hash(p, s, 3, ident, TG_ARRAY_SIZE(ident), &key) < 0)
+    if (rp_ident_hash(p, s, &(struct rp_ident){3, ident, TG_ARRAY_SIZE(ident)}, &key) < 0)
         return;
     struct rp_trivy *t = &p->trivy;
     if (t->n == t->cap) {
@@ -99,7 +99,8 @@ static void licenses_end(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 
 static void result_begin(struct rp_parser *p, struct rp_sink *s, uint64_t n)
 {
-    (void)s, (void)n;
+    (void)s;
+    (void)n;
     p->trivy.n = 0;
 }
 

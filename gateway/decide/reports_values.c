@@ -54,16 +54,18 @@ static void strip(const char **s, size_t *n)
 {
     const unsigned char *p = (const unsigned char *)*s;
     size_t len = *n, k;
-    while (len && (k = space_at(p, len)) != 0)
-        p += k, len -= k;
+    while (len && (k = space_at(p, len)) != 0) {
+        p += k;
+        len -= k;
+    }
     while (len && (k = space_before(p, len)) != 0)
         len -= k;
     *s = (const char *)p;
     *n = len;
 }
 
-/* str.lower() of a short stripped string, when the result is plain ASCII; else -1. The
- * KELVIN SIGN is the one non-ASCII character that lowers to an ASCII letter. */
+/* A short trimmed word in lower case, when that is plain ASCII; else -1. Unicode's case
+ * folding maps one non-ASCII character to an ASCII letter: the KELVIN SIGN, to "k". */
 static int ascii_lower(const char *s, size_t n, char *out, size_t outlen)
 {
     size_t o = 0;
@@ -85,7 +87,8 @@ static int ascii_lower(const char *s, size_t n, char *out, size_t outlen)
     return (int)o;
 }
 
-/* The bucket a word names after strip().lower(), or -1 (so "negligible" is -1 here). */
+/* The bucket a word names once trimmed and case-folded, or -1 (so "negligible" is -1 here;
+ * -3 says it was Negligible, -2 that the word is no plain ASCII word at all). */
 static int word_bucket(const char *s, size_t n)
 {
     char low[16];
@@ -194,14 +197,20 @@ void rp_float_text(double v, char *out, size_t outlen)
     }
 }
 
-int rp_number_text(const char *lit, size_t n, int isint, double v, char *out, size_t outlen)
+int rp_number_text(const struct rp_number *num, char *out, size_t outlen)
 {
+    const char *lit = num->lit;
+    size_t n = num->n;
+    int isint = num->isint;
+    double v = num->v;
     if (!isint) {
         rp_float_text(v, out, outlen);
         return 0;
     }
-    if (n == 2 && memcmp(lit, "-0", 2) == 0)
-        lit = "0", n = 1;
+    if (n == 2 && memcmp(lit, "-0", 2) == 0) {
+        lit = "0";
+        n = 1;
+    }
     if (n + 1 > outlen)
         return -1;
     memcpy(out, lit, n);
@@ -218,7 +227,7 @@ int rp_key_text(const struct rp_value *v, char *out, size_t outlen, size_t *len)
     if (v->len != v->tlen) /* longer than a capped copy */
         return -2;
     if (v->kind == RK_NUM) {
-        if (rp_number_text(v->text, v->tlen, v->isint, v->num, out, outlen))
+        if (rp_number_text(&(struct rp_number){v->text, v->tlen, v->isint, v->num}, out, outlen))
             return -2;
     } else if (v->kind == RK_STR) {
         if (v->len + 1 > outlen)

@@ -79,23 +79,55 @@ static void fill_target(struct job *j)
              *ev->user_username ? ev->user_username : "unknown");
 }
 
-static enum tg_fetch_result fetch_artifact(void *arg, const struct tg_report_ref *ref,
-                                           tg_report_sink_fn sink, void *sink_arg, char *err,
-                                           size_t errlen)
+/* What a decision gathers between its plan and its judgement. */
+struct gathered {
+    struct tg_policy_input in;
+    struct tg_policy_plan plan;
+    struct tg_children kids;
+};
+
+/* Fetches one planned report from GitLab and counts it into the plan: 0, or -1 when
+ * GitLab could not tell (the decision is retried later). */
+static int fetch_report(struct job *j, struct gathered *g, size_t i, char *why, size_t whylen)
 {
-    struct job *j = arg;
+    const struct tg_policy_report *ref = &g->plan.reports[i];
     long long project =
         ref->project_id ? ref->project_id : j->ev.project_id; /* a child's own project */
-    return tg_gitlab_fetch_artifact(j->w->api, project, ref->job_id, ref->artifact, sink, sink_arg,
-                                    err, errlen);
+    struct tg_policy_counter *c = tg_policy_counter_new(&g->plan, i, ref->format);
+    enum tg_fetch_result r = tg_gitlab_fetch_artifact(
+        j->w->api, project, ref->job_id, ref->artifact, tg_policy_counter_sink, c, why, whylen);
+    return tg_policy_counter_end(c, r, why, whylen);
 }
 
-static int list_children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
-                         size_t errlen)
+/* The plan (with the child pipelines when it wants them), then the planned reports. */
+static int gather(struct job *j, struct gathered *g, char *why, size_t whylen)
 {
-    struct job *j = arg;
-    j->children_gen = tg_lifecycle_children_gen(j->w, ev->project_id, ev->pipeline_id);
-    return tg_gitlab_children(j->w->api, ev->project_id, ev->pipeline_id, out, err, errlen);
+    tg_policy_plan(&g->in, &g->plan);
+    if (g->plan.want_children) {
+        j->children_gen = tg_lifecycle_children_gen(j->w, j->ev.project_id, j->ev.pipeline_id);
+        if (tg_gitlab_children(j->w->api, j->ev.project_id, j->ev.pipeline_id, &g->kids, why,
+                               whylen))
+            return -1;
+        g->in.children = &g->kids;
+        tg_policy_plan_dispose(&g->plan);
+        tg_policy_plan(&g->in, &g->plan);
+    }
+    for (size_t i = 0; i < g->plan.nreports; i++)
+        if (g->plan.reports[i].located && fetch_report(j, g, i, why, whylen))
+            return -1;
+    return 0;
+}
+
+/* The decision: plan, fetch and count, judge. -1 with why when it cannot be made now. */
+static int decide_pipeline(struct job *j, struct tg_decision *d, char *why, size_t whylen)
+{
+    struct gathered g = {.in = {.ps = j->w->cfg->policies, .ev = &j->ev, .now_ms = tg_now_ms()}};
+    int rc = gather(j, &g, why, whylen);
+    if (rc == 0)
+        rc = tg_policy_judge(&g.in, &g.plan, d, why, whylen);
+    tg_policy_plan_dispose(&g.plan);
+    tg_children_dispose(&g.kids);
+    return rc;
 }
 
 /* The decided/ignored record names the X-Gitlab-Event-UUID of the hook it answers (GitLab's
@@ -403,8 +435,7 @@ static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_
     char ignored[512];
     if (tg_policy_ignored(cfg->policies, &j->ev, ignored, sizeof ignored))
         return ignore(j, ignored, why, whylen);
-    struct tg_decide_io io = {fetch_artifact, j, list_children, j};
-    if (tg_policy_decide_io(cfg->policies, &j->ev, &io, tg_now_ms(), &d, why, whylen))
+    if (decide_pipeline(j, &d, why, whylen))
         return TG_DELIVER_RETRY;
     if (manual && (d.environment == NULL || strcmp(d.rule, "pipeline_status") == 0)) {
         tg_decision_dispose(
@@ -480,7 +511,8 @@ enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry
     struct job j = {.w = w, .e = e};
     char err[512];
     const char *header = e->len[TG_QF_EVENT] ? e->field[TG_QF_EVENT] : NULL;
-    if (tg_event_parse(header, e->field[TG_QF_BODY], e->len[TG_QF_BODY], &j.ev, err, sizeof err)) {
+    if (tg_event_parse(&(struct tg_hook){header, e->field[TG_QF_BODY], e->len[TG_QF_BODY]}, &j.ev,
+                       err, sizeof err)) {
         snprintf(reason, reasonlen, "unreadable %s payload: %s", header ? header : "event", err);
         return TG_DELIVER_DEAD;
     }

@@ -49,8 +49,8 @@ enum tg_gitlab_outcome {
 };
 enum tg_gitlab_outcome tg_gitlab_trigger_outcome(const struct tg_gitlab_result *r);
 
-/* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into sink. Return values as
- * tg_report_fetch_fn: OK, NOT_FOUND (404, or no such job), ERROR (anything else; err says). */
+/* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into sink (a policy counter).
+ * Returns OK, NOT_FOUND (404, or no such job), ERROR (anything else; err says). */
 enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id,
                                               long long job_id, const char *path,
                                               tg_report_sink_fn sink, void *sink_arg, char *err,

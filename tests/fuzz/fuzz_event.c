@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "Push Hook", "Tag Push Hook", "System Hook"};
     struct tg_event e;
     char err[256], out[64];
-    if (tg_event_parse(headers[size % 8], (const char *)data, size, &e, err, sizeof err) != 0)
+    if (tg_event_parse(&(struct tg_hook){headers[size % 8], (const char *)data, size}, &e, err,
+                       sizeof err) != 0)
         return 0;
     check_complete(&e);
     if (tg_event_var(&e, "pipeline.url", out, sizeof out) != 0 ||

@@ -19,29 +19,55 @@ static const char trivy[] =
     "{\"VulnerabilityID\":\"CVE-1\",\"Severity\":\"CRITICAL\",\"PkgName\":\"a\"},"
     "{\"VulnerabilityID\":\"CVE-2\",\"Severity\":\"HIGH\",\"PkgName\":\"b\"}]}]}";
 
-static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref,
-                                  tg_report_sink_fn sink, void *sink_arg, char *err, size_t errlen)
+/* The served report counted: the Trivy report for artifacts named trivy-report.json. */
+static void count(struct tg_policy_plan *plan, size_t i)
 {
-    (void)arg, (void)err, (void)errlen;
-    size_t n = strlen(ref->artifact);
-    if (n < 17 || strcmp(ref->artifact + n - 17, "trivy-report.json") != 0)
-        return TG_FETCH_NOT_FOUND;
-    sink(sink_arg, trivy, sizeof trivy - 1);
-    return TG_FETCH_OK;
+    const char *artifact = plan->reports[i].artifact;
+    size_t n = strlen(artifact);
+    struct tg_policy_counter *c = tg_policy_counter_new(plan, i, plan->reports[i].format);
+    enum tg_fetch_result r = TG_FETCH_NOT_FOUND;
+    if (n >= 17 && strcmp(artifact + n - 17, "trivy-report.json") == 0) {
+        tg_policy_counter_sink(c, trivy, sizeof trivy - 1);
+        r = TG_FETCH_OK;
+    }
+    char err[64] = "";
+    if (tg_policy_counter_end(c, r, err, sizeof err) != 0)
+        abort(); /* the fetch never fails */
 }
 
-static int children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
-                    size_t errlen)
+static void children(struct tg_children *out)
 {
-    (void)arg, (void)ev, (void)err, (void)errlen;
     out->pipelines = calloc(1, sizeof *out->pipelines);
     out->jobs = calloc(1, sizeof *out->jobs);
     if (out->pipelines == NULL || out->jobs == NULL)
         abort();
     out->pipelines[0] = (struct tg_child_pipeline){strdup("scans"), 1, 8, strdup("success")};
     out->jobs[0] = (struct tg_child_job){1, 8, 3, strdup("trivy-scan"), strdup("success")};
-    out->npipelines = out->njobs = 1;
-    return 0;
+    out->npipelines = 1;
+    out->njobs = 1;
+}
+
+/* Plan, children, count, judge. */
+static void decide(const struct tg_policy_set *ps, const struct tg_event *ev, struct tg_decision *d)
+{
+    struct tg_policy_input in = {ps, ev, NULL, 0, 1767225600000ULL};
+    struct tg_policy_plan plan;
+    struct tg_children kids = {0};
+    char err[256];
+    tg_policy_plan(&in, &plan);
+    if (plan.want_children) {
+        children(&kids);
+        in.children = &kids;
+        tg_policy_plan_dispose(&plan);
+        tg_policy_plan(&in, &plan);
+    }
+    for (size_t i = 0; i < plan.nreports; i++)
+        if (plan.reports[i].located)
+            count(&plan, i);
+    if (tg_policy_judge(&in, &plan, d, err, sizeof err) != 0)
+        abort(); /* the plan was followed */
+    tg_policy_plan_dispose(&plan);
+    tg_children_dispose(&kids);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,10 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     tg_diag_init(&diag);
     struct tg_policy_set *ps = tg_policy_load_mem("fuzz.yaml", (const char *)data, size, &diag);
-    if (ps && tg_event_parse(NULL, event_json, sizeof event_json - 1, &ev, err, sizeof err) == 0) {
-        struct tg_decide_io io = {fetch, NULL, children, NULL};
-        if (tg_policy_decide_io(ps, &ev, &io, 1767225600000ULL, &d, err, sizeof err) != 0)
-            abort(); /* the fetch never fails */
+    if (ps && tg_event_parse(&(struct tg_hook){NULL, event_json, sizeof event_json - 1}, &ev, err,
+                             sizeof err) == 0) {
+        decide(ps, &ev, &d);
         if (d.reasons == NULL || d.reasons[0] == NULL || d.json == NULL || d.rule == NULL)
             abort();
         tg_decision_dispose(&d);

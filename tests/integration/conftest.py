@@ -12,7 +12,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOLLGATE = pathlib.Path(os.environ.get("TG_BINARY") or ROOT / "build" / "tollgate")
 FIXTURES = ROOT / "tests" / "fixtures"
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT.parent / "shared"  # a sibling checkout with optional test oracles; not needed
 LOGS = ROOT / "tests" / "log"
 
 

@@ -21,8 +21,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOLLGATE = harness.TOLLGATE
 FIXTURES = ROOT / "tests" / "fixtures"
 REPORTS = FIXTURES / "reports"
-if not (REPORTS / "trivy").is_dir():  # before the reports fixtures were copied in
-    REPORTS = ROOT.parent / "shared" / "fixtures" / "reports"
 PIPELINE = FIXTURES / "gitlab" / "webhooks" / "pipeline_event.json"
 TRIGGER_TOKEN = "glptt-eval-test-token-0077"
 

@@ -1,13 +1,16 @@
-"""`tollgate report` against the reference counter (../shared/tools/count_findings.py).
+"""`tollgate report` against its stored expectations and, when one is at hand, an independent
+reference counter (count_findings.py: TG_REFERENCE_COUNTER names it; by default it is looked
+for in the sibling checkout ../shared/tools, which a fresh clone does not have). The counting
+rule itself is the README's ("The counting rule"), not the reference's.
 
 The cases are data: every sample in tests/fixtures/reports with its stored
 <sample>.expected.json, and the variants and malformed inputs listed in
 reports_cases.yaml. One check loop per kind:
 
   * stored:       tollgate equals the stored expectation (runs on a fresh clone);
-  * differential: tollgate equals count_findings.py on the same sample (needs ../shared);
+  * differential: tollgate equals count_findings.py on the same sample (needs the reference);
   * variants:     a transform of a sample, written to tmp_path, against count_findings.py
-                  on that same file, or the case's recorded expectation without ../shared;
+                  on that same file, or the case's recorded expectation without the reference;
   * malformed:    exit status exactly 2, and stderr names the file, the format and a byte
                   offset;
   * regressions:  documents that were miscounted once, with their right value (counts, or
@@ -17,6 +20,7 @@ reports_cases.yaml. One check loop per kind:
                   with the file, the format and the JSON path, never a count.
 """
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -28,7 +32,8 @@ import yaml
 from conftest import FIXTURES, SHARED
 
 REPORTS = FIXTURES / "reports"
-REFERENCE = SHARED / "tools" / "count_findings.py"
+REFERENCE = pathlib.Path(os.environ.get("TG_REFERENCE_COUNTER")
+                         or SHARED / "tools" / "count_findings.py")
 CASES = yaml.safe_load((pathlib.Path(__file__).parent / "reports_cases.yaml").read_text())
 BUCKETS = ("critical", "high", "medium", "low", "info", "unknown")
 COMPARED = ("format", "total") + BUCKETS + ("extra",)
@@ -37,7 +42,7 @@ SAMPLES = sorted(p for p in REPORTS.glob("*/*")
 
 needs_reference = pytest.mark.skipif(
     not REFERENCE.exists(),
-    reason="../shared/tools/count_findings.py is absent: differential checks skipped "
+    reason="no reference counter (TG_REFERENCE_COUNTER): differential checks skipped "
            "(the stored expectations still run)")
 
 

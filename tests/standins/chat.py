@@ -2,7 +2,8 @@
 """A stand-in Slack and Mattermost: the endpoints Tollgate posts to, recording every post, and
 clients that send Tollgate what Slack and Mattermost send (signed, or deliberately not).
 
-Server (what Tollgate calls), following the documented contracts (../shared/notes/chatops-audit.md):
+Server (what Tollgate calls), following Slack's and Mattermost's documented contracts (README,
+"Approvals and ChatOps"):
     POST /slack/webhook/<name>          Slack incoming webhook: JSON {text, blocks}; answers "ok"
     POST /slack/api/chat.postMessage    Slack Web API: Bearer bot token, JSON {channel, text, blocks};
                                         answers {"ok": true, "channel", "ts"} (or ok:false, invalid_auth)

@@ -96,7 +96,8 @@ static void test_index_keys(void)
         const char *value = strcmp(keys[i].value, "%s") == 0 ? sha : keys[i].value;
         char *hashed =
             keys[i].project ? tg_xasprintf("%s:%s", keys[i].project, value) : tg_xstrdup(value);
-        tg_audit_index_key(out, sizeof out, "tg:", keys[i].kind, value, keys[i].project);
+        tg_audit_index_key(out, sizeof out, "tg:",
+                           &(struct tg_audit_index_ref){keys[i].kind, value, keys[i].project});
         tg_sha256_hex(hashed, strlen(hashed), hex);
         if (keys[i].want)
             snprintf(want, sizeof want, keys[i].want, hex);

@@ -72,7 +72,7 @@ static void check_fixture(const struct fixture_row *r)
     UNIT_CHECK(r->file, body != NULL);
     if (body == NULL)
         return;
-    int rc = tg_event_parse(r->header, body, len, &e, err, sizeof err);
+    int rc = tg_event_parse(&(struct tg_hook){r->header, body, len}, &e, err, sizeof err);
     free(body);
     UNIT_CHECK(r->file, rc == 0);
     if (rc) {
@@ -105,7 +105,8 @@ static void check_failure_fields(void)
     size_t len;
     char err[256], *body = fixture("job_event.json", &len);
     struct tg_event e;
-    if (body == NULL || tg_event_parse("Job Hook", body, len, &e, err, sizeof err)) {
+    if (body == NULL ||
+        tg_event_parse(&(struct tg_hook){"Job Hook", body, len}, &e, err, sizeof err)) {
         UNIT_CHECK("job fields", 0);
         free(body);
         return;
@@ -118,7 +119,7 @@ static void check_failure_fields(void)
         "{\"object_kind\":\"pipeline\",\"object_attributes\":{\"id\":1,\"status\":\"failed\"},"
         "\"builds\":[{\"id\":5,\"name\":\"lint\",\"status\":\"failed\",\"allow_failure\":true},"
         "{\"id\":6,\"name\":\"test\",\"status\":\"failed\"}]}";
-    if (tg_event_parse(NULL, allowed, sizeof allowed - 1, &e, err, sizeof err)) {
+    if (tg_event_parse(&(struct tg_hook){NULL, allowed, sizeof allowed - 1}, &e, err, sizeof err)) {
         UNIT_CHECK("builds allow_failure", 0);
         return;
     }
@@ -132,7 +133,7 @@ static void check_pipeline_details(void)
     size_t len;
     char err[256], *body = fixture("pipeline_event.json", &len), out[64];
     struct tg_event e;
-    if (body == NULL || tg_event_parse(NULL, body, len, &e, err, sizeof err)) {
+    if (body == NULL || tg_event_parse(&(struct tg_hook){NULL, body, len}, &e, err, sizeof err)) {
         UNIT_CHECK("pipeline details", 0);
         free(body);
         return;
@@ -226,8 +227,9 @@ static void check_bodies(void)
     for (size_t i = 0; i < TG_ARRAY_SIZE(bodies); i++) {
         struct tg_event e;
         char err[256] = "";
-        int rc = tg_event_parse(bodies[i].header, bodies[i].body, strlen(bodies[i].body), &e, err,
-                                sizeof err);
+        int rc = tg_event_parse(
+            &(struct tg_hook){bodies[i].header, bodies[i].body, strlen(bodies[i].body)}, &e, err,
+            sizeof err);
         if (bodies[i].err) {
             UNIT_CHECK(bodies[i].name, rc == -1 && strstr(err, bodies[i].err) != NULL);
             if (rc == 0 || strstr(err, bodies[i].err) == NULL)
@@ -295,7 +297,8 @@ static void check_refs(void)
     for (size_t i = 0; i < TG_ARRAY_SIZE(refs); i++) {
         struct tg_event e;
         char err[256] = "";
-        int rc = tg_event_parse(NULL, refs[i].body, strlen(refs[i].body), &e, err, sizeof err);
+        int rc = tg_event_parse(&(struct tg_hook){NULL, refs[i].body, strlen(refs[i].body)}, &e,
+                                err, sizeof err);
         UNIT_CHECK(refs[i].name, rc == 0);
         if (rc) {
             fprintf(stderr, "  %s: %s\n", refs[i].name, err);
@@ -315,7 +318,9 @@ static void check_upstream_and_variables(void)
     size_t len;
     char err[256] = "", *body = fixture("pipeline_event.json", &len);
     struct tg_event e;
-    int rc = body ? tg_event_parse("Pipeline Hook", body, len, &e, err, sizeof err) : -1;
+    int rc =
+        body ? tg_event_parse(&(struct tg_hook){"Pipeline Hook", body, len}, &e, err, sizeof err)
+             : -1;
     free(body);
     UNIT_CHECK("upstream", rc == 0);
     if (rc)

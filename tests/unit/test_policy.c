@@ -117,7 +117,8 @@ static int make_event(const struct tweak *t, struct tg_event *out)
                         json_string(t->project ? t->project : "shop/cart"));
     edit_builds(ev, t);
     char *body = json_dumps(ev, JSON_COMPACT);
-    int rc = tg_event_parse("Pipeline Hook", body, strlen(body), out, err, sizeof err);
+    int rc = tg_event_parse(&(struct tg_hook){"Pipeline Hook", body, strlen(body)}, out, err,
+                            sizeof err);
     free(body);
     json_decref(ev);
     return rc;
@@ -135,7 +136,7 @@ struct served {
     int calls;
 };
 
-static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref,
+static enum tg_fetch_result fetch(void *arg, const struct tg_policy_report *ref,
                                   tg_report_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
     struct served *s = arg;
@@ -157,9 +158,67 @@ static enum tg_fetch_result fetch(void *arg, const struct tg_report_ref *ref,
     return TG_FETCH_NOT_FOUND;
 }
 
+/* ---- the three phases, as the worker runs them ---- */
+
+typedef enum tg_fetch_result (*fetch_fn)(void *arg, const struct tg_policy_report *ref,
+                                         tg_report_sink_fn sink, void *sink_arg, char *err,
+                                         size_t errlen);
+typedef int (*kids_fn)(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
+                       size_t errlen);
+
+/* What a decision in a test sees: kids NULL means offline (tollgate eval). */
+struct world {
+    const struct tg_policy_set *ps;
+    const struct tg_event *ev;
+    uint64_t now_ms;
+    fetch_fn fetch;
+    void *fetch_arg;
+    kids_fn kids;
+    void *kids_arg;
+};
+
+/* Counts the located planned reports into the plan: 0, or -1 with err (a fetch failed). */
+static int count_all(const struct world *w, struct tg_policy_plan *plan, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->nreports; i++) {
+        if (!plan->reports[i].located)
+            continue;
+        struct tg_policy_counter *c = tg_policy_counter_new(plan, i, plan->reports[i].format);
+        enum tg_fetch_result r =
+            w->fetch(w->fetch_arg, &plan->reports[i], tg_policy_counter_sink, c, err, errlen);
+        if (tg_policy_counter_end(c, r, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+/* Plan, list the children when wanted, fetch and count, judge. */
+static int decide(const struct world *w, struct tg_decision *out, char *err, size_t errlen)
+{
+    struct tg_policy_input in = {w->ps, w->ev, NULL, w->kids == NULL, w->now_ms};
+    struct tg_policy_plan plan;
+    struct tg_children kids = {0};
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    tg_policy_plan(&in, &plan);
+    if (plan.want_children) {
+        rc = w->kids(w->kids_arg, w->ev, &kids, err, errlen);
+        in.children = &kids;
+        tg_policy_plan_dispose(&plan);
+        tg_policy_plan(&in, &plan);
+    }
+    if (rc == 0)
+        rc = count_all(w, &plan, err, errlen);
+    if (rc == 0)
+        rc = tg_policy_judge(&in, &plan, out, err, errlen);
+    tg_policy_plan_dispose(&plan);
+    tg_children_dispose(&kids);
+    return rc;
+}
+
 /* ---- decisions ---- */
 
-#define FAILS (-1) /* verdict column: tg_policy_decide returns -1 */
+#define FAILS (-1) /* verdict column: the decision cannot be made (a fetch failed) */
 
 struct row {
     const char *name;
@@ -780,7 +839,8 @@ static void check_row(const struct row *r)
         return;
     }
     tg_parse_time(r->now ? r->now : "2026-06-01T12:00:00Z", &now);
-    int rc = tg_policy_decide(ps, &ev, fetch, &served, now, &d, err, sizeof err);
+    struct world w = {ps, &ev, now, fetch, &served, NULL, NULL};
+    int rc = decide(&w, &d, err, sizeof err);
     if (r->verdict == FAILS) {
         UNIT_CHECK(r->name, rc == -1 && d.json == NULL);
         UNIT_CHECK(r->name, strstr(err, r->reason) != NULL);
@@ -815,7 +875,7 @@ static json_t *decide_json(const char *policy, const struct tweak *t, const stru
     struct tg_policy_set *ps = tg_policy_load_mem("p.yaml", policy, strlen(policy), &diag);
     tg_parse_time(now, &ms);
     if (ps == NULL || make_event(t, &ev) ||
-        tg_policy_decide(ps, &ev, fetch, &served, ms, d, err, sizeof err)) {
+        decide(&(struct world){ps, &ev, ms, fetch, &served, NULL, NULL}, d, err, sizeof err)) {
         tg_diag_print(&diag, stderr);
         tg_diag_dispose(&diag);
         tg_policy_set_free(ps);
@@ -1113,9 +1173,9 @@ static void check_dir(void)
     struct served none = {(const struct doc[]){{0}}, 0};
     char err[128];
     if (ps && make_event(&(struct tweak){0}, &ev) == 0) {
-        UNIT_CHECK("10- before 20-",
-                   tg_policy_decide(ps, &ev, fetch, &none, 0, &d, err, sizeof err) == 0 &&
-                       strcmp(d.environment, "prod") == 0);
+        UNIT_CHECK("10- before 20-", decide(&(struct world){ps, &ev, 0, fetch, &none, NULL, NULL},
+                                            &d, err, sizeof err) == 0 &&
+                                         strcmp(d.environment, "prod") == 0);
         tg_decision_dispose(&d);
         tg_event_dispose(&ev);
     }
@@ -1246,7 +1306,7 @@ static int list_kids(void *arg, const struct tg_event *ev, struct tg_children *o
 }
 
 /* The report of a child job is fetched from the child's project and latest job. */
-static enum tg_fetch_result fetch_child(void *arg, const struct tg_report_ref *ref,
+static enum tg_fetch_result fetch_child(void *arg, const struct tg_policy_report *ref,
                                         tg_report_sink_fn sink, void *sink_arg, char *err,
                                         size_t errlen)
 {
@@ -1306,7 +1366,8 @@ static void check_children(void)
     UNIT_CHECK("child policy", ps != NULL);
     for (size_t i = 0; ps && i < TG_ARRAY_SIZE(cases); i++) {
         struct served served = {docs, 0};
-        struct tg_decide_io io = {fetch_child, &served, list_kids, (void *)&cases[i].kids};
+        struct world w = {ps,      NULL,      1780000000000ULL,      fetch_child,
+                          &served, list_kids, (void *)&cases[i].kids};
         struct tweak t = {.drop = "trivy-scan"}; /* the parent has no trivy-scan of its own */
         struct tg_event ev;
         struct tg_decision d;
@@ -1314,7 +1375,8 @@ static void check_children(void)
         const char *name = cases[i].kids.name;
         if (make_event(&t, &ev))
             continue;
-        int rc = tg_policy_decide_io(ps, &ev, &io, 1780000000000ULL, &d, err, sizeof err);
+        w.ev = &ev;
+        int rc = decide(&w, &d, err, sizeof err);
         char *reasons = rc == 0 ? joined(d.reasons) : tg_xstrdup(err);
         UNIT_CHECK(name, rc == cases[i].rc);
         UNIT_CHECK(name, rc != 0 || ((int)d.verdict == cases[i].verdict &&
@@ -1337,6 +1399,65 @@ static void check_children(void)
     tg_diag_dispose(&diag);
 }
 
+/* ---- the phases themselves ---- */
+
+/* The plan names what to fetch and nothing more; the judge refuses a plan it cannot trust. */
+static void check_phases(void)
+{
+    static const char text[] = POLICY EXC("CVE-1", "2030-01-01", "");
+    struct tg_diag diag;
+    struct tg_event ok, failed, nojob;
+    struct tg_policy_plan plan;
+    struct tg_decision d;
+    char err[256] = "";
+    tg_diag_init(&diag);
+    struct tg_policy_set *ps = tg_policy_load_mem("p.yaml", text, strlen(text), &diag);
+    struct tg_policy_set *cps =
+        tg_policy_load_mem("c.yaml", CHILD_POLICY, strlen(CHILD_POLICY), &diag);
+    UNIT_CHECK("phases: policies", ps != NULL && cps != NULL);
+    if (ps == NULL || cps == NULL || make_event(&(struct tweak){0}, &ok) ||
+        make_event(&(struct tweak){.status = "failed"}, &failed) ||
+        make_event(&(struct tweak){.drop = "trivy-scan"}, &nojob))
+        return;
+    struct tg_policy_input in = {ps, &ok, NULL, 0, 1780000000000ULL};
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: two reports, no children", plan.nreports == 2 && !plan.want_children);
+    UNIT_CHECK("plan: located at their jobs",
+               plan.nreports == 2 && plan.reports[0].located && plan.reports[0].job_id > 0 &&
+                   strcmp(plan.reports[1].artifact, "out/trivy-report.json") == 0);
+    UNIT_CHECK("plan: the accepted-risk ids", plan.nids == 1 && strcmp(plan.ids[0], "CVE-1") == 0);
+    UNIT_CHECK("judge: located reports never counted are refused",
+               tg_policy_judge(&in, &plan, &d, err, sizeof err) == -1 &&
+                   strstr(err, "do not fit") != NULL && d.json == NULL);
+    tg_policy_plan_dispose(&plan);
+    in.ev = &failed;
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: nothing to fetch for a failed pipeline", plan.nreports == 0);
+    UNIT_CHECK("judge: the failed pipeline is skipped",
+               tg_policy_judge(&in, &plan, &d, err, sizeof err) == 0 &&
+                   strcmp(d.rule, "pipeline_status") == 0);
+    tg_decision_dispose(&d);
+    tg_policy_plan_dispose(&plan);
+    in.ev = &nojob;
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: nothing to fetch when a required job is missing", plan.nreports == 0);
+    tg_policy_plan_dispose(&plan);
+    in = (struct tg_policy_input){cps, &nojob, NULL, 0, 1780000000000ULL};
+    tg_policy_plan(&in, &plan);
+    UNIT_CHECK("plan: child jobs named, the children first",
+               plan.want_children && plan.nreports == 0);
+    UNIT_CHECK("judge: refuses without the children it needs",
+               tg_policy_judge(&in, &plan, &d, err, sizeof err) == -1 &&
+                   strstr(err, "child pipelines") != NULL);
+    tg_policy_plan_dispose(&plan);
+    tg_event_dispose(&ok);
+    tg_event_dispose(&failed);
+    tg_event_dispose(&nojob);
+    tg_policy_set_free(ps);
+    tg_policy_set_free(cps);
+    tg_diag_dispose(&diag);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++)
@@ -1350,6 +1471,7 @@ int main(void)
     check_shipped();
     check_ignored();
     check_children();
+    check_phases();
     UNIT_STREQ("verdict names", tg_verdict_name(TG_VERDICT_NEEDS_APPROVAL), "needs_approval");
     return unit_summary("test_policy");
 }

@@ -65,7 +65,7 @@ static const struct row rows[] = {
            "{\"Target\":\"u\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"X\",\"PkgName\":\"p\","
            "\"PkgPath\":null}]}]"),
      "0 0 0 2 0 2", "{\"duplicates\":2,\"vulnerabilities\":4}", NULL},
-    {"trivy: 1 and 1.0 are one identity, as in Python", 0,
+    {"trivy: 1 and 1.0 are one identity (numbers are equal by value)", 0,
      TRIVY("[{\"Vulnerabilities\":[{\"VulnerabilityID\":1},{\"VulnerabilityID\":1.0},{"
            "\"VulnerabilityID\":\"1\"}]}]"),
      "0 0 0 0 0 3", "{\"duplicates\":1,\"vulnerabilities\":3}", NULL},
@@ -156,7 +156,7 @@ static const struct row rows[] = {
      "$.Results[0].Vulnerabilities[0].PkgName is a list, not a scalar (an identity field)"},
     {"trivy: a repeated list key is refused", 0, TRIVY("[{\"Secrets\":[],\"Secrets\":[]}]"), NULL,
      NULL, "$.Results[0].Secrets: duplicate key"},
-    {"trivy: a repeated scalar key keeps the last, as Python", 0,
+    {"trivy: a repeated scalar key keeps its last value", 0,
      TRIVY("[{\"Secrets\":[{\"Severity\":\"LOW\",\"Severity\":\"CRITICAL\"}]}]"), "1 0 0 0 0 0",
      NULL, NULL},
     {"trivy: NUL inside a severity is not trimmed", 0,
@@ -447,7 +447,7 @@ static void check_row(const struct row *r)
     struct tg_report_summary s, s1;
     char err[512] = "", err1[512] = "", got[64], got1[64];
     size_t n = strlen(r->doc);
-    int rc = tg_report_parse_buf(r->doc, n, &opt, &s, err, sizeof err);
+    int rc = tg_report_parse_buf(&(struct tg_report_doc){r->doc, n}, &opt, &s, err, sizeof err);
     int rc1 = parse_bytewise(r->doc, n, &opt, &s1, err1, sizeof err1);
     UNIT_CHECK(r->name, rc == (r->counts ? 0 : -1));
     UNIT_CHECK(r->name, rc1 == rc);
@@ -514,7 +514,8 @@ static void check_top(const struct top_row *r)
         .format = r->format, .top = r->top, .visit = on_visit, .visit_arg = &visits};
     struct tg_report_summary s;
     char err[256];
-    UNIT_CHECK(r->name, tg_report_parse_buf(FIVE, strlen(FIVE), &opt, &s, err, sizeof err) == 0);
+    UNIT_CHECK(r->name, tg_report_parse_buf(&(struct tg_report_doc){FIVE, strlen(FIVE)}, &opt, &s,
+                                            err, sizeof err) == 0);
     for (size_t i = 0; i < s.nfindings; i++)
         tg_buf_printf(&found, "%s%s/%s/%s", i ? " " : "", s.findings[i].id,
                       tg_severity_name(s.findings[i].severity), s.findings[i].file);
@@ -544,8 +545,8 @@ static const struct big_row big_rows[] = {
     {"10,000 levels are allowed", "{\"runs\":[],\"x\":", "[", "1", 9998, NULL},
     {"an integer with 10,000 digits", "{\"runs\":[],\"x\":", "1", "}", 10000,
      "integer with 10000 digits"},
-    {"a float with 10,000 digits parses (Python: inf)", "{\"runs\":[],\"x\":", "1", ".5}", 10000,
-     NULL},
+    {"a float with 10,000 digits parses (an infinite value)", "{\"runs\":[],\"x\":", "1", ".5}",
+     10000, NULL},
     {"a 1 MB string", "{\"runs\":[],\"x\":\"", "\\u0000", "\"}", 200000, NULL},
     {"truncated inside a long string", "{\"runs\":[],\"x\":\"", "abc", "", 100000, "invalid JSON"},
 };
@@ -566,7 +567,7 @@ static void check_big(const struct big_row *r)
     struct tg_report_options opt = {.top = 10};
     struct tg_report_summary s;
     char err[512] = "";
-    int rc = tg_report_parse_buf(b.data, b.len, &opt, &s, err, sizeof err);
+    int rc = tg_report_parse_buf(&(struct tg_report_doc){b.data, b.len}, &opt, &s, err, sizeof err);
     UNIT_CHECK(r->name, rc == (r->err ? -1 : 0));
     if (r->err)
         UNIT_CHECK(r->name, strstr(err, r->err) != NULL);
@@ -577,7 +578,7 @@ static void check_big(const struct big_row *r)
     tg_buf_dispose(&b);
 }
 
-/* ---- Python's value rules ---- */
+/* ---- the values the counting rule reads: severity words, number text, scores ---- */
 
 static const struct {
     const char *in;
@@ -598,7 +599,7 @@ static const struct {
 static const struct {
     double v;
     const char *want;
-} reprs[] = {
+} float_texts[] = {
     {2.1, "2.1"},    {1e16, "1e+16"}, {1e15, "1000000000000000.0"}, {0.0001, "0.0001"},
     {1e-5, "1e-05"}, {-0.0, "-0.0"},  {123.456, "123.456"},         {1.5e300, "1.5e+300"},
     {2.0, "2.0"},    {0.1, "0.1"},
@@ -638,7 +639,7 @@ static const struct {
     {"bogus", 0},
 };
 
-static void check_python_rules(void)
+static void check_value_rules(void)
 {
     char out[48];
     struct tg_buf scratch;
@@ -646,9 +647,9 @@ static void check_python_rules(void)
     for (size_t i = 0; i < TG_ARRAY_SIZE(buckets); i++)
         UNIT_CHECK(buckets[i].in,
                    tg_severity_bucket(buckets[i].in, strlen(buckets[i].in)) == buckets[i].want);
-    for (size_t i = 0; i < TG_ARRAY_SIZE(reprs); i++) {
-        rp_float_text(reprs[i].v, out, sizeof out);
-        UNIT_STREQ(reprs[i].want, out, reprs[i].want);
+    for (size_t i = 0; i < TG_ARRAY_SIZE(float_texts); i++) {
+        rp_float_text(float_texts[i].v, out, sizeof out);
+        UNIT_STREQ(float_texts[i].want, out, float_texts[i].want);
     }
     for (size_t i = 0; i < TG_ARRAY_SIZE(scores); i++)
         UNIT_CHECK(scores[i].in, rp_score_bucket(&scratch, RK_STR, scores[i].in,
@@ -678,6 +679,6 @@ int main(void)
         check_top(&top_rows[i]);
     for (size_t i = 0; i < TG_ARRAY_SIZE(big_rows); i++)
         check_big(&big_rows[i]);
-    check_python_rules();
+    check_value_rules();
     return unit_summary("test_reports");
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* https://api.slack.com/authentication/verifying-requests-from-slack (../shared/notes). */
+/* https://api.slack.com/authentication/verifying-requests-from-slack (its worked example). */
 #define SECRET "8f742231b10e8888abcd99yyyzzz85a5"
 #define TS     "1531420618"
 #define NOW    1531420618ULL

@@ -21,7 +21,7 @@ static int load_event(struct tg_event *ev)
 {
     size_t len;
     char err[256], *body = unit_fixture("gitlab/webhooks/pipeline_event.json", &len);
-    int rc = body ? tg_event_parse(NULL, body, len, ev, err, sizeof err) : -1;
+    int rc = body ? tg_event_parse(&(struct tg_hook){NULL, body, len}, ev, err, sizeof err) : -1;
     free(body);
     return rc;
 }
