@@ -5,6 +5,7 @@ echoes GitLab sends), and the triggers, commit statuses and audit actions checke
 import hashlib
 import json
 import re
+import shutil
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from harness import wait_until
 from pipeline_sim import Sim
 
 sys.path.insert(0, str(harness.ROOT / "tests" / "standins"))
-from chat import Chat  # noqa: E402
+from chat import Chat, MattermostClient, SlackClient  # noqa: E402
 from gitlab import GitLab  # noqa: E402
 
 MAX_ECHO_ROUNDS = 6
@@ -35,15 +36,28 @@ class Worker:
         self.chat = Chat().start() if self.spec.get("chat") else None
         self.gateways = []
 
+    def chat_spec(self):
+        return self.spec["chat"] if isinstance(self.spec.get("chat"), dict) else {}
+
+    def slack_secret(self):
+        return self.chat_spec().get("slack_secret", "8f742231b10e8888abcd99yyyzzz85a5")  # Slack's documented example
+
+    def mattermost_token(self):
+        return self.chat_spec().get("mattermost_token", "mm-slash-token-7d1f")
+
     def start(self):
         sets = pipelines.write_sets(self.logdir, policy=self.spec.get("policy", pipelines.POLICY),
                                     template=self.spec.get("template", pipelines.TEMPLATE))
+        if self.chat:  # the shipped chat message templates
+            for name in ("chat-slack.yaml", "chat-mattermost.yaml"):
+                shutil.copy(harness.ROOT / "templates" / name, sets["templates"] / name)
         extra = pipelines.config_extra(self.gitlab.url, self.spec.get("extra", ""))
         for i in range(int(self.spec.get("processes", 1))):
             env = dict(pipelines.env(), **(self.spec.get("env") or {}))
             if self.chat:
                 env.update(TG_CHAT_SLACK_WEBHOOK=self.chat.slack_webhook_url, TOLLGATE_SLACK_API_URL=self.chat.slack_api_url,
-                           TG_CHAT_MM_WEBHOOK=self.chat.mattermost_webhook_url)
+                           TG_CHAT_MM_WEBHOOK=self.chat.mattermost_webhook_url, TG_CHAT_SLACK_SECRET=self.slack_secret(),
+                           TG_CHAT_MM_TOKEN=self.mattermost_token())
             t = harness.Tollgate(self.logdir / ("tollgate%d" % i), self.redis.url, extra=extra, env=env,
                                  workers=int(self.spec.get("workers", 2)), **sets)
             self.gateways.append(t.start())
@@ -90,6 +104,29 @@ class Worker:
             assert r.json()["outcome"] == spec.get("outcome", "quorum"), r.body
         for text in spec.get("body_contains", []):
             assert text in r.body.decode(), r.body
+
+    def step_slack(self, spec, where):
+        """What Slack sends: {user, text} a slash command, or {user, click: action, value} a
+        button; signed with the chat's slack_secret unless `secret` says another."""
+        spec = self.expand(spec)
+        client = SlackClient(self.gateways[0].url, spec.get("secret", self.slack_secret()), self.chat)
+        if "click" in spec:
+            status, body = client.click(spec["user"], spec["click"], spec["value"])
+        else:
+            status, body = client.slash(spec["user"], spec["text"])
+        self.check_answer(status, body, spec, "%s: slack %s" % (where, spec.get("text", spec.get("click"))))
+
+    def step_mattermost(self, spec, where):
+        """What Mattermost sends: {user_id, user_name, text, token} a slash command."""
+        spec = self.expand(spec)
+        status, body = MattermostClient(self.gateways[0].url, self.mattermost_token()).slash(
+            spec["user_id"], spec.get("user_name", "someone"), spec["text"], token=spec.get("token"))
+        self.check_answer(status, body, spec, "%s: mattermost %s" % (where, spec["text"]))
+
+    def check_answer(self, status, body, spec, where):
+        assert status == spec.get("status", 200), "%s: status %s, want %s: %r" % (where, status, spec.get("status", 200), body)
+        if "json" in spec:
+            check(body, spec["json"], where, self.saved)
 
     def step_status(self, spec):
         """Another tool's commit status with pipeline_id: {pipeline, name, state}."""
@@ -258,9 +295,16 @@ class Worker:
                 assert rec == {}, "%s: deployment %s is %r, want none" % (where, key, rec)
             for k, v in (fields or {}).items():
                 check(rec.get(k), v, "%s: deployment %s %s" % (where, key, k), self.saved)
+        for kind, want in (spec.get("chat") or {}).items():
+            check_list(self.chat.posts(kind), want, "%s: %s posts" % (where, kind), self.saved)
         if "acknowledged" in spec:
             n = self.redis.cmd("XPENDING", "tg:events", "tg:workers")[0]
             assert (n == 0) == spec["acknowledged"], "%s: %d queue entries not acknowledged" % (where, n)
+        for key, texts in (spec.get("deployment_never_contains") or {}).items():
+            rec = self.redis.cmd("HGETALL", "tg:deploy:" + key) or []
+            stored = json.dumps({rec[i].decode(): rec[i + 1].decode() for i in range(0, len(rec), 2)})
+            for t in texts:
+                assert t not in stored, "%s: deployment %s holds %r" % (where, key, t)
         for key, want in (spec.get("pending") or {}).items():
             score = self.redis.cmd("ZSCORE", "tg:pending", "tg:deploy:" + key)
             assert (score is not None) == want, "%s: %s in tg:pending: %s" % (where, key, score is not None)
@@ -310,9 +354,10 @@ class Worker:
             if name in step:
                 getattr(self, "step_" + name)(step[name])
                 return True
-        if "api" in step:
-            self.step_api(step["api"], where)
-            return True
+        for name in ("api", "slack", "mattermost"):
+            if name in step:
+                getattr(self, "step_" + name)(step[name], where)
+                return True
         if "stop" in step:  # every gateway process, SIGTERM: what they write at shutdown is written
             for t in self.gateways:
                 t.stop()
