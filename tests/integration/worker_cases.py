@@ -51,7 +51,7 @@ class Worker:
         if self.chat:  # the shipped chat message templates
             for name in ("chat-slack.yaml", "chat-mattermost.yaml"):
                 shutil.copy(harness.ROOT / "templates" / name, sets["templates"] / name)
-        extra = pipelines.config_extra(self.gitlab.url, self.spec.get("extra", ""))
+        extra = pipelines.config_extra(self.gitlab.url, self.spec.get("extra", ""), self.spec.get("settle", "1s"))
         for i in range(int(self.spec.get("processes", 1))):
             env = dict(pipelines.env(), **(self.spec.get("env") or {}))
             if self.chat:
@@ -297,6 +297,11 @@ class Worker:
                 check(rec.get(k), v, "%s: deployment %s %s" % (where, key, k), self.saved)
         for kind, want in (spec.get("chat") or {}).items():
             check_list(self.chat.posts(kind), want, "%s: %s posts" % (where, kind), self.saved)
+        if "pipelines" in spec:  # the pipelines the stand-in GitLab created (triggers)
+            check_list(self.gitlab.pipelines(), spec["pipelines"], "%s: pipelines created" % where, self.saved)
+        if "outbox" in spec:
+            n = self.redis.cmd("ZCARD", "tg:outbox")
+            assert n == spec["outbox"], "%s: %d effects in tg:outbox, want %d" % (where, n, spec["outbox"])
         if "acknowledged" in spec:
             n = self.redis.cmd("XPENDING", "tg:events", "tg:workers")[0]
             assert (n == 0) == spec["acknowledged"], "%s: %d queue entries not acknowledged" % (where, n)
