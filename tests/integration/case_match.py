@@ -14,6 +14,7 @@
   {$set: [...]}  a list of that length whose elements match the wants in some order
   {$len: n}      a list (map, string) of that length
   {$first: want} the first element of a list matches ($last: the last one)
+  {$not: want}   does not match want
 """
 import json
 import re
@@ -73,7 +74,9 @@ def matches(got, want, saved):
 
 def check_operator(got, op, want, where, saved):
     items = list(got) if isinstance(got, (list, dict)) else None
-    if op in ("$first", "$last"):
+    if op == "$not":
+        assert not matches(got, want, saved), "%s is %r, want anything but %r" % (where, got, want)
+    elif op in ("$first", "$last"):
         assert items, "%s is %r, want a %s element" % (where, got, op[1:])
         check(items[0 if op == "$first" else -1], want, "%s %s" % (where, op[1:]), saved)
     elif op == "$len":
@@ -97,7 +100,12 @@ def check_operator(got, op, want, where, saved):
 
 def check_list(items, spec, where, saved=None):
     """spec over a list of records: count (n or [min, max]), first, last, all, list (in order),
-    set (any order), any, none: each a want as above."""
+    set (any order), any, none: each a want as above; at: {index: want}."""
+    unknown = set(spec) - {"count", "first", "last", "all", "list", "set", "any", "none", "at"}
+    assert not unknown, "%s: unknown keys %s" % (where, sorted(unknown))
+    for i, want in (spec.get("at") or {}).items():
+        assert len(items) > int(i), "%s: %d of them, want an element %s" % (where, len(items), i)
+        check(items[int(i)], want, "%s[%s]" % (where, i), saved)
     if "count" in spec:
         n = spec["count"]
         low, high = n if isinstance(n, list) else (n, n)

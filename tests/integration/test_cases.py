@@ -139,6 +139,12 @@ class Case:
     def check_stream(self, spec, where):
         key = "tg:" + spec.get("key", "events")
         entries = self.redis.stream(key)
+        for name, pick in (("first_id", 0), ("last_id", -1)):
+            if name in spec:
+                check(entries[pick][0], spec[name], "%s: %s %s" % (where, key, name), self.saved)
+        for name, pick in (("save_first_id", 0), ("save_last_id", -1)):
+            if name in spec:
+                self.saved[spec[name]] = entries[pick][0]
         if "length" in spec:
             assert len(entries) == spec["length"], "%s: %s has %d entries" % (where, key, len(entries))
         for which, pick in (("first", 0), ("last", -1)):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -122,6 +123,26 @@ class Worker:
         status, body = MattermostClient(self.gateways[0].url, self.mattermost_token()).slash(
             spec["user_id"], spec.get("user_name", "someone"), spec["text"], token=spec.get("token"))
         self.check_answer(status, body, spec, "%s: mattermost %s" % (where, spec["text"]))
+
+    def step_cli(self, spec, where):
+        """A tollgate subcommand against process 0's config and environment: {args, rc,
+        stdout_contains, stderr_contains}; `$name` arguments are saved values."""
+        args = [str(self.saved[a[1:]]) if isinstance(a, str) and a.startswith("$") and a[1:] in self.saved
+                else str(a) for a in self.expand(spec["args"])]
+        tg = self.gateways[0]
+        p = subprocess.run([str(harness.TOLLGATE), args[0], "-c", str(tg.config)] + args[1:], capture_output=True,
+                           text=True, env=tg.env, timeout=60)
+        where = "%s: tollgate %s" % (where, " ".join(args))
+        assert p.returncode == spec.get("rc", 0), "%s: exit %d: %s%s" % (where, p.returncode, p.stdout, p.stderr)
+        for t in self.expand(spec.get("stdout_contains", [])):
+            assert (self.saved.get(t[1:], t) if t.startswith("$") else t) in p.stdout, "%s: stdout %r" % (where, p.stdout)
+        for t in spec.get("stderr_contains", []):
+            assert t in p.stderr, "%s: stderr %r" % (where, p.stderr)
+
+    def step_gitlab_pipeline(self, spec):
+        """What GitLab's bridges and jobs lists say for a pipeline: {project, pipeline, bridges, jobs}."""
+        self.gitlab.add_pipeline(spec["project"], spec["pipeline"], bridges=spec.get("bridges", []),
+                                 jobs=spec.get("jobs", []))
 
     def check_answer(self, status, body, spec, where):
         assert status == spec.get("status", 200), "%s: status %s, want %s: %r" % (where, status, spec.get("status", 200), body)
@@ -275,7 +296,13 @@ class Worker:
                     raise
                 time.sleep(0.05)
 
+    EXPECTATIONS = {"within", "triggers", "statuses", "requests", "audit", "audit_all", "audit_count", "records",
+                    "rejected", "audit_never_contains", "deployments", "deployment_never_contains", "chat",
+                    "pipelines", "outbox", "acknowledged", "pending", "job_hooks", "hooks"}
+
     def expect_once(self, spec, where):
+        unknown = set(spec) - self.EXPECTATIONS
+        assert not unknown, "%s: unknown expectations %s" % (where, sorted(unknown))
         if "triggers" in spec:
             got = sorted(json.dumps(self.trigger_view(t), sort_keys=True) for t in self.gitlab.requests("trigger"))
             want = sorted(json.dumps(w, sort_keys=True) for w in spec["triggers"])
@@ -285,7 +312,9 @@ class Worker:
                     "state": s["form"]["state"]} for s in self.gitlab.requests("status")]
             assert got == spec["statuses"], "%s: commit statuses %s, want %s" % (where, got, spec["statuses"])
         for kind, want in (spec.get("requests") or {}).items():
-            check_list(self.gitlab.requests(None if kind == "all" else kind), want, "%s: %s requests" % (where, kind), self.saved)
+            kinds = kind.split("+")  # "bridges+jobs": the requests of either kind, in order
+            got = [r for r in self.gitlab.requests() if kind == "all" or r["kind"] in kinds]
+            check_list(got, want, "%s: %s requests" % (where, kind), self.saved)
         records = [json.loads(f["record"]) for _, f in self.redis.stream("tg:audit")]
         self.expect_audit(spec, records, where)
         for key, fields in (spec.get("deployments") or {}).items():
@@ -359,7 +388,10 @@ class Worker:
             if name in step:
                 getattr(self, "step_" + name)(step[name])
                 return True
-        for name in ("api", "slack", "mattermost"):
+        if "gitlab_pipeline" in step:
+            self.step_gitlab_pipeline(step["gitlab_pipeline"])
+            return True
+        for name in ("api", "slack", "mattermost", "cli"):
             if name in step:
                 getattr(self, "step_" + name)(step[name], where)
                 return True
