@@ -296,7 +296,7 @@ class Worker:
                     raise
                 time.sleep(0.05)
 
-    EXPECTATIONS = {"within", "triggers", "statuses", "requests", "audit", "audit_all", "audit_count", "records",
+    EXPECTATIONS = {"within", "triggers", "statuses", "requests", "audit", "audit_all", "audit_tail", "audit_count", "records",
                     "rejected", "audit_never_contains", "deployments", "deployment_never_contains", "chat",
                     "pipelines", "outbox", "acknowledged", "pending", "job_hooks", "hooks"}
 
@@ -355,6 +355,9 @@ class Worker:
         if "audit" in spec:
             got = [r["action"] for r in records if r["action"] != "received"]
             assert got == spec["audit"], "%s: audit %s, want %s" % (where, got, spec["audit"])
+        if "audit_tail" in spec:
+            got = [r["action"] for r in records][-len(spec["audit_tail"]):]
+            assert got == spec["audit_tail"], "%s: audit ends %s, want %s" % (where, got, spec["audit_tail"])
         if "audit_all" in spec:
             got = [r["action"] for r in records]
             assert got == spec["audit_all"], "%s: audit %s, want %s" % (where, got, spec["audit_all"])
