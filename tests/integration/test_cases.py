@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import harness
+from case_match import check
 from harness import Redis, Tollgate, curl, gitlab_headers, wait_until
 from worker_cases import Worker
 
@@ -66,7 +67,7 @@ class Case:
         self.saved = {}
         self.redis = Redis(logdir / "redis").start()
         self.tollgate = None
-        self.worker = Worker(self.spec["worker"], logdir, self.redis) if "worker" in self.spec else None
+        self.worker = Worker(self.spec["worker"], logdir, self.redis, self.saved) if "worker" in self.spec else None
 
     def start_tollgate(self):
         if self.worker:
@@ -125,17 +126,34 @@ class Case:
                 self.saved[name] = got[key]
 
     def step_stream(self, spec, where):
+        """Polls (bounded, `within` seconds, default 10) until the stream is as expected."""
+        deadline = time.monotonic() + float(spec.get("within", 10))
+        while True:
+            try:
+                return self.check_stream(spec, where)
+            except (AssertionError, IndexError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def check_stream(self, spec, where):
         key = "tg:" + spec.get("key", "events")
         entries = self.redis.stream(key)
+        for name, pick in (("first_id", 0), ("last_id", -1)):
+            if name in spec:
+                check(entries[pick][0], spec[name], "%s: %s %s" % (where, key, name), self.saved)
+        for name, pick in (("save_first_id", 0), ("save_last_id", -1)):
+            if name in spec:
+                self.saved[spec[name]] = entries[pick][0]
         if "length" in spec:
             assert len(entries) == spec["length"], "%s: %s has %d entries" % (where, key, len(entries))
-        if "last" in spec:
-            fields = entries[-1][1]
-            for k, v in spec["last"].items():
+        for which, pick in (("first", 0), ("last", -1)):
+            fields = entries[pick][1] if which in spec else {}
+            for k, v in (spec.get(which) or {}).items():
                 if k == "body_fixture":
                     assert fields["body"] == harness.fixture_bytes(v), "%s: stored body differs" % where
                 else:
-                    assert fields[k].decode() == str(v), "%s: %s=%r" % (where, k, fields[k])
+                    check(fields.get(k), v, "%s: %s %s" % (where, which, k), self.saved)
 
     def step_log(self, spec, where):
         def matches():

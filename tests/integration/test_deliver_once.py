@@ -2,7 +2,8 @@
 the stand-in GitLab (issue 11: F3, F4, F5): every trigger carries TOLLGATE_DEPLOYMENT; an
 unknown outcome (timeout after the request left, a 5xx, a proxy's 502, a crash after sending)
 is settled by asking GitLab for the marker before anything is resent; the `triggered` audit
-record exists exactly when a pipeline was created."""
+record exists exactly when a pipeline was created. The marker, a 500 after the pipeline was
+created, and listing failing every time are the cases 0142-0144."""
 import collections
 import hashlib
 import json
@@ -82,15 +83,6 @@ def assert_exactly_once(redis, gitlab, pipeline):
     return st, created[0]
 
 
-def test_every_trigger_carries_the_marker(gateway, gitlab, redis):
-    tg = gateway()
-    start_one(gitlab, tg, 300)
-    wait_state(redis, 300, "triggered")
-    t = gitlab.requests("trigger")
-    assert len(t) == 1 and t[0]["form"][MARKER] == deployment_id(300) + "/1"
-    assert gitlab.requests("list") == []  # a 201 needs no reconciliation
-
-
 def test_f3_timeouts_with_gitlab_creating_then_answering_late_trigger_each_deployment_once(gateway, gitlab, redis):
     """trigger.timeout 1s; GitLab creates each pipeline and answers 2.5 s later: before, 50 of
     50 deployments were created twice."""
@@ -110,18 +102,6 @@ def test_f3_timeouts_with_gitlab_creating_then_answering_late_trigger_each_deplo
     triggered = [r for r in audit(redis) if r["action"] == "triggered"]
     assert sorted(r["pipeline"] for r in triggered) == ids
     assert all(r["details"]["reconciled"] for r in triggered)
-
-
-def test_500_after_create_is_found_not_resent(gateway, gitlab, redis):
-    tg = gateway()
-    gitlab.script("trigger", {"create": True, "status": 500})
-    start_one(gitlab, tg, 301)
-    st, created = assert_exactly_once(redis, gitlab, 301)
-    assert st["attempts"] == "1" and len(gitlab.requests("trigger")) == 1
-    variables = gitlab.requests("variables")
-    assert variables and variables[0]["headers"]["PRIVATE-TOKEN"] == pipelines.API_TOKEN
-    listing = gitlab.requests("list")[0]["query"]
-    assert listing["source"] == "trigger" and listing["ref"] == "main" and "updated_after" in listing
 
 
 def test_502_then_hang_triggers_once(gateway, gitlab, redis):
@@ -189,16 +169,6 @@ def test_missing_right_to_read_variables_is_a_clear_unknown(gateway, gitlab, red
     status = wait_until(lambda: [s for s in gitlab.requests("status") if s["form"]["state"] == "failed"],
                         what="the failed status")
     assert "could not be asked" in status[0]["form"]["description"]
-
-
-def test_unknown_only_when_gitlab_cannot_be_asked_within_the_tries(gateway, gitlab, redis):
-    tg = gateway()
-    gitlab.script("trigger", {"create": True, "status": 503})
-    gitlab.script("list", *[{"status": 500}] * 10)
-    start_one(gitlab, tg, 321)
-    st = wait_state(redis, 321, "unknown")
-    assert "could not be asked" in st["error"] and st["reconcile_checks"] == "4"  # trigger.tries
-    assert len(gitlab.requests("list")) == 4 and len(gitlab.requests("trigger")) == 1
 
 
 def test_triggered_record_follows_the_trigger_when_the_audit_sink_fails_for_a_while(gateway, gitlab, redis, logdir):

@@ -236,25 +236,6 @@ def child_pipeline(gitlab, parent, child, trivy_status="success", child_status="
                                         {"id": child * 10 + 2, "name": "unit", "status": "success"}])
 
 
-def test_gateway_child_jobs_found_via_bridges(tollgate, gitlab, redis, logdir):
-    tg = start(tollgate, gitlab, logdir, False)
-    child_pipeline(gitlab, 3000, 3001)
-    serve_report(gitlab, 7, 30011, CLEAN)  # the latest trivy-scan run of the child
-    post(tg, pipeline_event(pipeline=3000, ref="mono", builds=(("build", 3100, "success"),)), "uuid-3000")
-    wait_until(lambda: redis.cmd("HGET", "tg:deploy:7:3000:mono", "state") == b"triggered", what="mono deployed")
-    rec = answered(redis, 3000)
-    assert rec["decision"] == "deploy"
-    children = rec["details"]["children"]
-    assert children["pending"] is False and children["pipelines"] == [
-        {"bridge": "scans", "project": 7, "pipeline": 3001, "status": "success"}]
-    assert rec["details"]["reports"][0]["status"] == "ok"
-    lists = [r["path"] for r in gitlab.requests() if r["kind"] in ("bridges", "jobs")]
-    assert lists[:2] == ["/api/v4/projects/7/pipelines/3000/bridges", "/api/v4/projects/7/pipelines/3001/jobs"]
-    assert all(r["headers"]["PRIVATE-TOKEN"] == pipelines.API_TOKEN for r in gitlab.requests("bridges"))
-    arts = [r["path"] for r in gitlab.requests("artifact")]
-    assert arts == ["/api/v4/projects/7/jobs/30011/artifacts/trivy-report.json"]
-
-
 def test_gateway_child_not_terminal_waits_then_reopens(tollgate, gitlab, redis, logdir):
     """The parent reports success while its child still runs: no decision is recorded (no
     deployment, no commit status), one waiting record says why, and the parent's entry is
@@ -315,19 +296,6 @@ def test_gateway_child_ending_during_the_lookup_reopens_at_once(tollgate, gitlab
     assert waits == ["re-queued: a child ended meanwhile"]  # the second wait is the same state: one record
     assert redis.cmd("HGET", "tg:waiting:7:3800", "gen") == b"1"
     assert redis.cmd("EXISTS", "tg:deploy:7:3800:mono") == 0 and gitlab.requests("status") == []
-
-
-def test_gateway_bridges_error_retries(tollgate, gitlab, redis, logdir):
-    """GitLab cannot list the bridges: no decision is made up, the event is retried."""
-    tg = start(tollgate, gitlab, logdir, False)
-    child_pipeline(gitlab, 3400, 3401)
-    serve_report(gitlab, 7, 34011, CLEAN)
-    gitlab.script("bridges", {"status": 502})
-    post(tg, pipeline_event(pipeline=3400, ref="mono", builds=(("build", 3500, "success"),)), "uuid-3400")
-    wait_until(lambda: redis.cmd("HGET", "tg:deploy:7:3400:mono", "state") == b"triggered", timeout=30,
-               what="deployed after the retry")
-    assert len(gitlab.requests("bridges")) >= 2
-    assert [r["decision"] for r in audit(redis) if r["action"] == "decided"] == ["deploy"]
 
 
 def test_gateway_child_job_on_a_second_page_of_another_project(tollgate, gitlab, redis, logdir):
