@@ -6,6 +6,7 @@
  * DESIGN.md's order and the first that concludes ends the walk (see run()).
  */
 #include "base/buf.h"
+#include "base/crypto.h"
 #include "decide/policy_impl.h"
 #include "base/util.h"
 #include "base/yamlfile.h"
@@ -33,6 +34,9 @@ struct report_run {
     uint64_t excepted;
     unsigned char *marks; /* X_* per scoped exception, merged only when ok */
     struct tg_report_summary sum;
+    long long job_id, project_id; /* where it was fetched (project_id 0: the event's own) */
+    uint64_t bytes;               /* what was fetched: the forwarder sends these bytes again */
+    char sha256[TG_SHA256_HEX_LEN + 1];
 };
 
 /* A finding that tipped the decision. */
@@ -304,6 +308,7 @@ struct sink {
     enum tg_report_format format;
     int failed;
     char error[256];
+    struct tg_sha256 hash; /* of every byte fetched */
 };
 
 static void on_finding(void *arg, const char *id, size_t len, enum tg_severity sev)
@@ -327,6 +332,8 @@ static int on_chunk(void *arg, const void *chunk, size_t n)
     struct sink *s = arg;
     if (s->failed)
         return -1;
+    tg_sha256_update(&s->hash, chunk, n);
+    s->run->bytes += n;
     start_parser(s);
     if (tg_report_parser_feed(s->parser, chunk, n, s->error, sizeof s->error) == 0)
         return 0;
@@ -343,6 +350,9 @@ static void finish_run(struct sink *s)
         run->why = tg_xstrdup(s->error);
         return;
     }
+    unsigned char digest[TG_SHA256_LEN];
+    tg_sha256_final(&s->hash, digest);
+    tg_hex_encode(digest, sizeof digest, run->sha256);
     run->status = "ok";
     run->format = run->sum.format;
     for (int i = 0; i < TG_SEV_COUNT; i++) {
@@ -376,7 +386,7 @@ static int locate(struct decide *d, struct report_run *run, struct tg_report_ref
 
 static int fetch_one(struct decide *d, struct report_run *run)
 {
-    struct sink s = {d, run, NULL, run->spec->format, 0, ""};
+    struct sink s = {.d = d, .run = run, .format = run->spec->format};
     struct tg_report_ref ref = {0,        run->spec->job, 0, run->spec->artifact, run->spec->format,
                                 &s.format};
     run->format = run->spec->format;
@@ -384,6 +394,8 @@ static int fetch_one(struct decide *d, struct report_run *run)
     run->status = "missing";
     if (locate(d, run, &ref))
         return 0;
+    run->job_id = ref.job_id, run->project_id = ref.project_id;
+    tg_sha256_init(&s.hash);
     enum tg_fetch_result r = d->io->fetch(d->io->fetch_arg, &ref, on_chunk, &s, d->err, d->errlen);
     if (!s.failed && r == TG_FETCH_ERROR) {
         char *why = tg_xstrdup(d->err);
@@ -667,6 +679,24 @@ static json_t *counts_json(const uint64_t *counts)
     return o;
 }
 
+/* Where a counted report came from and what it was, for the DefectDojo forwarder. */
+static void report_source_json(json_t *o, const struct report_run *r)
+{
+    json_t *scan_type = r->sum.extra ? json_object_get(r->sum.extra, "scan_type") : NULL;
+    if (r->job_id)
+        json_object_set_new(o, "job_id", json_integer(r->job_id));
+    if (r->project_id)
+        json_object_set_new(o, "project_id", json_integer(r->project_id));
+    if (r->spec->defectdojo_scan_type)
+        json_object_set_new(o, "defectdojo_scan_type", js(r->spec->defectdojo_scan_type));
+    if (strcmp(r->status, "ok") != 0)
+        return;
+    json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
+    json_object_set_new(o, "sha256", json_string(r->sha256));
+    if (json_is_string(scan_type))
+        json_object_set(o, "scan_type", scan_type);
+}
+
 static json_t *reports_json(const struct decide *d)
 {
     json_t *a = json_array();
@@ -680,6 +710,7 @@ static json_t *reports_json(const struct decide *d)
             json_object_set_new(o, "error", js(r->why));
         if (scan_failed(r))
             json_object_set_new(o, "scan_failed", js(r->sum.scan_failed));
+        report_source_json(o, r);
         json_array_append_new(a, o);
     }
     return a;
