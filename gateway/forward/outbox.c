@@ -9,8 +9,9 @@
 
 #define ONCE_TTL_S "2592000" /* 30 days: longer than GitLab keeps artifacts by default */
 
-/* KEYS once jobs attempts due; ARGV sha256 id json now force */
+/* KEYS once jobs attempts due web_url; ARGV sha256 id json now force url */
 static const char ENQUEUE[] =
+    "if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6]) end\n"
     "if ARGV[5] ~= '1' and redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', " ONCE_TTL_S ")\n"
     "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
@@ -113,12 +114,14 @@ int tg_fwd_enqueue(redisContext *c, const char *prefix, json_t *job, int force)
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     char *once = tg_xasprintf("once:%lld:%lld:%lld:%s", jint(job, "project_id"),
                               jint(job, "pipeline"), jint(job, "job_id"), jstr(job, "artifact"));
+    char *url = tg_xasprintf("web_url:%lld", jint(job, "project_id"));
     char *keys[] = {key(prefix, once), key(prefix, "jobs"), key(prefix, "attempts"),
-                    key(prefix, "due")};
-    free(once);
+                    key(prefix, "due"), key(prefix, url)};
+    free(once), free(url);
     char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *args[] = {jstr(job, "sha256"), id, text, now, force ? "1" : "0"};
-    redisReply *r = run(c, ENQUEUE, keys, 4, args, 5);
+    const char *args[] = {jstr(job, "sha256"),     id, text, now, force ? "1" : "0",
+                          jstr(job, "project_url")};
+    redisReply *r = run(c, ENQUEUE, keys, 5, args, 6);
     free(text);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
@@ -245,6 +248,16 @@ static long long zcard(redisContext *c, const char *prefix, const char *name)
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     return n;
+}
+
+char *tg_fwd_project_url(redisContext *c, const char *prefix, long long project_id)
+{
+    char *k = tg_xasprintf("%sfwd:web_url:%lld", prefix, project_id);
+    redisReply *r = redisCommand(c, "GET %s", k);
+    free(k);
+    char *url = r && r->type == REDIS_REPLY_STRING ? tg_xstrdup(r->str) : NULL;
+    freeReplyObject(r);
+    return url;
 }
 
 int tg_fwd_depth(redisContext *c, const char *prefix, long long *pending, long long *dead)

@@ -9,6 +9,7 @@
  *   fwd:due       ZSET id -> when it may run (ms)
  *   fwd:lease     ZSET id -> when its lease ends (ms); an expired lease is due again
  *   fwd:dead      ZSET id -> when it died (ms), after the last attempt
+ *   fwd:web_url:<project id>  the project's web URL as the last event named it (backfill)
  * and the field `defectdojo` of the deployment record (a JSON object keyed "job/artifact"),
  * which only this module writes. Every change is one Lua script, so threads and processes
  * racing on one job see one winner. Worker and forwarder threads, and the CLI.
@@ -60,6 +61,9 @@ json_t *tg_fwd_dead_list(redisContext *c, const char *prefix);
 /* Requeues (attempts from 0, due now) or drops one dead job. 1 done, 0 no such dead job, -1. */
 int tg_fwd_dead_requeue(redisContext *c, const char *prefix, const char *id);
 int tg_fwd_dead_drop(redisContext *c, const char *prefix, const char *id);
+
+/* The project's web URL as the last enqueued job named it; caller frees; NULL when none. */
+char *tg_fwd_project_url(redisContext *c, const char *prefix, long long project_id);
 
 /* Jobs waiting or running (due + leased) and dead; -1 each on a Redis failure. */
 int tg_fwd_depth(redisContext *c, const char *prefix, long long *pending, long long *dead);

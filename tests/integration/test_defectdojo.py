@@ -314,3 +314,19 @@ def test_the_api_key_never_appears_in_logs_audit_or_error_bodies(gateway, gitlab
     assert DD_KEY not in dump
     r = harness.curl(tg.url + "/api/v1/deployments?state=triggered", headers={"Authorization": "Bearer x"})
     assert DD_KEY not in r.body.decode(errors="replace")
+
+
+def test_backfill_forwards_a_past_pipeline_again(gateway, gitlab, dojo, redis):
+    tg = gateway()
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=380, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: audit(redis, "forwarded"), what="forwarded")
+    p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
+                        "--pipeline", "380"], capture_output=True, text=True, env=tg.env)
+    assert p.returncode == 0, p.stderr
+    assert "1 report(s) queued" in p.stdout
+    ups = wait_until(lambda: len(dojo.uploads(201)) == 2 and dojo.uploads(201), what="the backfilled upload")
+    assert ups[0]["fields"] == ups[1]["fields"] and ups[0]["file"] == ups[1]["file"]
+    p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
+                        "--pipeline", "999"], capture_output=True, text=True, env=tg.env)
+    assert p.returncode == 2 and "no deployment record of pipeline 999" in p.stderr
