@@ -330,3 +330,10 @@ def test_backfill_forwards_a_past_pipeline_again(gateway, gitlab, dojo, redis):
     p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
                         "--pipeline", "999"], capture_output=True, text=True, env=tg.env)
     assert p.returncode == 2 and "no deployment record of pipeline 999" in p.stderr
+
+
+def test_the_shipped_application_pipeline_has_no_upload_job():
+    text = (harness.ROOT / "contrib" / "gitlab-ci" / "app.gitlab-ci.yml").read_text()
+    script = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    for word in ("import-scan", "reimport", "defectdojo", "DD_API", "Authorization: Token"):
+        assert word.lower() not in script.lower(), word
