@@ -1,5 +1,7 @@
 /* forward.c -- forward jobs from decisions, and one attempt of a job (see forward.h). */
 #include "forward/forward.h"
+#include "approvals/approval.h"
+#include "approvals/chat_message.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -269,6 +271,33 @@ static void count(const struct outcome *o)
     tg_metrics_inc(m[o->end]);
 }
 
+/* A forward usually ends after the approval request was posted: chat gets a short follow-up
+ * with the DefectDojo link while the deployment still waits (best effort, once per job). */
+static void follow_up(struct tg_work *w, const json_t *job, const json_t *result)
+{
+    const char *key = jstr(job, "deploy_key");
+    if (strcmp(jstr(job, "verdict"), "needs_approval") != 0 || *key == '\0' ||
+        tg_chat_targets(w->cfg) == 0)
+        return;
+    redisReply *r = redisCommand(w->rc, "HMGET %s state approval_id", key);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "pending_approval") == 0) {
+        char id[TG_APPROVAL_ID_MAX + 1];
+        if (r->element[1]->type == REDIS_REPLY_STRING)
+            snprintf(id, sizeof id, "%s", r->element[1]->str);
+        else
+            tg_approval_id(key, TG_APPROVAL_ID_LEN, id);
+        char *text = tg_xasprintf("DefectDojo has the %s report of %s pipeline %lld, waiting for "
+                                  "approval to %s (deployment %s): %s",
+                                  jstr(job, "entry"), jstr(job, "project"), jint(job, "pipeline"),
+                                  jstr(job, "environment"), id, jstr(result, "url"));
+        tg_chat_notice(w->cfg, text);
+        free(text);
+    }
+    freeReplyObject(r);
+}
+
 int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)
 {
     const struct tg_dojo_config *dc = w->cfg->defectdojo;
@@ -292,6 +321,8 @@ int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)
         count(&o);
         if (o.end != TG_FWD_RETRY)
             audit(w, cl, &o);
+        if (o.end == TG_FWD_DONE)
+            follow_up(w, job, o.result);
         tg_log_msg(o.end == TG_FWD_DONE ? TG_LOG_INFO : TG_LOG_WARN, TG_MODULE,
                    o.end == TG_FWD_DONE ? "forwarded" : "forward_failed", "%s %s/%s: %s",
                    jstr(job, "project"), jstr(job, "job"), jstr(job, "artifact"),

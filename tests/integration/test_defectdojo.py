@@ -337,3 +337,28 @@ def test_the_shipped_application_pipeline_has_no_upload_job():
     script = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     for word in ("import-scan", "reimport", "defectdojo", "DD_API", "Authorization: Token"):
         assert word.lower() not in script.lower(), word
+
+
+def test_a_pending_approval_gets_a_follow_up_with_the_defectdojo_link(tollgate, gitlab, dojo, redis, logdir):
+    from chat import Chat
+    chat = Chat().start()
+    try:
+        sets = pipelines.write_sets(logdir, policy=policy([FORMATS[0][:3] + ("",)], approve="{ critical: 0 }"))
+        env = dict(pipelines.env(), TG_TEST_DD_KEY=DD_KEY, TG_TEST_SLACK_SECRET="slack-signing-secret-0042",
+                   TG_TEST_SLACK_WEBHOOK=chat.slack_webhook_url)
+        extra = pipelines.config_extra(gitlab.url, dojo_config(dojo.url) + (
+            "chatops:\n  slack:\n    signing_secret: env:TG_TEST_SLACK_SECRET\n"
+            "    webhook_url: env:TG_TEST_SLACK_WEBHOOK\n    users: { U0ALICE: alice }\n"))
+        tg = tollgate(workers=2, env=env, extra=extra, **sets)
+        serve_report(gitlab, 7, 600, CRITICAL)
+        post(tg, pipeline_event(pipeline=390, ref="main", builds=builds(FORMATS[:1])))
+        rec = wait_until(lambda: audit(redis, "forwarded"), what="forwarded")[0]
+        url = "%s/test/%d" % (dojo.url, rec["details"]["test_id"])
+        posts = wait_until(lambda: [p for p in chat.posts("slack_webhook") if url in (p["json"] or {}).get("text", "")],
+                           what="the follow-up notice")
+        assert len(posts) == 1
+        text = posts[0]["json"]["text"]
+        assert "trivy-scan/trivy-report.json" in text and "pipeline 390" in text and "production" in text
+        assert deploy(redis, 390)["approval_id"] in text
+    finally:
+        chat.stop()
