@@ -42,6 +42,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
 from gitlab import GitLab, Server  # the same threading HTTP server and life cycle
+from gitlab import Handler as GitLabHandler
 
 # Parser names as DefectDojo's dojo/tools/*/parser.py get_scan_types() spell them (a subset).
 SCAN_TYPES = {
@@ -133,15 +134,7 @@ class Handler(BaseHTTPRequestHandler):
     def state(self):
         return self.server.state
 
-    def reply(self, status, body, headers=None):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+    reply = GitLabHandler.reply  # JSON with Content-Length, extra headers
 
     def do_GET(self):
         path = urllib.parse.urlsplit(self.path).path
