@@ -350,9 +350,6 @@ static void finish_run(struct sink *s)
         run->why = tg_xstrdup(s->error);
         return;
     }
-    unsigned char digest[TG_SHA256_LEN];
-    tg_sha256_final(&s->hash, digest);
-    tg_hex_encode(digest, sizeof digest, run->sha256);
     run->status = "ok";
     run->format = run->sum.format;
     for (int i = 0; i < TG_SEV_COUNT; i++) {
@@ -407,6 +404,9 @@ static int fetch_one(struct decide *d, struct report_run *run)
         finish_run(&s);
     }
     tg_report_parser_free(s.parser);
+    unsigned char digest[TG_SHA256_LEN];
+    tg_sha256_final(&s.hash, digest); /* on every path: it also releases the hash */
+    tg_hex_encode(digest, sizeof digest, run->sha256);
     return !s.failed && r == TG_FETCH_ERROR ? -1 : 0;
 }
 

@@ -141,12 +141,12 @@ static int download(struct tg_work *w, const json_t *job, struct download *dl, s
 {
     char err[256] = "", sha[TG_SHA256_HEX_LEN + 1];
     unsigned char digest[TG_SHA256_LEN];
-    tg_sha256_init(&dl->hash);
     if ((dl->f = tmpfile()) == NULL) {
         o->end = TG_FWD_RETRY;
         snprintf(o->error, sizeof o->error, "no temporary file for the download");
         return -1;
     }
+    tg_sha256_init(&dl->hash);
     enum tg_fetch_result r =
         tg_gitlab_fetch_artifact(w->api, jint(job, "job_project_id"), jint(job, "job_id"),
                                  jstr(job, "artifact"), on_chunk, dl, err, sizeof err);
