@@ -102,11 +102,11 @@ def policy(reports, block="{ critical: 1000 }", approve="{ critical: 1000 }"):
             "    approvals: { required: 1, expire: 1h }\n" % (jobs, rep, block, approve))
 
 
-def dojo_config(url, tries=4, extra=""):
+def dojo_config(url, tries=4, extra="", timeout="3s"):
     return ("defectdojo:\n  url: %s\n  api_key: env:TG_TEST_DD_KEY\n"
             "  environments: { production: Production }\n  tags: [tollgate, ci]\n"
-            "  minimum_severity: Low\n  timeout: 3s\n  workers: 2\n  tries: %d\n"
-            "  backoff: { base: 20ms, cap: 100ms }\n%s" % (url, tries, extra))
+            "  minimum_severity: Low\n  timeout: %s\n  workers: 2\n  tries: %d\n"
+            "  backoff: { base: 20ms, cap: 100ms }\n%s" % (url, timeout, tries, extra))
 
 
 @pytest.fixture
@@ -125,10 +125,10 @@ def gitlab():
 
 @pytest.fixture
 def gateway(tollgate, gitlab, dojo, logdir):
-    def make(reports=(FORMATS[0],), workers=2, dd_extra="", tries=4, **pol):
+    def make(reports=(FORMATS[0],), workers=2, dd_extra="", tries=4, timeout="3s", **pol):
         sets = pipelines.write_sets(logdir, policy=policy([r[:3] + (r[5],) for r in reports], **pol))
         env = dict(pipelines.env(), TG_TEST_DD_KEY=DD_KEY)
-        extra = pipelines.config_extra(gitlab.url, dojo_config(dojo.url, tries, dd_extra))
+        extra = pipelines.config_extra(gitlab.url, dojo_config(dojo.url, tries, dd_extra, timeout))
         return tollgate(workers=workers, env=env, extra=extra, **sets)
     return make
 
@@ -252,6 +252,17 @@ def test_uploads_complete_after_defectdojo_was_down_and_the_deploy_did_not_wait(
     m = harness.curl(tg.url + "/metrics", method="GET").body.decode()
     assert 'tollgate_defectdojo_forwards_total{result="forwarded"} 1' in m
     assert 'tollgate_defectdojo_forwards_total{result="retried"}' in m
+
+
+def test_a_closed_connection_a_stall_and_a_429_are_retried(gateway, gitlab, dojo, redis):
+    dojo.script({"close": True}, {"hang": 3}, {"status": 429, "retry_after": 0})
+    tg = gateway(timeout="300ms")
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=345, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: audit(redis, "forwarded"), what="forwarded after three failures")
+    ups = dojo.uploads()  # in arrival order; the stalled one (1) answers whenever its hang ends
+    assert len(ups) == 4 and [ups[i]["status"] for i in (0, 2, 3)] == [None, 429, 201]
+    assert audit(redis, "forward_failed") == [] and len(audit(redis, "forwarded")) == 1
 
 
 def test_dead_letters_after_the_last_try_then_requeue(gateway, gitlab, dojo, redis, logdir):
