@@ -245,6 +245,8 @@ def test_uploads_complete_after_defectdojo_was_down_and_the_deploy_did_not_wait(
     wait_until(lambda: deploy(redis, 340).get("state") == "triggered", what="triggered")
     wait_until(lambda: len(dojo.uploads(503)) >= 3, what="retries against a down DefectDojo")
     assert audit(redis, "forwarded") == []
+    wait_until(lambda: "tollgate_defectdojo_outbox_depth 1\n" in harness.curl(tg.url + "/metrics", method="GET")
+               .body.decode(), what="the outbox depth gauge")
     dojo.set_down(False)
     wait_until(lambda: dojo.uploads(201), what="the upload once DefectDojo is back")
     wait_until(lambda: audit(redis, "forwarded"), what="forwarded")
@@ -252,6 +254,8 @@ def test_uploads_complete_after_defectdojo_was_down_and_the_deploy_did_not_wait(
     m = harness.curl(tg.url + "/metrics", method="GET").body.decode()
     assert 'tollgate_defectdojo_forwards_total{result="forwarded"} 1' in m
     assert 'tollgate_defectdojo_forwards_total{result="retried"}' in m
+    wait_until(lambda: "tollgate_defectdojo_outbox_depth 0\n" in harness.curl(tg.url + "/metrics", method="GET")
+               .body.decode(), what="an empty outbox in the gauge")
 
 
 def test_a_closed_connection_a_stall_and_a_429_are_retried(gateway, gitlab, dojo, redis):
