@@ -6,6 +6,7 @@
  * the pipeline (their decision names every counted report, its job id and sha256), so it
  * forwards exactly what was counted, again even when it was forwarded before.
  */
+#include "audit/audit.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
@@ -20,7 +21,7 @@
 #include <string.h>
 
 struct fwd_opts {
-    const char *config, *redis;
+    const char *config, *redis, *operator_name;
     long long project, pipeline;
 };
 
@@ -28,7 +29,8 @@ static int fwd_usage(FILE *out)
 {
     fprintf(out,
             "usage: tollgate forward -c FILE --project ID --pipeline N [--redis URL]\n"
-            "       tollgate forward dead list|requeue ID...|drop ID... -c FILE [--redis URL]\n\n"
+            "       tollgate forward dead list|requeue ID...|drop ID... -c FILE [--redis URL]\n"
+            "                                [--operator NAME]\n\n"
             "forward: queues the counted reports of a pipeline Tollgate decided for DefectDojo\n"
             "again (backfill); a running gateway uploads them. dead: the forward jobs that\n"
             "failed every attempt (list prints JSON; requeue sends one again from attempt 1).\n");
@@ -156,7 +158,28 @@ static int backfill(struct tg_config *cfg, redisContext *rc, const struct fwd_op
     return status;
 }
 
-static int dead(struct tg_config *cfg, redisContext *rc, const char *verb, char **ids, int n)
+/* The operator's requeue or drop, recorded before it is done (replayed / dropped, as for
+ * dead-lettered events): 0, or -1 when the record failed and audit.fail_closed forbids going on. */
+static int dead_record(const struct tg_config *cfg, redisContext *rc, const char *verb,
+                       const char *id, const char *actor)
+{
+    char err[256];
+    json_t *details = json_pack("{s:s, s:s}", "what", "defectdojo forward", "forward_id", id);
+    struct tg_audit_record r = {.action = strcmp(verb, "requeue") == 0 ? "replayed" : "dropped",
+                                .actor = actor,
+                                .details = details};
+    struct tg_audit *a = tg_audit_new(cfg);
+    int failed = tg_audit_append(a, rc, &r, err, sizeof err);
+    if (failed)
+        fprintf(stderr, "tollgate: %s%s\n", err,
+                cfg->audit.fail_closed ? " (audit.fail_closed: not done)" : "");
+    tg_audit_free(a);
+    json_decref(details);
+    return failed && cfg->audit.fail_closed ? -1 : 0;
+}
+
+static int dead(struct tg_config *cfg, redisContext *rc, const char *verb, char **ids, int n,
+                const char *actor)
 {
     if (strcmp(verb, "list") == 0) {
         json_t *a = tg_fwd_dead_list(rc, cfg->redis.prefix);
@@ -169,6 +192,10 @@ static int dead(struct tg_config *cfg, redisContext *rc, const char *verb, char 
     }
     int status = n > 0 ? 0 : 2;
     for (int i = 0; i < n; i++) {
+        if (dead_record(cfg, rc, verb, ids[i], actor) < 0) {
+            status = 2;
+            continue;
+        }
         int rc1 = strcmp(verb, "requeue") == 0 ? tg_fwd_dead_requeue(rc, cfg->redis.prefix, ids[i])
                                                : tg_fwd_dead_drop(rc, cfg->redis.prefix, ids[i]);
         if (rc1 != 1) {
@@ -197,6 +224,8 @@ int tg_cmd_forward(int argc, char **argv)
             o.project = strtoll(optarg, NULL, 10);
         else if (ch == 'n')
             o.pipeline = strtoll(optarg, NULL, 10);
+        else if (ch == 'o')
+            o.operator_name = optarg;
         else
             return fwd_usage(ch == 'h' ? stdout : stderr);
     }
@@ -209,8 +238,10 @@ int tg_cmd_forward(int argc, char **argv)
     if (cfg && cfg->defectdojo == NULL && !is_dead)
         fprintf(stderr, "tollgate: %s has no defectdojo section\n", o.config);
     redisContext *rc = cfg && (cfg->defectdojo || is_dead) ? tg_cli_redis(cfg, o.redis) : NULL;
+    char actor[160];
+    tg_cli_operator(actor, sizeof actor, o.operator_name);
     if (rc && is_dead)
-        status = dead(cfg, rc, sub, argv + optind, argc - optind);
+        status = dead(cfg, rc, sub, argv + optind, argc - optind, actor);
     else if (rc)
         status = backfill(cfg, rc, &o);
     if (rc)

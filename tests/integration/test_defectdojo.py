@@ -287,6 +287,9 @@ def test_dead_letters_after_the_last_try_then_requeue(gateway, gitlab, dojo, red
                        capture_output=True, text=True, env=tg.env)
     assert p.returncode == 0, p.stderr
     wait_until(lambda: dojo.uploads(201), what="the requeued upload")
+    replayed = audit(redis, "replayed")
+    assert len(replayed) == 1 and replayed[0]["details"]["forward_id"] == dead[0]["id"]
+    assert replayed[0]["actor"].startswith("operator:")
     p = subprocess.run([str(harness.TOLLGATE), "forward", "dead", "list", "-c", str(tg.config)],
                        capture_output=True, text=True, env=tg.env)
     assert json.loads(p.stdout) == []
