@@ -388,3 +388,52 @@ def test_a_pending_approval_gets_a_follow_up_with_the_defectdojo_link(tollgate, 
         assert DD_KEY not in r.body.decode()
     finally:
         chat.stop()
+
+
+def test_a_wrong_key_is_forward_failed_with_defectdojos_words(tollgate, gitlab, dojo, redis, logdir):
+    sets = pipelines.write_sets(logdir, policy=policy([FORMATS[0][:3] + ("",)]))
+    env = dict(pipelines.env(), TG_TEST_DD_KEY="dd-wrong-key-000000000")
+    tg = tollgate(workers=2, env=env, extra=pipelines.config_extra(gitlab.url, dojo_config(dojo.url)), **sets)
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=395, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    assert r["reasons"] == ["DefectDojo answered 403: Invalid token."]
+    assert len(dojo.uploads()) == 1 and "dd-wrong-key-000000000" not in json.dumps(audit(redis)) + tg.logs()
+
+
+# ---- the stand-in's contract, through curl (a real multipart client) ----
+
+def reimport(dojo, fields, key=DD_KEY, file=b'{"Results": []}'):
+    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", dojo.url + "/api/v2/reimport-scan/"]
+    if key is not None:
+        args += ["-H", "Authorization: Token " + key]
+    for k, v in fields:
+        args += ["--form-string", "%s=%s" % (k, v)]
+    if file is not None:
+        args += ["-F", "file=@-;filename=report.json"]
+    p = subprocess.run(args, input=file, capture_output=True, check=True)
+    body, _, code = p.stdout.rpartition(b"\n")
+    return int(code), json.loads(body)
+
+
+NAMES = [("scan_type", "Trivy Scan"), ("product_type_name", "shop"), ("product_name", "shop/cart"),
+         ("engagement_name", "CI/CD main"), ("test_title", "trivy"), ("auto_create_context", "true")]
+
+
+def test_standin_contract(dojo):
+    assert reimport(dojo, NAMES, key=None) == (401, {"detail": "Authentication credentials were not provided."})
+    assert reimport(dojo, NAMES, key="nope") == (403, {"detail": "Invalid token."})
+    code, body = reimport(dojo, [("scan_type", "Nessus Scan Deluxe")] + NAMES[1:], file=None)
+    assert code == 400 and body["scan_type"] == ['"Nessus Scan Deluxe" is not a valid choice.']
+    assert body["file"] == ["No file was submitted."]
+    code, body = reimport(dojo, [n for n in NAMES if n[0] != "engagement_name"])
+    assert code == 400 and list(body) == ["engagement_name"]
+    code, first = reimport(dojo, NAMES + [("environment", "Moon")])
+    assert code == 201 and "Moon" in dojo.state.environments  # an unknown environment is created
+    for k in ("test", "test_id", "engagement_id", "product_id", "product_type_id", "statistics"):
+        assert k in first, k
+    code, again = reimport(dojo, NAMES)
+    assert code == 201 and again["test_id"] == first["test_id"] and again["product_id"] == first["product_id"]
+    code, other = reimport(dojo, [("test_title", "horusec") if n[0] == "test_title" else n for n in NAMES])
+    assert other["test_id"] != first["test_id"] and other["engagement_id"] == first["engagement_id"]
+    assert [u["file"] for u in dojo.uploads(201)] == ['{"Results": []}'] * 3
