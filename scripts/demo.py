@@ -6,7 +6,9 @@ scan reports as job artifacts) and Tollgate with the shipped policy and template
 four recorded pipelines through `tollgate replay`, prints each decision and every call the
 stand-in GitLab received, has a human approve the waiting deploy from the stand-in chat
 (tests/standins/chat.py plays Slack), shows a retried pipeline deploying once it turns green
-and two services that share a chart repository both deploying, then stops everything.
+and two services that share a chart repository both deploying, shows the stand-in DefectDojo
+(tests/standins/defectdojo.py) receiving the counted reports of the deployed and the blocked
+pipeline, then stops everything.
 """
 import copy
 import hashlib
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "standins"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import demo_approval  # noqa: E402
 import harness  # noqa: E402
+from defectdojo import DefectDojo  # noqa: E402
 from gitlab import GitLab  # noqa: E402
 
 REPORTS = ROOT / "tests" / "fixtures" / "reports"
@@ -81,6 +84,35 @@ templates: '%s'
 public_url: http://127.0.0.1:%d
 workers: 2
 """ % (port, redis_url, gitlab_url, ROOT / "policies", ROOT / "templates", port)
+
+
+def dojo_config(dojo_url):
+    return """\
+defectdojo:
+  url: '%s'
+  api_key: env:DEMO_DEFECTDOJO_KEY
+  environments: { production: Production, staging: Staging }
+  tags: [tollgate]
+""" % dojo_url
+
+
+def show_dojo(dojo, pipeline, want=2, timeout=15):
+    """The reports of one pipeline as the stand-in DefectDojo received them (forwarded after
+    the decision, so waited for with a bound)."""
+    deadline = time.monotonic() + timeout
+    ups = []
+    while time.monotonic() < deadline:
+        ups = [u for u in dojo.uploads(201) if u["fields"].get("build_id") == str(pipeline)]
+        if len(ups) >= want:
+            break
+        time.sleep(0.1)
+    for u in ups:
+        f = u["fields"]
+        say("   DefectDojo <- POST /api/v2/reimport-scan/ %s, %d bytes, product %s, engagement '%s', "
+            "test '%s', environment %s" % (f["scan_type"], u["file_bytes"], f["product_name"],
+                                           f["engagement_name"], f["test_title"], f["environment"]))
+    if len(ups) < want:
+        say("   DefectDojo: only %d of %d reports arrived within %ds" % (len(ups), want, timeout))
 
 
 def wait_decision(redis, pipeline, timeout=15, action="decided", project=PROJECT):
@@ -168,11 +200,13 @@ def main():
     redis = harness.Redis(work / "redis").start()
     gitlab = GitLab(api_token="glpat-demo-api", trigger_token="glptt-demo-trigger").start()
     chat = demo_approval.start_chat()
+    dojo = DefectDojo(api_key="dd-demo-api-key-4711").start()
     port = harness.free_port()
     cfg = work / "tollgate.yaml"
-    cfg.write_text(config(work, redis.url, gitlab.url, port) + demo_approval.config_lines())
+    cfg.write_text(config(work, redis.url, gitlab.url, port) + demo_approval.config_lines() + dojo_config(dojo.url))
     env = dict(os.environ, DEMO_GITLAB_TOKEN="glpat-demo-api", DEMO_WEBHOOK_TOKEN="demo-webhook-token",
-               TRIGGER_TOKEN="glptt-demo-trigger", **demo_approval.env(chat))
+               TRIGGER_TOKEN="glptt-demo-trigger", DEMO_DEFECTDOJO_KEY="dd-demo-api-key-4711",
+               **demo_approval.env(chat))
     log = open(work / "tollgate.log", "wb")
     tg = subprocess.Popen([str(harness.TOLLGATE), "serve", "-c", str(cfg)], stdout=log, stderr=log, env=env)
     try:
@@ -193,6 +227,8 @@ def main():
             say("   replay: %s" % out.stdout.strip().split(": ", 1)[-1])
             show_decision(redis, wait_decision(redis, pipeline))
             seen = show_calls(gitlab, seen)
+            if pipeline in (502, 503):  # the deployed and the blocked pipeline
+                show_dojo(dojo, pipeline)
             say()
         say("5. a human approves the waiting deploy from chat (pipeline 504, production)")
         demo_approval.approve_from_chat("http://127.0.0.1:%d" % port, chat, redis,
@@ -209,9 +245,10 @@ def main():
         log.close()
         gitlab.stop()
         chat.stop()
+        dojo.stop()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
-    say("demo: stopped Tollgate, the stand-in GitLab and chat, and Redis")
+    say("demo: stopped Tollgate, the stand-in GitLab, chat and DefectDojo, and Redis")
 
 
 if __name__ == "__main__":

@@ -351,5 +351,7 @@ json_t *tg_approval_view_json(const struct tg_approval_view *v)
         if (field(v, strings[i]))
             json_object_set_new(j, strings[i], json_string(field(v, strings[i])));
     put_times(j, v);
+    if (field(v, "defectdojo")) /* forward/outbox.c: the forwarded reports' results */
+        json_object_set_new(j, "defectdojo", json_loads(field(v, "defectdojo"), 0, NULL));
     return j;
 }

@@ -518,6 +518,25 @@ static int announce_one(const struct tg_config *cfg, enum tg_chat_service chat,
     return rc;
 }
 
+unsigned tg_chat_notice(const struct tg_config *cfg, const char *text)
+{
+    unsigned targets = tg_chat_targets(cfg), done = 0;
+    for (int c = 0; c < TG_CHAT_COUNT; c++) {
+        char err[256] = "";
+        if (!(targets & TG_CHAT_BIT(c)))
+            continue;
+        json_t *msg = json_pack("{s:s}", "text", text);
+        int rc = c == TG_CHAT_SLACK ? post_slack(cfg, msg, err, sizeof err)
+                                    : post_mattermost(cfg, msg, err, sizeof err);
+        json_decref(msg);
+        if (rc)
+            tg_log_msg(TG_LOG_WARN, TG_MODULE, "post_failed", "%s notice: %s", chat_names[c], err);
+        else
+            done |= TG_CHAT_BIT(c);
+    }
+    return done;
+}
+
 unsigned tg_chat_announce(const struct tg_config *cfg, const struct tg_chat_subject *s,
                           enum tg_chat_text body, int status, unsigned skip)
 {

@@ -124,6 +124,10 @@ int tg_chat_post_json(const char *url, const char *bearer, json_t *body, char *e
  * with nowhere to post count as done. */
 unsigned tg_chat_announce(const struct tg_config *cfg, const struct tg_chat_subject *s,
                           enum tg_chat_text body, int status, unsigned skip);
+/* Posts a plain one-line notice ({"text"}) to every configured chat, e.g. a follow-up to a
+ * request already posted (incoming webhooks cannot edit a message). Failures are logged.
+ * Returns the mask of chats that accepted it. */
+unsigned tg_chat_notice(const struct tg_config *cfg, const char *text);
 /* The chats cfg can post to, as a TG_CHAT_BIT mask. */
 unsigned tg_chat_targets(const struct tg_config *cfg);
 /* "slack" / "mattermost". */

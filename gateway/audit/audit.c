@@ -26,6 +26,7 @@
 #include "base/metrics.h"
 #include "base/redisconn.h"
 #include "base/util.h"
+#include "forward/dojo_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +119,8 @@ static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
     for (size_t i = 0; i < cfg->napi_tokens; i++)
         add_secret(a, &cfg->api_tokens[i].token);
     add_secret(a, &cfg->gitlab.api_token);
+    if (cfg->defectdojo)
+        add_secret(a, &cfg->defectdojo->api_key);
     for (size_t i = 0; i < TG_ARRAY_SIZE(chats); i++) {
         add_secret(a, &chats[i]->secret);
         add_secret(a, &chats[i]->webhook_url);

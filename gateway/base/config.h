@@ -19,6 +19,7 @@
 
 struct tg_policy_set;
 struct tg_template_set;
+struct tg_dojo_config;
 
 struct tg_listen {
     char *address; /* as written */
@@ -136,6 +137,8 @@ struct tg_config {
 
     struct tg_chat slack;
     struct tg_chat mattermost;
+
+    struct tg_dojo_config *defectdojo; /* forward/dojo_config.h; NULL when not configured */
 
     /* Loaded from policies_dir and templates_dir (NULL until those modules attach them). */
     struct tg_policy_set *policies;

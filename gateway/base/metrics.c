@@ -102,6 +102,18 @@ static const struct metric_def defs[TG_M_COUNT] = {
                                      "route=\"api\",reason=\"too_large\"", "counter", NULL},
     [TG_M_CHATOPS_REJECTED_TOO_LARGE] = {"tollgate_requests_rejected_total",
                                          "route=\"chatops\",reason=\"too_large\"", "counter", NULL},
+    [TG_M_DOJO_FORWARDED] = {"tollgate_defectdojo_forwards_total", "result=\"forwarded\"",
+                             "counter", "DefectDojo reimport attempts by result."},
+    [TG_M_DOJO_FAILED] = {"tollgate_defectdojo_forwards_total", "result=\"failed\"", "counter",
+                          NULL},
+    [TG_M_DOJO_RETRIED] = {"tollgate_defectdojo_forwards_total", "result=\"retried\"", "counter",
+                           NULL},
+    [TG_M_DOJO_DEAD] = {"tollgate_defectdojo_forwards_total", "result=\"dead_lettered\"", "counter",
+                        NULL},
+    [TG_M_DOJO_OUTBOX] = {"tollgate_defectdojo_outbox_depth", "", "gauge",
+                          "DefectDojo forward jobs waiting or running (as last seen)."},
+    [TG_M_DOJO_DEAD_LETTERS] = {"tollgate_defectdojo_dead_letters", "", "gauge",
+                                "DefectDojo forward jobs in the dead-letter list (as last seen)."},
 };
 
 static const char *const route_names[TG_ROUTE_COUNT] = {

@@ -56,6 +56,12 @@ enum tg_metric {
     TG_M_CHATOPS_REJECTED_UNAUTHORIZED,
     TG_M_API_REJECTED_TOO_LARGE,
     TG_M_CHATOPS_REJECTED_TOO_LARGE,
+    TG_M_DOJO_FORWARDED, /* DefectDojo forwards (forward/), by result */
+    TG_M_DOJO_FAILED,
+    TG_M_DOJO_RETRIED,
+    TG_M_DOJO_DEAD,
+    TG_M_DOJO_OUTBOX,       /* gauge: forward jobs waiting or running (Redis-wide) */
+    TG_M_DOJO_DEAD_LETTERS, /* gauge: forward jobs in the dead-letter list */
     TG_M_COUNT
 };
 

@@ -14,5 +14,6 @@ int tg_cmd_replay(int argc, char **argv);    /* replay_cmd.c */
 int tg_cmd_retrigger(int argc, char **argv); /* ops_cmd.c */
 int tg_cmd_dead(int argc, char **argv);      /* ops_cmd.c */
 int tg_cmd_audit(int argc, char **argv);     /* audit_cmd.c */
+int tg_cmd_forward(int argc, char **argv);   /* forward_cmd.c */
 
 #endif

@@ -36,6 +36,9 @@ static const struct command commands[] = {
     {"audit", tg_cmd_audit,
      "audit verify|export|archive -c FILE [...]   check the audit chain, export it as JSON lines, "
      "or archive it"},
+    {"forward", tg_cmd_forward,
+     "forward -c FILE --project ID --pipeline N | forward dead list|requeue ID...|drop ID...   "
+     "DefectDojo backfill and dead letters"},
 };
 
 static int usage(FILE *out)

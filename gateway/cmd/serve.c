@@ -23,6 +23,8 @@
 #include "api/audit_api.h"
 #include "base/util.h"
 #include "deliver/worker.h"
+#include "forward/dojo_config.h"
+#include "forward/forwarder.h"
 
 #include <curl/curl.h>
 
@@ -51,6 +53,7 @@ struct gateway {
     struct tg_ingest *ingest;
     struct tg_health *health;
     struct tg_workers *workers;
+    struct tg_forwarders *forwarders;
     struct tg_api_pool *api;
     struct tg_tally *tally;
     struct tg_maint *maint;
@@ -162,6 +165,8 @@ static int start(struct gateway *g)
     g->health = tg_health_new(g->server);
     g->workers = tg_workers_start(&g->config, g->boot->workers);
     tg_health_add_probe(g->health, tg_workers_probe, g->workers);
+    g->forwarders = tg_forwarders_start(
+        &g->config, g->boot->workers > 0 && g->boot->defectdojo ? g->boot->defectdojo->workers : 0);
     return tg_server_start(g->server);
 }
 
@@ -189,6 +194,7 @@ static void wait_for_stop(struct gateway *g, const sigset_t *set)
 static void teardown(struct gateway *g)
 {
     tg_workers_stop(g->workers);
+    tg_forwarders_stop(g->forwarders);
     if (g->maint)
         tg_maint_final(g->maint);
     tg_maint_free(g->maint);

@@ -8,6 +8,7 @@
  * first that concludes ends the walk (see walk()). Depends on base/ and decide/ only.
  */
 #include "base/buf.h"
+#include "base/crypto.h"
 #include "decide/policy_impl.h"
 #include "base/util.h"
 #include "base/yamlfile.h"
@@ -31,6 +32,8 @@ struct report_run {
     uint64_t minus[TG_SEV_COUNT];  /* taken out by accepted risks */
     uint64_t excepted;
     const struct tg_report_summary *sum; /* borrowed from the counts; no_summary unless ok */
+    long long job_id, project_id;        /* where it was fetched (project_id 0: the event's own) */
+    const struct tg_report_count *count; /* borrowed: bytes and sha256 of what was counted */
 };
 
 /* A finding that tipped the decision. */
@@ -379,6 +382,9 @@ static int take_count(struct decide *d, struct report_run *run, const struct tg_
         return 0;
     if (c->status == TG_COUNT_NOT_FETCHED)
         return -1;
+    run->job_id = ref.job_id;
+    run->project_id = ref.project_id;
+    run->count = c;
     if (c->status == TG_COUNT_NOT_FOUND) {
         run->why = tg_xstrdup("artifact not found");
     } else if (c->status == TG_COUNT_UNREADABLE) {
@@ -665,6 +671,24 @@ static json_t *counts_json(const uint64_t *counts)
     return o;
 }
 
+/* Where a counted report came from and what it was, for the DefectDojo forwarder. */
+static void report_source_json(json_t *o, const struct report_run *r)
+{
+    json_t *scan_type = r->sum->extra ? json_object_get(r->sum->extra, "scan_type") : NULL;
+    if (r->job_id)
+        json_object_set_new(o, "job_id", json_integer(r->job_id));
+    if (r->project_id)
+        json_object_set_new(o, "project_id", json_integer(r->project_id));
+    if (r->spec->defectdojo_scan_type)
+        json_object_set_new(o, "defectdojo_scan_type", js(r->spec->defectdojo_scan_type));
+    if (strcmp(r->status, "ok") != 0)
+        return;
+    json_object_set_new(o, "bytes", json_integer((json_int_t)r->count->bytes));
+    json_object_set_new(o, "sha256", json_string(r->count->sha256));
+    if (json_is_string(scan_type))
+        json_object_set(o, "scan_type", scan_type);
+}
+
 static json_t *reports_json(const struct decide *d)
 {
     json_t *a = json_array();
@@ -678,6 +702,7 @@ static json_t *reports_json(const struct decide *d)
             json_object_set_new(o, "error", js(r->why));
         if (scan_failed(r))
             json_object_set_new(o, "scan_failed", js(r->sum->scan_failed));
+        report_source_json(o, r);
         json_array_append_new(a, o);
     }
     return a;

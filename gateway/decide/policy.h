@@ -128,6 +128,9 @@ struct tg_report_count {
     char *why;                       /* unreadable: the parser's message */
     struct tg_report_summary sum;    /* ok: the report's counts and top findings */
     uint64_t (*tally)[TG_SEV_COUNT]; /* ok: per plan id, its findings by severity */
+    uint64_t bytes;                  /* what the fetcher streamed, whatever the status */
+    char sha256[65];                 /* hex SHA-256 of those bytes: the forwarder sends exactly
+                                        these bytes again (forward/) */
 };
 void tg_report_count_dispose(struct tg_report_count *c);
 

@@ -7,6 +7,7 @@
  * than it keeps, so the tally cannot wait for the judge). Pure computation, no I/O: runs on
  * the worker thread that fetches. Depends on base/ and decide/ only.
  */
+#include "base/crypto.h"
 #include "base/util.h"
 #include "decide/policy.h"
 
@@ -25,6 +26,8 @@ struct tg_policy_counter {
     uint64_t (*tally)[TG_SEV_COUNT]; /* per plan id */
     int failed;                      /* the parser refused the bytes */
     char error[256];
+    struct tg_sha256 hash; /* of every byte streamed; finalised by counter_free */
+    uint64_t bytes;
 };
 
 static void on_finding(void *arg, const char *id, size_t len, enum tg_severity sev)
@@ -46,6 +49,7 @@ struct tg_policy_counter *tg_policy_counter_new(struct tg_policy_plan *plan, siz
     c->tally = tg_xcalloc(plan->nids + 1, sizeof *c->tally);
     struct tg_report_options opt = {format, TOP_KEPT, on_finding, c};
     c->parser = tg_report_parser_new(&opt);
+    tg_sha256_init(&c->hash);
     return c;
 }
 
@@ -54,6 +58,8 @@ int tg_policy_counter_sink(void *counter, const void *chunk, size_t n)
     struct tg_policy_counter *c = counter;
     if (c->failed)
         return -1;
+    tg_sha256_update(&c->hash, chunk, n);
+    c->bytes += n;
     if (tg_report_parser_feed(c->parser, chunk, n, c->error, sizeof c->error) == 0)
         return 0;
     c->failed = 1;
@@ -62,6 +68,10 @@ int tg_policy_counter_sink(void *counter, const void *chunk, size_t n)
 
 static void counter_free(struct tg_policy_counter *c)
 {
+    unsigned char digest[TG_SHA256_LEN];
+    tg_sha256_final(&c->hash, digest); /* on every path: it also releases the hash */
+    tg_hex_encode(digest, sizeof digest, c->report->count.sha256);
+    c->report->count.bytes = c->bytes;
     tg_report_parser_free(c->parser);
     free(c->tally);
     free(c);

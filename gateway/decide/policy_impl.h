@@ -27,6 +27,8 @@ struct pol_report {
     char *artifact;
     enum tg_report_format format; /* TG_REPORT_AUTO when not given */
     int child;                    /* pipeline: child -- a job of a downstream pipeline */
+    char *defectdojo_scan_type;   /* DefectDojo's scan_type for a report that cannot name it
+                                     (GitLab reports older than the scan object), or NULL */
 };
 
 /* A require_jobs entry: "name", or {job: name, pipeline: child}. */

@@ -154,7 +154,8 @@ static void load_jobs(struct tg_yaml *y, yaml_node_t *n, struct pol_env *e)
 
 static void load_report(struct tg_yaml *y, yaml_node_t *n, struct pol_report *r)
 {
-    static const char *const keys[] = {"job", "artifact", "format", "pipeline", NULL};
+    static const char *const keys[] = {
+        "job", "artifact", "format", "pipeline", "defectdojo_scan_type", NULL};
     char *format = NULL;
     if (tg_yaml_expect_map(y, n, "report entry"))
         return;
@@ -163,6 +164,7 @@ static void load_report(struct tg_yaml *y, yaml_node_t *n, struct pol_report *r)
     load_pipeline_key(y, n, &r->child);
     tg_yaml_get_str(y, n, "artifact", &r->artifact);
     tg_yaml_get_str(y, n, "format", &format);
+    tg_yaml_get_str(y, n, "defectdojo_scan_type", &r->defectdojo_scan_type);
     if (r->job == NULL || r->artifact == NULL)
         tg_yaml_error(y, n, "a report entry needs job and artifact");
     else if (r->artifact[0] == '/' || r->artifact[0] == '\0' || strstr(r->artifact, ".."))
@@ -541,6 +543,7 @@ static void env_dispose(struct pol_env *e)
     for (size_t i = 0; i < e->nreports; i++) {
         free(e->reports[i].job);
         free(e->reports[i].artifact);
+        free(e->reports[i].defectdojo_scan_type);
     }
     free(e->reports);
     tg_strv_free(e->approvals.approvers);

@@ -12,6 +12,7 @@
 #include "deliver/template.h"
 #include "deliver/trigger.h"
 #include "base/util.h"
+#include "forward/forward.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -377,6 +378,9 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
         snprintf(why, whylen, "redis: cannot record the deployment");
     else if (record_outcome(j, d, &dr, &ev))
         snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
+    else if (dr.outcome != TG_DECIDE_KEPT && dr.outcome != TG_DECIDE_WITHDRAWN &&
+             tg_forward_decision(j->w, &j->ev, d, j->key, 0) < 0)
+        snprintf(why, whylen, "redis: the DefectDojo forward jobs could not be recorded");
     else
         res = act(j, &n, &dr, why, whylen);
     tg_trigger_request_dispose(&r.req);

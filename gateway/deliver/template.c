@@ -75,7 +75,17 @@ struct check {
     struct tg_yaml *y;
     yaml_node_t *node;
     const char *what;
+    const struct tg_template_extra *extra; /* NULL: the template vocabulary only */
 };
+
+/* The index of name among x's names, or -1 (also when x is NULL). */
+static int extra_var(const struct tg_template_extra *x, const char *name)
+{
+    for (size_t i = 0; x && i < x->n; i++)
+        if (strcmp(name, x->names[i]) == 0)
+            return (int)i;
+    return -1;
+}
 
 static void on_check(void *arg, int is_name, const char *s, size_t n)
 {
@@ -84,7 +94,8 @@ static void on_check(void *arg, int is_name, const char *s, size_t n)
     if (!is_name)
         return;
     snprintf(name, sizeof name, "%.*s", (int)n, s);
-    if (n > NAME_MAX_LEN || (!tg_event_var_known(name) && decision_var(name) < 0))
+    if (n > NAME_MAX_LEN ||
+        (!tg_event_var_known(name) && decision_var(name) < 0 && extra_var(c->extra, name) < 0))
         tg_yaml_error(c->y, c->node,
                       "%s: unknown placeholder {{ %.*s }} (known: project.*, pipeline.*, "
                       "commit.*, user.*, decision.*; see the template reference)",
@@ -94,8 +105,14 @@ static void on_check(void *arg, int is_name, const char *s, size_t n)
 /* The scalar's text, its placeholders checked; a heap copy, or NULL (reported). */
 static char *checked_value(struct tg_yaml *y, yaml_node_t *n, const char *what)
 {
+    return tg_template_check_value(y, n, what, NULL);
+}
+
+char *tg_template_check_value(struct tg_yaml *y, yaml_node_t *n, const char *what,
+                              const struct tg_template_extra *extra)
+{
     const char *s = tg_yaml_scalar(y, n, what);
-    struct check c = {y, n, what};
+    struct check c = {y, n, what, extra};
     if (s == NULL)
         return NULL;
     if (walk(s, on_check, &c))
@@ -242,6 +259,7 @@ static struct tg_template_set *finish(struct tg_template_set *ts, struct tg_diag
 struct render {
     const struct tg_event *ev;
     const struct tg_decision *d;
+    const struct tg_template_extra *extra;
     struct tg_buf out;
 };
 
@@ -268,8 +286,10 @@ static void on_render(void *arg, int is_name, const char *s, size_t n)
         return;
     }
     snprintf(name, sizeof name, "%.*s", (int)n, s);
-    int which = decision_var(name);
-    if (which >= 0)
+    int which = decision_var(name), x = extra_var(r->extra, name);
+    if (x >= 0)
+        tg_buf_puts(&r->out, r->extra->values[x] ? r->extra->values[x] : "");
+    else if (which >= 0)
         tg_buf_puts(&r->out, decision_value(r->d, which));
     else
         tg_event_var_append(r->ev, name, &r->out); /* checked at load: it exists */
@@ -277,7 +297,13 @@ static void on_render(void *arg, int is_name, const char *s, size_t n)
 
 static char *render(const char *text, const struct tg_event *ev, const struct tg_decision *d)
 {
-    struct render r = {.ev = ev, .d = d};
+    return tg_template_render_value(text, ev, d, NULL);
+}
+
+char *tg_template_render_value(const char *text, const struct tg_event *ev,
+                               const struct tg_decision *d, const struct tg_template_extra *extra)
+{
+    struct render r = {.ev = ev, .d = d, .extra = extra};
     tg_buf_init(&r.out);
     walk(text, on_render, &r);
     return tg_buf_steal(&r.out);

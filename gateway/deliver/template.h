@@ -10,6 +10,7 @@
 #define TG_TEMPLATE_H
 
 #include "base/config.h"
+#include "base/yamlfile.h"
 #include "base/diag.h"
 #include "decide/gitlab.h"
 #include "decide/policy.h"
@@ -59,5 +60,20 @@ int tg_template_render(const struct tg_template *t, const struct tg_event *ev,
                        const struct tg_decision *d, struct tg_trigger_request *out, char *err,
                        size_t errlen);
 void tg_trigger_request_dispose(struct tg_trigger_request *r);
+
+/* Placeholders another module adds to the template vocabulary (e.g. report.job for the
+ * DefectDojo names): names[i] renders as values[i] (values may be NULL when only checking). */
+struct tg_template_extra {
+    const char *const *names;
+    const char *const *values;
+    size_t n;
+};
+/* The scalar n as a template value: its placeholders checked against the event, decision and
+ * extra vocabularies, each fault a tg_yaml_error at n's file:line. A heap copy, or NULL. */
+char *tg_template_check_value(struct tg_yaml *y, yaml_node_t *n, const char *what,
+                              const struct tg_template_extra *extra);
+/* Renders a value checked by tg_template_check_value; d may not be NULL. Caller frees. */
+char *tg_template_render_value(const char *text, const struct tg_event *ev,
+                               const struct tg_decision *d, const struct tg_template_extra *extra);
 
 #endif

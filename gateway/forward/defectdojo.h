@@ -1,0 +1,50 @@
+/* defectdojo.h -- one POST {url}/api/v2/reimport-scan/ (multipart/form-data), the report
+ * streamed from a file through a libcurl read callback, and DefectDojo's answer read.
+ *
+ * Self-contained libcurl use (one easy handle per call) so it can fold into a shared client
+ * later. Forwarder threads and the CLI; nothing global.
+ */
+#ifndef TG_DEFECTDOJO_H
+#define TG_DEFECTDOJO_H
+
+#include "forward/dojo_config.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The form fields besides the file, in the order sent. Strings borrowed. */
+struct tg_dojo_form {
+    const char *scan_type;
+    const char *product_type_name, *product_name, *engagement_name, *test_title;
+    const char *build_id, *commit_hash, *branch_tag, *version, *scm_uri, *environment;
+    const char *file_name; /* the artifact's base name */
+};
+
+enum tg_dojo_kind {
+    TG_DOJO_OK,    /* 201 */
+    TG_DOJO_RETRY, /* no answer, 429 or 5xx */
+    TG_DOJO_FINAL, /* any other answer (400 field errors, 401, 403, 404): reason says why */
+};
+
+struct tg_dojo_answer {
+    enum tg_dojo_kind kind;
+    long status;             /* 0: no answer */
+    uint64_t retry_after_ms; /* Retry-After, 0 when absent */
+    json_t *result;          /* OK: test_id, engagement_id, product_id, product_type_id,
+                                statistics (new reference) */
+    char reason[512];        /* RETRY/FINAL: the network error or DefectDojo's own words */
+};
+
+/* Sends file (size bytes from its current start) with form. Fills out; release with
+ * tg_dojo_answer_dispose. Never fails otherwise. */
+void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_form *form, FILE *file,
+                      uint64_t size, struct tg_dojo_answer *out);
+void tg_dojo_answer_dispose(struct tg_dojo_answer *a);
+
+/* DefectDojo's answer body (status, body bytes) into out: a 201's ids and statistics, or a
+ * refusal's reason ({"field": ["message"]}, {"detail": "..."} or the raw text, cut and made
+ * printable). Any bytes; for fuzzing too. */
+void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_dojo_answer *out);
+
+#endif
