@@ -69,8 +69,9 @@ static json_t *with_you(struct tg_api_ctx *ctx, const struct tg_api_request *req
         struct tg_approver_query q = {ctx->cfg, ctx->rc, &v->rules, user, v->target.user, 0};
         reason = tg_approvers_refusal(&q, why, sizeof why);
     }
-    json_object_set_new(j, "you", json_pack("{s:s, s:b, s:s?}", "username", user, "may_approve",
-                                            reason == NULL, "reason", reason));
+    json_object_set_new(j, "you",
+                        json_pack("{s:s, s:b, s:s?}", "username", user, "may_approve",
+                                  reason == NULL, "reason", reason));
     return j;
 }
 
@@ -144,12 +145,11 @@ static void vote(struct tg_api_ctx *ctx, const struct tg_api_request *req, const
         json_decref(body);
         return;
     }
-    struct tg_vote v = {
-        .id = id,
-        .identity = t->identity,
-        .channel = req->session ? "console" : "api",
-        .comment = comment,
-        .deny = deny};
+    struct tg_vote v = {.id = id,
+                        .identity = t->identity,
+                        .channel = req->session ? "console" : "api",
+                        .comment = comment,
+                        .deny = deny};
     tg_approval_work_init(&w, ctx->cfg, ctx->rc, ctx->audit);
     tg_approval_cast(&w, &v, &r);
     answer_vote(ctx, &r);

@@ -34,8 +34,8 @@ static char *private_token(const struct tg_config *cfg)
 }
 
 /* One GET with the api_token: the status (0: no answer) and the body in a. */
-static long get(const struct tg_config *cfg, const char *url, struct tg_gitlab_answer *a,
-                char *err, size_t errlen)
+static long get(const struct tg_config *cfg, const char *url, struct tg_gitlab_answer *a, char *err,
+                size_t errlen)
 {
     char *auth = private_token(cfg);
     tg_buf_init(&a->body);
@@ -71,8 +71,8 @@ static int member_level(const struct tg_config *cfg, const char *group, long lon
     char *g = tg_gitlab_escape(group);
     char *url = tg_xasprintf("%s/api/v4/groups/%s/members/all/%lld", cfg->gitlab.url, g, id);
     long status = get(cfg, url, &a, err, errlen);
-    json_t *j = status == 200 ? json_loadb(a.body.data ? a.body.data : "", a.body.len, 0, NULL)
-                              : NULL;
+    json_t *j =
+        status == 200 ? json_loadb(a.body.data ? a.body.data : "", a.body.len, 0, NULL) : NULL;
     json_t *l = json_object_get(j, "access_level");
     int rc = status == 404 || json_is_integer(l) ? 0 : -1;
     *level = json_is_integer(l) ? (int)json_integer_value(l) : 0;

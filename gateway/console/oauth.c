@@ -151,7 +151,8 @@ static char *token_form(const struct tg_config *cfg, const char *code, const cha
     char *id = tg_xstrndup(cc->client_id.value, cc->client_id.len);
     char *secret = tg_xstrndup(cc->client_secret.value, cc->client_secret.len);
     char *uri = redirect_uri(cfg);
-    char *e[] = {tg_gitlab_escape(id), tg_gitlab_escape(secret), tg_gitlab_escape(code), tg_gitlab_escape(uri), tg_gitlab_escape(verifier)};
+    char *e[] = {tg_gitlab_escape(id), tg_gitlab_escape(secret), tg_gitlab_escape(code),
+                 tg_gitlab_escape(uri), tg_gitlab_escape(verifier)};
     char *form = tg_xasprintf("grant_type=authorization_code&client_id=%s&client_secret=%s"
                               "&code=%s&redirect_uri=%s&code_verifier=%s",
                               e[0], e[1], e[2], e[3], e[4]);
