@@ -143,10 +143,14 @@ static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_req
         tg_api_error(ctx, 503, "unavailable", "no randomness available");
         return;
     }
-    if (tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, verifier, next)) {
+    int put = tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, verifier, next);
+    if (put == -2)
+        tg_api_error(ctx, 429, "too_many_requests",
+                     "too many sign-ins were started this minute; try again in a minute");
+    else if (put)
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
+    if (put)
         return;
-    }
     tg_oauth_challenge(verifier, challenge);
     char *url = tg_oauth_authorize_url(ctx->cfg, state, challenge);
     redirect(ctx, url, NULL);
