@@ -37,28 +37,17 @@ static void redirect(struct tg_api_ctx *ctx, const char *location, const char *c
     tg_api_answer_headers(ctx, 302, "text/plain; charset=utf-8", "", 0, h);
 }
 
+/* Text into HTML: the five characters that could open markup or end an attribute. */
 static void html_text(struct tg_buf *b, const char *s)
 {
+    static const char *const entity[256] = {
+        ['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;", ['\''] = "&#39;"};
     for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            tg_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            tg_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            tg_buf_puts(b, "&amp;");
-            break;
-        case '"':
-            tg_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            tg_buf_puts(b, "&#39;");
-            break;
-        default:
+        const char *e = entity[(unsigned char)*s];
+        if (e)
+            tg_buf_puts(b, e);
+        else
             tg_buf_append(b, s, 1);
-        }
     }
 }
 

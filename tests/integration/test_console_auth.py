@@ -418,3 +418,12 @@ def test_sign_ins_started_per_minute_are_capped(console, redis):
     status, _, body = b.request("GET", "/ui/login")
     assert status == 429 and json.loads(body)["error"] == "too_many_requests"
     assert not [k for k in redis.cmd("KEYS", "tg:console:state:*")]
+
+
+def test_the_refusal_page_shows_names_as_text(console, gitlab):
+    tg = console()
+    gitlab.add_user('<img src=x onerror="alert(1)">', groups=["elsewhere"])
+    status, h, body = sign_in(Browser(tg.url))
+    assert status == 403
+    assert b"<img" not in body and b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+    assert h["x-content-type-options"] == "nosniff" and "script-src 'self'" in h["content-security-policy"]
