@@ -21,6 +21,38 @@ static int have_redis(struct tg_api_ctx *ctx)
     return ctx->rc != NULL;
 }
 
+static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    char status[32];
+    if (tg_api_bearer(ctx, req, TG_SCOPE_READ) == NULL)
+        return;
+    if (tg_api_query(req, "status", status, sizeof status) && strcmp(status, "pending") != 0) {
+        tg_api_error(ctx, 400, "bad_request",
+                     "only status=pending is listed; GET " BASE "/ID shows any one");
+        return;
+    }
+    if (!have_redis(ctx))
+        return;
+    char(*keys)[512] = tg_xcalloc(LIST_MAX, sizeof *keys);
+    int n = tg_approval_pending(ctx->rc, ctx->cfg->redis.prefix, keys, LIST_MAX);
+    json_t *out = json_array();
+    for (int i = 0; i < n; i++) {
+        struct tg_approval_view v;
+        if (tg_approval_view_load(ctx->rc, ctx->cfg, keys[i], &v) == 1)
+            json_array_append_new(out, tg_approval_view_json(&v));
+        tg_approval_view_dispose(&v);
+    }
+    free(keys);
+    if (n < 0) {
+        json_decref(out);
+        tg_api_error(ctx, 503, "unavailable", "Redis failed");
+        return;
+    }
+    tg_api_json(
+        ctx, 200,
+        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(out), "deployments", out));
+}
+
 /* For a console session: "you": {username, may_approve, reason} so a page can say why before
  * they try (the same check a vote makes, group approvers asked at GitLab). */
 static json_t *with_you(struct tg_api_ctx *ctx, const struct tg_api_request *req,
@@ -41,38 +73,6 @@ static json_t *with_you(struct tg_api_ctx *ctx, const struct tg_api_request *req
                         json_pack("{s:s, s:b, s:s?}", "username", user, "may_approve",
                                   reason == NULL, "reason", reason));
     return j;
-}
-
-static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
-{
-    char status[32];
-    if (tg_api_bearer(ctx, req, TG_SCOPE_READ) == NULL)
-        return;
-    if (tg_api_query(req, "status", status, sizeof status) && strcmp(status, "pending") != 0) {
-        tg_api_error(ctx, 400, "bad_request",
-                     "only status=pending is listed; GET " BASE "/ID shows any one");
-        return;
-    }
-    if (!have_redis(ctx))
-        return;
-    char(*keys)[512] = tg_xcalloc(LIST_MAX, sizeof *keys);
-    int n = tg_approval_pending(ctx->rc, ctx->cfg->redis.prefix, keys, LIST_MAX);
-    json_t *out = json_array();
-    for (int i = 0; i < n; i++) {
-        struct tg_approval_view v;
-        if (tg_approval_view_load(ctx->rc, ctx->cfg, keys[i], &v) == 1)
-            json_array_append_new(out, with_you(ctx, req, &v, tg_approval_view_json(&v)));
-        tg_approval_view_dispose(&v);
-    }
-    free(keys);
-    if (n < 0) {
-        json_decref(out);
-        tg_api_error(ctx, 503, "unavailable", "Redis failed");
-        return;
-    }
-    tg_api_json(
-        ctx, 200,
-        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(out), "deployments", out));
 }
 
 static void show(struct tg_api_ctx *ctx, const struct tg_api_request *req, const char *id)

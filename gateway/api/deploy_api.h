@@ -2,8 +2,6 @@
  *
  *   GET  /api/v1/deployments?status=pending      bearer token, scope read: the pending ones
  *   GET  /api/v1/deployments/ID                  bearer token, scope read: one deployment
- *   (a console session cookie stands for a token with both scopes, X-CSRF-Token required on a
- *   POST; with a session each deployment shown carries "you": {username, may_approve, reason})
  *   POST /api/v1/deployments/ID/approve          bearer token, scope approve; body optional
  *                                                {"comment": "..."}; the token's identity votes
  *   POST /api/v1/deployments/ID/deny             the same; body {"reason": "..."} required

@@ -329,8 +329,6 @@ def test_the_pipelines_own_user_cannot_approve_from_the_console(console, gitlab,
     _, _, body = b.request("GET", "/api/v1/deployments/" + did)
     you = json.loads(body)["you"]
     assert you["may_approve"] is False and "erin ran this pipeline" in you["reason"]
-    _, _, body = b.request("GET", "/api/v1/deployments?status=pending")
-    assert json.loads(body)["deployments"][0]["you"] == you  # the list says it too
     status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
                                 headers={"X-CSRF-Token": csrf})
     assert status == 403 and "prevent_self_approval" in json.loads(body)["detail"]
