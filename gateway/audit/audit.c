@@ -121,6 +121,7 @@ static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
     add_secret(a, &cfg->gitlab.api_token);
     if (cfg->defectdojo)
         add_secret(a, &cfg->defectdojo->api_key);
+    add_secret(a, &cfg->console.client_secret);
     for (size_t i = 0; i < TG_ARRAY_SIZE(chats); i++) {
         add_secret(a, &chats[i]->secret);
         add_secret(a, &chats[i]->webhook_url);

@@ -13,6 +13,7 @@
 #include "deliver/template.h"
 #include "base/yamlfile.h"
 #include "forward/dojo_config.h"
+#include "console/console_config.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -537,7 +538,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
         "listen",          "threads",          "redis",      "gitlab",  "webhooks",
         "limits",          "workers",          "queue",      "trigger", "policies",
         "templates",       "public_url",       "audit",      "api",     "chatops",
-        "trusted_proxies", "forwarded_header", "defectdojo", NULL};
+        "trusted_proxies", "forwarded_header", "defectdojo", "console", NULL};
     struct tg_yaml y;
     size_t errors_before = diag->errors;
     if (tg_yaml_open(&y, path, diag))
@@ -563,6 +564,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
         load_chatops(c, &y, root);
         load_trusted_proxies(c, &y, root);
         c->defectdojo = tg_dojo_config_load(&y, tg_yaml_get(&y, root, "defectdojo"), c->dir);
+        tg_console_config_load(c, &y, root);
     }
     tg_yaml_close(&y);
     load_sets(c, diag);
@@ -609,6 +611,7 @@ static void config_free(struct tg_config *c)
     }
     chat_dispose(&c->slack);
     chat_dispose(&c->mattermost);
+    tg_console_config_dispose(&c->console);
     tg_secret_dispose(&c->gitlab.api_token);
     tg_policy_set_free(c->policies);
     tg_template_set_free(c->templates);
