@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "api/audit_api.h"
 #include "base/util.h"
+#include "console/pages.h"
 #include "deliver/worker.h"
 
 #include <curl/curl.h>
@@ -160,6 +161,7 @@ static int start(struct gateway *g)
     tg_deploy_api_register(g->server, g->api, g->tally);
     tg_audit_api_register(g->server, g->api, g->tally);
     g->health = tg_health_new(g->server);
+    tg_console_pages_register(g->server); /* last of the /ui/ routes: h2o takes the first match */
     g->workers = tg_workers_start(&g->config, g->boot->workers);
     tg_health_add_probe(g->health, tg_workers_probe, g->workers);
     return tg_server_start(g->server);

@@ -578,6 +578,11 @@ def test_rest_lists_shows_approves_and_denies(gateway, gitlab, chat, redis):
     status, body = api(tg, "GET", "/api/v1/deployments/" + a, TOKENS["rita"])
     assert status == 200 and body["state"] == "pending_approval" and body["pipeline"] == 390
     assert body["required"] == 1 and body["approvers"] == ["alice", "bob", "carol", "dora"]
+    # the decision that asked for approval, for the console: reasons, findings, exceptions
+    assert body["decision"]["verdict"] == "needs_approval" and body["decision"]["rule"] == "severity.approve"
+    assert body["decision"]["counts"]["high"] == 6 and body["decision"]["findings"][0]["severity"] == "high"
+    assert body["decision"]["reasons"][0] and body["decision"]["exceptions"] == {"applied": [], "expired": []}
+    assert body["decision"]["reports"][0]["job"] == "trivy-scan"
     assert api(tg, "GET", "/api/v1/deployments/0123456789ab", TOKENS["rita"])[0] == 404
     assert api(tg, "POST", "/api/v1/deployments/%s/approve" % a, TOKENS["rita"])[0] == 403  # read scope only
     status, body = api(tg, "POST", "/api/v1/deployments/%s/deny" % b, TOKENS["alice"], {})
