@@ -22,6 +22,7 @@
 #include "base/scrub.h"
 #include "http/tally.h"
 #include "base/util.h"
+#include "console/console_auth.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -47,7 +48,8 @@ struct api_job {
     char *content_type;
     char *body;
     size_t len;
-    int refs; /* the pool thread's and the loop's: the handler may work on after answering */
+    char **headers; /* extra response headers: name, value, ..., NULL */
+    int refs;       /* the pool thread's and the loop's: the handler may work on after answering */
     struct api_job *next;
 };
 
@@ -154,6 +156,10 @@ static void free_job(struct api_job *j)
     for (size_t i = 0; i < r->nheaders; i++)
         free(r->headers[i].name), free(r->headers[i].value);
     free(r->headers), free(r->method), free(r->path), free(r->query), free(r->body);
+    tg_console_session_free(r->session);
+    for (char **h = j->headers; h && *h; h++)
+        free(*h);
+    free(j->headers);
     free(j->content_type), free(j->body), free(j);
 }
 
@@ -168,6 +174,9 @@ static void release_job(struct api_job *j)
 static void on_answer(void *arg) /* loop thread */
 {
     struct api_job *j = arg;
+    for (char **h = j->headers; j->ticket.req && h && h[0] && h[1]; h += 2)
+        h2o_add_header_by_str(&j->ticket.req->pool, &j->ticket.req->res.headers, h[0], strlen(h[0]),
+                              0, NULL, h[1], strlen(h[1]));
     tg_http_ticket_reply_typed(&j->ticket, j->status, j->content_type, j->body ? j->body : "",
                                j->len);
     release_job(j);
@@ -193,6 +202,21 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
     tg_loop_post(j->loop, on_answer, j);
 }
 
+void tg_api_answer_headers(struct tg_api_ctx *ctx, int status, const char *content_type,
+                           const char *body, size_t len, const char *const *headers)
+{
+    struct api_job *j = ctx->job;
+    size_t n = 0;
+    if (j == NULL || j->answered)
+        return;
+    while (headers && headers[n])
+        n++;
+    j->headers = tg_xcalloc(n + 1, sizeof *j->headers);
+    for (size_t i = 0; i < n; i++)
+        j->headers[i] = tg_xstrdup(headers[i]);
+    tg_api_answer(ctx, status, content_type, body, len);
+}
+
 void tg_api_json(struct tg_api_ctx *ctx, int status, json_t *body)
 {
     char *s = json_dumps(body, JSON_COMPACT);
@@ -210,8 +234,8 @@ const struct tg_api_token *tg_api_bearer(struct tg_api_ctx *ctx, const struct tg
                                          unsigned scope)
 {
     const char *h = tg_api_header(req, "authorization");
-    const struct tg_api_token *t = NULL;
-    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+    const struct tg_api_token *t = req->session ? &req->session->token : NULL;
+    if (t == NULL && h && strncasecmp(h, "Bearer ", 7) == 0)
         t = tg_config_find_api_token(ctx->cfg, h + 7, strlen(h + 7));
     if (t == NULL) {
         tg_api_error(ctx, 401, "unauthorized", "a valid bearer token is required");
@@ -368,7 +392,7 @@ static int gate(struct route *rt, h2o_req_t *req, const struct tg_api_request *c
     rt->spec.gate(rt->spec.data, cfg, copy, &v);
     tg_config_unref(cfg);
     if (v.status == 0) {
-        if (rt->spec.once == NULL)
+        if (rt->spec.once == NULL && rt->spec.session != TG_SESSION_PUBLIC)
             tg_server_authenticated(req);
         return 0;
     }
@@ -486,14 +510,86 @@ static void claim_once(struct route *rt, struct api_job *j)
     free(key);
 }
 
+/* ---- console sessions: read from Redis on the loop, before the request is queued ---- */
+
+static void session_refused(struct api_job *j, int status, const char *error, const char *detail)
+{
+    tg_metrics_inc(TG_M_API_REJECTED_UNAUTHORIZED);
+    tg_http_ticket_error(&j->ticket, status, error, detail);
+    free_job(j);
+}
+
+static void on_session(redisReply *reply, void *data) /* loop thread */
+{
+    struct api_job *j = data;
+    struct tg_console_session s;
+    if (tg_http_ticket_gone(&j->ticket) || j->ticket.req == NULL) {
+        tg_metrics_inc(TG_M_API_DROPPED);
+        tg_http_ticket_error(&j->ticket, 499, "gone", NULL);
+        free_job(j);
+    } else if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable",
+                             "Tollgate cannot reach its database right now");
+        free_job(j);
+    } else if (reply->type != REDIS_REPLY_STRING ||
+               tg_console_session_parse(reply->str, reply->len, tg_now_ms(), &s)) {
+        session_refused(j, 401, "unauthorized", "the session expired or was ended: sign in again");
+    } else if (!tg_console_method_safe(j->req.method) &&
+               !tg_console_csrf_ok(&s, tg_api_header(&j->req, "x-csrf-token"))) {
+        tg_console_session_dispose(&s);
+        session_refused(j, 403, "csrf", "a state-changing request needs the X-CSRF-Token header");
+    } else {
+        j->req.session = tg_xmalloc(sizeof s);
+        *j->req.session = s;
+        tg_server_authenticated(j->ticket.req);
+        queue_job(j->route, j);
+    }
+}
+
+/* 1 when the request goes the session way: the route takes sessions and either requires one
+ * or the request brings no Authorization header but a session cookie. *id gets the cookie. */
+static int wants_session(struct route *rt, const struct tg_api_request *r, char *id, size_t idlen)
+{
+    const struct tg_api_route_spec *sp = &rt->spec;
+    if (sp->route != TG_ROUTE_API || sp->session == TG_SESSION_PUBLIC)
+        return 0;
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    int on = cfg->console.enabled && tg_console_cookie(tg_api_header(r, "cookie"),
+                                                       tg_console_cookie_name(cfg), id, idlen) == 0;
+    tg_config_unref(cfg);
+    if (sp->session == TG_SESSION_REQUIRED)
+        return 1;
+    return on && tg_api_header(r, "authorization") == NULL;
+}
+
+/* Reads the session record (GET <prefix>console:session:<sha256(id)>); on_session goes on. */
+static void check_session(struct route *rt, struct api_job *j, const char *id)
+{
+    char key[256];
+    struct tg_config *cfg = tg_config_holder_get(rt->pool->config);
+    tg_console_session_key(cfg->redis.prefix, id, key, sizeof key);
+    tg_config_unref(cfg);
+    const char *argv[] = {"GET", key};
+    size_t lens[] = {3, strlen(key)};
+    if (*id == '\0') {
+        session_refused(j, 401, "unauthorized", "sign in first: no session cookie");
+    } else if (tg_redis_loop_command(tg_loop_redis(j->loop), 2, argv, lens, on_session, j)) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable",
+                             "Tollgate cannot reach its database right now");
+        free_job(j);
+    }
+}
+
 static int on_request(void *data, h2o_req_t *req) /* loop thread */
 {
     struct route *rt = data;
     if (too_large(rt, req))
         return 0;
     struct api_job *j = tg_xcalloc(1, sizeof *j);
+    char id[TG_CONSOLE_TOKEN_LEN + 2] = "";
     copy_request(&j->req, req);
-    if (gate(rt, req, &j->req)) {
+    int session = wants_session(rt, &j->req, id, sizeof id);
+    if (!session && gate(rt, req, &j->req)) {
         free_job(j);
         return 0;
     }
@@ -501,7 +597,9 @@ static int on_request(void *data, h2o_req_t *req) /* loop thread */
     j->route = rt, j->lane = lane_of(rt, req);
     j->scrub = rt->spec.scrub_answer || rt->spec.route == TG_ROUTE_CHATOPS;
     tg_http_ticket_init(&j->ticket, req, rt->spec.route); /* before a pool thread can see it */
-    if (rt->spec.once)
+    if (session)
+        check_session(rt, j, id);
+    else if (rt->spec.once)
         claim_once(rt, j);
     else
         queue_job(rt, j);

@@ -13,6 +13,7 @@
 #include "audit/audit.h"
 #include "base/config.h"
 #include "base/metrics.h"
+#include "console/console_auth.h"
 #include "http/server.h"
 
 #include <hiredis.h>
@@ -34,6 +35,9 @@ struct tg_api_request {
     struct tg_api_header *headers;
     size_t nheaders;
     char remote[64];
+    /* Set when a console session cookie (not a bearer token) authenticated the request: the
+     * GitLab user, checked on the loop (api.c, console_auth.h). Owned by the request. */
+    struct tg_console_session *session;
 };
 
 /* The header's value (borrowed) or NULL. */
@@ -56,9 +60,15 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
                    size_t len);
 void tg_api_json(struct tg_api_ctx *ctx, int status, json_t *body);
 void tg_api_error(struct tg_api_ctx *ctx, int status, const char *error, const char *detail);
+/* An answer with more response headers: headers holds name, value pairs and ends with NULL
+ * (copied; e.g. Location, Set-Cookie, Cache-Control). */
+void tg_api_answer_headers(struct tg_api_ctx *ctx, int status, const char *content_type,
+                           const char *body, size_t len, const char *const *headers);
 
 /* Bearer-token check against api.tokens: the token entry when it is valid and has scope;
- * otherwise answers 401 (missing/unknown) or 403 (scope) itself and returns NULL. */
+ * otherwise answers 401 (missing/unknown) or 403 (scope) itself and returns NULL. A request a
+ * console session authenticated gets the session's entry (identity: the GitLab username;
+ * scopes read and approve). */
 const struct tg_api_token *tg_api_bearer(struct tg_api_ctx *ctx, const struct tg_api_request *req,
                                          unsigned scope);
 
@@ -75,6 +85,16 @@ struct tg_api_verdict {
  * Runs on an event loop, so it must not block: no Redis, no network. */
 typedef void (*tg_api_gate_fn)(void *data, const struct tg_config *cfg,
                                const struct tg_api_request *req, struct tg_api_verdict *out);
+
+/* Whether a route takes a console session cookie (console/console_auth.h). The session is
+ * read from Redis on the loop before the request is queued; a state-changing method must
+ * carry X-CSRF-Token equal to the session's, else 403; no valid session: 401. */
+enum tg_api_session {
+    TG_SESSION_ACCEPTED, /* /api/ routes: a cookie when there is no Authorization header */
+    TG_SESSION_REQUIRED, /* only a session authenticates (GET /ui/session, POST /ui/logout) */
+    TG_SESSION_PUBLIC,   /* sign-in routes: no credential at all; the cookie is not looked at
+                          * and passing the gate does not authenticate the connection */
+};
 
 /* Which queue and threads run a request: approvals and chat answers have their own lane so
  * that long reads (verify, export, a page of 1,000 records) never delay them. */
@@ -93,6 +113,7 @@ struct tg_api_route_spec {
     void *data;
     int scrub_answer; /* the answer shows stored free text: scrub token-shaped values (scrub.h) */
     const struct tg_api_once *once; /* optional: a signed request is used once (below) */
+    enum tg_api_session session;    /* TG_ROUTE_API routes only; ACCEPTED unless set */
 };
 
 /* A request that is signed can be replayed within its window; the header that names it (the

@@ -164,9 +164,11 @@ static void on_sub(void *data, struct tg_api_ctx *ctx, const struct tg_api_reque
 void tg_audit_api_register(struct tg_server *s, struct tg_api_pool *p, struct tg_tally *tally)
 {
     const struct tg_api_route_spec sub = {
-        BASE "/", TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_sub, tally, 0, NULL};
+        BASE "/", TG_ROUTE_API, TG_LANE_READ,       tg_api_gate_bearer, on_sub, tally,
+        0,        NULL,         TG_SESSION_ACCEPTED};
     const struct tg_api_route_spec list = {
-        BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_list, tally, 0, NULL};
+        BASE, TG_ROUTE_API, TG_LANE_READ,       tg_api_gate_bearer, on_list, tally,
+        0,    NULL,         TG_SESSION_ACCEPTED};
     tg_api_route(s, p, &sub); /* h2o takes the first match: longer first */
     tg_api_route(s, p, &list);
 }

@@ -176,13 +176,13 @@ void tg_deploy_api_register(struct tg_server *s, struct tg_api_pool *p, struct t
 {
     const struct tg_api_route_spec routes[] = {
         {BASE "/", TG_ROUTE_API, TG_LANE_ACT_ON_POST, gate_deployments, on_deployments, tally, 1,
-         NULL},
-        {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_deployments, tally, 1,
-         NULL}, /* "/x/" does not take "/x" */
+         NULL, TG_SESSION_ACCEPTED},
+        {BASE, TG_ROUTE_API, TG_LANE_READ, tg_api_gate_bearer, on_deployments, tally, 1, NULL,
+         TG_SESSION_ACCEPTED}, /* "/x/" does not take "/x" */
         {"/chatops/slack", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_slack_gate, tg_slack_handle, tally, 1,
-         &tg_slack_once},
+         &tg_slack_once, TG_SESSION_ACCEPTED},
         {"/chatops/mattermost", TG_ROUTE_CHATOPS, TG_LANE_ACT, tg_mattermost_gate,
-         tg_mattermost_handle, tally, 1, NULL},
+         tg_mattermost_handle, tally, 1, NULL, TG_SESSION_ACCEPTED},
     };
     for (size_t i = 0; i < TG_ARRAY_SIZE(routes); i++)
         tg_api_route(s, p, &routes[i]);

@@ -12,6 +12,7 @@
 #include "base/secret.h"
 #include "deliver/template.h"
 #include "base/yamlfile.h"
+#include "console/console_config.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -533,9 +534,10 @@ static void load_sets(struct tg_config *c, struct tg_diag *diag)
 struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
 {
     static const char *const keys[] = {
-        "listen",  "threads", "redis",   "gitlab",          "webhooks",         "limits",
-        "workers", "queue",   "trigger", "policies",        "templates",        "public_url",
-        "audit",   "api",     "chatops", "trusted_proxies", "forwarded_header", NULL};
+        "listen",          "threads",          "redis",   "gitlab",  "webhooks",
+        "limits",          "workers",          "queue",   "trigger", "policies",
+        "templates",       "public_url",       "audit",   "api",     "chatops",
+        "trusted_proxies", "forwarded_header", "console", NULL};
     struct tg_yaml y;
     size_t errors_before = diag->errors;
     if (tg_yaml_open(&y, path, diag))
@@ -560,6 +562,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_diag *diag)
         load_api(c, &y, root);
         load_chatops(c, &y, root);
         load_trusted_proxies(c, &y, root);
+        tg_console_config_load(c, &y, root);
     }
     tg_yaml_close(&y);
     load_sets(c, diag);
@@ -606,6 +609,7 @@ static void config_free(struct tg_config *c)
     }
     chat_dispose(&c->slack);
     chat_dispose(&c->mattermost);
+    tg_console_config_dispose(&c->console);
     tg_secret_dispose(&c->gitlab.api_token);
     tg_policy_set_free(c->policies);
     tg_template_set_free(c->templates);

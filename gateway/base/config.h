@@ -137,6 +137,18 @@ struct tg_config {
     struct tg_chat slack;
     struct tg_chat mattermost;
 
+    /* console: sign-in with GitLab (console/console_config.c reads it). */
+    struct tg_console_config {
+        int enabled;
+        struct tg_secret client_id;
+        struct tg_secret client_secret;
+        char **allow_groups;          /* NULL-terminated GitLab group full paths */
+        uint64_t session_ttl_ms;      /* default 12h */
+        char *public_url;             /* console.public_url, else the top-level public_url */
+        int approver_min_access;      /* GitLab access level for group approvers (30 Developer) */
+        uint64_t membership_cache_ms; /* how long a membership answer is reused (60s) */
+    } console;
+
     /* Loaded from policies_dir and templates_dir (NULL until those modules attach them). */
     struct tg_policy_set *policies;
     struct tg_template_set *templates;

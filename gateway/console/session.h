@@ -1,0 +1,44 @@
+/* session.h -- the console's records in Redis, owned here: sign-in states and sessions.
+ *
+ *   <prefix>console:state:<sha256 hex of state>     JSON {verifier, next, created}
+ *       SET NX EX 600 at /ui/login; GETDEL at /ui/callback: a state is used once
+ *   <prefix>console:session:<sha256 hex of id>      JSON {username, name, groups, csrf_token,
+ *       created, expires} SET EX session_ttl at sign-in; DEL at sign-out; read on the loops
+ *       (console_auth.h, api.c)
+ *
+ * Key names carry hashes only: the state, the id and the CSRF token never appear in a key, a
+ * log line or an audit record. Blocking calls: API pool threads.
+ */
+#ifndef TG_CONSOLE_SESSION_H
+#define TG_CONSOLE_SESSION_H
+
+#include "base/config.h"
+#include "console/console_auth.h"
+#include "console/oauth.h"
+
+#include <hiredis.h>
+
+#define TG_CONSOLE_STATE_TTL_S 600
+#define TG_CONSOLE_NEXT_MAX    512
+
+/* Remembers a sign-in: state -> (verifier, next). Returns 0, or -1 when Redis failed. */
+int tg_console_state_put(redisContext *rc, const char *prefix, const char *state,
+                         const char *verifier, const char *next);
+/* Takes (and deletes) the sign-in of state. Returns 1 with verifier and next filled, 0 when
+ * there is none (unknown, used, expired), -1 when Redis failed. */
+int tg_console_state_take(redisContext *rc, const char *prefix, const char *state,
+                          char verifier[TG_CONSOLE_TOKEN_LEN + 1], char *next, size_t nextlen);
+
+/* Opens a session for u, expiring after console.session_ttl: its id into id (the cookie's
+ * value) and the record into out. Returns 0, or -1 (Redis, or no randomness). */
+int tg_console_session_open(redisContext *rc, const struct tg_config *cfg,
+                            const struct tg_oauth_user *u, char id[TG_CONSOLE_TOKEN_LEN + 1],
+                            struct tg_console_session *out);
+/* Ends session id. Returns 0 (also when it was gone already), -1 when Redis failed. */
+int tg_console_session_close(redisContext *rc, const char *prefix, const char *id);
+
+/* 1 when next is a same-origin console path Tollgate may send a signed-in browser to:
+ * starts with "/ui/", no "//", no backslash, no control byte, at most TG_CONSOLE_NEXT_MAX. */
+int tg_console_next_ok(const char *next);
+
+#endif
