@@ -313,7 +313,10 @@
     return api("/api/v1/deployments?status=pending").then(function (r) {
       var all = r.deployments || [];
       var shown = all.slice(0, Number(params.show) || PAGE_SIZE);
-      var out = [el("h1", null, "Waiting for approval (" + all.length + ")")];
+      var total = typeof r.total === "number" ? r.total : all.length;
+      var out = [el("h1", null, "Waiting for approval (" + total + ")")];
+      if (total > all.length)
+        out.push(el("p", {class: "muted"}, "The " + all.length + " expiring soonest are listed."));
       if (all.length === 0)
         out.push(el("p", {class: "muted"}, "Nothing is waiting for approval."));
       out.push(el("div", {class: "grid"}, shown.map(pendingCard)));

@@ -42,14 +42,15 @@ static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
         tg_approval_view_dispose(&v);
     }
     free(keys);
-    if (n < 0) {
+    long long total = n < 0 ? -1 : tg_approval_pending_total(ctx->rc, ctx->cfg->redis.prefix);
+    if (n < 0 || total < 0) {
         json_decref(out);
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
         return;
     }
-    tg_api_json(
-        ctx, 200,
-        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(out), "deployments", out));
+    tg_api_json(ctx, 200,
+                json_pack("{s:I, s:I, s:o}", "count", (json_int_t)json_array_size(out), "total",
+                          (json_int_t)total, "deployments", out));
 }
 
 static void show(struct tg_api_ctx *ctx, const struct tg_api_request *req, const char *id)

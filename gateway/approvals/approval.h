@@ -80,6 +80,8 @@ int tg_approval_lookup(redisContext *c, const char *prefix, const char *id, char
 /* Up to max keys of pending deployments, soonest expiry first, into keys (each keylen
  * bytes). Returns how many, or -1. */
 int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], int max);
+/* How many deployments wait for approval (all of tg:pending); -1 when Redis failed. */
+long long tg_approval_pending_total(redisContext *c, const char *prefix);
 
 /* deliver.c, after the deployment at key was recorded (now or by an earlier delivery) in
  * state: a pending_approval one gets its id, is bound to its policy hash, audited as
