@@ -4,6 +4,7 @@
 #include "api/chatops_mattermost.h"
 #include "api/chatops_slack.h"
 #include "base/util.h"
+#include "console/approvers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,28 @@ static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
                           (json_int_t)total, "deployments", out));
 }
 
+/* For a console session: "you": {username, may_approve, reason} so a page can say why before
+ * they try (the same check a vote makes, group approvers asked at GitLab). */
+static json_t *with_you(struct tg_api_ctx *ctx, const struct tg_api_request *req,
+                        const struct tg_approval_view *v, json_t *j)
+{
+    char why[256];
+    if (req->session == NULL)
+        return j;
+    const char *user = req->session->token.identity, *reason = NULL;
+    if (v->state == NULL || strcmp(v->state, "pending_approval") != 0) {
+        snprintf(why, sizeof why, "the deployment is %s", v->state ? v->state : "unknown");
+        reason = why;
+    } else {
+        struct tg_approver_query q = {ctx->cfg, ctx->rc, &v->rules, user, v->target.user, 0};
+        reason = tg_approvers_refusal(&q, why, sizeof why);
+    }
+    json_object_set_new(j, "you",
+                        json_pack("{s:s, s:b, s:s?}", "username", user, "may_approve",
+                                  reason == NULL, "reason", reason));
+    return j;
+}
+
 static void show(struct tg_api_ctx *ctx, const struct tg_api_request *req, const char *id)
 {
     char key[512];
@@ -63,7 +86,7 @@ static void show(struct tg_api_ctx *ctx, const struct tg_api_request *req, const
     if (rc == 1)
         rc = tg_approval_view_load(ctx->rc, ctx->cfg, key, &v);
     if (rc == 1)
-        tg_api_json(ctx, 200, tg_approval_view_json(&v));
+        tg_api_json(ctx, 200, with_you(ctx, req, &v, tg_approval_view_json(&v)));
     else if (rc == 0)
         tg_api_error(ctx, 404, "not_found", "no deployment has this id");
     else
@@ -123,8 +146,11 @@ static void vote(struct tg_api_ctx *ctx, const struct tg_api_request *req, const
         json_decref(body);
         return;
     }
-    struct tg_vote v = {
-        .id = id, .identity = t->identity, .channel = "api", .comment = comment, .deny = deny};
+    struct tg_vote v = {.id = id,
+                        .identity = t->identity,
+                        .channel = req->session ? "console" : "api",
+                        .comment = comment,
+                        .deny = deny};
     tg_approval_work_init(&w, ctx->cfg, ctx->rc, ctx->audit);
     tg_approval_cast(&w, &v, &r);
     answer_vote(ctx, &r);

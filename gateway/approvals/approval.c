@@ -17,6 +17,7 @@
  *                              due now, and the worker's retry path triggers them once
  */
 #include "approvals/approval.h"
+#include "console/approvers.h"
 #include "base/crypto.h"
 #include "deliver/deploy.h"
 #include "base/log.h"
@@ -633,7 +634,7 @@ static void record_vote(struct tg_work *w, const struct tg_vote *v, const struct
 }
 
 /* Why the vote cannot be taken before asking Redis (state and rules), into out->why. */
-static int precheck(const struct tg_vote *v, struct tg_vote_result *out)
+static int precheck(struct tg_work *w, const struct tg_vote *v, struct tg_vote_result *out)
 {
     const struct tg_approval_view *view = &out->view;
     if (view->state == NULL || strcmp(view->state, "pending_approval") != 0) {
@@ -641,10 +642,10 @@ static int precheck(const struct tg_vote *v, struct tg_vote_result *out)
                  view->state ? view->state : "unknown");
         return -1;
     }
-    return tg_approval_refusal(&view->rules, v->identity, view->target.user, v->deny, out->why,
-                               sizeof out->why)
-               ? -1
-               : 0;
+    /* group approvers are resolved through GitLab at vote time (console/approvers.h) */
+    struct tg_approver_query q = {w->cfg, w->rc, &view->rules, v->identity, view->target.user,
+                                  v->deny};
+    return tg_approvers_refusal(&q, out->why, sizeof out->why) ? -1 : 0;
 }
 
 static enum tg_vote_status vote_status(const redisReply *r, const char *id, char *why,
@@ -725,7 +726,7 @@ void tg_approval_cast(struct tg_work *w, const struct tg_vote *v, struct tg_vote
     out->status = rc < 0 ? TG_VOTE_ERROR : rc == 0 ? TG_VOTE_UNKNOWN : TG_VOTE_REFUSED;
     if (rc == 0)
         snprintf(out->why, sizeof out->why, "no deployment has the id %s", v->id ? v->id : "");
-    if (rc == 1 && precheck(v, out) == 0) {
+    if (rc == 1 && precheck(w, v, out) == 0) {
         vote(w, v, out);
         if (out->status != TG_VOTE_ERROR)
             reload_view(w, out);

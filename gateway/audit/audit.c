@@ -115,6 +115,7 @@ static void collect_secrets(struct tg_audit *a, const struct tg_config *cfg)
     for (size_t i = 0; i < cfg->napi_tokens; i++)
         add_secret(a, &cfg->api_tokens[i].token);
     add_secret(a, &cfg->gitlab.api_token);
+    add_secret(a, &cfg->console.client_secret);
     for (size_t i = 0; i < TG_ARRAY_SIZE(chats); i++) {
         add_secret(a, &chats[i]->secret);
         add_secret(a, &chats[i]->webhook_url);

@@ -8,12 +8,12 @@
  * answers the claims sub, name, nickname, preferred_username, groups, ...
  */
 #include "console/oauth.h"
+#include "console/gitlab_client.h"
 #include "base/buf.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/util.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,6 @@
 #include <sys/random.h>
 
 #define TG_MODULE "oauth"
-#define MAX_BODY  (256u * 1024u)
 
 int tg_oauth_random(unsigned char *out, size_t n)
 {
@@ -69,14 +68,6 @@ void tg_oauth_challenge(const char *verifier, char out[TG_CONSOLE_TOKEN_LEN + 1]
     memcpy(out, tmp, TG_CONSOLE_TOKEN_LEN + 1);
 }
 
-static char *escape(const char *s)
-{
-    char *e = curl_easy_escape(NULL, s, 0);
-    char *out = tg_xstrdup(e ? e : "");
-    curl_free(e);
-    return out;
-}
-
 static char *redirect_uri(const struct tg_config *cfg)
 {
     return tg_xasprintf("%s/ui/callback", cfg->console.public_url);
@@ -86,7 +77,7 @@ char *tg_oauth_authorize_url(const struct tg_config *cfg, const char *state, con
 {
     char *client = tg_xstrndup(cfg->console.client_id.value ? cfg->console.client_id.value : "",
                                cfg->console.client_id.len);
-    char *id = escape(client), *uri = redirect_uri(cfg), *ru = escape(uri);
+    char *id = tg_gitlab_escape(client), *uri = redirect_uri(cfg), *ru = tg_gitlab_escape(uri);
     char *url = tg_xasprintf("%s/oauth/authorize?response_type=code&client_id=%s&redirect_uri=%s"
                              "&scope=openid%%20profile&state=%s&code_challenge=%s"
                              "&code_challenge_method=S256",
@@ -142,58 +133,8 @@ int tg_oauth_group_allowed(char *const *groups, char *const *allow)
 
 /* ---- the two exchanges ---- */
 
-struct answer {
-    struct tg_buf body;
-    int over;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct answer *a = arg;
-    if (a->body.len + size * n > MAX_BODY)
-        a->over = 1;
-    else
-        tg_buf_append(&a->body, p, size * n);
-    return size * n;
-}
-
-/* One request: POST form when form is set, else GET; bearer adds Authorization. Returns the
- * HTTP status (0: no answer, with err). */
-static long exchange(const struct tg_config *cfg, const char *url, const char *form,
-                     const char *bearer, struct answer *a, char *err, size_t errlen)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    char *auth = bearer ? tg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
-    long status = 0;
-    if (auth)
-        h = curl_slist_append(h, auth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cfg->gitlab.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    if (cfg->gitlab.ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->gitlab.ca_file);
-    if (form)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else
-        snprintf(err, errlen, "GitLab did not answer (%s)", curl_easy_strerror(rc));
-    curl_slist_free_all(h);
-    if (auth)
-        explicit_bzero(auth, strlen(auth));
-    free(auth);
-    curl_easy_cleanup(c);
-    return status;
-}
-
 /* GitLab's OAuth error name ({"error": "invalid_grant", ...}), a fixed vocabulary. */
-static void oauth_error(const struct answer *a, long status, const char *what, char *err,
+static void oauth_error(const struct tg_gitlab_answer *a, long status, const char *what, char *err,
                         size_t errlen)
 {
     json_t *j = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
@@ -210,7 +151,8 @@ static char *token_form(const struct tg_config *cfg, const char *code, const cha
     char *id = tg_xstrndup(cc->client_id.value, cc->client_id.len);
     char *secret = tg_xstrndup(cc->client_secret.value, cc->client_secret.len);
     char *uri = redirect_uri(cfg);
-    char *e[] = {escape(id), escape(secret), escape(code), escape(uri), escape(verifier)};
+    char *e[] = {tg_gitlab_escape(id), tg_gitlab_escape(secret), tg_gitlab_escape(code),
+                 tg_gitlab_escape(uri), tg_gitlab_escape(verifier)};
     char *form = tg_xasprintf("grant_type=authorization_code&client_id=%s&client_secret=%s"
                               "&code=%s&redirect_uri=%s&code_verifier=%s",
                               e[0], e[1], e[2], e[3], e[4]);
@@ -226,12 +168,12 @@ static char *token_form(const struct tg_config *cfg, const char *code, const cha
 static char *access_token(const struct tg_config *cfg, const char *code, const char *verifier,
                           char *err, size_t errlen)
 {
-    struct answer a = {0};
+    struct tg_gitlab_answer a = {0};
     char *form = token_form(cfg, code, verifier);
     char *url = tg_xasprintf("%s/oauth/token", cfg->gitlab.url);
     char *token = NULL;
     tg_buf_init(&a.body);
-    long status = exchange(cfg, url, form, NULL, &a, err, errlen);
+    long status = tg_gitlab_exchange(cfg, url, form, NULL, &a, err, errlen);
     explicit_bzero(form, strlen(form));
     free(form), free(url);
     json_t *j = status == 200 ? json_loadb(a.body.data, a.body.len, 0, NULL) : NULL;
@@ -252,14 +194,17 @@ static char *access_token(const struct tg_config *cfg, const char *code, const c
 int tg_oauth_sign_in(const struct tg_config *cfg, const char *code, const char *verifier,
                      struct tg_oauth_user *u, char *err, size_t errlen)
 {
-    struct answer a = {0};
+    struct tg_gitlab_answer a = {0};
     memset(u, 0, sizeof *u);
     char *token = access_token(cfg, code, verifier, err, errlen);
     if (token == NULL)
         return -1;
     char *url = tg_xasprintf("%s/oauth/userinfo", cfg->gitlab.url);
     tg_buf_init(&a.body);
-    long status = exchange(cfg, url, NULL, token, &a, err, errlen);
+    char *auth = tg_xasprintf("Authorization: Bearer %s", token);
+    long status = tg_gitlab_exchange(cfg, url, NULL, auth, &a, err, errlen);
+    explicit_bzero(auth, strlen(auth));
+    free(auth);
     int rc = -1;
     if (status == 200 && !a.over)
         rc = tg_oauth_parse_userinfo(a.body.data ? a.body.data : "", a.body.len, u, err, errlen);

@@ -21,6 +21,24 @@ tests/fixtures/gitlab/api/), recording every request, and able to misbehave on c
                                                              pipeline"): [{"variable_type","key","value"}]; 403
                                                              when the token's user lacks the right
 
+    GitLab as OAuth 2.0 / OpenID Connect provider (doc/api/oauth2.md "Authorization code with PKCE",
+    doc/integration/openid_connect_provider.md "Shared information"):
+    GET  /oauth/authorize     response_type=code, client_id, redirect_uri (the registered one), scope
+                              (openid), state, code_challenge, code_challenge_method=S256; consents at
+                              once for the configured user: 302 redirect_uri?code=..&state=..
+    POST /oauth/token         form grant_type=authorization_code, client_id, client_secret, code (once),
+                              redirect_uri, code_verifier (BASE64URL(SHA256(verifier)) must equal the
+                              challenge): 200 {access_token, token_type, expires_in, refresh_token,
+                              scope, created_at}; 401 invalid_client; 400 invalid_grant
+    GET  /oauth/userinfo      Authorization: Bearer: {sub, name, nickname, preferred_username, email,
+                              profile, picture, groups}; 401 without a valid token
+    GET  /api/v4/users?username=                             PRIVATE-TOKEN (doc/api/users.md "List users"):
+                                                             [] or [{id, username, name, state, ...}]
+    GET  /api/v4/groups/:id/members/all/:user_id             PRIVATE-TOKEN (doc/api/members.md "Get a member
+                                                             of a group, including inherited and invited
+                                                             members"): {id, username, access_level, ...}
+                                                             or 404; :id is the id or URL-encoded full path
+
 Control (for tests and `make demo`), JSON over HTTP:
     POST /_control/artifacts  {"project": 1, "job": 2, "path": "x.json", "file": "/abs/path" | "content": "..."}
     POST /_control/pipeline   {"project": 1, "pipeline": 5001, "bridges": [{"id": 7, "name": "scans",
@@ -48,6 +66,11 @@ Control (for tests and `make demo`), JSON over HTTP:
                               with another trigger token
     POST /_control/paging     {"max_per_page": 10}: the pipelines listing serves at most that many
                               a page whatever per_page asks (X-Next-Page still tells the rest)
+    POST /_control/oauth      {"client_id": .., "client_secret": .., "redirect_uri": ..}: the registered
+                              application
+    POST /_control/user       {"username": "alice", "name": "Alice", "groups": ["platform"], "id": 11}:
+                              a user; with "current": true (the default) the one who consents next
+    POST /_control/member     {"group": "platform/sre", "username": "alice", "access_level": 30}
     GET  /_control/requests   every request seen: kind, method, path, headers, form, at (time)
     GET  /_control/pipelines  every pipeline created: id, project, ref, variables, created_at
     POST /_control/reset
@@ -56,7 +79,10 @@ Run standalone: python3 gitlab.py --port 0 --token API_TOKEN --trigger-token TRI
 (prints "listening on PORT"), or use GitLab(...) in-process from pytest.
 """
 import argparse
+import base64
 import copy
+import hashlib
+import secrets
 import json
 import pathlib
 import re
@@ -72,6 +98,7 @@ TRIGGER = re.compile(r"^/api/v4/projects/([^/]+)/trigger/pipeline$")
 STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
 PIPELINE_LIST = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/(bridges|jobs)$")
 PIPELINES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines$")
+MEMBER = re.compile(r"^/api/v4/groups/([^/]+)/members/all/(\d+)$")
 VARIABLES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/variables$")
 CANCEL = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/cancel$")
 
@@ -112,6 +139,12 @@ class State:
             self.maintainer = True
             self.owner = False  # owns the trigger token: reads its own token's pipelines' variables
             self.max_per_page = 100
+            self.oauth_app = None  # {"client_id", "client_secret", "redirect_uri"}
+            self.users = {}  # username -> {"id", "username", "name", "groups"}
+            self.current_user = None  # who consents at /oauth/authorize
+            self.codes = {}  # code -> {"client_id", "redirect_uri", "challenge", "user"}
+            self.access_tokens = {}  # token -> username
+            self.members = {}  # (group full path, user id) -> access_level
 
     def record(self, entry):
         with self.lock:
@@ -249,6 +282,20 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         split = urllib.parse.urlsplit(self.path)
         path = split.path
+        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        if path == "/oauth/authorize":
+            return self.serve_authorize(query)
+        if path == "/oauth/userinfo":
+            return self.serve_userinfo()
+        if path == "/api/v4/users" or MEMBER.match(path):
+            kind = "users" if path == "/api/v4/users" else "members"
+            self.state.record({"kind": kind, "method": "GET", "path": path, "query": query,
+                               "headers": dict(self.headers), "at": time.time()})
+            if self.misbehave(kind, query):
+                return
+            if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
+                return self.reply(401, {"message": "401 Unauthorized"})
+            return self.serve_users(query) if kind == "users" else self.serve_member(MEMBER.match(path))
         if path == "/_control/requests":
             with self.state.lock:
                 return self.reply(200, list(self.state.requests))
@@ -293,6 +340,83 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    # ---- OAuth 2.0 / OIDC provider ----
+
+    def serve_authorize(self, q):
+        app, st = self.state.oauth_app, self.state
+        if not app or q.get("client_id") != app["client_id"] or q.get("redirect_uri") != app["redirect_uri"]:
+            return self.reply(400, {"error": "invalid_client"})  # GitLab shows an error page, no redirect
+        sep = "&" if "?" in app["redirect_uri"] else "?"
+        if q.get("response_type") != "code" or "openid" not in q.get("scope", "").split() or \
+                q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            err = urllib.parse.urlencode({"error": "invalid_request", "state": q.get("state", "")})
+            return self.redirect(app["redirect_uri"] + sep + err)
+        code = secrets.token_hex(32)
+        with st.lock:
+            st.codes[code] = {"client_id": q["client_id"], "redirect_uri": q["redirect_uri"],
+                              "challenge": q["code_challenge"], "user": st.current_user}
+        self.redirect(app["redirect_uri"] + sep + urllib.parse.urlencode({"code": code, "state": q.get("state", "")}))
+
+    def redirect(self, location):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def serve_token(self, form):
+        st = self.state
+        app = st.oauth_app or {}
+        self.state.record({"kind": "oauth_token", "method": "POST", "path": "/oauth/token",
+                           "form": form, "headers": dict(self.headers), "at": time.time()})
+        if form.get("client_id") != app.get("client_id") or form.get("client_secret") != app.get("client_secret"):
+            return self.reply(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+        with st.lock:
+            grant = st.codes.pop(form.get("code", ""), None)  # a code is used once, right or wrong
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if form.get("grant_type") != "authorization_code" or grant is None or \
+                grant["redirect_uri"] != form.get("redirect_uri") or grant["challenge"] != challenge:
+            return self.reply(400, {"error": "invalid_grant", "error_description": "The provided authorization "
+                                    "grant is invalid, expired, revoked, does not match the redirection URI used "
+                                    "in the authorization request, or was issued to another client."})
+        token = secrets.token_hex(32)
+        with st.lock:
+            st.access_tokens[token] = grant["user"]
+        self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 7200,
+                         "refresh_token": secrets.token_hex(32), "scope": "openid profile",
+                         "created_at": int(time.time())})
+
+    def serve_userinfo(self):
+        auth = self.headers.get("Authorization", "")
+        with self.state.lock:
+            username = self.state.access_tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+            user = self.state.users.get(username)
+        if user is None:
+            return self.reply(401, {"error": "invalid_token"})
+        self.reply(200, {"sub": str(user["id"]), "name": user["name"], "nickname": user["username"],
+                         "preferred_username": user["username"], "email": user["username"] + "@example.com",
+                         "email_verified": True, "website": "", "profile": "https://gitlab.example.com/" +
+                         user["username"], "picture": "", "groups": list(user["groups"])})
+
+    def serve_users(self, query):
+        with self.state.lock:
+            u = self.state.users.get(query.get("username"))
+        if u is None:
+            return self.reply(200, [])
+        self.reply(200, [{"id": u["id"], "username": u["username"], "name": u["name"], "state": "active",
+                          "locked": False, "avatar_url": "", "web_url": "https://gitlab.example.com/" + u["username"]}])
+
+    def serve_member(self, m):
+        group, uid = urllib.parse.unquote(m.group(1)), int(m.group(2))
+        with self.state.lock:
+            level = self.state.members.get((group, uid))
+            user = next((u for u in self.state.users.values() if u["id"] == uid), None)
+        if level is None or user is None:
+            return self.reply(404, {"message": "404 Not found"})
+        self.reply(200, {"id": uid, "username": user["username"], "name": user["name"], "state": "active",
+                         "avatar_url": "", "web_url": "https://gitlab.example.com/" + user["username"],
+                         "access_level": level, "created_at": "2026-01-01T00:00:00.000Z", "expires_at": None})
+
     def serve_children_list(self, m):
         kind = m.group(3)
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
@@ -330,6 +454,8 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_control/"):
             return self.control(path, json.loads(raw or b"{}"))
         form = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+        if path == "/oauth/token":
+            return self.serve_token(form)
         for kind, rx in (("trigger", TRIGGER), ("status", STATUS), ("cancel", CANCEL)):
             m = rx.match(path)
             if m:
@@ -430,6 +556,20 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/paging":
             with st.lock:
                 st.max_per_page = int(body["max_per_page"])
+        elif path == "/_control/oauth":
+            with st.lock:
+                st.oauth_app = {k: body[k] for k in ("client_id", "client_secret", "redirect_uri")}
+        elif path == "/_control/user":
+            with st.lock:
+                st.users[body["username"]] = {"id": int(body.get("id", 100 + len(st.users))),
+                                              "username": body["username"], "name": body.get("name", body["username"]),
+                                              "groups": list(body.get("groups", []))}
+                if body.get("current", True):
+                    st.current_user = body["username"]
+        elif path == "/_control/member":
+            with st.lock:
+                uid = st.users[body["username"]]["id"]
+                st.members[(body["group"], uid)] = int(body["access_level"])
         elif path == "/_control/script":
             st.add_script(body["match"], body.get("where"), body["responses"])
         else:
@@ -495,6 +635,27 @@ class GitLab:
         """Every pipeline created, oldest first: id, project, ref, variables, created."""
         with self.state.lock:
             return [{k: v for k, v in p.items() if k != "entity"} for p in self.state.pipelines]
+
+    def oauth_app(self, client_id, client_secret, redirect_uri):
+        with self.state.lock:
+            self.state.oauth_app = {"client_id": client_id, "client_secret": client_secret,
+                                    "redirect_uri": redirect_uri}
+
+    def add_user(self, username, groups=(), name=None, uid=None, current=True):
+        """A GitLab user; current: the one who consents at the next /oauth/authorize."""
+        with self.state.lock:
+            self.state.users[username] = {"id": uid or 100 + len(self.state.users), "username": username,
+                                          "name": name or username.title(), "groups": list(groups)}
+            if current:
+                self.state.current_user = username
+
+    def set_current_user(self, username):
+        with self.state.lock:
+            self.state.current_user = username
+
+    def add_member(self, group, username, access_level):
+        with self.state.lock:
+            self.state.members[(group, self.state.users[username]["id"])] = access_level
 
     def requests(self, kind=None):
         with self.state.lock:

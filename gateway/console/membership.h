@@ -1,0 +1,27 @@
+/* membership.h -- GitLab group membership at vote time, for group approvers
+ * (approvers: [alice, "group:platform/sre"]).
+ *
+ * GET /api/v4/users?username=<u> (doc/api/users.md) gives the user's id, then
+ * GET /api/v4/groups/<url-encoded full path>/members/all/<id> (doc/api/members.md, inherited
+ * members included) the access level; 404 is "not a member". Answers are cached in Redis for
+ * console.membership_cache under <prefix>console:member:<hex SHA-256 of "group\nuser"> (owned
+ * here); a failure is never cached. With gitlab.api_token. API pool and worker threads.
+ */
+#ifndef TG_MEMBERSHIP_H
+#define TG_MEMBERSHIP_H
+
+#include "base/config.h"
+
+#include <hiredis.h>
+
+/* The access level of username in group (0: not a member, unknown user). Returns 0 with
+ * *level, or -1 with err (GitLab did not answer, or answered something else). rc may be NULL
+ * (no cache). */
+int tg_membership_level(const struct tg_config *cfg, redisContext *rc, const char *group,
+                        const char *username, int *level, char *err, size_t errlen);
+
+/* The user id from a "List users" answer: the entry whose username equals username. Returns
+ * 1 with *id, 0 when there is none, -1 when body is not a JSON array. */
+int tg_membership_parse_user(const char *body, size_t len, const char *username, long long *id);
+
+#endif

@@ -1,0 +1,406 @@
+"""The console's sign-in with GitLab (OAuth 2.0 code flow with PKCE, GitLab as OpenID Connect
+provider) and its session cookie on the /api/v1 routes, through the real binary, a real Redis and
+the stand-in GitLab. The test plays the browser with Python's http.client: it carries the cookie,
+follows the redirects by hand and can tamper with what a browser would send."""
+import http.client
+import json
+import time
+import urllib.parse
+
+import pytest
+
+import pipelines
+from harness import wait_until
+from test_approvals import deployment_id, pending, write_sets
+from test_deliver import audit_actions, gitlab, wait_state  # noqa: F401 (gitlab: a fixture)
+
+CLIENT_ID = "tg-console-app-6c1f"
+CLIENT_SECRET = "gloas-console-secret-93be2d7f41"
+PUBLIC = "http://tollgate.example"
+POLICY = """\
+version: 1
+environments:
+  production:
+    branches: [main]
+    require_jobs: [trivy-scan]
+    reports: [ { job: trivy-scan, artifact: trivy-report.json, format: trivy } ]
+    severity: { block: { critical: 0 }, approve: { high: 0 } }
+    approvals: { required: 1, approvers: [alice, "group:platform/sre"], expire: 1h }
+  anyone:
+    branches: ["release/*"]
+    require_jobs: [trivy-scan]
+    reports: [ { job: trivy-scan, artifact: trivy-report.json, format: trivy } ]
+    severity: { block: { critical: 0 }, approve: { high: 0 } }
+    approvals: { required: 1, expire: 1h }
+"""
+CONSOLE = """\
+console:
+  oauth: { client_id: env:TG_TEST_OAUTH_ID, client_secret: env:TG_TEST_OAUTH_SECRET }
+  allow_groups: [platform, security]
+  session_ttl: %(ttl)s
+%(more)s"""
+
+
+class Browser:
+    """Cookies and requests as a browser would send them, without following redirects."""
+
+    def __init__(self, base):
+        u = urllib.parse.urlsplit(base)
+        self.host, self.port = u.hostname, u.port
+        self.cookies = {}
+        self.set_cookies = []
+
+    def request(self, method, path, headers=None, body=None):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=15)
+        h = dict(headers or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        if body is not None and not isinstance(body, bytes):
+            body, h["Content-Type"] = json.dumps(body).encode(), "application/json"
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        for k, v in r.getheaders():
+            if k.lower() == "set-cookie":
+                self.set_cookies.append(v)
+                name, value = v.split(";", 1)[0].split("=", 1)
+                if value:
+                    self.cookies[name] = value
+                else:
+                    self.cookies.pop(name, None)
+        c.close()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def visit_gitlab(url):
+    """The browser at GitLab's authorize page: the stand-in consents and redirects back."""
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+    c.request("GET", u.path + "?" + u.query)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status, r.getheader("Location")
+
+
+def local(url):
+    """public_url names the gateway as the world sees it; the test reaches it on its port."""
+    assert url.startswith(PUBLIC + "/"), url
+    return url[len(PUBLIC):]
+
+
+def sign_in(browser, next_path=None, tamper=None):
+    """The whole dance; returns the callback's (status, headers, body)."""
+    path = "/ui/login" + ("?next=" + urllib.parse.quote(next_path, safe="") if next_path else "")
+    status, h, _ = browser.request("GET", path)
+    assert status == 302, status
+    authorize = tamper(h["location"]) if tamper else h["location"]
+    status, back = visit_gitlab(authorize)
+    assert status == 302, status
+    return browser.request("GET", local(back))
+
+
+@pytest.fixture
+def console(tollgate, gitlab, logdir):
+    sets = write_sets(logdir, policy=POLICY)
+    gitlab.oauth_app(CLIENT_ID, CLIENT_SECRET, PUBLIC + "/ui/callback")
+    gitlab.add_user("alice", groups=["platform"], uid=11)
+    gitlab.add_user("bob", groups=["platform/sre"], uid=12, current=False)  # not allowed to sign in
+
+    def make(ttl="12h", more="", public=None):
+        env = dict(pipelines.env(), TG_TEST_OAUTH_ID=CLIENT_ID, TG_TEST_OAUTH_SECRET=CLIENT_SECRET)
+        extra = pipelines.config_extra(gitlab.url, CONSOLE % {"ttl": ttl, "more": more})
+        if public:
+            extra = extra.replace("public_url: " + PUBLIC, "public_url: " + public)
+        return tollgate(workers=2, env=env, extra=extra, **sets)
+    return make
+
+
+def session_of(tg, browser):
+    status, h, body = browser.request("GET", "/ui/session")
+    return status, json.loads(body)
+
+
+# ---- sign-in ----
+
+def test_login_redirects_to_gitlab_with_state_and_s256_challenge(console, gitlab):
+    tg = console()
+    b = Browser(tg.url)
+    status, h, _ = b.request("GET", "/ui/login")
+    assert status == 302
+    assert h["cache-control"] == "no-store"
+    u = urllib.parse.urlsplit(h["location"])
+    assert "%s://%s%s" % (u.scheme, u.netloc, u.path) == gitlab.url + "/oauth/authorize"
+    q = dict(urllib.parse.parse_qsl(u.query))
+    assert q["response_type"] == "code" and q["client_id"] == CLIENT_ID
+    assert q["redirect_uri"] == PUBLIC + "/ui/callback"
+    assert q["scope"] == "openid profile" and "scope=openid%20profile" in u.query
+    assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
+    assert len(q["state"]) == 43
+    _, h2, _ = b.request("GET", "/ui/login")  # every sign-in gets its own state and verifier
+    q2 = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h2["location"]).query))
+    assert q2["state"] != q["state"] and q2["code_challenge"] != q["code_challenge"]
+
+
+def test_sign_in_sets_the_cookie_and_the_session_names_the_user(console, gitlab, redis):
+    tg = console()
+    b = Browser(tg.url)
+    status, h, _ = sign_in(b)
+    assert status == 302 and h["location"] == "/ui/"
+    cookie = b.set_cookies[-1]
+    name, value = cookie.split(";", 1)[0].split("=", 1)
+    assert name == "tollgate_session" and len(value) == 43
+    flags = [f.strip() for f in cookie.split(";")[1:]]
+    assert "HttpOnly" in flags and "SameSite=Lax" in flags and "Path=/" in flags
+    assert "Secure" not in flags  # public_url is http: a Secure cookie would never come back
+    status, s = session_of(tg, b)
+    assert status == 200
+    assert s["username"] == "alice" and s["name"] == "Alice" and s["groups"] == ["platform"]
+    assert len(s["csrf_token"]) == 43 and s["expires_at"].endswith("Z")
+    signed = [r for r in audit_actions(redis) if r["action"] == "signed_in"]
+    assert [r["actor"] for r in signed] == ["alice"]
+    # the token exchange carried the verifier and the client's credentials
+    form = gitlab.requests("oauth_token")[-1]["form"]
+    assert form["grant_type"] == "authorization_code" and form["client_secret"] == CLIENT_SECRET
+    assert form["redirect_uri"] == PUBLIC + "/ui/callback" and len(form["code_verifier"]) == 43
+
+
+def test_https_cookie_flags(console, gitlab):
+    gitlab.oauth_app(CLIENT_ID, CLIENT_SECRET, "https://tollgate.example/ui/callback")
+    tg = console(public="https://tollgate.example")
+    b = Browser(tg.url)
+    _, h, _ = b.request("GET", "/ui/login")
+    _, back = visit_gitlab(h["location"])
+    status, h, _ = b.request("GET", back[len("https://tollgate.example"):])
+    assert status == 302
+    cookie = b.set_cookies[-1]
+    assert cookie.startswith("__Host-tollgate_session=")
+    flags = [f.strip() for f in cookie.split(";")[1:]]
+    assert "Secure" in flags and "HttpOnly" in flags and "SameSite=Lax" in flags and "Path=/" in flags
+    assert not any(f.lower().startswith("domain") for f in flags)  # __Host- forbids Domain
+    status, s = session_of(tg, b)
+    assert status == 200 and s["username"] == "alice"
+
+
+def test_next_is_kept_for_console_paths_only(console):
+    tg = console()
+    for asked, landed in (("/ui/deployments/abc", "/ui/deployments/abc"), ("//evil.example/ui/", "/ui/"),
+                          ("https://evil.example/ui/", "/ui/"), ("/api/v1/deployments", "/ui/"),
+                          ("/ui/\\\\evil.example", "/ui/")):
+        b = Browser(tg.url)
+        status, h, _ = sign_in(b, next_path=asked)
+        assert status == 302 and h["location"] == landed, (asked, h["location"])
+
+
+def test_a_wrong_or_reused_state_fails_the_sign_in(console):
+    tg = console()
+    b = Browser(tg.url)
+    _, h, _ = b.request("GET", "/ui/login")
+    _, back = visit_gitlab(h["location"])
+    path = local(back)
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+    wrong = "/ui/callback?" + urllib.parse.urlencode({"code": q["code"], "state": q["state"][:-2] + "AA"})
+    status, h, body = b.request("GET", wrong)
+    assert status == 400 and b"unknown, was used already or expired" in body
+    assert "set-cookie" not in h and not b.cookies
+    assert h["content-security-policy"].startswith("default-src 'self'")
+    status, _, _ = b.request("GET", path)  # the right state, once
+    assert status == 302 and b.cookies
+    other = Browser(tg.url)
+    status, _, body = other.request("GET", path)  # the same state again
+    assert status == 400 and not other.cookies
+
+
+def test_a_wrong_code_verifier_fails_the_sign_in(console, gitlab):
+    """An attacker who swaps the challenge (or injects a code minted for another challenge)
+    cannot finish: GitLab checks Tollgate's verifier against the challenge it saw."""
+    tg = console()
+    b = Browser(tg.url)
+
+    def swap_challenge(url):
+        u = urllib.parse.urlsplit(url)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        q["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 appendix B's
+        return urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q)))
+
+    status, h, body = sign_in(b, tamper=swap_challenge)
+    assert status == 502 and b"invalid_grant" in body
+    assert not b.cookies
+    assert session_of(tg, b)[0] == 401
+
+
+def test_a_user_outside_allow_groups_is_refused_with_the_reason(console, gitlab, redis):
+    tg = console()
+    gitlab.set_current_user("bob")
+    b = Browser(tg.url)
+    status, h, body = sign_in(b)
+    assert status == 403 and not b.cookies
+    assert h["content-type"].startswith("text/html")
+    assert b"bob is not a member of a group allowed to sign in (platform, security)" in body
+    refused = [r for r in audit_actions(redis) if r["action"] == "sign_in_refused"]
+    assert [r["actor"] for r in refused] == ["bob"]
+
+
+def test_session_and_logout(console, redis):
+    tg = console()
+    b = Browser(tg.url)
+    assert session_of(tg, b)[0] == 401  # no cookie
+    sign_in(b)
+    _, s = session_of(tg, b)
+    status, _, body = b.request("POST", "/ui/logout")
+    assert status == 403 and json.loads(body)["error"] == "csrf"
+    status, _, _ = b.request("POST", "/ui/logout", headers={"X-CSRF-Token": s["csrf_token"][:-1] + "x"})
+    assert status == 403
+    assert session_of(tg, b)[0] == 200
+    stolen = dict(b.cookies)
+    status, _, body = b.request("POST", "/ui/logout", headers={"X-CSRF-Token": s["csrf_token"]})
+    assert status == 200 and not b.cookies  # the cookie is cleared
+    replay = Browser(tg.url)
+    replay.cookies = stolen  # the old id no longer works anywhere
+    assert session_of(tg, replay)[0] == 401
+    assert replay.request("GET", "/api/v1/deployments?status=pending")[0] == 401
+    assert [r["actor"] for r in audit_actions(redis) if r["action"] == "signed_out"] == ["alice"]
+
+
+def test_an_expired_session_is_refused(console):
+    tg = console(ttl="1s")
+    b = Browser(tg.url)
+    sign_in(b)
+    # the session may already be gone on a slow machine: either way it must end, and stay ended
+    wait_until(lambda: session_of(tg, b)[0] == 401, timeout=20, what="the session to expire")
+    status, _, body = b.request("GET", "/api/v1/deployments?status=pending")
+    assert status == 401 and b"sign in again" in body
+
+
+def test_unconfigured_console_answers_404(tollgate, gitlab, logdir):
+    tg = tollgate(env=pipelines.env(), extra=pipelines.config_extra(gitlab.url), **write_sets(logdir))
+    assert Browser(tg.url).request("GET", "/ui/login")[0] == 404
+    assert Browser(tg.url).request("GET", "/ui/session")[0] == 401
+
+
+# ---- the API with a session ----
+
+def signed_in(tg, gitlab, user, groups=("platform",), uid=None):
+    gitlab.add_user(user, groups=list(groups), uid=uid)
+    b = Browser(tg.url)
+    status, _, _ = sign_in(b)
+    assert status == 302
+    _, s = session_of(tg, b)
+    return b, s["csrf_token"]
+
+
+def test_reads_work_with_the_cookie_and_writes_need_the_csrf_header(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 700)
+    b, csrf = signed_in(tg, gitlab, "alice", uid=11)
+    status, _, body = b.request("GET", "/api/v1/deployments?status=pending")
+    assert status == 200 and json.loads(body)["count"] == 1
+    status, _, body = b.request("GET", "/api/v1/audit?limit=5")
+    assert status == 200
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={"comment": "ok"})
+    assert status == 403 and json.loads(body)["error"] == "csrf"
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={"comment": "ok"},
+                                headers={"X-CSRF-Token": "x" * 43})
+    assert status == 403 and json.loads(body)["error"] == "csrf"
+    assert wait_state(redis, 700, "production", "pending_approval")
+
+
+def test_approve_with_cookie_and_csrf_triggers_the_chart(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 701)
+    b, csrf = signed_in(tg, gitlab, "alice", uid=11)
+    status, _, body = b.request("GET", "/api/v1/deployments/" + did)
+    you = json.loads(body)["you"]
+    assert you == {"username": "alice", "may_approve": True, "reason": None}
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={"comment": "ship it"},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 200, body
+    assert json.loads(body)["outcome"] == "quorum"
+    wait_until(lambda: [p for p in gitlab.pipelines() if p["variables"].get("UPSTREAM_PIPELINE") == "701"],
+               what="the chart trigger")
+    approved = [r for r in audit_actions(redis) if r["action"] == "approved"]
+    assert approved[-1]["actor"] == "alice" and approved[-1]["details"]["channel"] == "console"
+
+
+def test_the_pipelines_own_user_cannot_approve_from_the_console(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 702, ref="release/1", env="anyone", user="erin")
+    b, csrf = signed_in(tg, gitlab, "erin")
+    _, _, body = b.request("GET", "/api/v1/deployments/" + did)
+    you = json.loads(body)["you"]
+    assert you["may_approve"] is False and "erin ran this pipeline" in you["reason"]
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 403 and "prevent_self_approval" in json.loads(body)["detail"]
+    assert wait_state(redis, 702, "anyone", "pending_approval")
+
+
+def test_group_approver_developer_allowed(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 703)
+    b, csrf = signed_in(tg, gitlab, "sam", groups=("platform",), uid=31)
+    gitlab.add_member("platform/sre", "sam", 30)
+    _, _, body = b.request("GET", "/api/v1/deployments/" + did)
+    assert json.loads(body)["you"]["may_approve"] is True
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 200 and json.loads(body)["outcome"] == "quorum", body
+    members = gitlab.requests("members")
+    assert members and members[-1]["path"] == "/api/v4/groups/platform%2Fsre/members/all/31"
+    assert gitlab.requests("users")[-1]["query"] == {"username": "sam"}
+
+
+def test_group_approver_reporter_refused(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 704)
+    b, csrf = signed_in(tg, gitlab, "rey", groups=("platform",), uid=32)
+    gitlab.add_member("platform/sre", "rey", 20)
+    _, _, body = b.request("GET", "/api/v1/deployments/" + did)
+    you = json.loads(body)["you"]
+    assert you["may_approve"] is False and "rey is not an approver" in you["reason"]
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 403 and "access level 30" in json.loads(body)["detail"]
+    assert wait_state(redis, 704, "production", "pending_approval")
+
+
+def test_group_approver_refused_when_gitlab_cannot_answer(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 705)
+    b, csrf = signed_in(tg, gitlab, "dev", groups=("platform",), uid=33)
+    gitlab.add_member("platform/sre", "dev", 40)
+    gitlab.script("members", {"status": 500})
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    detail = json.loads(body)["detail"]
+    assert status == 403 and "GitLab could not confirm dev's membership of group platform/sre" in detail
+    assert "HTTP 500" in detail
+    assert wait_state(redis, 705, "production", "pending_approval")
+    refused = [r for r in audit_actions(redis) if r["action"] == "approval_refused"]
+    assert refused[-1]["actor"] == "dev"
+    # GitLab back: the same person's vote counts (a failure was never cached)
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 200, body
+
+
+def test_secrets_stay_out_of_logs_audit_and_keys(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 706)
+    b, csrf = signed_in(tg, gitlab, "alice", uid=11)
+    gitlab.set_current_user("bob")
+    sign_in(Browser(tg.url))  # refused
+    b.request("POST", "/api/v1/deployments/%s/approve" % did, body={}, headers={"X-CSRF-Token": csrf})
+    b.request("POST", "/ui/logout", headers={"X-CSRF-Token": csrf})
+    secrets = [CLIENT_SECRET, csrf] + [c.split(";")[0].split("=", 1)[1] for c in b.set_cookies
+                                       if c.split(";")[0].split("=", 1)[1]]
+    for r in gitlab.requests("oauth_token"):
+        secrets += [r["form"]["code"], r["form"]["code_verifier"]]
+    with gitlab.state.lock:
+        secrets += list(gitlab.state.access_tokens)
+    assert len(secrets) >= 7
+    logs = tg.logs()
+    audit = json.dumps(audit_actions(redis))
+    keys = " ".join(k.decode() for k in redis.cmd("KEYS", "*"))
+    for s in secrets:
+        assert s not in logs and s not in audit and s not in keys, s[:6]
