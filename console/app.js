@@ -11,6 +11,7 @@
   var session = null;
   var main = null;
   var expiryTimer = null;
+  var flash = null; /* a vote's outcome, shown once above the page drawn after it */
   var PAGE_SIZE = 25;
   var ACTIONS = ["received", "decided", "redecided", "kept", "waiting", "approval_requested",
     "approved", "denied", "approval_refused", "expired", "withdrawn", "superseded",
@@ -250,10 +251,13 @@
       clear(status);
       api("/api/v1/deployments/" + encodeURIComponent(d.id) + "/" + action,
         {method: "POST", body: body}).then(function (r) {
-        append(status, message(action === "approve" ?
-          "Approval recorded (" + r.outcome + ")." : "Denied."));
-        if (done)
+        var text = action === "approve" ? "Approval recorded (" + r.outcome + ") for " + d.id +
+          "." : "Denied " + d.id + ".";
+        append(status, message(text));
+        if (done) {
+          flash = text;
           done(r);
+        }
       }, function (e) {
         append(status, message("Refused: " + e.message, true));
         approve.disabled = you.may_approve !== true;
@@ -614,9 +618,11 @@
         a.removeAttribute("aria-current");
     });
     main.setAttribute("aria-busy", "true");
+    var note = flash;
+    flash = null;
     work.then(function (nodes) {
       clear(main);
-      append(main, nodes);
+      append(main, [note ? message(note) : null, nodes]);
     }, function (e) {
       clear(main);
       append(main, message(e.status === 404 ? "Not found: " + e.message :
