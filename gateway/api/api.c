@@ -466,19 +466,30 @@ static void queue_job(struct route *rt, struct api_job *j)
     free_job(j);
 }
 
+/* A loop-side Redis step's common outcomes: the client went away (dropped) or Redis failed
+ * (503). 1 when it answered and freed j, 0 when the reply is there to read. */
+static int redis_step_ended(struct api_job *j, const redisReply *reply)
+{
+    if (tg_http_ticket_gone(&j->ticket) || j->ticket.req == NULL) {
+        tg_metrics_inc(TG_M_API_DROPPED);
+        tg_http_ticket_error(&j->ticket, 499, "gone", NULL);
+    } else if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        tg_http_ticket_error(&j->ticket, 503, "unavailable",
+                             "Tollgate cannot reach its database right now");
+    } else {
+        return 0;
+    }
+    free_job(j);
+    return 1;
+}
+
 static void on_claimed(redisReply *reply, void *data) /* loop thread */
 {
     struct api_job *j = data;
     struct route *rt = j->route;
-    if (tg_http_ticket_gone(&j->ticket) || j->ticket.req == NULL) {
-        tg_metrics_inc(TG_M_API_DROPPED);
-        tg_http_ticket_error(&j->ticket, 499, "gone", NULL);
-        free_job(j);
-    } else if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        tg_http_ticket_error(&j->ticket, 503, "unavailable",
-                             "Tollgate cannot reach its database right now");
-        free_job(j);
-    } else if (reply->type == REDIS_REPLY_NIL) {
+    if (redis_step_ended(j, reply))
+        return;
+    if (reply->type == REDIS_REPLY_NIL) {
         tg_metrics_inc(TG_M_REPLAYS_REFUSED);
         rt->spec.once->on_replay(rt->spec.data, &j->req);
         tg_http_ticket_error(&j->ticket, 401, "unauthorized",
@@ -523,16 +534,10 @@ static void on_session(redisReply *reply, void *data) /* loop thread */
 {
     struct api_job *j = data;
     struct tg_console_session s;
-    if (tg_http_ticket_gone(&j->ticket) || j->ticket.req == NULL) {
-        tg_metrics_inc(TG_M_API_DROPPED);
-        tg_http_ticket_error(&j->ticket, 499, "gone", NULL);
-        free_job(j);
-    } else if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        tg_http_ticket_error(&j->ticket, 503, "unavailable",
-                             "Tollgate cannot reach its database right now");
-        free_job(j);
-    } else if (reply->type != REDIS_REPLY_STRING ||
-               tg_console_session_parse(reply->str, reply->len, tg_now_ms(), &s)) {
+    if (redis_step_ended(j, reply))
+        return;
+    if (reply->type != REDIS_REPLY_STRING ||
+        tg_console_session_parse(reply->str, reply->len, tg_now_ms(), &s)) {
         session_refused(j, 401, "unauthorized", "the session expired or was ended: sign in again");
     } else if (!tg_console_method_safe(j->req.method) &&
                !tg_console_csrf_ok(&s, tg_api_header(&j->req, "x-csrf-token"))) {

@@ -37,28 +37,17 @@ static void redirect(struct tg_api_ctx *ctx, const char *location, const char *c
     tg_api_answer_headers(ctx, 302, "text/plain; charset=utf-8", "", 0, h);
 }
 
+/* Text into HTML: the five characters that could open markup or end an attribute. */
 static void html_text(struct tg_buf *b, const char *s)
 {
+    static const char *const entity[256] = {
+        ['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;", ['\''] = "&#39;"};
     for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            tg_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            tg_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            tg_buf_puts(b, "&amp;");
-            break;
-        case '"':
-            tg_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            tg_buf_puts(b, "&#39;");
-            break;
-        default:
+        const char *e = entity[(unsigned char)*s];
+        if (e)
+            tg_buf_puts(b, e);
+        else
             tg_buf_append(b, s, 1);
-        }
     }
 }
 
@@ -143,10 +132,14 @@ static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_req
         tg_api_error(ctx, 503, "unavailable", "no randomness available");
         return;
     }
-    if (tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, verifier, next)) {
+    int put = tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, verifier, next);
+    if (put == -2)
+        tg_api_error(ctx, 429, "too_many_requests",
+                     "too many sign-ins were started this minute; try again in a minute");
+    else if (put)
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
+    if (put)
         return;
-    }
     tg_oauth_challenge(verifier, challenge);
     char *url = tg_oauth_authorize_url(ctx->cfg, state, challenge);
     redirect(ctx, url, NULL);

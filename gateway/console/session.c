@@ -27,10 +27,27 @@ static int set_ex(redisContext *rc, const char *key, const char *value, long lon
     return ok ? 0 : -1;
 }
 
+/* Counts a sign-in started this minute: 0 within the cap, -2 over it, -1 Redis failed. */
+static int count_login(redisContext *rc, const char *prefix)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%sconsole:logins:%llu", prefix,
+             (unsigned long long)(tg_now_ms() / 60000));
+    redisReply *r = redisCommand(rc, "INCR %s", key);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (n == 1)
+        freeReplyObject(redisCommand(rc, "EXPIRE %s 120", key));
+    return n < 0 ? -1 : n > TG_CONSOLE_LOGINS_PER_MINUTE ? -2 : 0;
+}
+
 int tg_console_state_put(redisContext *rc, const char *prefix, const char *state,
                          const char *verifier, const char *next)
 {
     char key[256];
+    int counted = count_login(rc, prefix);
+    if (counted)
+        return counted;
     key_of(key, sizeof key, prefix, "state", state);
     json_t *j = json_pack("{s:s, s:s, s:I}", "verifier", verifier, "next", next ? next : "",
                           "created", (json_int_t)tg_now_ms());

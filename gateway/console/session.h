@@ -2,6 +2,9 @@
  *
  *   <prefix>console:state:<sha256 hex of state>     JSON {verifier, next, created}
  *       SET NX EX 600 at /ui/login; GETDEL at /ui/callback: a state is used once
+ *   <prefix>console:logins:<unix minute>            INCR at /ui/login, EXPIRE 120: sign-ins
+ *       started this minute (at most TG_CONSOLE_LOGINS_PER_MINUTE, so strangers cannot fill
+ *       Redis with states)
  *   <prefix>console:session:<sha256 hex of id>      JSON {username, name, groups, csrf_token,
  *       created, expires} SET EX session_ttl at sign-in; DEL at sign-out; read on the loops
  *       (console_auth.h, api.c)
@@ -18,10 +21,12 @@
 
 #include <hiredis.h>
 
-#define TG_CONSOLE_STATE_TTL_S 600
-#define TG_CONSOLE_NEXT_MAX    512
+#define TG_CONSOLE_STATE_TTL_S       600
+#define TG_CONSOLE_NEXT_MAX          512
+#define TG_CONSOLE_LOGINS_PER_MINUTE 1000
 
-/* Remembers a sign-in: state -> (verifier, next). Returns 0, or -1 when Redis failed. */
+/* Remembers a sign-in: state -> (verifier, next). Returns 0, -1 when Redis failed, -2 when
+ * TG_CONSOLE_LOGINS_PER_MINUTE sign-ins were started this minute already (all replicas). */
 int tg_console_state_put(redisContext *rc, const char *prefix, const char *state,
                          const char *verifier, const char *next);
 /* Takes (and deletes) the sign-in of state. Returns 1 with verifier and next filled, 0 when

@@ -404,3 +404,26 @@ def test_secrets_stay_out_of_logs_audit_and_keys(console, gitlab, redis):
     keys = " ".join(k.decode() for k in redis.cmd("KEYS", "*"))
     for s in secrets:
         assert s not in logs and s not in audit and s not in keys, s[:6]
+
+
+def test_sign_ins_started_per_minute_are_capped(console, redis):
+    """States live in Redis until used or expired: a stranger looping on /ui/login gets 429 past
+    the cap instead of filling Redis. The counter is preset near the cap (this minute and the
+    next, so a minute boundary during the test changes nothing)."""
+    tg = console()
+    minute = int(time.time() // 60)
+    for m in (minute, minute + 1):
+        redis.cmd("SET", "tg:console:logins:%d" % m, 1000, "EX", 180)
+    b = Browser(tg.url)
+    status, _, body = b.request("GET", "/ui/login")
+    assert status == 429 and json.loads(body)["error"] == "too_many_requests"
+    assert not [k for k in redis.cmd("KEYS", "tg:console:state:*")]
+
+
+def test_the_refusal_page_shows_names_as_text(console, gitlab):
+    tg = console()
+    gitlab.add_user('<img src=x onerror="alert(1)">', groups=["elsewhere"])
+    status, h, body = sign_in(Browser(tg.url))
+    assert status == 403
+    assert b"<img" not in body and b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+    assert h["x-content-type-options"] == "nosniff" and "script-src 'self'" in h["content-security-policy"]

@@ -98,6 +98,7 @@ TRIGGER = re.compile(r"^/api/v4/projects/([^/]+)/trigger/pipeline$")
 STATUS = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([0-9a-f]{7,64})$")
 PIPELINE_LIST = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/(bridges|jobs)$")
 PIPELINES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines$")
+USERS = re.compile(r"^/api/v4/users$")
 MEMBER = re.compile(r"^/api/v4/groups/([^/]+)/members/all/(\d+)$")
 VARIABLES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/variables$")
 CANCEL = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/cancel$")
@@ -287,15 +288,6 @@ class Handler(BaseHTTPRequestHandler):
             return self.serve_authorize(query)
         if path == "/oauth/userinfo":
             return self.serve_userinfo()
-        if path == "/api/v4/users" or MEMBER.match(path):
-            kind = "users" if path == "/api/v4/users" else "members"
-            self.state.record({"kind": kind, "method": "GET", "path": path, "query": query,
-                               "headers": dict(self.headers), "at": time.time()})
-            if self.misbehave(kind, query):
-                return
-            if self.headers.get("PRIVATE-TOKEN") != self.state.api_token:
-                return self.reply(401, {"message": "401 Unauthorized"})
-            return self.serve_users(query) if kind == "users" else self.serve_member(MEMBER.match(path))
         if path == "/_control/requests":
             with self.state.lock:
                 return self.reply(200, list(self.state.requests))
@@ -310,7 +302,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_control/pipelines":
             with self.state.lock:
                 return self.reply(200, [{k: v for k, v in p.items() if k != "entity"} for p in self.state.pipelines])
-        for kind, rx in (("list", PIPELINES), ("variables", VARIABLES)):
+        for kind, rx in (("list", PIPELINES), ("variables", VARIABLES), ("users", USERS), ("members", MEMBER)):
             m = rx.match(path)
             if m:
                 query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
@@ -398,7 +390,7 @@ class Handler(BaseHTTPRequestHandler):
                          "email_verified": True, "website": "", "profile": "https://gitlab.example.com/" +
                          user["username"], "picture": "", "groups": list(user["groups"])})
 
-    def serve_users(self, query):
+    def serve_users(self, m, query):
         with self.state.lock:
             u = self.state.users.get(query.get("username"))
         if u is None:
@@ -406,7 +398,7 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, [{"id": u["id"], "username": u["username"], "name": u["name"], "state": "active",
                           "locked": False, "avatar_url": "", "web_url": "https://gitlab.example.com/" + u["username"]}])
 
-    def serve_member(self, m):
+    def serve_members(self, m, query):
         group, uid = urllib.parse.unquote(m.group(1)), int(m.group(2))
         with self.state.lock:
             level = self.state.members.get((group, uid))

@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HOOK "webhooks:\n  - {name: default, token: 'env:UT_TOKEN'}\n"
+#define CONSOLE_GL "gitlab: {url: 'https://g.example'}\npublic_url: 'https://t.example'\n"
+#define HOOK       "webhooks:\n  - {name: default, token: 'env:UT_TOKEN'}\n"
 
 struct row {
     const char *name;
@@ -56,6 +57,28 @@ static const struct row rows[] = {
     {"claim shorter than trigger timeout", HOOK "queue: {claim_idle: 5s}\n",
      "claim_idle must be longer"},
     {"redis url from env", HOOK "redis: {url: 'env:UT_REDIS'}\n", NULL},
+    {"console",
+     HOOK CONSOLE_GL
+     "console:\n  oauth: {client_id: 'env:UT_TOKEN', client_secret: "
+     "'env:UT_TOKEN'}\n  allow_groups: [platform]\n  approver_min_access: maintainer\n",
+     NULL},
+    {"console secret inline",
+     HOOK CONSOLE_GL "console:\n  oauth: {client_id: 'env:UT_TOKEN', client_secret: s3cr3t}\n"
+                     "  allow_groups: [platform]\n",
+     "cfg.yaml:6:53: error: client_secret must be env:NAME or file:PATH"},
+    {"console without allow_groups",
+     HOOK CONSOLE_GL
+     "console:\n  oauth: {client_id: 'env:UT_TOKEN', client_secret: 'env:UT_TOKEN'}\n",
+     "console needs allow_groups"},
+    {"console without public_url",
+     HOOK "gitlab: {url: 'https://g.example'}\nconsole:\n  oauth: {client_id: 'env:UT_TOKEN', "
+          "client_secret: 'env:UT_TOKEN'}\n  allow_groups: [a]\n",
+     "console needs public_url"},
+    {"console bad role",
+     HOOK CONSOLE_GL
+     "console:\n  oauth: {client_id: 'env:UT_TOKEN', client_secret: 'env:UT_TOKEN'}\n"
+     "  allow_groups: [a]\n  approver_min_access: admin\n",
+     "approver_min_access \"admin\" is not a GitLab role"},
     {"redis url from a missing env", HOOK "redis: {url: 'env:UT_NO_REDIS'}\n",
      "environment variable UT_NO_REDIS is not set"},
     {"redis password inline warns", HOOK "redis: {url: 'redis://:hunter2@db:6379/0'}\n",
