@@ -363,9 +363,7 @@
         if (!r.live)
           r.live = t;
       });
-      res[2].records.forEach(function (t) {
-        if (!t.environment)
-          return;
+      res[2].records.forEach(function (t) { /* with no environment too: skipped branches */
         var r = row(t);
         if (!r.decided)
           r.decided = t;
@@ -381,7 +379,7 @@
         var by = live ? approvers[live.project + "\u0000" + live.pipeline + "\u0000" +
           live.environment] : null;
         append(grid, el("article", {class: "card"},
-          el("h2", null, (r.environment || "?") + " · " + (r.project || "?")),
+          el("h2", null, (r.environment || "no environment") + " · " + (r.project || "?")),
           el("h3", null, "Live"),
           live ? kv([["pipeline", el("a", {href: "#/audit" + query({project: live.project,
             pipeline: live.pipeline})}, "#" + live.pipeline)],
