@@ -22,42 +22,20 @@ OUT=$ROOT/build/bench
 RECORDS=${CONSOLE_RECORDS:-1000000}
 PENDING=${CONSOLE_PENDING:-1000}
 RUNS=${BENCH_RUNS:-100}
-BATCH=5000
 SID=$(python3 -c "import secrets; print(secrets.token_urlsafe(32))") # 43 characters, like a real id
 CSRF=$(python3 -c "import secrets; print(secrets.token_urlsafe(32))")
 
 . "$ROOT/bench/lib.sh"
 bench_start console.sh redis-server redis-cli curl jq python3
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { # WHAT PID COMMAND...
-  local what=$1 pid=$2 deadline=$((SECONDS + 20)); shift 2
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || fail "$what exited while starting (logs in $TMP)"
-    [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
-}
-
-# ---- Redis and the data ----
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" --daemonize no \
-  --protected-mode no >"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!; PIDS+=("$REDIS_PID")
-wait_for redis-server "$REDIS_PID" redis-cli -p "$RPORT" ping
-R() { redis-cli -p "$RPORT" "$@"; }
+# ---- Redis and the records ----
+bench_redis
 
 log "generating $RECORDS audit records and $PENDING pending deployments"
 gen_start=$SECONDS
-GEN=$(R SCRIPT LOAD "$(cat "$ROOT/bench/audit_gen.lua")")
-t=$(( ($(date +%s) - 90 * 86400) * 1000 ))
-for ((first = 1; first <= RECORDS; first += BATCH)); do
-  n=$(( RECORDS - first + 1 < BATCH ? RECORDS - first + 1 : BATCH ))
-  t=$(R EVALSHA "$GEN" 0 "$first" "$n" "$t" "$first")
-done
-R --scan --pattern 'tg:audit:idx:*' | python3 "$ROOT/bench/audit_hash_keys.py" tg: | R --pipe >/dev/null
+bench_audit_records "$RECORDS" $(( ($(date +%s) - 90 * 86400) * 1000 ))
+bench_audit_hash_keys
 python3 "$ROOT/bench/console_gen.py" "$PENDING" "$SID" "$CSRF" | R --pipe >/dev/null
-[ "$(R XLEN tg:audit)" = "$RECORDS" ] || fail "generated $(R XLEN tg:audit) records, not $RECORDS"
 [ "$(R ZCARD tg:pending)" = "$PENDING" ] || fail "generated $(R ZCARD tg:pending) pending, not $PENDING"
 MEM=$(R INFO memory | awk -F: '/^used_memory:/ {printf "%.0f", $2 / 1048576}')
 log "generated in $((SECONDS - gen_start)) s; Redis uses $MEM MiB"

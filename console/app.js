@@ -286,8 +286,9 @@
 
   /* ---- page: waiting for approval ---- */
 
+  /* A card from the list entry; its reasons, findings, exceptions and the vote form come with
+   * the deployment's own answer (the list carries no decisions, and "you" is per deployment). */
   function pendingCard(d) {
-    var dec = decisionOf(d);
     var card = el("article", {class: "card", "data-id": d.id},
       el("h2", null, el("a", {href: "#/deployments/" + encodeURIComponent(d.id)},
         d.project + " → " + d.environment)),
@@ -297,15 +298,15 @@
         ["started by", d.user], ["time left", timeLeft(d.expires_at)],
         ["who may approve", (d.approvers || []).length ? d.approvers.join(", ") :
           "anyone allowed to approve"],
-        ["votes", votersText(d)]]),
-      el("h3", null, "Reasons"), list(dec.reasons, function (r) { return r; }),
-      el("h3", null, "Findings that tipped it"), list(dec.findings, findingText),
-      exceptionsBlock(dec.exceptions));
-    var slot = el("div", null, el("p", {class: "muted"}, "Checking your permission…"));
+        ["votes", votersText(d)]]));
+    var slot = el("div", null, el("p", {class: "muted"}, "Loading the reasons…"));
     append(card, slot);
     api("/api/v1/deployments/" + encodeURIComponent(d.id)).then(function (full) {
+      var dec = decisionOf(full);
       clear(slot);
-      append(slot, voteForm(full, function () { setTimeout(route, 0); }));
+      append(slot, [el("h3", null, "Reasons"), list(dec.reasons, function (r) { return r; }),
+        el("h3", null, "Findings that tipped it"), list(dec.findings, findingText),
+        exceptionsBlock(dec.exceptions), voteForm(full, function () { setTimeout(route, 0); })]);
     }, function (e) {
       clear(slot);
       append(slot, message(e.message, true));

@@ -351,12 +351,14 @@ json_t *tg_approval_view_json(const struct tg_approval_view *v)
         if (field(v, strings[i]))
             json_object_set_new(j, strings[i], json_string(field(v, strings[i])));
     put_times(j, v);
-    /* The decision as recorded (reasons, counts per report, findings, exceptions): what the
-     * console shows to explain the request. Absent when the record holds none. */
+    return j;
+}
+
+json_t *tg_approval_view_decision(const struct tg_approval_view *v)
+{
     json_t *decision = field(v, "decision") ? json_loads(field(v, "decision"), 0, NULL) : NULL;
     if (json_is_object(decision))
-        json_object_set_new(j, "decision", decision);
-    else
-        json_decref(decision);
-    return j;
+        return decision;
+    json_decref(decision);
+    return NULL;
 }

@@ -574,6 +574,7 @@ def test_rest_lists_shows_approves_and_denies(gateway, gitlab, chat, redis):
     status, body = api(tg, "GET", "/api/v1/deployments?status=pending", TOKENS["rita"])
     assert status == 200 and body["count"] == 2 and {d["id"] for d in body["deployments"]} == {a, b}
     assert body["total"] == 2  # all that wait; the list holds the 100 soonest to expire
+    assert all("decision" not in d for d in body["deployments"])  # GET /ID has it
     assert all("approval_secret" not in json.dumps(d) for d in body["deployments"])
     assert api(tg, "GET", "/api/v1/deployments?status=triggered", TOKENS["rita"])[0] == 400
     status, body = api(tg, "GET", "/api/v1/deployments/" + a, TOKENS["rita"])
