@@ -4,7 +4,8 @@ OAuth/OIDC endpoints that auto-consent for the user a test names).
 
 Covers: signing in through GitLab; a pending deployment with its reasons and findings;
 approving by keyboard with a comment, and the trigger reaching GitLab; the pipeline's own user
-seeing Approve disabled with the reason (and their hand-made request refused); a user outside
+seeing Approve disabled with the reason (and their hand-made request refused), and denying
+with a reason (none: the page asks for one); a POST without X-CSRF-Token refused; a user outside
 allow_groups refused; an expired session sent back to sign in; a finding title that is HTML
 shown as text; the pages usable at 390 px without sideways scrolling. Screenshots of every page
 at 1280 and 390 px go to build/console/ (docs/img/ holds committed copies).
@@ -246,6 +247,17 @@ def test_the_pipelines_own_user_sees_approve_disabled_and_is_refused(console, gi
             .then(r => done(r.status), e => done(String(e)));""", did)
     assert status == 403
     assert deploy_state(redis, 710, "production")["state"] == "pending_approval"
+    # they may deny it, with a reason: without one the page asks for it and sends nothing
+    c = card(d, did)
+    deny = c.find_element(By.CSS_SELECTOR, "button[data-action=deny]")
+    deny.send_keys(Keys.ENTER)
+    wait(d, lambda d: "Give a reason to deny." in c.text, "the page to ask for a reason")
+    assert deploy_state(redis, 710, "production")["state"] == "pending_approval"
+    c.find_element(By.CSS_SELECTOR, "input[name=reason]").send_keys("the scan found a reachable CVE")
+    deny.send_keys(Keys.ENTER)
+    wait(d, lambda d: "Denied %s." % did in d.find_element(By.ID, "main").text, "the denial")
+    st = wait_state(redis, 710, "production", "denied")
+    assert st["denied_by"] == "dora" and st["deny_reason"] == "the scan found a reachable CVE"
 
 
 def test_a_user_outside_allow_groups_is_refused(console, gitlab, redis, browser):
