@@ -40,28 +40,10 @@ MEM=$(R INFO memory | awk -F: '/^used_memory:/ {printf "%.0f", $2 / 1048576}')
 log "generated in $((SECONDS - gen_start)) s; Redis uses $MEM MiB ($((MEM * 1048576 / RECORDS)) bytes per record with its indexes)"
 
 # ---- Tollgate on it ----
-PORT=$(free_port)
-cp "$ROOT/build/tollgate" "$TMP/tollgate" # a private copy: the shared build/ may be rebuilt meanwhile
-cat >"$TMP/tollgate.yaml" <<YAML
-listen:
-  - address: 127.0.0.1:$PORT
-redis:
-  url: redis://127.0.0.1:$RPORT/0
-webhooks:
-  - name: default
-    token: env:BENCH_WEBHOOK_TOKEN
-workers: 1
-policies: '$ROOT/policies'
-templates: '$ROOT/templates'
-api:
+bench_tollgate "api:
   tokens:
-    - { token: env:BENCH_API_TOKEN, identity: bench, scopes: [read] }
-YAML
-BENCH_WEBHOOK_TOKEN=$WEBHOOK BENCH_API_TOKEN=$TOKEN TRIGGER_TOKEN=unused GITLAB_API_TOKEN=unused \
-  "$TMP/tollgate" serve -c "$TMP/tollgate.yaml" >"$TMP/tollgate.log" 2>&1 &
-TG_PID=$!; PIDS+=("$TG_PID")
-URL=http://127.0.0.1:$PORT
-wait_for tollgate "$TG_PID" curl -sf "$URL/readyz"
+    - { token: env:BENCH_API_TOKEN, identity: bench, scopes: [read] }" \
+  BENCH_API_TOKEN="$TOKEN" GITLAB_API_TOKEN=unused
 api() { curl -sS -H "Authorization: Bearer $TOKEN" "$URL/api/v1/audit$1"; }
 
 # ---- query shapes (their values picked before the real delivery lands) ----

@@ -41,31 +41,13 @@ MEM=$(R INFO memory | awk -F: '/^used_memory:/ {printf "%.0f", $2 / 1048576}')
 log "generated in $((SECONDS - gen_start)) s; Redis uses $MEM MiB"
 
 # ---- Tollgate on it ----
-PORT=$(free_port)
-cp "$ROOT/build/tollgate" "$TMP/tollgate" # a private copy: the shared build/ may be rebuilt meanwhile
-cat >"$TMP/tollgate.yaml" <<YAML
-listen:
-  - address: 127.0.0.1:$PORT
-redis:
-  url: redis://127.0.0.1:$RPORT/0
-webhooks:
-  - name: default
-    token: env:BENCH_WEBHOOK_TOKEN
-workers: 1
-policies: '$ROOT/policies'
-templates: '$ROOT/templates'
-gitlab: { url: 'http://127.0.0.1:9', api_token: env:GITLAB_API_TOKEN }
+PORT=$(free_port) # known before the config: public_url names it
+bench_tollgate "gitlab: { url: 'http://127.0.0.1:9', api_token: env:GITLAB_API_TOKEN }
 public_url: http://127.0.0.1:$PORT
 console:
   oauth: { client_id: env:BENCH_OAUTH_ID, client_secret: env:BENCH_OAUTH_SECRET }
-  allow_groups: [platform]
-YAML
-BENCH_WEBHOOK_TOKEN=bench-webhook-$RANDOM$RANDOM BENCH_OAUTH_ID=bench BENCH_OAUTH_SECRET=bench-secret-$RANDOM \
-  TRIGGER_TOKEN=unused GITLAB_API_TOKEN=unused-token \
-  "$TMP/tollgate" serve -c "$TMP/tollgate.yaml" >"$TMP/tollgate.log" 2>&1 &
-TG_PID=$!; PIDS+=("$TG_PID")
-URL=http://127.0.0.1:$PORT
-wait_for tollgate "$TG_PID" curl -sf "$URL/readyz"
+  allow_groups: [platform]" \
+  BENCH_OAUTH_ID=bench BENCH_OAUTH_SECRET=bench-secret-$RANDOM GITLAB_API_TOKEN=unused-token
 get() { curl -sS -H "Cookie: tollgate_session=$SID" "$URL$1"; }
 uri() { jq -rn --arg v "$1" '$v|@uri'; }
 

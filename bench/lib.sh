@@ -61,3 +61,30 @@ bench_audit_records() { # COUNT START_MS: bench/audit_gen.lua's records, in batc
 bench_audit_hash_keys() { # free-text indexes under audit.c's hashed names (audit_hash_keys.py)
   R --scan --pattern 'tg:audit:idx:*' | python3 "$ROOT/bench/audit_hash_keys.py" tg: | R --pipe >/dev/null
 }
+
+bench_tollgate() { # EXTRA_YAML [VAR=value...]: tollgate (a private copy of build/tollgate: the
+  # shared build/ may be rebuilt meanwhile) on a free port over the bench Redis, one worker, the
+  # shipped policies and templates plus EXTRA_YAML, the environment plus the VAR=value pairs.
+  # Sets PORT (unless set), URL, TG_PID; waits until it is ready.
+  local extra=$1; shift
+  PORT=${PORT:-$(free_port)}
+  cp "$ROOT/build/tollgate" "$TMP/tollgate"
+  cat >"$TMP/tollgate.yaml" <<YAML
+listen:
+  - address: 127.0.0.1:$PORT
+redis:
+  url: redis://127.0.0.1:$RPORT/0
+webhooks:
+  - name: default
+    token: env:BENCH_WEBHOOK_TOKEN
+workers: 1
+policies: '$ROOT/policies'
+templates: '$ROOT/templates'
+$extra
+YAML
+  env BENCH_WEBHOOK_TOKEN="${WEBHOOK:-bench-webhook-$RANDOM$RANDOM}" TRIGGER_TOKEN=unused "$@" \
+    "$TMP/tollgate" serve -c "$TMP/tollgate.yaml" >"$TMP/tollgate.log" 2>&1 &
+  TG_PID=$!; PIDS+=("$TG_PID")
+  URL=http://127.0.0.1:$PORT
+  wait_for tollgate "$TG_PID" curl -sf "$URL/readyz"
+}
