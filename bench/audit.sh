@@ -108,11 +108,9 @@ for shape in "${SHAPES[@]}"; do
   [ "$(jq -r '.records | type' <<<"$body")" = array ] || fail "$name: $body"
   for ((i = 0; i < RUNS; i++)); do
     curl -sS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "$URL/api/v1/audit$q"
-  done | sort -n | awk -v runs="$RUNS" -v name="$name" -v n="$n" -v more="$next" '
-    {t[NR] = $1 * 1000} END {
-      p50 = t[int((runs + 1) / 2)]; p99 = t[int(runs * 0.99) > 0 ? int(runs * 0.99) : 1]
-      printf "| %s | %.1f | %.1f | %.1f | %d | %s |\n", name, p50, p99, t[runs], n, more }' >>"$TABLE"
-  p99=$(tail -1 "$TABLE" | awk -F'|' '{print $4 + 0}')
+  done | bench_percentiles >"$TMP/p"
+  read -r p50 p99 max <"$TMP/p"
+  echo "| $name | $p50 | $p99 | $max | $n | $next |" >>"$TABLE"
   case $name in *"not gated"*) continue ;; esac
   worst=$(awk -v a="$worst" -v b="$p99" 'BEGIN {print (b > a ? b : a)}')
 done

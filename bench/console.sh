@@ -93,11 +93,9 @@ for c in "${CALLS[@]}"; do
   bytes=$(wc -c <"$TMP/body")
   for ((i = 0; i < RUNS; i++)); do
     curl -sS -o /dev/null -w '%{time_total}\n' -H "Cookie: tollgate_session=$SID" "$URL$path"
-  done | sort -n | awk -v runs="$RUNS" -v page="$page" -v name="$name" -v bytes="$bytes" '
-    {t[NR] = $1 * 1000} END {
-      p50 = t[int((runs + 1) / 2)]; p99 = t[int(runs * 0.99) > 0 ? int(runs * 0.99) : 1]
-      printf "| %s | %s | %.1f | %.1f | %.1f | %d |\n", page, name, p50, p99, t[runs], bytes }' >>"$TABLE"
-  p99=$(tail -1 "$TABLE" | awk -F'|' '{print $5 + 0}')
+  done | bench_percentiles >"$TMP/p"
+  read -r p50 p99 max <"$TMP/p"
+  echo "| $page | $name | $p50 | $p99 | $max | $bytes |" >>"$TABLE"
   case $name in *"not gated"*) continue ;; esac
   worst=$(awk -v a="$worst" -v b="$p99" 'BEGIN {print (b > a ? b : a)}')
 done

@@ -88,3 +88,9 @@ YAML
   URL=http://127.0.0.1:$PORT
   wait_for tollgate "$TG_PID" curl -sf "$URL/readyz"
 }
+
+bench_percentiles() { # reads times in seconds, one a line; prints "p50 p99 max" in ms (%.1f)
+  sort -n | awk '{t[NR] = $1 * 1000} END {
+    p99 = t[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
+    printf "%.1f %.1f %.1f\n", t[int((NR + 1) / 2)], p99, t[NR] }'
+}
