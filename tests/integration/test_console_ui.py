@@ -2,7 +2,7 @@
 real binary, a real Redis and the stand-in GitLab (webhooks, artifacts, triggers, and its
 OAuth/OIDC endpoints that auto-consent for the user a test names).
 
-Covers: signing in through GitLab; a pending deployment with its reasons and findings;
+Covers: signing in through GitLab and signing out; a pending deployment with its reasons and findings;
 approving by keyboard with a comment, and the trigger reaching GitLab; the pipeline's own user
 seeing Approve disabled with the reason (and their hand-made request refused), and denying
 with a reason (none: the page asks for one); a POST without X-CSRF-Token refused; a user outside
@@ -217,6 +217,11 @@ def test_sign_in_see_why_and_approve_by_keyboard(console, gitlab, redis, browser
     wait(d, lambda d: "Chain verified up to seq" in d.find_element(By.ID, "main").text, "the chain state")
     assert "approval_requested" in main.text and "triggered" in main.text
     screenshot(d, "audit")
+    # Sign out ends the session in Redis (POST /ui/logout with the CSRF token)
+    before = redis.cmd("KEYS", "tg:console:session:*")
+    assert len(before) == 1
+    d.find_element(By.ID, "logout").send_keys(Keys.ENTER)
+    wait_until(lambda: not redis.cmd("EXISTS", before[0]), what="the session to end")
 
 
 def test_the_pipelines_own_user_sees_approve_disabled_and_is_refused(console, gitlab, redis, browser):
