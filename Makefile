@@ -65,9 +65,9 @@ build/tollgate: $(OBJS)
 	@echo "  LD $@"
 	$(Q)$(CC) $(OPT) -o $@ $(OBJS) $(PKG_LIBS)
 
-build/gen/console_assets.c: $(ASSETS) scripts/embed_assets.py
+build/gen/console_assets.c: $(ASSETS) scripts/embed_assets.sh
 	@echo "  GEN $@"
-	$(Q)$(PYTHON) scripts/embed_assets.py $@ $(ASSETS)
+	$(Q)scripts/embed_assets.sh $@ $(ASSETS)
 
 build/obj/gen/%.o: build/gen/%.c
 	@echo "  CC $@"

@@ -1,5 +1,5 @@
 /* assets.h -- the console's static files (console/ at the repository root), compiled into the
- * binary by scripts/embed_assets.py (build/gen/console_assets.c): no files to install, no CDN.
+ * binary by scripts/embed_assets.sh (build/gen/console_assets.c): no files to install, no CDN.
  * Read-only data, any thread.
  */
 #ifndef TG_CONSOLE_ASSETS_H

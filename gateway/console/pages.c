@@ -1,4 +1,4 @@
-/* pages.c -- serves the console's files (compiled in by scripts/embed_assets.py) under /ui/.
+/* pages.c -- serves the console's files (compiled in by scripts/embed_assets.sh) under /ui/.
  *
  * /ui/ is index.html, /ui/assets/NAME one of the files; anything else under /ui/ is 404. Each
  * answer carries a strong ETag and Cache-Control: no-cache (names are not content-hashed, so a
