@@ -7,6 +7,7 @@
  */
 #include "console/console.h"
 #include "base/buf.h"
+#include "base/crypto.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "console/oauth.h"
@@ -23,17 +24,20 @@
 
 /* ---- answers ---- */
 
-static void redirect(struct tg_api_ctx *ctx, const char *location, const char *cookie)
+/* A 302 to location, setting up to two cookies (NULL: none). */
+static void redirect(struct tg_api_ctx *ctx, const char *location, const char *cookie,
+                     const char *cookie2)
 {
-    const char *h[] = {"location",
-                       location,
-                       "cache-control",
-                       "no-store",
-                       "referrer-policy",
-                       "no-referrer",
-                       cookie ? "set-cookie" : NULL,
-                       cookie,
-                       NULL};
+    const char *h[12] = {"location",    location, "cache-control", "no-store", "referrer-policy",
+                         "no-referrer", NULL};
+    size_t n = 6;
+    const char *cookies[] = {cookie, cookie2};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(cookies); i++) {
+        if (cookies[i] == NULL)
+            continue;
+        h[n++] = "set-cookie";
+        h[n++] = cookies[i];
+    }
     tg_api_answer_headers(ctx, 302, "text/plain; charset=utf-8", "", 0, h);
 }
 
@@ -88,11 +92,14 @@ static int enabled(struct tg_api_ctx *ctx)
     return ctx->cfg->console.enabled && ctx->rc;
 }
 
-static char *cookie_value(const struct tg_config *cfg, const char *id, long long max_age)
+/* A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, and Secure with public_url https (the
+ * __Host- names require it). */
+static char *cookie_value(const struct tg_config *cfg, const char *name, const char *value,
+                          long long max_age)
 {
     int https = strncmp(cfg->console.public_url, "https://", 8) == 0;
-    return tg_xasprintf("%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax%s",
-                        tg_console_cookie_name(cfg), id, max_age, https ? "; Secure" : "");
+    return tg_xasprintf("%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax%s", name, value,
+                        max_age, https ? "; Secure" : "");
 }
 
 /* ---- audit ---- */
@@ -121,18 +128,20 @@ static int audit(struct tg_api_ctx *ctx, const char *action, const char *user, c
 
 static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req)
 {
-    char state[TG_CONSOLE_TOKEN_LEN + 1], verifier[TG_CONSOLE_TOKEN_LEN + 1];
-    char challenge[TG_CONSOLE_TOKEN_LEN + 1], next[TG_CONSOLE_NEXT_MAX + 2];
+    char state[TG_CONSOLE_TOKEN_LEN + 1], nonce[TG_CONSOLE_TOKEN_LEN + 1];
+    char challenge[TG_CONSOLE_TOKEN_LEN + 1];
+    struct tg_console_signin si;
     (void)data;
     if (!enabled(ctx))
         return;
-    if (!tg_api_query(req, "next", next, sizeof next) || !tg_console_next_ok(next))
-        snprintf(next, sizeof next, "/ui/");
-    if (tg_oauth_token(state) || tg_oauth_token(verifier)) {
+    if (!tg_api_query(req, "next", si.next, sizeof si.next) || !tg_console_next_ok(si.next))
+        snprintf(si.next, sizeof si.next, "/ui/");
+    if (tg_oauth_token(state) || tg_oauth_token(si.verifier) || tg_oauth_token(nonce)) {
         tg_api_error(ctx, 503, "unavailable", "no randomness available");
         return;
     }
-    int put = tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, verifier, next);
+    tg_sha256_hex(nonce, strlen(nonce), si.browser);
+    int put = tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, &si);
     if (put == -2)
         tg_api_error(ctx, 429, "too_many_requests",
                      "too many sign-ins were started this minute; try again in a minute");
@@ -140,11 +149,14 @@ static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_req
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
     if (put)
         return;
-    tg_oauth_challenge(verifier, challenge);
+    tg_oauth_challenge(si.verifier, challenge);
     char *url = tg_oauth_authorize_url(ctx->cfg, state, challenge);
-    redirect(ctx, url, NULL);
-    free(url);
-    explicit_bzero(verifier, sizeof verifier);
+    char *login = cookie_value(ctx->cfg, tg_console_login_cookie_name(ctx->cfg), nonce,
+                               TG_CONSOLE_STATE_TTL_S);
+    redirect(ctx, url, login, NULL);
+    free(url), free(login);
+    explicit_bzero(&si, sizeof si);
+    explicit_bzero(nonce, sizeof nonce);
 }
 
 /* ---- /ui/callback ---- */
@@ -160,12 +172,13 @@ static void admit(struct tg_api_ctx *ctx, const struct tg_oauth_user *u, const c
         tg_console_session_close(ctx->rc, ctx->cfg->redis.prefix, id);
         page(ctx, 503, "Sign-in failed", "The audit trail cannot record the sign-in right now.");
     } else {
-        char *cookie =
-            cookie_value(ctx->cfg, id, (long long)(ctx->cfg->console.session_ttl_ms / 1000));
+        char *cookie = cookie_value(ctx->cfg, tg_console_cookie_name(ctx->cfg), id,
+                                    (long long)(ctx->cfg->console.session_ttl_ms / 1000));
+        char *login = cookie_value(ctx->cfg, tg_console_login_cookie_name(ctx->cfg), "", 0);
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "signed_in", "%s", u->username);
-        redirect(ctx, next, cookie);
+        redirect(ctx, next, cookie, login);
         explicit_bzero(cookie, strlen(cookie));
-        free(cookie);
+        free(cookie), free(login);
     }
     explicit_bzero(id, sizeof id);
     tg_console_session_dispose(&s);
@@ -185,10 +198,23 @@ static void refuse_groups(struct tg_api_ctx *ctx, const struct tg_oauth_user *u)
     tg_buf_dispose(&b);
 }
 
+/* 1 when the request carries the login cookie of the browser that started the sign-in (its
+ * hash compared in constant time): a code and state another browser obtained are useless. */
+static int same_browser(const struct tg_config *cfg, const struct tg_api_request *req,
+                        const struct tg_console_signin *si)
+{
+    char nonce[TG_CONSOLE_TOKEN_LEN + 2], hex[TG_SHA256_HEX_LEN + 1];
+    if (tg_console_cookie(tg_api_header(req, "cookie"), tg_console_login_cookie_name(cfg), nonce,
+                          sizeof nonce))
+        return 0;
+    tg_sha256_hex(nonce, strlen(nonce), hex);
+    return tg_ct_equal(hex, strlen(hex), si->browser, strlen(si->browser));
+}
+
 static void on_callback(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req)
 {
     char code[1024], state[TG_CONSOLE_TOKEN_LEN + 2], error[64], err[256];
-    char verifier[TG_CONSOLE_TOKEN_LEN + 1], next[TG_CONSOLE_NEXT_MAX + 2];
+    struct tg_console_signin si;
     struct tg_oauth_user u = {0};
     (void)data;
     if (!enabled(ctx))
@@ -202,24 +228,28 @@ static void on_callback(void *data, struct tg_api_ctx *ctx, const struct tg_api_
         page(ctx, 400, "Sign-in failed", "The callback needs code and state.");
         return;
     }
-    int rc =
-        tg_console_state_take(ctx->rc, ctx->cfg->redis.prefix, state, verifier, next, sizeof next);
+    int rc = tg_console_state_take(ctx->rc, ctx->cfg->redis.prefix, state, &si);
     if (rc <= 0) {
         page(ctx, rc < 0 ? 503 : 400, "Sign-in failed",
              rc < 0 ? "Tollgate cannot reach its database; try again."
                     : "This sign-in is unknown, was used already or expired. Start again.");
         return;
     }
-    if (tg_oauth_sign_in(ctx->cfg, code, verifier, &u, err, sizeof err)) {
+    if (!same_browser(ctx->cfg, req, &si)) {
+        page(ctx, 400, "Sign-in failed",
+             "This sign-in was started in another browser, or its cookie expired. Start again.");
+        return;
+    }
+    if (tg_oauth_sign_in(ctx->cfg, code, si.verifier, &u, err, sizeof err)) {
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "sign_in_failed", "%s", err);
         page(ctx, 502, "Sign-in failed", err);
     } else if (!tg_oauth_group_allowed(u.groups, ctx->cfg->console.allow_groups)) {
         refuse_groups(ctx, &u);
     } else {
-        admit(ctx, &u, next);
+        admit(ctx, &u, si.next);
     }
     explicit_bzero(code, sizeof code);
-    explicit_bzero(verifier, sizeof verifier);
+    explicit_bzero(&si, sizeof si);
     tg_oauth_user_dispose(&u);
 }
 
@@ -264,7 +294,7 @@ static void on_logout(void *data, struct tg_api_ctx *ctx, const struct tg_api_re
         return;
     }
     audit(ctx, "signed_out", req->session->token.identity, NULL, NULL);
-    char *cookie = cookie_value(ctx->cfg, "", 0);
+    char *cookie = cookie_value(ctx->cfg, tg_console_cookie_name(ctx->cfg), "", 0);
     const char *body = "{\"signed_out\":true}";
     const char *h[] = {"set-cookie", cookie, "cache-control", "no-store", NULL};
     tg_api_answer_headers(ctx, 200, "application/json", body, strlen(body), h);

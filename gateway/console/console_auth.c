@@ -10,11 +10,23 @@
 
 #define COOKIE      "tollgate_session"
 #define HOST_COOKIE "__Host-tollgate_session"
+#define LOGIN       "tollgate_login"
+#define HOST_LOGIN  "__Host-tollgate_login"
+
+static int https(const struct tg_config *cfg)
+{
+    const char *u = cfg->console.public_url;
+    return u && strncmp(u, "https://", 8) == 0;
+}
 
 const char *tg_console_cookie_name(const struct tg_config *cfg)
 {
-    const char *u = cfg->console.public_url;
-    return u && strncmp(u, "https://", 8) == 0 ? HOST_COOKIE : COOKIE;
+    return https(cfg) ? HOST_COOKIE : COOKIE;
+}
+
+const char *tg_console_login_cookie_name(const struct tg_config *cfg)
+{
+    return https(cfg) ? HOST_LOGIN : LOGIN;
 }
 
 static int base64url_char(int c)

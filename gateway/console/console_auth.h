@@ -29,6 +29,10 @@ struct tg_console_session {
  * cookie is then Secure), else "tollgate_session". */
 const char *tg_console_cookie_name(const struct tg_config *cfg);
 
+/* The login cookie that binds a sign-in to the browser that started it: the same prefix and
+ * flags, "tollgate_login" (or "__Host-tollgate_login"). */
+const char *tg_console_login_cookie_name(const struct tg_config *cfg);
+
 /* The value of cookie name in a Cookie header (RFC 6265 section 5.4: "a=b; c=d") into out.
  * Returns 0, or -1 when absent, empty, longer than outlen - 1, or holding a byte outside the
  * base64url alphabet (the only values Tollgate issues). */

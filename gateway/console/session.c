@@ -42,15 +42,15 @@ static int count_login(redisContext *rc, const char *prefix)
 }
 
 int tg_console_state_put(redisContext *rc, const char *prefix, const char *state,
-                         const char *verifier, const char *next)
+                         const struct tg_console_signin *si)
 {
     char key[256];
     int counted = count_login(rc, prefix);
     if (counted)
         return counted;
     key_of(key, sizeof key, prefix, "state", state);
-    json_t *j = json_pack("{s:s, s:s, s:I}", "verifier", verifier, "next", next ? next : "",
-                          "created", (json_int_t)tg_now_ms());
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "verifier", si->verifier, "browser", si->browser,
+                          "next", si->next, "created", (json_int_t)tg_now_ms());
     char *s = json_dumps(j, JSON_COMPACT);
     int rc_ = s ? set_ex(rc, key, s, TG_CONSOLE_STATE_TTL_S, 1) : -1;
     free(s);
@@ -59,7 +59,7 @@ int tg_console_state_put(redisContext *rc, const char *prefix, const char *state
 }
 
 int tg_console_state_take(redisContext *rc, const char *prefix, const char *state,
-                          char verifier[TG_CONSOLE_TOKEN_LEN + 1], char *next, size_t nextlen)
+                          struct tg_console_signin *out)
 {
     char key[256];
     key_of(key, sizeof key, prefix, "state", state);
@@ -70,11 +70,13 @@ int tg_console_state_take(redisContext *rc, const char *prefix, const char *stat
     }
     json_t *j = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
     const char *v = json_string_value(json_object_get(j, "verifier"));
+    const char *b = json_string_value(json_object_get(j, "browser"));
     const char *n = json_string_value(json_object_get(j, "next"));
-    int found = v && strlen(v) == TG_CONSOLE_TOKEN_LEN;
+    int found = v && strlen(v) == TG_CONSOLE_TOKEN_LEN && b && strlen(b) == TG_SHA256_HEX_LEN;
     if (found) {
-        memcpy(verifier, v, TG_CONSOLE_TOKEN_LEN + 1);
-        snprintf(next, nextlen, "%s", n && tg_console_next_ok(n) ? n : "/ui/");
+        memcpy(out->verifier, v, TG_CONSOLE_TOKEN_LEN + 1);
+        memcpy(out->browser, b, TG_SHA256_HEX_LEN + 1);
+        snprintf(out->next, sizeof out->next, "%s", n && tg_console_next_ok(n) ? n : "/ui/");
     }
     json_decref(j);
     freeReplyObject(r);

@@ -1,6 +1,6 @@
 /* session.h -- the console's records in Redis, owned here: sign-in states and sessions.
  *
- *   <prefix>console:state:<sha256 hex of state>     JSON {verifier, next, created}
+ *   <prefix>console:state:<sha256 hex of state>     JSON {verifier, browser, next, created}
  *       SET NX EX 600 at /ui/login; GETDEL at /ui/callback: a state is used once
  *   <prefix>console:logins:<unix minute>            INCR at /ui/login, EXPIRE 120: sign-ins
  *       started this minute (at most TG_CONSOLE_LOGINS_PER_MINUTE, so strangers cannot fill
@@ -16,6 +16,7 @@
 #define TG_CONSOLE_SESSION_H
 
 #include "base/config.h"
+#include "base/crypto.h"
 #include "console/console_auth.h"
 #include "console/oauth.h"
 
@@ -25,14 +26,22 @@
 #define TG_CONSOLE_NEXT_MAX          512
 #define TG_CONSOLE_LOGINS_PER_MINUTE 1000
 
-/* Remembers a sign-in: state -> (verifier, next). Returns 0, -1 when Redis failed, -2 when
+/* One sign-in in progress, as /ui/login leaves it for /ui/callback. */
+struct tg_console_signin {
+    char verifier[TG_CONSOLE_TOKEN_LEN + 1]; /* the PKCE code_verifier */
+    char browser[TG_SHA256_HEX_LEN + 1];     /* SHA-256 hex of the login cookie's value: the
+                                                browser that started it (RFC 6749 10.12) */
+    char next[TG_CONSOLE_NEXT_MAX + 1];      /* a console path (tg_console_next_ok) */
+};
+
+/* Remembers the sign-in of state. Returns 0, -1 when Redis failed, -2 when
  * TG_CONSOLE_LOGINS_PER_MINUTE sign-ins were started this minute already (all replicas). */
 int tg_console_state_put(redisContext *rc, const char *prefix, const char *state,
-                         const char *verifier, const char *next);
-/* Takes (and deletes) the sign-in of state. Returns 1 with verifier and next filled, 0 when
- * there is none (unknown, used, expired), -1 when Redis failed. */
+                         const struct tg_console_signin *s);
+/* Takes (and deletes) the sign-in of state into out. Returns 1, 0 when there is none (unknown,
+ * used, expired), -1 when Redis failed. */
 int tg_console_state_take(redisContext *rc, const char *prefix, const char *state,
-                          char verifier[TG_CONSOLE_TOKEN_LEN + 1], char *next, size_t nextlen);
+                          struct tg_console_signin *out);
 
 /* Opens a session for u, expiring after console.session_ttl: its id into id (the cookie's
  * value) and the record into out. Returns 0, or -1 (Redis, or no randomness). */

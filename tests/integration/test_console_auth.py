@@ -72,6 +72,11 @@ class Browser:
         return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
+def set_cookie(browser, name):
+    """The last Set-Cookie the browser received for name."""
+    return [c for c in browser.set_cookies if c.startswith(name + "=")][-1]
+
+
 def visit_gitlab(url):
     """The browser at GitLab's authorize page: the stand-in consents and redirects back."""
     u = urllib.parse.urlsplit(url)
@@ -147,7 +152,7 @@ def test_sign_in_sets_the_cookie_and_the_session_names_the_user(console, gitlab,
     b = Browser(tg.url)
     status, h, _ = sign_in(b)
     assert status == 302 and h["location"] == "/ui/"
-    cookie = b.set_cookies[-1]
+    cookie = set_cookie(b, "tollgate_session")
     name, value = cookie.split(";", 1)[0].split("=", 1)
     assert name == "tollgate_session" and len(value) == 43
     flags = [f.strip() for f in cookie.split(";")[1:]]
@@ -173,8 +178,7 @@ def test_https_cookie_flags(console, gitlab):
     _, back = visit_gitlab(h["location"])
     status, h, _ = b.request("GET", back[len("https://tollgate.example"):])
     assert status == 302
-    cookie = b.set_cookies[-1]
-    assert cookie.startswith("__Host-tollgate_session=")
+    cookie = set_cookie(b, "__Host-tollgate_session")
     flags = [f.strip() for f in cookie.split(";")[1:]]
     assert "Secure" in flags and "HttpOnly" in flags and "SameSite=Lax" in flags and "Path=/" in flags
     assert not any(f.lower().startswith("domain") for f in flags)  # __Host- forbids Domain
@@ -202,13 +206,40 @@ def test_a_wrong_or_reused_state_fails_the_sign_in(console):
     wrong = "/ui/callback?" + urllib.parse.urlencode({"code": q["code"], "state": q["state"][:-2] + "AA"})
     status, h, body = b.request("GET", wrong)
     assert status == 400 and b"unknown, was used already or expired" in body
-    assert "set-cookie" not in h and not b.cookies
+    assert "set-cookie" not in h and "tollgate_session" not in b.cookies
     assert h["content-security-policy"].startswith("default-src 'self'")
     status, _, _ = b.request("GET", path)  # the right state, once
-    assert status == 302 and b.cookies
+    assert status == 302 and "tollgate_session" in b.cookies
     other = Browser(tg.url)
     status, _, body = other.request("GET", path)  # the same state again
     assert status == 400 and not other.cookies
+
+
+def test_a_callback_opened_in_another_browser_fails_and_burns_the_state(console, gitlab):
+    """Login CSRF: an attacker signs in as themselves up to GitLab's redirect, then has the
+    victim open the callback. The state is bound to the browser that started it (a login
+    cookie whose hash the state record holds), so the victim gets no session as the attacker,
+    and the link is dead for the attacker too."""
+    tg = console()
+    attacker = Browser(tg.url)
+    _, h, _ = attacker.request("GET", "/ui/login")
+    login = set_cookie(attacker, "tollgate_login")
+    flags = [f.strip() for f in login.split(";")[1:]]
+    assert "HttpOnly" in flags and "SameSite=Lax" in flags and "Max-Age=600" in flags
+    _, back = visit_gitlab(h["location"])
+    victim = Browser(tg.url)
+    status, _, body = victim.request("GET", local(back))
+    assert status == 400 and b"started in another browser" in body and not victim.cookies
+    status, _, body = attacker.request("GET", local(back))
+    assert status == 400 and "tollgate_session" not in attacker.cookies
+
+
+def test_the_login_cookie_is_cleared_after_sign_in(console):
+    tg = console()
+    b = Browser(tg.url)
+    sign_in(b)
+    assert set_cookie(b, "tollgate_login").startswith("tollgate_login=;")
+    assert set(b.cookies) == {"tollgate_session"}
 
 
 def test_a_wrong_code_verifier_fails_the_sign_in(console, gitlab):
@@ -225,7 +256,7 @@ def test_a_wrong_code_verifier_fails_the_sign_in(console, gitlab):
 
     status, h, body = sign_in(b, tamper=swap_challenge)
     assert status == 502 and b"invalid_grant" in body
-    assert not b.cookies
+    assert "tollgate_session" not in b.cookies
     assert session_of(tg, b)[0] == 401
 
 
@@ -234,7 +265,7 @@ def test_a_user_outside_allow_groups_is_refused_with_the_reason(console, gitlab,
     gitlab.set_current_user("bob")
     b = Browser(tg.url)
     status, h, body = sign_in(b)
-    assert status == 403 and not b.cookies
+    assert status == 403 and "tollgate_session" not in b.cookies
     assert h["content-type"].startswith("text/html")
     assert b"bob is not a member of a group allowed to sign in (platform, security)" in body
     refused = [r for r in audit_actions(redis) if r["action"] == "sign_in_refused"]

@@ -210,8 +210,10 @@ static void test_authorize_url(void)
                "20profile&state=STATE&code_challenge=CHALLENGE&code_challenge_method=S256");
     free(url);
     UNIT_STREQ("https cookie", tg_console_cookie_name(&cfg), "__Host-tollgate_session");
+    UNIT_STREQ("https login cookie", tg_console_login_cookie_name(&cfg), "__Host-tollgate_login");
     cfg.console.public_url = "http://localhost:8080";
     UNIT_STREQ("http cookie", tg_console_cookie_name(&cfg), "tollgate_session");
+    UNIT_STREQ("http login cookie", tg_console_login_cookie_name(&cfg), "tollgate_login");
     char key[256];
     tg_console_session_key("tg:", "abc", key, sizeof key);
     UNIT_STREQ(
