@@ -26,10 +26,14 @@ LIB_SRCS  = $(filter-out gateway/cmd/main.c,$(SRCS))
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 
-OBJS      = $(SRCS:gateway/%.c=build/obj/%.o)
-TEST_OBJS = $(LIB_SRCS:gateway/%.c=build/test/obj/%.o)
-ASAN_OBJS = $(LIB_SRCS:gateway/%.c=build/asan/obj/%.o)
-FUZZ_OBJS = $(LIB_SRCS:gateway/%.c=build/fuzz/obj/%.o)
+# The console's files (console/) compiled in as C: generated into build/gen/, never committed.
+ASSETS    = $(sort $(wildcard console/*.html console/*.js console/*.css))
+GEN       = gen/console_assets
+
+OBJS      = $(SRCS:gateway/%.c=build/obj/%.o) build/obj/$(GEN).o
+TEST_OBJS = $(LIB_SRCS:gateway/%.c=build/test/obj/%.o) build/test/obj/$(GEN).o
+ASAN_OBJS = $(LIB_SRCS:gateway/%.c=build/asan/obj/%.o) build/asan/obj/$(GEN).o
+FUZZ_OBJS = $(LIB_SRCS:gateway/%.c=build/fuzz/obj/%.o) build/fuzz/obj/$(GEN).o
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=build/test/%)
 ASAN_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/%)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
@@ -60,6 +64,30 @@ build: build/tollgate
 build/tollgate: $(OBJS)
 	@echo "  LD $@"
 	$(Q)$(CC) $(OPT) -o $@ $(OBJS) $(PKG_LIBS)
+
+build/gen/console_assets.c: $(ASSETS) scripts/embed_assets.sh
+	@echo "  GEN $@"
+	$(Q)scripts/embed_assets.sh $@ $(ASSETS)
+
+build/obj/gen/%.o: build/gen/%.c
+	@echo "  CC $@"
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_ALL) $(OPT) -c -o $@ $<
+
+build/test/obj/gen/%.o: build/gen/%.c
+	@echo "  CC $@"
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g -c -o $@ $<
+
+build/asan/obj/gen/%.o: build/gen/%.c
+	@echo "  CC $@"
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_ALL) -O1 -g $(SAN) -c -o $@ $<
+
+build/fuzz/obj/gen/%.o: build/gen/%.c
+	@echo "  CC $@"
+	@mkdir -p $(@D)
+	$(Q)clang $(CFLAGS_ALL) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
 build/obj/%.o: gateway/%.c
 	@echo "  CC $@"

@@ -8,7 +8,8 @@ stand-in GitLab received, has a human approve the waiting deploy from the stand-
 (tests/standins/chat.py plays Slack), shows a retried pipeline deploying once it turns green
 and two services that share a chart repository both deploying, shows the stand-in DefectDojo
 (tests/standins/defectdojo.py) receiving the counted reports of the deployed and the blocked
-pipeline, then stops everything.
+pipeline, signs in to the console with the stand-in GitLab and prints its address and a
+sign-in link (kept up until Enter when run from a terminal), then stops everything.
 """
 import copy
 import hashlib
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "tests" / "standins"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import demo_approval  # noqa: E402
+import demo_console  # noqa: E402
 import harness  # noqa: E402
 from defectdojo import DefectDojo  # noqa: E402
 from gitlab import GitLab  # noqa: E402
@@ -203,10 +205,12 @@ def main():
     dojo = DefectDojo(api_key="dd-demo-api-key-4711").start()
     port = harness.free_port()
     cfg = work / "tollgate.yaml"
-    cfg.write_text(config(work, redis.url, gitlab.url, port) + demo_approval.config_lines() + dojo_config(dojo.url))
+    cfg.write_text(config(work, redis.url, gitlab.url, port) + demo_approval.config_lines() +
+                   dojo_config(dojo.url) + demo_console.config_lines())
+    demo_console.register(gitlab, "http://127.0.0.1:%d" % port)
     env = dict(os.environ, DEMO_GITLAB_TOKEN="glpat-demo-api", DEMO_WEBHOOK_TOKEN="demo-webhook-token",
                TRIGGER_TOKEN="glptt-demo-trigger", DEMO_DEFECTDOJO_KEY="dd-demo-api-key-4711",
-               **demo_approval.env(chat))
+               **demo_approval.env(chat), **demo_console.env())
     log = open(work / "tollgate.log", "wb")
     tg = subprocess.Popen([str(harness.TOLLGATE), "serve", "-c", str(cfg)], stdout=log, stderr=log, env=env)
     try:
@@ -239,6 +243,10 @@ def main():
         say()
         say("Audit trail: %d records, head %s" % (redis.cmd("XLEN", "tg:audit"),
                                                    redis.cmd("HGET", "tg:audit:head", "hash").decode()[:16] + "..."))
+        say()
+        demo_console.show("http://127.0.0.1:%d" % port, say=say)
+        if sys.stdin.isatty():
+            input("\nThe console stays up until you press Enter. ")
     finally:
         tg.terminate()
         tg.wait(timeout=20)

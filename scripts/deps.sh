@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 build="build-essential pkg-config libh2o-evloop-dev libhiredis-dev libjansson-dev
   libcurl4-openssl-dev libyaml-dev libyajl-dev libssl-dev libzstd-dev"
 run="redis-server redis-tools curl openssl"
+# chromium + chromium-driver + python3-selenium: the console's browser tests (headless).
 test="python3 python3-pytest python3-yaml zstd nghttp2-client clang clang-format libfuzzer-14-dev libclang-rt-14-dev
-  unzip systemd"
+  unzip systemd chromium chromium-driver python3-selenium"
 # npm fetches Helm; a machine with Node.js from elsewhere has npm without Debian's package.
 command -v npm >/dev/null || test="$test npm"
 bench="wrk webhook procps libnghttp2-dev time jq"

@@ -47,7 +47,7 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
   echo "chaos, short form (tests/chaos/run.py --short):"
   "$PYTHON" tests/chaos/run.py --short || rc=1
 fi
-# The worker, trigger, approval and audit paths once more against the ASan+UBSan build: a
+# The worker, trigger, approval, audit and console paths once more against the ASan+UBSan build: a
 # memory error there aborts the process and fails the test, and any report in a log fails
 # the run. (Leak checking is off for the server: it exits without tearing h2o down.)
 if [ "$what" = all ] && [ -x build/asan/tollgate ]; then
@@ -55,7 +55,7 @@ if [ "$what" = all ] && [ -x build/asan/tollgate ]; then
   rm -rf tests/log
   saved_asan=$ASAN_OPTIONS
   export TG_BINARY=build/asan/tollgate ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
-  pytest_run tests/integration -k "deliver or approvals or ops or audit or cases or events or lifecycle" "$@" || rc=1
+  pytest_run tests/integration -k "deliver or approvals or ops or audit or cases or events or lifecycle or console" "$@" || rc=1
   export ASAN_OPTIONS="$saved_asan"; unset TG_BINARY
   if grep -rlE "AddressSanitizer|LeakSanitizer|runtime error:" tests/log 2>/dev/null; then
     echo "sanitizer reports in the logs above"; rc=1

@@ -43,14 +43,15 @@ static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
         tg_approval_view_dispose(&v);
     }
     free(keys);
-    if (n < 0) {
+    long long total = n < 0 ? -1 : tg_approval_pending_total(ctx->rc, ctx->cfg->redis.prefix);
+    if (n < 0 || total < 0) {
         json_decref(out);
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
         return;
     }
-    tg_api_json(
-        ctx, 200,
-        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(out), "deployments", out));
+    tg_api_json(ctx, 200,
+                json_pack("{s:I, s:I, s:o}", "count", (json_int_t)json_array_size(out), "total",
+                          (json_int_t)total, "deployments", out));
 }
 
 /* For a console session: "you": {username, may_approve, reason} so a page can say why before
@@ -75,6 +76,15 @@ static json_t *with_you(struct tg_api_ctx *ctx, const struct tg_api_request *req
     return j;
 }
 
+/* One deployment's answer carries its decision (the list's do not). */
+static json_t *with_decision(const struct tg_approval_view *v, json_t *j)
+{
+    json_t *decision = tg_approval_view_decision(v);
+    if (decision)
+        json_object_set_new(j, "decision", decision);
+    return j;
+}
+
 static void show(struct tg_api_ctx *ctx, const struct tg_api_request *req, const char *id)
 {
     char key[512];
@@ -85,7 +95,7 @@ static void show(struct tg_api_ctx *ctx, const struct tg_api_request *req, const
     if (rc == 1)
         rc = tg_approval_view_load(ctx->rc, ctx->cfg, key, &v);
     if (rc == 1)
-        tg_api_json(ctx, 200, with_you(ctx, req, &v, tg_approval_view_json(&v)));
+        tg_api_json(ctx, 200, with_you(ctx, req, &v, with_decision(&v, tg_approval_view_json(&v))));
     else if (rc == 0)
         tg_api_error(ctx, 404, "not_found", "no deployment has this id");
     else

@@ -260,6 +260,14 @@ int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], 
     return n;
 }
 
+long long tg_approval_pending_total(redisContext *c, const char *prefix)
+{
+    redisReply *r = redisCommand(c, "ZCARD %spending", prefix);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return n;
+}
+
 /* ---- the request ---- */
 
 /* Gives the deployment its id and queues the chat request. Returns 1 when it is set

@@ -72,6 +72,10 @@ int tg_approval_view_load(redisContext *c, const struct tg_config *cfg, const ch
 void tg_approval_view_dispose(struct tg_approval_view *v);
 /* The deployment as the REST API shows it (never the button secret); new reference. */
 json_t *tg_approval_view_json(const struct tg_approval_view *v);
+/* The decision as recorded (reasons, counts per report, findings, exceptions: what the console
+ * shows to explain a request), or NULL when the record holds none; new reference. Kept out of
+ * tg_approval_view_json: a list of 100 carried 300 KB of them and spent its time parsing. */
+json_t *tg_approval_view_decision(const struct tg_approval_view *v);
 
 /* The key of the deployment with this id into key. Returns 1, 0 unknown, -1 Redis failed. */
 int tg_approval_lookup(redisContext *c, const char *prefix, const char *id, char *key,
@@ -79,6 +83,8 @@ int tg_approval_lookup(redisContext *c, const char *prefix, const char *id, char
 /* Up to max keys of pending deployments, soonest expiry first, into keys (each keylen
  * bytes). Returns how many, or -1. */
 int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], int max);
+/* How many deployments wait for approval (all of tg:pending); -1 when Redis failed. */
+long long tg_approval_pending_total(redisContext *c, const char *prefix);
 
 /* deliver.c, after the deployment at key was recorded (now or by an earlier delivery) in
  * state: a pending_approval one gets its id, is bound to its policy hash, audited as

@@ -355,3 +355,12 @@ json_t *tg_approval_view_json(const struct tg_approval_view *v)
         json_object_set_new(j, "defectdojo", json_loads(field(v, "defectdojo"), 0, NULL));
     return j;
 }
+
+json_t *tg_approval_view_decision(const struct tg_approval_view *v)
+{
+    json_t *decision = field(v, "decision") ? json_loads(field(v, "decision"), 0, NULL) : NULL;
+    if (json_is_object(decision))
+        return decision;
+    json_decref(decision);
+    return NULL;
+}

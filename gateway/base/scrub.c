@@ -110,6 +110,10 @@ static int letter_before(const char *s, size_t i)
  * counts only when no letter precedes it ("forbearer" is prose). */
 static int match(const char *s, size_t n, size_t i, size_t *plen, size_t *vlen)
 {
+    /* Every prefix starts with one of these, never percent-encoded: a byte that is none of them
+     * skips the 21 comparisons (a 300 KB API answer took 30 ms without this). */
+    if (memchr("gGxwbB", s[i], 6) == NULL)
+        return 0;
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         const struct shape *sh = &shapes[k];
         size_t pl, v = 0, step;

@@ -23,6 +23,7 @@
 #include "api/api.h"
 #include "api/audit_api.h"
 #include "base/util.h"
+#include "console/pages.h"
 #include "deliver/worker.h"
 #include "forward/dojo_config.h"
 #include "forward/forwarder.h"
@@ -165,6 +166,7 @@ static int start(struct gateway *g)
     tg_console_register(g->server, g->api); /* before any /ui/ prefix: h2o takes the first */
     tg_audit_api_register(g->server, g->api, g->tally);
     g->health = tg_health_new(g->server);
+    tg_console_pages_register(g->server); /* last of the /ui/ routes: h2o takes the first match */
     g->workers = tg_workers_start(&g->config, g->boot->workers);
     tg_health_add_probe(g->health, tg_workers_probe, g->workers);
     g->forwarders = tg_forwarders_start(

@@ -23,6 +23,10 @@ static const char *reason_phrase(int status)
         return "Created";
     case 202:
         return "Accepted";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
