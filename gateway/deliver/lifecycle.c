@@ -202,11 +202,7 @@ int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_p
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)TG_LIFECYCLE_WAIT_MS);
     const char *argv[3 + 2 * TG_QF_COUNT] = {key, gen, ttl};
     size_t lens[3 + 2 * TG_QF_COUNT] = {strlen(key), strlen(gen), strlen(ttl)};
-    for (int i = 0; i < TG_QF_COUNT; i++) {
-        argv[3 + 2 * i] = tg_queue_field_names[i],
-                     lens[3 + 2 * i] = strlen(tg_queue_field_names[i]);
-        argv[4 + 2 * i] = p->entry->field[i], lens[4 + 2 * i] = p->entry->len[i];
-    }
+    tg_queue_pairs(argv + 3, lens + 3, p->entry->field, p->entry->len);
     redisReply *r = tg_redis_eval(w->rc, park_lua, 1, 3 + 2 * TG_QF_COUNT, argv, lens);
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
              r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;

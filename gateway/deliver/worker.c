@@ -177,8 +177,8 @@ static int step(struct worker *wk)
         return rc < 0 ? -1 : tg_trigger_run(&wk->w, key);
     if (now >= wk->next_claim) {
         wk->next_claim = now + PERIODIC_MS;
-        rc = tg_queue_claim(wk->w.rc, cfg->redis.prefix, wk->pool->consumer,
-                            cfg->queue.claim_idle_ms, wk->cursor, &e);
+        struct tg_queue_claim q = {wk->pool->consumer, cfg->queue.claim_idle_ms, wk->cursor};
+        rc = tg_queue_claim(wk->w.rc, cfg->redis.prefix, &q, &e);
         if (rc == 1) {
             tg_metrics_inc(TG_M_EVENTS_CLAIMED);
             wk->next_claim = now; /* there may be more */

@@ -196,7 +196,7 @@ static void on_enqueued(redisReply *reply, void *data)
 
 static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d)
 {
-    char seen_key[256], stream_key[128], inbox_key[128], ttl[24], maxlen[24], received[24];
+    char received[24];
     h2o_iovec_t hv[TG_QF_COUNT] = {
         [TG_QF_EVENT] = h2o_iovec_init(d->event, strlen(d->event)),
         [TG_QF_WEBHOOK] = h2o_iovec_init(d->webhook, strlen(d->webhook)),
@@ -210,25 +210,18 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
         [TG_QF_REMOTE] = h2o_iovec_init(d->remote, strlen(d->remote)),
         [TG_QF_BODY] = req->entity,
     };
-    const char *argv[5 + 2 * TG_QF_COUNT];
-    size_t argvlen[5 + 2 * TG_QF_COUNT];
-    char hash[TG_SHA256_HEX_LEN + 1];
-    tg_sha256_hex(d->key, strlen(d->key), hash); /* a key name shows no caller's text */
-    snprintf(seen_key, sizeof seen_key, "%sseen~h:%s", cfg->redis.prefix, hash);
-    snprintf(stream_key, sizeof stream_key, "%sevents", cfg->redis.prefix);
-    snprintf(inbox_key, sizeof inbox_key, "%saudit:inbox", cfg->redis.prefix);
-    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)cfg->redis.dedupe_ttl_ms);
-    snprintf(maxlen, sizeof maxlen, "%llu", (unsigned long long)cfg->redis.events_maxlen);
-    const char *fixed[] = {seen_key, stream_key, inbox_key, ttl, maxlen};
-    for (int i = 0; i < 5; i++)
-        argv[i] = fixed[i], argvlen[i] = strlen(fixed[i]);
+    struct tg_queue_push p = {.dedupe_ttl_ms = cfg->redis.dedupe_ttl_ms,
+                              .maxlen = cfg->redis.events_maxlen,
+                              .outside_key = 1};
     for (int i = 0; i < TG_QF_COUNT; i++) {
-        argv[5 + 2 * i] = tg_queue_field_names[i],
-                     argvlen[5 + 2 * i] = strlen(tg_queue_field_names[i]);
-        argv[6 + 2 * i] = hv[i].base ? hv[i].base : "", argvlen[6 + 2 * i] = hv[i].len;
+        p.field[i] = hv[i].base;
+        p.len[i] = hv[i].len;
     }
-    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 3,
-                                 5 + 2 * TG_QF_COUNT, argv, argvlen, on_enqueued, d);
+    struct tg_queue_enqueue e;
+    tg_queue_enqueue_args(&e, cfg->redis.prefix, &p);
+    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT,
+                                 TG_QUEUE_ENQUEUE_KEYS, TG_QUEUE_ENQUEUE_ARGC, e.argv, e.len,
+                                 on_enqueued, d);
 }
 
 static int ignore(h2o_req_t *req, struct delivery *d)
