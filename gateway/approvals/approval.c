@@ -285,10 +285,11 @@ static int setup(struct tg_work *w, const char *key, const char *id)
  * (version 2 and later, deploy.c) is asked and closed again, each version once. */
 static void once_key(char *out, size_t outlen, const char *what, const struct tg_approval_view *v)
 {
-    const char *version = tg_deploy_field(v->rec, "version");
-    int later = version && strcmp(version, "1") != 0;
-    snprintf(out, outlen, "approval_%s:%s%s%s", what, v->key, later ? ":v" : "",
-             later ? version : "");
+    long long version = v->dep.version;
+    if (version == 0 || version == 1) /* absent, or the first decision */
+        snprintf(out, outlen, "approval_%s:%s", what, v->key);
+    else
+        snprintf(out, outlen, "approval_%s:%s:v%lld", what, v->key, version);
 }
 
 static int record_requested(struct tg_work *w, const char *key)
@@ -305,7 +306,7 @@ static int record_requested(struct tg_work *w, const char *key)
             json_pack("{s:s?, s:i, s:o, s:b, s:s?, s:s?}", "id", v.subject.var[TG_VAR_ID],
                       "required", v.rules.required, "approvers", approvers, "prevent_self_approval",
                       v.rules.prevent_self_approval, "expires_at", v.subject.var[TG_VAR_EXPIRES],
-                      "policy_hash", tg_deploy_field(v.rec, "approval_hash"));
+                      "policy_hash", v.dep.approval_hash);
         struct tg_audit_record base = {.action = "approval_requested", .once = once};
         rc = record(w, &v, &base, v.subject.var[TG_VAR_REASON], details);
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "requested", "%s as %s", key, v.subject.var[TG_VAR_ID]);
@@ -453,8 +454,7 @@ static int notify_done(struct tg_work *w, const struct tg_approval_view *v, unsi
 {
     char notify[128], round[16], due[24], fields[TG_CHAT_COUNT][32];
     const char *argv[4 + 3 + 2 * TG_CHAT_COUNT];
-    const char *tries = tg_deploy_field(v->rec, "notify_attempts");
-    long long attempts = tries ? atoll(tries) : 0;
+    long long attempts = v->dep.notify_attempts;
     uint64_t delay = attempts >= 8 || attempts < 0 ? NOTIFY_BACKOFF_CAP_MS : 1000ULL << attempts;
     int argc = 0;
     key_of(notify, sizeof notify, w->cfg, "approval:notify");
@@ -478,11 +478,8 @@ static int notify_done(struct tg_work *w, const struct tg_approval_view *v, unsi
 static unsigned already_posted(const struct tg_approval_view *v)
 {
     unsigned m = 0;
-    char f[32];
     for (int c = 0; c < TG_CHAT_COUNT; c++) {
-        snprintf(f, sizeof f, "posted:%s", tg_chat_name((enum tg_chat_service)c));
-        const char *r = tg_deploy_field(v->rec, f);
-        if (r && atoi(r) == v->round)
+        if (tg_deployment_posted(&v->dep, tg_chat_name((enum tg_chat_service)c)) == v->round)
             m |= TG_CHAT_BIT(c);
     }
     return m;
@@ -552,9 +549,8 @@ static void record_voided(struct tg_work *w, const char *key, const char *old_ha
         struct tg_audit_record base = {.action = "approvals_voided"};
         record(w, &v, &base, reason,
                json_pack("{s:s?, s:s, s:s?, s:o, s:i}", "id", v.subject.var[TG_VAR_ID],
-                         "old_policy_hash", old_hash, "policy_hash",
-                         tg_deploy_field(v.rec, "approval_hash"), "voided", voided, "round",
-                         v.round));
+                         "old_policy_hash", old_hash, "policy_hash", v.dep.approval_hash, "voided",
+                         voided, "round", v.round));
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "approvals_voided", "%s: %s", key, reason);
     }
     tg_approval_view_dispose(&v);
@@ -633,10 +629,8 @@ static int precheck(const struct tg_vote *v, struct tg_vote_result *out)
                  view->state ? view->state : "unknown");
         return -1;
     }
-    return tg_approval_refusal(&view->rules, v->identity, view->target.user, v->deny, out->why,
-                               sizeof out->why)
-               ? -1
-               : 0;
+    struct tg_approval_ask ask = {v->identity, view->target.user, v->deny};
+    return tg_approval_refusal(&view->rules, &ask, out->why, sizeof out->why) ? -1 : 0;
 }
 
 static enum tg_vote_status vote_status(const redisReply *r, const char *id, char *why,

@@ -52,19 +52,19 @@ static int ops_audit(const struct tg_config *cfg, redisContext *rc, const char *
 static int retrigger_audit(const struct tg_config *cfg, redisContext *rc, const char *key,
                            const char *actor, const char *state)
 {
-    redisReply *rec = tg_deploy_load(rc, key);
-    const char *pipeline = tg_deploy_field(rec, "pipeline");
+    struct tg_deployment d;
+    tg_deployment_load(rc, key, &d); /* unreadable: the record names the key only */
     struct tg_audit_record r = {.action = "replayed",
                                 .actor = actor,
-                                .project = tg_deploy_field(rec, "project"),
-                                .ref = tg_deploy_field(rec, "ref"),
-                                .sha = tg_deploy_field(rec, "sha"),
-                                .pipeline = pipeline ? atoll(pipeline) : 0,
-                                .environment = tg_deploy_field(rec, "environment"),
+                                .project = d.project,
+                                .ref = d.ref,
+                                .sha = d.sha,
+                                .pipeline = d.pipeline,
+                                .environment = d.environment,
                                 .details = json_pack("{s:s, s:s, s:s}", "deployment", key,
                                                      "previous_state", state, "what", "retrigger")};
     int failed = ops_record(cfg, rc, &r);
-    freeReplyObject(rec);
+    tg_deployment_dispose(&d);
     return failed;
 }
 

@@ -456,11 +456,10 @@ int tg_deploy_is_current(redisContext *c, const char *key, long long version)
     return rc;
 }
 
-static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
+static void latest_key(char *out, size_t outlen, const char *prefix, const struct tg_deployment *d)
 {
-    snprintf(out, outlen, "%slatest:%s:%s:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "project_id")),
-             nz(tg_deploy_field(rec, "ref")), nz(tg_deploy_field(rec, "environment")),
-             nz(tg_deploy_field(rec, "chart_project")), nz(tg_deploy_field(rec, "chart_ref")));
+    snprintf(out, outlen, "%slatest:%lld:%s:%s:%s:%s", prefix, d->project_id, nz(d->ref),
+             nz(d->environment), nz(d->chart_project), nz(d->chart_ref));
 }
 
 /* The keys every lease-holding script names. */
@@ -496,34 +495,42 @@ static void lease_args(char *now, char *until, size_t len, uint64_t lease_ms)
     snprintf(until, len, "%llu", (unsigned long long)(t + lease_ms));
 }
 
-enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key,
-                              const char *owner, uint64_t lease_ms, int *attempt, char *detail,
-                              size_t detaillen)
+/* The claim script's answer as the claim's outcome. */
+static enum tg_claim claim_outcome(const redisReply *r, struct tg_deploy_claim *q)
+{
+    static const char *const words[] = {[TG_CLAIM_GO] = "go",
+                                        [TG_CLAIM_BUSY] = "busy",
+                                        [TG_CLAIM_DONE] = "done",
+                                        [TG_CLAIM_SUPERSEDED] = "superseded"};
+    const char *w = word(r, 0), *d = word(r, 1);
+    snprintf(q->detail, sizeof q->detail, "%s", d ? d : "");
+    for (size_t i = 0; w && i < TG_ARRAY_SIZE(words); i++)
+        if (strcmp(w, words[i]) == 0) {
+            if (i == TG_CLAIM_GO)
+                q->attempt = atoi(d ? d : "1");
+            return (enum tg_claim)i;
+        }
+    return TG_CLAIM_ERROR;
+}
+
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, struct tg_deploy_claim *q)
 {
     struct keys k;
     char latest[1024], now[24], until[24], due[24];
-    redisReply *rec = tg_deploy_load(c, key);
-    if (rec == NULL)
+    struct tg_deployment d;
+    int found = tg_deployment_load(c, q->key, &d);
+    if (found >= 0)
+        latest_key(latest, sizeof latest, prefix, &d);
+    tg_deployment_dispose(&d);
+    if (found < 0)
         return TG_CLAIM_ERROR;
     keys_of(&k, prefix);
-    latest_key(latest, sizeof latest, prefix, rec);
-    freeReplyObject(rec);
-    lease_args(now, until, sizeof now, lease_ms);
+    lease_args(now, until, sizeof now, q->lease_ms);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + TG_OUTBOX_GRACE_MS));
-    const char *argv[] = {key,           k.inflight, k.retry, latest, k.outbox,
-                          k.outbox_data, owner,      now,     until,  due};
+    const char *argv[] = {q->key,        k.inflight, k.retry, latest, k.outbox,
+                          k.outbox_data, q->owner,   now,     until,  due};
     redisReply *r = eval(c, claim_lua, 6, argv, 10);
-    const char *w = word(r, 0), *d = word(r, 1);
-    enum tg_claim res = TG_CLAIM_ERROR;
-    snprintf(detail, detaillen, "%s", d ? d : "");
-    if (w && strcmp(w, "go") == 0)
-        res = TG_CLAIM_GO, *attempt = atoi(d ? d : "1");
-    else if (w && strcmp(w, "busy") == 0)
-        res = TG_CLAIM_BUSY;
-    else if (w && strcmp(w, "done") == 0)
-        res = TG_CLAIM_DONE;
-    else if (w && strcmp(w, "superseded") == 0)
-        res = TG_CLAIM_SUPERSEDED;
+    enum tg_claim res = claim_outcome(r, q);
     freeReplyObject(r);
     return res;
 }
@@ -692,22 +699,4 @@ int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, ch
     int rc = w && strcmp(w, "ok") == 0 ? 0 : -1;
     freeReplyObject(r);
     return rc;
-}
-
-redisReply *tg_deploy_load(redisContext *c, const char *key)
-{
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-const char *tg_deploy_field(const redisReply *rec, const char *name)
-{
-    for (size_t i = 0; rec && i + 1 < rec->elements; i += 2)
-        if (rec->element[i]->type == REDIS_REPLY_STRING && strcmp(rec->element[i]->str, name) == 0)
-            return rec->element[i + 1]->str;
-    return NULL;
 }

@@ -111,10 +111,14 @@ enum tg_claim {
     TG_CLAIM_ERROR,      /* Redis failed */
 };
 
-/* Takes the deployment for one trigger attempt, holding it until now + lease_ms. */
-enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key,
-                              const char *owner, uint64_t lease_ms, int *attempt, char *detail,
-                              size_t detaillen);
+/* Takes the deployment at q->key for one trigger attempt, holding it until now + lease_ms. */
+struct tg_deploy_claim {
+    const char *key, *owner;
+    uint64_t lease_ms;
+    int attempt;      /* out, go: which try */
+    char detail[256]; /* out: done: the state; superseded: the newer pipeline */
+};
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, struct tg_deploy_claim *q);
 
 /* Records that the trigger is about to leave (triggering -> sending, sent_at = now, the lease
  * renewed). Call it right before sending; send only on 0. Returns 1 when the deployment is no
@@ -187,9 +191,47 @@ int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t ke
 int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail,
                         size_t detaillen);
 
-/* The whole record as a reply of field/value pairs (HGETALL); NULL on failure. Caller frees
- * with freeReplyObject; tg_deploy_field reads one field (NULL when absent). */
-redisReply *tg_deploy_load(redisContext *c, const char *key);
-const char *tg_deploy_field(const redisReply *rec, const char *name);
+/* ---- the record, decoded once (deployment.c) ----
+ * Every field of the deployment hash, typed: strings are NULL when absent, numbers 0. The
+ * strings are borrowed from the reply the struct owns. */
+struct tg_deploy_vote {
+    const char *identity, *channel;
+    long long at; /* ms */
+};
+struct tg_deployment {
+    redisReply *reply; /* owned */
+    /* what was decided (tg_deploy_decide) */
+    const char *state;
+    long long project_id;
+    const char *project; /* path */
+    long long pipeline;
+    const char *sha, *ref, *environment, *user;
+    const char *verdict, *rule, *reason, *decision, *policy_hash;
+    /* what to trigger: the template it was rendered from, its target and variables (JSON) */
+    const char *template_name, *chart_project, *chart_ref, *variables;
+    /* the pipeline's run it stands on (lifecycle) */
+    const char *status, *builds, *last_action, *redecided_from;
+    long long rank, version;
+    /* triggering, sending, reconciling */
+    const char *owner, *downstream_url, *error;
+    long long attempts, lease_until, sent_at, first_sent_at, next_at, settle_until;
+    long long reconcile_checks, reconcile_scanned, downstream_id;
+    long long effects; /* the outbox counter: the newest effect's number */
+    /* approval */
+    const char *approval_id, *approval_hash, *denied_by, *deny_reason;
+    long long approval_round, votes, notify_attempts, expires_at;
+    /* times (ms) */
+    long long created_at, updated_at, decided_at, approved_at, expired_at, withdrawn_at;
+    long long redecided_at, retriggered_at;
+    /* vote:<identity> = "<ms> <channel>", in the order they were cast */
+    struct tg_deploy_vote *voters; /* owned */
+    size_t nvoters;
+};
+/* Loads the deployment at key into d. Returns 1, 0 when there is no such record, -1 when
+ * Redis failed. Release with tg_deployment_dispose (also after 0 or -1). */
+int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d);
+void tg_deployment_dispose(struct tg_deployment *d);
+/* The round last posted to chat (posted:<chat>), -1 when none. */
+long long tg_deployment_posted(const struct tg_deployment *d, const char *chat);
 
 #endif

@@ -339,6 +339,16 @@ const struct tg_template *tg_template_match(const struct tg_template_set *ts,
     return NULL;
 }
 
+const struct tg_template *tg_template_find(const struct tg_template_set *ts, const char *name,
+                                           const char *project_path)
+{
+    for (size_t i = 0; ts && name && project_path && i < ts->n; i++)
+        if (strcmp(ts->items[i].name, name) == 0)
+            return tg_glob_match_project(ts->items[i].match_project, project_path) ? &ts->items[i]
+                                                                                   : NULL;
+    return NULL;
+}
+
 const char *tg_template_name(const struct tg_template *t)
 {
     return t->name;

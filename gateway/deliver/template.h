@@ -33,6 +33,11 @@ void tg_template_set_free(struct tg_template_set *ts);
 /* The first template (file order) whose match.project fits project_path, or NULL. Borrowed. */
 const struct tg_template *tg_template_match(const struct tg_template_set *ts,
                                             const char *project_path);
+/* The template called name, when it still serves project_path (a decision recorded which
+ * template rendered its request: a retry takes that one's token, never a re-match). NULL when
+ * it is gone or no longer serves the project. Borrowed. */
+const struct tg_template *tg_template_find(const struct tg_template_set *ts, const char *name,
+                                           const char *project_path);
 const char *tg_template_name(const struct tg_template *t);
 /* The template's trigger token (borrowed; valid while its set is), for retries that re-send
  * a request rendered earlier. */

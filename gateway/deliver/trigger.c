@@ -23,9 +23,9 @@
 #define TG_MODULE       "trigger"
 #define LEASE_MARGIN_MS 1000 /* on top of two request timeouts: curl enforces them strictly */
 
-/* A deployment record loaded for one attempt; strings borrowed from rec. */
+/* A deployment record loaded for one attempt; strings borrowed from dep. */
 struct attempt {
-    redisReply *rec;
+    struct tg_deployment dep;
     struct tg_target target;
     const char *key;
     int number;
@@ -78,40 +78,19 @@ void tg_trigger_marker(const char *key, int attempt, char *out, size_t outlen)
         snprintf(out, outlen, "%s/", id);
 }
 
-/* The stored request plus the current token and the marker. Returns 0, or -1 with the reason
- * in err. */
-static int build_request(struct tg_work *w, const struct attempt *a, struct tg_trigger_request *req,
-                         char *err, size_t errlen)
+/* The stored variables (a JSON object) plus the marker, into req. */
+static void request_vars(const struct attempt *a, struct tg_trigger_request *req)
 {
-    const char *name = tg_deploy_field(a->rec, "template");
-    const struct tg_template *t =
-        w->cfg->templates ? tg_template_match(w->cfg->templates, a->target.project) : NULL;
-    if (t == NULL || name == NULL || strcmp(tg_template_name(t), name) != 0) {
-        snprintf(err, errlen, "template %s no longer serves %s", name ? name : "?",
-                 a->target.project);
-        return -1;
-    }
     char marker[64];
-    json_t *vars = json_loads(
-        tg_deploy_field(a->rec, "variables") ? tg_deploy_field(a->rec, "variables") : "{}", 0,
-        NULL);
+    json_t *vars = json_loads(a->dep.variables ? a->dep.variables : "{}", 0, NULL);
     if (vars == NULL)
         vars = json_object();
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
-    json_object_set_new(vars, TG_TRIGGER_MARKER,
-                        json_string(marker)); /* ours wins over a template's */
+    json_object_set_new(vars, TG_TRIGGER_MARKER, json_string(marker)); /* ours wins */
     size_t n = json_object_size(vars), i = 0;
     const char *k;
     json_t *v;
-    memset(req, 0, sizeof *req);
-    req->template_name = tg_xstrdup(name);
-    req->project = tg_xstrdup(
-        tg_deploy_field(a->rec, "chart_project") ? tg_deploy_field(a->rec, "chart_project") : "");
-    req->ref = tg_xstrdup(
-        tg_deploy_field(a->rec, "chart_ref") ? tg_deploy_field(a->rec, "chart_ref") : "");
-    req->token = tg_template_token(t);
-    req->var_names =
-        tg_xcalloc(n + 1, sizeof(char *)); /* NULL-terminated: disposed with tg_strv_free */
+    req->var_names = tg_xcalloc(n + 1, sizeof(char *)); /* NULL-terminated: tg_strv_free */
     req->var_values = tg_xcalloc(n + 1, sizeof(char *));
     json_object_foreach(vars, k, v)
     {
@@ -120,21 +99,45 @@ static int build_request(struct tg_work *w, const struct attempt *a, struct tg_t
     }
     req->nvars = i;
     json_decref(vars);
+}
+
+/* The request recorded at decision time plus the token of the template that rendered it and
+ * the marker. Returns 0, or -1 with the reason in err. */
+static int build_request(struct tg_work *w, const struct attempt *a, struct tg_trigger_request *req,
+                         char *err, size_t errlen)
+{
+    const char *name = a->dep.template_name;
+    const struct tg_template *t = tg_template_find(w->cfg->templates, name, a->target.project);
+    if (t == NULL) {
+        snprintf(err, errlen, "template %s no longer serves %s", name ? name : "?",
+                 a->target.project ? a->target.project : "?");
+        return -1;
+    }
+    memset(req, 0, sizeof *req);
+    req->template_name = tg_xstrdup(name);
+    req->project = tg_xstrdup(a->dep.chart_project ? a->dep.chart_project : "");
+    req->ref = tg_xstrdup(a->dep.chart_ref ? a->dep.chart_ref : "");
+    req->token = tg_template_token(t);
+    request_vars(a, req);
     return 0;
 }
 
-char *tg_trigger_effect_triggered(const char *key, const redisReply *rec, long long pipeline_id,
-                                  const char *web_url, int attempt, const char *marker,
-                                  int reconciled)
+char *tg_trigger_effect_triggered(const struct tg_trigger_triggered *t)
 {
     char desc[256];
-    const char *chart = tg_deploy_field(rec, "chart_project");
-    snprintf(desc, sizeof desc, "triggered %s pipeline #%lld", chart ? chart : "?", pipeline_id);
+    const char *chart = t->chart_project;
+    snprintf(desc, sizeof desc, "triggered %s pipeline #%lld", chart ? chart : "?", t->pipeline_id);
     json_t *d =
-        json_pack("{s:I, s:s, s:s?, s:i, s:s, s:b}", "downstream_id", (json_int_t)pipeline_id,
-                  "downstream_url", web_url ? web_url : "", "chart_project", chart, "attempt",
-                  attempt, "marker", marker, "reconciled", reconciled);
-    return tg_outbox_effect(key, "triggered", desc, d, "success", desc);
+        json_pack("{s:I, s:s, s:s?, s:i, s:s, s:b}", "downstream_id", (json_int_t)t->pipeline_id,
+                  "downstream_url", t->web_url ? t->web_url : "", "chart_project", chart, "attempt",
+                  t->attempt, "marker", t->marker, "reconciled", t->reconciled);
+    struct tg_outbox_effect e = {.key = t->key,
+                                 .action = "triggered",
+                                 .reason = desc,
+                                 .details = d,
+                                 .status_state = "success",
+                                 .status_description = desc};
+    return tg_outbox_effect(&e);
 }
 
 int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy_result *r)
@@ -162,8 +165,13 @@ static void sort_answer(struct tg_work *w, const struct attempt *a,
         *out = (struct tg_deploy_result){.outcome = TG_OUTCOME_TRIGGERED,
                                          .downstream_id = res->pipeline_id,
                                          .downstream_url = res->web_url};
-        out->effect = tg_trigger_effect_triggered(a->key, a->rec, res->pipeline_id, res->web_url,
-                                                  a->number, marker, 0);
+        struct tg_trigger_triggered t = {.key = a->key,
+                                         .chart_project = a->dep.chart_project,
+                                         .pipeline_id = res->pipeline_id,
+                                         .web_url = res->web_url,
+                                         .attempt = a->number,
+                                         .marker = marker};
+        out->effect = tg_trigger_effect_triggered(&t);
         return;
     }
     if (o == TG_GITLAB_UNKNOWN) {
@@ -174,10 +182,12 @@ static void sort_answer(struct tg_work *w, const struct attempt *a,
                                          .settle_until_ms = sent_at + cfg->trigger.timeout_ms +
                                                             cfg->trigger.settle_ms,
                                          .error = err};
-        out->effect = tg_outbox_effect(
-            a->key, "reconciling", desc,
-            json_pack("{s:i, s:s, s:s}", "attempt", a->number, "error", err, "marker", marker),
-            NULL, NULL);
+        struct tg_outbox_effect e = {.key = a->key,
+                                     .action = "reconciling",
+                                     .reason = desc,
+                                     .details = json_pack("{s:i, s:s, s:s}", "attempt", a->number,
+                                                          "error", err, "marker", marker)};
+        out->effect = tg_outbox_effect(&e);
         return;
     }
     int again = tg_gitlab_result_retryable(res) && a->number < cfg->trigger.tries;
@@ -197,7 +207,13 @@ char *tg_trigger_effect_failed(const char *key, int attempt, const char *error, 
     snprintf(desc, sizeof desc, "trigger failed: %.230s", error);
     json_t *d = json_pack("{s:i, s:s, s:b, s:I}", "attempt", attempt, "error", error, "final",
                           retry_at == 0, "retry_at_ms", (json_int_t)retry_at);
-    return tg_outbox_effect(key, "trigger_failed", desc, d, retry_at ? NULL : "failed", desc);
+    struct tg_outbox_effect e = {.key = key,
+                                 .action = "trigger_failed",
+                                 .reason = desc,
+                                 .details = d,
+                                 .status_state = retry_at ? NULL : "failed",
+                                 .status_description = desc};
+    return tg_outbox_effect(&e);
 }
 
 void tg_trigger_log_outcome(const char *key, int attempt, const struct tg_deploy_result *r)
@@ -245,19 +261,21 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
     }
     char reason[300], id[600], marker[64];
     long long other = 0;
-    const char *chart = tg_deploy_field(a->rec, "chart_project");
+    const char *chart = a->dep.chart_project;
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
     snprintf(reason, sizeof reason,
              "attempt %d created pipeline #%lld after its lease was lost; the deployment's "
              "pipeline is #@@OTHER@@; #%lld is canceled",
              a->number, out->downstream_id, out->downstream_id);
-    char *effect =
-        tg_outbox_effect(a->key, "duplicate_trigger", reason,
-                         json_pack("{s:I, s:s, s:s, s:s?, s:i, s:s}", "duplicate_id",
-                                   (json_int_t)out->downstream_id, "recorded_id", "@@OTHER@@",
-                                   "duplicate_url", out->downstream_url ? out->downstream_url : "",
-                                   "chart_project", chart, "attempt", a->number, "marker", marker),
-                         NULL, NULL);
+    struct tg_outbox_effect e = {
+        .key = a->key,
+        .action = "duplicate_trigger",
+        .reason = reason,
+        .details = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:s}", "duplicate_id",
+                             (json_int_t)out->downstream_id, "recorded_id", "@@OTHER@@",
+                             "duplicate_url", out->downstream_url ? out->downstream_url : "",
+                             "chart_project", chart, "attempt", a->number, "marker", marker)};
+    char *effect = tg_outbox_effect(&e);
     int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, a->key, out->downstream_id, effect,
                                  &other, id, sizeof id);
     free(effect);
@@ -340,29 +358,31 @@ static int on_superseded(struct tg_work *w, const struct attempt *a, const char 
     tg_metrics_inc(TG_M_TRIGGERS_SUPERSEDED);
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: superseded by pipeline %s", a->key,
                newer);
-    tg_outbox_last_id(a->key, a->rec, id, sizeof id);
+    tg_outbox_last_id(a->key, &a->dep, id, sizeof id);
     return id[0] && tg_outbox_complete_id(w, id) < 0 ? -1 : 0;
 }
 
 int tg_trigger_run(struct tg_work *w, const char *key)
 {
-    char detail[256];
     struct attempt a = {.key = key};
     uint64_t lease = w->cfg->trigger.timeout_ms * 2 + LEASE_MARGIN_MS;
-    enum tg_claim c = tg_deploy_claim(w->rc, w->cfg->redis.prefix, key, w->owner, lease, &a.number,
-                                      detail, sizeof detail);
+    struct tg_deploy_claim q = {.key = key, .owner = w->owner, .lease_ms = lease};
+    enum tg_claim c = tg_deploy_claim(w->rc, w->cfg->redis.prefix, &q);
+    a.number = q.attempt;
     if (c == TG_CLAIM_ERROR)
         return -1;
     if (c != TG_CLAIM_GO && c != TG_CLAIM_SUPERSEDED)
         return 0; /* busy elsewhere, or nothing to send in this state */
-    if ((a.rec = tg_deploy_load(w->rc, key)) == NULL)
+    if (tg_deployment_load(w->rc, key, &a.dep) < 0) {
+        tg_deployment_dispose(&a.dep);
         return -1;
-    tg_work_target_load(a.rec, &a.target);
+    }
+    tg_work_target_load(&a.dep, &a.target);
     int rc = 0;
     if (c == TG_CLAIM_SUPERSEDED)
-        rc = on_superseded(w, &a, detail);
+        rc = on_superseded(w, &a, q.detail);
     else
         rc = send_and_finish(w, &a, lease);
-    freeReplyObject(a.rec);
+    tg_deployment_dispose(&a.dep);
     return rc;
 }
