@@ -16,7 +16,8 @@
  *
  * Every transition is one Lua script, so simultaneous clicks count once each and the quorum
  * transition happens exactly once. Chat posts are best effort and retried from a queue: a chat
- * outage never loses a pending deployment. Keys and fields are drawn in approval.c.
+ * outage never loses a pending deployment. The scripts, keys and fields are deploy's
+ * (deliver/deploy_approval.c): this module decides when, audits and talks to the chats.
  */
 #ifndef TG_APPROVAL_H
 #define TG_APPROVAL_H

@@ -71,9 +71,10 @@ static int retrigger_audit(const struct tg_config *cfg, redisContext *rc, const 
 /* The deployment's state into out ("missing" when there is none). */
 static void deploy_state(redisContext *rc, const char *key, char *out, size_t outlen)
 {
-    redisReply *r = redisCommand(rc, "HGET %s state", key);
-    snprintf(out, outlen, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "missing");
-    freeReplyObject(r);
+    struct tg_deployment d;
+    tg_deployment_load(rc, key, &d);
+    snprintf(out, outlen, "%s", d.state ? d.state : "missing");
+    tg_deployment_dispose(&d);
 }
 
 static int retrigger(const struct tg_config *cfg, redisContext *rc, const char *key,
@@ -142,7 +143,8 @@ int tg_cmd_retrigger(int argc, char **argv)
     char key[512], actor[160];
     int status = 2;
     if (rc) {
-        tg_deploy_key(key, sizeof key, cfg->redis.prefix, o.project, o.pipeline, o.environment);
+        struct tg_deploy_id id = {o.project, o.pipeline, o.environment};
+        tg_deploy_key(key, sizeof key, cfg->redis.prefix, &id);
         tg_cli_operator(actor, sizeof actor, o.operator_name);
         status = retrigger(cfg, rc, key, actor);
         redisFree(rc);

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct tg_trigger_request; /* template.h */
+
 /* A new deployment record: what was decided, and for deploys, what to trigger (no token). */
 struct tg_deploy_new {
     const char *state; /* decided, pending_approval, blocked, skipped, failed */
@@ -37,14 +39,19 @@ struct tg_deploy_new {
     const char *verdict, *rule, *reason; /* reason: the main one, for statuses and chat */
     const char *decision;                /* decision JSON */
     const char *policy_hash;
-    const char *template_name, *chart_project, *chart_ref;
-    const char *variables;      /* JSON object of the trigger variables */
+    /* deploys: the rendered trigger, kept once for every attempt (never its token: the
+     * record names the template, whose current token each attempt takes) */
+    const struct tg_trigger_request *request;
     uint64_t pending_expiry_ms; /* pending_approval: when it expires */
 };
 
+/* What names a deployment. */
+struct tg_deploy_id {
+    long long project_id, pipeline;
+    const char *environment;
+};
 /* The key of a deployment into out ("<prefix>deploy:<project_id>:<pipeline>:<environment>"). */
-void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id,
-                   long long pipeline, const char *environment);
+void tg_deploy_key(char *out, size_t outlen, const char *prefix, const struct tg_deploy_id *id);
 
 /* What one terminal event of a pipeline says, for tg_deploy_decide. Strings borrowed. */
 struct tg_deploy_event {
@@ -82,8 +89,12 @@ struct tg_decide_result {
  * acted on, status and builds); or re-decides it (skipped, blocked or withdrawn for
  * failed/canceled, now success); or withdraws a pending approval whose pipeline turned
  * failed/canceled (its votes voided). Returns 0 with out filled, -1 on a Redis failure. */
-int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
-                     const struct tg_deploy_new *d, const struct tg_deploy_event *ev,
+struct tg_deploy_decision {
+    const char *key;
+    const struct tg_deploy_new *record;
+    const struct tg_deploy_event *event;
+};
+int tg_deploy_decide(redisContext *c, const char *prefix, const struct tg_deploy_decision *in,
                      struct tg_decide_result *out);
 
 /* A Job Hook: job job_id of the pipeline ended status (failed or canceled, not allowed to
@@ -93,9 +104,13 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
  * pipeline failed: Tollgate's own pending status keeps it running. Returns how many, or -1. */
 typedef void (*tg_deploy_withdrawn_fn)(void *arg, const char *key, long long version,
                                        const char *voided);
-int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id,
-                         long long pipeline, long long job_id, const char *status,
-                         tg_deploy_withdrawn_fn fn, void *arg);
+struct tg_deploy_job_end {
+    long long project_id, pipeline, job_id;
+    const char *status;
+    tg_deploy_withdrawn_fn fn;
+    void *arg;
+};
+int tg_deploy_job_failed(redisContext *c, const char *prefix, const struct tg_deploy_job_end *j);
 
 /* 1 when the deployment at key is still at version (nothing re-decided or withdrew it since),
  * 0 when not, -1 on a Redis failure. A worker posts the commit status of a decision only while
@@ -134,10 +149,16 @@ int tg_deploy_confirm_sending(redisContext *c, const char *prefix, const char *k
 
 /* A 201 (pipeline ours) whose finish was lost. When key is recorded triggered with another
  * pipeline, adds effect (JSON, "@@OTHER@@" (quoted or bare) replaced by that id) to the outbox and
- * returns 0 with *other and its effect id; 2 when key holds ours; 1 when key is not yet
+ * returns 0 with other and its effect id; 2 when key holds ours; 1 when key is not yet
  * triggered (its reconciliation finds ours by the marker); -1 Redis failed. */
-int tg_deploy_duplicate(redisContext *c, const char *prefix, const char *key, long long ours,
-                        const char *effect, long long *other, char *effect_id, size_t idlen);
+struct tg_deploy_late {
+    const char *key;
+    long long ours;      /* the pipeline our late 201 created */
+    const char *effect;  /* the duplicate_trigger effect JSON */
+    long long other;     /* out: the pipeline recorded */
+    char effect_id[600]; /* out */
+};
+int tg_deploy_duplicate(redisContext *c, const char *prefix, struct tg_deploy_late *l);
 
 enum tg_outcome {
     TG_OUTCOME_TRIGGERED, /* GitLab created it (201, or reconciliation found the marker) */
@@ -163,8 +184,12 @@ struct tg_deploy_result {
  * real outcome beats a guess), with its effect in the outbox; the effect's id goes to
  * effect_id ("" when none). Returns 0 when recorded, 1 when the deployment is no longer
  * ours and nothing changed, -1 on failure. */
-int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
-                     const struct tg_deploy_result *r, char *effect_id, size_t idlen);
+struct tg_deploy_finish {
+    const char *key, *owner;
+    const struct tg_deploy_result *result;
+};
+int tg_deploy_finish(redisContext *c, const char *prefix, const struct tg_deploy_finish *f,
+                     char *effect_id, size_t idlen);
 
 /* Takes back deployments whose lease expired (at most 16 per call): a claim that never
  * reached sending becomes due again at once; a send without a recorded answer becomes
@@ -190,6 +215,59 @@ int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t ke
  * at once. Returns 0, or -1 with the current state in detail when that is not allowed. */
 int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail,
                         size_t detaillen);
+
+/* ---- deployments that wait for people (deploy_approval.c; approval.h says when) ---- */
+
+/* Gives the pending deployment at key its id and queues its chat request (a deployment asked
+ * again after a re-decision gets the next round). Returns 1 when it is set up (now or
+ * before), 0 when it is no longer pending, 2 when id belongs to another key, -1. */
+int tg_deploy_request(redisContext *c, const char *prefix, const char *key, const char *id);
+/* The key of the deployment with this id into key. Returns 1, 0 unknown, -1 Redis failed. */
+int tg_deploy_lookup(redisContext *c, const char *prefix, const char *id, char *key, size_t keylen);
+/* Up to max keys of pending deployments, soonest expiry first (each keylen 512). Returns how
+ * many, or -1. */
+int tg_deploy_pending(redisContext *c, const char *prefix, char (*keys)[512], int max);
+
+/* One approve or deny, checked and counted in one script (the expiry too: the sweep may not
+ * have run yet). outcome: counted, approved (the quorum: queued on <prefix>retry), denied,
+ * duplicate (detail: the votes so far), state (not pending; detail names the state), stale
+ * (a button of an earlier round). */
+struct tg_deploy_ballot {
+    const char *key, *identity, *channel;
+    const char *comment; /* approve: optional; deny: the reason (stored scrubbed) */
+    int required, round, deny;
+    char outcome[16], detail[64]; /* out */
+};
+/* 0 with b->outcome set, -1 when Redis failed. */
+int tg_deploy_vote(redisContext *c, const char *prefix, struct tg_deploy_ballot *b);
+
+/* Called for each deployment a sweep closed: key and up to two facts (see each function). */
+typedef void (*tg_deploy_closed_fn)(void *arg, const char *key, const char *a, const char *b);
+/* Expires pending deployments past their expiry (at most 16 per call); fn(key, "", ""). */
+int tg_deploy_expire_due(redisContext *c, const char *prefix, tg_deploy_closed_fn fn, void *arg);
+/* The deployment at key was decided (pending or deploy): older pending deployments of the same
+ * project, ref, environment and chart target are superseded, and key itself when a newer one
+ * waits; fn(superseded key, newer pipeline, ""). Returns 0, or -1. */
+int tg_deploy_supersede_pending(redisContext *c, const char *prefix, const char *key,
+                                tg_deploy_closed_fn fn, void *arg);
+/* Binds pending deployments to policy_hash; the votes of those bound to another are voided
+ * and their request queued again. fn(key, old hash, voided identities "a,b"). 0 or -1. */
+int tg_deploy_void_votes(redisContext *c, const char *prefix, const char *policy_hash,
+                         tg_deploy_closed_fn fn, void *arg);
+
+/* Claims one deployment whose chat request is due for lease_ms, into key. 1, 0 none, -1. */
+int tg_deploy_notify_claim(redisContext *c, const char *prefix, uint64_t lease_ms, char *key,
+                           size_t keylen);
+/* Which chats took round `round` of the request (posted:<chat>); unless complete, the request
+ * is due again at due_ms. A closed deployment leaves the queue. */
+struct tg_deploy_notified {
+    const char *key;
+    int round, complete;
+    uint64_t due_ms;
+    const char *const *posted; /* chat names newly posted */
+    int nposted;               /* at most 8 */
+};
+int tg_deploy_notify_done(redisContext *c, const char *prefix, const struct tg_deploy_notified *n);
 
 /* ---- the record, decoded once (deployment.c) ----
  * Every field of the deployment hash, typed: strings are NULL when absent, numbers 0. The
@@ -231,6 +309,11 @@ struct tg_deployment {
  * Redis failed. Release with tg_deployment_dispose (also after 0 or -1). */
 int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d);
 void tg_deployment_dispose(struct tg_deployment *d);
+/* The trigger request recorded at decision time into out (template_name, project, ref and the
+ * variables; token NULL: the caller takes it from that template). Release with
+ * tg_trigger_request_dispose. The stored form: fields template, chart_project, chart_ref and
+ * variables (a JSON object of strings), as records have always held it. */
+void tg_deployment_request(const struct tg_deployment *d, struct tg_trigger_request *out);
 /* The round last posted to chat (posted:<chat>), -1 when none. */
 long long tg_deployment_posted(const struct tg_deployment *d, const char *chat);
 

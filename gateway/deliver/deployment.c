@@ -4,7 +4,9 @@
  */
 #include "deliver/deploy.h"
 #include "base/util.h"
+#include "deliver/template.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,26 @@ void tg_deployment_dispose(struct tg_deployment *d)
     freeReplyObject(d->reply);
     free(d->voters);
     memset(d, 0, sizeof *d);
+}
+
+void tg_deployment_request(const struct tg_deployment *d, struct tg_trigger_request *out)
+{
+    json_t *vars = json_loads(d->variables ? d->variables : "{}", 0, NULL), *v;
+    size_t n = json_object_size(vars), i = 0;
+    const char *k;
+    memset(out, 0, sizeof *out);
+    out->template_name = tg_xstrdup(d->template_name ? d->template_name : "");
+    out->project = tg_xstrdup(d->chart_project ? d->chart_project : "");
+    out->ref = tg_xstrdup(d->chart_ref ? d->chart_ref : "");
+    out->var_names = tg_xcalloc(n + 1, sizeof(char *)); /* NULL-terminated: tg_strv_free */
+    out->var_values = tg_xcalloc(n + 1, sizeof(char *));
+    json_object_foreach(vars, k, v)
+    {
+        out->var_names[i] = tg_xstrdup(k);
+        out->var_values[i++] = tg_xstrdup(json_is_string(v) ? json_string_value(v) : "");
+    }
+    out->nvars = i;
+    json_decref(vars);
 }
 
 long long tg_deployment_posted(const struct tg_deployment *d, const char *chat)

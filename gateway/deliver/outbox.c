@@ -67,7 +67,8 @@ static int remove_effect(struct tg_work *w, const char *id)
     redisReply *a = redisCommand(w->rc, "ZREM %s %s", zkey, id);
     redisReply *b = a ? redisCommand(w->rc, "HDEL %s %s", hkey, id) : NULL;
     int rc = a && b && a->type == REDIS_REPLY_INTEGER && b->type == REDIS_REPLY_INTEGER ? 0 : -1;
-    freeReplyObject(a), freeReplyObject(b);
+    freeReplyObject(a);
+    freeReplyObject(b);
     return rc;
 }
 

@@ -59,10 +59,14 @@ struct tg_trigger_request {
     size_t nvars;
 };
 
+/* What a template is rendered from: the event and the decision on it. */
+struct tg_template_input {
+    const struct tg_event *ev;
+    const struct tg_decision *d;
+};
 /* Renders t for this event and decision. Returns 0, or -1 with err. */
-int tg_template_render(const struct tg_template *t, const struct tg_event *ev,
-                       const struct tg_decision *d, struct tg_trigger_request *out, char *err,
-                       size_t errlen);
+int tg_template_render(const struct tg_template *t, const struct tg_template_input *in,
+                       struct tg_trigger_request *out, char *err, size_t errlen);
 void tg_trigger_request_dispose(struct tg_trigger_request *r);
 
 #endif

@@ -78,31 +78,29 @@ void tg_trigger_marker(const char *key, int attempt, char *out, size_t outlen)
         snprintf(out, outlen, "%s/", id);
 }
 
-/* The stored variables (a JSON object) plus the marker, into req. */
-static void request_vars(const struct attempt *a, struct tg_trigger_request *req)
+/* Sets the marker variable in req: ours wins over a template's of that name. */
+static void set_marker(const struct attempt *a, struct tg_trigger_request *req)
 {
     char marker[64];
-    json_t *vars = json_loads(a->dep.variables ? a->dep.variables : "{}", 0, NULL);
-    if (vars == NULL)
-        vars = json_object();
+    size_t i = 0;
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
-    json_object_set_new(vars, TG_TRIGGER_MARKER, json_string(marker)); /* ours wins */
-    size_t n = json_object_size(vars), i = 0;
-    const char *k;
-    json_t *v;
-    req->var_names = tg_xcalloc(n + 1, sizeof(char *)); /* NULL-terminated: tg_strv_free */
-    req->var_values = tg_xcalloc(n + 1, sizeof(char *));
-    json_object_foreach(vars, k, v)
-    {
-        req->var_names[i] = tg_xstrdup(k);
-        req->var_values[i++] = tg_xstrdup(json_is_string(v) ? json_string_value(v) : "");
+    while (i < req->nvars && strcmp(req->var_names[i], TG_TRIGGER_MARKER) != 0)
+        i++;
+    if (i == req->nvars) { /* NULL-terminated lists: room for one more and the end */
+        req->var_names = tg_xrealloc(req->var_names, (i + 2) * sizeof(char *));
+        req->var_values = tg_xrealloc(req->var_values, (i + 2) * sizeof(char *));
+        req->var_names[i] = tg_xstrdup(TG_TRIGGER_MARKER);
+        req->var_names[i + 1] = NULL;
+        req->var_values[i + 1] = NULL;
+        req->nvars++;
+    } else {
+        free(req->var_values[i]);
     }
-    req->nvars = i;
-    json_decref(vars);
+    req->var_values[i] = tg_xstrdup(marker);
 }
 
-/* The request recorded at decision time plus the token of the template that rendered it and
- * the marker. Returns 0, or -1 with the reason in err. */
+/* The request recorded at decision time plus the current token of the template that rendered
+ * it and the marker. Returns 0, or -1 with the reason in err. */
 static int build_request(struct tg_work *w, const struct attempt *a, struct tg_trigger_request *req,
                          char *err, size_t errlen)
 {
@@ -113,12 +111,9 @@ static int build_request(struct tg_work *w, const struct attempt *a, struct tg_t
                  a->target.project ? a->target.project : "?");
         return -1;
     }
-    memset(req, 0, sizeof *req);
-    req->template_name = tg_xstrdup(name);
-    req->project = tg_xstrdup(a->dep.chart_project ? a->dep.chart_project : "");
-    req->ref = tg_xstrdup(a->dep.chart_ref ? a->dep.chart_ref : "");
+    tg_deployment_request(&a->dep, req);
     req->token = tg_template_token(t);
-    request_vars(a, req);
+    set_marker(a, req);
     return 0;
 }
 
@@ -143,7 +138,8 @@ char *tg_trigger_effect_triggered(const struct tg_trigger_triggered *t)
 int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy_result *r)
 {
     char id[600];
-    int rc = tg_deploy_finish(w->rc, w->cfg->redis.prefix, key, w->owner, r, id, sizeof id);
+    struct tg_deploy_finish f = {key, w->owner, r};
+    int rc = tg_deploy_finish(w->rc, w->cfg->redis.prefix, &f, id, sizeof id);
     if (rc != 0)
         return rc;
     tg_trigger_crash_point("recorded");
@@ -152,11 +148,19 @@ int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy
     return 0;
 }
 
+/* What came back for a request sent at sent_at; err the reason, when it failed. */
+struct answer {
+    const struct tg_gitlab_result *res;
+    uint64_t sent_at;
+    const char *err;
+};
+
 /* GitLab's answer as the outcome to record; the effect is stored in out->effect (caller frees). */
-static void sort_answer(struct tg_work *w, const struct attempt *a,
-                        const struct tg_gitlab_result *res, uint64_t sent_at, const char *err,
+static void sort_answer(struct tg_work *w, const struct attempt *a, const struct answer *ans,
                         struct tg_deploy_result *out)
 {
+    const struct tg_gitlab_result *res = ans->res;
+    const char *err = ans->err;
     const struct tg_config *cfg = w->cfg;
     char marker[64], desc[300];
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
@@ -179,7 +183,7 @@ static void sort_answer(struct tg_work *w, const struct attempt *a,
                  a->number, err);
         *out = (struct tg_deploy_result){.outcome = TG_OUTCOME_RECONCILE,
                                          .next_at_ms = tg_now_ms(),
-                                         .settle_until_ms = sent_at + cfg->trigger.timeout_ms +
+                                         .settle_until_ms = ans->sent_at + cfg->trigger.timeout_ms +
                                                             cfg->trigger.settle_ms,
                                          .error = err};
         struct tg_outbox_effect e = {.key = a->key,
@@ -259,8 +263,7 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
                    a->key, a->number);
         return;
     }
-    char reason[300], id[600], marker[64];
-    long long other = 0;
+    char reason[300], marker[64];
     const char *chart = a->dep.chart_project;
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
     snprintf(reason, sizeof reason,
@@ -275,9 +278,10 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
                              (json_int_t)out->downstream_id, "recorded_id", "@@OTHER@@",
                              "duplicate_url", out->downstream_url ? out->downstream_url : "",
                              "chart_project", chart, "attempt", a->number, "marker", marker)};
+    struct tg_deploy_late late = {.key = a->key, .ours = out->downstream_id};
     char *effect = tg_outbox_effect(&e);
-    int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, a->key, out->downstream_id, effect,
-                                 &other, id, sizeof id);
+    late.effect = effect;
+    int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, &late);
     free(effect);
     if (rc != 0) {
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer",
@@ -294,9 +298,9 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
     tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_trigger",
                "%s: attempt %d created pipeline #%lld after its "
                "lease was lost; the deployment has pipeline #%lld; canceling #%lld",
-               a->key, a->number, out->downstream_id, other, out->downstream_id);
-    if (id[0])
-        tg_outbox_complete_id(w, id);
+               a->key, a->number, out->downstream_id, late.other, out->downstream_id);
+    if (late.effect_id[0])
+        tg_outbox_complete_id(w, late.effect_id);
     struct tg_gitlab_result res;
     if (tg_gitlab_cancel_pipeline(w->api, chart ? chart : "", out->downstream_id, &res) != 0)
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_cancel_failed",
@@ -340,7 +344,8 @@ static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
         tg_trigger_request_dispose(&req);
         tg_trigger_crash_point("answered");
         snprintf(err, sizeof err, "%s", res.error[0] ? res.error : "unexpected answer");
-        sort_answer(w, a, &res, sent_at, err, &out);
+        struct answer ans = {&res, sent_at, err};
+        sort_answer(w, a, &ans, &out);
     }
     int rc = tg_trigger_finish(w, a->key, &out);
     if (rc == 0)

@@ -115,7 +115,8 @@ static void dead_letter(struct worker *wk, const struct tg_queue_entry *e, const
     json_t *reasons = json_pack("[s]", reason);
     struct tg_audit_record r = {.action = "dead_lettered", .reasons = reasons, .details = details};
     tg_work_audit(&wk->w, &r);
-    json_decref(details), json_decref(reasons);
+    json_decref(details);
+    json_decref(reasons);
     tg_metrics_inc(TG_M_EVENTS_DEAD);
     tg_log_msg(TG_LOG_ERROR, TG_MODULE, "dead_lettered", "entry %s after %lld deliveries: %s",
                e->id, e->deliveries, reason);

@@ -105,6 +105,7 @@ static void access_log(const struct delivery *d, int status, const char *result,
     tg_log_end(&l);
 }
 
+/* Answers r; returns -1, admit's "answered: nothing to queue". */
 static int refuse(h2o_req_t *req, struct delivery *d, const struct refusal *r)
 {
     tg_metrics_inc(r->metric);
@@ -114,7 +115,7 @@ static int refuse(h2o_req_t *req, struct delivery *d, const struct refusal *r)
     if (r->status == 405)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
     tg_http_error(req, TG_ROUTE_HOOKS, r->status, r->error, r->detail);
-    return 0;
+    return -1;
 }
 
 static int check_signature(h2o_req_t *req, const struct tg_config *cfg, const struct tg_webhook *w,
@@ -224,6 +225,7 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
                                  on_enqueued, d);
 }
 
+/* Answers that the event is ignored; returns -1 like refuse. */
 static int ignore(h2o_req_t *req, struct delivery *d)
 {
     struct tg_buf b;
@@ -236,7 +238,7 @@ static int ignore(h2o_req_t *req, struct delivery *d)
     tg_buf_puts(&b, "}\n");
     tg_http_reply(req, TG_ROUTE_HOOKS, 202, "application/json", b.data, b.len);
     tg_buf_dispose(&b);
-    return 0;
+    return -1;
 }
 
 /* Who is calling: method, token, signature. Fills r and returns -1 on a refusal. */
@@ -273,19 +275,19 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (req->entity.len > cfg->limits.max_body) { /* the cheapest check first, as on every route */
         r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large",
                              "body exceeds limits.max_body"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     if (authenticate(req, cfg, d, &r))
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     if (event.base == NULL) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "missing_event",
                              "X-Gitlab-Event is required"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     if (!tg_config_webhook_wants(d->hook, event.base, event.len))
-        return ignore(req, d), -1;
+        return ignore(req, d);
     if (check_body(req, err, sizeof err, &r))
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"),
                 wid = tg_http_header(req, "webhook-id");
     if (d->hook->signing_key) /* F9: the signature covers webhook-id; an unsigned header must not
@@ -295,7 +297,7 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
                              req->entity.base, req->entity.len, d->key)) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     /* A signed webhook-id has its own key space: no unsigned Idempotency-Key (which cannot hold
      * a blank) can take a signed delivery's place in advance. */
@@ -307,7 +309,7 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (cfg->audit.fail_closed && !tg_audit_healthy()) {
         r = (struct refusal){503, TG_M_REJECTED_UNAVAILABLE, "audit_unavailable",
                              "the audit trail cannot be written (audit.fail_closed)"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     return 0;
 }
@@ -324,7 +326,8 @@ static int on_hook(void *data, h2o_req_t *req)
         if (enqueue(req, cfg, d) == 0)
             d = NULL; /* on_enqueued answers and frees */
         else
-            on_enqueued(NULL, d), d = NULL;
+            on_enqueued(NULL, d); /* answers 503 and frees */
+        d = NULL;
     }
     free(d);
     tg_config_unref(cfg);
