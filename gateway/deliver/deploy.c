@@ -702,11 +702,10 @@ int tg_deploy_reconcile_claim(redisContext *c, const char *prefix, const char *k
     return rc < 0 ? -1 : rc == 0;
 }
 
-/* The first member of zset name due by now into key: 1, 0 when none, -1. */
-static int first_due(redisContext *c, const char *prefix, const char *name, char *key,
-                     size_t keylen)
+/* The first member of zset due by now into key: 1, 0 when none, -1. */
+static int first_due(redisContext *c, const char *zset, char *key, size_t keylen)
 {
-    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %s%s -inf %llu LIMIT 0 1", prefix, name,
+    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 1", zset,
                                  (unsigned long long)tg_now_ms());
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY) {
@@ -720,12 +719,16 @@ static int first_due(redisContext *c, const char *prefix, const char *name, char
 
 int tg_deploy_next_reconcile(redisContext *c, const char *prefix, char *key, size_t keylen)
 {
-    return first_due(c, prefix, "reconcile", key, keylen);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
+    return first_due(c, k.reconcile, key, keylen);
 }
 
 int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen)
 {
-    return first_due(c, prefix, "retry", key, keylen);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
+    return first_due(c, k.retry, key, keylen);
 }
 
 int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail,
