@@ -43,7 +43,7 @@ static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
         tg_approval_view_dispose(&v);
     }
     free(keys);
-    long long total = n < 0 ? -1 : tg_approval_pending_total(ctx->rc, ctx->cfg->redis.prefix);
+    long long total = n < 0 ? -1 : tg_deploy_pending_total(ctx->rc, ctx->cfg->redis.prefix);
     if (n < 0 || total < 0) {
         json_decref(out);
         tg_api_error(ctx, 503, "unavailable", "Redis failed");

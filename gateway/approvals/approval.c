@@ -1,20 +1,8 @@
 /* approval.c -- deployments that wait for people: requests, votes, expiry, supersession and
  * re-evaluation (diagram in approval.h). Worker threads, API pool threads, and the main thread
- * for tg_approval_policy_loaded; every transition is one Lua script.
- *
- *   <prefix>deploy:<project id>:<pipeline>:<env>   the deployment (deploy.c) plus:
- *        approval_id       the id people type (see tg_approval_id)
- *        approval_hash     the policy-set hash the votes are bound to (starts as policy_hash)
- *        approval_round    1, +1 each time a policy change voided votes (buttons carry it)
- *        votes, vote:<identity> = "<ms> <channel>"   one field per distinct approver
- *        expires_at        the <prefix>pending score
- *        posted:<chat>     the round last posted to that chat; notify_attempts
- *        denied_by, deny_reason, decided_at, approved_at, expired_at
- *   <prefix>approval:id:<id>   string: the deployment key (expires 90 days after the request)
- *   <prefix>approval:notify    zset of deployments whose chat request is due, by due time (a
- *                              claimed one is pushed a lease ahead while it is being posted)
- *   <prefix>pending            zset by expiry (deploy.c); <prefix>retry: approved ones go here,
- *                              due now, and the worker's retry path triggers them once
+ * for tg_approval_policy_loaded. Every transition is one of deploy's scripts
+ * (deploy_approval.c, which draws the fields and keys); this module decides when, records the
+ * audit trail, posts commit statuses and talks to the chats.
  */
 #include "approvals/approval.h"
 #include "console/approvers.h"
@@ -23,7 +11,6 @@
 #include "base/log.h"
 #include "decide/policy.h"
 #include "base/redisconn.h"
-#include "base/scrub.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -31,191 +18,9 @@
 #include <string.h>
 
 #define TG_MODULE             "approval"
-#define FINAL_TTL_S           "7776000" /* closed records stay 90 days, like deploy.c's */
-#define ID_KEEP_S             "7776000" /* an id resolves for 90 days after its request expired */
 #define NOTIFY_LEASE_MS       60000 /* a claimed chat post; long enough for two chats' timeouts */
 #define NOTIFY_BACKOFF_CAP_MS 300000
 #define ALL_CHATS             (TG_CHAT_BIT(TG_CHAT_SLACK) | TG_CHAT_BIT(TG_CHAT_MATTERMOST))
-
-/* KEYS: deploy, id, notify, pending. ARGV: id, now, keep_s. A deployment asked again
- * after a withdrawal and a re-decision gets the next round: buttons of the old request are
- * stale. */
-static const char request_lua[] =
-    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_id', 'policy_hash', "
-    "'approval_round')\n"
-    "if h[1] ~= 'pending_approval' then return {'state', h[1] or 'missing'} end\n"
-    "if h[2] then return {'exists', h[2]} end\n"
-    "local cur = redis.call('GET', KEYS[2])\n"
-    "if cur and cur ~= KEYS[1] then return {'collision', cur} end\n"
-    "local exp = redis.call('ZSCORE', KEYS[4], KEYS[1]) or ARGV[2]\n"
-    "local ttl = math.floor((tonumber(exp) - tonumber(ARGV[2])) / 1000) + tonumber(ARGV[3])\n"
-    "if ttl < 1 then ttl = tonumber(ARGV[3]) end\n"
-    "redis.call('SET', KEYS[2], KEYS[1], 'EX', ttl)\n"
-    "local round = tostring(tonumber(h[4] or '0') + 1)\n"
-    "redis.call('HSET', KEYS[1], 'approval_id', ARGV[1], 'approval_round', round, 'approval_hash', "
-    "h[3] or '',\n"
-    "           'votes', '0', 'expires_at', exp, 'updated_at', ARGV[2])\n"
-    "redis.call('ZADD', KEYS[3], ARGV[2], KEYS[1])\n"
-    "return {'new', ARGV[1]}\n";
-
-/* KEYS: deploy, pending, retry, notify. ARGV: identity, now, required, round, channel, deny,
- * reason, final ttl. The expiry is checked here too: the sweep may not have run yet. */
-static const char vote_lua[] =
-    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_round', 'votes')\n"
-    "if not h[1] then return {'state', 'missing'} end\n"
-    "if h[1] ~= 'pending_approval' then return {'state', h[1]} end\n"
-    "if ARGV[4] ~= '0' and ARGV[4] ~= h[2] then return {'stale', h[2] or ''} end\n"
-    "local exp = redis.call('ZSCORE', KEYS[2], KEYS[1])\n"
-    "if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {'state', 'expired'} end\n"
-    "if ARGV[6] == '1' then\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'denied', 'denied_by', ARGV[1], 'deny_reason', "
-    "ARGV[7],\n"
-    "             'decided_at', ARGV[2], 'updated_at', ARGV[2])\n"
-    "  redis.call('ZREM', KEYS[2], KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[4], KEYS[1])\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[8])\n"
-    "  return {'denied', h[3] or '0'}\n"
-    "end\n"
-    "if redis.call('HSETNX', KEYS[1], 'vote:' .. ARGV[1], ARGV[2] .. ' ' .. ARGV[5]) == 0 then\n"
-    "  return {'duplicate', h[3] or '0'}\n"
-    "end\n"
-    "local votes = redis.call('HINCRBY', KEYS[1], 'votes', 1)\n"
-    "if votes < tonumber(ARGV[3]) then return {'counted', tostring(votes)} end\n"
-    "redis.call('HSET', KEYS[1], 'state', 'approved', 'approved_at', ARGV[2], 'decided_at', "
-    "ARGV[2],\n"
-    "           'updated_at', ARGV[2])\n"
-    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
-    "redis.call('ZREM', KEYS[4], KEYS[1])\n"
-    "redis.call('ZADD', KEYS[3], ARGV[2], KEYS[1])\n"
-    "return {'approved', tostring(votes)}\n";
-
-/* KEYS: pending, notify. ARGV: now, final ttl. Deployment keys come from the zset (one primary). */
-static const char expire_lua[] =
-    "local out = {}\n"
-    "for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 16)) do\n"
-    "  redis.call('ZREM', KEYS[1], k)\n"
-    "  redis.call('ZREM', KEYS[2], k)\n"
-    "  if redis.call('HGET', k, 'state') == 'pending_approval' then\n"
-    "    redis.call('HSET', k, 'state', 'expired', 'expired_at', ARGV[1], 'updated_at', ARGV[1],\n"
-    "               'error', 'the approval request expired before enough people approved')\n"
-    "    redis.call('EXPIRE', k, ARGV[2])\n"
-    "    table.insert(out, k)\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
-
-/* KEYS: pending, notify. ARGV: self, project id, ref, environment, pipeline, now, final ttl,
- * chart project, chart ref. The scope is deploy.c's "latest" one: the same upstream project and
- * ref, environment and chart target (pipeline ids compare only within one project).
- * Returns {key, newer pipeline, ...}: older pending ones, and self when a newer one waits. */
-static const char supersede_lua[] =
-    "local function supersede(k, by)\n"
-    "  redis.call('HSET', k, 'state', 'superseded', 'updated_at', ARGV[6], 'error', 'superseded by "
-    "pipeline ' .. by)\n"
-    "  redis.call('ZREM', KEYS[1], k)\n"
-    "  redis.call('ZREM', KEYS[2], k)\n"
-    "  redis.call('EXPIRE', k, ARGV[7])\n"
-    "end\n"
-    "local out, newer, mine = {}, nil, tonumber(ARGV[5])\n"
-    "for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  local h = redis.call('HMGET', k, 'state', 'project_id', 'ref', 'environment', 'pipeline', "
-    "'chart_project',\n"
-    "                       'chart_ref')\n"
-    "  if k ~= ARGV[1] and h[1] == 'pending_approval' and h[2] == ARGV[2] and h[3] == ARGV[3] and "
-    "h[4] == ARGV[4]\n"
-    "     and (h[6] or '') == ARGV[8] and (h[7] or '') == ARGV[9] then\n"
-    "    if tonumber(h[5]) < mine then\n"
-    "      supersede(k, ARGV[5])\n"
-    "      table.insert(out, k)\n"
-    "      table.insert(out, ARGV[5])\n"
-    "    elseif tonumber(h[5]) > mine and (newer == nil or tonumber(h[5]) > tonumber(newer)) then\n"
-    "      newer = h[5]\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "if newer and redis.call('HGET', ARGV[1], 'state') == 'pending_approval' then\n"
-    "  supersede(ARGV[1], newer)\n"
-    "  table.insert(out, ARGV[1])\n"
-    "  table.insert(out, newer)\n"
-    "end\n"
-    "return out\n";
-
-/* KEYS: pending, notify. ARGV: policy hash, now. Returns {key, old hash, "a,b" voided, ...}. */
-static const char void_lua[] =
-    "local out = {}\n"
-    "for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  local h = redis.call('HMGET', k, 'state', 'approval_hash', 'approval_round')\n"
-    "  if h[1] == 'pending_approval' and h[2] and h[2] ~= ARGV[1] then\n"
-    "    local names = {}\n"
-    "    for _, f in ipairs(redis.call('HKEYS', k)) do\n"
-    "      if string.sub(f, 1, 5) == 'vote:' then\n"
-    "        redis.call('HDEL', k, f)\n"
-    "        table.insert(names, string.sub(f, 6))\n"
-    "      end\n"
-    "    end\n"
-    "    redis.call('HSET', k, 'approval_hash', ARGV[1], 'votes', '0', 'updated_at', ARGV[2])\n"
-    "    if #names > 0 then\n"
-    "      redis.call('HSET', k, 'approval_round', tostring(tonumber(h[3] or '1') + 1), "
-    "'notify_attempts', '0')\n"
-    "      redis.call('ZADD', KEYS[2], ARGV[2], k)\n"
-    "    end\n"
-    "    table.insert(out, k)\n"
-    "    table.insert(out, h[2])\n"
-    "    table.insert(out, table.concat(names, ','))\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
-
-/* KEYS: notify. ARGV: now, lease until. Claims one due chat request. */
-static const char notify_claim_lua[] =
-    "local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)\n"
-    "for _, k in ipairs(keys) do redis.call('ZADD', KEYS[1], ARGV[2], k) end\n"
-    "return keys\n";
-
-/* KEYS: deploy, notify. ARGV: round posted, complete (1/0), due when not, then field/value
- * pairs (posted:<chat> = round). A newer round queued meanwhile stays queued. */
-static const char notify_done_lua[] =
-    "local h = redis.call('HMGET', KEYS[1], 'state', 'approval_round')\n"
-    "if h[1] ~= 'pending_approval' then redis.call('ZREM', KEYS[2], KEYS[1]) return 0 end\n"
-    "if h[2] ~= ARGV[1] then return 0 end\n"
-    "for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
-    "if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], KEYS[1]) return 1 end\n"
-    "redis.call('HINCRBY', KEYS[1], 'notify_attempts', 1)\n"
-    "redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])\n"
-    "return 1\n";
-
-static redisReply *run(redisContext *c, const char *lua, int nkeys, const char *const *argv,
-                       int argc)
-{
-    size_t lens[16];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
-    if (r && r->type == REDIS_REPLY_ERROR) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "script_failed", "%s", r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-static const char *word(const redisReply *r, size_t i)
-{
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements <= i ||
-        r->element[i]->type != REDIS_REPLY_STRING)
-        return NULL;
-    return r->element[i]->str;
-}
-
-static void key_of(char *out, size_t outlen, const struct tg_config *cfg, const char *what)
-{
-    snprintf(out, outlen, "%s%s", cfg->redis.prefix, what);
-}
-
-static void now_text(char out[24])
-{
-    snprintf(out, 24, "%llu", (unsigned long long)tg_now_ms());
-}
 
 /* Appends a record about v (target filled from it). Takes details. */
 static int record(struct tg_work *w, const struct tg_approval_view *v,
@@ -223,11 +28,14 @@ static int record(struct tg_work *w, const struct tg_approval_view *v,
 {
     struct tg_audit_record r = *base;
     json_t *reasons = reason ? json_pack("[s]", reason) : NULL;
-    r.reasons = reasons, r.details = details, r.decision = "needs_approval";
+    r.reasons = reasons;
+    r.details = details;
+    r.decision = "needs_approval";
     if (v)
         tg_work_record_target(&r, &v->target);
     int rc = tg_work_audit(w, &r);
-    json_decref(reasons), json_decref(details);
+    json_decref(reasons);
+    json_decref(details);
     return rc;
 }
 
@@ -238,66 +46,25 @@ int tg_approval_lookup(redisContext *c, const char *prefix, const char *id, char
 {
     if (!tg_approval_id_valid(id))
         return 0;
-    redisReply *r = redisCommand(c, "GET %sapproval:id:%s", prefix, id);
-    int rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING;
-    if (rc == 1)
-        snprintf(key, keylen, "%s", r->str);
-    freeReplyObject(r);
-    return rc;
+    return tg_deploy_lookup(c, prefix, id, key, keylen);
 }
 
 int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], int max)
 {
-    redisReply *r = redisCommand(c, "ZRANGE %spending 0 %d", prefix, max - 1);
-    int n = -1;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        n = 0;
-        for (size_t i = 0; i < r->elements && n < max; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING)
-                snprintf(keys[n++], 512, "%s", r->element[i]->str);
-    }
-    freeReplyObject(r);
-    return n;
-}
-
-long long tg_approval_pending_total(redisContext *c, const char *prefix)
-{
-    redisReply *r = redisCommand(c, "ZCARD %spending", prefix);
-    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    return n;
+    return tg_deploy_pending(c, prefix, keys, max);
 }
 
 /* ---- the request ---- */
-
-/* Gives the deployment its id and queues the chat request. Returns 1 when it is set
- * up (now or before), 0 when it is no longer pending, 2 when id belongs to another key, -1. */
-static int setup(struct tg_work *w, const char *key, const char *id)
-{
-    char idkey[160], notify[128], pending[128], now[24];
-    snprintf(idkey, sizeof idkey, "%sapproval:id:%s", w->cfg->redis.prefix, id);
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    key_of(pending, sizeof pending, w->cfg, "pending");
-    now_text(now);
-    const char *argv[] = {key, idkey, notify, pending, id, now, ID_KEEP_S};
-    redisReply *r = run(w->rc, request_lua, 4, argv, 7);
-    const char *what = word(r, 0);
-    int rc = what == NULL                                      ? -1
-             : !strcmp(what, "new") || !strcmp(what, "exists") ? 1
-             : !strcmp(what, "collision")                      ? 2
-                                                               : 0;
-    freeReplyObject(r);
-    return rc;
-}
 
 /* The once key of an approval step ("approval_<what>:<key>"): a re-decided deployment
  * (version 2 and later, deploy.c) is asked and closed again, each version once. */
 static void once_key(char *out, size_t outlen, const char *what, const struct tg_approval_view *v)
 {
-    const char *version = tg_deploy_field(v->rec, "version");
-    int later = version && strcmp(version, "1") != 0;
-    snprintf(out, outlen, "approval_%s:%s%s%s", what, v->key, later ? ":v" : "",
-             later ? version : "");
+    long long version = v->dep.version;
+    if (version == 0 || version == 1) /* absent, or the first decision */
+        snprintf(out, outlen, "approval_%s:%s", what, v->key);
+    else
+        snprintf(out, outlen, "approval_%s:%s:v%lld", what, v->key, version);
 }
 
 static int record_requested(struct tg_work *w, const char *key)
@@ -314,7 +81,7 @@ static int record_requested(struct tg_work *w, const char *key)
             json_pack("{s:s?, s:i, s:o, s:b, s:s?, s:s?}", "id", v.subject.var[TG_VAR_ID],
                       "required", v.rules.required, "approvers", approvers, "prevent_self_approval",
                       v.rules.prevent_self_approval, "expires_at", v.subject.var[TG_VAR_EXPIRES],
-                      "policy_hash", tg_deploy_field(v.rec, "approval_hash"));
+                      "policy_hash", v.dep.approval_hash);
         struct tg_audit_record base = {.action = "approval_requested", .once = once};
         rc = record(w, &v, &base, v.subject.var[TG_VAR_REASON], details);
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "requested", "%s as %s", key, v.subject.var[TG_VAR_ID]);
@@ -328,7 +95,7 @@ static int request(struct tg_work *w, const char *key)
     char id[TG_APPROVAL_ID_MAX + 1];
     for (size_t n = TG_APPROVAL_ID_LEN; n <= TG_APPROVAL_ID_MAX; n += 4) {
         tg_approval_id(key, n, id);
-        int rc = setup(w, key, id);
+        int rc = tg_deploy_request(w->rc, w->cfg->redis.prefix, key, id);
         if (rc != 2)
             return rc <= 0 ? rc : record_requested(w, key);
     }
@@ -377,40 +144,17 @@ static void on_closed(struct tg_work *w, const char *key, const struct closing *
     tg_approval_view_dispose(&v);
 }
 
+static void on_superseded(void *arg, const char *key, const char *newer, const char *unused)
+{
+    char detail[160];
+    (void)unused;
+    snprintf(detail, sizeof detail, "superseded by pipeline %s of the same ref", newer);
+    on_closed(arg, key, &superseded_closing, detail);
+}
+
 static int supersede_older(struct tg_work *w, const char *key)
 {
-    char pending[128], notify[128], now[24], detail[160];
-    redisReply *h = redisCommand(
-        w->rc, "HMGET %s project_id ref environment pipeline chart_project chart_ref", key);
-    if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 6 || word(h, 0) == NULL ||
-        word(h, 3) == NULL) {
-        int failed = h == NULL || h->type == REDIS_REPLY_ERROR;
-        freeReplyObject(h);
-        return failed ? -1 : 0;
-    }
-    key_of(pending, sizeof pending, w->cfg, "pending");
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    now_text(now);
-    const char *argv[] = {pending,
-                          notify,
-                          key,
-                          word(h, 0),
-                          word(h, 1) ? word(h, 1) : "",
-                          word(h, 2) ? word(h, 2) : "",
-                          word(h, 3),
-                          now,
-                          FINAL_TTL_S,
-                          word(h, 4) ? word(h, 4) : "",
-                          word(h, 5) ? word(h, 5) : ""};
-    redisReply *r = run(w->rc, supersede_lua, 2, argv, 11);
-    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        snprintf(detail, sizeof detail, "superseded by pipeline %s of the same ref",
-                 word(r, i + 1));
-        on_closed(w, word(r, i), &superseded_closing, detail);
-    }
-    int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
-    freeReplyObject(r), freeReplyObject(h);
-    return rc;
+    return tg_deploy_supersede_pending(w->rc, w->cfg->redis.prefix, key, on_superseded, w);
 }
 
 void tg_approval_withdrawn(struct tg_work *w, const char *key, const char *cause,
@@ -437,61 +181,42 @@ int tg_approval_on_deployment(struct tg_work *w, const char *key, const char *st
 
 /* ---- the sweep ---- */
 
+static void on_expired(void *arg, const char *key, const char *a, const char *b)
+{
+    (void)a;
+    (void)b;
+    on_closed(arg, key, &expired_closing, "the approval request expired");
+}
+
 static int expire_due(struct tg_work *w)
 {
-    char pending[128], notify[128], now[24];
-    key_of(pending, sizeof pending, w->cfg, "pending");
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    now_text(now);
-    const char *argv[] = {pending, notify, now, FINAL_TTL_S};
-    redisReply *r = run(w->rc, expire_lua, 2, argv, 4);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return -1;
-    }
-    for (size_t i = 0; i < r->elements; i++)
-        if (word(r, i))
-            on_closed(w, word(r, i), &expired_closing, "the approval request expired");
-    freeReplyObject(r);
-    return 0;
+    return tg_deploy_expire_due(w->rc, w->cfg->redis.prefix, on_expired, w);
 }
 
 /* Records which chats took round v->round; requeues the rest with a backoff. */
 static int notify_done(struct tg_work *w, const struct tg_approval_view *v, unsigned posted,
                        unsigned newly)
 {
-    char notify[128], round[16], due[24], fields[TG_CHAT_COUNT][32];
-    const char *argv[4 + 3 + 2 * TG_CHAT_COUNT];
-    const char *tries = tg_deploy_field(v->rec, "notify_attempts");
-    long long attempts = tries ? atoll(tries) : 0;
+    const char *chats[TG_CHAT_COUNT];
+    long long attempts = v->dep.notify_attempts;
     uint64_t delay = attempts >= 8 || attempts < 0 ? NOTIFY_BACKOFF_CAP_MS : 1000ULL << attempts;
-    int argc = 0;
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    snprintf(round, sizeof round, "%d", v->round);
-    snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + delay));
-    argv[argc++] = v->key, argv[argc++] = notify, argv[argc++] = round;
-    argv[argc++] = (posted & ALL_CHATS) == ALL_CHATS ? "1" : "0", argv[argc++] = due;
+    struct tg_deploy_notified n = {.key = v->key,
+                                   .round = v->round,
+                                   .complete = (posted & ALL_CHATS) == ALL_CHATS,
+                                   .due_ms = tg_now_ms() + delay,
+                                   .posted = chats};
     for (int c = 0; c < TG_CHAT_COUNT; c++)
-        if (newly & TG_CHAT_BIT(c)) {
-            snprintf(fields[c], sizeof fields[c], "posted:%s",
-                     tg_chat_name((enum tg_chat_service)c));
-            argv[argc++] = fields[c], argv[argc++] = round;
-        }
-    redisReply *r = run(w->rc, notify_done_lua, 2, argv, argc);
-    int rc = r ? 0 : -1;
-    freeReplyObject(r);
-    return rc;
+        if (newly & TG_CHAT_BIT(c))
+            chats[n.nposted++] = tg_chat_name((enum tg_chat_service)c);
+    return tg_deploy_notify_done(w->rc, w->cfg->redis.prefix, &n);
 }
 
 /* The chats that already show round v->round, as a TG_CHAT_BIT mask. */
 static unsigned already_posted(const struct tg_approval_view *v)
 {
     unsigned m = 0;
-    char f[32];
     for (int c = 0; c < TG_CHAT_COUNT; c++) {
-        snprintf(f, sizeof f, "posted:%s", tg_chat_name((enum tg_chat_service)c));
-        const char *r = tg_deploy_field(v->rec, f);
-        if (r && atoi(r) == v->round)
+        if (tg_deployment_posted(&v->dep, tg_chat_name((enum tg_chat_service)c)) == v->round)
             m |= TG_CHAT_BIT(c);
     }
     return m;
@@ -514,26 +239,17 @@ static int post_request(struct tg_work *w, struct tg_approval_view *v)
 
 static int notify_due(struct tg_work *w)
 {
-    char notify[128], now[24], until[24];
+    char key[512];
     struct tg_approval_view v;
-    uint64_t t = tg_now_ms();
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
-    snprintf(until, sizeof until, "%llu", (unsigned long long)(t + NOTIFY_LEASE_MS));
-    const char *argv[] = {notify, now, until};
-    redisReply *r = run(w->rc, notify_claim_lua, 1, argv, 3);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || word(r, 0) == NULL) {
-        int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
-        freeReplyObject(r);
+    int rc = tg_deploy_notify_claim(w->rc, w->cfg->redis.prefix, NOTIFY_LEASE_MS, key, sizeof key);
+    if (rc <= 0)
         return rc;
-    }
-    int rc = tg_approval_view_load(w->rc, w->cfg, word(r, 0), &v);
+    rc = tg_approval_view_load(w->rc, w->cfg, key, &v);
     if (rc == 1 && v.subject.buttons)
         rc = post_request(w, &v);
     else if (rc >= 0)
         rc = notify_done(w, &v, ALL_CHATS, 0); /* closed or gone: drop it from the queue */
     tg_approval_view_dispose(&v);
-    freeReplyObject(r);
     return rc < 0 ? -1 : 0;
 }
 
@@ -561,29 +277,24 @@ static void record_voided(struct tg_work *w, const char *key, const char *old_ha
         struct tg_audit_record base = {.action = "approvals_voided"};
         record(w, &v, &base, reason,
                json_pack("{s:s?, s:s, s:s?, s:o, s:i}", "id", v.subject.var[TG_VAR_ID],
-                         "old_policy_hash", old_hash, "policy_hash",
-                         tg_deploy_field(v.rec, "approval_hash"), "voided", voided, "round",
-                         v.round));
+                         "old_policy_hash", old_hash, "policy_hash", v.dep.approval_hash, "voided",
+                         voided, "round", v.round));
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "approvals_voided", "%s: %s", key, reason);
     }
     tg_approval_view_dispose(&v);
 }
 
+static void on_voided(void *arg, const char *key, const char *old_hash, const char *names)
+{
+    record_voided(arg, key, old_hash, names);
+}
+
 static void reevaluate(struct tg_work *w)
 {
-    char pending[128], notify[128], now[24];
-    key_of(pending, sizeof pending, w->cfg, "pending");
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    now_text(now);
-    const char *argv[] = {pending, notify, tg_policy_set_hash(w->cfg->policies), now};
-    redisReply *r = run(w->rc, void_lua, 2, argv, 4);
-    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 2 < r->elements; i += 3)
-        record_voided(w, word(r, i), word(r, i + 1) ? word(r, i + 1) : "",
-                      word(r, i + 2) ? word(r, i + 2) : "");
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+    if (tg_deploy_void_votes(w->rc, w->cfg->redis.prefix, tg_policy_set_hash(w->cfg->policies),
+                             on_voided, w) < 0)
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "reevaluation_failed",
                    "pending approvals were not re-evaluated");
-    freeReplyObject(r);
 }
 
 void tg_approval_policy_loaded(const struct tg_config *cfg)
@@ -648,7 +359,7 @@ static int precheck(struct tg_work *w, const struct tg_vote *v, struct tg_vote_r
     return tg_approvers_refusal(&q, out->why, sizeof out->why) ? -1 : 0;
 }
 
-static enum tg_vote_status vote_status(const redisReply *r, const char *id, char *why,
+static enum tg_vote_status vote_status(const struct tg_deploy_ballot *b, const char *id, char *why,
                                        size_t whylen)
 {
     static const struct {
@@ -658,53 +369,37 @@ static enum tg_vote_status vote_status(const redisReply *r, const char *id, char
                {"approved", TG_VOTE_APPROVED},
                {"denied", TG_VOTE_DENIED},
                {"duplicate", TG_VOTE_DUPLICATE}};
-    const char *w = word(r, 0), *d = word(r, 1);
-    for (size_t i = 0; w && i < TG_ARRAY_SIZE(map); i++)
-        if (strcmp(w, map[i].word) == 0)
+    for (size_t i = 0; i < TG_ARRAY_SIZE(map); i++)
+        if (strcmp(b->outcome, map[i].word) == 0)
             return map[i].status;
-    if (w && strcmp(w, "state") == 0)
-        snprintf(why, whylen, "deployment %s is %s", id, d ? d : "unknown");
-    else if (w && strcmp(w, "stale") == 0)
+    if (strcmp(b->outcome, "state") == 0)
+        snprintf(why, whylen, "deployment %s is %s", id, *b->detail ? b->detail : "unknown");
+    else if (strcmp(b->outcome, "stale") == 0)
         snprintf(why, whylen,
                  "this button belongs to an earlier request for %s (the policy changed since); use "
                  "the newest message",
                  id);
-    return w && (strcmp(w, "state") == 0 || strcmp(w, "stale") == 0) ? TG_VOTE_REFUSED
-                                                                     : TG_VOTE_ERROR;
+    else
+        return TG_VOTE_ERROR;
+    return TG_VOTE_REFUSED;
 }
 
 static void vote(struct tg_work *w, const struct tg_vote *v, struct tg_vote_result *out)
 {
-    char pending[128], retry[128], notify[128], now[24], required[16], round[16];
-    key_of(pending, sizeof pending, w->cfg, "pending");
-    key_of(retry, sizeof retry, w->cfg, "retry");
-    key_of(notify, sizeof notify, w->cfg, "approval:notify");
-    now_text(now);
-    snprintf(required, sizeof required, "%d", out->view.rules.required);
-    snprintf(round, sizeof round, "%d", v->round);
-    /* A deny reason is free text from a voter: stored scrubbed (scrub.h). */
-    char *comment = v->comment ? tg_scrub(v->comment, strlen(v->comment), NULL) : NULL;
-    const char *argv[] = {out->view.key,
-                          pending,
-                          retry,
-                          notify,
-                          v->identity,
-                          now,
-                          required,
-                          round,
-                          v->channel,
-                          v->deny ? "1" : "0",
-                          comment      ? comment
-                          : v->comment ? v->comment
-                                       : "",
-                          FINAL_TTL_S};
-    redisReply *r = run(w->rc, vote_lua, 4, argv, 12);
-    free(comment);
-    out->status = vote_status(r, v->id, out->why, sizeof out->why);
+    struct tg_deploy_ballot b = {.key = out->view.key,
+                                 .identity = v->identity,
+                                 .channel = v->channel,
+                                 .comment = v->comment,
+                                 .required = out->view.rules.required,
+                                 .round = v->round,
+                                 .deny = v->deny};
+    if (tg_deploy_vote(w->rc, w->cfg->redis.prefix, &b) < 0)
+        out->status = TG_VOTE_ERROR;
+    else
+        out->status = vote_status(&b, v->id, out->why, sizeof out->why);
     if (out->status == TG_VOTE_DUPLICATE)
         snprintf(out->why, sizeof out->why, "%s already approved %s; it counts once", v->identity,
                  v->id);
-    freeReplyObject(r);
 }
 
 static void reload_view(struct tg_work *w, struct tg_vote_result *out)
@@ -785,7 +480,9 @@ void tg_approval_work_init(struct tg_work *w, struct tg_config *cfg, redisContex
                            struct tg_audit *audit)
 {
     memset(w, 0, sizeof *w);
-    w->rc = rc, w->cfg = cfg, w->audit = audit;
+    w->rc = rc;
+    w->cfg = cfg;
+    w->audit = audit;
     w->api =
         tg_gitlab_api_new(cfg->gitlab.url, cfg->gitlab.api_token.value, cfg->gitlab.api_token.len,
                           cfg->gitlab.timeout_ms, cfg->gitlab.ca_file);

@@ -15,13 +15,16 @@
  *
  * Every transition is one Lua script, so simultaneous clicks count once each and the quorum
  * transition happens exactly once. Chat posts are best effort and retried from a queue: a chat
- * outage never loses a pending deployment. Keys and fields are drawn in approval.c.
+ * outage never loses a pending deployment. The scripts, keys and fields are deploy's
+ * (deliver/deploy_approval.c): this module decides when, audits and talks to the chats.
  */
 #ifndef TG_APPROVAL_H
 #define TG_APPROVAL_H
 
 #include "approvals/chat_message.h"
 #include "base/config.h"
+#include "decide/policy.h"
+#include "deliver/deploy.h"
 #include "deliver/workctx.h"
 
 #include <hiredis.h>
@@ -38,31 +41,30 @@ void tg_approval_id(const char *key, size_t n, char *out);
 /* 1 when s could be an id (12 to 20 lower-case hex digits). */
 int tg_approval_id_valid(const char *s);
 
-/* The environment's approval rule, as recorded in the decision. */
-struct tg_approval_rules {
-    int required;              /* distinct identities */
-    char **approvers;          /* NULL-terminated; empty: any mapped identity or approve token */
-    int prevent_self_approval; /* the pipeline's user may not approve */
+/* Reads decision JSON's "approvals" into out, policy's rule (policy.h; absent parts take the
+ * policy defaults: 1, anyone, true; expire_ms is not recorded and stays 0). Always fills out,
+ * whose approvers it owns; release with tg_approval_rules_dispose. */
+void tg_approval_rules_parse(const char *decision_json, struct tg_approval_rule *out);
+void tg_approval_rules_dispose(struct tg_approval_rule *r);
+/* Who asks to approve or deny a deployment. */
+struct tg_approval_ask {
+    const char *identity; /* NULL: an unmapped chat user */
+    const char *user;     /* the pipeline's user, who may not approve (prevent_self_approval) */
+    int deny;             /* denying one's own deploy is allowed: it only stops it */
 };
-/* Reads decision JSON's "approvals" (absent parts take the policy defaults: 1, anyone, true).
- * Always fills out; release with tg_approval_rules_dispose. */
-void tg_approval_rules_parse(const char *decision_json, struct tg_approval_rules *out);
-void tg_approval_rules_dispose(struct tg_approval_rules *r);
-/* Why identity may not approve (deny 0) or deny (deny 1) a deployment whose pipeline user ran,
- * into buf; NULL when it may. identity NULL is an unmapped chat user. Denying one's own
- * deploy is allowed: it only stops it. */
-const char *tg_approval_refusal(const struct tg_approval_rules *r, const char *identity,
-                                const char *user, int deny, char *buf, size_t buflen);
+/* Why a may not do what it asks under rule r, into buf; NULL when it may. */
+const char *tg_approval_refusal(const struct tg_approval_rule *r, const struct tg_approval_ask *a,
+                                char *buf, size_t buflen);
 
 /* One deployment loaded for people: the record, its rules and every chat placeholder. */
 struct tg_approval_view {
-    redisReply *rec; /* HGETALL; fields borrowed from here */
+    struct tg_deployment dep; /* the record; strings borrowed from here */
     char key[512];
     const char *state;
-    struct tg_approval_rules rules;
+    struct tg_approval_rule rules; /* as recorded in the decision; approvers owned */
     int votes, round;
     struct tg_target target;
-    struct tg_chat_subject subject; /* its strings live in rec and own */
+    struct tg_chat_subject subject; /* its strings live in dep and own */
     char *own[TG_VAR_COUNT];
 };
 /* Loads the deployment at key. Returns 1, 0 when there is no such record, -1 on a Redis
@@ -83,8 +85,6 @@ int tg_approval_lookup(redisContext *c, const char *prefix, const char *id, char
 /* Up to max keys of pending deployments, soonest expiry first, into keys (each keylen
  * bytes). Returns how many, or -1. */
 int tg_approval_pending(redisContext *c, const char *prefix, char (*keys)[512], int max);
-/* How many deployments wait for approval (all of tg:pending); -1 when Redis failed. */
-long long tg_approval_pending_total(redisContext *c, const char *prefix);
 
 /* deliver.c, after the deployment at key was recorded (now or by an earlier delivery) in
  * state: a pending_approval one gets its id, is bound to its policy hash, audited as

@@ -14,7 +14,6 @@
 #include <strings.h>
 
 #define MAX_FINDINGS 5
-#define VOTE_PREFIX  "vote:"
 
 /* ---- ids ---- */
 
@@ -35,12 +34,13 @@ int tg_approval_id_valid(const char *s)
 
 /* ---- rules ---- */
 
-static void rules_from(json_t *decision, struct tg_approval_rules *out)
+static void rules_from(json_t *decision, struct tg_approval_rule *out)
 {
     json_t *a = json_object_get(decision, "approvals"), *list = json_object_get(a, "approvers");
     json_t *req = json_object_get(a, "required"),
            *self = json_object_get(a, "prevent_self_approval");
     size_t n = json_array_size(list), k = 0;
+    memset(out, 0, sizeof *out);
     out->required =
         json_is_integer(req) && json_integer_value(req) > 0 ? (int)json_integer_value(req) : 1;
     out->prevent_self_approval = json_is_boolean(self) ? json_is_true(self) : 1;
@@ -50,14 +50,14 @@ static void rules_from(json_t *decision, struct tg_approval_rules *out)
             out->approvers[k++] = tg_xstrdup(json_string_value(json_array_get(list, i)));
 }
 
-void tg_approval_rules_parse(const char *decision_json, struct tg_approval_rules *out)
+void tg_approval_rules_parse(const char *decision_json, struct tg_approval_rule *out)
 {
     json_t *d = decision_json ? json_loads(decision_json, 0, NULL) : NULL;
     rules_from(d, out);
     json_decref(d);
 }
 
-void tg_approval_rules_dispose(struct tg_approval_rules *r)
+void tg_approval_rules_dispose(struct tg_approval_rule *r)
 {
     for (char **p = r->approvers; p && *p; p++)
         free(*p);
@@ -73,9 +73,11 @@ static int listed(char *const *list, const char *identity)
     return 0;
 }
 
-const char *tg_approval_refusal(const struct tg_approval_rules *r, const char *identity,
-                                const char *user, int deny, char *buf, size_t buflen)
+const char *tg_approval_refusal(const struct tg_approval_rule *r, const struct tg_approval_ask *a,
+                                char *buf, size_t buflen)
 {
+    const char *identity = a->identity, *user = a->user;
+    int deny = a->deny;
     if (identity == NULL || *identity == '\0')
         snprintf(buf, buflen,
                  "your chat user is not mapped to an identity (chatops users in tollgate.yaml)");
@@ -90,17 +92,6 @@ const char *tg_approval_refusal(const struct tg_approval_rules *r, const char *i
 }
 
 /* ---- loading ---- */
-
-static const char *field(const struct tg_approval_view *v, const char *name)
-{
-    return tg_deploy_field(v->rec, name);
-}
-
-static long long field_ll(const struct tg_approval_view *v, const char *name)
-{
-    const char *s = field(v, name);
-    return s ? atoll(s) : 0;
-}
 
 static char *time_text(long long ms)
 {
@@ -156,46 +147,16 @@ static char *findings_text(json_t *findings)
     return tg_buf_steal(&b);
 }
 
-/* One vote:<identity> field ("<ms> <channel>"); strings borrowed from the record. */
-struct vote {
-    const char *identity, *channel;
-    long long at;
-};
-
-static int by_time(const void *a, const void *b)
-{
-    const struct vote *x = a, *y = b;
-    return x->at < y->at ? -1 : x->at > y->at;
-}
-
-/* The votes of v in the order they were cast; caller frees the array. */
-static struct vote *votes_of(const struct tg_approval_view *v, size_t *n)
-{
-    struct vote *out = tg_xcalloc(v->rec->elements / 2 + 1, sizeof *out);
-    *n = 0;
-    for (size_t i = 0; i + 1 < v->rec->elements; i += 2) {
-        const char *f = v->rec->element[i]->str, *val = v->rec->element[i + 1]->str, *sp;
-        if (f == NULL || val == NULL || strncmp(f, VOTE_PREFIX, strlen(VOTE_PREFIX)) != 0)
-            continue;
-        sp = strchr(val, ' ');
-        out[(*n)++] = (struct vote){f + strlen(VOTE_PREFIX), sp ? sp + 1 : "", atoll(val)};
-    }
-    qsort(out, *n, sizeof *out, by_time);
-    return out;
-}
-
 /* "alice (slack), bob (api)", first approver first. */
 static char *voters_text(const struct tg_approval_view *v)
 {
     struct tg_buf b;
-    size_t n;
-    struct vote *votes = votes_of(v, &n);
+    const struct tg_deploy_vote *votes = v->dep.voters;
     tg_buf_init(&b);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < v->dep.nvoters; i++)
         tg_buf_printf(&b, "%s%s (%s)", i ? ", " : "", votes[i].identity, votes[i].channel);
-    if (n == 0)
+    if (v->dep.nvoters == 0)
         tg_buf_puts(&b, "nobody yet");
-    free(votes);
     return tg_buf_steal(&b);
 }
 
@@ -228,33 +189,27 @@ static char *links(const struct tg_config *cfg, const struct tg_approval_view *v
 
 static void fill_target(struct tg_approval_view *v)
 {
-    v->state = field(v, "state");
-    v->target = (struct tg_target){
-        field_ll(v, "project_id"), field(v, "project"),     field(v, "ref"), field(v, "sha"),
-        field_ll(v, "pipeline"),   field(v, "environment"), field(v, "user")};
-    v->votes = (int)field_ll(v, "votes");
-    v->round = (int)field_ll(v, "approval_round");
+    v->state = v->dep.state;
+    tg_work_target_load(&v->dep, &v->target);
+    v->votes = (int)v->dep.votes;
+    v->round = (int)v->dep.approval_round;
 }
 
 static void fill_subject(struct tg_approval_view *v, const struct tg_config *cfg, json_t *decision)
 {
     struct tg_chat_subject *s = &v->subject;
-    static const struct {
-        enum tg_chat_var var;
-        const char *field;
-    } borrowed[] = {{TG_VAR_ID, "approval_id"},
-                    {TG_VAR_STATE, "state"},
-                    {TG_VAR_PROJECT, "project"},
-                    {TG_VAR_PIPELINE, "pipeline"},
-                    {TG_VAR_REF, "ref"},
-                    {TG_VAR_SHA, "sha"},
-                    {TG_VAR_ENVIRONMENT, "environment"},
-                    {TG_VAR_USER, "user"},
-                    {TG_VAR_REASON, "reason"},
-                    {TG_VAR_VOTES, "votes"}};
-    for (size_t i = 0; i < TG_ARRAY_SIZE(borrowed); i++)
-        s->var[borrowed[i].var] = field(v, borrowed[i].field);
-    v->own[TG_VAR_SHA_SHORT] = tg_xstrndup(field(v, "sha") ? field(v, "sha") : "", 8);
+    const struct tg_deployment *d = &v->dep;
+    s->var[TG_VAR_ID] = d->approval_id;
+    s->var[TG_VAR_STATE] = d->state;
+    s->var[TG_VAR_PROJECT] = d->project;
+    s->var[TG_VAR_REF] = d->ref;
+    s->var[TG_VAR_SHA] = d->sha;
+    s->var[TG_VAR_ENVIRONMENT] = d->environment;
+    s->var[TG_VAR_USER] = d->user;
+    s->var[TG_VAR_REASON] = d->reason;
+    v->own[TG_VAR_PIPELINE] = tg_xasprintf("%lld", d->pipeline);
+    v->own[TG_VAR_VOTES] = tg_xasprintf("%lld", d->votes);
+    v->own[TG_VAR_SHA_SHORT] = tg_xstrndup(d->sha ? d->sha : "", 8);
     v->own[TG_VAR_PIPELINE_URL] = links(cfg, v, 0);
     v->own[TG_VAR_AUDIT_URL] = links(cfg, v, 1);
     v->own[TG_VAR_REASONS] = reasons_text(json_object_get(decision, "reasons"));
@@ -262,17 +217,14 @@ static void fill_subject(struct tg_approval_view *v, const struct tg_config *cfg
     v->own[TG_VAR_REQUIRED] = tg_xasprintf("%d", v->rules.required);
     v->own[TG_VAR_APPROVERS] = join(v->rules.approvers, "anyone allowed to approve");
     v->own[TG_VAR_VOTERS] = voters_text(v);
-    v->own[TG_VAR_EXPIRES] = time_text(field_ll(v, "expires_at"));
+    v->own[TG_VAR_EXPIRES] = time_text(d->expires_at);
     for (int i = 0; i < TG_VAR_COUNT; i++)
         if (v->own[i])
             s->var[i] = v->own[i];
-    if (s->var[TG_VAR_VOTES] == NULL)
-        s->var[TG_VAR_VOTES] = "0";
-    long long expires_ms = field_ll(v, "expires_at");
     s->context_key = cfg->mattermost.context_key;
     /* A request without an expiry keeps its buttons a week; the vote re-checks the state. */
     s->context_expires_s =
-        expires_ms > 0 ? expires_ms / 1000 + 1 : (long long)(tg_now_ms() / 1000) + 7 * 86400;
+        d->expires_at > 0 ? d->expires_at / 1000 + 1 : (long long)(tg_now_ms() / 1000) + 7 * 86400;
     s->round = v->round;
     s->buttons = v->state && strcmp(v->state, "pending_approval") == 0;
 }
@@ -282,11 +234,10 @@ int tg_approval_view_load(redisContext *c, const struct tg_config *cfg, const ch
 {
     memset(v, 0, sizeof *v);
     snprintf(v->key, sizeof v->key, "%s", key);
-    if ((v->rec = tg_deploy_load(c, key)) == NULL)
-        return -1;
-    if (v->rec->elements == 0)
-        return 0;
-    json_t *decision = field(v, "decision") ? json_loads(field(v, "decision"), 0, NULL) : NULL;
+    int rc = tg_deployment_load(c, key, &v->dep);
+    if (rc <= 0)
+        return rc;
+    json_t *decision = v->dep.decision ? json_loads(v->dep.decision, 0, NULL) : NULL;
     fill_target(v);
     rules_from(decision, &v->rules);
     fill_subject(v, cfg, decision);
@@ -296,7 +247,7 @@ int tg_approval_view_load(redisContext *c, const struct tg_config *cfg, const ch
 
 void tg_approval_view_dispose(struct tg_approval_view *v)
 {
-    freeReplyObject(v->rec);
+    tg_deployment_dispose(&v->dep);
     tg_approval_rules_dispose(&v->rules);
     for (int i = 0; i < TG_VAR_COUNT; i++)
         free(v->own[i]);
@@ -307,58 +258,77 @@ void tg_approval_view_dispose(struct tg_approval_view *v)
 
 static json_t *voters_json(const struct tg_approval_view *v)
 {
-    size_t n;
-    struct vote *votes = votes_of(v, &n);
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char *at = time_text(votes[i].at);
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "identity", votes[i].identity,
-                                           "channel", votes[i].channel, "at", at));
+    for (size_t i = 0; i < v->dep.nvoters; i++) {
+        const struct tg_deploy_vote *vote = &v->dep.voters[i];
+        char *at = time_text(vote->at);
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "identity", vote->identity, "channel",
+                                           vote->channel, "at", at));
         free(at);
     }
-    free(votes);
     return a;
 }
 
 static void put_times(json_t *j, const struct tg_approval_view *v)
 {
-    static const char *const times[] = {"created_at", "updated_at", "expires_at", "decided_at"};
+    const struct {
+        const char *name;
+        long long ms;
+    } times[] = {{"created_at", v->dep.created_at},
+                 {"updated_at", v->dep.updated_at},
+                 {"expires_at", v->dep.expires_at},
+                 {"decided_at", v->dep.decided_at}};
     for (size_t i = 0; i < TG_ARRAY_SIZE(times); i++) {
-        if (field(v, times[i]) == NULL)
+        if (times[i].ms == 0) /* absent */
             continue;
-        char *t = time_text(field_ll(v, times[i]));
-        json_object_set_new(j, times[i], json_string(t));
+        char *t = time_text(times[i].ms);
+        json_object_set_new(j, times[i].name, json_string(t));
         free(t);
     }
 }
 
 json_t *tg_approval_view_json(const struct tg_approval_view *v)
 {
-    static const char *const strings[] = {
-        "state",         "project",   "ref",         "sha",    "environment",
-        "user",          "verdict",   "rule",        "reason", "policy_hash",
-        "approval_hash", "denied_by", "deny_reason", "error",  "downstream_url"};
+    const struct tg_deployment *d = &v->dep;
+    const struct {
+        const char *name, *value;
+    } strings[] = {{"state", d->state},
+                   {"project", d->project},
+                   {"ref", d->ref},
+                   {"sha", d->sha},
+                   {"environment", d->environment},
+                   {"user", d->user},
+                   {"verdict", d->verdict},
+                   {"rule", d->rule},
+                   {"reason", d->reason},
+                   {"policy_hash", d->policy_hash},
+                   {"approval_hash", d->approval_hash},
+                   {"denied_by", d->denied_by},
+                   {"deny_reason", d->deny_reason},
+                   {"error", d->error},
+                   {"downstream_url", d->downstream_url}};
     json_t *j = json_pack(
-        "{s:s?, s:s, s:I, s:I, s:i, s:i, s:i, s:o, s:o, s:b, s:s?, s:s?}", "id",
-        field(v, "approval_id"), "key", v->key, "project_id", (json_int_t)v->target.project_id,
-        "pipeline", (json_int_t)v->target.pipeline, "votes", v->votes, "required",
-        v->rules.required, "round", v->round, "approvers", json_array(), "voters", voters_json(v),
-        "prevent_self_approval", v->rules.prevent_self_approval, "pipeline_url",
-        v->subject.var[TG_VAR_PIPELINE_URL], "audit_url", v->subject.var[TG_VAR_AUDIT_URL]);
+        "{s:s?, s:s, s:I, s:I, s:i, s:i, s:i, s:o, s:o, s:b, s:s?, s:s?}", "id", d->approval_id,
+        "key", v->key, "project_id", (json_int_t)v->target.project_id, "pipeline",
+        (json_int_t)v->target.pipeline, "votes", v->votes, "required", v->rules.required, "round",
+        v->round, "approvers", json_array(), "voters", voters_json(v), "prevent_self_approval",
+        v->rules.prevent_self_approval, "pipeline_url", v->subject.var[TG_VAR_PIPELINE_URL],
+        "audit_url", v->subject.var[TG_VAR_AUDIT_URL]);
     for (char **p = v->rules.approvers; p && *p; p++)
         json_array_append_new(json_object_get(j, "approvers"), json_string(*p));
     for (size_t i = 0; i < TG_ARRAY_SIZE(strings); i++)
-        if (field(v, strings[i]))
-            json_object_set_new(j, strings[i], json_string(field(v, strings[i])));
+        if (strings[i].value)
+            json_object_set_new(j, strings[i].name, json_string(strings[i].value));
     put_times(j, v);
-    if (field(v, "defectdojo")) /* forward/outbox.c: the forwarded reports' results */
-        json_object_set_new(j, "defectdojo", json_loads(field(v, "defectdojo"), 0, NULL));
+    if (d->defectdojo) /* forward/outbox.c: the forwarded reports' results */
+        json_object_set_new(j, "defectdojo", json_loads(d->defectdojo, 0, NULL));
     return j;
 }
 
 json_t *tg_approval_view_decision(const struct tg_approval_view *v)
 {
-    json_t *decision = field(v, "decision") ? json_loads(field(v, "decision"), 0, NULL) : NULL;
+    const char *text = v->dep.decision;
+    json_t *decision = text ? json_loads(text, 0, NULL) : NULL;
     if (json_is_object(decision))
         return decision;
     json_decref(decision);

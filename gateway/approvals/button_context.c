@@ -5,13 +5,22 @@
 #include <stdio.h>
 #include <string.h>
 
+/* What a context signs. */
+struct signed_fields {
+    const char *id;
+    long long round;
+    const char *action;
+    long long expires_s;
+};
+
 /* HMAC over "v1\nID\nROUND\nACTION\nEXPIRES" as hex into out (65 bytes). */
-static void sign(const unsigned char key[TG_BUTTON_KEY_LEN], const char *id, long long round,
-                 const char *action, long long expires_s, char out[TG_SHA256_HEX_LEN + 1])
+static void sign(const unsigned char key[TG_BUTTON_KEY_LEN], const struct signed_fields *f,
+                 char out[TG_SHA256_HEX_LEN + 1])
 {
     char msg[160];
     unsigned char mac[TG_SHA256_LEN];
-    int n = snprintf(msg, sizeof msg, "v1\n%s\n%lld\n%s\n%lld", id, round, action, expires_s);
+    int n = snprintf(msg, sizeof msg, "v1\n%s\n%lld\n%s\n%lld", f->id, f->round, f->action,
+                     f->expires_s);
     const void *parts[] = {msg};
     const size_t lens[] = {n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0};
     tg_hmac_sha256(key, TG_BUTTON_KEY_LEN, parts, lens, 1, mac);
@@ -22,7 +31,7 @@ json_t *tg_button_context_new(const unsigned char key[TG_BUTTON_KEY_LEN], const 
                               const char *action, long long expires_s)
 {
     char sig[TG_SHA256_HEX_LEN + 1];
-    sign(key, id, round, action, expires_s, sig);
+    sign(key, &(struct signed_fields){id, round, action, expires_s}, sig);
     return json_pack("{s:s, s:s, s:i, s:I, s:s}", "action", action, "id", id, "round", round,
                      "expires", (json_int_t)expires_s, "sig", sig);
 }
@@ -49,7 +58,8 @@ int tg_button_context_check(const unsigned char key[TG_BUTTON_KEY_LEN], json_t *
         json_integer_value(round) < 0 || json_integer_value(round) > 1000000 ||
         !json_is_integer(expires) || given == NULL || strlen(given) != TG_SHA256_HEX_LEN)
         return -1;
-    sign(key, id, json_integer_value(round), action, json_integer_value(expires), want);
+    struct signed_fields f = {id, json_integer_value(round), action, json_integer_value(expires)};
+    sign(key, &f, want);
     *why = "bad context signature";
     if (!tg_ct_equal(want, TG_SHA256_HEX_LEN, given, TG_SHA256_HEX_LEN))
         return -1;

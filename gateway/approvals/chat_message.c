@@ -111,7 +111,8 @@ static const char *next_var(const char *p, const char **open, const char **name,
         s++;
     while (e > s && e[-1] == ' ')
         e--;
-    *name = s, *namelen = (size_t)(e - s);
+    *name = s;
+    *namelen = (size_t)(e - s);
     return c + 2;
 }
 
@@ -202,7 +203,8 @@ static struct tg_chat_texts *parse_file(const char *dir, enum tg_chat_service ch
         t = tg_chat_texts_parse(chat, path, data, len, diag);
     else if (access(path, F_OK) == 0)
         tg_diag_error(diag, path, 0, 0, "cannot read the chat template");
-    free(data), free(path);
+    free(data);
+    free(path);
     return t;
 }
 
@@ -456,7 +458,8 @@ int tg_chat_post_json(const char *url, const char *bearer, json_t *body, char *e
     curl_slist_free_all(h);
     if (auth)
         memset(auth, 0, strlen(auth));
-    free(auth), free(data);
+    free(auth);
+    free(data);
     tg_buf_dispose(&answer);
     return ok ? 0 : -1;
 }

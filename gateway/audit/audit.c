@@ -20,6 +20,7 @@
  * Worker, api-pool and main threads each own a writer; the health flag is process-wide.
  */
 #include "audit/audit.h"
+#include "audit/audit_keys.h"
 #include "base/scrub.h"
 #include "deliver/template.h"
 #include "base/log.h"
@@ -455,10 +456,10 @@ static void once_key(char *out, size_t outlen, const char *prefix, const char *o
 static int index_keys(const struct tg_audit *a, const struct tg_audit_record *r, char keys[][512])
 {
     int n = 0;
-    snprintf(keys[n++], 512, "%saudit", a->prefix);
-    snprintf(keys[n++], 512, "%saudit:head", a->prefix);
+    tg_audit_key(keys[n++], 512, a->prefix, TG_AK_STREAM);
+    tg_audit_key(keys[n++], 512, a->prefix, TG_AK_HEAD);
     once_key(keys[n++], 512, a->prefix, r->once ? r->once : "-");
-    snprintf(keys[n++], 512, "%saudit:idx:time", a->prefix);
+    tg_audit_key(keys[n++], 512, a->prefix, TG_AK_IDX_TIME);
     return n + record_indexes(a->prefix, r, keys + n);
 }
 
@@ -497,7 +498,8 @@ static const char *str_at(const redisReply *r, size_t i)
 
 static int load_head(struct tg_audit *a, redisContext *c)
 {
-    redisReply *rep = redisCommand(c, "HMGET %saudit:head seq hash time", a->prefix);
+    redisReply *rep =
+        redisCommand(c, "HMGET %s seq hash time", TG_AUDIT_KEY(a->prefix, TG_AK_HEAD));
     int ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3;
     if (ok)
         set_head(a, str_at(rep, 0), str_at(rep, 1), str_at(rep, 2));
@@ -691,7 +693,7 @@ static int drain_one(struct tg_audit *a, redisContext *c, const redisReply *entr
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "inbox_waits", "%s", err);
         return c->err ? -1 : 1;
     }
-    redisReply *del = redisCommand(c, "XDEL %saudit:inbox %s", a->prefix, id);
+    redisReply *del = redisCommand(c, "XDEL %s %s", TG_AUDIT_KEY(a->prefix, TG_AK_INBOX), id);
     rc = del && del->type == REDIS_REPLY_INTEGER ? 0 : -1;
     freeReplyObject(del);
     return rc;
@@ -701,7 +703,8 @@ int tg_audit_drain_inbox(struct tg_audit *a, redisContext *c, int max)
 {
     if (!tg_audit_healthy())
         probe(a, c);
-    redisReply *r = redisCommand(c, "XRANGE %saudit:inbox - + COUNT %d", a->prefix, max);
+    redisReply *r =
+        redisCommand(c, "XRANGE %s - + COUNT %d", TG_AUDIT_KEY(a->prefix, TG_AK_INBOX), max);
     int n = 0, rc = 0;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);

@@ -12,6 +12,7 @@
  * Runs on the main thread's housekeeping (maint.c) and in `tollgate audit archive`.
  */
 #include "audit/audit_archive.h"
+#include "audit/audit_keys.h"
 #include "audit/audit.h"
 #include "base/buf.h"
 #include "base/redisconn.h"
@@ -51,7 +52,7 @@ static const char release_lua[] =
 int tg_audit_start_get(redisContext *c, const char *prefix, long long *seq,
                        char prev[TG_SHA256_HEX_LEN + 1])
 {
-    redisReply *r = redisCommand(c, "HMGET %saudit:start seq prev", prefix);
+    redisReply *r = redisCommand(c, "HMGET %s seq prev", TG_AUDIT_KEY(prefix, TG_AK_START));
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
     *seq = 1;
     snprintf(prev, TG_SHA256_HEX_LEN + 1, "%s", TG_AUDIT_GENESIS);
@@ -329,13 +330,13 @@ static int take_due(struct batch *b, const redisReply *e, long long head, uint64
 static int collect_due(redisContext *c, const struct tg_audit_archive_args *a, struct batch *b,
                        char *err, size_t errlen)
 {
-    redisReply *h = redisCommand(c, "HGET %saudit:head seq", a->prefix);
+    redisReply *h = redisCommand(c, "HGET %s seq", TG_AUDIT_KEY(a->prefix, TG_AK_HEAD));
     long long head = h && h->type == REDIS_REPLY_STRING ? atoll(h->str) : 0;
     int ok = h && (h->type == REDIS_REPLY_STRING || h->type == REDIS_REPLY_NIL);
     freeReplyObject(h);
-    redisReply *r =
-        ok ? redisCommand(c, "XRANGE %saudit %lld-0 + COUNT %d", a->prefix, b->first, a->batch)
-           : NULL;
+    redisReply *r = ok ? redisCommand(c, "XRANGE %s %lld-0 + COUNT %d",
+                                      TG_AUDIT_KEY(a->prefix, TG_AK_STREAM), b->first, a->batch)
+                       : NULL;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         snprintf(err, errlen, "cannot read %saudit: %s", a->prefix,
                  c->err ? c->errstr : "unexpected reply");
@@ -458,7 +459,8 @@ static int reread(redisContext *c, const struct tg_audit_archive_args *a,
         rc = fail(b, "segment %s ends at seq %lld, not where its name says", s->name, b->last);
     if (rc)
         return -1;
-    redisReply *r = redisCommand(c, "XRANGE %saudit %lld-0 %lld-0", a->prefix, s->last, s->last);
+    redisReply *r = redisCommand(c, "XRANGE %s %lld-0 %lld-0",
+                                 TG_AUDIT_KEY(a->prefix, TG_AK_STREAM), s->last, s->last);
     const char *hash = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1
                            ? tg_audit_field(r->element[0]->element[1], "hash")
                            : NULL;
@@ -522,10 +524,10 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
     char keys[4][256], first[24], last[24];
     const char **argv = tg_xcalloc(argc, sizeof *argv);
     size_t *lens = tg_xcalloc(argc, sizeof *lens);
-    snprintf(keys[0], sizeof keys[0], "%saudit:archive:lease", a->prefix);
-    snprintf(keys[1], sizeof keys[1], "%saudit", a->prefix);
-    snprintf(keys[2], sizeof keys[2], "%saudit:start", a->prefix);
-    snprintf(keys[3], sizeof keys[3], "%saudit:idx:time", a->prefix);
+    tg_audit_key(keys[0], sizeof keys[0], a->prefix, TG_AK_ARCHIVE_LEASE);
+    tg_audit_key(keys[1], sizeof keys[1], a->prefix, TG_AK_STREAM);
+    tg_audit_key(keys[2], sizeof keys[2], a->prefix, TG_AK_START);
+    tg_audit_key(keys[3], sizeof keys[3], a->prefix, TG_AK_IDX_TIME);
     snprintf(first, sizeof first, "%lld", s->first);
     snprintf(last, sizeof last, "%lld", s->last);
     for (int i = 0; i < 4; i++)
@@ -561,8 +563,9 @@ static int trim(redisContext *c, const struct tg_audit_archive_args *a, const ch
 /* 1 when this pass holds the lease, 0 when another process does, -1 when Redis failed. */
 static int lease_take(redisContext *c, const struct tg_audit_archive_args *a, const char *token)
 {
-    redisReply *r = redisCommand(c, "SET %saudit:archive:lease %s NX PX %llu", a->prefix, token,
-                                 (unsigned long long)a->lease_ms);
+    redisReply *r =
+        redisCommand(c, "SET %s %s NX PX %llu", TG_AUDIT_KEY(a->prefix, TG_AK_ARCHIVE_LEASE), token,
+                     (unsigned long long)a->lease_ms);
     int rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
     return rc;
@@ -571,7 +574,7 @@ static int lease_take(redisContext *c, const struct tg_audit_archive_args *a, co
 static void lease_release(redisContext *c, const char *prefix, const char *token)
 {
     char key[256];
-    snprintf(key, sizeof key, "%saudit:archive:lease", prefix);
+    tg_audit_key(key, sizeof key, prefix, TG_AK_ARCHIVE_LEASE);
     const char *argv[] = {key, token};
     size_t lens[] = {strlen(key), strlen(token)};
     freeReplyObject(tg_redis_eval(c, release_lua, 1, 2, argv, lens)); /* else it expires */
@@ -590,7 +593,7 @@ static const struct tg_audit_segment *segment_at(const struct tg_audit_segment *
  * either (another pass may have archived these records meanwhile), -1 when Redis failed. */
 static int still_ours(redisContext *c, const char *prefix, const char *token, long long first)
 {
-    redisReply *r = redisCommand(c, "GET %saudit:archive:lease", prefix);
+    redisReply *r = redisCommand(c, "GET %s", TG_AUDIT_KEY(prefix, TG_AK_ARCHIVE_LEASE));
     int rc = r == NULL || r->type == REDIS_REPLY_ERROR
                  ? -1
                  : r->type == REDIS_REPLY_STRING && strcmp(r->str, token) == 0;

@@ -13,6 +13,7 @@
  * REQUEST_BUDGET candidates were looked at. Reads only; api-pool threads and the CLI.
  */
 #include "audit/audit_query.h"
+#include "audit/audit_keys.h"
 #include "api/api.h"
 #include "audit/audit.h"
 #include "base/crypto.h"
@@ -364,9 +365,9 @@ static void make_plan(struct plan *p, const char *prefix, const struct tg_audit_
 {
     char pipeline[24];
     memset(p, 0, sizeof *p);
-    snprintf(p->keys[p->nkeys++], sizeof p->keys[0], "%saudit", prefix);
-    snprintf(p->keys[p->nkeys++], sizeof p->keys[0], "%saudit:idx:time", prefix);
-    snprintf(p->keys[p->nkeys++], sizeof p->keys[0], "%saudit:head", prefix);
+    tg_audit_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix, TG_AK_STREAM);
+    tg_audit_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix, TG_AK_IDX_TIME);
+    tg_audit_key(p->keys[p->nkeys++], sizeof p->keys[0], prefix, TG_AK_HEAD);
     snprintf(pipeline, sizeof pipeline, "%lld", q->pipeline);
     add_index(p, prefix, TG_AUDIT_IDX_PROJECT, q->ref ? NULL : q->project, NULL);
     add_index(p, prefix, TG_AUDIT_IDX_PIPELINE, q->pipeline ? pipeline : NULL, NULL);
@@ -478,7 +479,8 @@ void tg_audit_page_dispose(struct tg_audit_page *p)
 
 int tg_audit_get(redisContext *c, const char *prefix, long long seq, json_t **out)
 {
-    redisReply *r = redisCommand(c, "XRANGE %saudit %lld-0 %lld-0", prefix, seq, seq);
+    redisReply *r =
+        redisCommand(c, "XRANGE %s %lld-0 %lld-0", TG_AUDIT_KEY(prefix, TG_AK_STREAM), seq, seq);
     *out = NULL;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);

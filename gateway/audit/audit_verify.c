@@ -9,6 +9,7 @@
  *           same seq, and when the walk ended there, the same hash
  */
 #include "audit/audit_verify.h"
+#include "audit/audit_keys.h"
 #include "audit/audit.h"
 #include "audit/audit_archive.h"
 #include "base/redisconn.h"
@@ -303,7 +304,8 @@ static int walk_pages(struct walk *w, redisContext *c, const char *prefix, char 
     char start[48];
     snprintf(start, sizeof start, "%lld-0", w->expect);
     for (;;) {
-        redisReply *r = redisCommand(c, "XRANGE %saudit %s + COUNT %d", prefix, start, PAGE);
+        redisReply *r = redisCommand(c, "XRANGE %s %s + COUNT %d",
+                                     TG_AUDIT_KEY(prefix, TG_AK_STREAM), start, PAGE);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
             snprintf(err, errlen, "cannot read %saudit: %s", prefix,
                      r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
@@ -330,8 +332,8 @@ static int check_end(struct walk *w, redisContext *c, const char *prefix, char *
 {
     char keys[2][256];
     struct tg_audit_verify_result *res = w->res;
-    snprintf(keys[0], sizeof keys[0], "%saudit", prefix);
-    snprintf(keys[1], sizeof keys[1], "%saudit:head", prefix);
+    tg_audit_key(keys[0], sizeof keys[0], prefix, TG_AK_STREAM);
+    tg_audit_key(keys[1], sizeof keys[1], prefix, TG_AK_HEAD);
     const char *argv[] = {keys[0], keys[1]};
     size_t lens[] = {strlen(keys[0]), strlen(keys[1])};
     redisReply *r = tg_redis_eval(c, snapshot_lua, 2, 2, argv, lens);
@@ -514,7 +516,7 @@ static const char advance_lua[] =
 int tg_audit_checkpoint_get(redisContext *c, const char *prefix, long long *seq,
                             char hash[TG_SHA256_HEX_LEN + 1])
 {
-    redisReply *r = redisCommand(c, "HMGET %saudit:verified seq hash", prefix);
+    redisReply *r = redisCommand(c, "HMGET %s seq hash", TG_AUDIT_KEY(prefix, TG_AK_VERIFIED));
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
         rc = 0;
@@ -535,7 +537,7 @@ int tg_audit_checkpoint_advance(redisContext *c, const char *prefix,
     char key[256], seq[24];
     if (res->broken != TG_AUDIT_OK || res->head_seq <= 0)
         return 0;
-    snprintf(key, sizeof key, "%saudit:verified", prefix);
+    tg_audit_key(key, sizeof key, prefix, TG_AK_VERIFIED);
     snprintf(seq, sizeof seq, "%lld", res->head_seq);
     const char *argv[] = {key, seq, res->head_hash};
     size_t lens[] = {strlen(key), strlen(seq), strlen(res->head_hash)};

@@ -2,6 +2,7 @@
  * and audit retention (one archive pass per tick when audit.retention and audit.archive are
  * both set; the main thread serves no request, so a pass never holds up ingest or approvals). */
 #include "audit/maint.h"
+#include "audit/audit_keys.h"
 #include "audit/audit_archive.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -160,7 +161,8 @@ void tg_maint_final(struct tg_maint *m)
     flush(m, 1);
     struct tg_config *cfg = tg_config_holder_get(m->config);
     if (ready(m, cfg) == 0) {
-        redisReply *r = redisCommand(m->rc, "HMGET %saudit:head seq hash", cfg->redis.prefix);
+        redisReply *r =
+            redisCommand(m->rc, "HMGET %s seq hash", TG_AUDIT_KEY(cfg->redis.prefix, TG_AK_HEAD));
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
             r->element[0]->type == REDIS_REPLY_STRING)
             tg_log_msg(TG_LOG_INFO, "audit", "head", "seq %s hash %s", r->element[0]->str,

@@ -278,7 +278,7 @@ static json_t *trigger_json(const struct tg_config *c, const struct tg_event *ev
                 ev->project_path);
         return json_null();
     }
-    if (tg_template_render(t, ev, d, &req, err, sizeof err)) {
+    if (tg_template_render(t, &(struct tg_template_input){ev, d}, &req, err, sizeof err)) {
         fprintf(stderr, "tollgate eval: %s\n", err);
         return NULL;
     }

@@ -53,28 +53,27 @@ struct rebuilt {
 };
 
 /* web_url: the project's (taken), from the outbox or else the GitLab instance's own layout. */
-static void rebuild(const redisReply *rec, long long project, long long pipeline, char *web_url,
-                    struct rebuilt *r)
+static void rebuild(const struct tg_deployment *rec, char *web_url, struct rebuilt *r)
 {
-    const char *path = tg_deploy_field(rec, "project");
+    const char *path = rec->project;
     const char *slash = path ? strrchr(path, '/') : NULL;
     memset(r, 0, sizeof *r);
-    r->ev.project_id = project, r->ev.pipeline_id = pipeline;
+    r->ev.project_id = rec->project_id;
+    r->ev.pipeline_id = rec->pipeline;
     r->ev.project_path = r->own[0] = tg_xstrdup(path ? path : "");
     r->ev.project_namespace = r->own[1] =
         slash ? tg_xstrndup(path, (size_t)(slash - path)) : tg_xstrdup("");
     r->ev.project_slug = r->own[2] = tg_xstrdup(slash ? slash + 1 : r->ev.project_path);
     r->ev.project_name = r->ev.project_slug;
     r->ev.project_url = r->own[3] = web_url;
-    r->ev.ref = (char *)tg_deploy_field(rec, "ref");
-    r->ev.sha = (char *)tg_deploy_field(rec, "sha");
-    r->ev.user_username = (char *)tg_deploy_field(rec, "user");
-    r->d.verdict = verdict_of(tg_deploy_field(rec, "verdict"));
-    r->d.environment = (char *)tg_deploy_field(rec, "environment");
-    r->d.rule = (char *)tg_deploy_field(rec, "rule");
-    r->d.policy_hash = (char *)tg_deploy_field(rec, "policy_hash");
-    const char *decision = tg_deploy_field(rec, "decision");
-    r->d.json = decision ? json_loads(decision, 0, NULL) : NULL;
+    r->ev.ref = (char *)rec->ref;
+    r->ev.sha = (char *)rec->sha;
+    r->ev.user_username = (char *)rec->user;
+    r->d.verdict = verdict_of(rec->verdict);
+    r->d.environment = (char *)rec->environment;
+    r->d.rule = (char *)rec->rule;
+    r->d.policy_hash = (char *)rec->policy_hash;
+    r->d.json = rec->decision ? json_loads(rec->decision, 0, NULL) : NULL;
 }
 
 static void rebuilt_dispose(struct rebuilt *r)
@@ -85,22 +84,24 @@ static void rebuilt_dispose(struct rebuilt *r)
 }
 
 /* Enqueues the reports of one deployment record; how many, or -1. */
-static int backfill_one(struct tg_work *w, const char *key, long long project, long long pipeline)
+static int backfill_one(struct tg_work *w, const char *key, long long project)
 {
-    redisReply *rec = tg_deploy_load(w->rc, key);
-    if (rec == NULL)
+    struct tg_deployment rec;
+    if (tg_deployment_load(w->rc, key, &rec) != 1) {
+        tg_deployment_dispose(&rec);
         return -1;
+    }
     struct rebuilt r;
     char *url = tg_fwd_project_url(w->rc, w->cfg->redis.prefix, project);
-    const char *path = tg_deploy_field(rec, "project");
+    const char *path = rec.project;
     if (url == NULL)
         url = tg_xasprintf("%s/%s", w->cfg->gitlab.url ? w->cfg->gitlab.url : "", path ? path : "");
-    rebuild(rec, project, pipeline, url, &r);
+    rebuild(&rec, url, &r);
     int n = tg_forward_decision(w, &r.ev, &r.d, key, 1);
     if (n >= 0)
         printf("%s: %d report(s) queued for DefectDojo\n", key, n);
     rebuilt_dispose(&r);
-    freeReplyObject(rec);
+    tg_deployment_dispose(&rec);
     return n;
 }
 
@@ -109,7 +110,9 @@ static int pipeline_keys(redisContext *rc, const char *prefix, const struct fwd_
                          json_t *out)
 {
     char cursor[32] = "0";
-    char *match = tg_xasprintf("%sdeploy:%lld:%lld:*", prefix, o->project, o->pipeline);
+    char match[512];
+    tg_deploy_key(match, sizeof match, prefix,
+                  &(struct tg_deploy_id){o->project, o->pipeline, "*"});
     int rc1 = 0;
     do {
         redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
@@ -123,7 +126,6 @@ static int pipeline_keys(redisContext *rc, const char *prefix, const struct fwd_
             json_array_append_new(out, json_string(r->element[1]->element[i]->str));
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
-    free(match);
     return rc1;
 }
 
@@ -144,7 +146,7 @@ static int backfill(struct tg_config *cfg, redisContext *rc, const struct fwd_op
     }
     for (size_t i = 0; status == 0 && i < json_array_size(keys); i++) {
         const char *key = json_string_value(json_array_get(keys, i));
-        int n = backfill_one(&w, key, o->project, o->pipeline);
+        int n = backfill_one(&w, key, o->project);
         if (n < 0) {
             fprintf(stderr, "tollgate: Redis failed\n");
             status = 2;

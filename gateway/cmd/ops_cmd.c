@@ -52,28 +52,29 @@ static int ops_audit(const struct tg_config *cfg, redisContext *rc, const char *
 static int retrigger_audit(const struct tg_config *cfg, redisContext *rc, const char *key,
                            const char *actor, const char *state)
 {
-    redisReply *rec = tg_deploy_load(rc, key);
-    const char *pipeline = tg_deploy_field(rec, "pipeline");
+    struct tg_deployment d;
+    tg_deployment_load(rc, key, &d); /* unreadable: the record names the key only */
     struct tg_audit_record r = {.action = "replayed",
                                 .actor = actor,
-                                .project = tg_deploy_field(rec, "project"),
-                                .ref = tg_deploy_field(rec, "ref"),
-                                .sha = tg_deploy_field(rec, "sha"),
-                                .pipeline = pipeline ? atoll(pipeline) : 0,
-                                .environment = tg_deploy_field(rec, "environment"),
+                                .project = d.project,
+                                .ref = d.ref,
+                                .sha = d.sha,
+                                .pipeline = d.pipeline,
+                                .environment = d.environment,
                                 .details = json_pack("{s:s, s:s, s:s}", "deployment", key,
                                                      "previous_state", state, "what", "retrigger")};
     int failed = ops_record(cfg, rc, &r);
-    freeReplyObject(rec);
+    tg_deployment_dispose(&d);
     return failed;
 }
 
 /* The deployment's state into out ("missing" when there is none). */
 static void deploy_state(redisContext *rc, const char *key, char *out, size_t outlen)
 {
-    redisReply *r = redisCommand(rc, "HGET %s state", key);
-    snprintf(out, outlen, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "missing");
-    freeReplyObject(r);
+    struct tg_deployment d;
+    tg_deployment_load(rc, key, &d);
+    snprintf(out, outlen, "%s", d.state ? d.state : "missing");
+    tg_deployment_dispose(&d);
 }
 
 static int retrigger(const struct tg_config *cfg, redisContext *rc, const char *key,
@@ -142,7 +143,8 @@ int tg_cmd_retrigger(int argc, char **argv)
     char key[512], actor[160];
     int status = 2;
     if (rc) {
-        tg_deploy_key(key, sizeof key, cfg->redis.prefix, o.project, o.pipeline, o.environment);
+        struct tg_deploy_id id = {o.project, o.pipeline, o.environment};
+        tg_deploy_key(key, sizeof key, cfg->redis.prefix, &id);
         tg_cli_operator(actor, sizeof actor, o.operator_name);
         status = retrigger(cfg, rc, key, actor);
         redisFree(rc);
@@ -153,86 +155,50 @@ int tg_cmd_retrigger(int argc, char **argv)
 
 /* ---- dead letters ---- */
 
-static void print_dead(const redisReply *entry)
+static void print_dead(void *arg, const char *id, const char *const *kv, size_t nkv)
 {
-    const redisReply *kv = entry->element[1];
-    printf("%s", entry->element[0]->str);
-    for (size_t i = 0; i + 1 < kv->elements; i += 2) {
-        const char *k = kv->element[i]->str;
+    (void)arg;
+    printf("%s", id);
+    for (size_t i = 0; i + 1 < nkv; i += 2) {
+        const char *k = kv[i];
         if (strcmp(k, "reason") == 0 || strcmp(k, "event") == 0 ||
             strcmp(k, "idempotency_key") == 0 || strcmp(k, "deliveries") == 0 ||
             strcmp(k, "original_id") == 0)
-            printf("  %s=%s", k, kv->element[i + 1]->str);
+            printf("  %s=%s", k, kv[i + 1]);
     }
     printf("\n");
 }
 
 static int dead_list(const struct tg_config *cfg, redisContext *rc)
 {
-    redisReply *r = redisCommand(rc, "XRANGE %sdead - +", cfg->redis.prefix);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
+    int n = tg_queue_dead_list(rc, cfg->redis.prefix, print_dead, NULL);
+    if (n < 0)
         return 2;
-    }
-    for (size_t i = 0; i < r->elements; i++)
-        print_dead(r->element[i]);
-    printf("%zu dead-lettered event(s)\n", r->elements);
-    freeReplyObject(r);
+    printf("%d dead-lettered event(s)\n", n);
+    return 0;
+}
+
+/* 1 when dead entry id exists; 0 after saying it does not (or Redis failed). */
+static int dead_exists(const struct tg_config *cfg, redisContext *rc, const char *id)
+{
+    if (tg_queue_dead_exists(rc, cfg->redis.prefix, id) == 1)
+        return 1;
+    fprintf(stderr, "tollgate: no dead-lettered event %s\n", id);
     return 0;
 }
 
 /* Moves dead entry id back to the queue (all its original fields, a new stream id). */
-/* The dead entry id (caller frees with freeReplyObject), or NULL after saying so. */
-static redisReply *dead_entry(const struct tg_config *cfg, redisContext *rc, const char *id)
-{
-    redisReply *r = redisCommand(rc, "XRANGE %sdead %s %s", cfg->redis.prefix, id, id);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-        return r;
-    fprintf(stderr, "tollgate: no dead-lettered event %s\n", id);
-    freeReplyObject(r);
-    return NULL;
-}
-
-/* XADDs the queue fields of a dead entry (kv) back to the events stream; the new id or NULL. */
-static char *requeue_fields(const struct tg_config *cfg, redisContext *rc, const redisReply *kv)
-{
-    const char *argv[3 + 2 * TG_QF_COUNT];
-    size_t lens[3 + 2 * TG_QF_COUNT];
-    char stream[128], *id = NULL;
-    int n = 0;
-    snprintf(stream, sizeof stream, "%sevents", cfg->redis.prefix);
-    argv[n] = "XADD", lens[n++] = 4;
-    argv[n] = stream, lens[n++] = strlen(stream);
-    argv[n] = "*", lens[n++] = 1;
-    for (size_t i = 0; i + 1 < kv->elements; i += 2)
-        for (int f = 0; f < TG_QF_COUNT && n + 2 <= (int)TG_ARRAY_SIZE(argv); f++)
-            if (strcmp(kv->element[i]->str, tg_queue_field_names[f]) == 0) {
-                argv[n] = kv->element[i]->str, lens[n++] = kv->element[i]->len;
-                argv[n] = kv->element[i + 1]->str, lens[n++] = kv->element[i + 1]->len;
-            }
-    redisReply *add = redisCommandArgv(rc, n, argv, lens);
-    if (add && add->type == REDIS_REPLY_STRING)
-        id = tg_xstrdup(add->str);
-    freeReplyObject(add);
-    return id;
-}
-
 static int dead_requeue_one(const struct tg_config *cfg, redisContext *rc, const char *id,
                             const char *actor)
 {
-    redisReply *r = dead_entry(cfg, rc, id);
-    char *new_id = NULL;
-    if (r &&
-        ops_audit(cfg, rc, "replayed", actor,
-                  json_pack("{s:s, s:s}", "dead_id", id, "what", "requeue")) == 0 &&
-        (new_id = requeue_fields(cfg, rc, r->element[0]->element[1])) != NULL) {
-        freeReplyObject(redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id));
+    char new_id[64];
+    int done = dead_exists(cfg, rc, id) &&
+               ops_audit(cfg, rc, "replayed", actor,
+                         json_pack("{s:s, s:s}", "dead_id", id, "what", "requeue")) == 0 &&
+               tg_queue_dead_requeue(rc, cfg->redis.prefix, id, new_id, sizeof new_id) == 1;
+    if (done)
         printf("%s: requeued as %s\n", id, new_id);
-    }
-    int status = new_id ? 0 : 1;
-    freeReplyObject(r);
-    free(new_id);
-    return status;
+    return done ? 0 : 1;
 }
 
 static int dead_usage(FILE *out)
@@ -249,11 +215,10 @@ static int dead_usage(FILE *out)
 static int dead_drop_one(const struct tg_config *cfg, redisContext *rc, const char *id,
                          const char *actor)
 {
-    redisReply *r = dead_entry(cfg, rc, id);
-    int done = r && ops_audit(cfg, rc, "dropped", actor, json_pack("{s:s}", "dead_id", id)) == 0;
-    freeReplyObject(r);
+    int done = dead_exists(cfg, rc, id) &&
+               ops_audit(cfg, rc, "dropped", actor, json_pack("{s:s}", "dead_id", id)) == 0;
     if (done)
-        freeReplyObject(redisCommand(rc, "XDEL %sdead %s", cfg->redis.prefix, id));
+        tg_queue_dead_drop(rc, cfg->redis.prefix, id);
     printf("%s: %s\n", id, done ? "dropped" : "not dropped");
     return !done;
 }

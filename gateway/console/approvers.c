@@ -13,7 +13,7 @@ static int is_group(const char *a)
 }
 
 /* 1 when the rules name identity itself, or name no group at all (nothing to resolve). */
-static int decided_by_name(const struct tg_approval_rules *r, const char *identity)
+static int decided_by_name(const struct tg_approval_rule *r, const char *identity)
 {
     int groups = 0;
     for (char **a = r->approvers; a && *a; a++) {
@@ -51,9 +51,10 @@ static int group_member(const struct tg_approver_query *q, char *err, size_t err
 
 const char *tg_approvers_refusal(const struct tg_approver_query *q, char *buf, size_t buflen)
 {
-    const struct tg_approval_rules *r = q->rules;
+    const struct tg_approval_rule *r = q->rules;
+    struct tg_approval_ask ask = {q->identity, q->user, q->deny};
     if (q->identity == NULL || *q->identity == '\0' || decided_by_name(r, q->identity))
-        return tg_approval_refusal(r, q->identity, q->user, q->deny, buf, buflen);
+        return tg_approval_refusal(r, &ask, buf, buflen);
     int m = group_member(q, buf, buflen);
     if (m < 0)
         return buf;
@@ -65,7 +66,7 @@ const char *tg_approvers_refusal(const struct tg_approver_query *q, char *buf, s
         return buf;
     }
     char *self[] = {(char *)q->identity, NULL};
-    struct tg_approval_rules as_named = *r;
+    struct tg_approval_rule as_named = *r;
     as_named.approvers = self; /* a member counts as named; the other rules still apply */
-    return tg_approval_refusal(&as_named, q->identity, q->user, q->deny, buf, buflen);
+    return tg_approval_refusal(&as_named, &ask, buf, buflen);
 }

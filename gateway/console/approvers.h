@@ -20,7 +20,7 @@
 struct tg_approver_query {
     const struct tg_config *cfg;
     redisContext *rc; /* the membership cache; may be NULL */
-    const struct tg_approval_rules *rules;
+    const struct tg_approval_rule *rules;
     const char *identity; /* the voter (GitLab username); NULL: an unmapped chat user */
     const char *user;     /* the pipeline's user */
     int deny;

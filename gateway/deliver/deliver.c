@@ -156,7 +156,9 @@ static int record_ignored(struct job *j, const char *why)
         .action = "ignored", .actor = j->actor, .reasons = reasons, .details = full, .once = once};
     tg_work_record_target(&r, &j->target);
     int rc = tg_work_audit(j->w, &r);
-    json_decref(reasons), json_decref(details), json_decref(full);
+    json_decref(reasons);
+    json_decref(details);
+    json_decref(full);
     return rc;
 }
 
@@ -181,7 +183,9 @@ static json_t *reasons_json(const struct tg_decision *d)
 /* Appends r about the job's target, by the job's actor, with reasons and details (taken). */
 static int append(struct job *j, struct tg_audit_record *r, json_t *reasons, json_t *details)
 {
-    r->actor = j->actor, r->reasons = reasons, r->details = details;
+    r->actor = j->actor;
+    r->reasons = reasons;
+    r->details = details;
     tg_work_record_target(r, &j->target);
     int rc = tg_work_audit(j->w, r);
     json_decref(reasons);
@@ -270,10 +274,9 @@ static const char *initial_state(enum tg_verdict v)
     return states[v];
 }
 
-/* A rendered trigger request and what the deployment record keeps of it. */
+/* A rendered trigger request, which the deployment record keeps. */
 struct rendered {
     struct tg_trigger_request req;
-    char *vars; /* the variables as a JSON object */
     char err[512];
 };
 
@@ -289,16 +292,10 @@ static int render(struct job *j, const struct tg_decision *d, struct rendered *r
         snprintf(r->err, sizeof r->err, "no template matches project %s", j->ev.project_path);
         return -1;
     }
-    if (tg_template_render(t, &j->ev, d, &r->req, r->err, sizeof r->err))
+    if (tg_template_render(t, &(struct tg_template_input){&j->ev, d}, &r->req, r->err,
+                           sizeof r->err))
         return -1;
-    json_t *o = json_object();
-    for (size_t i = 0; i < r->req.nvars; i++)
-        json_object_set_new(o, r->req.var_names[i], json_string(r->req.var_values[i]));
-    r->vars = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    n->template_name = r->req.template_name, n->chart_project = r->req.project,
-    n->chart_ref = r->req.ref;
-    n->variables = r->vars;
+    n->request = &r->req;
     return 0;
 }
 
@@ -364,17 +361,20 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
     if (d->verdict == TG_VERDICT_NEEDS_APPROVAL)
         n.pending_expiry_ms = tg_now_ms() + d->approvals.expire_ms;
     if ((d->verdict == TG_VERDICT_DEPLOY || d->verdict == TG_VERDICT_NEEDS_APPROVAL) &&
-        render(j, d, &r, &n))
-        n.state = "failed", n.reason = r.err;
-    tg_deploy_key(j->key, sizeof j->key, j->w->cfg->redis.prefix, j->ev.project_id,
-                  j->ev.pipeline_id, d->environment);
+        render(j, d, &r, &n)) {
+        n.state = "failed";
+        n.reason = r.err;
+    }
+    struct tg_deploy_id id = {j->ev.project_id, j->ev.pipeline_id, d->environment};
+    tg_deploy_key(j->key, sizeof j->key, j->w->cfg->redis.prefix, &id);
     struct tg_lifecycle_print print;
     tg_lifecycle_fingerprint(&j->ev, &print);
     struct tg_deploy_event ev = {
         .status = j->ev.pipeline_status, .builds = print.builds, .rank = print.rank};
     struct tg_decide_result dr;
     enum tg_deliver_result res = TG_DELIVER_RETRY;
-    if (tg_deploy_decide(j->w->rc, j->w->cfg->redis.prefix, j->key, &n, &ev, &dr) < 0)
+    struct tg_deploy_decision in = {j->key, &n, &ev};
+    if (tg_deploy_decide(j->w->rc, j->w->cfg->redis.prefix, &in, &dr) < 0)
         snprintf(why, whylen, "redis: cannot record the deployment");
     else if (record_outcome(j, d, &dr, &ev))
         snprintf(why, whylen, "audit.fail_closed: the decision could not be recorded");
@@ -384,7 +384,7 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
     else
         res = act(j, &n, &dr, why, whylen);
     tg_trigger_request_dispose(&r.req);
-    free(r.vars), free(decision);
+    free(decision);
     return res;
 }
 
@@ -413,16 +413,15 @@ static int record_waiting(struct job *j, const struct tg_decision *d, int requeu
 static enum tg_deliver_result wait_for_children(struct job *j, const struct tg_decision *d,
                                                 int *waits, char *why, size_t whylen)
 {
-    struct tg_lifecycle_parent parent = {j->e, &j->ev, j->children_gen};
-    int requeued = 0;
-    *waits = tg_lifecycle_children_pending(j->w, &parent, d, &requeued, why, whylen);
+    struct tg_lifecycle_parent parent = {j->e, &j->ev, j->children_gen, 0};
+    *waits = tg_lifecycle_children_pending(j->w, &parent, d, why, whylen);
     if (*waits < 0)
         return TG_DELIVER_RETRY;
     if (*waits == 0)
         return TG_DELIVER_DONE;
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "waiting", "%s pipeline %lld waits for its child pipelines",
                j->ev.project_path, j->ev.pipeline_id);
-    if (record_waiting(j, d, requeued) == 0)
+    if (record_waiting(j, d, parent.requeued) == 0)
         return TG_DELIVER_DONE;
     snprintf(why, whylen, "audit.fail_closed: the waiting decision could not be recorded");
     return TG_DELIVER_RETRY;
@@ -488,8 +487,13 @@ static enum tg_deliver_result job_ended(struct job *j, char *why, size_t whylen)
     if (j->ev.job_allow_failure || j->ev.pipeline_id <= 0 ||
         (strcmp(st, "failed") != 0 && strcmp(st, "canceled") != 0))
         return TG_DELIVER_DONE;
-    if (tg_deploy_job_failed(j->w->rc, j->w->cfg->redis.prefix, j->ev.project_id, j->ev.pipeline_id,
-                             j->ev.job_id, st, job_withdrew, j) < 0) {
+    struct tg_deploy_job_end end = {.project_id = j->ev.project_id,
+                                    .pipeline = j->ev.pipeline_id,
+                                    .job_id = j->ev.job_id,
+                                    .status = st,
+                                    .fn = job_withdrew,
+                                    .arg = j};
+    if (tg_deploy_job_failed(j->w->rc, j->w->cfg->redis.prefix, &end) < 0) {
         snprintf(why, whylen, "redis: cannot withdraw the pipeline's pending approvals");
         return TG_DELIVER_RETRY;
     }
@@ -523,10 +527,11 @@ enum tg_deliver_result tg_deliver(struct tg_work *w, const struct tg_queue_entry
     fill_target(&j);
     enum tg_deliver_result res = TG_DELIVER_DONE;
     enum tg_lifecycle_kind kind;
-    if (record_received(&j))
-        res = TG_DELIVER_RETRY,
+    if (record_received(&j)) {
+        res = TG_DELIVER_RETRY;
         snprintf(reason, reasonlen, "audit.fail_closed: receipt could not be recorded");
-    else if (j.ev.kind == TG_EVENT_PIPELINE && (kind = decided_on(&j.ev)) != TG_LIFECYCLE_PASSING) {
+    } else if (j.ev.kind == TG_EVENT_PIPELINE &&
+               (kind = decided_on(&j.ev)) != TG_LIFECYCLE_PASSING) {
         res = decide(&j, kind == TG_LIFECYCLE_MANUAL, reason, reasonlen);
         if (res == TG_DELIVER_DONE && kind == TG_LIFECYCLE_TERMINAL &&
             j.ev.parent_pipeline_id > 0 &&

@@ -14,20 +14,28 @@
  *   <prefix>retry      zset of deployments in retry_wait (and approved), by due time
  *   <prefix>reconcile  zset of deployments in reconciling, by next check (or check lease expiry)
  *   <prefix>pending    zset of deployments waiting for approval, by expiry
+ *   <prefix>approval:notify, <prefix>approval:id:<id>, and the approval fields of the hash:
+ *        drawn in deploy_approval.c, whose scripts change a deployment that waits for people
  *   <prefix>outbox, <prefix>outbox:data   effects of the changes (owned by outbox.c)
+ *
+ * This module builds every key above (docs/ARCHITECTURE-keys.md); the record is decoded in
+ * deployment.c.
  */
 #include "deliver/deploy.h"
-#include "deliver/outbox.h"
+#include "base/log.h"
 #include "base/redisconn.h"
+#include "deliver/deploy_impl.h"
+#include "deliver/outbox.h"
+#include "deliver/template.h"
 #include "base/scrub.h"
 #include "base/util.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FINAL_TTL_S                                                                                \
-    "7776000" /* finished records stay 90 days: long enough for any retry of a pipeline */
+#define TG_MODULE "deploy"
 
 /* withdraw(key, status, rank, now, ttl, why): a pending approval becomes withdrawn, its
  * votes voided; returns the voided identities "a,b". KEYS[2], KEYS[3] are pending, notify. */
@@ -303,10 +311,10 @@ static const char retrigger_lua[] =
     "redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])\n"
     "return {'ok', s}\n";
 
-void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id,
-                   long long pipeline, const char *environment)
+void tg_deploy_key(char *out, size_t outlen, const char *prefix, const struct tg_deploy_id *id)
 {
-    snprintf(out, outlen, "%sdeploy:%lld:%lld:%s", prefix, project_id, pipeline, environment);
+    snprintf(out, outlen, "%sdeploy:%lld:%lld:%s", prefix, id->project_id, id->pipeline,
+             id->environment ? id->environment : "");
 }
 
 static const char *nz(const char *s)
@@ -314,17 +322,22 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-static redisReply *eval(redisContext *c, const char *lua, int nkeys, const char *const *argv,
-                        int argc)
+redisReply *tg_deploy_eval(redisContext *c, const char *lua, int nkeys, const char *const *argv,
+                           int argc)
 {
     size_t lens[64];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    return tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
+    redisReply *r = tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "script_failed", "%s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
 }
 
-/* A reply {word, ...}: the word, or NULL when the reply is not that shape. */
-static const char *word(const redisReply *r, size_t i)
+const char *tg_deploy_word(const redisReply *r, size_t i)
 {
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements <= i ||
         r->element[i]->type != REDIS_REPLY_STRING)
@@ -332,13 +345,31 @@ static const char *word(const redisReply *r, size_t i)
     return r->element[i]->str;
 }
 
+/* The decision's numbers and trigger variables as text, for its field/value pairs. */
+struct decision_text {
+    char pid[24], pipeline[24];
+    char *vars; /* JSON object of the trigger variables (owned), or NULL */
+};
+
+/* The stored form of a request's variables: a JSON object of strings (deployment.c reads it). */
+static char *vars_json(const struct tg_trigger_request *req)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < req->nvars; i++)
+        json_object_set_new(o, req->var_names[i], json_string(req->var_values[i]));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
 /* The decision's field/value pairs into argv from index at; returns the new end. */
 static int decision_fields(const char **argv, int at, const struct tg_deploy_new *d,
-                           const char *pid, const char *pipeline)
+                           const struct decision_text *t)
 {
-    const char *pairs[] = {"project_id",    pid,
+    const struct tg_trigger_request *req = d->request;
+    const char *pairs[] = {"project_id",    t->pid,
                            "project",       nz(d->project),
-                           "pipeline",      pipeline,
+                           "pipeline",      t->pipeline,
                            "sha",           nz(d->sha),
                            "ref",           nz(d->ref),
                            "environment",   nz(d->environment),
@@ -348,10 +379,10 @@ static int decision_fields(const char **argv, int at, const struct tg_deploy_new
                            "reason",        nz(d->reason),
                            "decision",      nz(d->decision),
                            "policy_hash",   nz(d->policy_hash),
-                           "template",      nz(d->template_name),
-                           "chart_project", nz(d->chart_project),
-                           "chart_ref",     nz(d->chart_ref),
-                           "variables",     nz(d->variables),
+                           "template",      req ? nz(req->template_name) : "",
+                           "chart_project", req ? nz(req->project) : "",
+                           "chart_ref",     req ? nz(req->ref) : "",
+                           "variables",     nz(t->vars),
                            "attempts",      "0"};
     for (size_t i = 0; i < TG_ARRAY_SIZE(pairs); i++)
         argv[at++] = pairs[i];
@@ -360,7 +391,7 @@ static int decision_fields(const char **argv, int at, const struct tg_deploy_new
 
 static void copy_word(char *out, size_t outlen, const redisReply *r, size_t i)
 {
-    const char *w = word(r, i);
+    const char *w = tg_deploy_word(r, i);
     snprintf(out, outlen, "%s", w ? w : "");
 }
 
@@ -371,13 +402,13 @@ static int decide_reply(const redisReply *r, struct tg_decide_result *out)
                                         [TG_DECIDE_WITHDRAWN] = "withdrawn",
                                         [TG_DECIDE_ECHO] = "echo",
                                         [TG_DECIDE_KEPT] = "kept"};
-    const char *w = word(r, 0);
+    const char *w = tg_deploy_word(r, 0);
     memset(out, 0, sizeof *out);
     for (size_t i = 0; w && i < TG_ARRAY_SIZE(names); i++)
         if (strcmp(w, names[i]) == 0) {
             out->outcome = (enum tg_decide_outcome)i;
             copy_word(out->state, sizeof out->state, r, 1);
-            out->version = word(r, 2) ? atoll(word(r, 2)) : 0;
+            out->version = tg_deploy_word(r, 2) ? atoll(tg_deploy_word(r, 2)) : 0;
             copy_word(i == TG_DECIDE_KEPT ? out->why : out->action,
                       i == TG_DECIDE_KEPT ? sizeof out->why : sizeof out->action, r, 3);
             copy_word(i == TG_DECIDE_WITHDRAWN ? out->voided : out->earlier,
@@ -387,26 +418,28 @@ static int decide_reply(const redisReply *r, struct tg_decide_result *out)
     return -1;
 }
 
-int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
-                     const struct tg_deploy_new *d, const struct tg_deploy_event *ev,
+int tg_deploy_decide(redisContext *c, const char *prefix, const struct tg_deploy_decision *in,
                      struct tg_decide_result *out)
 {
-    char pending[128], notify[128], now[24], expiry[24], rank[24], pid[24], pipeline[24];
+    const struct tg_deploy_new *d = in->record;
+    const struct tg_deploy_event *ev = in->event;
+    struct tg_deploy_keys k;
+    char now[24], expiry[24], rank[24];
+    struct decision_text t = {.vars = d->request ? vars_json(d->request) : NULL};
     const char *argv[64];
-    snprintf(pending, sizeof pending, "%spending", prefix);
-    snprintf(notify, sizeof notify, "%sapproval:notify", prefix);
+    tg_deploy_keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)d->pending_expiry_ms);
     snprintf(rank, sizeof rank, "%lld", ev->rank);
-    snprintf(pid, sizeof pid, "%lld", d->project_id);
-    snprintf(pipeline, sizeof pipeline, "%lld", d->pipeline);
-    const char *head[] = {key,    pending,        notify,         d->state, now,
-                          expiry, nz(ev->status), nz(ev->builds), rank,     FINAL_TTL_S};
+    snprintf(t.pid, sizeof t.pid, "%lld", d->project_id);
+    snprintf(t.pipeline, sizeof t.pipeline, "%lld", d->pipeline);
+    const char *head[] = {in->key, k.pending,      k.notify,       d->state, now,
+                          expiry,  nz(ev->status), nz(ev->builds), rank,     TG_DEPLOY_FINAL_TTL_S};
     int argc = 0;
     for (size_t i = 0; i < TG_ARRAY_SIZE(head); i++)
         argv[argc++] = head[i];
     int from = argc;
-    argc = decision_fields(argv, argc, d, pid, pipeline);
+    argc = decision_fields(argv, argc, d, &t);
     /* Pipeline users, refs, reasons and GitLab's texts are untrusted: stored scrubbed. Not the
      * trigger variables: they are sent as rendered, and a template must not put secrets there. */
     char *clean[64] = {0};
@@ -414,34 +447,36 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
         if (strcmp(argv[i - 1], "variables") != 0 &&
             (clean[i] = tg_scrub(argv[i], strlen(argv[i]), NULL)) != NULL)
             argv[i] = clean[i];
-    redisReply *r = eval(c, decide_lua, 3, argv, argc);
+    redisReply *r = tg_deploy_eval(c, decide_lua, 3, argv, argc);
     for (int i = from; i < argc; i++)
         free(clean[i]);
+    free(t.vars);
     int rc = decide_reply(r, out);
     freeReplyObject(r);
     return rc;
 }
 
-int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id,
-                         long long pipeline, long long job_id, const char *status,
-                         tg_deploy_withdrawn_fn fn, void *arg)
+int tg_deploy_job_failed(redisContext *c, const char *prefix, const struct tg_deploy_job_end *j)
 {
-    char pending[128], notify[128], match[128], now[24], job[24];
-    snprintf(pending, sizeof pending, "%spending", prefix);
-    snprintf(notify, sizeof notify, "%sapproval:notify", prefix);
-    snprintf(match, sizeof match, "%sdeploy:%lld:%lld:", prefix, project_id, pipeline);
+    struct tg_deploy_keys k;
+    struct tg_deploy_id pipeline = {j->project_id, j->pipeline, ""};
+    char match[128], now[24], job[24];
+    tg_deploy_keys_of(&k, prefix);
+    tg_deploy_key(match, sizeof match, prefix, &pipeline); /* every environment's key starts so */
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    snprintf(job, sizeof job, "%lld", job_id);
-    const char *argv[] = {match, pending, notify, match, now, job, status, FINAL_TTL_S};
-    redisReply *r = eval(c, job_lua, 3, argv, (int)TG_ARRAY_SIZE(argv));
+    snprintf(job, sizeof job, "%lld", j->job_id);
+    const char *argv[] = {match, k.pending, k.notify,  match,
+                          now,   job,       j->status, TG_DEPLOY_FINAL_TTL_S};
+    redisReply *r = tg_deploy_eval(c, job_lua, 3, argv, (int)TG_ARRAY_SIZE(argv));
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return -1;
     }
     int n = 0;
     for (size_t i = 0; i + 2 < r->elements; i += 3, n++)
-        if (word(r, i) && word(r, i + 1) && word(r, i + 2))
-            fn(arg, word(r, i), atoll(word(r, i + 1)), word(r, i + 2));
+        if (tg_deploy_word(r, i) && tg_deploy_word(r, i + 1) && tg_deploy_word(r, i + 2))
+            j->fn(j->arg, tg_deploy_word(r, i), atoll(tg_deploy_word(r, i + 1)),
+                  tg_deploy_word(r, i + 2));
     freeReplyObject(r);
     return n;
 }
@@ -456,32 +491,36 @@ int tg_deploy_is_current(redisContext *c, const char *key, long long version)
     return rc;
 }
 
-static void latest_key(char *out, size_t outlen, const char *prefix, const redisReply *rec)
+static void latest_key(char *out, size_t outlen, const char *prefix, const struct tg_deployment *d)
 {
-    snprintf(out, outlen, "%slatest:%s:%s:%s:%s:%s", prefix, nz(tg_deploy_field(rec, "project_id")),
-             nz(tg_deploy_field(rec, "ref")), nz(tg_deploy_field(rec, "environment")),
-             nz(tg_deploy_field(rec, "chart_project")), nz(tg_deploy_field(rec, "chart_ref")));
+    snprintf(out, outlen, "%slatest:%lld:%s:%s:%s:%s", prefix, d->project_id, nz(d->ref),
+             nz(d->environment), nz(d->chart_project), nz(d->chart_ref));
 }
 
-/* The keys every lease-holding script names. */
-struct keys {
-    char inflight[128], retry[128], reconcile[128], outbox[128], outbox_data[128];
-};
-
-static void keys_of(struct keys *k, const char *prefix)
+void tg_deploy_keys_of(struct tg_deploy_keys *k, const char *prefix)
 {
     snprintf(k->inflight, sizeof k->inflight, "%sinflight", prefix);
     snprintf(k->retry, sizeof k->retry, "%sretry", prefix);
     snprintf(k->reconcile, sizeof k->reconcile, "%sreconcile", prefix);
+    snprintf(k->pending, sizeof k->pending, "%spending", prefix);
+    snprintf(k->notify, sizeof k->notify, "%sapproval:notify", prefix);
     tg_outbox_keys(prefix, k->outbox, k->outbox_data, sizeof k->outbox);
 }
 
+/* A script call: lua with argv[0 .. nkeys-1] as KEYS, the rest as ARGV. */
+struct script {
+    const char *lua;
+    int nkeys;
+    const char *const *argv;
+    int argc;
+};
+
 /* Runs a {'ok'|'go'|..., ...} script; 0 when the first word is want, 1 otherwise, -1 failed. */
-static int eval_word(redisContext *c, const char *lua, int nkeys, const char *const *argv, int argc,
-                     const char *want, char *detail, size_t detaillen)
+static int eval_word(redisContext *c, const struct script *s, const char *want, char *detail,
+                     size_t detaillen)
 {
-    redisReply *r = eval(c, lua, nkeys, argv, argc);
-    const char *w = word(r, 0), *d = word(r, 1);
+    redisReply *r = tg_deploy_eval(c, s->lua, s->nkeys, s->argv, s->argc);
+    const char *w = tg_deploy_word(r, 0), *d = tg_deploy_word(r, 1);
     if (detail)
         snprintf(detail, detaillen, "%s", d ? d : "");
     int rc = w == NULL ? -1 : strcmp(w, want) == 0 ? 0 : 1;
@@ -496,34 +535,42 @@ static void lease_args(char *now, char *until, size_t len, uint64_t lease_ms)
     snprintf(until, len, "%llu", (unsigned long long)(t + lease_ms));
 }
 
-enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key,
-                              const char *owner, uint64_t lease_ms, int *attempt, char *detail,
-                              size_t detaillen)
+/* The claim script's answer as the claim's outcome. */
+static enum tg_claim claim_outcome(const redisReply *r, struct tg_deploy_claim *q)
 {
-    struct keys k;
+    static const char *const words[] = {[TG_CLAIM_GO] = "go",
+                                        [TG_CLAIM_BUSY] = "busy",
+                                        [TG_CLAIM_DONE] = "done",
+                                        [TG_CLAIM_SUPERSEDED] = "superseded"};
+    const char *w = tg_deploy_word(r, 0), *d = tg_deploy_word(r, 1);
+    snprintf(q->detail, sizeof q->detail, "%s", d ? d : "");
+    for (size_t i = 0; w && i < TG_ARRAY_SIZE(words); i++)
+        if (strcmp(w, words[i]) == 0) {
+            if (i == TG_CLAIM_GO)
+                q->attempt = atoi(d ? d : "1");
+            return (enum tg_claim)i;
+        }
+    return TG_CLAIM_ERROR;
+}
+
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, struct tg_deploy_claim *q)
+{
+    struct tg_deploy_keys k;
     char latest[1024], now[24], until[24], due[24];
-    redisReply *rec = tg_deploy_load(c, key);
-    if (rec == NULL)
+    struct tg_deployment d;
+    int found = tg_deployment_load(c, q->key, &d);
+    if (found >= 0)
+        latest_key(latest, sizeof latest, prefix, &d);
+    tg_deployment_dispose(&d);
+    if (found < 0)
         return TG_CLAIM_ERROR;
-    keys_of(&k, prefix);
-    latest_key(latest, sizeof latest, prefix, rec);
-    freeReplyObject(rec);
-    lease_args(now, until, sizeof now, lease_ms);
+    tg_deploy_keys_of(&k, prefix);
+    lease_args(now, until, sizeof now, q->lease_ms);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + TG_OUTBOX_GRACE_MS));
-    const char *argv[] = {key,           k.inflight, k.retry, latest, k.outbox,
-                          k.outbox_data, owner,      now,     until,  due};
-    redisReply *r = eval(c, claim_lua, 6, argv, 10);
-    const char *w = word(r, 0), *d = word(r, 1);
-    enum tg_claim res = TG_CLAIM_ERROR;
-    snprintf(detail, detaillen, "%s", d ? d : "");
-    if (w && strcmp(w, "go") == 0)
-        res = TG_CLAIM_GO, *attempt = atoi(d ? d : "1");
-    else if (w && strcmp(w, "busy") == 0)
-        res = TG_CLAIM_BUSY;
-    else if (w && strcmp(w, "done") == 0)
-        res = TG_CLAIM_DONE;
-    else if (w && strcmp(w, "superseded") == 0)
-        res = TG_CLAIM_SUPERSEDED;
+    const char *argv[] = {q->key,        k.inflight, k.retry, latest, k.outbox,
+                          k.outbox_data, q->owner,   now,     until,  due};
+    redisReply *r = tg_deploy_eval(c, claim_lua, 6, argv, 10);
+    enum tg_claim res = claim_outcome(r, q);
     freeReplyObject(r);
     return res;
 }
@@ -539,14 +586,15 @@ static int run_leased(redisContext *c, const struct leased *l, const char *want)
     char now[24], until[24];
     lease_args(now, until, sizeof now, l->lease_ms);
     const char *argv[] = {l->key, l->zset, l->owner, now, until};
-    return eval_word(c, l->lua, 2, argv, 5, want, NULL, 0);
+    struct script sc = {l->lua, 2, argv, 5};
+    return eval_word(c, &sc, want, NULL, 0);
 }
 
 int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key, const char *owner,
                            uint64_t lease_ms)
 {
-    struct keys k;
-    keys_of(&k, prefix);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
     struct leased l = {sending_lua, key, k.inflight, owner, lease_ms};
     return run_leased(c, &l, "ok");
 }
@@ -554,39 +602,40 @@ int tg_deploy_mark_sending(redisContext *c, const char *prefix, const char *key,
 int tg_deploy_confirm_sending(redisContext *c, const char *prefix, const char *key,
                               const char *owner, uint64_t need_ms)
 {
-    struct keys k;
-    keys_of(&k, prefix);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
     struct leased l = {confirm_lua, key, k.inflight, owner, need_ms};
     return run_leased(c, &l, "ok");
 }
 
-int tg_deploy_duplicate(redisContext *c, const char *prefix, const char *key, long long ours,
-                        const char *effect, long long *other, char *effect_id, size_t idlen)
+int tg_deploy_duplicate(redisContext *c, const char *prefix, struct tg_deploy_late *l)
 {
-    struct keys k;
+    struct tg_deploy_keys k;
     char id[24], due[24];
-    keys_of(&k, prefix);
-    snprintf(id, sizeof id, "%lld", ours);
+    tg_deploy_keys_of(&k, prefix);
+    snprintf(id, sizeof id, "%lld", l->ours);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(tg_now_ms() + TG_OUTBOX_GRACE_MS));
-    const char *argv[] = {key, k.outbox, k.outbox_data, id, due, effect};
-    redisReply *r = eval(c, duplicate_lua, 3, argv, 6);
-    const char *w = word(r, 0);
+    const char *argv[] = {l->key, k.outbox, k.outbox_data, id, due, l->effect};
+    redisReply *r = tg_deploy_eval(c, duplicate_lua, 3, argv, 6);
+    const char *w = tg_deploy_word(r, 0);
     int rc = w == NULL ? -1 : strcmp(w, "duplicate") == 0 ? 0 : strcmp(w, "same") == 0 ? 2 : 1;
-    *other = rc == 0 ? strtoll(word(r, 1), NULL, 10) : 0;
-    snprintf(effect_id, idlen, "%s", rc == 0 && word(r, 2) ? word(r, 2) : "");
+    l->other = rc == 0 ? strtoll(tg_deploy_word(r, 1), NULL, 10) : 0;
+    snprintf(l->effect_id, sizeof l->effect_id, "%s",
+             rc == 0 && tg_deploy_word(r, 2) ? tg_deploy_word(r, 2) : "");
     freeReplyObject(r);
     return rc;
 }
 
-int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
-                     const struct tg_deploy_result *r, char *effect_id, size_t idlen)
+int tg_deploy_finish(redisContext *c, const char *prefix, const struct tg_deploy_finish *f,
+                     char *effect_id, size_t idlen)
 {
     static const char *const outcomes[] = {"triggered", "retry", "failed", "reconcile", "unknown"};
-    struct keys k;
+    const struct tg_deploy_result *r = f->result;
+    struct tg_deploy_keys k;
     char now[24], due[24], a[24], settle[24], checks[16], scanned[24];
     uint64_t t = tg_now_ms();
     snprintf(scanned, sizeof scanned, "%lld", r->scanned_id);
-    keys_of(&k, prefix);
+    tg_deploy_keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)t);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
     snprintf(settle, sizeof settle, "%llu", (unsigned long long)r->settle_until_ms);
@@ -598,46 +647,47 @@ int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const
     } else {
         snprintf(a, sizeof a, "%llu", (unsigned long long)r->next_at_ms);
     }
-    const char *argv[] = {key,
+    const char *argv[] = {f->key,
                           k.inflight,
                           k.retry,
                           k.reconcile,
                           k.outbox,
                           k.outbox_data,
-                          owner,
+                          f->owner,
                           now,
                           outcomes[r->outcome],
                           a,
                           arg_b,
-                          FINAL_TTL_S,
+                          TG_DEPLOY_FINAL_TTL_S,
                           r->effect ? r->effect : "",
                           due,
                           settle,
                           checks,
                           scanned};
-    return eval_word(c, finish_lua, 6, argv, (int)TG_ARRAY_SIZE(argv), "ok", effect_id, idlen);
+    struct script sc = {finish_lua, 6, argv, (int)TG_ARRAY_SIZE(argv)};
+    return eval_word(c, &sc, "ok", effect_id, idlen);
 }
 
 int tg_deploy_sweep(redisContext *c, const char *prefix, uint64_t settle_ms, tg_deploy_swept_fn fn,
                     void *arg)
 {
-    struct keys k;
+    struct tg_deploy_keys k;
     char now[24], settle[24], due[24];
     uint64_t t = tg_now_ms();
-    keys_of(&k, prefix);
+    tg_deploy_keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)t);
     snprintf(settle, sizeof settle, "%llu", (unsigned long long)settle_ms);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
     const char *argv[] = {k.inflight,    k.retry, k.reconcile, k.outbox,
                           k.outbox_data, now,     settle,      due};
-    redisReply *r = eval(c, sweep_lua, 5, argv, 8);
+    redisReply *r = tg_deploy_eval(c, sweep_lua, 5, argv, 8);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return -1;
     }
     int n = (int)r->elements / 3;
     for (size_t i = 0; i + 2 < r->elements; i += 3)
-        fn(arg, word(r, i), word(r, i + 1), word(r, i + 2));
+        fn(arg, tg_deploy_word(r, i), tg_deploy_word(r, i + 1), tg_deploy_word(r, i + 2));
     freeReplyObject(r);
     return n;
 }
@@ -645,18 +695,17 @@ int tg_deploy_sweep(redisContext *c, const char *prefix, uint64_t settle_ms, tg_
 int tg_deploy_reconcile_claim(redisContext *c, const char *prefix, const char *key,
                               const char *owner, uint64_t lease_ms)
 {
-    struct keys k;
-    keys_of(&k, prefix);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
     struct leased l = {reconcile_claim_lua, key, k.reconcile, owner, lease_ms};
     int rc = run_leased(c, &l, "go");
     return rc < 0 ? -1 : rc == 0;
 }
 
-/* The first member of zset name due by now into key: 1, 0 when none, -1. */
-static int first_due(redisContext *c, const char *prefix, const char *name, char *key,
-                     size_t keylen)
+/* The first member of zset due by now into key: 1, 0 when none, -1. */
+static int first_due(redisContext *c, const char *zset, char *key, size_t keylen)
 {
-    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %s%s -inf %llu LIMIT 0 1", prefix, name,
+    redisReply *r = redisCommand(c, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 1", zset,
                                  (unsigned long long)tg_now_ms());
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY) {
@@ -670,44 +719,30 @@ static int first_due(redisContext *c, const char *prefix, const char *name, char
 
 int tg_deploy_next_reconcile(redisContext *c, const char *prefix, char *key, size_t keylen)
 {
-    return first_due(c, prefix, "reconcile", key, keylen);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
+    return first_due(c, k.reconcile, key, keylen);
 }
 
 int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t keylen)
 {
-    return first_due(c, prefix, "retry", key, keylen);
+    struct tg_deploy_keys k;
+    tg_deploy_keys_of(&k, prefix);
+    return first_due(c, k.retry, key, keylen);
 }
 
 int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail,
                         size_t detaillen)
 {
-    struct keys k;
+    struct tg_deploy_keys k;
     char now[24];
-    keys_of(&k, prefix);
+    tg_deploy_keys_of(&k, prefix);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     const char *argv[] = {key, k.retry, k.reconcile, now};
-    redisReply *r = eval(c, retrigger_lua, 3, argv, 4);
-    const char *w = word(r, 0), *d = word(r, 1);
+    redisReply *r = tg_deploy_eval(c, retrigger_lua, 3, argv, 4);
+    const char *w = tg_deploy_word(r, 0), *d = tg_deploy_word(r, 1);
     snprintf(detail, detaillen, "%s", d ? d : c->errstr);
     int rc = w && strcmp(w, "ok") == 0 ? 0 : -1;
     freeReplyObject(r);
     return rc;
-}
-
-redisReply *tg_deploy_load(redisContext *c, const char *key)
-{
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-const char *tg_deploy_field(const redisReply *rec, const char *name)
-{
-    for (size_t i = 0; rec && i + 1 < rec->elements; i += 2)
-        if (rec->element[i]->type == REDIS_REPLY_STRING && strcmp(rec->element[i]->str, name) == 0)
-            return rec->element[i + 1]->str;
-    return NULL;
 }

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct tg_trigger_request; /* template.h */
+
 /* A new deployment record: what was decided, and for deploys, what to trigger (no token). */
 struct tg_deploy_new {
     const char *state; /* decided, pending_approval, blocked, skipped, failed */
@@ -37,14 +39,19 @@ struct tg_deploy_new {
     const char *verdict, *rule, *reason; /* reason: the main one, for statuses and chat */
     const char *decision;                /* decision JSON */
     const char *policy_hash;
-    const char *template_name, *chart_project, *chart_ref;
-    const char *variables;      /* JSON object of the trigger variables */
+    /* deploys: the rendered trigger, kept once for every attempt (never its token: the
+     * record names the template, whose current token each attempt takes) */
+    const struct tg_trigger_request *request;
     uint64_t pending_expiry_ms; /* pending_approval: when it expires */
 };
 
+/* What names a deployment. */
+struct tg_deploy_id {
+    long long project_id, pipeline;
+    const char *environment;
+};
 /* The key of a deployment into out ("<prefix>deploy:<project_id>:<pipeline>:<environment>"). */
-void tg_deploy_key(char *out, size_t outlen, const char *prefix, long long project_id,
-                   long long pipeline, const char *environment);
+void tg_deploy_key(char *out, size_t outlen, const char *prefix, const struct tg_deploy_id *id);
 
 /* What one terminal event of a pipeline says, for tg_deploy_decide. Strings borrowed. */
 struct tg_deploy_event {
@@ -76,14 +83,18 @@ struct tg_decide_result {
 };
 
 /* Applies one terminal event's decision d to the deployment at key, in one script (so
- * events of one pipeline handled by several workers at once end as if handled one by one): creates
- * it; or keeps it (an echo, an older event, the same status again, or a deployment already acted
- * on; every event not older makes its run the newest known: rank, and unless acted on, status and
- * builds); or re-decides it (skipped, blocked or withdrawn for failed/canceled, now success); or
- * withdraws a pending approval whose pipeline turned failed/canceled (its votes voided). Returns 0
- * with out filled, -1 on a Redis failure. */
-int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
-                     const struct tg_deploy_new *d, const struct tg_deploy_event *ev,
+ * events of one pipeline handled by several workers at once end as if handled one by one):
+ * creates it; or keeps it (an echo, an older event, the same status again, or a deployment
+ * already acted on; every event not older makes its run the newest known: rank, and unless
+ * acted on, status and builds); or re-decides it (skipped, blocked or withdrawn for
+ * failed/canceled, now success); or withdraws a pending approval whose pipeline turned
+ * failed/canceled (its votes voided). Returns 0 with out filled, -1 on a Redis failure. */
+struct tg_deploy_decision {
+    const char *key;
+    const struct tg_deploy_new *record;
+    const struct tg_deploy_event *event;
+};
+int tg_deploy_decide(redisContext *c, const char *prefix, const struct tg_deploy_decision *in,
                      struct tg_decide_result *out);
 
 /* A Job Hook: job job_id of the pipeline ended status (failed or canceled, not allowed to
@@ -93,9 +104,13 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const char *key,
  * pipeline failed: Tollgate's own pending status keeps it running. Returns how many, or -1. */
 typedef void (*tg_deploy_withdrawn_fn)(void *arg, const char *key, long long version,
                                        const char *voided);
-int tg_deploy_job_failed(redisContext *c, const char *prefix, long long project_id,
-                         long long pipeline, long long job_id, const char *status,
-                         tg_deploy_withdrawn_fn fn, void *arg);
+struct tg_deploy_job_end {
+    long long project_id, pipeline, job_id;
+    const char *status;
+    tg_deploy_withdrawn_fn fn;
+    void *arg;
+};
+int tg_deploy_job_failed(redisContext *c, const char *prefix, const struct tg_deploy_job_end *j);
 
 /* 1 when the deployment at key is still at version (nothing re-decided or withdrew it since),
  * 0 when not, -1 on a Redis failure. A worker posts the commit status of a decision only while
@@ -111,10 +126,14 @@ enum tg_claim {
     TG_CLAIM_ERROR,      /* Redis failed */
 };
 
-/* Takes the deployment for one trigger attempt, holding it until now + lease_ms. */
-enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, const char *key,
-                              const char *owner, uint64_t lease_ms, int *attempt, char *detail,
-                              size_t detaillen);
+/* Takes the deployment at q->key for one trigger attempt, holding it until now + lease_ms. */
+struct tg_deploy_claim {
+    const char *key, *owner;
+    uint64_t lease_ms;
+    int attempt;      /* out, go: which try */
+    char detail[256]; /* out: done: the state; superseded: the newer pipeline */
+};
+enum tg_claim tg_deploy_claim(redisContext *c, const char *prefix, struct tg_deploy_claim *q);
 
 /* Records that the trigger is about to leave (triggering -> sending, sent_at = now, the lease
  * renewed). Call it right before sending; send only on 0. Returns 1 when the deployment is no
@@ -130,10 +149,16 @@ int tg_deploy_confirm_sending(redisContext *c, const char *prefix, const char *k
 
 /* A 201 (pipeline ours) whose finish was lost. When key is recorded triggered with another
  * pipeline, adds effect (JSON, "@@OTHER@@" (quoted or bare) replaced by that id) to the outbox and
- * returns 0 with *other and its effect id; 2 when key holds ours; 1 when key is not yet
+ * returns 0 with other and its effect id; 2 when key holds ours; 1 when key is not yet
  * triggered (its reconciliation finds ours by the marker); -1 Redis failed. */
-int tg_deploy_duplicate(redisContext *c, const char *prefix, const char *key, long long ours,
-                        const char *effect, long long *other, char *effect_id, size_t idlen);
+struct tg_deploy_late {
+    const char *key;
+    long long ours;      /* the pipeline our late 201 created */
+    const char *effect;  /* the duplicate_trigger effect JSON */
+    long long other;     /* out: the pipeline recorded */
+    char effect_id[600]; /* out */
+};
+int tg_deploy_duplicate(redisContext *c, const char *prefix, struct tg_deploy_late *l);
 
 enum tg_outcome {
     TG_OUTCOME_TRIGGERED, /* GitLab created it (201, or reconciliation found the marker) */
@@ -159,8 +184,12 @@ struct tg_deploy_result {
  * real outcome beats a guess), with its effect in the outbox; the effect's id goes to
  * effect_id ("" when none). Returns 0 when recorded, 1 when the deployment is no longer
  * ours and nothing changed, -1 on failure. */
-int tg_deploy_finish(redisContext *c, const char *prefix, const char *key, const char *owner,
-                     const struct tg_deploy_result *r, char *effect_id, size_t idlen);
+struct tg_deploy_finish {
+    const char *key, *owner;
+    const struct tg_deploy_result *result;
+};
+int tg_deploy_finish(redisContext *c, const char *prefix, const struct tg_deploy_finish *f,
+                     char *effect_id, size_t idlen);
 
 /* Takes back deployments whose lease expired (at most 16 per call): a claim that never
  * reached sending becomes due again at once; a send without a recorded answer becomes
@@ -187,9 +216,121 @@ int tg_deploy_next_due(redisContext *c, const char *prefix, char *key, size_t ke
 int tg_deploy_retrigger(redisContext *c, const char *prefix, const char *key, char *detail,
                         size_t detaillen);
 
-/* The whole record as a reply of field/value pairs (HGETALL); NULL on failure. Caller frees
- * with freeReplyObject; tg_deploy_field reads one field (NULL when absent). */
-redisReply *tg_deploy_load(redisContext *c, const char *key);
-const char *tg_deploy_field(const redisReply *rec, const char *name);
+/* ---- deployments that wait for people (deploy_approval.c; approval.h says when) ---- */
+
+/* Gives the pending deployment at key its id and queues its chat request (a deployment asked
+ * again after a re-decision gets the next round). Returns 1 when it is set up (now or
+ * before), 0 when it is no longer pending, 2 when id belongs to another key, -1. */
+int tg_deploy_request(redisContext *c, const char *prefix, const char *key, const char *id);
+/* The key of the deployment with this id into key. Returns 1, 0 unknown, -1 Redis failed. */
+int tg_deploy_lookup(redisContext *c, const char *prefix, const char *id, char *key, size_t keylen);
+/* Up to max keys of pending deployments, soonest expiry first (each keylen 512). Returns how
+ * many, or -1. */
+int tg_deploy_pending(redisContext *c, const char *prefix, char (*keys)[512], int max);
+/* How many deployments wait for approval (all of <prefix>pending); -1 when Redis failed. */
+long long tg_deploy_pending_total(redisContext *c, const char *prefix);
+
+/* One approve or deny, checked and counted in one script (the expiry too: the sweep may not
+ * have run yet). outcome: counted, approved (the quorum: queued on <prefix>retry), denied,
+ * duplicate (detail: the votes so far), state (not pending; detail names the state), stale
+ * (a button of an earlier round). */
+struct tg_deploy_ballot {
+    const char *key, *identity, *channel;
+    const char *comment; /* approve: optional; deny: the reason (stored scrubbed) */
+    int required, round, deny;
+    char outcome[16], detail[64]; /* out */
+};
+/* 0 with b->outcome set, -1 when Redis failed. */
+int tg_deploy_vote(redisContext *c, const char *prefix, struct tg_deploy_ballot *b);
+
+/* Called for each deployment a sweep closed: key and up to two facts (see each function). */
+typedef void (*tg_deploy_closed_fn)(void *arg, const char *key, const char *a, const char *b);
+/* Expires pending deployments past their expiry (at most 16 per call); fn(key, "", ""). */
+int tg_deploy_expire_due(redisContext *c, const char *prefix, tg_deploy_closed_fn fn, void *arg);
+/* The deployment at key was decided (pending or deploy): older pending deployments of the same
+ * project, ref, environment and chart target are superseded, and key itself when a newer one
+ * waits; fn(superseded key, newer pipeline, ""). Returns 0, or -1. */
+int tg_deploy_supersede_pending(redisContext *c, const char *prefix, const char *key,
+                                tg_deploy_closed_fn fn, void *arg);
+/* Binds pending deployments to policy_hash; the votes of those bound to another are voided
+ * and their request queued again. fn(key, old hash, voided identities "a,b"). 0 or -1. */
+int tg_deploy_void_votes(redisContext *c, const char *prefix, const char *policy_hash,
+                         tg_deploy_closed_fn fn, void *arg);
+
+/* Claims one deployment whose chat request is due for lease_ms, into key. 1, 0 none, -1. */
+int tg_deploy_notify_claim(redisContext *c, const char *prefix, uint64_t lease_ms, char *key,
+                           size_t keylen);
+/* Which chats took round `round` of the request (posted:<chat>); unless complete, the request
+ * is due again at due_ms. A closed deployment leaves the queue. */
+struct tg_deploy_notified {
+    const char *key;
+    int round, complete;
+    uint64_t due_ms;
+    const char *const *posted; /* chat names newly posted */
+    int nposted;               /* at most 8 */
+};
+int tg_deploy_notify_done(redisContext *c, const char *prefix, const struct tg_deploy_notified *n);
+
+/* ---- the record, decoded once (deployment.c) ----
+ * Every field of the deployment hash, typed: strings are NULL when absent, numbers 0. The
+ * strings are borrowed from the reply the struct owns. */
+struct tg_deploy_vote {
+    const char *identity, *channel;
+    long long at; /* ms */
+};
+struct tg_deployment {
+    redisReply *reply; /* owned */
+    /* what was decided (tg_deploy_decide) */
+    const char *state;
+    long long project_id;
+    const char *project; /* path */
+    long long pipeline;
+    const char *sha, *ref, *environment, *user;
+    const char *verdict, *rule, *reason, *decision, *policy_hash;
+    const char *defectdojo; /* JSON object: "<job id>:<artifact>" -> DefectDojo's answer */
+    /* what to trigger: the template it was rendered from, its target and variables (JSON) */
+    const char *template_name, *chart_project, *chart_ref, *variables;
+    /* the pipeline's run it stands on (lifecycle) */
+    const char *status, *builds, *last_action, *redecided_from;
+    long long rank, version;
+    /* triggering, sending, reconciling */
+    const char *owner, *downstream_url, *error;
+    long long attempts, lease_until, sent_at, first_sent_at, next_at, settle_until;
+    long long reconcile_checks, reconcile_scanned, downstream_id;
+    long long effects; /* the outbox counter: the newest effect's number */
+    /* approval */
+    const char *approval_id, *approval_hash, *denied_by, *deny_reason;
+    long long approval_round, votes, notify_attempts, expires_at;
+    /* times (ms) */
+    long long created_at, updated_at, decided_at, approved_at, expired_at, withdrawn_at;
+    long long redecided_at, retriggered_at;
+    /* vote:<identity> = "<ms> <channel>", in the order they were cast */
+    struct tg_deploy_vote *voters; /* owned */
+    size_t nvoters;
+};
+/* Lua, prepended to a script of another module that completes a side effect of this
+ * deployment (forward/outbox.c: a report reached DefectDojo): deploy_note_forwarded(deployment
+ * key, entry, result JSON) records result under entry in the record's "defectdojo" object, when
+ * the record still exists. The record's fields stay deploy's: the caller only composes this. */
+#define TG_DEPLOY_FORWARDED_LUA                                                                    \
+    "local function deploy_note_forwarded(dkey, entry, result)\n"                                  \
+    "  if redis.call('EXISTS', dkey) == 0 then return end\n"                                       \
+    "  local cur = redis.call('HGET', dkey, 'defectdojo')\n"                                       \
+    "  local all = cur and cjson.decode(cur) or {}\n"                                              \
+    "  all[entry] = cjson.decode(result)\n"                                                        \
+    "  redis.call('HSET', dkey, 'defectdojo', cjson.encode(all))\n"                                \
+    "end\n"
+
+/* Loads the deployment at key into d. Returns 1, 0 when there is no such record, -1 when
+ * Redis failed. Release with tg_deployment_dispose (also after 0 or -1). */
+int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d);
+void tg_deployment_dispose(struct tg_deployment *d);
+/* The trigger request recorded at decision time into out (template_name, project, ref and the
+ * variables; token NULL: the caller takes it from that template). Release with
+ * tg_trigger_request_dispose. The stored form: fields template, chart_project, chart_ref and
+ * variables (a JSON object of strings), as records have always held it. */
+void tg_deployment_request(const struct tg_deployment *d, struct tg_trigger_request *out);
+/* The round last posted to chat (posted:<chat>), -1 when none. */
+long long tg_deployment_posted(const struct tg_deployment *d, const char *chat);
 
 #endif

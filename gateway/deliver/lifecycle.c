@@ -180,20 +180,22 @@ static int requeue(struct tg_work *w, const char *const *field, const size_t *le
     char now[24];
     struct tg_queue_push p = {.dedupe_ttl_ms = w->cfg->redis.dedupe_ttl_ms,
                               .maxlen = w->cfg->redis.events_maxlen};
-    for (int i = 0; i < TG_QF_COUNT; i++)
-        p.field[i] = field[i], p.len[i] = len[i];
-    p.field[TG_QF_IDEMPOTENCY_KEY] = idem, p.len[TG_QF_IDEMPOTENCY_KEY] = strlen(idem);
+    for (int i = 0; i < TG_QF_COUNT; i++) {
+        p.field[i] = field[i];
+        p.len[i] = len[i];
+    }
+    p.field[TG_QF_IDEMPOTENCY_KEY] = idem;
+    p.len[TG_QF_IDEMPOTENCY_KEY] = strlen(idem);
     p.field[TG_QF_RECEIVED_AT] = now;
     p.len[TG_QF_RECEIVED_AT] =
         (size_t)snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     return tg_queue_push(w->rc, w->cfg->redis.prefix, &p);
 }
 
-int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_parent *p,
-                                  const struct tg_decision *d, int *requeued, char *why,
-                                  size_t whylen)
+int tg_lifecycle_children_pending(struct tg_work *w, struct tg_lifecycle_parent *p,
+                                  const struct tg_decision *d, char *why, size_t whylen)
 {
-    *requeued = 0;
+    p->requeued = 0;
     if (!d->children_pending)
         return 0;
     char key[256], gen[24], ttl[24];
@@ -202,11 +204,7 @@ int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_p
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)TG_LIFECYCLE_WAIT_MS);
     const char *argv[3 + 2 * TG_QF_COUNT] = {key, gen, ttl};
     size_t lens[3 + 2 * TG_QF_COUNT] = {strlen(key), strlen(gen), strlen(ttl)};
-    for (int i = 0; i < TG_QF_COUNT; i++) {
-        argv[3 + 2 * i] = tg_queue_field_names[i],
-                     lens[3 + 2 * i] = strlen(tg_queue_field_names[i]);
-        argv[4 + 2 * i] = p->entry->field[i], lens[4 + 2 * i] = p->entry->len[i];
-    }
+    tg_queue_pairs(argv + 3, lens + 3, p->entry->field, p->entry->len);
     redisReply *r = tg_redis_eval(w->rc, park_lua, 1, 3 + 2 * TG_QF_COUNT, argv, lens);
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
              r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
@@ -222,7 +220,7 @@ int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_p
         snprintf(why, whylen, "redis: cannot park the decision that waits for child pipelines");
         return -1;
     }
-    *requeued = changed;
+    p->requeued = changed;
     return 1;
 }
 
@@ -232,8 +230,10 @@ void tg_lifecycle_children_settled(struct tg_work *w, const struct tg_event *ev)
     waiting_key(w, ev->project_id, ev->pipeline_id, key, sizeof key);
     const char *argv[2 + TG_QF_COUNT] = {"HDEL", key};
     size_t lens[2 + TG_QF_COUNT] = {4, strlen(key)};
-    for (int i = 0; i < TG_QF_COUNT; i++)
-        argv[2 + i] = tg_queue_field_names[i], lens[2 + i] = strlen(tg_queue_field_names[i]);
+    for (int i = 0; i < TG_QF_COUNT; i++) {
+        argv[2 + i] = tg_queue_field_names[i];
+        lens[2 + i] = strlen(tg_queue_field_names[i]);
+    }
     freeReplyObject(
         redisCommandArgv(w->rc, 2 + TG_QF_COUNT, argv, lens)); /* best effort: it expires anyway */
 }
@@ -245,8 +245,10 @@ int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char 
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)TG_LIFECYCLE_WAIT_MS);
     const char *argv[2 + TG_QF_COUNT] = {key, ttl};
     size_t lens[2 + TG_QF_COUNT] = {strlen(key), strlen(ttl)};
-    for (int i = 0; i < TG_QF_COUNT; i++)
-        argv[2 + i] = tg_queue_field_names[i], lens[2 + i] = strlen(tg_queue_field_names[i]);
+    for (int i = 0; i < TG_QF_COUNT; i++) {
+        argv[2 + i] = tg_queue_field_names[i];
+        lens[2 + i] = strlen(tg_queue_field_names[i]);
+    }
     redisReply *r = tg_redis_eval(w->rc, child_ended_lua, 1, 2 + TG_QF_COUNT, argv, lens);
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == TG_QF_COUNT) {
@@ -255,7 +257,8 @@ int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char 
         int parked = r->element[TG_QF_BODY]->type == REDIS_REPLY_STRING;
         for (int i = 0; parked && i < TG_QF_COUNT; i++) {
             int str = r->element[i]->type == REDIS_REPLY_STRING;
-            field[i] = str ? r->element[i]->str : "", len[i] = str ? r->element[i]->len : 0;
+            field[i] = str ? r->element[i]->str : "";
+            len[i] = str ? r->element[i]->len : 0;
         }
         struct tg_lifecycle_print
             print; /* a child that ends again after a job retry re-opens again */

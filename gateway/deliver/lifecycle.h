@@ -82,14 +82,14 @@ struct tg_lifecycle_parent {
     const struct tg_queue_entry *entry;
     const struct tg_event *ev;
     long long gen;
+    int requeued; /* out: re-queued at once rather than parked */
 };
 
 /* 0 when decision d waits for no child (record it), 1 when it waits: the entry is parked (or,
- * when a child ended since gen, re-queued at once) and *requeued says which; -1 when Redis
+ * when a child ended since gen, re-queued at once) and p->requeued says which; -1 when Redis
  * failed (the event is retried), with the reason in why. */
-int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_parent *p,
-                                  const struct tg_decision *d, int *requeued, char *why,
-                                  size_t whylen);
+int tg_lifecycle_children_pending(struct tg_work *w, struct tg_lifecycle_parent *p,
+                                  const struct tg_decision *d, char *why, size_t whylen);
 
 /* After the parent's decision was recorded: the parked copy, if any, goes (gen stays). */
 void tg_lifecycle_children_settled(struct tg_work *w, const struct tg_event *ev);

@@ -34,30 +34,28 @@ void tg_outbox_keys(const char *prefix, char *zkey, char *hkey, size_t len)
     snprintf(hkey, len, "%soutbox:data", prefix);
 }
 
-char *tg_outbox_effect(const char *key, const char *action, const char *reason, json_t *details,
-                       const char *status_state, const char *status_description)
+char *tg_outbox_effect(const struct tg_outbox_effect *f)
 {
-    json_t *e = json_pack("{s:s}", "key", key);
-    if (action)
+    json_t *e = json_pack("{s:s}", "key", f->key);
+    if (f->action)
         json_object_set_new(e, "audit",
-                            json_pack("{s:s, s:[s*], s:o*}", "action", action, "reasons", reason,
-                                      "details", details));
+                            json_pack("{s:s, s:[s*], s:o*}", "action", f->action, "reasons",
+                                      f->reason, "details", f->details));
     else
-        json_decref(details);
-    if (status_state)
+        json_decref(f->details);
+    if (f->status_state)
         json_object_set_new(e, "status",
-                            json_pack("{s:s, s:s}", "state", status_state, "description",
-                                      status_description ? status_description : ""));
+                            json_pack("{s:s, s:s}", "state", f->status_state, "description",
+                                      f->status_description ? f->status_description : ""));
     char *s = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     return s;
 }
 
-void tg_outbox_last_id(const char *key, const redisReply *rec, char *out, size_t outlen)
+void tg_outbox_last_id(const char *key, const struct tg_deployment *d, char *out, size_t outlen)
 {
-    const char *n = tg_deploy_field(rec, "effects");
-    if (n && *n)
-        snprintf(out, outlen, "%s#%s", key, n);
+    if (d->effects > 0)
+        snprintf(out, outlen, "%s#%lld", key, d->effects);
     else if (outlen)
         out[0] = '\0';
 }
@@ -69,7 +67,8 @@ static int remove_effect(struct tg_work *w, const char *id)
     redisReply *a = redisCommand(w->rc, "ZREM %s %s", zkey, id);
     redisReply *b = a ? redisCommand(w->rc, "HDEL %s %s", hkey, id) : NULL;
     int rc = a && b && a->type == REDIS_REPLY_INTEGER && b->type == REDIS_REPLY_INTEGER ? 0 : -1;
-    freeReplyObject(a), freeReplyObject(b);
+    freeReplyObject(a);
+    freeReplyObject(b);
     return rc;
 }
 
@@ -120,15 +119,16 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
     json_t *e = json_loads(effect, 0, NULL), *audit = json_object_get(e, "audit"),
            *status = json_object_get(e, "status");
     const char *key = json_string_value(json_object_get(e, "key"));
-    redisReply *rec = key ? tg_deploy_load(w->rc, key) : NULL;
+    struct tg_deployment d = {0};
     struct tg_target t;
     int rc = 0;
-    if (key && rec == NULL) {
+    if (key && tg_deployment_load(w->rc, key, &d) < 0) {
+        tg_deployment_dispose(&d);
         json_decref(e);
         return -1;
     }
-    if (rec) {
-        tg_work_target_load(rec, &t);
+    if (key) {
+        tg_work_target_load(&d, &t);
         rc = audit ? complete_audit(w, id, audit, &t) : 0;
         if (status && (rc == 0 || !w->cfg->audit.fail_closed))
             post_status(
@@ -140,7 +140,7 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "unreadable", "effect %s is not readable JSON; dropped",
                    id);
     }
-    freeReplyObject(rec);
+    tg_deployment_dispose(&d);
     json_decref(e);
     return rc == 0 ? remove_effect(w, id) : rc;
 }

@@ -44,18 +44,27 @@
 /* The outbox's two key names (128 bytes each are enough for any prefix Tollgate accepts). */
 void tg_outbox_keys(const char *prefix, char *zkey, char *hkey, size_t len);
 
-/* An effect's JSON (caller frees). details is stolen; reason, status_state may be NULL. */
-char *tg_outbox_effect(const char *key, const char *action, const char *reason, json_t *details,
-                       const char *status_state, const char *status_description);
+/* One effect of a change. details is stolen by tg_outbox_effect. */
+struct tg_outbox_effect {
+    const char *key;                /* the deployment */
+    const char *action;             /* audit action, or NULL: no audit record */
+    const char *reason;             /* the record's reason, or NULL */
+    json_t *details;                /* the record's details, or NULL */
+    const char *status_state;       /* commit status to post, or NULL: none */
+    const char *status_description; /* its description */
+};
+/* The effect's JSON (caller frees). */
+char *tg_outbox_effect(const struct tg_outbox_effect *e);
 
 /* Completes effect id (its JSON in effect): the audit record, then the commit status, then
  * removes it. Returns 0 done, 1 left for a later sweep (the audit append failed: the record
  * must follow the change whatever audit.fail_closed says), -1 Redis failed. */
 int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect);
 
-/* The id of the newest effect of the deployment at key, from its record (a tg_deploy_load
- * reply read after the change); "" when it has none. */
-void tg_outbox_last_id(const char *key, const redisReply *rec, char *out, size_t outlen);
+/* The id of the newest effect of the deployment at key, from its record (read after the
+ * change); "" when it has none. */
+struct tg_deployment;
+void tg_outbox_last_id(const char *key, const struct tg_deployment *d, char *out, size_t outlen);
 
 /* Completes effect id as stored (nothing when it is already gone). Returns as above. */
 int tg_outbox_complete_id(struct tg_work *w, const char *id);

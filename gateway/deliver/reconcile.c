@@ -14,21 +14,15 @@
 #define TG_MODULE     "reconcile"
 #define LEASE_BASE_MS 30000 /* plus two GitLab timeouts: one check's listing and variables */
 
-/* One check in progress; strings borrowed from rec. */
+/* One check in progress; strings borrowed from dep. */
 struct check {
     struct tg_work *w;
     const char *key;
-    redisReply *rec;
+    struct tg_deployment dep;
     int attempt, checks;
     uint64_t settle_until;
     char marker[64];
 };
-
-static uint64_t field_u64(const redisReply *rec, const char *name)
-{
-    const char *v = tg_deploy_field(rec, name);
-    return v ? strtoull(v, NULL, 10) : 0;
-}
 
 static void found(struct check *c, const struct tg_gitlab_result *res, const char *value,
                   struct tg_deploy_result *r)
@@ -36,8 +30,14 @@ static void found(struct check *c, const struct tg_gitlab_result *res, const cha
     *r = (struct tg_deploy_result){.outcome = TG_OUTCOME_TRIGGERED,
                                    .downstream_id = res->pipeline_id,
                                    .downstream_url = res->web_url};
-    r->effect = tg_trigger_effect_triggered(c->key, c->rec, res->pipeline_id, res->web_url,
-                                            c->attempt, value, 1);
+    struct tg_trigger_triggered t = {.key = c->key,
+                                     .chart_project = c->dep.chart_project,
+                                     .pipeline_id = res->pipeline_id,
+                                     .web_url = res->web_url,
+                                     .attempt = c->attempt,
+                                     .marker = value,
+                                     .reconciled = 1};
+    r->effect = tg_trigger_effect_triggered(&t);
 }
 
 static void absent(struct check *c, char *err, size_t errlen, struct tg_deploy_result *r)
@@ -48,7 +48,7 @@ static void absent(struct check *c, char *err, size_t errlen, struct tg_deploy_r
                                        .next_at_ms = c->settle_until,
                                        .settle_until_ms = c->settle_until,
                                        .checks = c->checks,
-                                       .error = tg_deploy_field(c->rec, "error")};
+                                       .error = c->dep.error};
         return;
     }
     snprintf(err, errlen,
@@ -65,11 +65,16 @@ static void unknown(struct check *c, const char *err, struct tg_deploy_result *r
 {
     *r =
         (struct tg_deploy_result){.outcome = TG_OUTCOME_UNKNOWN, .checks = c->checks, .error = err};
-    r->effect = tg_outbox_effect(
-        c->key, "unknown", err,
-        json_pack("{s:i, s:s, s:i}", "attempt", c->attempt, "marker", c->marker, "checks",
-                  c->checks),
-        "failed", "trigger outcome unknown: GitLab could not be asked; an operator must check");
+    struct tg_outbox_effect e = {
+        .key = c->key,
+        .action = "unknown",
+        .reason = err,
+        .details = json_pack("{s:i, s:s, s:i}", "attempt", c->attempt, "marker", c->marker,
+                             "checks", c->checks),
+        .status_state = "failed",
+        .status_description =
+            "trigger outcome unknown: GitLab could not be asked; an operator must check"};
+    r->effect = tg_outbox_effect(&e);
 }
 
 /* GitLab could not be asked: a missing right is final at once; anything else is asked again
@@ -78,7 +83,7 @@ static void not_asked(struct check *c, const struct tg_gitlab_result *res, char 
                       struct tg_deploy_result *r)
 {
     const struct tg_config *cfg = c->w->cfg;
-    const char *chart = tg_deploy_field(c->rec, "chart_project");
+    const char *chart = c->dep.chart_project;
     if (res->status >= 400 && res->status < 500 && res->status != 429) {
         snprintf(
             err, errlen,
@@ -127,13 +132,13 @@ static int check(struct check *c, uint64_t lease)
     struct tg_gitlab_result res = {0};
     struct tg_deploy_result r;
     char prefix[64], value[128] = "", err[512];
-    uint64_t first = field_u64(c->rec, "first_sent_at");
-    long long before = (long long)field_u64(c->rec, "reconcile_scanned");
+    uint64_t first = (uint64_t)c->dep.first_sent_at;
+    long long before = c->dep.reconcile_scanned;
     struct tg_gitlab_marker_progress progress = {.scanned_id = before};
     tg_trigger_marker(c->key, 0, prefix, sizeof prefix);
     struct tg_gitlab_marker_query q = {
-        .project = tg_deploy_field(c->rec, "chart_project"),
-        .ref = tg_deploy_field(c->rec, "chart_ref"),
+        .project = c->dep.chart_project,
+        .ref = c->dep.chart_ref,
         .updated_after_ms = first > cfg->trigger.settle_ms ? first - cfg->trigger.settle_ms : 0,
         .created_before_ms = c->settle_until,
         .name = TG_TRIGGER_MARKER,
@@ -173,13 +178,15 @@ int tg_reconcile_run(struct tg_work *w, const char *key)
     if (rc <= 0)
         return rc;
     struct check c = {.w = w, .key = key};
-    if ((c.rec = tg_deploy_load(w->rc, key)) == NULL)
+    if (tg_deployment_load(w->rc, key, &c.dep) < 0) {
+        tg_deployment_dispose(&c.dep);
         return -1;
-    c.attempt = (int)field_u64(c.rec, "attempts");
-    c.checks = (int)field_u64(c.rec, "reconcile_checks");
-    c.settle_until = field_u64(c.rec, "settle_until");
+    }
+    c.attempt = (int)c.dep.attempts;
+    c.checks = (int)c.dep.reconcile_checks;
+    c.settle_until = (uint64_t)c.dep.settle_until;
     tg_trigger_marker(key, c.attempt, c.marker, sizeof c.marker);
     rc = check(&c, lease);
-    freeReplyObject(c.rec);
+    tg_deployment_dispose(&c.dep);
     return rc;
 }

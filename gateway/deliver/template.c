@@ -236,12 +236,13 @@ static void load_doc(struct tg_yaml *y, const char *base_dir, struct tg_template
         load_trigger(y, trigger, base_dir, t);
 }
 
+/* One document from memory: its file: paths resolve against the working directory. */
 static void load_one(struct tg_template_set *ts, const char *name, const char *data, size_t len,
-                     const char *base_dir, struct tg_diag *diag)
+                     struct tg_diag *diag)
 {
     struct tg_yaml y;
     if (tg_yaml_open_mem(&y, name, data, len, diag) == 0)
-        load_doc(&y, base_dir, ts);
+        load_doc(&y, NULL, ts);
     tg_yaml_close(&y);
 }
 
@@ -316,7 +317,7 @@ struct tg_template_set *tg_template_load_mem(const char *name, const char *data,
 {
     struct tg_template_set *ts = tg_xcalloc(1, sizeof *ts);
     size_t errors_before = diag->errors;
-    load_one(ts, name, data, len, NULL, diag);
+    load_one(ts, name, data, len, diag);
     return finish(ts, diag, errors_before);
 }
 
@@ -347,7 +348,10 @@ void tg_template_set_free(struct tg_template_set *ts)
         return;
     for (size_t i = 0; i < ts->n; i++) {
         struct tg_template *t = &ts->items[i];
-        free(t->name), free(t->match_project), free(t->project), free(t->ref);
+        free(t->name);
+        free(t->match_project);
+        free(t->project);
+        free(t->ref);
         tg_secret_dispose(&t->token);
         tg_strv_free(t->var_names);
         tg_strv_free(t->var_values);
@@ -362,6 +366,16 @@ const struct tg_template *tg_template_match(const struct tg_template_set *ts,
     for (size_t i = 0; i < ts->n; i++)
         if (tg_glob_match_project(ts->items[i].match_project, project_path))
             return &ts->items[i];
+    return NULL;
+}
+
+const struct tg_template *tg_template_find(const struct tg_template_set *ts, const char *name,
+                                           const char *project_path)
+{
+    for (size_t i = 0; ts && name && project_path && i < ts->n; i++)
+        if (strcmp(ts->items[i].name, name) == 0)
+            return tg_glob_match_project(ts->items[i].match_project, project_path) ? &ts->items[i]
+                                                                                   : NULL;
     return NULL;
 }
 
@@ -382,10 +396,11 @@ const struct tg_secret *tg_template_token(const struct tg_template *t)
     return &t->token;
 }
 
-int tg_template_render(const struct tg_template *t, const struct tg_event *ev,
-                       const struct tg_decision *d, struct tg_trigger_request *out, char *err,
-                       size_t errlen)
+int tg_template_render(const struct tg_template *t, const struct tg_template_input *in,
+                       struct tg_trigger_request *out, char *err, size_t errlen)
 {
+    const struct tg_event *ev = in->ev;
+    const struct tg_decision *d = in->d;
     memset(out, 0, sizeof *out);
     out->template_name = tg_xstrdup(t->name);
     out->project = render(t->project, ev, d);
@@ -408,7 +423,9 @@ int tg_template_render(const struct tg_template *t, const struct tg_event *ev,
 
 void tg_trigger_request_dispose(struct tg_trigger_request *r)
 {
-    free(r->template_name), free(r->project), free(r->ref);
+    free(r->template_name);
+    free(r->project);
+    free(r->ref);
     tg_strv_free(r->var_names);
     tg_strv_free(r->var_values);
     memset(r, 0, sizeof *r);

@@ -34,6 +34,11 @@ void tg_template_set_free(struct tg_template_set *ts);
 /* The first template (file order) whose match.project fits project_path, or NULL. Borrowed. */
 const struct tg_template *tg_template_match(const struct tg_template_set *ts,
                                             const char *project_path);
+/* The template called name, when it still serves project_path (a decision recorded which
+ * template rendered its request: a retry takes that one's token, never a re-match). NULL when
+ * it is gone or no longer serves the project. Borrowed. */
+const struct tg_template *tg_template_find(const struct tg_template_set *ts, const char *name,
+                                           const char *project_path);
 const char *tg_template_name(const struct tg_template *t);
 /* The template's trigger token (borrowed; valid while its set is), for retries that re-send
  * a request rendered earlier. */
@@ -55,10 +60,14 @@ struct tg_trigger_request {
     size_t nvars;
 };
 
+/* What a template is rendered from: the event and the decision on it. */
+struct tg_template_input {
+    const struct tg_event *ev;
+    const struct tg_decision *d;
+};
 /* Renders t for this event and decision. Returns 0, or -1 with err. */
-int tg_template_render(const struct tg_template *t, const struct tg_event *ev,
-                       const struct tg_decision *d, struct tg_trigger_request *out, char *err,
-                       size_t errlen);
+int tg_template_render(const struct tg_template *t, const struct tg_template_input *in,
+                       struct tg_trigger_request *out, char *err, size_t errlen);
 void tg_trigger_request_dispose(struct tg_trigger_request *r);
 
 /* Placeholders another module adds to the template vocabulary (e.g. report.job for the

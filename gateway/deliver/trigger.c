@@ -23,9 +23,9 @@
 #define TG_MODULE       "trigger"
 #define LEASE_MARGIN_MS 1000 /* on top of two request timeouts: curl enforces them strictly */
 
-/* A deployment record loaded for one attempt; strings borrowed from rec. */
+/* A deployment record loaded for one attempt; strings borrowed from dep. */
 struct attempt {
-    redisReply *rec;
+    struct tg_deployment dep;
     struct tg_target target;
     const char *key;
     int number;
@@ -78,69 +78,68 @@ void tg_trigger_marker(const char *key, int attempt, char *out, size_t outlen)
         snprintf(out, outlen, "%s/", id);
 }
 
-/* The stored request plus the current token and the marker. Returns 0, or -1 with the reason
- * in err. */
+/* Sets the marker variable in req: ours wins over a template's of that name. */
+static void set_marker(const struct attempt *a, struct tg_trigger_request *req)
+{
+    char marker[64];
+    size_t i = 0;
+    tg_trigger_marker(a->key, a->number, marker, sizeof marker);
+    while (i < req->nvars && strcmp(req->var_names[i], TG_TRIGGER_MARKER) != 0)
+        i++;
+    if (i == req->nvars) { /* NULL-terminated lists: room for one more and the end */
+        req->var_names = tg_xrealloc(req->var_names, (i + 2) * sizeof(char *));
+        req->var_values = tg_xrealloc(req->var_values, (i + 2) * sizeof(char *));
+        req->var_names[i] = tg_xstrdup(TG_TRIGGER_MARKER);
+        req->var_names[i + 1] = NULL;
+        req->var_values[i + 1] = NULL;
+        req->nvars++;
+    } else {
+        free(req->var_values[i]);
+    }
+    req->var_values[i] = tg_xstrdup(marker);
+}
+
+/* The request recorded at decision time plus the current token of the template that rendered
+ * it and the marker. Returns 0, or -1 with the reason in err. */
 static int build_request(struct tg_work *w, const struct attempt *a, struct tg_trigger_request *req,
                          char *err, size_t errlen)
 {
-    const char *name = tg_deploy_field(a->rec, "template");
-    const struct tg_template *t =
-        w->cfg->templates ? tg_template_match(w->cfg->templates, a->target.project) : NULL;
-    if (t == NULL || name == NULL || strcmp(tg_template_name(t), name) != 0) {
+    const char *name = a->dep.template_name;
+    const struct tg_template *t = tg_template_find(w->cfg->templates, name, a->target.project);
+    if (t == NULL) {
         snprintf(err, errlen, "template %s no longer serves %s", name ? name : "?",
-                 a->target.project);
+                 a->target.project ? a->target.project : "?");
         return -1;
     }
-    char marker[64];
-    json_t *vars = json_loads(
-        tg_deploy_field(a->rec, "variables") ? tg_deploy_field(a->rec, "variables") : "{}", 0,
-        NULL);
-    if (vars == NULL)
-        vars = json_object();
-    tg_trigger_marker(a->key, a->number, marker, sizeof marker);
-    json_object_set_new(vars, TG_TRIGGER_MARKER,
-                        json_string(marker)); /* ours wins over a template's */
-    size_t n = json_object_size(vars), i = 0;
-    const char *k;
-    json_t *v;
-    memset(req, 0, sizeof *req);
-    req->template_name = tg_xstrdup(name);
-    req->project = tg_xstrdup(
-        tg_deploy_field(a->rec, "chart_project") ? tg_deploy_field(a->rec, "chart_project") : "");
-    req->ref = tg_xstrdup(
-        tg_deploy_field(a->rec, "chart_ref") ? tg_deploy_field(a->rec, "chart_ref") : "");
+    tg_deployment_request(&a->dep, req);
     req->token = tg_template_token(t);
-    req->var_names =
-        tg_xcalloc(n + 1, sizeof(char *)); /* NULL-terminated: disposed with tg_strv_free */
-    req->var_values = tg_xcalloc(n + 1, sizeof(char *));
-    json_object_foreach(vars, k, v)
-    {
-        req->var_names[i] = tg_xstrdup(k);
-        req->var_values[i++] = tg_xstrdup(json_is_string(v) ? json_string_value(v) : "");
-    }
-    req->nvars = i;
-    json_decref(vars);
+    set_marker(a, req);
     return 0;
 }
 
-char *tg_trigger_effect_triggered(const char *key, const redisReply *rec, long long pipeline_id,
-                                  const char *web_url, int attempt, const char *marker,
-                                  int reconciled)
+char *tg_trigger_effect_triggered(const struct tg_trigger_triggered *t)
 {
     char desc[256];
-    const char *chart = tg_deploy_field(rec, "chart_project");
-    snprintf(desc, sizeof desc, "triggered %s pipeline #%lld", chart ? chart : "?", pipeline_id);
+    const char *chart = t->chart_project;
+    snprintf(desc, sizeof desc, "triggered %s pipeline #%lld", chart ? chart : "?", t->pipeline_id);
     json_t *d =
-        json_pack("{s:I, s:s, s:s?, s:i, s:s, s:b}", "downstream_id", (json_int_t)pipeline_id,
-                  "downstream_url", web_url ? web_url : "", "chart_project", chart, "attempt",
-                  attempt, "marker", marker, "reconciled", reconciled);
-    return tg_outbox_effect(key, "triggered", desc, d, "success", desc);
+        json_pack("{s:I, s:s, s:s?, s:i, s:s, s:b}", "downstream_id", (json_int_t)t->pipeline_id,
+                  "downstream_url", t->web_url ? t->web_url : "", "chart_project", chart, "attempt",
+                  t->attempt, "marker", t->marker, "reconciled", t->reconciled);
+    struct tg_outbox_effect e = {.key = t->key,
+                                 .action = "triggered",
+                                 .reason = desc,
+                                 .details = d,
+                                 .status_state = "success",
+                                 .status_description = desc};
+    return tg_outbox_effect(&e);
 }
 
 int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy_result *r)
 {
     char id[600];
-    int rc = tg_deploy_finish(w->rc, w->cfg->redis.prefix, key, w->owner, r, id, sizeof id);
+    struct tg_deploy_finish f = {key, w->owner, r};
+    int rc = tg_deploy_finish(w->rc, w->cfg->redis.prefix, &f, id, sizeof id);
     if (rc != 0)
         return rc;
     tg_trigger_crash_point("recorded");
@@ -149,11 +148,19 @@ int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy
     return 0;
 }
 
+/* What came back for a request sent at sent_at; err the reason, when it failed. */
+struct answer {
+    const struct tg_gitlab_result *res;
+    uint64_t sent_at;
+    const char *err;
+};
+
 /* GitLab's answer as the outcome to record; the effect is stored in out->effect (caller frees). */
-static void sort_answer(struct tg_work *w, const struct attempt *a,
-                        const struct tg_gitlab_result *res, uint64_t sent_at, const char *err,
+static void sort_answer(struct tg_work *w, const struct attempt *a, const struct answer *ans,
                         struct tg_deploy_result *out)
 {
+    const struct tg_gitlab_result *res = ans->res;
+    const char *err = ans->err;
     const struct tg_config *cfg = w->cfg;
     char marker[64], desc[300];
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
@@ -162,8 +169,13 @@ static void sort_answer(struct tg_work *w, const struct attempt *a,
         *out = (struct tg_deploy_result){.outcome = TG_OUTCOME_TRIGGERED,
                                          .downstream_id = res->pipeline_id,
                                          .downstream_url = res->web_url};
-        out->effect = tg_trigger_effect_triggered(a->key, a->rec, res->pipeline_id, res->web_url,
-                                                  a->number, marker, 0);
+        struct tg_trigger_triggered t = {.key = a->key,
+                                         .chart_project = a->dep.chart_project,
+                                         .pipeline_id = res->pipeline_id,
+                                         .web_url = res->web_url,
+                                         .attempt = a->number,
+                                         .marker = marker};
+        out->effect = tg_trigger_effect_triggered(&t);
         return;
     }
     if (o == TG_GITLAB_UNKNOWN) {
@@ -171,13 +183,15 @@ static void sort_answer(struct tg_work *w, const struct attempt *a,
                  a->number, err);
         *out = (struct tg_deploy_result){.outcome = TG_OUTCOME_RECONCILE,
                                          .next_at_ms = tg_now_ms(),
-                                         .settle_until_ms = sent_at + cfg->trigger.timeout_ms +
+                                         .settle_until_ms = ans->sent_at + cfg->trigger.timeout_ms +
                                                             cfg->trigger.settle_ms,
                                          .error = err};
-        out->effect = tg_outbox_effect(
-            a->key, "reconciling", desc,
-            json_pack("{s:i, s:s, s:s}", "attempt", a->number, "error", err, "marker", marker),
-            NULL, NULL);
+        struct tg_outbox_effect e = {.key = a->key,
+                                     .action = "reconciling",
+                                     .reason = desc,
+                                     .details = json_pack("{s:i, s:s, s:s}", "attempt", a->number,
+                                                          "error", err, "marker", marker)};
+        out->effect = tg_outbox_effect(&e);
         return;
     }
     int again = tg_gitlab_result_retryable(res) && a->number < cfg->trigger.tries;
@@ -197,7 +211,13 @@ char *tg_trigger_effect_failed(const char *key, int attempt, const char *error, 
     snprintf(desc, sizeof desc, "trigger failed: %.230s", error);
     json_t *d = json_pack("{s:i, s:s, s:b, s:I}", "attempt", attempt, "error", error, "final",
                           retry_at == 0, "retry_at_ms", (json_int_t)retry_at);
-    return tg_outbox_effect(key, "trigger_failed", desc, d, retry_at ? NULL : "failed", desc);
+    struct tg_outbox_effect e = {.key = key,
+                                 .action = "trigger_failed",
+                                 .reason = desc,
+                                 .details = d,
+                                 .status_state = retry_at ? NULL : "failed",
+                                 .status_description = desc};
+    return tg_outbox_effect(&e);
 }
 
 void tg_trigger_log_outcome(const char *key, int attempt, const struct tg_deploy_result *r)
@@ -243,23 +263,25 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
                    a->key, a->number);
         return;
     }
-    char reason[300], id[600], marker[64];
-    long long other = 0;
-    const char *chart = tg_deploy_field(a->rec, "chart_project");
+    char reason[300], marker[64];
+    const char *chart = a->dep.chart_project;
     tg_trigger_marker(a->key, a->number, marker, sizeof marker);
     snprintf(reason, sizeof reason,
              "attempt %d created pipeline #%lld after its lease was lost; the deployment's "
              "pipeline is #@@OTHER@@; #%lld is canceled",
              a->number, out->downstream_id, out->downstream_id);
-    char *effect =
-        tg_outbox_effect(a->key, "duplicate_trigger", reason,
-                         json_pack("{s:I, s:s, s:s, s:s?, s:i, s:s}", "duplicate_id",
-                                   (json_int_t)out->downstream_id, "recorded_id", "@@OTHER@@",
-                                   "duplicate_url", out->downstream_url ? out->downstream_url : "",
-                                   "chart_project", chart, "attempt", a->number, "marker", marker),
-                         NULL, NULL);
-    int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, a->key, out->downstream_id, effect,
-                                 &other, id, sizeof id);
+    struct tg_outbox_effect e = {
+        .key = a->key,
+        .action = "duplicate_trigger",
+        .reason = reason,
+        .details = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:s}", "duplicate_id",
+                             (json_int_t)out->downstream_id, "recorded_id", "@@OTHER@@",
+                             "duplicate_url", out->downstream_url ? out->downstream_url : "",
+                             "chart_project", chart, "attempt", a->number, "marker", marker)};
+    struct tg_deploy_late late = {.key = a->key, .ours = out->downstream_id};
+    char *effect = tg_outbox_effect(&e);
+    late.effect = effect;
+    int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, &late);
     free(effect);
     if (rc != 0) {
         tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer",
@@ -276,9 +298,9 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
     tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_trigger",
                "%s: attempt %d created pipeline #%lld after its "
                "lease was lost; the deployment has pipeline #%lld; canceling #%lld",
-               a->key, a->number, out->downstream_id, other, out->downstream_id);
-    if (id[0])
-        tg_outbox_complete_id(w, id);
+               a->key, a->number, out->downstream_id, late.other, out->downstream_id);
+    if (late.effect_id[0])
+        tg_outbox_complete_id(w, late.effect_id);
     struct tg_gitlab_result res;
     if (tg_gitlab_cancel_pipeline(w->api, chart ? chart : "", out->downstream_id, &res) != 0)
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_cancel_failed",
@@ -322,7 +344,8 @@ static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
         tg_trigger_request_dispose(&req);
         tg_trigger_crash_point("answered");
         snprintf(err, sizeof err, "%s", res.error[0] ? res.error : "unexpected answer");
-        sort_answer(w, a, &res, sent_at, err, &out);
+        struct answer ans = {&res, sent_at, err};
+        sort_answer(w, a, &ans, &out);
     }
     int rc = tg_trigger_finish(w, a->key, &out);
     if (rc == 0)
@@ -340,29 +363,31 @@ static int on_superseded(struct tg_work *w, const struct attempt *a, const char 
     tg_metrics_inc(TG_M_TRIGGERS_SUPERSEDED);
     tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: superseded by pipeline %s", a->key,
                newer);
-    tg_outbox_last_id(a->key, a->rec, id, sizeof id);
+    tg_outbox_last_id(a->key, &a->dep, id, sizeof id);
     return id[0] && tg_outbox_complete_id(w, id) < 0 ? -1 : 0;
 }
 
 int tg_trigger_run(struct tg_work *w, const char *key)
 {
-    char detail[256];
     struct attempt a = {.key = key};
     uint64_t lease = w->cfg->trigger.timeout_ms * 2 + LEASE_MARGIN_MS;
-    enum tg_claim c = tg_deploy_claim(w->rc, w->cfg->redis.prefix, key, w->owner, lease, &a.number,
-                                      detail, sizeof detail);
+    struct tg_deploy_claim q = {.key = key, .owner = w->owner, .lease_ms = lease};
+    enum tg_claim c = tg_deploy_claim(w->rc, w->cfg->redis.prefix, &q);
+    a.number = q.attempt;
     if (c == TG_CLAIM_ERROR)
         return -1;
     if (c != TG_CLAIM_GO && c != TG_CLAIM_SUPERSEDED)
         return 0; /* busy elsewhere, or nothing to send in this state */
-    if ((a.rec = tg_deploy_load(w->rc, key)) == NULL)
+    if (tg_deployment_load(w->rc, key, &a.dep) < 0) {
+        tg_deployment_dispose(&a.dep);
         return -1;
-    tg_work_target_load(a.rec, &a.target);
+    }
+    tg_work_target_load(&a.dep, &a.target);
     int rc = 0;
     if (c == TG_CLAIM_SUPERSEDED)
-        rc = on_superseded(w, &a, detail);
+        rc = on_superseded(w, &a, q.detail);
     else
         rc = send_and_finish(w, &a, lease);
-    freeReplyObject(a.rec);
+    tg_deployment_dispose(&a.dep);
     return rc;
 }

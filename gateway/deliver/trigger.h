@@ -38,9 +38,16 @@ int tg_trigger_run(struct tg_work *w, const char *key);
  * at once. Returns 0 recorded, 1 no longer ours, -1 Redis failed. */
 int tg_trigger_finish(struct tg_work *w, const char *key, const struct tg_deploy_result *r);
 /* The effects of a trigger and of a failed attempt (retry_at 0: final), as JSON to free. */
-char *tg_trigger_effect_triggered(const char *key, const redisReply *rec, long long pipeline_id,
-                                  const char *web_url, int attempt, const char *marker,
-                                  int reconciled);
+struct tg_trigger_triggered {
+    const char *key;
+    const char *chart_project;
+    long long pipeline_id; /* the chart pipeline GitLab created */
+    const char *web_url;
+    int attempt;
+    const char *marker;
+    int reconciled; /* found by reconciliation rather than a 201 */
+};
+char *tg_trigger_effect_triggered(const struct tg_trigger_triggered *t);
 char *tg_trigger_effect_failed(const char *key, int attempt, const char *error, uint64_t retry_at);
 /* The log line and metric of a recorded outcome. */
 void tg_trigger_log_outcome(const char *key, int attempt, const struct tg_deploy_result *r);

@@ -10,21 +10,15 @@
 
 #define TG_MODULE "worker"
 
-static long long field_ll(const redisReply *rec, const char *name)
+void tg_work_target_load(const struct tg_deployment *d, struct tg_target *t)
 {
-    const char *v = tg_deploy_field(rec, name);
-    return v ? atoll(v) : 0;
-}
-
-void tg_work_target_load(const redisReply *rec, struct tg_target *t)
-{
-    t->project_id = field_ll(rec, "project_id");
-    t->project = tg_deploy_field(rec, "project");
-    t->ref = tg_deploy_field(rec, "ref");
-    t->sha = tg_deploy_field(rec, "sha");
-    t->pipeline = field_ll(rec, "pipeline");
-    t->environment = tg_deploy_field(rec, "environment");
-    t->user = tg_deploy_field(rec, "user");
+    *t = (struct tg_target){.project_id = d->project_id,
+                            .project = d->project,
+                            .ref = d->ref,
+                            .sha = d->sha,
+                            .pipeline = d->pipeline,
+                            .environment = d->environment,
+                            .user = d->user};
 }
 
 void tg_work_record_target(struct tg_audit_record *r, const struct tg_target *t)

@@ -32,8 +32,9 @@ struct tg_target {
     const char *user; /* GitLab username of the pipeline's user */
 };
 
-/* The target of a deployment record (a tg_deploy_load reply; strings borrowed from it). */
-void tg_work_target_load(const redisReply *rec, struct tg_target *t);
+/* The target of a deployment record (strings borrowed from it). */
+struct tg_deployment;
+void tg_work_target_load(const struct tg_deployment *d, struct tg_target *t);
 /* Fills the record's target fields from t (action, reasons etc. stay the caller's). */
 void tg_work_record_target(struct tg_audit_record *r, const struct tg_target *t);
 /* Appends r; logs a failure. Returns 0, or -1 when the append failed AND audit.fail_closed

@@ -115,7 +115,8 @@ static void dead_letter(struct worker *wk, const struct tg_queue_entry *e, const
     json_t *reasons = json_pack("[s]", reason);
     struct tg_audit_record r = {.action = "dead_lettered", .reasons = reasons, .details = details};
     tg_work_audit(&wk->w, &r);
-    json_decref(details), json_decref(reasons);
+    json_decref(details);
+    json_decref(reasons);
     tg_metrics_inc(TG_M_EVENTS_DEAD);
     tg_log_msg(TG_LOG_ERROR, TG_MODULE, "dead_lettered", "entry %s after %lld deliveries: %s",
                e->id, e->deliveries, reason);
@@ -177,8 +178,8 @@ static int step(struct worker *wk)
         return rc < 0 ? -1 : tg_trigger_run(&wk->w, key);
     if (now >= wk->next_claim) {
         wk->next_claim = now + PERIODIC_MS;
-        rc = tg_queue_claim(wk->w.rc, cfg->redis.prefix, wk->pool->consumer,
-                            cfg->queue.claim_idle_ms, wk->cursor, &e);
+        struct tg_queue_claim q = {wk->pool->consumer, cfg->queue.claim_idle_ms, wk->cursor};
+        rc = tg_queue_claim(wk->w.rc, cfg->redis.prefix, &q, &e);
         if (rc == 1) {
             tg_metrics_inc(TG_M_EVENTS_CLAIMED);
             wk->next_claim = now; /* there may be more */

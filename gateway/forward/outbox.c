@@ -2,6 +2,7 @@
 #include "forward/outbox.h"
 #include "base/redisconn.h"
 #include "base/util.h"
+#include "deliver/deploy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ static const char CLAIM[] =
 
 /* KEYS lease owner due dead jobs attempts errors deploy; ARGV id owner end next error entry
  * result now */
-static const char FINISH[] =
+static const char FINISH[] = TG_DEPLOY_FORWARDED_LUA
     "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HGET', KEYS[2], ARGV[1]) ~= "
     "ARGV[2] then return 1 end\n"
     "redis.call('ZREM', KEYS[1], ARGV[1]); redis.call('HDEL', KEYS[2], ARGV[1])\n"
@@ -47,12 +48,7 @@ static const char FINISH[] =
     "if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])\n"
     "else redis.call('HDEL', KEYS[5], ARGV[1]); redis.call('HDEL', KEYS[6], ARGV[1]);\n"
     "  redis.call('HDEL', KEYS[7], ARGV[1]) end\n"
-    "if ARGV[7] ~= '' and redis.call('EXISTS', KEYS[8]) == 1 then\n"
-    "  local cur = redis.call('HGET', KEYS[8], 'defectdojo')\n"
-    "  local all = cur and cjson.decode(cur) or {}\n"
-    "  all[ARGV[6]] = cjson.decode(ARGV[7])\n"
-    "  redis.call('HSET', KEYS[8], 'defectdojo', cjson.encode(all))\n"
-    "end\n"
+    "if ARGV[7] ~= '' then deploy_note_forwarded(KEYS[8], ARGV[6], ARGV[7]) end\n"
     "return 0\n";
 
 /* KEYS dead attempts due jobs errors; ARGV id now mode */

@@ -105,6 +105,7 @@ static void access_log(const struct delivery *d, int status, const char *result,
     tg_log_end(&l);
 }
 
+/* Answers r; returns -1, admit's "answered: nothing to queue". */
 static int refuse(h2o_req_t *req, struct delivery *d, const struct refusal *r)
 {
     tg_metrics_inc(r->metric);
@@ -114,7 +115,7 @@ static int refuse(h2o_req_t *req, struct delivery *d, const struct refusal *r)
     if (r->status == 405)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
     tg_http_error(req, TG_ROUTE_HOOKS, r->status, r->error, r->detail);
-    return 0;
+    return -1;
 }
 
 static int check_signature(h2o_req_t *req, const struct tg_config *cfg, const struct tg_webhook *w,
@@ -196,7 +197,7 @@ static void on_enqueued(redisReply *reply, void *data)
 
 static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d)
 {
-    char seen_key[256], stream_key[128], inbox_key[128], ttl[24], maxlen[24], received[24];
+    char received[24];
     h2o_iovec_t hv[TG_QF_COUNT] = {
         [TG_QF_EVENT] = h2o_iovec_init(d->event, strlen(d->event)),
         [TG_QF_WEBHOOK] = h2o_iovec_init(d->webhook, strlen(d->webhook)),
@@ -210,27 +211,21 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
         [TG_QF_REMOTE] = h2o_iovec_init(d->remote, strlen(d->remote)),
         [TG_QF_BODY] = req->entity,
     };
-    const char *argv[5 + 2 * TG_QF_COUNT];
-    size_t argvlen[5 + 2 * TG_QF_COUNT];
-    char hash[TG_SHA256_HEX_LEN + 1];
-    tg_sha256_hex(d->key, strlen(d->key), hash); /* a key name shows no caller's text */
-    snprintf(seen_key, sizeof seen_key, "%sseen~h:%s", cfg->redis.prefix, hash);
-    snprintf(stream_key, sizeof stream_key, "%sevents", cfg->redis.prefix);
-    snprintf(inbox_key, sizeof inbox_key, "%saudit:inbox", cfg->redis.prefix);
-    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)cfg->redis.dedupe_ttl_ms);
-    snprintf(maxlen, sizeof maxlen, "%llu", (unsigned long long)cfg->redis.events_maxlen);
-    const char *fixed[] = {seen_key, stream_key, inbox_key, ttl, maxlen};
-    for (int i = 0; i < 5; i++)
-        argv[i] = fixed[i], argvlen[i] = strlen(fixed[i]);
+    struct tg_queue_push p = {.dedupe_ttl_ms = cfg->redis.dedupe_ttl_ms,
+                              .maxlen = cfg->redis.events_maxlen,
+                              .outside_key = 1};
     for (int i = 0; i < TG_QF_COUNT; i++) {
-        argv[5 + 2 * i] = tg_queue_field_names[i],
-                     argvlen[5 + 2 * i] = strlen(tg_queue_field_names[i]);
-        argv[6 + 2 * i] = hv[i].base ? hv[i].base : "", argvlen[6 + 2 * i] = hv[i].len;
+        p.field[i] = hv[i].base;
+        p.len[i] = hv[i].len;
     }
-    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 3,
-                                 5 + 2 * TG_QF_COUNT, argv, argvlen, on_enqueued, d);
+    struct tg_queue_enqueue e;
+    tg_queue_enqueue_args(&e, cfg->redis.prefix, &p);
+    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT,
+                                 TG_QUEUE_ENQUEUE_KEYS, TG_QUEUE_ENQUEUE_ARGC, e.argv, e.len,
+                                 on_enqueued, d);
 }
 
+/* Answers that the event is ignored; returns -1 like refuse. */
 static int ignore(h2o_req_t *req, struct delivery *d)
 {
     struct tg_buf b;
@@ -243,7 +238,7 @@ static int ignore(h2o_req_t *req, struct delivery *d)
     tg_buf_puts(&b, "}\n");
     tg_http_reply(req, TG_ROUTE_HOOKS, 202, "application/json", b.data, b.len);
     tg_buf_dispose(&b);
-    return 0;
+    return -1;
 }
 
 /* Who is calling: method, token, signature. Fills r and returns -1 on a refusal. */
@@ -280,19 +275,19 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (req->entity.len > cfg->limits.max_body) { /* the cheapest check first, as on every route */
         r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large",
                              "body exceeds limits.max_body"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     if (authenticate(req, cfg, d, &r))
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     if (event.base == NULL) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "missing_event",
                              "X-Gitlab-Event is required"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     if (!tg_config_webhook_wants(d->hook, event.base, event.len))
-        return ignore(req, d), -1;
+        return ignore(req, d);
     if (check_body(req, err, sizeof err, &r))
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"),
                 wid = tg_http_header(req, "webhook-id");
     /* F9: the signature covers webhook-id; an unsigned header must not win */
@@ -302,7 +297,7 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
                              req->entity.base, req->entity.len, d->key)) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     /* A signed webhook-id has its own key space: no unsigned Idempotency-Key (which cannot hold
      * a blank) can take a signed delivery's place in advance. */
@@ -314,7 +309,7 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (cfg->audit.fail_closed && !tg_audit_healthy()) {
         r = (struct refusal){503, TG_M_REJECTED_UNAVAILABLE, "audit_unavailable",
                              "the audit trail cannot be written (audit.fail_closed)"};
-        return refuse(req, d, &r), -1;
+        return refuse(req, d, &r);
     }
     return 0;
 }
@@ -331,7 +326,8 @@ static int on_hook(void *data, h2o_req_t *req)
         if (enqueue(req, cfg, d) == 0)
             d = NULL; /* on_enqueued answers and frees */
         else
-            on_enqueued(NULL, d), d = NULL;
+            on_enqueued(NULL, d); /* answers 503 and frees */
+        d = NULL;
     }
     free(d);
     tg_config_unref(cfg);

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct tg_template *t = ts ? tg_template_match(ts, "shop/cart") : NULL;
     if (t && tg_event_parse(&(struct tg_hook){NULL, event_json, sizeof event_json - 1}, &ev, err,
                             sizeof err) == 0) {
-        if (tg_template_render(t, &ev, &d, &r, err, sizeof err) == 0) {
+        if (tg_template_render(t, &(struct tg_template_input){&ev, &d}, &r, err, sizeof err) == 0) {
             if (r.project == NULL || r.ref == NULL || r.token == NULL ||
                 (r.nvars && r.var_values[0] == NULL))
                 abort();

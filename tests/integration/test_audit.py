@@ -206,6 +206,24 @@ def test_a_scripted_scenario_records_every_action(gateway, gitlab, redis, logdir
     assert head_logs and head_logs[-1]["msg"] == "seq %d hash %s" % (len(recs), recs[-1]["hash"])
 
 
+def test_a_duplicate_record_names_the_redelivery_field_by_field(gateway, gitlab, redis):
+    """The enqueue script reads the entry's fields by name (test_queue.c proves it names no
+    position): the duplicate record carries the redelivery's own key, webhook, event, sender
+    and receive time, and the id of the entry it duplicates."""
+    tg = gateway(workers=0)
+    event = pipeline_event(pipeline=900, ref="dev")
+    before = int(time.time() * 1000)
+    first = post(tg, event, idem="dup-by-name")
+    assert post(tg, event, idem="dup-by-name")["duplicate"] is True
+    after = int(time.time() * 1000)
+    notes = wait_until(lambda: redis.stream("tg:audit:inbox"), what="the duplicate note")
+    assert len(notes) == 1 and notes[0][1]["action"] == b"duplicate"
+    d = json.loads(notes[0][1]["details"])
+    assert d["idempotency_key"] == "dup-by-name" and d["webhook"] == "default"
+    assert d["event"] == "Pipeline Hook" and d["remote"] == "127.0.0.1"
+    assert d["first_id"] == first["id"] and before <= int(d["received_at"]) <= after
+
+
 def test_no_configured_secret_appears_in_records_sink_or_logs(gateway, gitlab, redis, logdir):
     tg = gateway()
     drive_scenario(tg, gitlab, redis)

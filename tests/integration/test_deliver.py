@@ -109,3 +109,46 @@ def test_killed_worker_before_the_trigger_is_completed_by_another(gateway, gitla
     gateway(workers=1)
     wait_state(redis, 131, "staging", "triggered", timeout=20)
     assert len(gitlab.requests("trigger")) == 1
+
+
+def test_every_attempt_takes_the_token_of_the_template_that_rendered_it(gateway, gitlab, redis, logdir):
+    """The decision records which template rendered the trigger; an attempt takes that
+    template's current token by its name and never matches the templates again: a template
+    added since that sorts first (with a token GitLab refuses) does not take the deployment
+    over, and once the recording template is gone the attempt is refused before sending."""
+    import subprocess
+    tg = gateway()
+    serve_report(gitlab, 7, 501, pipelines.REPORTS / CLEAN)
+    for p, ref in ((140, "dev"), (141, "release/1.2")):  # two refs: neither supersedes the other
+        gitlab.script("trigger", {"status": 400, "message": "scripted %d" % p},
+                      where={"variables[UPSTREAM_PIPELINE]": str(p)})
+        post(tg, pipeline_event(pipeline=p, ref=ref))
+        wait_state(redis, p, "staging", "failed")
+
+    def reload(n):
+        tg.send_signal(signal.SIGHUP)
+        wait_until(lambda: len([r for r in audit_actions(redis) if r["action"] == "config_reloaded"]) == n,
+                   what="reload %d" % n)
+
+    def retrigger(p):
+        r = subprocess.run([str(harness.TOLLGATE), "retrigger", "--project", "7", "--pipeline", str(p),
+                            "--environment", "staging", "-c", str(tg.config)],
+                           capture_output=True, env=tg.env, timeout=60)
+        assert r.returncode == 0, r.stderr
+
+    wrong = logdir / "wrong-token"
+    wrong.write_text("glptt-not-the-trigger-token")
+    tpl = logdir / "templates"
+    (tpl / "aaa.yaml").write_text(pipelines.TEMPLATE.replace("name: chart", "name: aaa").replace(
+        "env:TG_TEST_TRIGGER_TOKEN", "file:%s" % wrong))
+    reload(1)
+    retrigger(140)
+    assert wait_state(redis, 140, "staging", "triggered")["template"] == "chart"
+    assert gitlab.requests("trigger")[-1]["form"]["token"] == pipelines.TRIGGER_TOKEN
+    (tpl / "chart.yaml").unlink()
+    reload(2)
+    sent = len(gitlab.requests("trigger"))
+    retrigger(141)
+    st = wait_state(redis, 141, "staging", "failed")
+    assert st["error"] == "template chart no longer serves shop/cart"
+    assert len(gitlab.requests("trigger")) == sent

@@ -45,9 +45,9 @@ static void check_rules(void)
     char buf[256];
     for (size_t i = 0; i < sizeof rule_rows / sizeof rule_rows[0]; i++) {
         const struct rule_row *r = &rule_rows[i];
-        struct tg_approval_rules rules = {1, r->approvers, r->prevent_self};
-        const char *got =
-            tg_approval_refusal(&rules, r->identity, r->user, r->deny, buf, sizeof buf);
+        struct tg_approval_rule rules = {1, r->approvers, r->prevent_self, 0};
+        struct tg_approval_ask ask = {r->identity, r->user, r->deny};
+        const char *got = tg_approval_refusal(&rules, &ask, buf, sizeof buf);
         UNIT_CHECK(r->name, (got == NULL) == (r->want == NULL));
         UNIT_CHECK(r->name, got == NULL || r->want == NULL || strstr(got, r->want) != NULL);
     }
@@ -77,7 +77,7 @@ static void check_parse(void)
 {
     for (size_t i = 0; i < sizeof parse_rows / sizeof parse_rows[0]; i++) {
         const struct parse_row *r = &parse_rows[i];
-        struct tg_approval_rules rules;
+        struct tg_approval_rule rules;
         tg_approval_rules_parse(r->decision, &rules);
         UNIT_CHECK(r->name, rules.required == r->required);
         UNIT_CHECK(r->name, rules.prevent_self_approval == r->prevent_self);

@@ -76,7 +76,8 @@ static void check_render(void)
     }
     const struct tg_template *t = tg_template_match(ts, "anything/at-all");
     UNIT_STREQ("render: name", t ? tg_template_name(t) : NULL, "chart");
-    UNIT_CHECK("render", t && tg_template_render(t, &ev, &d, &r, err, sizeof err) == 0);
+    UNIT_CHECK("render", t && tg_template_render(t, &(struct tg_template_input){&ev, &d}, &r, err,
+                                                 sizeof err) == 0);
     UNIT_STREQ("project", r.project, "gitlab-org/charts/gitlab-test");
     UNIT_STREQ("ref", r.ref, "main");
     UNIT_STREQ("template", r.template_name, "chart");
@@ -102,8 +103,9 @@ static void check_render_empty(void)
     tg_diag_init(&diag);
     struct tg_template_set *ts = tg_template_load_mem("t.yaml", y, sizeof y - 1, &diag);
     if (ts && load_event(&ev) == 0) {
-        UNIT_CHECK("empty project", tg_template_render(tg_template_match(ts, "x"), &ev, &d, &r, err,
-                                                       sizeof err) == -1);
+        UNIT_CHECK("empty project", tg_template_render(tg_template_match(ts, "x"),
+                                                       &(struct tg_template_input){&ev, &d}, &r,
+                                                       err, sizeof err) == -1);
         UNIT_STREQ("empty project", err, "template chart: the rendered trigger project is empty");
         UNIT_CHECK("empty project disposed", r.project == NULL && r.var_names == NULL);
         tg_event_dispose(&ev);
@@ -233,7 +235,8 @@ static void check_shipped(void)
     UNIT_CHECK("shipped templates load", ts != NULL && diag.count == 0);
     tg_diag_print(&diag, stderr);
     const struct tg_template *t = ts ? tg_template_match(ts, "gitlab-org/gitlab-test") : NULL;
-    if (t && load_event(&ev) == 0 && tg_template_render(t, &ev, &d, &r, err, sizeof err) == 0) {
+    if (t && load_event(&ev) == 0 &&
+        tg_template_render(t, &(struct tg_template_input){&ev, &d}, &r, err, sizeof err) == 0) {
         UNIT_STREQ("shipped project", r.project, "gitlab-org/helm-charts");
         UNIT_STREQ("shipped SERVICE", var(&r, "SERVICE"), "gitlab-test");
         UNIT_STREQ("shipped ENVIRONMENT", var(&r, "ENVIRONMENT"), "staging");
