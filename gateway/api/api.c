@@ -478,7 +478,8 @@ static void claim_once(struct route *rt, struct api_job *j)
     snprintf(ttl, sizeof ttl, "%d", o->ttl_s);
     const char *argv[] = {"SET", key, "1", "NX", "EX", ttl};
     size_t lens[] = {3, strlen(key), 1, 2, 2, strlen(ttl)};
-    if (tg_redis_loop_command(tg_loop_redis(j->loop), 6, argv, lens, on_claimed, j)) {
+    struct tg_redis_loop_call call = {6, argv, lens, on_claimed, j};
+    if (tg_redis_loop_command(tg_loop_redis(j->loop), &call)) {
         tg_http_ticket_error(&j->ticket, 503, "unavailable",
                              "Tollgate cannot reach its database right now");
         free_job(j);

@@ -189,7 +189,11 @@ static redisReply *run(redisContext *c, const char *lua, int nkeys, const char *
     size_t lens[16];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
+    redisReply *r = tg_redis_eval(c, &(struct tg_redis_script_call){.source = lua,
+                                                                    .nkeys = nkeys,
+                                                                    .argc = argc,
+                                                                    .argv = (const char **)argv,
+                                                                    .argvlen = lens});
     if (r && r->type == REDIS_REPLY_ERROR) {
         tg_log_msg(TG_LOG_ERROR, TG_MODULE, "script_failed", "%s", r->str);
         freeReplyObject(r);

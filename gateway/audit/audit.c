@@ -541,7 +541,11 @@ static enum attempt try_append(struct tg_audit *a, redisContext *c, const struct
     for (size_t i = 0; i < TG_ARRAY_SIZE(args); i++)
         argv[nkeys + i] = args[i], argvlen[nkeys + i] = strlen(args[i]);
     redisReply *rep =
-        tg_redis_eval(c, append_lua, nkeys, nkeys + (int)TG_ARRAY_SIZE(args), argv, argvlen);
+        tg_redis_eval(c, &(struct tg_redis_script_call){.source = append_lua,
+                                                        .nkeys = nkeys,
+                                                        .argc = nkeys + (int)TG_ARRAY_SIZE(args),
+                                                        .argv = argv,
+                                                        .argvlen = argvlen});
     enum attempt res = read_outcome(a, rep, hash, ms, line);
     freeReplyObject(rep);
     return res;

@@ -8,7 +8,7 @@
 #include "base/crypto.h"
 #include "decide/policy.h"
 #include "base/util.h"
-#include "base/redisconn.h"
+#include "base/redisaddr.h"
 #include "base/secret.h"
 #include "deliver/template.h"
 #include "base/yamlfile.h"

@@ -320,7 +320,11 @@ static redisReply *eval(redisContext *c, const char *lua, int nkeys, const char 
     size_t lens[64];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    return tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
+    return tg_redis_eval(c, &(struct tg_redis_script_call){.source = lua,
+                                                           .nkeys = nkeys,
+                                                           .argc = argc,
+                                                           .argv = (const char **)argv,
+                                                           .argvlen = lens});
 }
 
 /* A reply {word, ...}: the word, or NULL when the reply is not that shape. */

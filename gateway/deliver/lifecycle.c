@@ -207,7 +207,11 @@ int tg_lifecycle_children_pending(struct tg_work *w, const struct tg_lifecycle_p
                      lens[3 + 2 * i] = strlen(tg_queue_field_names[i]);
         argv[4 + 2 * i] = p->entry->field[i], lens[4 + 2 * i] = p->entry->len[i];
     }
-    redisReply *r = tg_redis_eval(w->rc, park_lua, 1, 3 + 2 * TG_QF_COUNT, argv, lens);
+    redisReply *r = tg_redis_eval(w->rc, &(struct tg_redis_script_call){.source = park_lua,
+                                                                        .nkeys = 1,
+                                                                        .argc = 3 + 2 * TG_QF_COUNT,
+                                                                        .argv = argv,
+                                                                        .argvlen = lens});
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
              r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
     int changed = ok && strcmp(r->element[0]->str, "changed") == 0;
@@ -247,7 +251,11 @@ int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char 
     size_t lens[2 + TG_QF_COUNT] = {strlen(key), strlen(ttl)};
     for (int i = 0; i < TG_QF_COUNT; i++)
         argv[2 + i] = tg_queue_field_names[i], lens[2 + i] = strlen(tg_queue_field_names[i]);
-    redisReply *r = tg_redis_eval(w->rc, child_ended_lua, 1, 2 + TG_QF_COUNT, argv, lens);
+    redisReply *r = tg_redis_eval(w->rc, &(struct tg_redis_script_call){.source = child_ended_lua,
+                                                                        .nkeys = 1,
+                                                                        .argc = 2 + TG_QF_COUNT,
+                                                                        .argv = argv,
+                                                                        .argvlen = lens});
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == TG_QF_COUNT) {
         const char *field[TG_QF_COUNT];

@@ -166,7 +166,9 @@ int tg_outbox_sweep(struct tg_work *w)
     snprintf(until, sizeof until, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
     const char *argv[] = {zkey, hkey, now, until};
     size_t lens[] = {strlen(zkey), strlen(hkey), strlen(now), strlen(until)};
-    redisReply *r = tg_redis_eval(w->rc, take_lua, 2, 4, argv, lens);
+    redisReply *r = tg_redis_eval(
+        w->rc, &(struct tg_redis_script_call){
+                   .source = take_lua, .nkeys = 2, .argc = 4, .argv = argv, .argvlen = lens});
     int n = 0, rc = 0;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);

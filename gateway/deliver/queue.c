@@ -190,7 +190,11 @@ int tg_queue_push(redisContext *c, const char *prefix, const struct tg_queue_pus
         argv[6 + 2 * i] = p->field[i] ? p->field[i] : "",
                      lens[6 + 2 * i] = p->field[i] ? p->len[i] : 0;
     }
-    redisReply *r = tg_redis_eval(c, tg_queue_enqueue_lua, 3, 5 + 2 * TG_QF_COUNT, argv, lens);
+    redisReply *r = tg_redis_eval(c, &(struct tg_redis_script_call){.source = tg_queue_enqueue_lua,
+                                                                    .nkeys = 3,
+                                                                    .argc = 5 + 2 * TG_QF_COUNT,
+                                                                    .argv = argv,
+                                                                    .argvlen = lens});
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_INTEGER)

@@ -227,8 +227,8 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
                      argvlen[5 + 2 * i] = strlen(tg_queue_field_names[i]);
         argv[6 + 2 * i] = hv[i].base ? hv[i].base : "", argvlen[6 + 2 * i] = hv[i].len;
     }
-    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 3,
-                                 5 + 2 * TG_QF_COUNT, argv, argvlen, on_enqueued, d);
+    struct tg_redis_loop_call call = {5 + 2 * TG_QF_COUNT, argv, argvlen, on_enqueued, d};
+    return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 3, &call);
 }
 
 static int ignore(h2o_req_t *req, struct delivery *d)
