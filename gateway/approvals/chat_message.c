@@ -14,11 +14,11 @@
 #include "approvals/button_context.h"
 #include "base/scrub.h"
 #include "base/buf.h"
+#include "base/httpclient.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/yamlfile.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,14 +395,6 @@ json_t *tg_chat_mattermost_message(const struct tg_chat_texts *t, const struct t
 
 /* ---- posting ---- */
 
-static size_t on_answer(char *p, size_t size, size_t n, void *arg)
-{
-    struct tg_buf *b = arg;
-    if (b->len + size * n <= MAX_ANSWER)
-        tg_buf_append(b, p, size * n);
-    return size * n;
-}
-
 /* Slack's Web API answers 200 {"ok": false, "error": "..."} when it refuses. */
 static int refused_by_api(const struct tg_buf *answer, char *err, size_t errlen)
 {
@@ -418,46 +410,38 @@ static int refused_by_api(const struct tg_buf *answer, char *err, size_t errlen)
 
 int tg_chat_post_json(const char *url, const char *bearer, json_t *body, char *err, size_t errlen)
 {
-    char *data = json_dumps(body, JSON_COMPACT),
-         *auth = bearer ? tg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
-    char *clean = data ? tg_scrub(data, strlen(data), NULL)
-                       : NULL; /* what a chat shows is no place for a token */
+    char *data = json_dumps(body, JSON_COMPACT);
+    char *auth = bearer ? tg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
+    char *clean = data ? tg_scrub(data, strlen(data), NULL) : NULL; /* no token in a chat */
     if (clean) {
         free(data);
         data = clean;
     }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
-    struct tg_buf answer;
-    long status = 0;
-    tg_buf_init(&answer);
-    h = curl_slist_append(h, "Expect:");
-    if (auth)
-        h = curl_slist_append(h, auth);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, data ? data : "{}");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)TG_CHAT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    int ok = rc == CURLE_OK && status >= 200 && status < 300;
-    if (rc != CURLE_OK)
-        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+    const char *headers[] = {"Content-Type: application/json; charset=utf-8", auth, NULL};
+    struct tg_httpc_request req = {
+        .url = url,
+        .headers = headers,
+        .body = data ? data : "{}",
+        .bodylen = data ? strlen(data) : 2,
+        .timeout_ms = TG_CHAT_TIMEOUT_MS,
+        .connect_timeout_ms = TG_CHAT_TIMEOUT_MS,
+        .body_cap = MAX_ANSWER,
+    };
+    struct tg_httpc_response res;
+    struct tg_httpc *c = tg_httpc_new();
+    int ok = tg_httpc_perform(c, &req, &res) == 0 && res.status >= 200 && res.status < 300;
+    if (res.error[0])
+        snprintf(err, errlen, "%s", res.error);
     else if (!ok)
-        snprintf(err, errlen, "HTTP %ld", status);
-    else if (refused_by_api(&answer, err, errlen))
+        snprintf(err, errlen, "HTTP %ld", res.status);
+    else if (refused_by_api(&res.body, err, errlen))
         ok = 0;
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
+    tg_httpc_free(c);
+    tg_httpc_response_dispose(&res);
     if (auth)
         memset(auth, 0, strlen(auth));
-    free(auth), free(data);
-    tg_buf_dispose(&answer);
+    free(auth);
+    free(data);
     return ok ? 0 : -1;
 }
 

@@ -24,7 +24,8 @@
 #include "base/util.h"
 #include "deliver/worker.h"
 
-#include <curl/curl.h>
+#include "base/httpclient.h"
+#include "base/httpclient.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -217,7 +218,7 @@ int tg_cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP), sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
+    tg_httpc_global_init(); /* before any thread: libcurl's set-up is not thread-safe */
     /* Request bodies and buffers of a burst are freed at once; let glibc give big blocks back,
      * and share two arenas instead of keeping one per thread at its own peak (measured with
      * bench/ingest.sh: peak RSS 36.8 MB without these, 31.3 MB with them, same throughput). */
@@ -234,6 +235,6 @@ int tg_cmd_serve(int argc, char **argv)
         tg_log_msg(TG_LOG_INFO, TG_MODULE, "stopped", "all in-flight requests answered");
     }
     teardown(&g);
-    curl_global_cleanup();
+    tg_httpc_global_cleanup();
     return rc == 0 ? 0 : 1;
 }

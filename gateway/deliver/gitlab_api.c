@@ -1,11 +1,11 @@
-/* gitlab_api.c -- the calls Tollgate makes to GitLab's REST API, through libcurl. */
+/* gitlab_api.c -- the calls Tollgate makes to GitLab's REST API (base/httpclient.h). */
 #include "deliver/gitlab_api.h"
 #include "base/scrub.h"
 #include "base/buf.h"
+#include "base/httpclient.h"
 #include "base/log.h"
 #include "base/util.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 #define MAX_TRIGGER_PAGES 10 /* trigger pipelines looked through to settle an unknown outcome */
 
 struct tg_gitlab_api {
-    CURL *curl;
+    struct tg_httpc *http;
     char *base;
     char *token;
     size_t tokenlen;
@@ -50,9 +50,7 @@ struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_to
                                         size_t tokenlen, uint64_t timeout_ms, const char *ca_file)
 {
     struct tg_gitlab_api *api = tg_xcalloc(1, sizeof *api);
-    api->curl = curl_easy_init();
-    if (api->curl == NULL)
-        tg_log_fatal(TG_MODULE, "curl_init", "curl_easy_init failed");
+    api->http = tg_httpc_new();
     api->base = tg_xstrdup(base_url ? base_url : "");
     if (api_token) {
         api->token = tg_xstrndup(api_token, tokenlen);
@@ -68,10 +66,13 @@ void tg_gitlab_api_free(struct tg_gitlab_api *api)
 {
     if (api == NULL)
         return;
-    curl_easy_cleanup(api->curl);
+    tg_httpc_free(api->http);
     if (api->token)
         memset(api->token, 0, api->tokenlen);
-    free(api->token), free(api->base), free(api->ca_file), free(api);
+    free(api->token);
+    free(api->base);
+    free(api->ca_file);
+    free(api);
 }
 
 void tg_gitlab_api_set_trigger_timeout(struct tg_gitlab_api *api, uint64_t timeout_ms)
@@ -114,10 +115,9 @@ static void next_page_header(struct exchange *ex, const char *p, size_t len)
         ex->next_page = (long)n;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
+static void on_header(void *arg, const char *p, size_t len)
 {
     struct exchange *ex = arg;
-    size_t len = size * n;
     if (len > 12 && strncasecmp(p, "X-Next-Page:", 12) == 0)
         next_page_header(ex, p, len);
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
@@ -130,27 +130,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         if (tg_parse_int(v + strspn(v, " "), 0, 86400, &secs) == 0)
             ex->retry_after_ms = (uint64_t)secs * 1000;
     }
-    return len;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+/* A 200's body streams to the sink, when there is one; anything else is captured. */
+static int on_body(void *arg, long status, const char *p, size_t len)
 {
     struct exchange *ex = arg;
-    long status = 0;
-    size_t len = size * n;
-    curl_easy_getinfo(ex->api->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (ex->sink && status == 200) {
-        if (ex->sink(ex->sink_arg, p, len) != 0) {
-            ex->sink_stopped = 1;
-            return 0; /* aborts the transfer: the report is already known to be bad */
-        }
-        return len;
-    }
-    if (ex->body.len + len <= (ex->cap ? ex->cap : MAX_ERROR_BODY))
-        tg_buf_append(&ex->body, p, len);
-    else
-        ex->truncated = 1;
-    return len;
+    if (ex->sink == NULL || status != 200)
+        return TG_HTTPC_CAPTURE;
+    return ex->sink(ex->sink_arg, p, len) == 0 ? TG_HTTPC_TAKEN : TG_HTTPC_STOP;
 }
 
 /* GitLab errors are {"message": "..."} or {"message": {...}} or {"error": "..."}. */
@@ -179,95 +167,47 @@ static int same_origin(const char *base, const char *url)
     return strncmp(base, url, n) == 0 && (url[n] == '/' || url[n] == '\0');
 }
 
-/* The request headers for url: PRIVATE-TOKEN only when url is on the instance itself. The
- * token line is returned in *auth so the caller can wipe it. */
-static struct curl_slist *headers_for(const struct tg_gitlab_api *api, const char *url, char **auth)
-{
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    h = curl_slist_append(h, "Expect:");
-    *auth = NULL;
-    if (api->token && same_origin(api->base, url)) {
-        *auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
-        h = curl_slist_append(h, *auth);
-    }
-    return h;
-}
-
-static void set_options(struct tg_gitlab_api *api, const char *url, struct curl_slist *h,
-                        const char *form, struct exchange *ex)
-{
-    CURL *c = api->curl;
-    uint64_t timeout = ex->timeout_ms ? ex->timeout_ms : api->timeout_ms;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout < 5000 ? timeout : 5000));
-    if (ex->fresh)
-        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, ex);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
-    if (api->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
-    if (form)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-}
-
-/* 0 when curl failed before any byte of the request could reach the server (no address,
- * no connection, no TLS session, or a timeout before the transfer began), else 1. */
-static int may_have_left(CURL *c, CURLcode rc)
-{
-    curl_off_t pretransfer = 0;
-    switch (rc) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-        return 0;
-    case CURLE_OPERATION_TIMEDOUT:
-        curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-        return pretransfer > 0;
-    default:
-        return 1;
-    }
-}
-
-/* One hop: returns the redirect target to follow (caller frees), or NULL when done. */
+/* One hop: returns the redirect target to follow (caller frees), or NULL when done. The
+ * PRIVATE-TOKEN goes only to the instance itself (same_origin), and is wiped after. */
 static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
                  struct exchange *ex, struct tg_gitlab_result *res)
 {
-    char *auth, *next = NULL;
-    struct curl_slist *h = headers_for(api, where, &auth);
-    set_options(api, where, h, form, ex);
-    CURLcode rc = curl_easy_perform(api->curl);
-    curl_slist_free_all(h);
+    char *auth = NULL, *next = NULL;
+    if (api->token && same_origin(api->base, where))
+        auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
+    const char *headers[] = {"Accept: application/json", auth, NULL};
+    struct tg_httpc_request req = {
+        .url = where,
+        .headers = headers,
+        .body = form,
+        .bodylen = form ? strlen(form) : 0,
+        .timeout_ms = ex->timeout_ms ? ex->timeout_ms : api->timeout_ms,
+        .ca_file = api->ca_file,
+        .fresh_connect = ex->fresh,
+        .body_cap = ex->cap ? ex->cap : MAX_ERROR_BODY,
+        .on_body = on_body,
+        .body_arg = ex,
+        .on_header = on_header,
+        .header_arg = ex,
+    };
+    struct tg_httpc_response r;
+    tg_httpc_perform(api->http, &req, &r);
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);
     }
     res->retry_after_ms = ex->retry_after_ms;
-    if (rc != CURLE_OK && !ex->sink_stopped) {
-        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
-        res->sent = may_have_left(api->curl, rc);
-        return NULL;
-    }
-    res->sent = 1;
-    curl_easy_getinfo(api->curl, CURLINFO_RESPONSE_CODE, &res->status);
-    if (res->status < 300 || res->status >= 400 || form ||
-        curl_easy_getinfo(api->curl, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || next == NULL)
-        return NULL;
+    res->sent = r.sent;
+    res->status = r.status;
+    ex->sink_stopped = r.stopped;
+    ex->truncated = r.truncated;
+    snprintf(res->error, sizeof res->error, "%s", r.error);
     tg_buf_reset(&ex->body);
-    return tg_xstrdup(next); /* a CDN, typically: the token is not sent there (same_origin) */
+    tg_buf_append(&ex->body, r.body.data ? r.body.data : "", r.body.len);
+    if (!form && r.redirect) /* a CDN, typically: the token is not sent there (same_origin) */
+        next = tg_xstrdup(r.redirect);
+    tg_httpc_response_dispose(&r);
+    return next;
 }
 
 /* Performs one request, following up to MAX_REDIRECTS redirects by hand; fills res. */
@@ -290,10 +230,8 @@ static void perform(struct tg_gitlab_api *api, const char *url, const char *form
 
 static char *escape(struct tg_gitlab_api *api, const char *s)
 {
-    char *e = curl_easy_escape(api->curl, s, 0);
-    char *out = tg_xstrdup(e ? e : "");
-    curl_free(e);
-    return out;
+    (void)api;
+    return tg_httpc_escape(s);
 }
 
 /* "a/b c.json" -> "a/b%20c.json": each path segment escaped, the slashes kept. */

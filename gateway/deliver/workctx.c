@@ -3,8 +3,8 @@
 #include "deliver/deploy.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "base/httpclient.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -49,10 +49,10 @@ static char *audit_link(const struct tg_work *w, const struct tg_target *t)
 {
     if (w->cfg->public_url == NULL)
         return NULL;
-    char *project = curl_easy_escape(NULL, t->project ? t->project : "", 0);
+    char *project = tg_httpc_escape(t->project ? t->project : "");
     char *url = tg_xasprintf("%s/api/v1/audit?project=%s&pipeline=%lld", w->cfg->public_url,
-                             project ? project : "", t->pipeline);
-    curl_free(project);
+                             project, t->pipeline);
+    free(project);
     return url;
 }
 
