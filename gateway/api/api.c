@@ -118,7 +118,7 @@ static void ensure_redis(struct pool_thread *pt, const struct tg_config *cfg)
         return;
     pt->rc = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms, err, sizeof err);
     if (pt->rc == NULL) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_unavailable", "%s", err);
+        TG_LOG(TG_LOG_WARN, "redis_unavailable", "%s", err);
         pt->next_connect = now + 1000;
     }
 }
@@ -140,8 +140,8 @@ static void run_job(struct pool_thread *pt, struct api_job *j, struct tg_audit *
         j->fn(j->data, &ctx, &j->req);
     }
     if (ctx.job) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "no_answer", "%s %s: the handler gave no answer",
-                   j->req.method, j->req.path);
+        TG_LOG(TG_LOG_ERROR, "no_answer", "%s %s: the handler gave no answer", j->req.method,
+               j->req.path);
         tg_api_error(&ctx, 500, "internal", "the handler gave no answer");
     }
     tg_api_job_release(j);

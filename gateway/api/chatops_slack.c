@@ -87,7 +87,7 @@ static void answer_in_place(struct tg_work *w, const char *url, const struct tg_
     struct tg_chat_texts *t = tg_chat_texts_load(w->cfg, TG_CHAT_SLACK);
     json_t *msg = in_place(v, r, t);
     if (tg_chat_post_json(url, NULL, msg, err, sizeof err))
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "response_url_failed", "deployment %s: %s", v->id, err);
+        TG_LOG(TG_LOG_WARN, "response_url_failed", "deployment %s: %s", v->id, err);
     json_decref(msg);
     tg_chat_texts_free(t);
 }

@@ -214,7 +214,7 @@ struct tg_chat_texts *tg_chat_texts_load(const struct tg_config *cfg, enum tg_ch
     struct tg_chat_texts *t = parse_file(dir, chat, &diag);
     if (diag.errors) {
         char *all = tg_diag_join(&diag);
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "template_invalid", "%s (built-in texts used)", all);
+        TG_LOG(TG_LOG_ERROR, "template_invalid", "%s (built-in texts used)", all);
         free(all);
     }
     if (t == NULL) {
@@ -495,8 +495,8 @@ static int announce_one(const struct tg_config *cfg, enum tg_chat_service chat,
         json_decref(msg);
     }
     if (rc)
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "post_failed", "%s, deployment %s: %s", chat_names[chat],
-                   s->var[TG_VAR_ID] ? s->var[TG_VAR_ID] : "-", err);
+        TG_LOG(TG_LOG_WARN, "post_failed", "%s, deployment %s: %s", chat_names[chat],
+               s->var[TG_VAR_ID] ? s->var[TG_VAR_ID] : "-", err);
     tg_chat_texts_free(t);
     free(action_url);
     return rc;

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#define TG_MODULE "crypto"
+
 /* OpenSSL 3 looks EVP_sha256() up in its provider tables on every use; fetch it once. The
  * fetched method is immutable and shared by every thread. */
 static EVP_MD *sha256_md;
@@ -28,7 +30,7 @@ void tg_sha256_init(struct tg_sha256 *h)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL || EVP_DigestInit_ex(ctx, sha256(), NULL) != 1)
-        tg_log_fatal("crypto", "sha256_init", "EVP digest context unavailable");
+        TG_LOG_FATAL("sha256_init", "EVP digest context unavailable");
     h->md = ctx;
 }
 

@@ -39,7 +39,7 @@ struct tg_httpc *tg_httpc_new(void)
     struct tg_httpc *c = tg_xcalloc(1, sizeof *c);
     c->curl = curl_easy_init();
     if (c->curl == NULL)
-        tg_log_fatal(TG_MODULE, "curl_init", "curl_easy_init failed");
+        TG_LOG_FATAL("curl_init", "curl_easy_init failed");
     return c;
 }
 

@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TG_MODULE "util"
+
 static void oom(size_t n)
 {
-    tg_log_fatal("util", "out_of_memory", "allocation of %zu bytes failed", n);
+    TG_LOG_FATAL("out_of_memory", "allocation of %zu bytes failed", n);
 }
 
 void *tg_xmalloc(size_t n)

@@ -89,8 +89,8 @@ static int complete_audit(struct tg_work *w, const char *id, json_t *audit,
     tg_work_record_target(&r, t);
     int rc = r.action && tg_audit_append(w->audit, w->rc, &r, err, sizeof err) != 0 ? 1 : 0;
     if (rc)
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_waits",
-                   "effect %s (%s): %s; completed by a later sweep", id, r.action, err);
+        TG_LOG(TG_LOG_ERROR, "audit_waits", "effect %s (%s): %s; completed by a later sweep", id,
+               r.action, err);
     free(once);
     return rc;
 }
@@ -137,8 +137,7 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
         if (rc == 1 && status && !w->cfg->audit.fail_closed)
             rc = keep_audit_only(w, id, e);
     } else {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "unreadable", "effect %s is not readable JSON; dropped",
-                   id);
+        TG_LOG(TG_LOG_ERROR, "unreadable", "effect %s is not readable JSON; dropped", id);
     }
     freeReplyObject(rec);
     json_decref(e);
@@ -175,8 +174,7 @@ int tg_outbox_sweep(struct tg_work *w)
         return -1;
     }
     for (size_t i = 0; i + 1 < r->elements && rc >= 0; i += 2) {
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "completing", "effect %s left by a stopped worker",
-                   r->element[i]->str);
+        TG_LOG(TG_LOG_INFO, "completing", "effect %s left by a stopped worker", r->element[i]->str);
         if ((rc = tg_outbox_complete(w, r->element[i]->str, r->element[i + 1]->str)) == 0)
             n++;
     }

@@ -41,7 +41,7 @@ int tg_work_audit(struct tg_work *w, const struct tg_audit_record *r)
     char err[256];
     if (tg_audit_append(w->audit, w->rc, r, err, sizeof err) == 0)
         return 0;
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "%s (action %s)", err, r->action);
+    TG_LOG(TG_LOG_ERROR, "audit_failed", "%s (action %s)", err, r->action);
     return tg_audit_fail_closed(w->audit) ? -1 : 0;
 }
 
@@ -76,7 +76,7 @@ void tg_work_status(struct tg_work *w, const struct tg_target *t, const char *st
         .target_url = link,
     };
     if (tg_gitlab_commit_status(w->api, &st, &res) != 0)
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "status_failed", "%s on %s@%.12s: %s", name,
-                   t->project ? t->project : "?", t->sha, res.error[0] ? res.error : "no answer");
+        TG_LOG(TG_LOG_WARN, "status_failed", "%s on %s@%.12s: %s", name,
+               t->project ? t->project : "?", t->sha, res.error[0] ? res.error : "no answer");
     free(link);
 }

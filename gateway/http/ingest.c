@@ -93,7 +93,7 @@ static void access_log(const struct delivery *d, int status, const char *result,
     /* A stranger's requests (every refusal before authentication: 401, 405, ...) are counted
      * (metrics, the per-minute rejected summary), not logged one by one at the default level:
      * a flood must not fill the disk, and a stranger's headers must not reach the log. */
-    if (!tg_log_begin(&l, d->hook == NULL ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
+    if (!TG_LOG_BEGIN(&l, d->hook == NULL ? TG_LOG_DEBUG : TG_LOG_INFO, "delivery"))
         return;
     tg_log_int(&l, "status", status);
     tg_log_str(&l, "result", result);

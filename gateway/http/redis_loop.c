@@ -172,7 +172,7 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     /* An error reply here means READONLY, OOM, NOSCRIPT or similar: the connection is not
      * usable as it is, so start over (the reconnect re-resolves the primary and reloads). */
     if (reply && reply->type == REDIS_REPLY_ERROR && p->r->state == READY) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "error_reply", "%.200s", reply->str);
+        TG_LOG(TG_LOG_WARN, "error_reply", "%.200s", reply->str);
         conn_fail(p->r, "error reply");
     }
     free(p);
@@ -236,7 +236,7 @@ static void conn_fail(struct tg_redis_loop *r, const char *why)
     redisAsyncContext *ac = r->ac;
     if (ac == NULL)
         return;
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "connection_lost", "%s; reconnecting", why);
+    TG_LOG(TG_LOG_WARN, "connection_lost", "%s; reconnecting", why);
     r->ac = NULL;
     schedule_retry(r);
     redisAsyncFree(ac); /* fails every pending command with a NULL reply */
@@ -249,7 +249,7 @@ static void become_ready(struct tg_redis_loop *r)
     if (r->ever_ready)
         tg_metrics_inc(TG_M_REDIS_RECONNECTS);
     r->ever_ready = 1;
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "ready", "connected and %zu script(s) loaded", r->nscripts);
+    TG_LOG(TG_LOG_INFO, "ready", "connected and %zu script(s) loaded", r->nscripts);
 }
 
 static void on_handshake_reply(redisReply *reply, void *data)
@@ -258,8 +258,7 @@ static void on_handshake_reply(redisReply *reply, void *data)
     if (r->state != LOADING)
         return;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "handshake_failed", "%.200s",
-                   reply ? reply->str : "no reply");
+        TG_LOG(TG_LOG_ERROR, "handshake_failed", "%.200s", reply ? reply->str : "no reply");
         conn_fail(r, "handshake failed");
         return;
     }
@@ -309,7 +308,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (r == NULL || r->ac != ac)
         return;
     if (status != REDIS_OK) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "connect_failed", "%s", ac->errstr);
+        TG_LOG(TG_LOG_WARN, "connect_failed", "%s", ac->errstr);
         r->ac = NULL; /* hiredis frees a context whose connect failed */
         schedule_retry(r);
         return;
@@ -323,8 +322,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     (void)status;
     if (r == NULL || r->ac != ac)
         return; /* we dropped it ourselves; conn_fail already rescheduled */
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "connection_lost", "%s; reconnecting",
-               ac->err ? ac->errstr : "closed by server");
+    TG_LOG(TG_LOG_WARN, "connection_lost", "%s; reconnecting",
+           ac->err ? ac->errstr : "closed by server");
     r->ac = NULL;
     schedule_retry(r);
 }
@@ -336,8 +335,7 @@ static void conn_connect(struct tg_redis_loop *r)
                                 ? redisAsyncConnectUnix(r->addr.unix_path)
                                 : redisAsyncConnect(r->addr.primary.host, r->addr.primary.port);
     if (ac == NULL || ac->err || adapter_attach(r->loop, ac)) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "connect_failed", "%s",
-                   ac ? ac->errstr : "out of memory");
+        TG_LOG(TG_LOG_WARN, "connect_failed", "%s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_retry(r);
@@ -369,7 +367,7 @@ static void on_ask_done(h2o_socket_t *sock, const char *unused)
     (void)unused;
     ask_close(r);
     if (tg_sentinel_ask_finish(q, &primary, err, sizeof err)) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "sentinel_failed", "%s", err);
+        TG_LOG(TG_LOG_WARN, "sentinel_failed", "%s", err);
         schedule_retry(r);
         return;
     }
@@ -385,7 +383,7 @@ static void conn_resolve(struct tg_redis_loop *r)
     uint64_t per_sentinel = r->timeout_ms < SENTINEL_MS ? r->timeout_ms : SENTINEL_MS;
     r->ask = tg_sentinel_ask_start(r->url, per_sentinel, err, sizeof err);
     if (r->ask == NULL) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "sentinel_failed", "%s", err);
+        TG_LOG(TG_LOG_WARN, "sentinel_failed", "%s", err);
         schedule_retry(r);
         return;
     }
@@ -424,7 +422,7 @@ struct tg_redis_loop *tg_redis_loop_new(h2o_loop_t *loop, const char *url, uint6
     char err[256];
     struct tg_redis_loop *r = tg_xcalloc(1, sizeof *r);
     if (tg_redis_addr_parse(url, &r->addr, err, sizeof err)) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "bad_url", "%s", err);
+        TG_LOG(TG_LOG_ERROR, "bad_url", "%s", err);
         free(r);
         return NULL;
     }
