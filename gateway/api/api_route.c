@@ -126,9 +126,10 @@ void tg_api_gate_bearer(void *data, const struct tg_config *cfg, const struct tg
         tg_config_find_api_token(cfg, h + 7, strlen(h + 7)))
         return;
     tg_metrics_inc(TG_M_API_REJECTED_UNAUTHORIZED);
+    struct tg_tally_entry e = {"rejected", h ? "bad bearer token" : "no bearer token", 401, "api",
+                               req->remote};
     if (data)
-        tg_tally_add(data, "rejected", h ? "bad bearer token" : "no bearer token", 401, "api",
-                     req->remote, tg_now_ms());
+        tg_tally_add(data, &e, tg_now_ms());
     *out = (struct tg_api_verdict){401, "unauthorized", "a valid bearer token is required"};
 }
 

@@ -245,5 +245,6 @@ void tg_chatops_reject(struct tg_tally *tally, enum tg_chat_service chat, const 
     tg_metrics_inc(TG_M_CHATOPS_REJECTED_UNAUTHORIZED);
     TG_LOG(TG_LOG_DEBUG, "rejected", "%s from %s: %s", channel, remote, reason);
     if (tally)
-        tg_tally_add(tally, "rejected", reason, 401, channel, remote, tg_now_ms());
+        tg_tally_add(tally, &(struct tg_tally_entry){"rejected", reason, 401, channel, remote},
+                     tg_now_ms());
 }
