@@ -234,7 +234,9 @@ void tg_chatops_slash(struct tg_api_ctx *ctx, struct tg_work *w, const struct tg
     tg_chatops_follow_up(w, &run, 0);
     tg_chatops_run_dispose(&run);
     tg_chatops_command_dispose(&cmd);
-    free(text), free(user), free(name);
+    free(text);
+    free(user);
+    free(name);
 }
 
 void tg_chatops_reject(struct tg_tally *tally, enum tg_chat_service chat, const char *reason,

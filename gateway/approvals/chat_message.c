@@ -202,7 +202,8 @@ static struct tg_chat_texts *parse_file(const char *dir, enum tg_chat_service ch
         t = tg_chat_texts_parse(chat, path, data, len, diag);
     else if (access(path, F_OK) == 0)
         tg_diag_error(diag, path, 0, 0, "cannot read the chat template");
-    free(data), free(path);
+    free(data);
+    free(path);
     return t;
 }
 

@@ -200,8 +200,10 @@ static void decode_signing_key(struct tg_yaml *y, yaml_node_t *n, struct tg_webh
     size_t len = w->signing_token.len;
     if (v == NULL)
         return;
-    if (len > 6 && strncmp(v, "whsec_", 6) == 0)
-        v += 6, len -= 6;
+    if (len > 6 && strncmp(v, "whsec_", 6) == 0) {
+        v += 6;
+        len -= 6;
+    }
     w->signing_key = tg_xmalloc(len);
     long k = tg_base64_decode(v, len, w->signing_key, len);
     if (k < 16) {
@@ -590,7 +592,11 @@ static void config_free(struct tg_config *c)
 {
     for (size_t i = 0; i < c->nlisten; i++) {
         struct tg_listen *l = &c->listen[i];
-        free(l->address), free(l->host), free(l->port), free(l->tls_cert), free(l->tls_key);
+        free(l->address);
+        free(l->host);
+        free(l->port);
+        free(l->tls_cert);
+        free(l->tls_key);
     }
     for (size_t i = 0; i < c->nwebhooks; i++) {
         struct tg_webhook *w = &c->webhooks[i];
@@ -609,11 +615,21 @@ static void config_free(struct tg_config *c)
     tg_secret_dispose(&c->gitlab.api_token);
     tg_policy_set_free(c->policies);
     tg_template_set_free(c->templates);
-    free(c->listen), free(c->webhooks), free(c->api_tokens), free(c->trusted_proxies);
-    free(c->redis.url), free(c->redis.prefix), free(c->gitlab.url), free(c->gitlab.ca_file);
-    free(c->policies_dir), free(c->templates_dir), free(c->public_url), free(c->audit.file),
-        free(c->audit.archive);
-    free(c->path), free(c->dir);
+    free(c->listen);
+    free(c->webhooks);
+    free(c->api_tokens);
+    free(c->trusted_proxies);
+    free(c->redis.url);
+    free(c->redis.prefix);
+    free(c->gitlab.url);
+    free(c->gitlab.ca_file);
+    free(c->policies_dir);
+    free(c->templates_dir);
+    free(c->public_url);
+    free(c->audit.file);
+    free(c->audit.archive);
+    free(c->path);
+    free(c->dir);
     free(c);
 }
 

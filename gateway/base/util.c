@@ -171,10 +171,16 @@ int tg_parse_time(const char *s, uint64_t *ms)
     if (impossible(y, mo, d, h, mi, se))
         return -1;
     int leap = se == 60;
-    if (leap) /* kept as 59.999 so that order holds */
-        se = 59, frac_ms = 999;
-    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
-    tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
+    if (leap) { /* kept as 59.999 so that order holds */
+        se = 59;
+        frac_ms = 999;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || (long long)t - offset_s < 0 || (leap && !leap_second_ok(t - offset_s)))
         return -1;

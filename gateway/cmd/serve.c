@@ -213,7 +213,9 @@ int tg_cmd_serve(int argc, char **argv)
         return 2;
     tg_config_holder_init(&g.config, tg_config_ref(g.boot));
     sigemptyset(&set);
-    sigaddset(&set, SIGHUP), sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
     tg_httpc_global_init(); /* before any thread: libcurl's set-up is not thread-safe */

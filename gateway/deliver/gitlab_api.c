@@ -243,10 +243,13 @@ static char *escape_path(struct tg_gitlab_api *api, const char *path)
         size_t n = strcspn(p, "/");
         char *seg = tg_xstrndup(p, n), *e = escape(api, seg);
         tg_buf_puts(&b, e);
-        free(seg), free(e);
+        free(seg);
+        free(e);
         p += n;
-        if (*p == '/')
-            tg_buf_putc(&b, '/'), p++;
+        if (*p == '/') {
+            tg_buf_putc(&b, '/');
+            p++;
+        }
     }
     return tg_buf_steal(&b);
 }
@@ -276,7 +279,8 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
         r = TG_FETCH_ERROR;
     }
     tg_buf_dispose(&ex.body);
-    free(url), free(p);
+    free(url);
+    free(p);
     return r;
 }
 
@@ -339,8 +343,10 @@ static json_t *load_list(const char *body, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "answer is not JSON: %s", jerr.text);
     else if (!json_is_array(items))
         snprintf(err, errlen, "answer is not a list");
-    if (items && !json_is_array(items))
-        json_decref(items), items = NULL;
+    if (items && !json_is_array(items)) {
+        json_decref(items);
+        items = NULL;
+    }
     return items;
 }
 
@@ -487,20 +493,23 @@ int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request
     struct tg_buf form;
     char *project = escape(api, req->project);
     char *url = tg_xasprintf("%s/api/v4/projects/%s/trigger/pipeline", api->base, project);
-    tg_buf_init(&form), tg_buf_init(&ex.body);
+    tg_buf_init(&form);
+    tg_buf_init(&ex.body);
     form_add(api, &form, "token", req->token && req->token->value ? req->token->value : "");
     form_add(api, &form, "ref", req->ref);
     for (size_t i = 0; i < req->nvars; i++) {
         char *k = escape(api, req->var_names[i]), *key = tg_xasprintf("variables[%s]", k);
         form_add(api, &form, key, req->var_values[i]);
-        free(k), free(key);
+        free(k);
+        free(key);
     }
     perform(api, url, form.data, &ex, res);
     if (res->status == 201)
         read_pipeline(&ex.body, res);
     wipe(&form);
     tg_buf_dispose(&ex.body);
-    free(url), free(project);
+    free(url);
+    free(project);
     return res->status == 201 ? 0 : -1;
 }
 
@@ -514,7 +523,8 @@ int tg_gitlab_cancel_pipeline(struct tg_gitlab_api *api, const char *project, lo
     tg_buf_init(&ex.body);
     perform(api, url, "", &ex, res);
     tg_buf_dispose(&ex.body);
-    free(url), free(p);
+    free(url);
+    free(p);
     return res->status >= 200 && res->status < 300 ? 0 : -1;
 }
 
@@ -539,7 +549,8 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
     tg_scrub_inplace(desc, strlen(desc) + 1); /* the one way a description leaves; never longer */
     char *url =
         tg_xasprintf("%s/api/v4/projects/%lld/statuses/%s", api->base, st->project_id, st->sha);
-    tg_buf_init(&form), tg_buf_init(&ex.body);
+    tg_buf_init(&form);
+    tg_buf_init(&ex.body);
     form_add(api, &form, "state", st->state);
     form_add(api, &form, "name", st->name);
     form_add(api, &form, "description", desc);
@@ -552,8 +563,10 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
         form_add(api, &form, "pipeline_id", pid);
     }
     perform(api, url, form.data, &ex, res);
-    tg_buf_dispose(&form), tg_buf_dispose(&ex.body);
-    free(url), free(desc);
+    tg_buf_dispose(&form);
+    tg_buf_dispose(&ex.body);
+    free(url);
+    free(desc);
     return res->status >= 200 && res->status < 300 ? 0 : -1;
 }
 
@@ -767,6 +780,7 @@ int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_mark
     }
     if (rc == 0)
         rc = scan_verdict(&s, res);
-    free(s.project), free(ref);
+    free(s.project);
+    free(ref);
     return rc;
 }

@@ -220,12 +220,15 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)cfg->redis.dedupe_ttl_ms);
     snprintf(maxlen, sizeof maxlen, "%llu", (unsigned long long)cfg->redis.events_maxlen);
     const char *fixed[] = {seen_key, stream_key, inbox_key, ttl, maxlen};
-    for (int i = 0; i < 5; i++)
-        argv[i] = fixed[i], argvlen[i] = strlen(fixed[i]);
+    for (int i = 0; i < 5; i++) {
+        argv[i] = fixed[i];
+        argvlen[i] = strlen(fixed[i]);
+    }
     for (int i = 0; i < TG_QF_COUNT; i++) {
-        argv[5 + 2 * i] = tg_queue_field_names[i],
-                     argvlen[5 + 2 * i] = strlen(tg_queue_field_names[i]);
-        argv[6 + 2 * i] = hv[i].base ? hv[i].base : "", argvlen[6 + 2 * i] = hv[i].len;
+        argv[5 + 2 * i] = tg_queue_field_names[i];
+        argvlen[5 + 2 * i] = strlen(tg_queue_field_names[i]);
+        argv[6 + 2 * i] = hv[i].base ? hv[i].base : "";
+        argvlen[6 + 2 * i] = hv[i].len;
     }
     struct tg_redis_loop_call call = {5 + 2 * TG_QF_COUNT, argv, argvlen, on_enqueued, d};
     return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT, 3, &call);
@@ -282,19 +285,27 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (req->entity.len > cfg->limits.max_body) { /* the cheapest check first, as on every route */
         r = (struct refusal){413, TG_M_REJECTED_TOO_LARGE, "too_large",
                              "body exceeds limits.max_body"};
-        return refuse(req, d, &r), -1;
+        refuse(req, d, &r);
+        return -1;
     }
-    if (authenticate(req, cfg, d, &r))
-        return refuse(req, d, &r), -1;
+    if (authenticate(req, cfg, d, &r)) {
+        refuse(req, d, &r);
+        return -1;
+    }
     if (event.base == NULL) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "missing_event",
                              "X-Gitlab-Event is required"};
-        return refuse(req, d, &r), -1;
+        refuse(req, d, &r);
+        return -1;
     }
-    if (!tg_config_webhook_wants(d->hook, event.base, event.len))
-        return ignore(req, d), -1;
-    if (check_body(req, err, sizeof err, &r))
-        return refuse(req, d, &r), -1;
+    if (!tg_config_webhook_wants(d->hook, event.base, event.len)) {
+        ignore(req, d);
+        return -1;
+    }
+    if (check_body(req, err, sizeof err, &r)) {
+        refuse(req, d, &r);
+        return -1;
+    }
     h2o_iovec_t idem = tg_http_header(req, "idempotency-key"),
                 wid = tg_http_header(req, "webhook-id");
     if (d->hook->signing_key) /* F9: the signature covers webhook-id; an unsigned header must not
@@ -304,7 +315,8 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (tg_ingest_dedupe_key(&ids, d->key)) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
-        return refuse(req, d, &r), -1;
+        refuse(req, d, &r);
+        return -1;
     }
     /* A signed webhook-id has its own key space: no unsigned Idempotency-Key (which cannot hold
      * a blank) can take a signed delivery's place in advance. */
@@ -316,7 +328,8 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     if (cfg->audit.fail_closed && !tg_audit_healthy()) {
         r = (struct refusal){503, TG_M_REJECTED_UNAVAILABLE, "audit_unavailable",
                              "the audit trail cannot be written (audit.fail_closed)"};
-        return refuse(req, d, &r), -1;
+        refuse(req, d, &r);
+        return -1;
     }
     return 0;
 }
@@ -330,10 +343,9 @@ static int on_hook(void *data, h2o_req_t *req)
     tg_http_peer(req, d->remote, sizeof d->remote);
     if (admit(req, cfg, d) == 0) {
         tg_http_ticket_init(&d->ticket, req, TG_ROUTE_HOOKS);
-        if (enqueue(req, cfg, d) == 0)
-            d = NULL; /* on_enqueued answers and frees */
-        else
-            on_enqueued(NULL, d), d = NULL;
+        if (enqueue(req, cfg, d) != 0)
+            on_enqueued(NULL, d); /* answers the failure and frees */
+        d = NULL;                 /* on_enqueued answers and frees */
     }
     free(d);
     tg_config_unref(cfg);
