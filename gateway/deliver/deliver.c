@@ -86,8 +86,8 @@ static enum tg_fetch_result fetch_artifact(void *arg, const struct tg_report_ref
     struct job *j = arg;
     long long project =
         ref->project_id ? ref->project_id : j->ev.project_id; /* a child's own project */
-    return tg_gitlab_fetch_artifact(j->w->api, project, ref->job_id, ref->artifact, sink, sink_arg,
-                                    err, errlen);
+    struct tg_gitlab_artifact a = {project, ref->job_id, ref->artifact, sink, sink_arg};
+    return tg_gitlab_fetch_artifact(j->w->api, &a, err, errlen);
 }
 
 static int list_children(void *arg, const struct tg_event *ev, struct tg_children *out, char *err,
@@ -95,7 +95,8 @@ static int list_children(void *arg, const struct tg_event *ev, struct tg_childre
 {
     struct job *j = arg;
     j->children_gen = tg_lifecycle_children_gen(j->w, ev->project_id, ev->pipeline_id);
-    return tg_gitlab_children(j->w->api, ev->project_id, ev->pipeline_id, out, err, errlen);
+    struct tg_gitlab_pipeline of = {ev->project_id, ev->pipeline_id};
+    return tg_gitlab_children(j->w->api, &of, out, err, errlen);
 }
 
 /* The decided/ignored record names the X-Gitlab-Event-UUID of the hook it answers (GitLab's

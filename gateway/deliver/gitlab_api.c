@@ -254,18 +254,17 @@ static char *escape_path(struct tg_gitlab_api *api, const char *path)
     return tg_buf_steal(&b);
 }
 
-enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id,
-                                              long long job_id, const char *path,
-                                              tg_report_sink_fn sink, void *sink_arg, char *err,
+enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api,
+                                              const struct tg_gitlab_artifact *a, char *err,
                                               size_t errlen)
 {
-    struct exchange ex = {.api = api, .sink = sink, .sink_arg = sink_arg};
+    struct exchange ex = {.api = api, .sink = a->sink, .sink_arg = a->sink_arg};
     struct tg_gitlab_result res;
-    if (job_id <= 0)
+    if (a->job_id <= 0)
         return TG_FETCH_NOT_FOUND;
-    char *p = escape_path(api, path);
+    char *p = escape_path(api, a->path);
     char *url = tg_xasprintf("%s/api/v4/projects/%lld/jobs/%lld/artifacts/%s", api->base,
-                             project_id, job_id, p);
+                             a->project_id, a->job_id, p);
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
     enum tg_fetch_result r = TG_FETCH_OK;
@@ -274,7 +273,7 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
     else if (res.status == 404)
         r = TG_FETCH_NOT_FOUND;
     else if (res.status != 200) {
-        snprintf(err, errlen, "artifact %s of job %lld: %s", path, job_id,
+        snprintf(err, errlen, "artifact %s of job %lld: %s", a->path, a->job_id,
                  res.error[0] ? res.error : "no answer");
         r = TG_FETCH_ERROR;
     }
@@ -286,18 +285,33 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
 
 /* ---- lists: bridges and pipeline jobs ---- */
 
-/* Parses one page's body into the walk's output: the number of items, or -1 with err. */
-typedef int (*page_fn)(void *arg, const char *body, size_t len, char *err, size_t errlen);
+/* Parses one page into the walk's output: the number of items, or -1 with err. */
+typedef int (*page_fn)(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                       size_t errlen);
 
-static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *body, long *next,
+/* One list walk: the path under /api/v4, the parser of its pages, and what they fill. */
+struct walk {
+    const char *path;
+    page_fn on_page;
+    struct tg_gitlab_pipeline of;
+    struct tg_children *out;
+};
+
+/* One page as fetched: its body and X-Next-Page (-1 absent, 0 the last, else the next). */
+struct fetched_page {
+    struct tg_buf body;
+    long next;
+};
+
+static int get_page(struct tg_gitlab_api *api, const char *url, struct fetched_page *page,
                     char *err, size_t errlen)
 {
     struct exchange ex = {.api = api, .cap = MAX_LIST_BODY, .next_page = -1};
     struct tg_gitlab_result res;
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
-    *body = ex.body;
-    *next = ex.next_page;
+    page->body = ex.body;
+    page->next = ex.next_page;
     if (res.status != 200)
         snprintf(err, errlen, "%s", res.error[0] ? res.error : "no answer");
     else if (ex.truncated)
@@ -305,23 +319,23 @@ static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *b
     return res.status == 200 && !ex.truncated ? 0 : -1;
 }
 
-static int get_list(struct tg_gitlab_api *api, const char *path, page_fn on_page, void *arg,
-                    char *err, size_t errlen)
+static int get_list(struct tg_gitlab_api *api, const struct walk *w, char *err, size_t errlen)
 {
     for (int page = 1; page <= MAX_PAGES; page++) {
-        struct tg_buf body;
+        struct fetched_page got;
         char *url =
-            tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, path, PER_PAGE, page);
-        long next;
-        int n = get_page(api, url, &body, &next, err, errlen);
-        if (n == 0)
-            n = on_page(arg, body.data ? body.data : "", body.len, err, errlen);
-        tg_buf_dispose(&body);
+            tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, w->path, PER_PAGE, page);
+        int n = get_page(api, url, &got, err, errlen);
+        if (n == 0) {
+            struct tg_gitlab_page p = {got.body.data ? got.body.data : "", got.body.len, w->of};
+            n = w->on_page(&p, w->out, err, errlen);
+        }
+        tg_buf_dispose(&got.body);
         free(url);
         if (n < 0)
             return -1;
-        if (next == 0 ||
-            (next < 0 && n < PER_PAGE)) /* the header decides; page size only without it */
+        if (got.next == 0 ||
+            (got.next < 0 && n < PER_PAGE)) /* the header decides; page size only without it */
             return 0;
     }
     snprintf(err, errlen, "more than %d pages", MAX_PAGES);
@@ -360,10 +374,10 @@ static int is_bridge(json_t *b)
             item_str(dp, "status"));
 }
 
-int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
-                            struct tg_children *out, char *err, size_t errlen)
+int tg_gitlab_parse_bridges(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                            size_t errlen)
 {
-    json_t *items = load_list(body, len, err, errlen);
+    json_t *items = load_list(page->body, page->len, err, errlen);
     size_t n = items ? json_array_size(items) : 0;
     for (size_t i = 0; i < n; i++)
         if (!is_bridge(json_array_get(items, i))) {
@@ -379,7 +393,7 @@ int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
         json_t *pid = json_object_get(dp, "project_id");
         struct tg_child_pipeline *p = &out->pipelines[out->npipelines++];
         p->bridge = tg_xstrdup(item_str(b, "name"));
-        p->project_id = json_is_integer(pid) ? json_integer_value(pid) : project_id;
+        p->project_id = json_is_integer(pid) ? json_integer_value(pid) : page->of.project_id;
         p->id = json_is_object(dp) ? json_integer_value(json_object_get(dp, "id")) : 0;
         p->status = tg_xstrdup(json_is_object(dp) ? item_str(dp, "status") : "created");
     }
@@ -388,10 +402,11 @@ int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
     return rc;
 }
 
-int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, long long pipeline_id,
-                         struct tg_children *out, char *err, size_t errlen)
+int tg_gitlab_parse_jobs(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                         size_t errlen)
 {
-    json_t *items = load_list(body, len, err, errlen);
+    long long project_id = page->of.project_id, pipeline_id = page->of.pipeline_id;
+    json_t *items = load_list(page->body, page->len, err, errlen);
     size_t n = items ? json_array_size(items) : 0;
     for (size_t i = 0; i < n; i++) {
         json_t *j = json_array_get(items, i);
@@ -416,40 +431,23 @@ int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, lon
     return rc;
 }
 
-/* What one list walk appends to, and for which pipeline. */
-struct walk {
-    struct tg_children *out;
-    long long project_id, pipeline_id;
-};
-
-static int bridges_page(void *arg, const char *body, size_t len, char *err, size_t errlen)
-{
-    struct walk *w = arg;
-    return tg_gitlab_parse_bridges(body, len, w->project_id, w->out, err, errlen);
-}
-
-static int jobs_page(void *arg, const char *body, size_t len, char *err, size_t errlen)
-{
-    struct walk *w = arg;
-    return tg_gitlab_parse_jobs(body, len, w->project_id, w->pipeline_id, w->out, err, errlen);
-}
-
-int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
+int tg_gitlab_children(struct tg_gitlab_api *api, const struct tg_gitlab_pipeline *of,
                        struct tg_children *out, char *err, size_t errlen)
 {
     char why[256] = "", path[128];
-    struct walk w = {out, project_id, pipeline_id};
-    snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/bridges", project_id, pipeline_id);
-    int rc = get_list(api, path, bridges_page, &w, why, sizeof why);
+    struct walk w = {path, tg_gitlab_parse_bridges, *of, out};
+    snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/bridges", of->project_id,
+             of->pipeline_id);
+    int rc = get_list(api, &w, why, sizeof why);
     if (rc)
-        snprintf(err, errlen, "bridges of pipeline %lld: %s", pipeline_id, why);
+        snprintf(err, errlen, "bridges of pipeline %lld: %s", of->pipeline_id, why);
     for (size_t i = 0; rc == 0 && i < out->npipelines; i++) {
         const struct tg_child_pipeline *p = &out->pipelines[i];
-        struct walk jw = {out, p->project_id, p->id};
+        struct walk jw = {path, tg_gitlab_parse_jobs, {p->project_id, p->id}, out};
         if (p->id == 0)
             continue;
         snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/jobs", p->project_id, p->id);
-        rc = get_list(api, path, jobs_page, &jw, why, sizeof why);
+        rc = get_list(api, &jw, why, sizeof why);
         if (rc)
             snprintf(err, errlen, "jobs of child pipeline %lld: %s", p->id, why);
     }
@@ -607,10 +605,10 @@ static json_t *get_array(struct tg_gitlab_api *api, const char *url, struct tg_g
     return j;
 }
 
-/* 1 when the variables array holds name with a value starting with prefix (copied to found). */
-static int marker_in(json_t *vars, const char *name, const char *prefix, char *found,
-                     size_t foundlen)
+/* 1 when the variables array holds the marker (its value copied to found). */
+static int marker_in(json_t *vars, const struct tg_gitlab_marker *m, char *found, size_t foundlen)
 {
+    const char *name = m->name, *prefix = m->prefix;
     json_t *v;
     size_t i, plen = strlen(prefix);
     json_array_foreach(vars, i, v)
@@ -625,26 +623,11 @@ static int marker_in(json_t *vars, const char *name, const char *prefix, char *f
     return 0;
 }
 
-int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix,
+int tg_gitlab_variables_marker(const char *body, size_t len, const struct tg_gitlab_marker *m,
                                char *found, size_t foundlen)
 {
     json_t *vars = json_loadb(body, len, 0, NULL);
-    int rc = json_is_array(vars) ? marker_in(vars, name, prefix, found, foundlen) : -1;
-    json_decref(vars);
-    return rc;
-}
-
-/* 1 when pipeline pid carries q->name with a value starting with q->prefix (copied to found),
- * 0 when it does not, -1 when its variables could not be read (res says why). */
-static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
-                      const char *project, long long pid, struct tg_gitlab_result *res, char *found,
-                      size_t foundlen)
-{
-    char *url =
-        tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", api->base, project, pid);
-    json_t *vars = get_array(api, url, res, NULL);
-    int rc = vars ? marker_in(vars, q->name, q->prefix, found, foundlen) : -1;
-    free(url);
+    int rc = json_is_array(vars) ? marker_in(vars, m, found, foundlen) : -1;
     json_decref(vars);
     return rc;
 }
@@ -653,12 +636,29 @@ static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_q
 struct scan {
     struct tg_gitlab_api *api;
     const struct tg_gitlab_marker_query *q;
+    struct tg_gitlab_result *res; /* the scan's outcome */
+    char *found;                  /* the marker's value once found */
+    size_t foundlen;
     char *project;              /* escaped */
     size_t readable, forbidden; /* variables read / answered 403 */
     char unreadable[160];       /* the ids that answered 403, for the message */
     int past;                   /* reached a pipeline created after q->created_before_ms */
     int contiguous; /* every pipeline so far is settled as not ours: the mark may advance */
 };
+
+/* 1 when pipeline pid carries the marker (its value copied to s->found), 0 when it does not,
+ * -1 when its variables could not be read (s->res says why). */
+static int has_marker(struct scan *s, long long pid)
+{
+    struct tg_gitlab_marker m = {s->q->name, s->q->prefix};
+    char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", s->api->base,
+                             s->project, pid);
+    json_t *vars = get_array(s->api, url, s->res, NULL);
+    int rc = vars ? marker_in(vars, &m, s->found, s->foundlen) : -1;
+    free(url);
+    json_decref(vars);
+    return rc;
+}
 
 static void note_forbidden(struct scan *s, long long id)
 {
@@ -674,9 +674,9 @@ static void note_forbidden(struct scan *s, long long id)
 /* One pipeline of the listing: 1 ours, 0 not ours or skipped, -1 GitLab failed (res says). A
  * 403 (another token's pipeline, readable only by its owner) or a 404 (deleted since the
  * listing) on its variables does not end the scan. */
-static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, char *found,
-                    size_t foundlen)
+static int scan_one(struct scan *s, json_t *p)
 {
+    struct tg_gitlab_result *res = s->res;
     long long id = json_integer_value(json_object_get(p, "id"));
     uint64_t created = 0;
     const char *c = json_string_value(json_object_get(p, "created_at"));
@@ -688,7 +688,7 @@ static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, cha
     }
     if (s->q->progress && id <= s->q->progress->scanned_id)
         return 0; /* an earlier check read it */
-    int rc = has_marker(s->api, s->q, s->project, id, res, found, foundlen);
+    int rc = has_marker(s, id);
     if (rc < 0 && (res->status == 403 || res->status == 404)) {
         if (res->status == 403)
             note_forbidden(s, id);
@@ -708,9 +708,9 @@ static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, cha
 
 /* One page of the listing: 1 found (res holds the pipeline), 0 not on it, -1 error. *next:
  * the next page, 0 when this was the last (X-Next-Page; by page size only without it). */
-static int scan_page(struct scan *s, const char *listing, int page, struct tg_gitlab_result *res,
-                     char *found, size_t foundlen, long *next)
+static int scan_page(struct scan *s, const char *listing, int page, long *next)
 {
+    struct tg_gitlab_result *res = s->res;
     json_t *list = get_array(s->api, listing, res, next), *p;
     size_t i;
     int rc = list ? 0 : -1;
@@ -727,7 +727,7 @@ static int scan_page(struct scan *s, const char *listing, int page, struct tg_gi
             rc = -1;
             break;
         }
-        rc = scan_one(s, p, res, found, foundlen);
+        rc = scan_one(s, p);
         if (rc != 0 || s->past)
             break;
     }
@@ -758,7 +758,13 @@ int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_mark
                           struct tg_gitlab_result *res, char *found, size_t foundlen)
 {
     char after[32];
-    struct scan s = {.api = api, .q = q, .project = escape(api, q->project), .contiguous = 1};
+    struct scan s = {.api = api,
+                     .q = q,
+                     .res = res,
+                     .found = found,
+                     .foundlen = foundlen,
+                     .project = escape(api, q->project),
+                     .contiguous = 1};
     char *ref = escape(api, q->ref);
     int rc = 0;
     long next = 1;
@@ -769,7 +775,7 @@ int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_mark
             tg_xasprintf("%s/api/v4/projects/%s/pipelines?source=trigger&ref=%s&updated_after=%s"
                          "&order_by=id&sort=asc&per_page=%d&page=%d",
                          api->base, s.project, ref, after, PER_PAGE, page);
-        rc = scan_page(&s, url, page, res, found, foundlen, &next);
+        rc = scan_page(&s, url, page, &next);
         free(url);
     }
     if (rc == 0 && next > 0 && !s.past) { /* more pages than we read: absence is not proven */
