@@ -438,13 +438,12 @@ static void context_key(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
     struct tg_secret k = {0};
     get_secret(c, y, n, "context_key", 0, &k);
     const struct tg_secret *from = k.value ? &k : &chat->secret;
-    const void *parts[] = {label};
-    const size_t lens[] = {sizeof label - 1};
+    const struct tg_bytes parts[] = {{label, sizeof label - 1}};
     if (k.value && k.len < 16)
         tg_yaml_error(y, tg_yaml_get(y, n, "context_key"),
                       "context_key (%s) must be at least 16 bytes", k.ref);
     if (from->value)
-        tg_hmac_sha256(from->value, from->len, parts, lens, 1, chat->context_key);
+        tg_hmac_sha256((struct tg_bytes){from->value, from->len}, parts, 1, chat->context_key);
     tg_secret_dispose(&k);
 }
 
