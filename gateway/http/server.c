@@ -363,9 +363,10 @@ void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
     if (!tg_cidr_match_sa(cfg->trusted_proxies, cfg->ntrusted_proxies, (struct sockaddr *)&ss))
         return; /* anyone else's Forwarded headers are ignored */
     char client[64];
-    if (tg_forwarded_client(header_list(req, "x-forwarded-for"), header_list(req, "forwarded"),
-                            cfg->forwarded_header, cfg->trusted_proxies, cfg->ntrusted_proxies,
-                            client, sizeof client) == 0)
+    struct tg_forwarded_query q = {header_list(req, "x-forwarded-for"),
+                                   header_list(req, "forwarded"), cfg->forwarded_header,
+                                   cfg->trusted_proxies, cfg->ntrusted_proxies};
+    if (tg_forwarded_client(&q, client, sizeof client) == 0)
         snprintf(out, outlen, "%s", client);
 }
 
