@@ -50,11 +50,19 @@ static void config_defaults(struct tg_config *c)
     c->templates_dir = tg_xstrdup("templates");
 }
 
-/* Reads map[key] as a secret, relative file: paths against the config's directory. */
+/* Reads map[key] as a secret, relative file: paths against the config's directory; absence is
+ * fine (out stays empty). */
 static int get_secret(struct tg_config *c, struct tg_yaml *y, yaml_node_t *map, const char *key,
-                      int required, struct tg_secret *out)
+                      struct tg_secret *out)
 {
-    return tg_secret_load(y, map, key, c->dir, required ? TG_SECRET_REQUIRED : 0, out);
+    return tg_secret_load(y, map, key, c->dir, 0, out);
+}
+
+/* The same for a secret that must be there: absence is reported. */
+static int need_secret(struct tg_config *c, struct tg_yaml *y, yaml_node_t *map, const char *key,
+                       struct tg_secret *out)
+{
+    return tg_secret_load(y, map, key, c->dir, TG_SECRET_REQUIRED, out);
 }
 
 /* ---- sections ---- */
@@ -136,7 +144,7 @@ static void load_redis_url(struct tg_config *c, struct tg_yaml *y, yaml_node_t *
         (strncmp(c->redis.url, "env:", 4) == 0 || strncmp(c->redis.url, "file:", 5) == 0)) {
         free(c->redis.url);
         c->redis.url = NULL;
-        if (get_secret(c, y, n, "url", 0, &s) == 0 && s.value)
+        if (get_secret(c, y, n, "url", &s) == 0 && s.value)
             c->redis.url = tg_xstrndup(s.value, s.len);
         tg_secret_dispose(&s);
         return;
@@ -180,7 +188,7 @@ static void load_gitlab(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
         return;
     tg_yaml_check_keys(y, n, keys, "gitlab");
     tg_yaml_get_str(y, n, "url", &c->gitlab.url);
-    get_secret(c, y, n, "api_token", 0, &c->gitlab.api_token);
+    get_secret(c, y, n, "api_token", &c->gitlab.api_token);
     tg_yaml_get_duration(y, n, "timeout", &c->gitlab.timeout_ms);
     tg_yaml_get_str(y, n, "ca_file", &c->gitlab.ca_file);
     if (c->gitlab.url) {
@@ -226,8 +234,8 @@ static void load_webhook(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
     tg_yaml_get_str(y, n, "name", &w->name);
     if (w->name == NULL)
         tg_yaml_error(y, n, "webhook needs a name");
-    get_secret(c, y, n, "token", 1, &w->token);
-    get_secret(c, y, n, "signing_token", 0, &w->signing_token);
+    need_secret(c, y, n, "token", &w->token);
+    get_secret(c, y, n, "signing_token", &w->signing_token);
     decode_signing_key(y, tg_yaml_get(y, n, "signing_token"), w);
     if (tg_yaml_get(y, n, "events") == NULL) {
         w->events = tg_xcalloc(TG_ARRAY_SIZE(default_events) + 1, sizeof(char *));
@@ -419,7 +427,7 @@ static void load_api(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
         if (tg_yaml_expect_map(y, t, "api token"))
             continue;
         tg_yaml_check_keys(y, t, tkeys, "api token");
-        get_secret(c, y, t, "token", 1, &at->token);
+        need_secret(c, y, t, "token", &at->token);
         tg_yaml_get_str(y, t, "identity", &at->identity);
         if (at->identity == NULL)
             tg_yaml_error(y, t, "api token needs an identity");
@@ -436,7 +444,7 @@ static void context_key(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
 {
     static const char label[] = "tollgate mattermost button context v1";
     struct tg_secret k = {0};
-    get_secret(c, y, n, "context_key", 0, &k);
+    get_secret(c, y, n, "context_key", &k);
     const struct tg_secret *from = k.value ? &k : &chat->secret;
     const struct tg_bytes parts[] = {{label, sizeof label - 1}};
     if (k.value && k.len < 16)
@@ -456,14 +464,14 @@ static void load_chat(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
         return;
     tg_yaml_check_keys(y, n, keys, "chatops entry");
     chat->enabled = 1;
-    get_secret(c, y, n, secret_key, 1, &chat->secret);
+    need_secret(c, y, n, secret_key, &chat->secret);
     if (strcmp(secret_key, "token") == 0)
         context_key(c, y, n, chat);
     else if (tg_yaml_get(y, n, "context_key"))
         tg_yaml_error(y, tg_yaml_get(y, n, "context_key"),
                       "context_key belongs to chatops.mattermost");
-    get_secret(c, y, n, "webhook_url", 0, &chat->webhook_url);
-    get_secret(c, y, n, "bot_token", 0, &chat->bot_token);
+    get_secret(c, y, n, "webhook_url", &chat->webhook_url);
+    get_secret(c, y, n, "bot_token", &chat->bot_token);
     tg_yaml_get_str(y, n, "channel", &chat->channel);
     yaml_node_t *users = tg_yaml_get(y, n, "users");
     if (users == NULL || tg_yaml_expect_map(y, users, "users"))
