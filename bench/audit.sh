@@ -29,16 +29,6 @@ WEBHOOK=bench-webhook-$RANDOM$RANDOM
 . "$ROOT/bench/lib.sh"
 bench_start audit.sh redis-server redis-cli curl jq python3
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { # WHAT PID COMMAND...
-  local what=$1 pid=$2 deadline=$((SECONDS + 20)); shift 2
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || fail "$what exited while starting (logs in $TMP)"
-    [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
-}
-
 # ---- Redis and the records ----
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" --daemonize no \

@@ -34,15 +34,6 @@ PLACEHOLDER=@@BENCH_SEQUENCE@@
 bench_start sentinel.sh redis-server redis-cli python3 curl cc awk
 [ -f /usr/include/nghttp2/nghttp2.h ] || fail "libnghttp2-dev is missing: run scripts/deps.sh bench"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { # WHAT PID COMMAND...
-  local what=$1 pid=$2 deadline=$((SECONDS + 30)); shift 2
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || fail "$what exited while starting (logs in $TMP)"
-    [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
-}
 kv() { sed -n 's/^RESULT //p' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v <= t) ? "PASS" : "MISS"}'; }
