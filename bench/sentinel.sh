@@ -165,6 +165,6 @@ R=$(ratio "$B_P99" "$A_P99")
   echo "| (A) healthy Redis, redis:// | $A_P50 ms | $A_P99 ms | $A_DONE, all 202 | - | - | - |"
   echo "| (B) three silent sentinels + one real, SENTINEL FAILOVER and CLIENT KILL during the load ($RECONNECTS reconnects, $RESOLVES readiness lines) | $B_P50 ms | $B_P99 ms (max $B_MAX ms) | $B_DONE: $B_2XX 202, $B_5XX 503, $B_ERR errors | $R | ≤ 2 | $(verdict "$R" 2) |"
   echo
-  echo "503s are the deliveries that arrived while a loop had no primary (asking Sentinel, then connecting): refused at once with Retry-After, as the README promises, instead of waiting."
+  echo "503s are the deliveries that arrived while a loop had no primary (asking Sentinel, then connecting): refused at once (GitLab counts a failure and retries), instead of waiting behind a blocked loop."
 } | tee "$OUT/sentinel.md"
 log "table saved to $OUT/sentinel.md"
