@@ -4,6 +4,8 @@
 # usage (bash, set -euo pipefail, ROOT set):
 #   . "$ROOT/bench/lib.sh"; bench_start NAME TOOL...   then start processes and PIDS+=("$!")
 # bench_start checks the tools and build/tollgate, makes $TMP, and installs the exit trap.
+# free_port prints a free loopback port; wait_for WHAT PID COMMAND... polls COMMAND until it
+# succeeds (30 s at most), failing at once when PID died.
 
 log() { printf '[%s %s] %s\n' "${BENCH_NAME:-bench}" "$(date +%T)" "$*" >&2; }
 fail() { log "FAILED: $*"; BENCH_KEEP=1; exit 1; }
@@ -29,9 +31,8 @@ bench_start() { # NAME TOOL...
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-wait_for() { # WHAT PID COMMAND...: until COMMAND succeeds, while PID lives, at most 20 s
-  local what=$1 pid=$2 deadline=$((SECONDS + 20)); shift 2
+wait_for() { # WHAT PID COMMAND...
+  local what=$1 pid=$2 deadline=$((SECONDS + ${BENCH_WAIT_S:-30})); shift 2
   until "$@" >/dev/null 2>&1; do
     kill -0 "$pid" 2>/dev/null || fail "$what exited while starting (logs in $TMP)"
     [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what"

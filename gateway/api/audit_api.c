@@ -50,7 +50,7 @@ static void on_list(void *data, struct tg_api_ctx *ctx, const struct tg_api_requ
     } else if (tg_audit_start_get(ctx->rc, ctx->cfg->redis.prefix, &from_seq, prev) ||
                tg_audit_query_run(&(struct tg_audit_db){ctx->rc, ctx->cfg->redis.prefix}, &q, &page,
                                   err, sizeof err)) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "query_failed", "%s", err);
+        TG_LOG(TG_LOG_ERROR, "query_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
     } else {
         if (page.next)
@@ -116,7 +116,7 @@ static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
         return;
     if (tg_audit_verify(&(struct tg_audit_db){ctx->rc, ctx->cfg->redis.prefix}, &o, &res, err,
                         sizeof err)) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "verify_failed", "%s", err);
+        TG_LOG(TG_LOG_ERROR, "verify_failed", "%s", err);
         tg_api_error(ctx, 503, "unavailable", "the audit trail could not be read");
         return;
     }
@@ -128,8 +128,7 @@ static void verify(struct tg_api_ctx *ctx, const struct tg_api_request *req)
         return;
     }
     if (tg_audit_checkpoint_advance(ctx->rc, ctx->cfg->redis.prefix, &res))
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "checkpoint_failed",
-                   "the verified checkpoint could not be stored");
+        TG_LOG(TG_LOG_WARN, "checkpoint_failed", "the verified checkpoint could not be stored");
     json_t *answer = tg_audit_verify_json(&res);
     json_object_del(answer, "sink"); /* over HTTP the file sink is never compared (the CLI's) */
     tg_api_json(ctx, 200, answer);

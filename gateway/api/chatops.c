@@ -245,7 +245,8 @@ void tg_chatops_reject(struct tg_tally *tally, enum tg_chat_service chat, const 
     char channel[32];
     snprintf(channel, sizeof channel, "chatops:%s", tg_chat_name(chat));
     tg_metrics_inc(TG_M_CHATOPS_REJECTED_UNAUTHORIZED);
-    tg_log_msg(TG_LOG_DEBUG, TG_MODULE, "rejected", "%s from %s: %s", channel, remote, reason);
+    TG_LOG(TG_LOG_DEBUG, "rejected", "%s from %s: %s", channel, remote, reason);
     if (tally)
-        tg_tally_add(tally, "rejected", reason, 401, channel, remote, tg_now_ms());
+        tg_tally_add(tally, &(struct tg_tally_entry){"rejected", reason, 401, channel, remote},
+                     tg_now_ms());
 }

@@ -14,10 +14,10 @@
 
 /* ---- verification ---- */
 
-enum tg_slack_verdict tg_slack_verify(const char *secret, size_t secretlen, const char *timestamp,
-                                      const char *signature, const char *body, size_t bodylen,
+enum tg_slack_verdict tg_slack_verify(struct tg_bytes secret, const struct tg_slack_signed *req,
                                       uint64_t now_s)
 {
+    const char *timestamp = req->timestamp, *signature = req->signature;
     long long ts;
     unsigned char mac[TG_SHA256_LEN];
     char want[SIG_LEN + 1] = "v0=";
@@ -29,9 +29,9 @@ enum tg_slack_verdict tg_slack_verify(const char *secret, size_t secretlen, cons
     uint64_t skew = (uint64_t)ts > now_s ? (uint64_t)ts - now_s : now_s - (uint64_t)ts;
     if (skew > TG_SLACK_WINDOW_S)
         return TG_SLACK_STALE;
-    const void *parts[] = {"v0:", timestamp, ":", body};
-    const size_t lens[] = {3, strlen(timestamp), 1, bodylen};
-    tg_hmac_sha256(secret, secretlen, parts, lens, 4, mac);
+    const struct tg_bytes parts[] = {
+        {"v0:", 3}, {timestamp, strlen(timestamp)}, {":", 1}, {req->body, req->bodylen}};
+    tg_hmac_sha256(secret, parts, 4, mac);
     tg_hex_encode(mac, sizeof mac, want + 3);
     return tg_ct_equal(want, SIG_LEN, signature, SIG_LEN) ? TG_SLACK_OK : TG_SLACK_MISMATCH;
 }
@@ -87,7 +87,7 @@ static void answer_in_place(struct tg_work *w, const char *url, const struct tg_
     struct tg_chat_texts *t = tg_chat_texts_load(w->cfg, TG_CHAT_SLACK);
     json_t *msg = in_place(v, r, t);
     if (tg_chat_post_json(url, NULL, msg, err, sizeof err))
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "response_url_failed", "deployment %s: %s", v->id, err);
+        TG_LOG(TG_LOG_WARN, "response_url_failed", "deployment %s: %s", v->id, err);
     json_decref(msg);
     tg_chat_texts_free(t);
 }
@@ -158,10 +158,12 @@ void tg_slack_gate(void *data, const struct tg_config *cfg, const struct tg_api_
         *out = (struct tg_api_verdict){404, "not_found", "chatops.slack is not configured"};
     } else if (strcmp(req->method, "POST") != 0) {
         *out = (struct tg_api_verdict){405, "method_not_allowed", "POST only"};
-    } else if ((v = tg_slack_verify(slack->secret.value, slack->secret.len,
-                                    tg_api_header(req, "x-slack-request-timestamp"),
-                                    tg_api_header(req, "x-slack-signature"), req->body,
-                                    req->bodylen, tg_now_ms() / 1000)) != TG_SLACK_OK) {
+    } else if ((v = tg_slack_verify(
+                    (struct tg_bytes){slack->secret.value, slack->secret.len},
+                    &(struct tg_slack_signed){tg_api_header(req, "x-slack-request-timestamp"),
+                                              tg_api_header(req, "x-slack-signature"), req->body,
+                                              req->bodylen},
+                    tg_now_ms() / 1000)) != TG_SLACK_OK) {
         tg_chatops_reject(data, TG_CHAT_SLACK, tg_slack_verdict_reason(v), req->remote);
         *out = (struct tg_api_verdict){401, "unauthorized", tg_slack_verdict_reason(v)};
     }

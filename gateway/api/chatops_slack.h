@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "approvals/approval.h"
+#include "base/crypto.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -28,9 +29,16 @@ enum tg_slack_verdict {
     TG_SLACK_MISMATCH,  /* forged, or signed over other bytes */
 };
 
-/* Checks one request; timestamp and signature are the header values (NULL when absent). */
-enum tg_slack_verdict tg_slack_verify(const char *secret, size_t secretlen, const char *timestamp,
-                                      const char *signature, const char *body, size_t bodylen,
+/* A request as Slack signs it: two header values (NULL when absent) and the raw body. */
+struct tg_slack_signed {
+    const char *timestamp; /* X-Slack-Request-Timestamp */
+    const char *signature; /* X-Slack-Signature */
+    const char *body;
+    size_t bodylen;
+};
+
+/* Checks one request against the signing secret at now_s (seconds since the epoch). */
+enum tg_slack_verdict tg_slack_verify(struct tg_bytes secret, const struct tg_slack_signed *req,
                                       uint64_t now_s);
 /* "missing signature", "malformed signature", "stale timestamp", "bad signature"; "" for OK. */
 const char *tg_slack_verdict_reason(enum tg_slack_verdict v);

@@ -84,7 +84,7 @@ static int record_requested(struct tg_work *w, const char *key)
                       "policy_hash", v.dep.approval_hash);
         struct tg_audit_record base = {.action = "approval_requested", .once = once};
         rc = record(w, &v, &base, v.subject.var[TG_VAR_REASON], details);
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "requested", "%s as %s", key, v.subject.var[TG_VAR_ID]);
+        TG_LOG(TG_LOG_INFO, "requested", "%s as %s", key, v.subject.var[TG_VAR_ID]);
     }
     tg_approval_view_dispose(&v);
     return rc < 0 ? -1 : 0;
@@ -99,8 +99,7 @@ static int request(struct tg_work *w, const char *key)
         if (rc != 2)
             return rc <= 0 ? rc : record_requested(w, key);
     }
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "id_collision",
-               "%s: every id length collides; no chat request", key);
+    TG_LOG(TG_LOG_ERROR, "id_collision", "%s: every id length collides; no chat request", key);
     return 0;
 }
 
@@ -133,7 +132,7 @@ static void on_closed(struct tg_work *w, const char *key, const struct closing *
         record(w, &v, &base, desc,
                json_pack("{s:s?, s:i, s:i}", "id", v.subject.var[TG_VAR_ID], "votes", v.votes,
                          "required", v.rules.required));
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, c->action, "%s: %s", key, desc);
+        TG_LOG(TG_LOG_INFO, c->action, "%s: %s", key, desc);
         /* a later event may have re-decided it meanwhile: then its status is the newer one */
         if (v.state && strcmp(v.state, c->action) == 0) {
             tg_work_status(w, &v.target, c->gitlab, desc);
@@ -229,11 +228,10 @@ static int post_request(struct tg_work *w, struct tg_approval_view *v)
                                      v->round > 1 ? TG_TEXT_VOIDED : -1, before);
     unsigned newly = done & targets & ~before;
     if (newly)
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "request_posted", "%s round %d (%s%s%s)",
-                   v->subject.var[TG_VAR_ID], v->round,
-                   newly & TG_CHAT_BIT(TG_CHAT_SLACK) ? "slack" : "",
-                   newly == ALL_CHATS ? ", " : "",
-                   newly & TG_CHAT_BIT(TG_CHAT_MATTERMOST) ? "mattermost" : "");
+        TG_LOG(TG_LOG_INFO, "request_posted", "%s round %d (%s%s%s)", v->subject.var[TG_VAR_ID],
+               v->round, newly & TG_CHAT_BIT(TG_CHAT_SLACK) ? "slack" : "",
+               newly == ALL_CHATS ? ", " : "",
+               newly & TG_CHAT_BIT(TG_CHAT_MATTERMOST) ? "mattermost" : "");
     return notify_done(w, v, done | before, newly);
 }
 
@@ -279,7 +277,7 @@ static void record_voided(struct tg_work *w, const char *key, const char *old_ha
                json_pack("{s:s?, s:s, s:s?, s:o, s:i}", "id", v.subject.var[TG_VAR_ID],
                          "old_policy_hash", old_hash, "policy_hash", v.dep.approval_hash, "voided",
                          voided, "round", v.round));
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "approvals_voided", "%s: %s", key, reason);
+        TG_LOG(TG_LOG_INFO, "approvals_voided", "%s: %s", key, reason);
     }
     tg_approval_view_dispose(&v);
 }
@@ -293,8 +291,7 @@ static void reevaluate(struct tg_work *w)
 {
     if (tg_deploy_void_votes(w->rc, w->cfg->redis.prefix, tg_policy_set_hash(w->cfg->policies),
                              on_voided, w) < 0)
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "reevaluation_failed",
-                   "pending approvals were not re-evaluated");
+        TG_LOG(TG_LOG_ERROR, "reevaluation_failed", "pending approvals were not re-evaluated");
 }
 
 void tg_approval_policy_loaded(const struct tg_config *cfg)
@@ -305,7 +302,7 @@ void tg_approval_policy_loaded(const struct tg_config *cfg)
     redisContext *c =
         tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms, err, sizeof err);
     if (c == NULL) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "reevaluation_skipped", "redis: %s", err);
+        TG_LOG(TG_LOG_WARN, "reevaluation_skipped", "redis: %s", err);
         return;
     }
     struct tg_work w;
@@ -463,8 +460,8 @@ void tg_approval_follow_up(struct tg_work *w, const struct tg_vote *v,
         tg_work_status(w, &r->view.target, "canceled",
                        desc); /* people's reason: see expired_closing */
     }
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, outcome_names[r->status], "%s by %s via %s (%d/%d)", v->id,
-               v->identity, v->channel, r->view.votes, r->view.rules.required);
+    TG_LOG(TG_LOG_INFO, outcome_names[r->status], "%s by %s via %s (%d/%d)", v->id, v->identity,
+           v->channel, r->view.votes, r->view.rules.required);
     struct tg_chat_subject s = r->view.subject;
     s.buttons = 0; /* a notice: the buttons stay on the request */
     tg_chat_announce(w->cfg, &s, tg_vote_text(r->status), -1, skip);

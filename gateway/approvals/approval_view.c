@@ -6,8 +6,8 @@
 #include "base/crypto.h"
 #include "deliver/deploy.h"
 #include "base/util.h"
+#include "base/httpclient.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,10 +180,10 @@ static char *links(const struct tg_config *cfg, const struct tg_approval_view *v
                                : tg_xstrdup("");
     if (cfg->public_url == NULL)
         return tg_xstrdup("");
-    char *e = curl_easy_escape(NULL, project, 0);
-    char *url = tg_xasprintf("%s/api/v1/audit?project=%s&pipeline=%lld", cfg->public_url,
-                             e ? e : "", v->target.pipeline);
-    curl_free(e);
+    char *e = tg_httpc_escape(project);
+    char *url = tg_xasprintf("%s/api/v1/audit?project=%s&pipeline=%lld", cfg->public_url, e,
+                             v->target.pipeline);
+    free(e);
     return url;
 }
 

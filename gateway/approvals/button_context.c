@@ -21,9 +21,8 @@ static void sign(const unsigned char key[TG_BUTTON_KEY_LEN], const struct signed
     unsigned char mac[TG_SHA256_LEN];
     int n = snprintf(msg, sizeof msg, "v1\n%s\n%lld\n%s\n%lld", f->id, f->round, f->action,
                      f->expires_s);
-    const void *parts[] = {msg};
-    const size_t lens[] = {n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0};
-    tg_hmac_sha256(key, TG_BUTTON_KEY_LEN, parts, lens, 1, mac);
+    const struct tg_bytes parts[] = {{msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0}};
+    tg_hmac_sha256((struct tg_bytes){key, TG_BUTTON_KEY_LEN}, parts, 1, mac);
     tg_hex_encode(mac, sizeof mac, out);
 }
 

@@ -14,11 +14,11 @@
 #include "approvals/button_context.h"
 #include "base/scrub.h"
 #include "base/buf.h"
+#include "base/httpclient.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/yamlfile.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,7 +216,7 @@ struct tg_chat_texts *tg_chat_texts_load(const struct tg_config *cfg, enum tg_ch
     struct tg_chat_texts *t = parse_file(dir, chat, &diag);
     if (diag.errors) {
         char *all = tg_diag_join(&diag);
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "template_invalid", "%s (built-in texts used)", all);
+        TG_LOG(TG_LOG_ERROR, "template_invalid", "%s (built-in texts used)", all);
         free(all);
     }
     if (t == NULL) {
@@ -397,14 +397,6 @@ json_t *tg_chat_mattermost_message(const struct tg_chat_texts *t, const struct t
 
 /* ---- posting ---- */
 
-static size_t on_answer(char *p, size_t size, size_t n, void *arg)
-{
-    struct tg_buf *b = arg;
-    if (b->len + size * n <= MAX_ANSWER)
-        tg_buf_append(b, p, size * n);
-    return size * n;
-}
-
 /* Slack's Web API answers 200 {"ok": false, "error": "..."} when it refuses. */
 static int refused_by_api(const struct tg_buf *answer, char *err, size_t errlen)
 {
@@ -420,47 +412,38 @@ static int refused_by_api(const struct tg_buf *answer, char *err, size_t errlen)
 
 int tg_chat_post_json(const char *url, const char *bearer, json_t *body, char *err, size_t errlen)
 {
-    char *data = json_dumps(body, JSON_COMPACT),
-         *auth = bearer ? tg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
-    char *clean = data ? tg_scrub(data, strlen(data), NULL)
-                       : NULL; /* what a chat shows is no place for a token */
+    char *data = json_dumps(body, JSON_COMPACT);
+    char *auth = bearer ? tg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
+    char *clean = data ? tg_scrub(data, strlen(data), NULL) : NULL; /* no token in a chat */
     if (clean) {
         free(data);
         data = clean;
     }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
-    struct tg_buf answer;
-    long status = 0;
-    tg_buf_init(&answer);
-    h = curl_slist_append(h, "Expect:");
-    if (auth)
-        h = curl_slist_append(h, auth);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, data ? data : "{}");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)TG_CHAT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    int ok = rc == CURLE_OK && status >= 200 && status < 300;
-    if (rc != CURLE_OK)
-        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+    const char *headers[] = {"Content-Type: application/json; charset=utf-8", auth, NULL};
+    struct tg_httpc_request req = {
+        .url = url,
+        .headers = headers,
+        .body = data ? data : "{}",
+        .bodylen = data ? strlen(data) : 2,
+        .timeout_ms = TG_CHAT_TIMEOUT_MS,
+        .connect_timeout_ms = TG_CHAT_TIMEOUT_MS,
+        .body_cap = MAX_ANSWER,
+    };
+    struct tg_httpc_response res;
+    struct tg_httpc *c = tg_httpc_new();
+    int ok = tg_httpc_perform(c, &req, &res) == 0 && res.status >= 200 && res.status < 300;
+    if (res.error[0])
+        snprintf(err, errlen, "%s", res.error);
     else if (!ok)
-        snprintf(err, errlen, "HTTP %ld", status);
-    else if (refused_by_api(&answer, err, errlen))
+        snprintf(err, errlen, "HTTP %ld", res.status);
+    else if (refused_by_api(&res.body, err, errlen))
         ok = 0;
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
+    tg_httpc_free(c);
+    tg_httpc_response_dispose(&res);
     if (auth)
         memset(auth, 0, strlen(auth));
     free(auth);
     free(data);
-    tg_buf_dispose(&answer);
     return ok ? 0 : -1;
 }
 
@@ -514,8 +497,8 @@ static int announce_one(const struct tg_config *cfg, enum tg_chat_service chat,
         json_decref(msg);
     }
     if (rc)
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "post_failed", "%s, deployment %s: %s", chat_names[chat],
-                   s->var[TG_VAR_ID] ? s->var[TG_VAR_ID] : "-", err);
+        TG_LOG(TG_LOG_WARN, "post_failed", "%s, deployment %s: %s", chat_names[chat],
+               s->var[TG_VAR_ID] ? s->var[TG_VAR_ID] : "-", err);
     tg_chat_texts_free(t);
     free(action_url);
     return rc;
@@ -533,7 +516,7 @@ unsigned tg_chat_notice(const struct tg_config *cfg, const char *text)
                                     : post_mattermost(cfg, msg, err, sizeof err);
         json_decref(msg);
         if (rc)
-            tg_log_msg(TG_LOG_WARN, TG_MODULE, "post_failed", "%s notice: %s", chat_names[c], err);
+            TG_LOG(TG_LOG_WARN, "post_failed", "%s notice: %s", chat_names[c], err);
         else
             done |= TG_CHAT_BIT(c);
     }

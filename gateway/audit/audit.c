@@ -181,8 +181,8 @@ int tg_audit_healthy(void)
 static void set_healthy(int ok)
 {
     if (atomic_exchange(&audit_healthy, ok) != ok)
-        tg_log_msg(ok ? TG_LOG_INFO : TG_LOG_ERROR, TG_MODULE, ok ? "recovered" : "failing",
-                   ok ? "the audit trail is written again" : "the audit trail cannot be written");
+        TG_LOG(ok ? TG_LOG_INFO : TG_LOG_ERROR, ok ? "recovered" : "failing",
+               ok ? "the audit trail is written again" : "the audit trail cannot be written");
 }
 
 char *tg_audit_canonical(json_t *record)
@@ -339,9 +339,8 @@ TG_UNITTEST char *canonical_clean(const struct tg_audit *a, json_t *rec)
         canon = tg_audit_canonical(rec);
     }
     if (n)
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "scrubbed",
-                   "%d value(s) of a %s record held a secret or bad UTF-8", n,
-                   json_string_value(json_object_get(rec, "action")));
+        TG_LOG(TG_LOG_WARN, "scrubbed", "%d value(s) of a %s record held a secret or bad UTF-8", n,
+               json_string_value(json_object_get(rec, "action")));
     return canon ? canon : tg_xstrdup("{}");
 }
 
@@ -375,10 +374,10 @@ static int append_whole(int fd, const char *buf, size_t len, int keep)
     }
     if (rc == -1 || !keep) {
         if (w > 0 && (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0))
-            tg_log_msg(TG_LOG_ERROR, TG_MODULE, "sink_torn",
-                       "could not cut a failed write back (%s): the "
-                       "file holds a partial line",
-                       strerror(errno));
+            TG_LOG(TG_LOG_ERROR, "sink_torn",
+                   "could not cut a failed write back (%s): the "
+                   "file holds a partial line",
+                   strerror(errno));
     }
     flock(fd, LOCK_UN);
     errno = saved;
@@ -544,7 +543,7 @@ static enum attempt read_outcome(struct tg_audit *a, const redisReply *rep, cons
         return ATTEMPT_CONFLICT;
     }
     if (rep && rep->type == REDIS_REPLY_ERROR)
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "append_error", "%.200s", rep->str);
+        TG_LOG(TG_LOG_ERROR, "append_error", "%.200s", rep->str);
     return ATTEMPT_FAILED;
 }
 
@@ -571,7 +570,11 @@ static enum attempt try_append(struct tg_audit *a, redisContext *c, const struct
         argvlen[nkeys + i] = strlen(args[i]);
     }
     redisReply *rep =
-        tg_redis_eval(c, append_lua, nkeys, nkeys + (int)TG_ARRAY_SIZE(args), argv, argvlen);
+        tg_redis_eval(c, &(struct tg_redis_script_call){.source = append_lua,
+                                                        .nkeys = nkeys,
+                                                        .argc = nkeys + (int)TG_ARRAY_SIZE(args),
+                                                        .argv = argv,
+                                                        .argvlen = argvlen});
     enum attempt res = read_outcome(a, rep, hash, ms, line);
     freeReplyObject(rep);
     return res;
@@ -625,7 +628,7 @@ int tg_audit_append(struct tg_audit *a, redisContext *c, const struct tg_audit_r
     else if (res == ATTEMPT_APPENDED)
         tg_metrics_inc(TG_M_AUDIT_RECORDS);
     if (rc == 0 && res == ATTEMPT_APPENDED && a->head_seq % 1000 == 0)
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "head", "seq %lld hash %s", a->head_seq, a->head_hash);
+        TG_LOG(TG_LOG_INFO, "head", "seq %lld hash %s", a->head_seq, a->head_hash);
     free(line);
     return rc;
 }
@@ -690,7 +693,7 @@ static int drain_one(struct tg_audit *a, redisContext *c, const redisReply *entr
     rc = tg_audit_append(a, c, &r, err, sizeof err);
     json_decref(details);
     if (rc) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "inbox_waits", "%s", err);
+        TG_LOG(TG_LOG_WARN, "inbox_waits", "%s", err);
         return c->err ? -1 : 1;
     }
     redisReply *del = redisCommand(c, "XDEL %s %s", TG_AUDIT_KEY(a->prefix, TG_AK_INBOX), id);

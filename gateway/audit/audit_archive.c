@@ -577,7 +577,12 @@ static void lease_release(redisContext *c, const char *prefix, const char *token
     tg_audit_key(key, sizeof key, prefix, TG_AK_ARCHIVE_LEASE);
     const char *argv[] = {key, token};
     size_t lens[] = {strlen(key), strlen(token)};
-    freeReplyObject(tg_redis_eval(c, release_lua, 1, 2, argv, lens)); /* else it expires */
+    freeReplyObject(
+        tg_redis_eval(c, &(struct tg_redis_script_call){.source = release_lua,
+                                                        .nkeys = 1,
+                                                        .argc = 2,
+                                                        .argv = argv,
+                                                        .argvlen = lens})); /* else it expires */
 }
 
 static const struct tg_audit_segment *segment_at(const struct tg_audit_segment *v, size_t n,

@@ -410,7 +410,12 @@ static redisReply *call_script(redisContext *c, const struct plan *p,
         argv[p->nkeys + i] = args[i];
         lens[p->nkeys + i] = strlen(args[i]);
     }
-    return tg_redis_eval(c, query_lua, p->nkeys, p->nkeys + (int)TG_ARRAY_SIZE(args), argv, lens);
+    return tg_redis_eval(c,
+                         &(struct tg_redis_script_call){.source = query_lua,
+                                                        .nkeys = p->nkeys,
+                                                        .argc = p->nkeys + (int)TG_ARRAY_SIZE(args),
+                                                        .argv = argv,
+                                                        .argvlen = lens});
 }
 
 /* Takes one reply into st and page; -1 when it is not the script's answer. */

@@ -336,7 +336,9 @@ static int check_end(struct walk *w, redisContext *c, const char *prefix, char *
     tg_audit_key(keys[1], sizeof keys[1], prefix, TG_AK_HEAD);
     const char *argv[] = {keys[0], keys[1]};
     size_t lens[] = {strlen(keys[0]), strlen(keys[1])};
-    redisReply *r = tg_redis_eval(c, snapshot_lua, 2, 2, argv, lens);
+    redisReply *r = tg_redis_eval(
+        c, &(struct tg_redis_script_call){
+               .source = snapshot_lua, .nkeys = 2, .argc = 2, .argv = argv, .argvlen = lens});
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         snprintf(err, errlen, "cannot read the audit head: %s",
                  r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
@@ -541,7 +543,9 @@ int tg_audit_checkpoint_advance(redisContext *c, const char *prefix,
     snprintf(seq, sizeof seq, "%lld", res->head_seq);
     const char *argv[] = {key, seq, res->head_hash};
     size_t lens[] = {strlen(key), strlen(seq), strlen(res->head_hash)};
-    redisReply *r = tg_redis_eval(c, advance_lua, 1, 3, argv, lens);
+    redisReply *r = tg_redis_eval(
+        c, &(struct tg_redis_script_call){
+               .source = advance_lua, .nkeys = 1, .argc = 3, .argv = argv, .argvlen = lens});
     int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
     freeReplyObject(r);
     return rc;

@@ -69,7 +69,7 @@ static int append(struct tg_maint *m, const struct tg_config *cfg, const struct 
     char err[256];
     if (ready(m, cfg) == 0 && tg_audit_append(m->audit, m->rc, r, err, sizeof err) == 0)
         return 0;
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "cannot record %s", r->action);
+    TG_LOG(TG_LOG_ERROR, "audit_failed", "cannot record %s", r->action);
     return -1;
 }
 
@@ -78,8 +78,8 @@ static int append(struct tg_maint *m, const struct tg_config *cfg, const struct 
 static void hold(struct tg_maint *m, const char *action, json_t *details)
 {
     if (m->nheld == MAX_HELD) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "summary_lost",
-                   "%s summary dropped: %d already waiting", action, MAX_HELD);
+        TG_LOG(TG_LOG_ERROR, "summary_lost", "%s summary dropped: %d already waiting", action,
+               MAX_HELD);
         return;
     }
     snprintf(m->held[m->nheld].action, sizeof m->held[0].action, "%s", action);

@@ -8,7 +8,7 @@
 #include "base/crypto.h"
 #include "decide/policy.h"
 #include "base/util.h"
-#include "base/redisconn.h"
+#include "base/redisaddr.h"
 #include "base/secret.h"
 #include "deliver/template.h"
 #include "base/yamlfile.h"
@@ -52,11 +52,19 @@ static void config_defaults(struct tg_config *c)
     c->templates_dir = tg_xstrdup("templates");
 }
 
-/* Reads map[key] as a secret, relative file: paths against the config's directory. */
+/* Reads map[key] as a secret, relative file: paths against the config's directory; absence is
+ * fine (out stays empty). */
 static int get_secret(struct tg_config *c, struct tg_yaml *y, yaml_node_t *map, const char *key,
-                      int required, struct tg_secret *out)
+                      struct tg_secret *out)
 {
-    return tg_secret_load(y, map, key, c->dir, required ? TG_SECRET_REQUIRED : 0, out);
+    return tg_secret_load(y, map, key, c->dir, 0, out);
+}
+
+/* The same for a secret that must be there: absence is reported. */
+static int need_secret(struct tg_config *c, struct tg_yaml *y, yaml_node_t *map, const char *key,
+                       struct tg_secret *out)
+{
+    return tg_secret_load(y, map, key, c->dir, TG_SECRET_REQUIRED, out);
 }
 
 /* ---- sections ---- */
@@ -138,7 +146,7 @@ static void load_redis_url(struct tg_config *c, struct tg_yaml *y, yaml_node_t *
         (strncmp(c->redis.url, "env:", 4) == 0 || strncmp(c->redis.url, "file:", 5) == 0)) {
         free(c->redis.url);
         c->redis.url = NULL;
-        if (get_secret(c, y, n, "url", 0, &s) == 0 && s.value)
+        if (get_secret(c, y, n, "url", &s) == 0 && s.value)
             c->redis.url = tg_xstrndup(s.value, s.len);
         tg_secret_dispose(&s);
         return;
@@ -182,7 +190,7 @@ static void load_gitlab(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
         return;
     tg_yaml_check_keys(y, n, keys, "gitlab");
     tg_yaml_get_str(y, n, "url", &c->gitlab.url);
-    get_secret(c, y, n, "api_token", 0, &c->gitlab.api_token);
+    get_secret(c, y, n, "api_token", &c->gitlab.api_token);
     tg_yaml_get_duration(y, n, "timeout", &c->gitlab.timeout_ms);
     tg_yaml_get_str(y, n, "ca_file", &c->gitlab.ca_file);
     if (c->gitlab.url) {
@@ -202,8 +210,10 @@ static void decode_signing_key(struct tg_yaml *y, yaml_node_t *n, struct tg_webh
     size_t len = w->signing_token.len;
     if (v == NULL)
         return;
-    if (len > 6 && strncmp(v, "whsec_", 6) == 0)
-        v += 6, len -= 6;
+    if (len > 6 && strncmp(v, "whsec_", 6) == 0) {
+        v += 6;
+        len -= 6;
+    }
     w->signing_key = tg_xmalloc(len);
     long k = tg_base64_decode(v, len, w->signing_key, len);
     if (k < 16) {
@@ -226,8 +236,8 @@ static void load_webhook(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
     tg_yaml_get_str(y, n, "name", &w->name);
     if (w->name == NULL)
         tg_yaml_error(y, n, "webhook needs a name");
-    get_secret(c, y, n, "token", 1, &w->token);
-    get_secret(c, y, n, "signing_token", 0, &w->signing_token);
+    need_secret(c, y, n, "token", &w->token);
+    get_secret(c, y, n, "signing_token", &w->signing_token);
     decode_signing_key(y, tg_yaml_get(y, n, "signing_token"), w);
     if (tg_yaml_get(y, n, "events") == NULL) {
         w->events = tg_xcalloc(TG_ARRAY_SIZE(default_events) + 1, sizeof(char *));
@@ -419,7 +429,7 @@ static void load_api(struct tg_config *c, struct tg_yaml *y, yaml_node_t *root)
         if (tg_yaml_expect_map(y, t, "api token"))
             continue;
         tg_yaml_check_keys(y, t, tkeys, "api token");
-        get_secret(c, y, t, "token", 1, &at->token);
+        need_secret(c, y, t, "token", &at->token);
         tg_yaml_get_str(y, t, "identity", &at->identity);
         if (at->identity == NULL)
             tg_yaml_error(y, t, "api token needs an identity");
@@ -436,15 +446,14 @@ static void context_key(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
 {
     static const char label[] = "tollgate mattermost button context v1";
     struct tg_secret k = {0};
-    get_secret(c, y, n, "context_key", 0, &k);
+    get_secret(c, y, n, "context_key", &k);
     const struct tg_secret *from = k.value ? &k : &chat->secret;
-    const void *parts[] = {label};
-    const size_t lens[] = {sizeof label - 1};
+    const struct tg_bytes parts[] = {{label, sizeof label - 1}};
     if (k.value && k.len < 16)
         tg_yaml_error(y, tg_yaml_get(y, n, "context_key"),
                       "context_key (%s) must be at least 16 bytes", k.ref);
     if (from->value)
-        tg_hmac_sha256(from->value, from->len, parts, lens, 1, chat->context_key);
+        tg_hmac_sha256((struct tg_bytes){from->value, from->len}, parts, 1, chat->context_key);
     tg_secret_dispose(&k);
 }
 
@@ -457,14 +466,14 @@ static void load_chat(struct tg_config *c, struct tg_yaml *y, yaml_node_t *n,
         return;
     tg_yaml_check_keys(y, n, keys, "chatops entry");
     chat->enabled = 1;
-    get_secret(c, y, n, secret_key, 1, &chat->secret);
+    need_secret(c, y, n, secret_key, &chat->secret);
     if (strcmp(secret_key, "token") == 0)
         context_key(c, y, n, chat);
     else if (tg_yaml_get(y, n, "context_key"))
         tg_yaml_error(y, tg_yaml_get(y, n, "context_key"),
                       "context_key belongs to chatops.mattermost");
-    get_secret(c, y, n, "webhook_url", 0, &chat->webhook_url);
-    get_secret(c, y, n, "bot_token", 0, &chat->bot_token);
+    get_secret(c, y, n, "webhook_url", &chat->webhook_url);
+    get_secret(c, y, n, "bot_token", &chat->bot_token);
     tg_yaml_get_str(y, n, "channel", &chat->channel);
     yaml_node_t *users = tg_yaml_get(y, n, "users");
     if (users == NULL || tg_yaml_expect_map(y, users, "users"))
@@ -595,7 +604,11 @@ static void config_free(struct tg_config *c)
 {
     for (size_t i = 0; i < c->nlisten; i++) {
         struct tg_listen *l = &c->listen[i];
-        free(l->address), free(l->host), free(l->port), free(l->tls_cert), free(l->tls_key);
+        free(l->address);
+        free(l->host);
+        free(l->port);
+        free(l->tls_cert);
+        free(l->tls_key);
     }
     for (size_t i = 0; i < c->nwebhooks; i++) {
         struct tg_webhook *w = &c->webhooks[i];
@@ -616,11 +629,21 @@ static void config_free(struct tg_config *c)
     tg_policy_set_free(c->policies);
     tg_template_set_free(c->templates);
     tg_dojo_config_free(c->defectdojo);
-    free(c->listen), free(c->webhooks), free(c->api_tokens), free(c->trusted_proxies);
-    free(c->redis.url), free(c->redis.prefix), free(c->gitlab.url), free(c->gitlab.ca_file);
-    free(c->policies_dir), free(c->templates_dir), free(c->public_url), free(c->audit.file),
-        free(c->audit.archive);
-    free(c->path), free(c->dir);
+    free(c->listen);
+    free(c->webhooks);
+    free(c->api_tokens);
+    free(c->trusted_proxies);
+    free(c->redis.url);
+    free(c->redis.prefix);
+    free(c->gitlab.url);
+    free(c->gitlab.ca_file);
+    free(c->policies_dir);
+    free(c->templates_dir);
+    free(c->public_url);
+    free(c->audit.file);
+    free(c->audit.archive);
+    free(c->path);
+    free(c->dir);
     free(c);
 }
 

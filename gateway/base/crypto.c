@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#define TG_MODULE "crypto"
+
 /* OpenSSL 3 looks EVP_sha256() up in its provider tables on every use; fetch it once. The
  * fetched method is immutable and shared by every thread. */
 static EVP_MD *sha256_md;
@@ -28,7 +30,7 @@ void tg_sha256_init(struct tg_sha256 *h)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL || EVP_DigestInit_ex(ctx, sha256(), NULL) != 1)
-        tg_log_fatal("crypto", "sha256_init", "EVP digest context unavailable");
+        TG_LOG_FATAL("sha256_init", "EVP digest context unavailable");
     h->md = ctx;
 }
 
@@ -72,21 +74,21 @@ int tg_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 }
 
 /* RFC 2104 over two EVP digests, so a message in several parts needs no concatenated copy. */
-void tg_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
-                    size_t nparts, unsigned char out[TG_SHA256_LEN])
+void tg_hmac_sha256(struct tg_bytes key, const struct tg_bytes *parts, size_t nparts,
+                    unsigned char out[TG_SHA256_LEN])
 {
     unsigned char k[64] = {0}, pad[64], inner[TG_SHA256_LEN];
     struct tg_sha256 h;
-    if (keylen > sizeof k)
-        tg_sha256(key, keylen, k);
+    if (key.n > sizeof k)
+        tg_sha256(key.p, key.n, k);
     else
-        memcpy(k, key, keylen);
+        memcpy(k, key.p, key.n);
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] = k[i] ^ 0x36;
     tg_sha256_init(&h);
     tg_sha256_update(&h, pad, sizeof pad);
     for (size_t i = 0; i < nparts; i++)
-        tg_sha256_update(&h, parts[i], lens[i]);
+        tg_sha256_update(&h, parts[i].p, parts[i].n);
     tg_sha256_final(&h, inner);
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] = k[i] ^ 0x5c;

@@ -31,9 +31,15 @@ void tg_sha256(const void *p, size_t n, unsigned char out[TG_SHA256_LEN]);
 /* Lower-case hex digest into out (65 bytes with the NUL). */
 void tg_sha256_hex(const void *p, size_t n, char out[TG_SHA256_HEX_LEN + 1]);
 
-/* HMAC-SHA256 over the concatenation of nparts buffers. */
-void tg_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
-                    size_t nparts, unsigned char out[TG_SHA256_LEN]);
+/* A span of bytes (borrowed). */
+struct tg_bytes {
+    const void *p;
+    size_t n;
+};
+
+/* HMAC-SHA256 under key over the concatenation of nparts spans. */
+void tg_hmac_sha256(struct tg_bytes key, const struct tg_bytes *parts, size_t nparts,
+                    unsigned char out[TG_SHA256_LEN]);
 
 void tg_hex_encode(const unsigned char *p, size_t n, char *out); /* out: 2n+1 bytes */
 /* Standard base64 with padding; out needs 4*ceil(n/3)+1 bytes. Returns the length written. */

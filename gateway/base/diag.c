@@ -20,18 +20,24 @@ void tg_diag_dispose(struct tg_diag *d)
     tg_diag_init(d);
 }
 
-static void add(struct tg_diag *d, int is_error, const char *file, size_t line, size_t col,
-                const char *fmt, va_list ap)
+/* Where a fault is: file, and line and column when known (0: not known). */
+struct place {
+    const char *file;
+    size_t line, col;
+};
+
+static void add(struct tg_diag *d, int is_error, const struct place *at, const char *fmt,
+                va_list ap)
 {
     struct tg_buf b;
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     tg_buf_init(&b);
-    tg_buf_puts(&b, file ? file : "-");
-    if (line)
-        tg_buf_printf(&b, ":%zu", line);
-    if (line && col)
-        tg_buf_printf(&b, ":%zu", col);
+    tg_buf_puts(&b, at->file ? at->file : "-");
+    if (at->line)
+        tg_buf_printf(&b, ":%zu", at->line);
+    if (at->line && at->col)
+        tg_buf_printf(&b, ":%zu", at->col);
     tg_buf_printf(&b, ": %s: %s", is_error ? "error" : "warning", msg);
     d->msgs = tg_xrealloc(d->msgs, (d->count + 1) * sizeof *d->msgs);
     d->msgs[d->count].is_error = is_error;
@@ -48,7 +54,7 @@ void tg_diag_error(struct tg_diag *d, const char *file, size_t line, size_t col,
 {
     va_list ap;
     va_start(ap, fmt);
-    add(d, 1, file, line, col, fmt, ap);
+    add(d, 1, &(struct place){file, line, col}, fmt, ap);
     va_end(ap);
 }
 
@@ -57,7 +63,7 @@ void tg_diag_warn(struct tg_diag *d, const char *file, size_t line, size_t col, 
 {
     va_list ap;
     va_start(ap, fmt);
-    add(d, 0, file, line, col, fmt, ap);
+    add(d, 0, &(struct place){file, line, col}, fmt, ap);
     va_end(ap);
 }
 

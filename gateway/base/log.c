@@ -150,11 +150,19 @@ void tg_log_end(struct tg_logline *l)
     tg_buf_dispose(&l->buf);
 }
 
-static void vmsg(enum tg_log_level lvl, const char *module, const char *event, const char *err,
-                 const char *fmt, va_list ap)
+/* What a one-shot line is: its level, module and event, and an "error" field or NULL. */
+struct line_head {
+    enum tg_log_level lvl;
+    const char *module;
+    const char *event;
+    const char *err;
+};
+
+static void vmsg(const struct line_head *h, const char *fmt, va_list ap)
 {
     struct tg_logline l;
-    if (!tg_log_begin(&l, lvl, module, event))
+    const char *err = h->err;
+    if (!tg_log_begin(&l, h->lvl, h->module, h->event))
         return;
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -168,7 +176,7 @@ void tg_log_msg(enum tg_log_level lvl, const char *module, const char *event, co
 {
     va_list ap;
     va_start(ap, fmt);
-    vmsg(lvl, module, event, NULL, fmt, ap);
+    vmsg(&(struct line_head){lvl, module, event, NULL}, fmt, ap);
     va_end(ap);
 }
 
@@ -180,7 +188,7 @@ void tg_log_errno(enum tg_log_level lvl, const char *module, const char *event, 
     va_list ap;
     snprintf(err, sizeof err, "%s", strerror(e));
     va_start(ap, fmt);
-    vmsg(lvl, module, event, err, fmt, ap);
+    vmsg(&(struct line_head){lvl, module, event, err}, fmt, ap);
     va_end(ap);
 }
 
@@ -188,7 +196,7 @@ void tg_log_fatal(const char *module, const char *event, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmsg(TG_LOG_ERROR, module, event, NULL, fmt, ap);
+    vmsg(&(struct line_head){TG_LOG_ERROR, module, event, NULL}, fmt, ap);
     va_end(ap);
     exit(1);
 }

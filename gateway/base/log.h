@@ -49,4 +49,11 @@ void tg_log_flush(void);
 void tg_log_fatal(const char *module, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
+/* The same with the calling file's module: each .c file that logs names its module once,
+ * `#define TG_MODULE "queue"`, and every line it writes carries it as "module". */
+#define TG_LOG(lvl, event, ...)        tg_log_msg((lvl), TG_MODULE, (event), __VA_ARGS__)
+#define TG_LOG_ERRNO(lvl, event, ...)  tg_log_errno((lvl), TG_MODULE, (event), __VA_ARGS__)
+#define TG_LOG_FATAL(event, ...)       tg_log_fatal(TG_MODULE, (event), __VA_ARGS__)
+#define TG_LOG_BEGIN(line, lvl, event) tg_log_begin((line), (lvl), TG_MODULE, (event))
+
 #endif

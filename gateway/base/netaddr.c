@@ -156,11 +156,10 @@ static const char *chosen(const char *xff, const char *forwarded, enum tg_forwar
     return *is_fwd ? forwarded : xff;
 }
 
-int tg_forwarded_client(const char *xff, const char *forwarded, enum tg_forwarded_header which,
-                        const struct tg_cidr *trusted, size_t n, char *out, size_t outlen)
+int tg_forwarded_client(const struct tg_forwarded_query *q, char *out, size_t outlen)
 {
     int is_fwd = 0;
-    const char *s = chosen(xff, forwarded, which, &is_fwd);
+    const char *s = chosen(q->xff, q->forwarded, q->which, &is_fwd);
     if (s == NULL || *s == '\0')
         return -1;
     for (size_t end = strlen(s);;) {
@@ -175,7 +174,7 @@ int tg_forwarded_client(const char *xff, const char *forwarded, enum tg_forwarde
         unsigned char a[16];
         if (h.p == NULL || parse_addr(h.p, h.n, &family, a))
             return -1;
-        if (start > 0 && in_list(trusted, n, family, a)) {
+        if (start > 0 && in_list(q->trusted, q->ntrusted, family, a)) {
             end = start - 1;
             continue;
         }

@@ -28,15 +28,22 @@ int tg_cidr_match_sa(const struct tg_cidr *list, size_t n, const struct sockaddr
  * both are (one of them came from the client, and which is unknown). */
 enum tg_forwarded_header { TG_FWD_AUTO, TG_FWD_XFF, TG_FWD_FORWARDED };
 
-/* The client behind a trusted proxy. xff / forwarded: every X-Forwarded-For / Forwarded header
- * of the request joined with "," in order (either may be NULL), so that the hop the proxy
- * appended is the right-most. Walks the hops from the right, with no cap on their number, and
- * returns the first that is not itself a trusted proxy (all trusted: the left-most), canonical
- * text into out. which names the header to read (AUTO: see above). Returns 0, or -1 when the
- * header is absent, ambiguous or malformed (an unparsable hop ends the walk: the caller keeps
- * the socket's address). */
-int tg_forwarded_client(const char *xff, const char *forwarded, enum tg_forwarded_header which,
-                        const struct tg_cidr *trusted, size_t n, char *out, size_t outlen);
+/* What a request behind a trusted proxy says about its client. xff / forwarded: every
+ * X-Forwarded-For / Forwarded header of the request joined with "," in order (either may be
+ * NULL), so that the hop the proxy appended is the right-most. */
+struct tg_forwarded_query {
+    const char *xff;
+    const char *forwarded;
+    enum tg_forwarded_header which; /* the header to read (AUTO: see above) */
+    const struct tg_cidr *trusted;  /* the trusted proxies */
+    size_t ntrusted;
+};
+
+/* The client behind a trusted proxy. Walks the hops from the right, with no cap on their
+ * number, and returns the first that is not itself a trusted proxy (all trusted: the
+ * left-most), canonical text into out. Returns 0, or -1 when the header is absent, ambiguous
+ * or malformed (an unparsable hop ends the walk: the caller keeps the socket's address). */
+int tg_forwarded_client(const struct tg_forwarded_query *q, char *out, size_t outlen);
 
 /* The socket address as canonical text ("-" when neither IPv4 nor IPv6). IPv4-mapped IPv6
  * addresses print as IPv4. */

@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TG_MODULE "util"
+
 static void oom(size_t n)
 {
-    tg_log_fatal("util", "out_of_memory", "allocation of %zu bytes failed", n);
+    TG_LOG_FATAL("out_of_memory", "allocation of %zu bytes failed", n);
 }
 
 void *tg_xmalloc(size_t n)
@@ -128,10 +130,16 @@ static int days_in_month(int y, int mo)
     return mo == 2 && leap ? 29 : days[mo - 1];
 }
 
+/* An RFC 3339 date-time as written, before the offset is applied. */
+struct civil {
+    int y, mo, d, h, mi, se, frac_ms;
+};
+
 /* RFC 3339 section 5.7: every field within its range; day within its month. */
-static int impossible(int y, int mo, int d, int h, int mi, int se)
+static int impossible(const struct civil *c)
 {
-    return mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60;
+    return c->mo < 1 || c->mo > 12 || c->d < 1 || c->d > days_in_month(c->y, c->mo) || c->h > 23 ||
+           c->mi > 59 || c->se > 60;
 }
 
 /* Second 60 only as a leap second: 23:59:60 UTC on the last day of June or December (the only
@@ -144,39 +152,55 @@ static int leap_second_ok(time_t utc_s)
     return (u.tm_mon == 5 && u.tm_mday == 30) || (u.tm_mon == 11 && u.tm_mday == 31);
 }
 
+/* "T12:34:56[.frac]" after the date, up to the offset; *p moves past it. 0 or -1. */
+static int parse_clock(const char **p, struct civil *c)
+{
+    if (**p != 'T' && **p != 't' && **p != ' ')
+        return -1;
+    (*p)++;
+    if (digits(p, 2, &c->h) || *(*p)++ != ':' || digits(p, 2, &c->mi) || *(*p)++ != ':' ||
+        digits(p, 2, &c->se))
+        return -1;
+    if (**p != '.')
+        return 0;
+    if ((*p)[1] < '0' || (*p)[1] > '9') /* "." needs a digit */
+        return -1;
+    int scale = 100;
+    for ((*p)++; **p >= '0' && **p <= '9'; (*p)++) {
+        c->frac_ms += (**p - '0') * scale;
+        scale /= 10;
+    }
+    return 0;
+}
+
 int tg_parse_time(const char *s, uint64_t *ms)
 {
     struct tm tm = {0};
     const char *p = s;
-    int y, mo, d, h = 0, mi = 0, se = 0, frac_ms = 0;
+    struct civil c = {0};
     long offset_s = 0;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
+    if (digits(&p, 4, &c.y) || *p++ != '-' || digits(&p, 2, &c.mo) || *p++ != '-' ||
+        digits(&p, 2, &c.d))
         return -1;
-    if (*p != '\0') {
-        if ((*p != 'T' && *p != 't' && *p != ' ') || (p++, digits(&p, 2, &h)) || *p++ != ':' ||
-            digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &se))
-            return -1;
-        if (*p == '.') {
-            int scale = 100;
-            if (p[1] < '0' || p[1] > '9') /* "." needs a digit */
-                return -1;
-            for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-                frac_ms += (*p - '0') * scale;
-        }
-        if (parse_offset(p, &offset_s))
-            return -1;
+    if (*p != '\0' && (parse_clock(&p, &c) || parse_offset(p, &offset_s)))
+        return -1;
+    if (impossible(&c))
+        return -1;
+    int leap = c.se == 60;
+    if (leap) { /* kept as 59.999 so that order holds */
+        c.se = 59;
+        c.frac_ms = 999;
     }
-    if (impossible(y, mo, d, h, mi, se))
-        return -1;
-    int leap = se == 60;
-    if (leap) /* kept as 59.999 so that order holds */
-        se = 59, frac_ms = 999;
-    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
-    tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
+    tm.tm_year = c.y - 1900;
+    tm.tm_mon = c.mo - 1;
+    tm.tm_mday = c.d;
+    tm.tm_hour = c.h;
+    tm.tm_min = c.mi;
+    tm.tm_sec = c.se;
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || (long long)t - offset_s < 0 || (leap && !leap_second_ok(t - offset_s)))
         return -1;
-    *ms = (uint64_t)((long long)t - offset_s) * 1000 + (uint64_t)frac_ms;
+    *ms = (uint64_t)((long long)t - offset_s) * 1000 + (uint64_t)c.frac_ms;
     return 0;
 }
 

@@ -7,13 +7,15 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "base/util.h"
+#include "base/httpclient.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define REPLAY_TIMEOUT_MS 15000
 
 struct replay {
     const char *config, *url, *event, *webhook, *key;
@@ -35,10 +37,11 @@ static const char *event_header(const char *object_kind)
     return NULL;
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *arg)
+static int collect(void *arg, long status, const char *p, size_t n)
 {
-    fwrite(p, size, n, arg);
-    return size * n;
+    (void)status;
+    fwrite(p, 1, n, arg);
+    return TG_HTTPC_TAKEN;
 }
 
 /* Posts one file; returns 0 when the gateway answered 202. */
@@ -56,28 +59,27 @@ static int post_file(const struct replay *o, const struct tg_webhook *w, const c
                 body ? "cannot tell the event type (give --event)" : "cannot read");
         goto out;
     }
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     char *hv[] = {tg_xasprintf("X-Gitlab-Event: %s", event),
                   tg_xasprintf("X-Gitlab-Token: %.*s", (int)w->token.len, w->token.value),
                   o->key ? tg_xasprintf("Idempotency-Key: %s", o->key) : NULL};
-    for (size_t i = 0; i < TG_ARRAY_SIZE(hv) && hv[i]; i++)
-        h = curl_slist_append(h, hv[i]);
+    const char *headers[] = {"Content-Type: application/json", hv[0], hv[1], hv[2], NULL};
+    struct tg_httpc_request req = {.url = url,
+                                   .headers = headers,
+                                   .body = body,
+                                   .bodylen = len,
+                                   .timeout_ms = REPLAY_TIMEOUT_MS,
+                                   .connect_timeout_ms = REPLAY_TIMEOUT_MS,
+                                   .on_body = collect,
+                                   .body_arg = stdout};
+    struct tg_httpc_response res;
+    struct tg_httpc *c = tg_httpc_new();
     printf("%s: ", path);
     fflush(stdout);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, stdout);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK)
-        printf("%s\n", curl_easy_strerror(rc));
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    if (tg_httpc_perform(c, &req, &res))
+        printf("%s\n", res.error);
+    status = res.status;
+    tg_httpc_response_dispose(&res);
+    tg_httpc_free(c);
     for (size_t i = 0; i < TG_ARRAY_SIZE(hv); i++)
         free(hv[i]);
 out:
@@ -135,10 +137,10 @@ int tg_cmd_replay(int argc, char **argv)
         o.url ? tg_xstrdup(o.url)
               : tg_xasprintf("%s://%s/hooks/gitlab", cfg->listen[0].tls_cert ? "https" : "http",
                              cfg->listen[0].address);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    tg_httpc_global_init();
     for (int i = optind; i < argc; i++)
         status |= post_file(&o, w, url, argv[i]);
-    curl_global_cleanup();
+    tg_httpc_global_cleanup();
     free(url);
     tg_config_unref(cfg);
     return status;

@@ -28,7 +28,8 @@
 #include "forward/dojo_config.h"
 #include "forward/forwarder.h"
 
-#include <curl/curl.h>
+#include "base/httpclient.h"
+#include "base/httpclient.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -106,8 +107,8 @@ static struct tg_config *load_config(const struct serve_opts *o)
     tg_diag_init(&diag);
     struct tg_config *c = tg_config_load(o->config_path, &diag);
     for (size_t i = 0; i < diag.count; i++)
-        tg_log_msg(diag.msgs[i].is_error ? TG_LOG_ERROR : TG_LOG_WARN, TG_MODULE, "config", "%s",
-                   diag.msgs[i].text);
+        TG_LOG(diag.msgs[i].is_error ? TG_LOG_ERROR : TG_LOG_WARN, "config", "%s",
+               diag.msgs[i].text);
     tg_diag_dispose(&diag);
     if (c && o->redis_url) {
         free(c->redis.url);
@@ -121,22 +122,21 @@ static void reload(struct gateway *g)
     struct tg_config *c = load_config(&g->opts);
     if (c == NULL) {
         tg_metrics_inc(TG_M_CONFIG_RELOAD_FAILURES);
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "reload_refused",
-                   "%s has errors; the running configuration stays", g->opts.config_path);
+        TG_LOG(TG_LOG_ERROR, "reload_refused", "%s has errors; the running configuration stays",
+               g->opts.config_path);
         return;
     }
     const struct tg_config *b = g->boot;
     if (c->nlisten != b->nlisten || c->limits.max_body != b->limits.max_body ||
         c->threads != b->threads ||
         strcmp(c->redis.url ? c->redis.url : "", b->redis.url ? b->redis.url : "") != 0)
-        tg_log_msg(
-            TG_LOG_WARN, TG_MODULE, "restart_needed",
-            "listen, threads, redis.url and limits.max_body take effect only after a restart");
+        TG_LOG(TG_LOG_WARN, "restart_needed",
+               "listen, threads, redis.url and limits.max_body take effect only after a restart");
     json_t *details = json_pack("{s:s, s:s?}", "file", g->opts.config_path, "policy_hash",
                                 c->policies ? tg_policy_set_hash(c->policies) : NULL);
     tg_config_holder_swap(&g->config, c);
     tg_metrics_inc(TG_M_CONFIG_RELOADS);
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "config_reloaded", "%s", g->opts.config_path);
+    TG_LOG(TG_LOG_INFO, "config_reloaded", "%s", g->opts.config_path);
     struct tg_audit_record r = {.action = "config_reloaded", .details = details};
     tg_maint_record(g->maint, &r);
     json_decref(details);
@@ -148,9 +148,9 @@ static int start(struct gateway *g)
 {
     static const char *const scripts[] = {[TG_INGEST_SCRIPT] = tg_queue_enqueue_lua};
     if (g->boot->redis.url == NULL) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "no_redis",
-                   "redis.url is not set (give --redis URL, or use `make run`, which starts a "
-                   "private Redis)");
+        TG_LOG(TG_LOG_ERROR, "no_redis",
+               "redis.url is not set (give --redis URL, or use `make run`, which starts a "
+               "private Redis)");
         return -1;
     }
     g->server = tg_server_new(g->boot, scripts, TG_ARRAY_SIZE(scripts));
@@ -185,11 +185,10 @@ static void wait_for_stop(struct gateway *g, const sigset_t *set)
         } else if (sig == SIGHUP) {
             reload(g);
         } else if (sig == SIGTERM || sig == SIGINT) {
-            tg_log_msg(TG_LOG_INFO, TG_MODULE, "stopping",
-                       "signal %d: finishing in-flight requests", sig);
+            TG_LOG(TG_LOG_INFO, "stopping", "signal %d: finishing in-flight requests", sig);
             return;
         } else if (sig < 0 && errno != EINTR) {
-            tg_log_errno(TG_LOG_ERROR, TG_MODULE, "sigwait", "cannot wait for signals");
+            TG_LOG_ERRNO(TG_LOG_ERROR, "sigwait", "cannot wait for signals");
             return;
         }
     }
@@ -229,7 +228,7 @@ int tg_cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
+    tg_httpc_global_init(); /* before any thread: libcurl's set-up is not thread-safe */
     /* Request bodies and buffers of a burst are freed at once; let glibc give big blocks back,
      * and share two arenas instead of keeping one per thread at its own peak (measured with
      * bench/ingest.sh: peak RSS 36.8 MB without these, 31.3 MB with them, same throughput). */
@@ -238,14 +237,13 @@ int tg_cmd_serve(int argc, char **argv)
     mallopt(M_ARENA_MAX, 2);
     rc = start(&g);
     if (rc == 0) {
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "started", "tollgate serving with %s",
-                   g.opts.config_path);
+        TG_LOG(TG_LOG_INFO, "started", "tollgate serving with %s", g.opts.config_path);
         wait_for_stop(&g, &set);
         tg_api_pool_stop(g.api); /* its last answers still need the loops */
         tg_server_stop(g.server);
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "stopped", "all in-flight requests answered");
+        TG_LOG(TG_LOG_INFO, "stopped", "all in-flight requests answered");
     }
     teardown(&g);
-    curl_global_cleanup();
+    tg_httpc_global_cleanup();
     return rc == 0 ? 0 : 1;
 }

@@ -117,8 +117,8 @@ static int audit(struct tg_api_ctx *ctx, const char *action, const char *user, c
         .action = action, .actor = user, .reasons = reasons, .details = details};
     int rc = ctx->audit ? tg_audit_append(ctx->audit, ctx->rc, &r, err, sizeof err) : -1;
     if (rc)
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "%s of %s: %s", action, user,
-                   ctx->audit ? err : "no audit writer");
+        TG_LOG(TG_LOG_ERROR, "audit_failed", "%s of %s: %s", action, user,
+               ctx->audit ? err : "no audit writer");
     json_decref(details);
     json_decref(reasons);
     return rc && (ctx->audit == NULL || tg_audit_fail_closed(ctx->audit)) ? -1 : 0;
@@ -175,7 +175,7 @@ static void admit(struct tg_api_ctx *ctx, const struct tg_oauth_user *u, const c
         char *cookie = cookie_value(ctx->cfg, tg_console_cookie_name(ctx->cfg), id,
                                     (long long)(ctx->cfg->console.session_ttl_ms / 1000));
         char *login = cookie_value(ctx->cfg, tg_console_login_cookie_name(ctx->cfg), "", 0);
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "signed_in", "%s", u->username);
+        TG_LOG(TG_LOG_INFO, "signed_in", "%s", u->username);
         redirect(ctx, next, cookie, login);
         explicit_bzero(cookie, strlen(cookie));
         free(cookie), free(login);
@@ -193,7 +193,7 @@ static void refuse_groups(struct tg_api_ctx *ctx, const struct tg_oauth_user *u)
         tg_buf_printf(&b, "%s%s", g == ctx->cfg->console.allow_groups ? "" : ", ", *g);
     tg_buf_puts(&b, "). Ask an administrator to add you to one of them.");
     audit(ctx, "sign_in_refused", u->username, "not in console.allow_groups", u->groups);
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "sign_in_refused", "%s: not in allow_groups", u->username);
+    TG_LOG(TG_LOG_WARN, "sign_in_refused", "%s: not in allow_groups", u->username);
     page(ctx, 403, "Not allowed", b.data);
     tg_buf_dispose(&b);
 }
@@ -241,7 +241,7 @@ static void on_callback(void *data, struct tg_api_ctx *ctx, const struct tg_api_
         return;
     }
     if (tg_oauth_sign_in(ctx->cfg, code, si.verifier, &u, err, sizeof err)) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "sign_in_failed", "%s", err);
+        TG_LOG(TG_LOG_WARN, "sign_in_failed", "%s", err);
         page(ctx, 502, "Sign-in failed", err);
     } else if (!tg_oauth_group_allowed(u.groups, ctx->cfg->console.allow_groups)) {
         refuse_groups(ctx, &u);

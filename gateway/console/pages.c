@@ -68,7 +68,7 @@ static int on_ui(void *data, h2o_req_t *req)
     }
     if (req->path_normalized.len == strlen(UI_ROOT) - 1) { /* "/ui": h2o routes it here */
         add(req, H2O_TOKEN_LOCATION, UI_ROOT);
-        tg_http_reply(req, TG_ROUTE_OTHER, 301, "text/plain", "", 0);
+        tg_http_reply(req, TG_ROUTE_OTHER, &(struct tg_http_answer){301, "text/plain", "", 0});
         return 0;
     }
     const struct tg_console_asset *a = lookup(req->path_normalized.base, req->path_normalized.len);
@@ -79,9 +79,10 @@ static int on_ui(void *data, h2o_req_t *req)
     add(req, H2O_TOKEN_CACHE_CONTROL, "no-cache");
     add(req, H2O_TOKEN_ETAG, a->etag);
     if (not_modified(req, a))
-        tg_http_reply(req, TG_ROUTE_OTHER, 304, a->type, "", 0);
+        tg_http_reply(req, TG_ROUTE_OTHER, &(struct tg_http_answer){304, a->type, "", 0});
     else
-        tg_http_reply(req, TG_ROUTE_OTHER, 200, a->type, (const char *)a->data, a->len);
+        tg_http_reply(req, TG_ROUTE_OTHER,
+                      &(struct tg_http_answer){200, a->type, (const char *)a->data, a->len});
     return 0;
 }
 

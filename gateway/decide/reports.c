@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TG_MODULE "reports"
+
 #define READ_CHUNK 65536
 
 /* ---- names ---- */
@@ -241,7 +243,7 @@ struct tg_report_parser *tg_report_parser_new(const struct tg_report_options *op
     }
     p->yajl = yajl_alloc(&rp_callbacks, NULL, p);
     if (p->yajl == NULL)
-        tg_log_fatal("reports", "out_of_memory", "yajl_alloc failed");
+        TG_LOG_FATAL("out_of_memory", "yajl_alloc failed");
     return (struct tg_report_parser *)p;
 }
 

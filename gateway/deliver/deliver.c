@@ -95,8 +95,8 @@ static int fetch_report(struct job *j, struct gathered *g, size_t i, char *why, 
     long long project =
         ref->project_id ? ref->project_id : j->ev.project_id; /* a child's own project */
     struct tg_policy_counter *c = tg_policy_counter_new(&g->plan, i, ref->format);
-    enum tg_fetch_result r = tg_gitlab_fetch_artifact(
-        j->w->api, project, ref->job_id, ref->artifact, tg_policy_counter_sink, c, why, whylen);
+    struct tg_gitlab_artifact a = {project, ref->job_id, ref->artifact, tg_policy_counter_sink, c};
+    enum tg_fetch_result r = tg_gitlab_fetch_artifact(j->w->api, &a, why, whylen);
     return tg_policy_counter_end(c, r, why, whylen);
 }
 
@@ -106,8 +106,8 @@ static int gather(struct job *j, struct gathered *g, char *why, size_t whylen)
     tg_policy_plan(&g->in, &g->plan);
     if (g->plan.want_children) {
         j->children_gen = tg_lifecycle_children_gen(j->w, j->ev.project_id, j->ev.pipeline_id);
-        if (tg_gitlab_children(j->w->api, j->ev.project_id, j->ev.pipeline_id, &g->kids, why,
-                               whylen))
+        struct tg_gitlab_pipeline of = {j->ev.project_id, j->ev.pipeline_id};
+        if (tg_gitlab_children(j->w->api, &of, &g->kids, why, whylen))
             return -1;
         g->in.children = &g->kids;
         tg_policy_plan_dispose(&g->plan);
@@ -164,8 +164,8 @@ static int record_ignored(struct job *j, const char *why)
 
 static enum tg_deliver_result ignore(struct job *j, const char *reason, char *why, size_t whylen)
 {
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "ignored", "%s pipeline %lld: %s", j->ev.project_path,
-               j->ev.pipeline_id, reason);
+    TG_LOG(TG_LOG_INFO, "ignored", "%s pipeline %lld: %s", j->ev.project_path, j->ev.pipeline_id,
+           reason);
     if (record_ignored(j, reason) == 0)
         return TG_DELIVER_DONE;
     snprintf(why, whylen, "audit.fail_closed: the ignored pipeline could not be recorded");
@@ -419,8 +419,8 @@ static enum tg_deliver_result wait_for_children(struct job *j, const struct tg_d
         return TG_DELIVER_RETRY;
     if (*waits == 0)
         return TG_DELIVER_DONE;
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "waiting", "%s pipeline %lld waits for its child pipelines",
-               j->ev.project_path, j->ev.pipeline_id);
+    TG_LOG(TG_LOG_INFO, "waiting", "%s pipeline %lld waits for its child pipelines",
+           j->ev.project_path, j->ev.pipeline_id);
     if (record_waiting(j, d, parent.requeued) == 0)
         return TG_DELIVER_DONE;
     snprintf(why, whylen, "audit.fail_closed: the waiting decision could not be recorded");
@@ -450,10 +450,10 @@ static enum tg_deliver_result decide(struct job *j, int manual, char *why, size_
     if (!(deployable && d.children_pending)) /* a decision that waits is counted when it is made */
         tg_metrics_inc(verdict_metric[d.verdict]);
     j->target.environment = d.environment;
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "decided", "%s pipeline %lld on %s: %s (%s) %s",
-               j->ev.project_path, j->ev.pipeline_id, j->ev.ref, tg_verdict_name(d.verdict),
-               d.environment ? d.environment : "no environment",
-               d.reasons && d.reasons[0] ? d.reasons[0] : "");
+    TG_LOG(TG_LOG_INFO, "decided", "%s pipeline %lld on %s: %s (%s) %s", j->ev.project_path,
+           j->ev.pipeline_id, j->ev.ref, tg_verdict_name(d.verdict),
+           d.environment ? d.environment : "no environment",
+           d.reasons && d.reasons[0] ? d.reasons[0] : "");
     enum tg_deliver_result res = TG_DELIVER_DONE;
     int waits = 0;
     if (!deployable && record_decided(j, &d, NULL)) {

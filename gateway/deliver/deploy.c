@@ -328,9 +328,13 @@ redisReply *tg_deploy_eval(redisContext *c, const char *lua, int nkeys, const ch
     size_t lens[64];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = tg_redis_eval(c, lua, nkeys, argc, (const char **)argv, lens);
+    redisReply *r = tg_redis_eval(c, &(struct tg_redis_script_call){.source = lua,
+                                                                    .nkeys = nkeys,
+                                                                    .argc = argc,
+                                                                    .argv = (const char **)argv,
+                                                                    .argvlen = lens});
     if (r && r->type == REDIS_REPLY_ERROR) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "script_failed", "%s", r->str);
+        TG_LOG(TG_LOG_ERROR, "script_failed", "%s", r->str);
         freeReplyObject(r);
         return NULL;
     }

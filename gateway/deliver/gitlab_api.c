@@ -1,11 +1,11 @@
-/* gitlab_api.c -- the calls Tollgate makes to GitLab's REST API, through libcurl. */
+/* gitlab_api.c -- the calls Tollgate makes to GitLab's REST API (base/httpclient.h). */
 #include "deliver/gitlab_api.h"
 #include "base/scrub.h"
 #include "base/buf.h"
+#include "base/httpclient.h"
 #include "base/log.h"
 #include "base/util.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 #define MAX_TRIGGER_PAGES 10 /* trigger pipelines looked through to settle an unknown outcome */
 
 struct tg_gitlab_api {
-    CURL *curl;
+    struct tg_httpc *http;
     char *base;
     char *token;
     size_t tokenlen;
@@ -50,9 +50,7 @@ struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_to
                                         size_t tokenlen, uint64_t timeout_ms, const char *ca_file)
 {
     struct tg_gitlab_api *api = tg_xcalloc(1, sizeof *api);
-    api->curl = curl_easy_init();
-    if (api->curl == NULL)
-        tg_log_fatal(TG_MODULE, "curl_init", "curl_easy_init failed");
+    api->http = tg_httpc_new();
     api->base = tg_xstrdup(base_url ? base_url : "");
     if (api_token) {
         api->token = tg_xstrndup(api_token, tokenlen);
@@ -68,10 +66,13 @@ void tg_gitlab_api_free(struct tg_gitlab_api *api)
 {
     if (api == NULL)
         return;
-    curl_easy_cleanup(api->curl);
+    tg_httpc_free(api->http);
     if (api->token)
         memset(api->token, 0, api->tokenlen);
-    free(api->token), free(api->base), free(api->ca_file), free(api);
+    free(api->token);
+    free(api->base);
+    free(api->ca_file);
+    free(api);
 }
 
 void tg_gitlab_api_set_trigger_timeout(struct tg_gitlab_api *api, uint64_t timeout_ms)
@@ -114,10 +115,9 @@ static void next_page_header(struct exchange *ex, const char *p, size_t len)
         ex->next_page = (long)n;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
+static void on_header(void *arg, const char *p, size_t len)
 {
     struct exchange *ex = arg;
-    size_t len = size * n;
     if (len > 12 && strncasecmp(p, "X-Next-Page:", 12) == 0)
         next_page_header(ex, p, len);
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
@@ -130,27 +130,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         if (tg_parse_int(v + strspn(v, " "), 0, 86400, &secs) == 0)
             ex->retry_after_ms = (uint64_t)secs * 1000;
     }
-    return len;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+/* A 200's body streams to the sink, when there is one; anything else is captured. */
+static int on_body(void *arg, long status, const char *p, size_t len)
 {
     struct exchange *ex = arg;
-    long status = 0;
-    size_t len = size * n;
-    curl_easy_getinfo(ex->api->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (ex->sink && status == 200) {
-        if (ex->sink(ex->sink_arg, p, len) != 0) {
-            ex->sink_stopped = 1;
-            return 0; /* aborts the transfer: the report is already known to be bad */
-        }
-        return len;
-    }
-    if (ex->body.len + len <= (ex->cap ? ex->cap : MAX_ERROR_BODY))
-        tg_buf_append(&ex->body, p, len);
-    else
-        ex->truncated = 1;
-    return len;
+    if (ex->sink == NULL || status != 200)
+        return TG_HTTPC_CAPTURE;
+    return ex->sink(ex->sink_arg, p, len) == 0 ? TG_HTTPC_TAKEN : TG_HTTPC_STOP;
 }
 
 /* GitLab errors are {"message": "..."} or {"message": {...}} or {"error": "..."}. */
@@ -179,95 +167,47 @@ static int same_origin(const char *base, const char *url)
     return strncmp(base, url, n) == 0 && (url[n] == '/' || url[n] == '\0');
 }
 
-/* The request headers for url: PRIVATE-TOKEN only when url is on the instance itself. The
- * token line is returned in *auth so the caller can wipe it. */
-static struct curl_slist *headers_for(const struct tg_gitlab_api *api, const char *url, char **auth)
-{
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    h = curl_slist_append(h, "Expect:");
-    *auth = NULL;
-    if (api->token && same_origin(api->base, url)) {
-        *auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
-        h = curl_slist_append(h, *auth);
-    }
-    return h;
-}
-
-static void set_options(struct tg_gitlab_api *api, const char *url, struct curl_slist *h,
-                        const char *form, struct exchange *ex)
-{
-    CURL *c = api->curl;
-    uint64_t timeout = ex->timeout_ms ? ex->timeout_ms : api->timeout_ms;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout < 5000 ? timeout : 5000));
-    if (ex->fresh)
-        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, ex);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
-    if (api->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
-    if (form)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-}
-
-/* 0 when curl failed before any byte of the request could reach the server (no address,
- * no connection, no TLS session, or a timeout before the transfer began), else 1. */
-static int may_have_left(CURL *c, CURLcode rc)
-{
-    curl_off_t pretransfer = 0;
-    switch (rc) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-        return 0;
-    case CURLE_OPERATION_TIMEDOUT:
-        curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-        return pretransfer > 0;
-    default:
-        return 1;
-    }
-}
-
-/* One hop: returns the redirect target to follow (caller frees), or NULL when done. */
+/* One hop: returns the redirect target to follow (caller frees), or NULL when done. The
+ * PRIVATE-TOKEN goes only to the instance itself (same_origin), and is wiped after. */
 static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
                  struct exchange *ex, struct tg_gitlab_result *res)
 {
-    char *auth, *next = NULL;
-    struct curl_slist *h = headers_for(api, where, &auth);
-    set_options(api, where, h, form, ex);
-    CURLcode rc = curl_easy_perform(api->curl);
-    curl_slist_free_all(h);
+    char *auth = NULL, *next = NULL;
+    if (api->token && same_origin(api->base, where))
+        auth = tg_xasprintf("PRIVATE-TOKEN: %.*s", (int)api->tokenlen, api->token);
+    const char *headers[] = {"Accept: application/json", auth, NULL};
+    struct tg_httpc_request req = {
+        .url = where,
+        .headers = headers,
+        .body = form,
+        .bodylen = form ? strlen(form) : 0,
+        .timeout_ms = ex->timeout_ms ? ex->timeout_ms : api->timeout_ms,
+        .ca_file = api->ca_file,
+        .fresh_connect = ex->fresh,
+        .body_cap = ex->cap ? ex->cap : MAX_ERROR_BODY,
+        .on_body = on_body,
+        .body_arg = ex,
+        .on_header = on_header,
+        .header_arg = ex,
+    };
+    struct tg_httpc_response r;
+    tg_httpc_perform(api->http, &req, &r);
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);
     }
     res->retry_after_ms = ex->retry_after_ms;
-    if (rc != CURLE_OK && !ex->sink_stopped) {
-        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
-        res->sent = may_have_left(api->curl, rc);
-        return NULL;
-    }
-    res->sent = 1;
-    curl_easy_getinfo(api->curl, CURLINFO_RESPONSE_CODE, &res->status);
-    if (res->status < 300 || res->status >= 400 || form ||
-        curl_easy_getinfo(api->curl, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || next == NULL)
-        return NULL;
+    res->sent = r.sent;
+    res->status = r.status;
+    ex->sink_stopped = r.stopped;
+    ex->truncated = r.truncated;
+    snprintf(res->error, sizeof res->error, "%s", r.error);
     tg_buf_reset(&ex->body);
-    return tg_xstrdup(next); /* a CDN, typically: the token is not sent there (same_origin) */
+    tg_buf_append(&ex->body, r.body.data ? r.body.data : "", r.body.len);
+    if (!form && r.redirect) /* a CDN, typically: the token is not sent there (same_origin) */
+        next = tg_xstrdup(r.redirect);
+    tg_httpc_response_dispose(&r);
+    return next;
 }
 
 /* Performs one request, following up to MAX_REDIRECTS redirects by hand; fills res. */
@@ -290,10 +230,8 @@ static void perform(struct tg_gitlab_api *api, const char *url, const char *form
 
 static char *escape(struct tg_gitlab_api *api, const char *s)
 {
-    char *e = curl_easy_escape(api->curl, s, 0);
-    char *out = tg_xstrdup(e ? e : "");
-    curl_free(e);
-    return out;
+    (void)api;
+    return tg_httpc_escape(s);
 }
 
 /* "a/b c.json" -> "a/b%20c.json": each path segment escaped, the slashes kept. */
@@ -305,26 +243,28 @@ static char *escape_path(struct tg_gitlab_api *api, const char *path)
         size_t n = strcspn(p, "/");
         char *seg = tg_xstrndup(p, n), *e = escape(api, seg);
         tg_buf_puts(&b, e);
-        free(seg), free(e);
+        free(seg);
+        free(e);
         p += n;
-        if (*p == '/')
-            tg_buf_putc(&b, '/'), p++;
+        if (*p == '/') {
+            tg_buf_putc(&b, '/');
+            p++;
+        }
     }
     return tg_buf_steal(&b);
 }
 
-enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id,
-                                              long long job_id, const char *path,
-                                              tg_report_sink_fn sink, void *sink_arg, char *err,
+enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api,
+                                              const struct tg_gitlab_artifact *a, char *err,
                                               size_t errlen)
 {
-    struct exchange ex = {.api = api, .sink = sink, .sink_arg = sink_arg};
+    struct exchange ex = {.api = api, .sink = a->sink, .sink_arg = a->sink_arg};
     struct tg_gitlab_result res;
-    if (job_id <= 0)
+    if (a->job_id <= 0)
         return TG_FETCH_NOT_FOUND;
-    char *p = escape_path(api, path);
+    char *p = escape_path(api, a->path);
     char *url = tg_xasprintf("%s/api/v4/projects/%lld/jobs/%lld/artifacts/%s", api->base,
-                             project_id, job_id, p);
+                             a->project_id, a->job_id, p);
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
     enum tg_fetch_result r = TG_FETCH_OK;
@@ -333,29 +273,45 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
     else if (res.status == 404)
         r = TG_FETCH_NOT_FOUND;
     else if (res.status != 200) {
-        snprintf(err, errlen, "artifact %s of job %lld: %s", path, job_id,
+        snprintf(err, errlen, "artifact %s of job %lld: %s", a->path, a->job_id,
                  res.error[0] ? res.error : "no answer");
         r = TG_FETCH_ERROR;
     }
     tg_buf_dispose(&ex.body);
-    free(url), free(p);
+    free(url);
+    free(p);
     return r;
 }
 
 /* ---- lists: bridges and pipeline jobs ---- */
 
-/* Parses one page's body into the walk's output: the number of items, or -1 with err. */
-typedef int (*page_fn)(void *arg, const char *body, size_t len, char *err, size_t errlen);
+/* Parses one page into the walk's output: the number of items, or -1 with err. */
+typedef int (*page_fn)(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                       size_t errlen);
 
-static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *body, long *next,
+/* One list walk: the path under /api/v4, the parser of its pages, and what they fill. */
+struct walk {
+    const char *path;
+    page_fn on_page;
+    struct tg_gitlab_pipeline of;
+    struct tg_children *out;
+};
+
+/* One page as fetched: its body and X-Next-Page (-1 absent, 0 the last, else the next). */
+struct fetched_page {
+    struct tg_buf body;
+    long next;
+};
+
+static int get_page(struct tg_gitlab_api *api, const char *url, struct fetched_page *page,
                     char *err, size_t errlen)
 {
     struct exchange ex = {.api = api, .cap = MAX_LIST_BODY, .next_page = -1};
     struct tg_gitlab_result res;
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
-    *body = ex.body;
-    *next = ex.next_page;
+    page->body = ex.body;
+    page->next = ex.next_page;
     if (res.status != 200)
         snprintf(err, errlen, "%s", res.error[0] ? res.error : "no answer");
     else if (ex.truncated)
@@ -363,23 +319,23 @@ static int get_page(struct tg_gitlab_api *api, const char *url, struct tg_buf *b
     return res.status == 200 && !ex.truncated ? 0 : -1;
 }
 
-static int get_list(struct tg_gitlab_api *api, const char *path, page_fn on_page, void *arg,
-                    char *err, size_t errlen)
+static int get_list(struct tg_gitlab_api *api, const struct walk *w, char *err, size_t errlen)
 {
     for (int page = 1; page <= MAX_PAGES; page++) {
-        struct tg_buf body;
+        struct fetched_page got;
         char *url =
-            tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, path, PER_PAGE, page);
-        long next;
-        int n = get_page(api, url, &body, &next, err, errlen);
-        if (n == 0)
-            n = on_page(arg, body.data ? body.data : "", body.len, err, errlen);
-        tg_buf_dispose(&body);
+            tg_xasprintf("%s/api/v4%s?per_page=%d&page=%d", api->base, w->path, PER_PAGE, page);
+        int n = get_page(api, url, &got, err, errlen);
+        if (n == 0) {
+            struct tg_gitlab_page p = {got.body.data ? got.body.data : "", got.body.len, w->of};
+            n = w->on_page(&p, w->out, err, errlen);
+        }
+        tg_buf_dispose(&got.body);
         free(url);
         if (n < 0)
             return -1;
-        if (next == 0 ||
-            (next < 0 && n < PER_PAGE)) /* the header decides; page size only without it */
+        if (got.next == 0 ||
+            (got.next < 0 && n < PER_PAGE)) /* the header decides; page size only without it */
             return 0;
     }
     snprintf(err, errlen, "more than %d pages", MAX_PAGES);
@@ -401,8 +357,10 @@ static json_t *load_list(const char *body, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "answer is not JSON: %s", jerr.text);
     else if (!json_is_array(items))
         snprintf(err, errlen, "answer is not a list");
-    if (items && !json_is_array(items))
-        json_decref(items), items = NULL;
+    if (items && !json_is_array(items)) {
+        json_decref(items);
+        items = NULL;
+    }
     return items;
 }
 
@@ -416,10 +374,10 @@ static int is_bridge(json_t *b)
             item_str(dp, "status"));
 }
 
-int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
-                            struct tg_children *out, char *err, size_t errlen)
+int tg_gitlab_parse_bridges(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                            size_t errlen)
 {
-    json_t *items = load_list(body, len, err, errlen);
+    json_t *items = load_list(page->body, page->len, err, errlen);
     size_t n = items ? json_array_size(items) : 0;
     for (size_t i = 0; i < n; i++)
         if (!is_bridge(json_array_get(items, i))) {
@@ -435,7 +393,7 @@ int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
         json_t *pid = json_object_get(dp, "project_id");
         struct tg_child_pipeline *p = &out->pipelines[out->npipelines++];
         p->bridge = tg_xstrdup(item_str(b, "name"));
-        p->project_id = json_is_integer(pid) ? json_integer_value(pid) : project_id;
+        p->project_id = json_is_integer(pid) ? json_integer_value(pid) : page->of.project_id;
         p->id = json_is_object(dp) ? json_integer_value(json_object_get(dp, "id")) : 0;
         p->status = tg_xstrdup(json_is_object(dp) ? item_str(dp, "status") : "created");
     }
@@ -444,10 +402,11 @@ int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
     return rc;
 }
 
-int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, long long pipeline_id,
-                         struct tg_children *out, char *err, size_t errlen)
+int tg_gitlab_parse_jobs(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                         size_t errlen)
 {
-    json_t *items = load_list(body, len, err, errlen);
+    long long project_id = page->of.project_id, pipeline_id = page->of.pipeline_id;
+    json_t *items = load_list(page->body, page->len, err, errlen);
     size_t n = items ? json_array_size(items) : 0;
     for (size_t i = 0; i < n; i++) {
         json_t *j = json_array_get(items, i);
@@ -472,40 +431,23 @@ int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, lon
     return rc;
 }
 
-/* What one list walk appends to, and for which pipeline. */
-struct walk {
-    struct tg_children *out;
-    long long project_id, pipeline_id;
-};
-
-static int bridges_page(void *arg, const char *body, size_t len, char *err, size_t errlen)
-{
-    struct walk *w = arg;
-    return tg_gitlab_parse_bridges(body, len, w->project_id, w->out, err, errlen);
-}
-
-static int jobs_page(void *arg, const char *body, size_t len, char *err, size_t errlen)
-{
-    struct walk *w = arg;
-    return tg_gitlab_parse_jobs(body, len, w->project_id, w->pipeline_id, w->out, err, errlen);
-}
-
-int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
+int tg_gitlab_children(struct tg_gitlab_api *api, const struct tg_gitlab_pipeline *of,
                        struct tg_children *out, char *err, size_t errlen)
 {
     char why[256] = "", path[128];
-    struct walk w = {out, project_id, pipeline_id};
-    snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/bridges", project_id, pipeline_id);
-    int rc = get_list(api, path, bridges_page, &w, why, sizeof why);
+    struct walk w = {path, tg_gitlab_parse_bridges, *of, out};
+    snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/bridges", of->project_id,
+             of->pipeline_id);
+    int rc = get_list(api, &w, why, sizeof why);
     if (rc)
-        snprintf(err, errlen, "bridges of pipeline %lld: %s", pipeline_id, why);
+        snprintf(err, errlen, "bridges of pipeline %lld: %s", of->pipeline_id, why);
     for (size_t i = 0; rc == 0 && i < out->npipelines; i++) {
         const struct tg_child_pipeline *p = &out->pipelines[i];
-        struct walk jw = {out, p->project_id, p->id};
+        struct walk jw = {path, tg_gitlab_parse_jobs, {p->project_id, p->id}, out};
         if (p->id == 0)
             continue;
         snprintf(path, sizeof path, "/projects/%lld/pipelines/%lld/jobs", p->project_id, p->id);
-        rc = get_list(api, path, jobs_page, &jw, why, sizeof why);
+        rc = get_list(api, &jw, why, sizeof why);
         if (rc)
             snprintf(err, errlen, "jobs of child pipeline %lld: %s", p->id, why);
     }
@@ -549,20 +491,23 @@ int tg_gitlab_trigger(struct tg_gitlab_api *api, const struct tg_trigger_request
     struct tg_buf form;
     char *project = escape(api, req->project);
     char *url = tg_xasprintf("%s/api/v4/projects/%s/trigger/pipeline", api->base, project);
-    tg_buf_init(&form), tg_buf_init(&ex.body);
+    tg_buf_init(&form);
+    tg_buf_init(&ex.body);
     form_add(api, &form, "token", req->token && req->token->value ? req->token->value : "");
     form_add(api, &form, "ref", req->ref);
     for (size_t i = 0; i < req->nvars; i++) {
         char *k = escape(api, req->var_names[i]), *key = tg_xasprintf("variables[%s]", k);
         form_add(api, &form, key, req->var_values[i]);
-        free(k), free(key);
+        free(k);
+        free(key);
     }
     perform(api, url, form.data, &ex, res);
     if (res->status == 201)
         read_pipeline(&ex.body, res);
     wipe(&form);
     tg_buf_dispose(&ex.body);
-    free(url), free(project);
+    free(url);
+    free(project);
     return res->status == 201 ? 0 : -1;
 }
 
@@ -576,7 +521,8 @@ int tg_gitlab_cancel_pipeline(struct tg_gitlab_api *api, const char *project, lo
     tg_buf_init(&ex.body);
     perform(api, url, "", &ex, res);
     tg_buf_dispose(&ex.body);
-    free(url), free(p);
+    free(url);
+    free(p);
     return res->status >= 200 && res->status < 300 ? 0 : -1;
 }
 
@@ -601,7 +547,8 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
     tg_scrub_inplace(desc, strlen(desc) + 1); /* the one way a description leaves; never longer */
     char *url =
         tg_xasprintf("%s/api/v4/projects/%lld/statuses/%s", api->base, st->project_id, st->sha);
-    tg_buf_init(&form), tg_buf_init(&ex.body);
+    tg_buf_init(&form);
+    tg_buf_init(&ex.body);
     form_add(api, &form, "state", st->state);
     form_add(api, &form, "name", st->name);
     form_add(api, &form, "description", desc);
@@ -614,8 +561,10 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
         form_add(api, &form, "pipeline_id", pid);
     }
     perform(api, url, form.data, &ex, res);
-    tg_buf_dispose(&form), tg_buf_dispose(&ex.body);
-    free(url), free(desc);
+    tg_buf_dispose(&form);
+    tg_buf_dispose(&ex.body);
+    free(url);
+    free(desc);
     return res->status >= 200 && res->status < 300 ? 0 : -1;
 }
 
@@ -656,10 +605,10 @@ static json_t *get_array(struct tg_gitlab_api *api, const char *url, struct tg_g
     return j;
 }
 
-/* 1 when the variables array holds name with a value starting with prefix (copied to found). */
-static int marker_in(json_t *vars, const char *name, const char *prefix, char *found,
-                     size_t foundlen)
+/* 1 when the variables array holds the marker (its value copied to found). */
+static int marker_in(json_t *vars, const struct tg_gitlab_marker *m, char *found, size_t foundlen)
 {
+    const char *name = m->name, *prefix = m->prefix;
     json_t *v;
     size_t i, plen = strlen(prefix);
     json_array_foreach(vars, i, v)
@@ -674,26 +623,11 @@ static int marker_in(json_t *vars, const char *name, const char *prefix, char *f
     return 0;
 }
 
-int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix,
+int tg_gitlab_variables_marker(const char *body, size_t len, const struct tg_gitlab_marker *m,
                                char *found, size_t foundlen)
 {
     json_t *vars = json_loadb(body, len, 0, NULL);
-    int rc = json_is_array(vars) ? marker_in(vars, name, prefix, found, foundlen) : -1;
-    json_decref(vars);
-    return rc;
-}
-
-/* 1 when pipeline pid carries q->name with a value starting with q->prefix (copied to found),
- * 0 when it does not, -1 when its variables could not be read (res says why). */
-static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
-                      const char *project, long long pid, struct tg_gitlab_result *res, char *found,
-                      size_t foundlen)
-{
-    char *url =
-        tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", api->base, project, pid);
-    json_t *vars = get_array(api, url, res, NULL);
-    int rc = vars ? marker_in(vars, q->name, q->prefix, found, foundlen) : -1;
-    free(url);
+    int rc = json_is_array(vars) ? marker_in(vars, m, found, foundlen) : -1;
     json_decref(vars);
     return rc;
 }
@@ -702,12 +636,29 @@ static int has_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_q
 struct scan {
     struct tg_gitlab_api *api;
     const struct tg_gitlab_marker_query *q;
+    struct tg_gitlab_result *res; /* the scan's outcome */
+    char *found;                  /* the marker's value once found */
+    size_t foundlen;
     char *project;              /* escaped */
     size_t readable, forbidden; /* variables read / answered 403 */
     char unreadable[160];       /* the ids that answered 403, for the message */
     int past;                   /* reached a pipeline created after q->created_before_ms */
     int contiguous; /* every pipeline so far is settled as not ours: the mark may advance */
 };
+
+/* 1 when pipeline pid carries the marker (its value copied to s->found), 0 when it does not,
+ * -1 when its variables could not be read (s->res says why). */
+static int has_marker(struct scan *s, long long pid)
+{
+    struct tg_gitlab_marker m = {s->q->name, s->q->prefix};
+    char *url = tg_xasprintf("%s/api/v4/projects/%s/pipelines/%lld/variables", s->api->base,
+                             s->project, pid);
+    json_t *vars = get_array(s->api, url, s->res, NULL);
+    int rc = vars ? marker_in(vars, &m, s->found, s->foundlen) : -1;
+    free(url);
+    json_decref(vars);
+    return rc;
+}
 
 static void note_forbidden(struct scan *s, long long id)
 {
@@ -723,9 +674,9 @@ static void note_forbidden(struct scan *s, long long id)
 /* One pipeline of the listing: 1 ours, 0 not ours or skipped, -1 GitLab failed (res says). A
  * 403 (another token's pipeline, readable only by its owner) or a 404 (deleted since the
  * listing) on its variables does not end the scan. */
-static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, char *found,
-                    size_t foundlen)
+static int scan_one(struct scan *s, json_t *p)
 {
+    struct tg_gitlab_result *res = s->res;
     long long id = json_integer_value(json_object_get(p, "id"));
     uint64_t created = 0;
     const char *c = json_string_value(json_object_get(p, "created_at"));
@@ -737,7 +688,7 @@ static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, cha
     }
     if (s->q->progress && id <= s->q->progress->scanned_id)
         return 0; /* an earlier check read it */
-    int rc = has_marker(s->api, s->q, s->project, id, res, found, foundlen);
+    int rc = has_marker(s, id);
     if (rc < 0 && (res->status == 403 || res->status == 404)) {
         if (res->status == 403)
             note_forbidden(s, id);
@@ -757,9 +708,9 @@ static int scan_one(struct scan *s, json_t *p, struct tg_gitlab_result *res, cha
 
 /* One page of the listing: 1 found (res holds the pipeline), 0 not on it, -1 error. *next:
  * the next page, 0 when this was the last (X-Next-Page; by page size only without it). */
-static int scan_page(struct scan *s, const char *listing, int page, struct tg_gitlab_result *res,
-                     char *found, size_t foundlen, long *next)
+static int scan_page(struct scan *s, const char *listing, int page, long *next)
 {
+    struct tg_gitlab_result *res = s->res;
     json_t *list = get_array(s->api, listing, res, next), *p;
     size_t i;
     int rc = list ? 0 : -1;
@@ -776,7 +727,7 @@ static int scan_page(struct scan *s, const char *listing, int page, struct tg_gi
             rc = -1;
             break;
         }
-        rc = scan_one(s, p, res, found, foundlen);
+        rc = scan_one(s, p);
         if (rc != 0 || s->past)
             break;
     }
@@ -807,7 +758,13 @@ int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_mark
                           struct tg_gitlab_result *res, char *found, size_t foundlen)
 {
     char after[32];
-    struct scan s = {.api = api, .q = q, .project = escape(api, q->project), .contiguous = 1};
+    struct scan s = {.api = api,
+                     .q = q,
+                     .res = res,
+                     .found = found,
+                     .foundlen = foundlen,
+                     .project = escape(api, q->project),
+                     .contiguous = 1};
     char *ref = escape(api, q->ref);
     int rc = 0;
     long next = 1;
@@ -818,7 +775,7 @@ int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_mark
             tg_xasprintf("%s/api/v4/projects/%s/pipelines?source=trigger&ref=%s&updated_after=%s"
                          "&order_by=id&sort=asc&per_page=%d&page=%d",
                          api->base, s.project, ref, after, PER_PAGE, page);
-        rc = scan_page(&s, url, page, res, found, foundlen, &next);
+        rc = scan_page(&s, url, page, &next);
         free(url);
     }
     if (rc == 0 && next > 0 && !s.past) { /* more pages than we read: absence is not proven */
@@ -829,6 +786,7 @@ int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_mark
     }
     if (rc == 0)
         rc = scan_verdict(&s, res);
-    free(s.project), free(ref);
+    free(s.project);
+    free(ref);
     return rc;
 }

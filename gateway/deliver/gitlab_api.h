@@ -49,12 +49,26 @@ enum tg_gitlab_outcome {
 };
 enum tg_gitlab_outcome tg_gitlab_trigger_outcome(const struct tg_gitlab_result *r);
 
-/* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into sink (a policy counter).
- * Returns OK, NOT_FOUND (404, or no such job), ERROR (anything else; err says). */
-enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long long project_id,
-                                              long long job_id, const char *path,
-                                              tg_report_sink_fn sink, void *sink_arg, char *err,
+/* A job artifact to fetch and where its bytes go. */
+struct tg_gitlab_artifact {
+    long long project_id;
+    long long job_id;
+    const char *path; /* inside the job's artifacts archive */
+    tg_report_sink_fn sink;
+    void *sink_arg;
+};
+
+/* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into a->sink (a policy counter). Returns
+ * OK, NOT_FOUND (404, or no such job), ERROR (anything else; err says). */
+enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api,
+                                              const struct tg_gitlab_artifact *a, char *err,
                                               size_t errlen);
+
+/* A pipeline, by project and id. */
+struct tg_gitlab_pipeline {
+    long long project_id;
+    long long pipeline_id;
+};
 
 /* The downstream pipelines of a pipeline and their jobs, for policies that name jobs of child
  * pipelines: GET /projects/:id/pipelines/:pipeline_id/bridges (each bridge job with its
@@ -63,17 +77,25 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api, long lo
  * default without include_retried). Both lists are paginated (per_page=100; a short page is
  * the last). Fills out (empty on entry; tg_children_dispose); returns 0, or -1 with the reason
  * in err (no answer, any non-200, an answer of another shape). */
-int tg_gitlab_children(struct tg_gitlab_api *api, long long project_id, long long pipeline_id,
+int tg_gitlab_children(struct tg_gitlab_api *api, const struct tg_gitlab_pipeline *of,
                        struct tg_children *out, char *err, size_t errlen);
+
+/* One page of a list answer, and the pipeline it lists for. */
+struct tg_gitlab_page {
+    const char *body;
+    size_t len;
+    struct tg_gitlab_pipeline of;
+};
+
 /* One page of those answers parsed and appended to out (shapes of doc/api/jobs.md): a list of
  * bridge jobs {name, downstream_pipeline: {id, status, project_id?} | null} (a missing
- * project_id is project_id), or of jobs {id, name, status} of pipeline_id in project_id.
+ * project_id is of.project_id), or of jobs {id, name, status} of the pipeline of.
  * Returns the number of items, or -1 with err (not JSON, not a list, an item of another
  * shape; out keeps what earlier pages added). */
-int tg_gitlab_parse_bridges(const char *body, size_t len, long long project_id,
-                            struct tg_children *out, char *err, size_t errlen);
-int tg_gitlab_parse_jobs(const char *body, size_t len, long long project_id, long long pipeline_id,
-                         struct tg_children *out, char *err, size_t errlen);
+int tg_gitlab_parse_bridges(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                            size_t errlen);
+int tg_gitlab_parse_jobs(const struct tg_gitlab_page *page, struct tg_children *out, char *err,
+                         size_t errlen);
 
 /* POST /projects/:id/trigger/pipeline with token, ref and variables[...]. Fills res; returns
  * 0 when GitLab created the pipeline (201), -1 otherwise. */
@@ -114,10 +136,16 @@ struct tg_gitlab_marker_query {
 int tg_gitlab_find_marker(struct tg_gitlab_api *api, const struct tg_gitlab_marker_query *q,
                           struct tg_gitlab_result *res, char *found, size_t foundlen);
 
+/* The marker variable Tollgate sets on a trigger: its name and the start of its value. */
+struct tg_gitlab_marker {
+    const char *name;
+    const char *prefix;
+};
+
 /* The marker in one "Get variables of a pipeline" answer ([{"variable_type","key","value"}]):
- * 1 when it holds name with a value starting with prefix (copied to found), 0 when not, -1
- * when body is not a JSON array. */
-int tg_gitlab_variables_marker(const char *body, size_t len, const char *name, const char *prefix,
+ * 1 when it holds m->name with a value starting with m->prefix (copied to found), 0 when not,
+ * -1 when body is not a JSON array. */
+int tg_gitlab_variables_marker(const char *body, size_t len, const struct tg_gitlab_marker *m,
                                char *found, size_t foundlen);
 
 /* POST /projects/:id/statuses/:sha. description is cut to 255 bytes at a character boundary;

@@ -205,7 +205,11 @@ int tg_lifecycle_children_pending(struct tg_work *w, struct tg_lifecycle_parent 
     const char *argv[3 + 2 * TG_QF_COUNT] = {key, gen, ttl};
     size_t lens[3 + 2 * TG_QF_COUNT] = {strlen(key), strlen(gen), strlen(ttl)};
     tg_queue_pairs(argv + 3, lens + 3, p->entry->field, p->entry->len);
-    redisReply *r = tg_redis_eval(w->rc, park_lua, 1, 3 + 2 * TG_QF_COUNT, argv, lens);
+    redisReply *r = tg_redis_eval(w->rc, &(struct tg_redis_script_call){.source = park_lua,
+                                                                        .nkeys = 1,
+                                                                        .argc = 3 + 2 * TG_QF_COUNT,
+                                                                        .argv = argv,
+                                                                        .argvlen = lens});
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
              r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
     int changed = ok && strcmp(r->element[0]->str, "changed") == 0;
@@ -249,7 +253,11 @@ int tg_lifecycle_child_ended(struct tg_work *w, const struct tg_event *ev, char 
         argv[2 + i] = tg_queue_field_names[i];
         lens[2 + i] = strlen(tg_queue_field_names[i]);
     }
-    redisReply *r = tg_redis_eval(w->rc, child_ended_lua, 1, 2 + TG_QF_COUNT, argv, lens);
+    redisReply *r = tg_redis_eval(w->rc, &(struct tg_redis_script_call){.source = child_ended_lua,
+                                                                        .nkeys = 1,
+                                                                        .argc = 2 + TG_QF_COUNT,
+                                                                        .argv = argv,
+                                                                        .argvlen = lens});
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == TG_QF_COUNT) {
         const char *field[TG_QF_COUNT];

@@ -88,8 +88,8 @@ static int complete_audit(struct tg_work *w, const char *id, json_t *audit,
     tg_work_record_target(&r, t);
     int rc = r.action && tg_audit_append(w->audit, w->rc, &r, err, sizeof err) != 0 ? 1 : 0;
     if (rc)
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_waits",
-                   "effect %s (%s): %s; completed by a later sweep", id, r.action, err);
+        TG_LOG(TG_LOG_ERROR, "audit_waits", "effect %s (%s): %s; completed by a later sweep", id,
+               r.action, err);
     free(once);
     return rc;
 }
@@ -137,8 +137,7 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
         if (rc == 1 && status && !w->cfg->audit.fail_closed)
             rc = keep_audit_only(w, id, e);
     } else {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "unreadable", "effect %s is not readable JSON; dropped",
-                   id);
+        TG_LOG(TG_LOG_ERROR, "unreadable", "effect %s is not readable JSON; dropped", id);
     }
     tg_deployment_dispose(&d);
     json_decref(e);
@@ -166,15 +165,16 @@ int tg_outbox_sweep(struct tg_work *w)
     snprintf(until, sizeof until, "%llu", (unsigned long long)(t + TG_OUTBOX_GRACE_MS));
     const char *argv[] = {zkey, hkey, now, until};
     size_t lens[] = {strlen(zkey), strlen(hkey), strlen(now), strlen(until)};
-    redisReply *r = tg_redis_eval(w->rc, take_lua, 2, 4, argv, lens);
+    redisReply *r = tg_redis_eval(
+        w->rc, &(struct tg_redis_script_call){
+                   .source = take_lua, .nkeys = 2, .argc = 4, .argv = argv, .argvlen = lens});
     int n = 0, rc = 0;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return -1;
     }
     for (size_t i = 0; i + 1 < r->elements && rc >= 0; i += 2) {
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "completing", "effect %s left by a stopped worker",
-                   r->element[i]->str);
+        TG_LOG(TG_LOG_INFO, "completing", "effect %s left by a stopped worker", r->element[i]->str);
         if ((rc = tg_outbox_complete(w, r->element[i]->str, r->element[i + 1]->str)) == 0)
             n++;
     }

@@ -335,8 +335,11 @@ int tg_queue_push(redisContext *c, const char *prefix, const struct tg_queue_pus
 {
     struct tg_queue_enqueue e;
     tg_queue_enqueue_args(&e, prefix, p);
-    redisReply *r = tg_redis_eval(c, tg_queue_enqueue_lua, TG_QUEUE_ENQUEUE_KEYS,
-                                  TG_QUEUE_ENQUEUE_ARGC, e.argv, e.len);
+    redisReply *r = tg_redis_eval(c, &(struct tg_redis_script_call){.source = tg_queue_enqueue_lua,
+                                                                    .nkeys = TG_QUEUE_ENQUEUE_KEYS,
+                                                                    .argc = TG_QUEUE_ENQUEUE_ARGC,
+                                                                    .argv = e.argv,
+                                                                    .argvlen = e.len});
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_INTEGER)

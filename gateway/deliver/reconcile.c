@@ -165,8 +165,7 @@ static int check(struct check *c, uint64_t lease)
     if (rc == 0 && (r.outcome != TG_OUTCOME_RECONCILE || r.effect))
         tg_trigger_log_outcome(c->key, c->attempt, &r);
     else if (rc == 0)
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "asked", "%s: %s", c->key,
-                   r.error ? r.error : "no pipeline yet");
+        TG_LOG(TG_LOG_INFO, "asked", "%s: %s", c->key, r.error ? r.error : "no pipeline yet");
     free((char *)r.effect);
     return rc < 0 ? -1 : 0;
 }

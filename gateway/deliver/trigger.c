@@ -50,8 +50,7 @@ static void stall_point(const char *where)
     const char *at = getenv("TOLLGATE_STALL_AT"), *until = getenv("TOLLGATE_STALL_UNTIL");
     if (at == NULL || until == NULL || strcmp(at, where) != 0)
         return;
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "stall_point", "TOLLGATE_STALL_AT=%s: holding the worker",
-               where);
+    TG_LOG(TG_LOG_WARN, "stall_point", "TOLLGATE_STALL_AT=%s: holding the worker", where);
     struct timespec ts = {0, 20 * 1000 * 1000};
     while (access(until, F_OK) != 0)
         nanosleep(&ts, NULL);
@@ -61,8 +60,7 @@ void tg_trigger_crash_point(const char *where)
 {
     const char *at = getenv("TOLLGATE_CRASH_AT");
     if (at && strcmp(at, where) == 0) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "crash_point",
-                   "TOLLGATE_CRASH_AT=%s: killing the process", where);
+        TG_LOG(TG_LOG_WARN, "crash_point", "TOLLGATE_CRASH_AT=%s: killing the process", where);
         raise(SIGKILL);
     }
     stall_point(where);
@@ -225,28 +223,27 @@ void tg_trigger_log_outcome(const char *key, int attempt, const struct tg_deploy
     switch (r->outcome) {
     case TG_OUTCOME_TRIGGERED:
         tg_metrics_inc(TG_M_TRIGGERS_SENT);
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "triggered", "%s: pipeline #%lld (%s)", key,
-                   r->downstream_id, r->downstream_url ? r->downstream_url : "");
+        TG_LOG(TG_LOG_INFO, "triggered", "%s: pipeline #%lld (%s)", key, r->downstream_id,
+               r->downstream_url ? r->downstream_url : "");
         break;
     case TG_OUTCOME_RETRY:
     case TG_OUTCOME_FAILED:
         tg_metrics_inc(r->outcome == TG_OUTCOME_RETRY ? TG_M_TRIGGERS_RETRIED
                                                       : TG_M_TRIGGERS_FAILED);
-        tg_log_msg(r->outcome == TG_OUTCOME_RETRY ? TG_LOG_WARN : TG_LOG_ERROR, TG_MODULE,
-                   r->outcome == TG_OUTCOME_RETRY ? "retry_scheduled" : "failed",
-                   "%s attempt %d: %s", key, attempt, r->error ? r->error : "");
+        TG_LOG(r->outcome == TG_OUTCOME_RETRY ? TG_LOG_WARN : TG_LOG_ERROR,
+               r->outcome == TG_OUTCOME_RETRY ? "retry_scheduled" : "failed", "%s attempt %d: %s",
+               key, attempt, r->error ? r->error : "");
         break;
     case TG_OUTCOME_RECONCILE:
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "reconciling",
-                   "%s attempt %d: %s; asking GitLab before any resend", key, attempt,
-                   r->error ? r->error : "");
+        TG_LOG(TG_LOG_WARN, "reconciling", "%s attempt %d: %s; asking GitLab before any resend",
+               key, attempt, r->error ? r->error : "");
         break;
     case TG_OUTCOME_UNKNOWN:
         tg_metrics_inc(TG_M_TRIGGERS_UNKNOWN);
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "outcome_unknown",
-                   "%s: %s; check the chart pipelines for " TG_TRIGGER_MARKER
-                   ", then `tollgate retrigger` if none ran",
-                   key, r->error ? r->error : "");
+        TG_LOG(TG_LOG_ERROR, "outcome_unknown",
+               "%s: %s; check the chart pipelines for " TG_TRIGGER_MARKER
+               ", then `tollgate retrigger` if none ran",
+               key, r->error ? r->error : "");
         break;
     }
 }
@@ -257,10 +254,10 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
                            const struct tg_deploy_result *out)
 {
     if (out->outcome != TG_OUTCOME_TRIGGERED) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer",
-                   "%s: outcome of attempt %d arrived after the lease "
-                   "expired; its new owner settles it",
-                   a->key, a->number);
+        TG_LOG(TG_LOG_WARN, "late_answer",
+               "%s: outcome of attempt %d arrived after the lease "
+               "expired; its new owner settles it",
+               a->key, a->number);
         return;
     }
     char reason[300], marker[64];
@@ -284,29 +281,29 @@ static void on_late_answer(struct tg_work *w, const struct attempt *a,
     int rc = tg_deploy_duplicate(w->rc, w->cfg->redis.prefix, &late);
     free(effect);
     if (rc != 0) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "late_answer",
-                   "%s: pipeline #%lld (attempt %d) arrived after the lease "
-                   "expired; %s",
-                   a->key, out->downstream_id, a->number,
-                   rc == 2   ? "already recorded with it"
-                   : rc == 1 ? "the deployment's reconciliation finds it by its "
-                               "marker"
-                             : "Redis failed; reconciliation finds it by its marker");
+        TG_LOG(TG_LOG_WARN, "late_answer",
+               "%s: pipeline #%lld (attempt %d) arrived after the lease "
+               "expired; %s",
+               a->key, out->downstream_id, a->number,
+               rc == 2   ? "already recorded with it"
+               : rc == 1 ? "the deployment's reconciliation finds it by its "
+                           "marker"
+                         : "Redis failed; reconciliation finds it by its marker");
         return;
     }
     tg_metrics_inc(TG_M_TRIGGERS_SENT);
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_trigger",
-               "%s: attempt %d created pipeline #%lld after its "
-               "lease was lost; the deployment has pipeline #%lld; canceling #%lld",
-               a->key, a->number, out->downstream_id, late.other, out->downstream_id);
+    TG_LOG(TG_LOG_ERROR, "duplicate_trigger",
+           "%s: attempt %d created pipeline #%lld after its "
+           "lease was lost; the deployment has pipeline #%lld; canceling #%lld",
+           a->key, a->number, out->downstream_id, late.other, out->downstream_id);
     if (late.effect_id[0])
         tg_outbox_complete_id(w, late.effect_id);
     struct tg_gitlab_result res;
     if (tg_gitlab_cancel_pipeline(w->api, chart ? chart : "", out->downstream_id, &res) != 0)
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "duplicate_cancel_failed",
-                   "%s: canceling pipeline #%lld: HTTP %ld %s; "
-                   "cancel it by hand",
-                   a->key, out->downstream_id, res.status, res.error);
+        TG_LOG(TG_LOG_ERROR, "duplicate_cancel_failed",
+               "%s: canceling pipeline #%lld: HTTP %ld %s; "
+               "cancel it by hand",
+               a->key, out->downstream_id, res.status, res.error);
 }
 
 /* Records `sending`, sends, and records what GitLab's answer proves. Returns 0 or -1 (Redis). */
@@ -332,10 +329,10 @@ static int send_and_finish(struct tg_work *w, struct attempt *a, uint64_t lease)
         if (rc != 0) {
             tg_trigger_request_dispose(&req);
             if (rc > 0)
-                tg_log_msg(TG_LOG_WARN, TG_MODULE, "send_withheld",
-                           "%s attempt %d: not sent: the lease was lost or "
-                           "too short to finish the request within it (the worker was held up)",
-                           a->key, a->number);
+                TG_LOG(TG_LOG_WARN, "send_withheld",
+                       "%s attempt %d: not sent: the lease was lost or "
+                       "too short to finish the request within it (the worker was held up)",
+                       a->key, a->number);
             return rc < 0 ? -1 : 0;
         }
         tg_trigger_crash_point("confirmed");
@@ -361,8 +358,7 @@ static int on_superseded(struct tg_work *w, const struct attempt *a, const char 
 {
     char id[600];
     tg_metrics_inc(TG_M_TRIGGERS_SUPERSEDED);
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "superseded", "%s: superseded by pipeline %s", a->key,
-               newer);
+    TG_LOG(TG_LOG_INFO, "superseded", "%s: superseded by pipeline %s", a->key, newer);
     tg_outbox_last_id(a->key, &a->dep, id, sizeof id);
     return id[0] && tg_outbox_complete_id(w, id) < 0 ? -1 : 0;
 }

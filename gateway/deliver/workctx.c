@@ -3,8 +3,8 @@
 #include "deliver/deploy.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "base/httpclient.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,7 +35,7 @@ int tg_work_audit(struct tg_work *w, const struct tg_audit_record *r)
     char err[256];
     if (tg_audit_append(w->audit, w->rc, r, err, sizeof err) == 0)
         return 0;
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "audit_failed", "%s (action %s)", err, r->action);
+    TG_LOG(TG_LOG_ERROR, "audit_failed", "%s (action %s)", err, r->action);
     return tg_audit_fail_closed(w->audit) ? -1 : 0;
 }
 
@@ -43,10 +43,10 @@ static char *audit_link(const struct tg_work *w, const struct tg_target *t)
 {
     if (w->cfg->public_url == NULL)
         return NULL;
-    char *project = curl_easy_escape(NULL, t->project ? t->project : "", 0);
+    char *project = tg_httpc_escape(t->project ? t->project : "");
     char *url = tg_xasprintf("%s/api/v1/audit?project=%s&pipeline=%lld", w->cfg->public_url,
-                             project ? project : "", t->pipeline);
-    curl_free(project);
+                             project, t->pipeline);
+    free(project);
     return url;
 }
 
@@ -70,7 +70,7 @@ void tg_work_status(struct tg_work *w, const struct tg_target *t, const char *st
         .target_url = link,
     };
     if (tg_gitlab_commit_status(w->api, &st, &res) != 0)
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "status_failed", "%s on %s@%.12s: %s", name,
-                   t->project ? t->project : "?", t->sha, res.error[0] ? res.error : "no answer");
+        TG_LOG(TG_LOG_WARN, "status_failed", "%s on %s@%.12s: %s", name,
+               t->project ? t->project : "?", t->sha, res.error[0] ? res.error : "no answer");
     free(link);
 }

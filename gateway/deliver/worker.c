@@ -69,8 +69,8 @@ static int connect_redis(struct worker *wk, const struct tg_config *cfg)
     wk->w.rc = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms + BLOCK_MS + 1000,
                                     err, sizeof err);
     if (wk->w.rc == NULL || tg_queue_ensure_group(wk->w.rc, cfg->redis.prefix)) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_unavailable", "%s",
-                   wk->w.rc ? "cannot create the consumer group" : err);
+        TG_LOG(TG_LOG_WARN, "redis_unavailable", "%s",
+               wk->w.rc ? "cannot create the consumer group" : err);
         disconnect(wk);
         wk->backoff_ms =
             wk->backoff_ms ? (wk->backoff_ms * 2 > 5000 ? 5000 : wk->backoff_ms * 2) : 100;
@@ -100,8 +100,8 @@ static void refresh_clients(struct worker *wk, const struct tg_config *cfg)
 /* A lease taken back: its effect (a `reconciling` record) is completed at once. */
 static void on_swept(void *arg, const char *key, const char *became, const char *effect_id)
 {
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "lease_expired", "%s: the worker holding it stopped; now %s",
-               key ? key : "?", became ? became : "?");
+    TG_LOG(TG_LOG_WARN, "lease_expired", "%s: the worker holding it stopped; now %s",
+           key ? key : "?", became ? became : "?");
     if (effect_id && *effect_id)
         tg_outbox_complete_id(arg, effect_id); /* a failure leaves it to the outbox sweep */
 }
@@ -118,8 +118,8 @@ static void dead_letter(struct worker *wk, const struct tg_queue_entry *e, const
     json_decref(details);
     json_decref(reasons);
     tg_metrics_inc(TG_M_EVENTS_DEAD);
-    tg_log_msg(TG_LOG_ERROR, TG_MODULE, "dead_lettered", "entry %s after %lld deliveries: %s",
-               e->id, e->deliveries, reason);
+    TG_LOG(TG_LOG_ERROR, "dead_lettered", "entry %s after %lld deliveries: %s", e->id,
+           e->deliveries, reason);
     if (tg_queue_dead_letter(wk->w.rc, prefix, e, reason))
         disconnect(wk);
 }
@@ -141,8 +141,8 @@ static void handle_entry(struct worker *wk, const struct tg_queue_entry *e)
         dead_letter(wk, e, reason);
     } else if (res == TG_DELIVER_RETRY) {
         tg_metrics_inc(TG_M_EVENTS_FAILED);
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "will_retry", "entry %s (delivery %lld): %s", e->id,
-                   e->deliveries, reason);
+        TG_LOG(TG_LOG_WARN, "will_retry", "entry %s (delivery %lld): %s", e->id, e->deliveries,
+               reason);
         if (wk->w.rc && tg_queue_note_failure(wk->w.rc, cfg->redis.prefix, e->id, reason))
             disconnect(wk);
     } else {
@@ -208,8 +208,8 @@ static void *worker_main(void *arg)
             continue;
         }
         if (step(wk) < 0) {
-            tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_lost", "%s; reconnecting",
-                       wk->w.rc && wk->w.rc->err ? wk->w.rc->errstr : "command failed");
+            TG_LOG(TG_LOG_WARN, "redis_lost", "%s; reconnecting",
+                   wk->w.rc && wk->w.rc->err ? wk->w.rc->errstr : "command failed");
             disconnect(wk);
         }
         tg_config_unref(wk->w.cfg);
@@ -235,8 +235,7 @@ struct tg_workers *tg_workers_start(struct tg_config_holder *config, int n)
         pthread_create(&ws->threads[i].tid, NULL, worker_main, &ws->threads[i]);
     }
     if (n > 0)
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "started", "%d worker thread(s) as consumer %s", n,
-                   ws->consumer);
+        TG_LOG(TG_LOG_INFO, "started", "%d worker thread(s) as consumer %s", n, ws->consumer);
     return ws;
 }
 

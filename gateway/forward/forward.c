@@ -147,9 +147,9 @@ static int download(struct tg_work *w, const json_t *job, struct download *dl, s
         return -1;
     }
     tg_sha256_init(&dl->hash);
-    enum tg_fetch_result r =
-        tg_gitlab_fetch_artifact(w->api, jint(job, "job_project_id"), jint(job, "job_id"),
-                                 jstr(job, "artifact"), on_chunk, dl, err, sizeof err);
+    struct tg_gitlab_artifact a = {jint(job, "job_project_id"), jint(job, "job_id"),
+                                   jstr(job, "artifact"), on_chunk, dl};
+    enum tg_fetch_result r = tg_gitlab_fetch_artifact(w->api, &a, err, sizeof err);
     tg_sha256_final(&dl->hash, digest);
     tg_hex_encode(digest, sizeof digest, sha);
     o->end = TG_FWD_FAILED;

@@ -64,7 +64,7 @@ static int connect_redis(struct forwarder *f, const struct tg_config *cfg)
         return -1;
     f->w.rc = tg_redis_connect_url(cfg->redis.url, cfg->limits.redis_timeout_ms, err, sizeof err);
     if (f->w.rc == NULL) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_unavailable", "%s", err);
+        TG_LOG(TG_LOG_WARN, "redis_unavailable", "%s", err);
         f->backoff_ms = f->backoff_ms ? (f->backoff_ms * 2 > 5000 ? 5000 : f->backoff_ms * 2) : 100;
         f->next_connect = now + f->backoff_ms;
         return -1;
@@ -112,7 +112,7 @@ static void *forwarder_main(void *arg)
         refresh_clients(f, f->w.cfg);
         int rc = f->w.rc || connect_redis(f, f->w.cfg) == 0 ? step(f) : 0;
         if (rc < 0) {
-            tg_log_msg(TG_LOG_WARN, TG_MODULE, "redis_lost", "reconnecting");
+            TG_LOG(TG_LOG_WARN, "redis_lost", "reconnecting");
             redisFree(f->w.rc);
             f->w.rc = NULL;
         }
@@ -140,7 +140,7 @@ struct tg_forwarders *tg_forwarders_start(struct tg_config_holder *config, int n
         pthread_create(&fs->threads[i].tid, NULL, forwarder_main, &fs->threads[i]);
     }
     if (n > 0)
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "started", "%d DefectDojo forwarder thread(s)", n);
+        TG_LOG(TG_LOG_INFO, "started", "%d DefectDojo forwarder thread(s)", n);
     return fs;
 }
 

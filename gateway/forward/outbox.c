@@ -79,7 +79,10 @@ static redisReply *run(redisContext *c, const char *src, char **keys, int nkeys,
         argv[nkeys + i] = args[i];
     for (int i = 0; i < nkeys + nargs; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = tg_redis_eval(c, src, nkeys, nkeys + nargs, argv, lens);
+    redisReply *r = tg_redis_eval(
+        c,
+        &(struct tg_redis_script_call){
+            .source = src, .nkeys = nkeys, .argc = nkeys + nargs, .argv = argv, .argvlen = lens});
     for (int i = 0; i < nkeys; i++)
         free(keys[i]);
     if (r && r->type == REDIS_REPLY_ERROR) {

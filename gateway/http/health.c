@@ -24,8 +24,9 @@ struct tg_health {
 static int on_healthz(void *data, h2o_req_t *req)
 {
     (void)data;
-    tg_http_reply(req, TG_ROUTE_HEALTHZ, 200, "application/json",
-                  H2O_STRLIT("{\"status\":\"ok\"}\n"));
+    tg_http_reply(
+        req, TG_ROUTE_HEALTHZ,
+        &(struct tg_http_answer){200, "application/json", H2O_STRLIT("{\"status\":\"ok\"}\n")});
     return 0;
 }
 
@@ -41,8 +42,9 @@ static int on_readyz(void *data, h2o_req_t *req)
         tg_http_error(req, TG_ROUTE_READYZ, 503, "not_ready", why);
         return 0;
     }
-    tg_http_reply(req, TG_ROUTE_READYZ, 200, "application/json",
-                  H2O_STRLIT("{\"status\":\"ready\"}\n"));
+    tg_http_reply(
+        req, TG_ROUTE_READYZ,
+        &(struct tg_http_answer){200, "application/json", H2O_STRLIT("{\"status\":\"ready\"}\n")});
     return 0;
 }
 
@@ -52,7 +54,8 @@ static int on_metrics(void *data, h2o_req_t *req)
     (void)data;
     tg_buf_init(&b);
     tg_metrics_render(&b);
-    tg_http_reply(req, TG_ROUTE_METRICS, 200, "text/plain; version=0.0.4", b.data, b.len);
+    tg_http_reply(req, TG_ROUTE_METRICS,
+                  &(struct tg_http_answer){200, "text/plain; version=0.0.4", b.data, b.len});
     tg_buf_dispose(&b);
     return 0;
 }

@@ -73,12 +73,11 @@ static void send_body(h2o_req_t *req, int status, const char *content_type, cons
     h2o_send_inline(req, body, len);
 }
 
-void tg_http_reply(h2o_req_t *req, enum tg_route route, int status, const char *content_type,
-                   const char *body, size_t len)
+void tg_http_reply(h2o_req_t *req, enum tg_route route, const struct tg_http_answer *a)
 {
     struct timeval begin = req->timestamps.request_begin_at;
-    send_body(req, status, content_type, body, len);
-    tg_metrics_http(route, status, elapsed_us(&begin));
+    send_body(req, a->status, a->content_type, a->body, a->len);
+    tg_metrics_http(route, a->status, elapsed_us(&begin));
 }
 
 static void error_body(struct tg_buf *b, const char *error, const char *detail)
@@ -98,7 +97,7 @@ void tg_http_error(h2o_req_t *req, enum tg_route route, int status, const char *
     struct tg_buf b;
     tg_buf_init(&b);
     error_body(&b, error, detail);
-    tg_http_reply(req, route, status, "application/json", b.data, b.len);
+    tg_http_reply(req, route, &(struct tg_http_answer){status, "application/json", b.data, b.len});
     tg_buf_dispose(&b);
 }
 

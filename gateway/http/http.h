@@ -45,9 +45,16 @@ void tg_http_ticket_error(struct tg_http_ticket *t, int status, const char *erro
 void tg_http_ticket_reply_typed(struct tg_http_ticket *t, int status, const char *content_type,
                                 const char *body, size_t len);
 
-/* Immediate answers (no asynchronous step). body is copied. */
-void tg_http_reply(h2o_req_t *req, enum tg_route route, int status, const char *content_type,
-                   const char *body, size_t len);
+/* An answer: status, content type and body (copied when sent). */
+struct tg_http_answer {
+    int status;
+    const char *content_type;
+    const char *body;
+    size_t len;
+};
+
+/* Immediate answers (no asynchronous step), counted in the route's metrics. */
+void tg_http_reply(h2o_req_t *req, enum tg_route route, const struct tg_http_answer *a);
 void tg_http_error(h2o_req_t *req, enum tg_route route, int status, const char *error,
                    const char *detail);
 /* Adds Retry-After: seconds to the answer about to be sent (503, 429). */

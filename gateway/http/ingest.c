@@ -52,19 +52,18 @@ struct refusal {
     const char *detail;
 };
 
-int tg_ingest_dedupe_key(const char *idem, size_t idemlen, const char *webhook_id, size_t widlen,
-                         const char *event, size_t eventlen, const char *body, size_t bodylen,
-                         char out[129])
+int tg_ingest_dedupe_key(const struct tg_delivery_ids *ids, char out[129])
 {
-    const char *given = idem ? idem : webhook_id;
-    size_t len = idem ? idemlen : widlen;
+    const h2o_iovec_t *key = ids->idempotency_key.base ? &ids->idempotency_key : &ids->webhook_id;
+    const char *given = key->base;
+    size_t len = key->len;
     if (given == NULL) {
         struct tg_sha256 h;
         unsigned char d[TG_SHA256_LEN];
         tg_sha256_init(&h);
-        tg_sha256_update(&h, event, eventlen);
+        tg_sha256_update(&h, ids->event.base, ids->event.len);
         tg_sha256_update(&h, "\n", 1);
-        tg_sha256_update(&h, body, bodylen);
+        tg_sha256_update(&h, ids->body.base, ids->body.len);
         tg_sha256_final(&h, d);
         tg_hex_encode(d, sizeof d, out);
         return 0;
@@ -93,7 +92,7 @@ static void access_log(const struct delivery *d, int status, const char *result,
     /* A stranger's requests (every refusal before authentication: 401, 405, ...) are counted
      * (metrics, the per-minute rejected summary), not logged one by one at the default level:
      * a flood must not fill the disk, and a stranger's headers must not reach the log. */
-    if (!tg_log_begin(&l, d->hook == NULL ? TG_LOG_DEBUG : TG_LOG_INFO, TG_MODULE, "delivery"))
+    if (!TG_LOG_BEGIN(&l, d->hook == NULL ? TG_LOG_DEBUG : TG_LOG_INFO, "delivery"))
         return;
     tg_log_int(&l, "status", status);
     tg_log_str(&l, "result", result);
@@ -110,8 +109,9 @@ static int refuse(h2o_req_t *req, struct delivery *d, const struct refusal *r)
 {
     tg_metrics_inc(r->metric);
     access_log(d, r->status, r->error, NULL);
-    tg_tally_add(d->in->tally, "rejected", r->error, r->status, d->webhook[0] ? d->webhook : NULL,
-                 d->remote, tg_now_ms());
+    struct tg_tally_entry e = {"rejected", r->error, r->status, d->webhook[0] ? d->webhook : NULL,
+                               d->remote};
+    tg_tally_add(d->in->tally, &e, tg_now_ms());
     if (r->status == 405)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
     tg_http_error(req, TG_ROUTE_HOOKS, r->status, r->error, r->detail);
@@ -220,9 +220,9 @@ static int enqueue(h2o_req_t *req, const struct tg_config *cfg, struct delivery 
     }
     struct tg_queue_enqueue e;
     tg_queue_enqueue_args(&e, cfg->redis.prefix, &p);
+    struct tg_redis_loop_call call = {TG_QUEUE_ENQUEUE_ARGC, e.argv, e.len, on_enqueued, d};
     return tg_redis_loop_evalsha(tg_loop_redis(tg_loop_of(req)), TG_INGEST_SCRIPT,
-                                 TG_QUEUE_ENQUEUE_KEYS, TG_QUEUE_ENQUEUE_ARGC, e.argv, e.len,
-                                 on_enqueued, d);
+                                 TG_QUEUE_ENQUEUE_KEYS, &call);
 }
 
 /* Answers that the event is ignored; returns -1 like refuse. */
@@ -231,12 +231,14 @@ static int ignore(h2o_req_t *req, struct delivery *d)
     struct tg_buf b;
     tg_metrics_inc(TG_M_DELIVERIES_IGNORED);
     access_log(d, 202, "ignored", NULL);
-    tg_tally_add(d->in->tally, "ignored", d->event, 202, d->webhook, d->remote, tg_now_ms());
+    struct tg_tally_entry e = {"ignored", d->event, 202, d->webhook, d->remote};
+    tg_tally_add(d->in->tally, &e, tg_now_ms());
     tg_buf_init(&b);
     tg_buf_puts(&b, "{\"ignored\":true,\"event\":");
     tg_buf_json_cstr(&b, d->event);
     tg_buf_puts(&b, "}\n");
-    tg_http_reply(req, TG_ROUTE_HOOKS, 202, "application/json", b.data, b.len);
+    tg_http_reply(req, TG_ROUTE_HOOKS,
+                  &(struct tg_http_answer){202, "application/json", b.data, b.len});
     tg_buf_dispose(&b);
     return -1;
 }
@@ -293,8 +295,8 @@ static int admit(h2o_req_t *req, const struct tg_config *cfg, struct delivery *d
     /* F9: the signature covers webhook-id; an unsigned header must not win */
     if (d->hook->signing_key)
         idem = h2o_iovec_init(NULL, 0);
-    if (tg_ingest_dedupe_key(idem.base, idem.len, wid.base, wid.len, event.base, event.len,
-                             req->entity.base, req->entity.len, d->key)) {
+    struct tg_delivery_ids ids = {idem, wid, event, req->entity};
+    if (tg_ingest_dedupe_key(&ids, d->key)) {
         r = (struct refusal){400, TG_M_REJECTED_BAD_REQUEST, "bad_idempotency_key",
                              "Idempotency-Key must be 1-128 printable characters"};
         return refuse(req, d, &r);
@@ -323,11 +325,9 @@ static int on_hook(void *data, h2o_req_t *req)
     tg_http_peer(req, d->remote, sizeof d->remote);
     if (admit(req, cfg, d) == 0) {
         tg_http_ticket_init(&d->ticket, req, TG_ROUTE_HOOKS);
-        if (enqueue(req, cfg, d) == 0)
-            d = NULL; /* on_enqueued answers and frees */
-        else
-            on_enqueued(NULL, d); /* answers 503 and frees */
-        d = NULL;
+        if (enqueue(req, cfg, d) != 0)
+            on_enqueued(NULL, d); /* answers the failure and frees */
+        d = NULL;                 /* on_enqueued answers and frees */
     }
     free(d);
     tg_config_unref(cfg);

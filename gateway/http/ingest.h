@@ -25,11 +25,17 @@ struct tg_ingest *tg_ingest_new(struct tg_server *s, struct tg_config_holder *co
                                 struct tg_tally *tally);
 void tg_ingest_free(struct tg_ingest *in);
 
+/* What names a delivery; base NULL for an absent header. */
+struct tg_delivery_ids {
+    h2o_iovec_t idempotency_key; /* Idempotency-Key */
+    h2o_iovec_t webhook_id;      /* webhook-id (Standard Webhooks) */
+    h2o_iovec_t event;           /* X-Gitlab-Event */
+    h2o_iovec_t body;
+};
+
 /* The dedupe key of a delivery into out (at most 129 bytes with the NUL): the
  * Idempotency-Key if present, else webhook-id, else the hex SHA-256 of event "\n" body.
  * Returns 0, or -1 when a given key is not 1-128 printable characters. */
-int tg_ingest_dedupe_key(const char *idem, size_t idemlen, const char *webhook_id, size_t widlen,
-                         const char *event, size_t eventlen, const char *body, size_t bodylen,
-                         char out[129]);
+int tg_ingest_dedupe_key(const struct tg_delivery_ids *ids, char out[129]);
 
 #endif

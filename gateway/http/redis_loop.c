@@ -1,8 +1,14 @@
 /* redis_loop.c -- one asynchronous Redis connection driven by an h2o event loop.
  *
- * States:  DOWN --tick, backoff elapsed--> CONNECTING --connected--> LOADING --all
- * handshake replies OK--> READY.  Any failure (connect error or timeout, error reply,
- * command timeout, peer close) goes back to DOWN and fails every pending command.
+ * States:  DOWN --tick, backoff elapsed--> [RESOLVING --primary known-->] CONNECTING
+ * --connected--> LOADING --all handshake replies OK--> READY.  Any failure (no sentinel
+ * answers, connect error or timeout, error reply, command timeout, peer close) goes back to
+ * DOWN and fails every pending command.
+ *
+ * RESOLVING (Sentinel URLs only): the sentinels are asked on a helper thread (sentinel.h);
+ * the loop watches a pipe that reaches end of file when the answer is in, and goes on serving
+ * meanwhile (commands fail at once, as in every state but READY). Each sentinel gets at most
+ * min(timeout, 500 ms), so a question ends within that times the number of sentinels.
  *
  * The hiredis adapter: hiredis owns its fd; h2o gets a dup() of it with DONT_READ so h2o
  * only reports readiness and hiredis does the reading. Write interest is a one-shot
@@ -11,7 +17,8 @@
 #include "http/redis_loop.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "base/redisconn.h"
+#include "base/redisaddr.h"
+#include "base/sentinel.h"
 #include "base/util.h"
 
 #include <async.h>
@@ -21,11 +28,12 @@
 #include <unistd.h>
 
 #define TG_MODULE      "redis"
+#define SENTINEL_MS    500 /* the most one sentinel may take to answer */
 #define TICK_MS        100
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-enum state { DOWN, CONNECTING, LOADING, READY };
+enum state { DOWN, RESOLVING, CONNECTING, LOADING, READY };
 
 struct script {
     const char *source;
@@ -34,7 +42,10 @@ struct script {
 
 struct tg_redis_loop {
     h2o_loop_t *loop;
+    char *url; /* for the Sentinel helper, which parses its own copy */
     struct tg_redis_addr addr;
+    struct tg_sentinel_ask *ask; /* while RESOLVING */
+    h2o_socket_t *ask_sock;      /* the question's pipe, watched for end of file */
     uint64_t timeout_ms;
     struct script *scripts;
     size_t nscripts;
@@ -161,19 +172,21 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     /* An error reply here means READONLY, OOM, NOSCRIPT or similar: the connection is not
      * usable as it is, so start over (the reconnect re-resolves the primary and reloads). */
     if (reply && reply->type == REDIS_REPLY_ERROR && p->r->state == READY) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "error_reply", "%.200s", reply->str);
+        TG_LOG(TG_LOG_WARN, "error_reply", "%.200s", reply->str);
         conn_fail(p->r, "error reply");
     }
     free(p);
 }
 
-static int send_argv(struct tg_redis_loop *r, int argc, const char **argv, const size_t *argvlen,
-                     tg_redis_loop_cb cb, void *data)
+static int send_argv(struct tg_redis_loop *r, const struct tg_redis_loop_call *call)
 {
     struct pending *p = tg_xcalloc(1, sizeof *p);
-    p->r = r, p->cb = cb, p->data = data;
+    p->r = r;
+    p->cb = call->cb;
+    p->data = call->data;
     p->timeout.cb = on_cmd_timeout;
-    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
+    if (redisAsyncCommandArgv(r->ac, on_reply, p, call->argc, call->argv, call->argvlen) !=
+        REDIS_OK) {
         free(p);
         return -1;
     }
@@ -181,30 +194,32 @@ static int send_argv(struct tg_redis_loop *r, int argc, const char **argv, const
     return 0;
 }
 
-int tg_redis_loop_command(struct tg_redis_loop *r, int argc, const char **argv,
-                          const size_t *argvlen, tg_redis_loop_cb cb, void *data)
+int tg_redis_loop_command(struct tg_redis_loop *r, const struct tg_redis_loop_call *call)
 {
     if (r->state != READY)
         return -1;
-    return send_argv(r, argc, argv, argvlen, cb, data);
+    return send_argv(r, call);
 }
 
-int tg_redis_loop_evalsha(struct tg_redis_loop *r, size_t index, int nkeys, int argc,
-                          const char **argv, const size_t *argvlen, tg_redis_loop_cb cb, void *data)
+int tg_redis_loop_evalsha(struct tg_redis_loop *r, size_t index, int nkeys,
+                          const struct tg_redis_loop_call *call)
 {
     enum { MAX_ARGS = 64 };
     const char *av[MAX_ARGS + 3];
     size_t al[MAX_ARGS + 3];
     char nk[16];
-    if (r->state != READY || index >= r->nscripts || argc > MAX_ARGS)
+    if (r->state != READY || index >= r->nscripts || call->argc > MAX_ARGS)
         return -1;
     snprintf(nk, sizeof nk, "%d", nkeys);
-    av[0] = "EVALSHA", al[0] = 7;
-    av[1] = r->scripts[index].sha, al[1] = 40;
-    av[2] = nk, al[2] = strlen(nk);
-    memcpy(av + 3, argv, (size_t)argc * sizeof *argv);
-    memcpy(al + 3, argvlen, (size_t)argc * sizeof *argvlen);
-    return send_argv(r, argc + 3, av, al, cb, data);
+    const char *head[3] = {"EVALSHA", r->scripts[index].sha, nk};
+    for (int i = 0; i < 3; i++) {
+        av[i] = head[i];
+        al[i] = strlen(head[i]);
+    }
+    memcpy(av + 3, call->argv, (size_t)call->argc * sizeof *call->argv);
+    memcpy(al + 3, call->argvlen, (size_t)call->argc * sizeof *call->argvlen);
+    struct tg_redis_loop_call full = {call->argc + 3, av, al, call->cb, call->data};
+    return send_argv(r, &full);
 }
 
 /* ---- connection life cycle ---- */
@@ -221,7 +236,7 @@ static void conn_fail(struct tg_redis_loop *r, const char *why)
     redisAsyncContext *ac = r->ac;
     if (ac == NULL)
         return;
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "connection_lost", "%s; reconnecting", why);
+    TG_LOG(TG_LOG_WARN, "connection_lost", "%s; reconnecting", why);
     r->ac = NULL;
     schedule_retry(r);
     redisAsyncFree(ac); /* fails every pending command with a NULL reply */
@@ -234,7 +249,7 @@ static void become_ready(struct tg_redis_loop *r)
     if (r->ever_ready)
         tg_metrics_inc(TG_M_REDIS_RECONNECTS);
     r->ever_ready = 1;
-    tg_log_msg(TG_LOG_INFO, TG_MODULE, "ready", "connected and %zu script(s) loaded", r->nscripts);
+    TG_LOG(TG_LOG_INFO, "ready", "connected and %zu script(s) loaded", r->nscripts);
 }
 
 static void on_handshake_reply(redisReply *reply, void *data)
@@ -243,13 +258,19 @@ static void on_handshake_reply(redisReply *reply, void *data)
     if (r->state != LOADING)
         return;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "handshake_failed", "%.200s",
-                   reply ? reply->str : "no reply");
+        TG_LOG(TG_LOG_ERROR, "handshake_failed", "%.200s", reply ? reply->str : "no reply");
         conn_fail(r, "handshake failed");
         return;
     }
     if (--r->handshake_left == 0)
         become_ready(r);
+}
+
+static int send_handshake_cmd(struct tg_redis_loop *r, int argc, const char **argv,
+                              const size_t *argvlen)
+{
+    struct tg_redis_loop_call call = {argc, argv, argvlen, on_handshake_reply, r};
+    return send_argv(r, &call);
 }
 
 static void send_handshake(struct tg_redis_loop *r)
@@ -261,20 +282,20 @@ static void send_handshake(struct tg_redis_loop *r)
         const char *av[] = {"AUTH", r->addr.user ? r->addr.user : r->addr.password,
                             r->addr.password};
         size_t al[] = {4, strlen(av[1]), strlen(av[2])};
-        if (send_argv(r, r->addr.user ? 3 : 2, av, al, on_handshake_reply, r) == 0)
+        if (send_handshake_cmd(r, r->addr.user ? 3 : 2, av, al) == 0)
             r->handshake_left++;
     }
     if (r->addr.db) {
         snprintf(db, sizeof db, "%d", r->addr.db);
         const char *av[] = {"SELECT", db};
         size_t al[] = {6, strlen(db)};
-        if (send_argv(r, 2, av, al, on_handshake_reply, r) == 0)
+        if (send_handshake_cmd(r, 2, av, al) == 0)
             r->handshake_left++;
     }
     for (size_t i = 0; i < r->nscripts; i++) {
         const char *av[] = {"SCRIPT", "LOAD", r->scripts[i].source};
         size_t al[] = {6, 4, strlen(r->scripts[i].source)};
-        if (send_argv(r, 3, av, al, on_handshake_reply, r) == 0)
+        if (send_handshake_cmd(r, 3, av, al) == 0)
             r->handshake_left++;
     }
     if (r->handshake_left == 0)
@@ -287,7 +308,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (r == NULL || r->ac != ac)
         return;
     if (status != REDIS_OK) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "connect_failed", "%s", ac->errstr);
+        TG_LOG(TG_LOG_WARN, "connect_failed", "%s", ac->errstr);
         r->ac = NULL; /* hiredis frees a context whose connect failed */
         schedule_retry(r);
         return;
@@ -301,27 +322,20 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     (void)status;
     if (r == NULL || r->ac != ac)
         return; /* we dropped it ourselves; conn_fail already rescheduled */
-    tg_log_msg(TG_LOG_WARN, TG_MODULE, "connection_lost", "%s; reconnecting",
-               ac->err ? ac->errstr : "closed by server");
+    TG_LOG(TG_LOG_WARN, "connection_lost", "%s; reconnecting",
+           ac->err ? ac->errstr : "closed by server");
     r->ac = NULL;
     schedule_retry(r);
 }
 
-static void conn_start(struct tg_redis_loop *r)
+/* Connects to r->addr's primary (known: a plain URL, or Sentinel has answered). */
+static void conn_connect(struct tg_redis_loop *r)
 {
-    char err[256];
-    if (tg_redis_addr_resolve(&r->addr, r->timeout_ms < 500 ? r->timeout_ms : 500, err,
-                              sizeof err)) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "sentinel_failed", "%s", err);
-        schedule_retry(r);
-        return;
-    }
     redisAsyncContext *ac = r->addr.unix_path
                                 ? redisAsyncConnectUnix(r->addr.unix_path)
                                 : redisAsyncConnect(r->addr.primary.host, r->addr.primary.port);
     if (ac == NULL || ac->err || adapter_attach(r->loop, ac)) {
-        tg_log_msg(TG_LOG_WARN, TG_MODULE, "connect_failed", "%s",
-                   ac ? ac->errstr : "out of memory");
+        TG_LOG(TG_LOG_WARN, "connect_failed", "%s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_retry(r);
@@ -333,6 +347,60 @@ static void conn_start(struct tg_redis_loop *r)
     r->deadline = tg_mono_ms() + r->timeout_ms;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+static void ask_close(struct tg_redis_loop *r)
+{
+    h2o_socket_read_stop(r->ask_sock);
+    h2o_socket_close(r->ask_sock); /* closes the pipe's read end */
+    r->ask_sock = NULL;
+    r->ask = NULL;
+}
+
+/* The question's pipe reached end of file: the sentinels' answer is in. */
+static void on_ask_done(h2o_socket_t *sock, const char *unused)
+{
+    struct tg_redis_loop *r = sock->data;
+    struct tg_sentinel_ask *q = r->ask;
+    struct tg_redis_host primary = {0};
+    char err[256];
+    (void)unused;
+    ask_close(r);
+    if (tg_sentinel_ask_finish(q, &primary, err, sizeof err)) {
+        TG_LOG(TG_LOG_WARN, "sentinel_failed", "%s", err);
+        schedule_retry(r);
+        return;
+    }
+    free(r->addr.primary.host);
+    r->addr.primary = primary;
+    conn_connect(r);
+}
+
+/* Asks the sentinels on a helper thread; the loop waits in RESOLVING, serving meanwhile. */
+static void conn_resolve(struct tg_redis_loop *r)
+{
+    char err[256];
+    uint64_t per_sentinel = r->timeout_ms < SENTINEL_MS ? r->timeout_ms : SENTINEL_MS;
+    r->ask = tg_sentinel_ask_start(r->url, per_sentinel, err, sizeof err);
+    if (r->ask == NULL) {
+        TG_LOG(TG_LOG_WARN, "sentinel_failed", "%s", err);
+        schedule_retry(r);
+        return;
+    }
+    r->state = RESOLVING;
+    /* DONT_READ: h2o only reports readiness (end of file); nothing is ever written */
+    r->ask_sock =
+        h2o_evloop_socket_create(r->loop, tg_sentinel_ask_fd(r->ask), H2O_SOCKET_FLAG_DONT_READ);
+    r->ask_sock->data = r;
+    h2o_socket_read_start(r->ask_sock, on_ask_done);
+}
+
+static void conn_start(struct tg_redis_loop *r)
+{
+    if (r->addr.nsentinels > 0)
+        conn_resolve(r);
+    else
+        conn_connect(r);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -354,11 +422,12 @@ struct tg_redis_loop *tg_redis_loop_new(h2o_loop_t *loop, const char *url, uint6
     char err[256];
     struct tg_redis_loop *r = tg_xcalloc(1, sizeof *r);
     if (tg_redis_addr_parse(url, &r->addr, err, sizeof err)) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "bad_url", "%s", err);
+        TG_LOG(TG_LOG_ERROR, "bad_url", "%s", err);
         free(r);
         return NULL;
     }
     r->loop = loop;
+    r->url = tg_xstrdup(url);
     r->timeout_ms = timeout_ms;
     r->backoff_ms = BACKOFF_MIN_MS;
     r->nscripts = nscripts;
@@ -380,6 +449,11 @@ void tg_redis_loop_free(struct tg_redis_loop *r)
     if (r == NULL)
         return;
     h2o_timeout_unlink(&r->tick);
+    if (r->ask) {
+        struct tg_sentinel_ask *q = r->ask;
+        ask_close(r);
+        tg_sentinel_ask_abandon(q); /* its thread frees it once the sentinels answer */
+    }
     if (r->ac) {
         redisAsyncContext *ac = r->ac;
         r->ac = NULL;
@@ -389,6 +463,7 @@ void tg_redis_loop_free(struct tg_redis_loop *r)
     h2o_timeout_dispose(r->loop, &r->tick_class);
     h2o_timeout_dispose(r->loop, &r->cmd_class);
     tg_redis_addr_dispose(&r->addr);
+    free(r->url);
     free(r->scripts);
     free(r);
 }

@@ -181,14 +181,14 @@ static int open_listener(const struct tg_listen *l)
                     *ai;
     int one = 1, fd = -1;
     if (getaddrinfo(l->host, l->port, &hints, &ai) != 0) {
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "bad_address", "cannot resolve %s", l->address);
+        TG_LOG(TG_LOG_ERROR, "bad_address", "cannot resolve %s", l->address);
         return -1;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
-        tg_log_errno(TG_LOG_ERROR, TG_MODULE, "listen_failed", "cannot listen on %s", l->address);
+        TG_LOG_ERRNO(TG_LOG_ERROR, "listen_failed", "cannot listen on %s", l->address);
         if (fd >= 0)
             close(fd);
         fd = -1;
@@ -363,9 +363,10 @@ void tg_server_client_address(h2o_req_t *req, char *out, size_t outlen)
     if (!tg_cidr_match_sa(cfg->trusted_proxies, cfg->ntrusted_proxies, (struct sockaddr *)&ss))
         return; /* anyone else's Forwarded headers are ignored */
     char client[64];
-    if (tg_forwarded_client(header_list(req, "x-forwarded-for"), header_list(req, "forwarded"),
-                            cfg->forwarded_header, cfg->trusted_proxies, cfg->ntrusted_proxies,
-                            client, sizeof client) == 0)
+    struct tg_forwarded_query q = {header_list(req, "x-forwarded-for"),
+                                   header_list(req, "forwarded"), cfg->forwarded_header,
+                                   cfg->trusted_proxies, cfg->ntrusted_proxies};
+    if (tg_forwarded_client(&q, client, sizeof client) == 0)
         snprintf(out, outlen, "%s", client);
 }
 
@@ -415,8 +416,8 @@ static SSL_CTX *tls_context(const struct tg_listen *l)
         SSL_CTX_check_private_key(ctx) != 1) {
         char buf[256];
         ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
-        tg_log_msg(TG_LOG_ERROR, TG_MODULE, "tls_failed", "%s: cannot load %s / %s: %s", l->address,
-                   l->tls_cert, l->tls_key, buf);
+        TG_LOG(TG_LOG_ERROR, "tls_failed", "%s: cannot load %s / %s: %s", l->address, l->tls_cert,
+               l->tls_key, buf);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -612,9 +613,9 @@ int tg_server_start(struct tg_server *s)
         return -1;
     }
     for (size_t i = 0; i < s->cfg->nlisten; i++)
-        tg_log_msg(TG_LOG_INFO, TG_MODULE, "listening", "%s%s on %zu threads",
-                   s->cfg->listen[i].tls_cert ? "https://" : "http://", s->cfg->listen[i].address,
-                   s->nloops);
+        TG_LOG(TG_LOG_INFO, "listening", "%s%s on %zu threads",
+               s->cfg->listen[i].tls_cert ? "https://" : "http://", s->cfg->listen[i].address,
+               s->nloops);
     return 0;
 }
 

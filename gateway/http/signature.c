@@ -79,9 +79,12 @@ enum tg_sig_result tg_signature_verify(const struct tg_sig_input *in)
     uint64_t skew = ts > in->now_s ? ts - in->now_s : in->now_s - ts;
     if (skew > in->tolerance_s)
         return TG_SIG_STALE;
-    const void *parts[] = {in->id, ".", in->timestamp, ".", in->body ? in->body : ""};
-    size_t lens[] = {in->idlen, 1, in->timestamplen, 1, in->bodylen};
-    tg_hmac_sha256(in->key, in->keylen, parts, lens, 5, mac);
+    const struct tg_bytes parts[] = {{in->id, in->idlen},
+                                     {".", 1},
+                                     {in->timestamp, in->timestamplen},
+                                     {".", 1},
+                                     {in->body ? in->body : "", in->bodylen}};
+    tg_hmac_sha256((struct tg_bytes){in->key, in->keylen}, parts, 5, mac);
     struct match_ctx ctx = {mac, 0};
     if (tg_signature_each(in->header, in->headerlen, match_entry, &ctx))
         return TG_SIG_OK;

@@ -62,12 +62,13 @@ static struct bucket *find(struct tg_tally *t, uint64_t minute, const char *acti
     return b;
 }
 
-void tg_tally_add(struct tg_tally *t, const char *action, const char *reason, int status,
-                  const char *webhook, const char *remote, uint64_t now_ms)
+void tg_tally_add(struct tg_tally *t, const struct tg_tally_entry *e, uint64_t now_ms)
 {
+    const char *remote = e->remote;
     pthread_mutex_lock(&t->mu);
-    struct bucket *b = find(t, now_ms / 60000 * 60000, action, reason, webhook ? webhook : "");
-    b->status = status;
+    struct bucket *b =
+        find(t, now_ms / 60000 * 60000, e->action, e->reason, e->webhook ? e->webhook : "");
+    b->status = e->status;
     b->count++;
     int known = 0;
     for (int i = 0; i < b->nremotes; i++)

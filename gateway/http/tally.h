@@ -15,9 +15,17 @@ struct tg_tally;
 struct tg_tally *tg_tally_new(void);
 void tg_tally_free(struct tg_tally *t);
 
-/* Counts one request. Strings are copied; webhook may be NULL (unknown token). */
-void tg_tally_add(struct tg_tally *t, const char *action, const char *reason, int status,
-                  const char *webhook, const char *remote, uint64_t now_ms);
+/* One refused or ignored request. */
+struct tg_tally_entry {
+    const char *action;  /* rejected, ignored */
+    const char *reason;  /* the error name, or the ignored event */
+    int status;          /* the HTTP status answered */
+    const char *webhook; /* the webhook's name; NULL for an unknown token */
+    const char *remote;  /* the client's address */
+};
+
+/* Counts one request at now_ms. Strings are copied. */
+void tg_tally_add(struct tg_tally *t, const struct tg_tally_entry *e, uint64_t now_ms);
 
 /* Hands each finished minute's bucket (every bucket when all) to fn as (action, details),
  * where details is {"reason","status","count","minute","webhook","remotes"} (fn borrows it),

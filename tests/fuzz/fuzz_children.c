@@ -31,8 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* twice into one struct, as pages of one walk are */
     for (int page = 0; page < 2; page++) {
         size_t before = bridges ? c.npipelines : c.njobs;
-        int n = bridges ? tg_gitlab_parse_bridges(body, size - 1, 7, &c, err, sizeof err)
-                        : tg_gitlab_parse_jobs(body, size - 1, 7, 8, &c, err, sizeof err);
+        const struct tg_gitlab_page page = {body, size - 1, {7, 8}};
+        int n = bridges ? tg_gitlab_parse_bridges(&page, &c, err, sizeof err)
+                        : tg_gitlab_parse_jobs(&page, &c, err, sizeof err);
         check(&c, n, before, bridges, err);
     }
     tg_children_dispose(&c);

@@ -28,9 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *xff = line(&p, end), *fwd = line(&p, end), out[64];
     tg_cidr_parse("10.0.0.0/8", &trusted[0]);
     tg_cidr_parse("2001:db8::/32", &trusted[1]);
-    (void)tg_forwarded_client(xff, fwd, TG_FWD_AUTO, trusted, 2, out, sizeof out);
-    (void)tg_forwarded_client(xff, fwd, TG_FWD_FORWARDED, trusted, 2, out, sizeof out);
-    (void)tg_forwarded_client(xff, NULL, TG_FWD_XFF, trusted, 2, out, sizeof out);
+    const struct tg_forwarded_query qs[] = {{xff, fwd, TG_FWD_AUTO, trusted, 2},
+                                            {xff, fwd, TG_FWD_FORWARDED, trusted, 2},
+                                            {xff, NULL, TG_FWD_XFF, trusted, 2}};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+        (void)tg_forwarded_client(&qs[i], out, sizeof out);
     struct tg_cidr c;
     (void)tg_cidr_parse(xff, &c);
     uint64_t ms;

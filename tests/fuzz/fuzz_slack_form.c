@@ -43,9 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(payload);
     click(body);
     command(body);
-    tg_slack_verify("8f742231b10e8888abcd99yyyzzz85a5", 32, "1531420618",
-                    "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", body,
-                    size, 1531420618);
+    const struct tg_slack_signed req = {
+        "1531420618", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503", body,
+        size};
+    tg_slack_verify((struct tg_bytes){"8f742231b10e8888abcd99yyyzzz85a5", 32}, &req, 1531420618);
     free(body);
     return 0;
 }

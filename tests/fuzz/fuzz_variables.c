@@ -9,8 +9,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char found[128] = "";
-    int rc = tg_gitlab_variables_marker((const char *)data, size, "TOLLGATE_DEPLOYMENT",
-                                        "0123456789ab/", found, sizeof found);
+    const struct tg_gitlab_marker m = {"TOLLGATE_DEPLOYMENT", "0123456789ab/"};
+    int rc = tg_gitlab_variables_marker((const char *)data, size, &m, found, sizeof found);
     if (rc == 1 && strncmp(found, "0123456789ab/", 13) != 0)
         abort();
     return 0;

@@ -65,17 +65,16 @@ int main(void)
                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     for (size_t i = 0; i < sizeof hmac_rows / sizeof hmac_rows[0]; i++) {
         const struct hmac_row *r = &hmac_rows[i];
-        const void *parts[] = {r->msg};
-        size_t lens[] = {strlen(r->msg)};
-        tg_hmac_sha256(r->key, strlen(r->key), parts, lens, 1, mac);
+        const struct tg_bytes key = {r->key, strlen(r->key)};
+        const struct tg_bytes parts[] = {{r->msg, strlen(r->msg)}};
+        tg_hmac_sha256(key, parts, 1, mac);
         tg_hex_encode(mac, sizeof mac, hex);
         UNIT_STREQ(r->name, hex, r->hex);
         /* the same MAC over the message split in two parts */
         size_t half = strlen(r->msg) / 2;
-        const void *parts2[] = {r->msg, r->msg + half};
-        size_t lens2[] = {half, strlen(r->msg) - half};
+        const struct tg_bytes parts2[] = {{r->msg, half}, {r->msg + half, strlen(r->msg) - half}};
         unsigned char mac2[32];
-        tg_hmac_sha256(r->key, strlen(r->key), parts2, lens2, 2, mac2);
+        tg_hmac_sha256(key, parts2, 2, mac2);
         UNIT_CHECK(r->name, memcmp(mac, mac2, 32) == 0);
     }
     for (size_t i = 0; i < sizeof b64_rows / sizeof b64_rows[0]; i++) {

@@ -370,8 +370,9 @@ static void check_pages(void)
         struct tg_children c = {0};
         char err[256] = "";
         const char *b = pages[i].body;
-        int n = pages[i].bridges ? tg_gitlab_parse_bridges(b, strlen(b), 7, &c, err, sizeof err)
-                                 : tg_gitlab_parse_jobs(b, strlen(b), 7, 8, &c, err, sizeof err);
+        const struct tg_gitlab_page page = {b, strlen(b), {7, 8}};
+        int n = pages[i].bridges ? tg_gitlab_parse_bridges(&page, &c, err, sizeof err)
+                                 : tg_gitlab_parse_jobs(&page, &c, err, sizeof err);
         UNIT_CHECK(pages[i].name, n == pages[i].n);
         if (n < 0)
             UNIT_CHECK(pages[i].name, strstr(err, pages[i].err) != NULL);
@@ -394,13 +395,16 @@ static void check_doc_pages(void)
     size_t len;
     struct tg_children c = {0};
     char err[256] = "", *b = unit_fixture("gitlab/api/list_pipeline_bridges_response.json", &len);
-    int n = b ? tg_gitlab_parse_bridges(b, len, 1, &c, err, sizeof err) : -1;
+    int n =
+        b ? tg_gitlab_parse_bridges(&(struct tg_gitlab_page){b, len, {1, 0}}, &c, err, sizeof err)
+          : -1;
     UNIT_CHECK("doc bridges", n == 1 && c.pipelines[0].id == 5 && c.pipelines[0].project_id == 1 &&
                                   strcmp(c.pipelines[0].status, "pending") == 0 &&
                                   strcmp(c.pipelines[0].bridge, "teaspoon") == 0);
     free(b);
     b = unit_fixture("gitlab/api/list_pipeline_jobs_response.json", &len);
-    n = b ? tg_gitlab_parse_jobs(b, len, 1, 6, &c, err, sizeof err) : -1;
+    n = b ? tg_gitlab_parse_jobs(&(struct tg_gitlab_page){b, len, {1, 6}}, &c, err, sizeof err)
+          : -1;
     UNIT_CHECK("doc jobs", n == 2 && c.njobs == 2 && c.jobs[1].id == 7 &&
                                strcmp(c.jobs[1].name, "teaspoon") == 0 &&
                                strcmp(c.jobs[0].status, "failed") == 0);

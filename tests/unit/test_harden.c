@@ -131,8 +131,8 @@ static void check_forwarded(void)
         {"Forwarded obfuscated", NULL, "for=_hidden", NULL, TG_FWD_AUTO},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        int rc =
-            tg_forwarded_client(rows[i].xff, rows[i].fwd, rows[i].which, t, 1, out, sizeof out);
+        struct tg_forwarded_query q = {rows[i].xff, rows[i].fwd, rows[i].which, t, 1};
+        int rc = tg_forwarded_client(&q, out, sizeof out);
         UNIT_CHECK(rows[i].name,
                    rows[i].want ? rc == 0 && strcmp(out, rows[i].want) == 0 : rc == -1);
     }

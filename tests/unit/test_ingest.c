@@ -22,11 +22,23 @@ static const struct row rows[] = {
     {"empty key", "", NULL, "Push Hook", "{}", -1, NULL},
 };
 
+static h2o_iovec_t iov(const char *s)
+{
+    return s ? h2o_iovec_init(s, strlen(s)) : h2o_iovec_init(NULL, 0);
+}
+
+static int key_of(const char *idem, const char *wid, const char *event, const char *body,
+                  char key[129])
+{
+    struct tg_delivery_ids ids = {iov(idem), iov(wid), iov(event), iov(body)};
+    return tg_ingest_dedupe_key(&ids, key);
+}
+
 static int distinct(const char *e1, const char *b1, const char *e2, const char *b2)
 {
     char k1[129], k2[129];
-    tg_ingest_dedupe_key(NULL, 0, NULL, 0, e1, strlen(e1), b1, strlen(b1), k1);
-    tg_ingest_dedupe_key(NULL, 0, NULL, 0, e2, strlen(e2), b2, strlen(b2), k2);
+    key_of(NULL, NULL, e1, b1, k1);
+    key_of(NULL, NULL, e2, b2, k2);
     return strcmp(k1, k2) != 0;
 }
 
@@ -35,18 +47,20 @@ int main(void)
     char key[129], long_key[200];
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
-        int rc = tg_ingest_dedupe_key(r->idem, r->idem ? strlen(r->idem) : 0, r->wid,
-                                      r->wid ? strlen(r->wid) : 0, r->event, strlen(r->event),
-                                      r->body, strlen(r->body), key);
+        int rc = key_of(r->idem, r->wid, r->event, r->body, key);
         UNIT_CHECK(r->name, rc == r->rc);
         if (r->want)
             UNIT_STREQ(r->name, key, r->want);
     }
     memset(long_key, 'k', 128);
     UNIT_CHECK("128 chars accepted",
-               tg_ingest_dedupe_key(long_key, 128, NULL, 0, "e", 1, "{}", 2, key) == 0);
+               tg_ingest_dedupe_key(&(struct tg_delivery_ids){h2o_iovec_init(long_key, 128),
+                                                              iov(NULL), iov("e"), iov("{}")},
+                                    key) == 0);
     UNIT_CHECK("129 chars refused",
-               tg_ingest_dedupe_key(long_key, 129, NULL, 0, "e", 1, "{}", 2, key) == -1);
+               tg_ingest_dedupe_key(&(struct tg_delivery_ids){h2o_iovec_init(long_key, 129),
+                                                              iov(NULL), iov("e"), iov("{}")},
+                                    key) == -1);
     UNIT_CHECK("event type is part of the hash", distinct("Pipeline Hook", "{}", "Job Hook", "{}"));
     UNIT_CHECK("body is part of the hash",
                distinct("Pipeline Hook", "{\"a\":1}", "Pipeline Hook", "{\"a\":2}"));

@@ -60,8 +60,9 @@ static void check_signatures(void)
 {
     for (size_t i = 0; i < sizeof sig_rows / sizeof sig_rows[0]; i++) {
         const struct sig_row *r = &sig_rows[i];
-        enum tg_slack_verdict got = tg_slack_verify(r->secret, strlen(r->secret), r->ts, r->sig,
-                                                    r->body, strlen(r->body), r->now);
+        const struct tg_slack_signed req = {r->ts, r->sig, r->body, strlen(r->body)};
+        enum tg_slack_verdict got =
+            tg_slack_verify((struct tg_bytes){r->secret, strlen(r->secret)}, &req, r->now);
         UNIT_CHECK(r->name, got == r->want);
     }
     UNIT_CHECK("vector is 362 bytes", strlen(BODY) == 362);

@@ -73,15 +73,17 @@ static void check_variables(void)
     const char *body =
         "[{\"variable_type\":\"env_var\",\"key\":\"SERVICE\",\"value\":\"cart\"},"
         "{\"variable_type\":\"env_var\",\"key\":\"TOLLGATE_DEPLOYMENT\",\"value\":\"abc/2\"}]";
-    UNIT_CHECK("marker found", tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT",
-                                                          "abc/", found, sizeof found) == 1);
+    const struct tg_gitlab_marker abc = {"TOLLGATE_DEPLOYMENT", "abc/"};
+    const struct tg_gitlab_marker abd = {"TOLLGATE_DEPLOYMENT", "abd/"};
+    const struct tg_gitlab_marker x = {"X", "a"};
+    UNIT_CHECK("marker found",
+               tg_gitlab_variables_marker(body, strlen(body), &abc, found, sizeof found) == 1);
     UNIT_CHECK("marker value", strcmp(found, "abc/2") == 0);
     UNIT_CHECK("another deployment",
-               tg_gitlab_variables_marker(body, strlen(body), "TOLLGATE_DEPLOYMENT", "abd/", found,
-                                          sizeof found) == 0);
+               tg_gitlab_variables_marker(body, strlen(body), &abd, found, sizeof found) == 0);
     const char *refused = "{\"message\":\"403 Forbidden\"}";
-    UNIT_CHECK("not an array", tg_gitlab_variables_marker(refused, strlen(refused), "X", "a", found,
-                                                          sizeof found) == -1);
+    UNIT_CHECK("not an array",
+               tg_gitlab_variables_marker(refused, strlen(refused), &x, found, sizeof found) == -1);
 }
 
 int main(void)

@@ -1,0 +1,50 @@
+"""The build rule that event-loop code never blocks (scripts/style.sh loop): the real tree
+passes, and a loop-side file that includes a blocking helper, directly or through a header,
+or calls blocking hiredis fails with file:line and the rule."""
+import os
+import pathlib
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def loop_rule(extra_dir=None):
+    env = dict(os.environ)
+    env.pop("TG_LOOP_DIRS", None)
+    if extra_dir is not None:
+        env["TG_LOOP_DIRS"] = str(extra_dir)
+    return subprocess.run([str(ROOT / "scripts/style.sh"), "loop"], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_the_tree_keeps_blocking_helpers_off_the_loop():
+    r = loop_rule()
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_loop_file_with_a_blocking_helper_fails_with_file_line_and_rule(tmp_path):
+    (tmp_path / "clean.c").write_text('#include "http/redis_loop.h"\n#include <hiredis.h>\n'
+                                      "static int f(redisAsyncContext *ac) { return redisAsyncCommand(ac, 0, 0, \"PING\"); }\n")
+    (tmp_path / "direct.c").write_text('#include "base/util.h"\n#include "base/redisconn.h"\n')
+    (tmp_path / "curl.c").write_text("#include <curl/curl.h>\n")
+    (tmp_path / "wrapper.c").write_text('#include "base/httpclient.h"\n')
+    (tmp_path / "mid.h").write_text('#include "base/sentinel.h"\n#include "base/redisconn.h"\n')
+    (tmp_path / "indirect.c").write_text('\n#include "mid.h"\n')
+    (tmp_path / "calls.c").write_text("void f(void)\n{\n    redisCommand(c, \"PING\");\n}\n")
+    r = loop_rule(tmp_path)
+    assert r.returncode == 1
+    lines = sorted(r.stdout.splitlines())
+    assert lines == sorted([
+        "%s/calls.c:3: runs on the event loop, must not call blocking hiredis redisCommand "
+        "(use http/redis_loop.h)" % tmp_path,
+        "%s/curl.c:1: runs on the event loop, must not include curl/curl.h: libcurl blocks "
+        "(pool or worker threads only)" % tmp_path,
+        "%s/direct.c:2: runs on the event loop, must not include base/redisconn.h: blocking "
+        "Redis helpers (use http/redis_loop.h)" % tmp_path,
+        "%s/indirect.c:2: runs on the event loop, must not include base/redisconn.h (via "
+        "mid.h): blocking Redis helpers (use http/redis_loop.h)" % tmp_path,
+        "%s/mid.h:2: runs on the event loop, must not include base/redisconn.h: blocking "
+        "Redis helpers (use http/redis_loop.h)" % tmp_path,
+        "%s/wrapper.c:1: runs on the event loop, must not include base/httpclient.h: the "
+        "libcurl wrapper blocks (pool or worker threads only)" % tmp_path,
+    ]), r.stdout
