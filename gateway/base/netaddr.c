@@ -114,8 +114,10 @@ struct hop {
 
 static void trim(struct hop *h)
 {
-    while (h->n && (*h->p == ' ' || *h->p == '\t'))
-        h->p++, h->n--;
+    while (h->n && (*h->p == ' ' || *h->p == '\t')) {
+        h->p++;
+        h->n--;
+    }
     while (h->n && (h->p[h->n - 1] == ' ' || h->p[h->n - 1] == '\t'))
         h->n--;
 }
@@ -130,8 +132,10 @@ static struct hop forwarded_for(struct hop e)
             struct hop v = {e.p + i + 4, strcspn(e.p + i + 4, ";")};
             v.n = v.n > e.n - i - 4 ? e.n - i - 4 : v.n;
             trim(&v);
-            if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"')
-                v.p++, v.n -= 2;
+            if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
+                v.p++;
+                v.n -= 2;
+            }
             if (v.n && v.p[0] == '[') { /* [v6]:port */
                 const char *close = memchr(v.p, ']', v.n);
                 return close ? (struct hop){v.p + 1, (size_t)(close - v.p - 1)}

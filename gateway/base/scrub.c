@@ -127,7 +127,8 @@ static int match(const char *s, size_t n, size_t i, size_t *plen, size_t *vlen)
             v += step;
         if (v < MIN_BODY)
             continue;
-        *plen = pl, *vlen = v;
+        *plen = pl;
+        *vlen = v;
         return 1;
     }
     return 0;

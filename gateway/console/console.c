@@ -154,7 +154,8 @@ static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_req
     char *login = cookie_value(ctx->cfg, tg_console_login_cookie_name(ctx->cfg), nonce,
                                TG_CONSOLE_STATE_TTL_S);
     redirect(ctx, url, login, NULL);
-    free(url), free(login);
+    free(url);
+    free(login);
     explicit_bzero(&si, sizeof si);
     explicit_bzero(nonce, sizeof nonce);
 }
@@ -178,7 +179,8 @@ static void admit(struct tg_api_ctx *ctx, const struct tg_oauth_user *u, const c
         TG_LOG(TG_LOG_INFO, "signed_in", "%s", u->username);
         redirect(ctx, next, cookie, login);
         explicit_bzero(cookie, strlen(cookie));
-        free(cookie), free(login);
+        free(cookie);
+        free(login);
     }
     explicit_bzero(id, sizeof id);
     tg_console_session_dispose(&s);
@@ -306,7 +308,8 @@ static void on_logout(void *data, struct tg_api_ctx *ctx, const struct tg_api_re
 static void gate_open(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                       struct tg_api_verdict *out)
 {
-    (void)data, (void)req;
+    (void)data;
+    (void)req;
     if (!cfg->console.enabled)
         *out = (struct tg_api_verdict){404, "not_found", "the console is not configured"};
 }
@@ -314,7 +317,9 @@ static void gate_open(void *data, const struct tg_config *cfg, const struct tg_a
 static void gate_session(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                          struct tg_api_verdict *out)
 {
-    (void)data, (void)cfg, (void)req; /* never called: TG_SESSION_REQUIRED reads the session */
+    (void)data;
+    (void)cfg;
+    (void)req; /* never called: TG_SESSION_REQUIRED reads the session */
     *out = (struct tg_api_verdict){401, "unauthorized", "sign in first"};
 }
 

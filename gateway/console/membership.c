@@ -79,7 +79,8 @@ static int member_level(const struct tg_config *cfg, const char *group, long lon
     if (status == 200 && !json_is_integer(l))
         snprintf(err, errlen, "GitLab's member answer held no access_level");
     json_decref(j);
-    free(g), free(url);
+    free(g);
+    free(url);
     tg_buf_dispose(&a.body);
     return rc;
 }

@@ -160,7 +160,9 @@ static char *token_form(const struct tg_config *cfg, const char *code, const cha
     explicit_bzero(e[1], strlen(e[1]));
     for (size_t i = 0; i < TG_ARRAY_SIZE(e); i++)
         free(e[i]);
-    free(id), free(secret), free(uri);
+    free(id);
+    free(secret);
+    free(uri);
     return form;
 }
 
@@ -175,7 +177,8 @@ static char *access_token(const struct tg_config *cfg, const char *code, const c
     tg_buf_init(&a.body);
     long status = tg_gitlab_exchange(cfg, url, form, NULL, &a, err, errlen);
     explicit_bzero(form, strlen(form));
-    free(form), free(url);
+    free(form);
+    free(url);
     json_t *j = status == 200 ? json_loadb(a.body.data, a.body.len, 0, NULL) : NULL;
     const char *t = json_string_value(json_object_get(j, "access_token"));
     if (t && *t)
@@ -211,7 +214,8 @@ int tg_oauth_sign_in(const struct tg_config *cfg, const char *code, const char *
     else if (status)
         oauth_error(&a, status, "userinfo request", err, errlen);
     explicit_bzero(token, strlen(token));
-    free(token), free(url);
+    free(token);
+    free(url);
     tg_buf_dispose(&a.body);
     return rc;
 }

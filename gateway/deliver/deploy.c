@@ -18,8 +18,8 @@
  *        drawn in deploy_approval.c, whose scripts change a deployment that waits for people
  *   <prefix>outbox, <prefix>outbox:data   effects of the changes (owned by outbox.c)
  *
- * This module builds every key above (docs/ARCHITECTURE-keys.md); the record is decoded in
- * deployment.c.
+ * This module builds every key above (docs/ARCHITECTURE.md, "Redis keyspace"); the record is
+ * decoded in deployment.c.
  */
 #include "deliver/deploy.h"
 #include "base/log.h"

@@ -20,7 +20,7 @@
  * a key Tollgate made itself, kept as is in <prefix>seen:<key>.
  *
  * This module owns every key above plus <prefix>workers (the consumer group), <prefix>errors
- * and <prefix>dead: nobody else spells them (docs/ARCHITECTURE-keys.md).
+ * and <prefix>dead: nobody else spells them (docs/ARCHITECTURE.md, "Redis keyspace").
  */
 #ifndef TG_QUEUE_H
 #define TG_QUEUE_H

@@ -156,7 +156,8 @@ void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_for
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     memset(auth, 0, strlen(auth));
-    free(auth), free(url);
+    free(auth);
+    free(url);
     tg_buf_dispose(&ex.body);
 }
 

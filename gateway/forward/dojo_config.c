@@ -87,11 +87,14 @@ static void load_url(struct tg_yaml *y, yaml_node_t *map, struct tg_dojo_config 
 static void load_tuning(struct tg_yaml *y, yaml_node_t *map, struct tg_dojo_config *c)
 {
     long long workers = 1, tries = 8;
-    c->timeout_ms = 30000, c->base_ms = 1000, c->cap_ms = 300000;
+    c->timeout_ms = 30000;
+    c->base_ms = 1000;
+    c->cap_ms = 300000;
     tg_yaml_get_duration(y, map, "timeout", &c->timeout_ms);
     tg_yaml_get_int(y, map, "workers", 0, 64, &workers);
     tg_yaml_get_int(y, map, "tries", 1, 100, &tries);
-    c->workers = (int)workers, c->tries = (int)tries;
+    c->workers = (int)workers;
+    c->tries = (int)tries;
     yaml_node_t *b = tg_yaml_get(y, map, "backoff");
     if (b && tg_yaml_expect_map(y, b, "defectdojo.backoff") == 0) {
         static const char *const keys[] = {"base", "cap", NULL};
@@ -150,9 +153,16 @@ void tg_dojo_config_free(struct tg_dojo_config *c)
     if (c == NULL)
         return;
     tg_secret_dispose(&c->api_key);
-    free(c->url), free(c->product_type), free(c->product), free(c->engagement);
-    free(c->test_title), free(c->minimum_severity), free(c->ca_file);
-    tg_strv_free(c->env_names), tg_strv_free(c->env_values), tg_strv_free(c->tags);
+    free(c->url);
+    free(c->product_type);
+    free(c->product);
+    free(c->engagement);
+    free(c->test_title);
+    free(c->minimum_severity);
+    free(c->ca_file);
+    tg_strv_free(c->env_names);
+    tg_strv_free(c->env_values);
+    tg_strv_free(c->tags);
     free(c);
 }
 

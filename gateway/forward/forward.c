@@ -259,7 +259,8 @@ static void audit(struct tg_work *w, const struct tg_fwd_claim *cl, const struct
                                 .details = details,
                                 .once = once};
     tg_work_audit(w, &r);
-    json_decref(details), json_decref(reasons);
+    json_decref(details);
+    json_decref(reasons);
 }
 
 static void count(const struct outcome *o)

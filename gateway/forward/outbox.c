@@ -116,7 +116,8 @@ int tg_fwd_enqueue(redisContext *c, const char *prefix, json_t *job, int force)
     char *url = tg_xasprintf("web_url:%lld", jint(job, "project_id"));
     char *keys[] = {key(prefix, once), key(prefix, "jobs"), key(prefix, "attempts"),
                     key(prefix, "due"), key(prefix, url)};
-    free(once), free(url);
+    free(once);
+    free(url);
     char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
     const char *args[] = {jstr(job, "sha256"),     id, text, now, force ? "1" : "0",
                           jstr(job, "project_url")};
@@ -233,7 +234,9 @@ json_t *tg_fwd_dead_list(redisContext *c, const char *prefix)
                               err ? err : "", "attempts", att ? atoi(att) : 0);
         json_object_set_new(o, "job", job ? json_loads(job, 0, NULL) : json_null());
         json_array_append_new(a, o);
-        freeReplyObject(hj), freeReplyObject(he), freeReplyObject(ha);
+        freeReplyObject(hj);
+        freeReplyObject(he);
+        freeReplyObject(ha);
     }
     freeReplyObject(r);
     return a;

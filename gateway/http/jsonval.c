@@ -180,13 +180,17 @@ static int number(struct scan *s)
     else if (p < e && *p >= '1' && *p <= '9')
         while (p < e && *p >= '0' && *p <= '9')
             p++;
-    else
-        return s->p = p, fail(s, "bad number");
+    else {
+        s->p = p;
+        return fail(s, "bad number");
+    }
     if (p < e && *p == '.') {
         is_real = 1;
         p++;
-        if (p >= e || *p < '0' || *p > '9')
-            return s->p = p, fail(s, "bad number");
+        if (p >= e || *p < '0' || *p > '9') {
+            s->p = p;
+            return fail(s, "bad number");
+        }
         while (p < e && *p >= '0' && *p <= '9')
             p++;
     }
@@ -195,8 +199,10 @@ static int number(struct scan *s)
         p++;
         if (p < e && (*p == '+' || *p == '-'))
             p++;
-        if (p >= e || *p < '0' || *p > '9')
-            return s->p = p, fail(s, "bad number");
+        if (p >= e || *p < '0' || *p > '9') {
+            s->p = p;
+            return fail(s, "bad number");
+        }
         while (p < e && *p >= '0' && *p <= '9')
             p++;
     }
@@ -229,8 +235,10 @@ static int expect(struct scan *s, unsigned char c, const char *why)
 static int more(struct scan *s, unsigned char close, const char *why)
 {
     skip_ws(s);
-    if (s->p < s->end && *s->p == ',')
-        return s->p++, 1;
+    if (s->p < s->end && *s->p == ',') {
+        s->p++;
+        return 1;
+    }
     return expect(s, close, why) == 0 ? 0 : -1;
 }
 
@@ -238,8 +246,10 @@ static int object(struct scan *s, int depth) /* at '{' */
 {
     s->p++;
     skip_ws(s);
-    if (s->p < s->end && *s->p == '}')
-        return s->p++, 0;
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
     for (;;) {
         skip_ws(s);
         if (s->p >= s->end || *s->p != '"')
@@ -256,8 +266,10 @@ static int array(struct scan *s, int depth) /* at '[' */
 {
     s->p++;
     skip_ws(s);
-    if (s->p < s->end && *s->p == ']')
-        return s->p++, 0;
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 0;
+    }
     for (;;) {
         if (value(s, depth))
             return -1;

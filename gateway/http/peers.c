@@ -35,8 +35,10 @@ void tg_peers_free(struct tg_peers *p)
     if (p == NULL)
         return;
     for (size_t i = 0; i < NBUCKETS; i++)
-        for (struct entry *e = p->b[i], *next; e; e = next)
-            next = e->next, free(e);
+        for (struct entry *e = p->b[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
