@@ -2,7 +2,7 @@
 # style.sh -- the mechanical style rules of the C tree; `make test` runs it, `make format` fixes
 # what it can.
 #
-# usage: scripts/style.sh [check|fix|loop]
+# usage: scripts/style.sh [check|fix|loop|curl [FILE...]]
 #   formatting   clang-format (.clang-format) leaves every file as it is
 #   width        no line is longer than 100 characters (clang-format cannot break every one)
 #   loop         code that runs on an event loop never blocks: no file on the loop includes,
@@ -18,6 +18,10 @@
 #                COMMA_CHECKED; without clang, a regex finds the `return f(...), -1;` form
 #   layering     gateway/decide/ includes only base/ and decide/ headers (it decides; the I/O
 #                that feeds it lives in deliver/ and cmd/)
+#   libcurl      only gateway/base/httpclient.c includes <curl/curl.h>: every HTTP client call
+#                goes through base/httpclient.h (one set-up of timeouts, protocols, TLS, and
+#                curl_global_init called once, by tg_httpc_global_init).
+#                `scripts/style.sh curl [FILE...]` runs this rule alone (on FILEs: its test)
 # Exit 0 when every rule holds; otherwise each fault is printed as file:line: rule.
 set -u
 cd "$(dirname "$0")/.."
@@ -84,6 +88,19 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# curl_rule FILES: prints each libcurl include outside base/httpclient.c as file:line: rule.
+curl_rule() {
+  ! grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]curl/' $1 /dev/null |
+    grep -v '^gateway/base/httpclient\.c:' |
+    sed 's|$|: only gateway/base/httpclient.c includes libcurl (use base/httpclient.h)|' | grep .
+}
+
+if [ "${1:-check}" = curl ]; then
+  shift
+  curl_rule "${*:-$(ls gateway/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] 2>/dev/null)}" &&
+    echo "style: libcurl only in gateway/base/httpclient.c"
+  exit $?
+fi
 if [ "${1:-check}" = loop ]; then
   loop_rule && echo "style: event-loop files include no blocking helper"
   exit $?
@@ -115,6 +132,7 @@ if grep -nE '#include "' gateway/decide/*.[ch] | grep -vE '#include "(base|decid
   echo "style: gateway/decide/ includes a header outside base/ and decide/ (above)"
   rc=1
 fi
+curl_rule "$files" || rc=1
 comma_files=$(ls $COMMA_CHECKED 2>/dev/null)
 if command -v clang >/dev/null 2>&1; then
   scripts/commas.py $(pkg-config --cflags libh2o-evloop hiredis jansson libcurl yaml-0.1 yajl \
@@ -124,5 +142,5 @@ elif grep -nE 'return [^;]*\), *-?[0-9A-Za-z_]+;' $comma_files; then
   rc=1
 fi
 loop_rule || rc=1
-[ $rc = 0 ] && echo "style: $(echo $files | wc -w) files formatted, every line within 100 characters, no comma-chained statements in $(echo $comma_files | wc -w) files, event-loop files include no blocking helper"
+[ $rc = 0 ] && echo "style: $(echo $files | wc -w) files formatted, every line within 100 characters, no comma-chained statements in $(echo $comma_files | wc -w) files, libcurl only in base/httpclient.c, event-loop files include no blocking helper"
 exit $rc

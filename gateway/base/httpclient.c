@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define TG_MODULE      "http_client"
 #define DEFAULT_CAP    65536
@@ -22,6 +23,7 @@ struct exchange {
     CURL *curl;
     const struct tg_httpc_request *req;
     struct tg_httpc_response *res;
+    curl_mime *mime; /* the multipart body, when req->parts */
 };
 
 void tg_httpc_global_init(void)
@@ -80,9 +82,31 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+int tg_httpc_header_value(const char *line, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (outlen == 0 || n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return 0;
+    const char *v = line + nl + 1;
+    const char *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && strchr(" \t\r\n", end[-1]))
+        end--;
+    size_t vl = (size_t)(end - v) < outlen - 1 ? (size_t)(end - v) : outlen - 1;
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+    return 1;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct exchange *ex = arg;
+    char v[32];
+    long long secs;
+    if (tg_httpc_header_value(p, size * n, "Retry-After", v, sizeof v) &&
+        tg_parse_int(v, 0, 86400, &secs) == 0)
+        ex->res->retry_after_ms = (uint64_t)secs * 1000;
     if (ex->req->on_header)
         ex->req->on_header(ex->req->header_arg, p, size * n);
     return size * n;
@@ -95,6 +119,39 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
     return got == TG_HTTPC_READ_ABORT ? CURL_READFUNC_ABORT : got;
 }
 
+static size_t part_read(char *buf, size_t size, size_t n, void *arg)
+{
+    const struct tg_httpc_part *p = arg;
+    size_t got = p->read(p->arg, buf, size * n);
+    return got == TG_HTTPC_READ_ABORT ? CURL_READFUNC_ABORT : got;
+}
+
+static int part_seek(void *arg, curl_off_t offset, int origin)
+{
+    const struct tg_httpc_part *p = arg;
+    if (p->seek == NULL || origin != SEEK_SET || offset < 0)
+        return CURL_SEEKFUNC_CANTSEEK;
+    return p->seek(p->arg, (uint64_t)offset) == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
+}
+
+static curl_mime *multipart(CURL *c, const struct tg_httpc_request *req)
+{
+    curl_mime *m = curl_mime_init(c);
+    for (size_t i = 0; i < req->nparts; i++) {
+        const struct tg_httpc_part *p = &req->parts[i];
+        curl_mimepart *mp = curl_mime_addpart(m);
+        curl_mime_name(mp, p->name);
+        if (p->value) {
+            curl_mime_data(mp, p->value, CURL_ZERO_TERMINATED);
+            continue;
+        }
+        curl_mime_filename(mp, p->filename);
+        curl_mime_type(mp, p->type);
+        curl_mime_data_cb(mp, (curl_off_t)p->size, part_read, part_seek, NULL, (void *)p);
+    }
+    return m;
+}
+
 static struct curl_slist *header_list(const struct tg_httpc_request *req)
 {
     struct curl_slist *h = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
@@ -105,7 +162,10 @@ static struct curl_slist *header_list(const struct tg_httpc_request *req)
 
 static void set_body(CURL *c, const struct tg_httpc_request *req, struct exchange *ex)
 {
-    if (req->read) {
+    if (req->parts) {
+        ex->mime = multipart(c, req);
+        curl_easy_setopt(c, CURLOPT_MIMEPOST, ex->mime);
+    } else if (req->read) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, ex);
@@ -170,7 +230,7 @@ static int may_have_left(CURL *c, CURLcode rc)
 int tg_httpc_perform(struct tg_httpc *c, const struct tg_httpc_request *req,
                      struct tg_httpc_response *res)
 {
-    struct exchange ex = {c->curl, req, res};
+    struct exchange ex = {c->curl, req, res, NULL};
     char *next = NULL;
     memset(res, 0, sizeof *res);
     tg_buf_init(&res->body);
@@ -178,6 +238,7 @@ int tg_httpc_perform(struct tg_httpc *c, const struct tg_httpc_request *req,
     set_options(c->curl, req, h, &ex);
     CURLcode rc = curl_easy_perform(c->curl);
     curl_slist_free_all(h);
+    curl_mime_free(ex.mime);
     if (rc != CURLE_OK && !res->stopped) {
         snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
         res->sent = may_have_left(c->curl, rc);

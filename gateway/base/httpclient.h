@@ -1,5 +1,7 @@
 /* httpclient.h -- one blocking HTTP exchange through libcurl: the only place Tollgate sets
- * libcurl up (timeouts, protocols, TLS trust, headers, body capture with a cap, error text).
+ * libcurl up (timeouts, protocols, TLS trust, headers, a plain, streamed or multipart body,
+ * the answer captured with a cap, Retry-After, error text). No other file includes libcurl
+ * (scripts/style.sh checks).
  *
  * Worker threads, the API pool and the CLI use it; event loops never do (scripts/style.sh
  * checks). A client is one reusable connection cache for one thread. Redirects are never
@@ -34,8 +36,25 @@ typedef size_t (*tg_httpc_read_fn)(void *arg, char *buf, size_t cap);
  * response as without a callback) or TG_HTTPC_STOP (abort the transfer: response.stopped). */
 enum { TG_HTTPC_TAKEN, TG_HTTPC_CAPTURE, TG_HTTPC_STOP };
 typedef int (*tg_httpc_body_fn)(void *arg, long status, const char *p, size_t n);
-/* One answer header line as received ("Name: value\r\n"), e.g. for Retry-After. */
+/* One answer header line as received ("Name: value\r\n"), e.g. for X-Next-Page. */
 typedef void (*tg_httpc_header_fn)(void *arg, const char *line, size_t n);
+/* Rewinds a streamed part to offset bytes from its start (libcurl resends a body when a
+ * connection it reused turns out dead); 0, or -1 when it cannot. */
+typedef int (*tg_httpc_seek_fn)(void *arg, uint64_t offset);
+
+/* One part of a multipart/form-data body (RFC 7578). A field: name and value (sent as is). A
+ * file: name, filename, type (its Content-Type) and size bytes streamed from read (and seek),
+ * with value NULL. Strings are borrowed for the call. */
+struct tg_httpc_part {
+    const char *name;
+    const char *value;
+    const char *filename;
+    const char *type;
+    uint64_t size;
+    tg_httpc_read_fn read;
+    tg_httpc_seek_fn seek;
+    void *arg;
+};
 
 struct tg_httpc_request {
     const char *method; /* NULL: POST when there is a body or read callback, else GET */
@@ -46,6 +65,8 @@ struct tg_httpc_request {
     tg_httpc_read_fn read; /* instead of body: streamed (read_len bytes, -1: chunked) */
     void *read_arg;
     long long read_len;
+    const struct tg_httpc_part *parts; /* instead of both: a multipart/form-data POST */
+    size_t nparts;
     uint64_t timeout_ms;         /* the whole exchange */
     uint64_t connect_timeout_ms; /* 0: min(timeout_ms, 5 s) */
     const char *ca_file;         /* NULL: the system's trust store */
@@ -58,14 +79,16 @@ struct tg_httpc_request {
 };
 
 struct tg_httpc_response {
-    long status;        /* the HTTP status; 0 when there was no answer */
-    int sent;           /* 0: the request certainly never reached the server (no address,
+    long status;             /* the HTTP status; 0 when there was no answer */
+    int sent;                /* 0: the request certainly never reached the server (no address,
                            connection refused, TLS failed, timeout before the transfer) */
-    int stopped;        /* on_body stopped the transfer */
-    struct tg_buf body; /* the captured answer (without on_body, or what it left) */
-    int truncated;      /* the answer went over body_cap */
-    char *redirect;     /* a 3xx's target (not followed), else NULL */
-    char error[256];    /* why there was no answer, "" when there was one */
+    int stopped;             /* on_body stopped the transfer */
+    struct tg_buf body;      /* the captured answer (without on_body, or what it left) */
+    int truncated;           /* the answer went over body_cap */
+    char *redirect;          /* a 3xx's target (not followed), else NULL */
+    uint64_t retry_after_ms; /* Retry-After as delay-seconds (RFC 9110 10.2.3) in ms, 0 to
+                                86400 s; 0 when absent or not a number (an HTTP-date) */
+    char error[256];         /* why there was no answer, "" when there was one */
 };
 
 /* Performs the exchange. Returns 0 when an answer came (any status: see res->status), -1 when
@@ -74,6 +97,10 @@ struct tg_httpc_response {
 int tg_httpc_perform(struct tg_httpc *c, const struct tg_httpc_request *req,
                      struct tg_httpc_response *res);
 void tg_httpc_response_dispose(struct tg_httpc_response *res);
+
+/* When line (as on_header gets it) is the header name (case-insensitive), copies its value,
+ * blanks and the line end trimmed, cut to outlen - 1 bytes, into out and returns 1; else 0. */
+int tg_httpc_header_value(const char *line, size_t n, const char *name, char *out, size_t outlen);
 
 /* s percent-encoded for a URL (RFC 3986 unreserved characters kept); caller frees. */
 char *tg_httpc_escape(const char *s);

@@ -2,6 +2,7 @@
 #include "console/membership.h"
 #include "base/crypto.h"
 #include "base/util.h"
+#include "base/httpclient.h"
 #include "console/gitlab_client.h"
 
 #include <jansson.h>
@@ -39,7 +40,8 @@ static long get(const struct tg_config *cfg, const char *url, struct tg_gitlab_a
 {
     char *auth = private_token(cfg);
     tg_buf_init(&a->body);
-    long status = tg_gitlab_exchange(cfg, url, NULL, auth, a, err, errlen);
+    struct tg_gitlab_call call = {.url = url, .header = auth};
+    long status = tg_gitlab_exchange(cfg, &call, a, err, errlen);
     explicit_bzero(auth, strlen(auth));
     free(auth);
     if (status && status != 200 && status != 404)
@@ -51,7 +53,7 @@ static int user_id(const struct tg_config *cfg, const char *username, long long 
                    size_t errlen)
 {
     struct tg_gitlab_answer a = {0};
-    char *u = tg_gitlab_escape(username);
+    char *u = tg_httpc_escape(username);
     char *url = tg_xasprintf("%s/api/v4/users?username=%s", cfg->gitlab.url, u);
     long status = get(cfg, url, &a, err, errlen);
     int rc = status == 200 ? tg_membership_parse_user(a.body.data ? a.body.data : "", a.body.len,
@@ -59,7 +61,8 @@ static int user_id(const struct tg_config *cfg, const char *username, long long 
                            : -1;
     if (status == 200 && rc < 0)
         snprintf(err, errlen, "GitLab's user list was not a JSON array");
-    free(u), free(url);
+    free(u);
+    free(url);
     tg_buf_dispose(&a.body);
     return rc;
 }
@@ -68,7 +71,7 @@ static int member_level(const struct tg_config *cfg, const char *group, long lon
                         char *err, size_t errlen)
 {
     struct tg_gitlab_answer a = {0};
-    char *g = tg_gitlab_escape(group);
+    char *g = tg_httpc_escape(group);
     char *url = tg_xasprintf("%s/api/v4/groups/%s/members/all/%lld", cfg->gitlab.url, g, id);
     long status = get(cfg, url, &a, err, errlen);
     json_t *j =

@@ -8,6 +8,7 @@
  * answers the claims sub, name, nickname, preferred_username, groups, ...
  */
 #include "console/oauth.h"
+#include "base/httpclient.h"
 #include "console/gitlab_client.h"
 #include "base/buf.h"
 #include "base/crypto.h"
@@ -77,7 +78,7 @@ char *tg_oauth_authorize_url(const struct tg_config *cfg, const char *state, con
 {
     char *client = tg_xstrndup(cfg->console.client_id.value ? cfg->console.client_id.value : "",
                                cfg->console.client_id.len);
-    char *id = tg_gitlab_escape(client), *uri = redirect_uri(cfg), *ru = tg_gitlab_escape(uri);
+    char *id = tg_httpc_escape(client), *uri = redirect_uri(cfg), *ru = tg_httpc_escape(uri);
     char *url = tg_xasprintf("%s/oauth/authorize?response_type=code&client_id=%s&redirect_uri=%s"
                              "&scope=openid%%20profile&state=%s&code_challenge=%s"
                              "&code_challenge_method=S256",
@@ -151,8 +152,8 @@ static char *token_form(const struct tg_config *cfg, const char *code, const cha
     char *id = tg_xstrndup(cc->client_id.value, cc->client_id.len);
     char *secret = tg_xstrndup(cc->client_secret.value, cc->client_secret.len);
     char *uri = redirect_uri(cfg);
-    char *e[] = {tg_gitlab_escape(id), tg_gitlab_escape(secret), tg_gitlab_escape(code),
-                 tg_gitlab_escape(uri), tg_gitlab_escape(verifier)};
+    char *e[] = {tg_httpc_escape(id), tg_httpc_escape(secret), tg_httpc_escape(code),
+                 tg_httpc_escape(uri), tg_httpc_escape(verifier)};
     char *form = tg_xasprintf("grant_type=authorization_code&client_id=%s&client_secret=%s"
                               "&code=%s&redirect_uri=%s&code_verifier=%s",
                               e[0], e[1], e[2], e[3], e[4]);
@@ -175,7 +176,8 @@ static char *access_token(const struct tg_config *cfg, const char *code, const c
     char *url = tg_xasprintf("%s/oauth/token", cfg->gitlab.url);
     char *token = NULL;
     tg_buf_init(&a.body);
-    long status = tg_gitlab_exchange(cfg, url, form, NULL, &a, err, errlen);
+    struct tg_gitlab_call call = {.url = url, .form = form};
+    long status = tg_gitlab_exchange(cfg, &call, &a, err, errlen);
     explicit_bzero(form, strlen(form));
     free(form);
     free(url);
@@ -205,7 +207,8 @@ int tg_oauth_sign_in(const struct tg_config *cfg, const char *code, const char *
     char *url = tg_xasprintf("%s/oauth/userinfo", cfg->gitlab.url);
     tg_buf_init(&a.body);
     char *auth = tg_xasprintf("Authorization: Bearer %s", token);
-    long status = tg_gitlab_exchange(cfg, url, NULL, auth, &a, err, errlen);
+    struct tg_gitlab_call call = {.url = url, .header = auth};
+    long status = tg_gitlab_exchange(cfg, &call, &a, err, errlen);
     explicit_bzero(auth, strlen(auth));
     free(auth);
     int rc = -1;

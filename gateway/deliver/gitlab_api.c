@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define TG_MODULE         "gitlab"
@@ -42,8 +41,7 @@ struct exchange {
     int truncated;       /* the body went over its cap */
     uint64_t timeout_ms; /* 0: the client's */
     int fresh;           /* a new connection: curl never re-sends it on a dead reused one */
-    uint64_t retry_after_ms;
-    long next_page; /* X-Next-Page: -1 header absent, 0 empty (the last page), else the next */
+    long next_page;      /* X-Next-Page: -1 header absent, 0 empty (the last page), else the next */
 };
 
 struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_token,
@@ -100,36 +98,17 @@ enum tg_gitlab_outcome tg_gitlab_trigger_outcome(const struct tg_gitlab_result *
 
 /* X-Next-Page (GitLab's pagination headers, doc/api/rest/index.md "Pagination link header"):
  * empty on the last page. A header that is not a page number reads as absent. */
-static void next_page_header(struct exchange *ex, const char *p, size_t len)
-{
-    char v[32];
-    long long n;
-    size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-    memcpy(v, p + 12, vl);
-    v[vl] = '\0';
-    v[strcspn(v, "\r\n")] = '\0';
-    const char *t = v + strspn(v, " ");
-    if (*t == '\0')
-        ex->next_page = 0;
-    else if (tg_parse_int(t, 1, 1000000, &n) == 0)
-        ex->next_page = (long)n;
-}
-
 static void on_header(void *arg, const char *p, size_t len)
 {
     struct exchange *ex = arg;
-    if (len > 12 && strncasecmp(p, "X-Next-Page:", 12) == 0)
-        next_page_header(ex, p, len);
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        long long secs;
-        char v[32];
-        size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-        memcpy(v, p + 12, vl);
-        v[vl] = '\0';
-        v[strcspn(v, "\r\n")] = '\0';
-        if (tg_parse_int(v + strspn(v, " "), 0, 86400, &secs) == 0)
-            ex->retry_after_ms = (uint64_t)secs * 1000;
-    }
+    char v[32];
+    long long n;
+    if (!tg_httpc_header_value(p, len, "X-Next-Page", v, sizeof v))
+        return;
+    if (*v == '\0')
+        ex->next_page = 0;
+    else if (tg_parse_int(v, 1, 1000000, &n) == 0)
+        ex->next_page = (long)n;
 }
 
 /* A 200's body streams to the sink, when there is one; anything else is captured. */
@@ -196,7 +175,7 @@ static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
         memset(auth, 0, strlen(auth));
         free(auth);
     }
-    res->retry_after_ms = ex->retry_after_ms;
+    res->retry_after_ms = r.retry_after_ms;
     res->sent = r.sent;
     res->status = r.status;
     ex->sink_stopped = r.stopped;

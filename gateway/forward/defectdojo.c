@@ -1,79 +1,48 @@
 /* defectdojo.c -- the reimport-scan call (forwarder threads, the CLI).
  *
- * curl options set: CURLOPT_URL, CURLOPT_HTTPHEADER (Authorization: Token, Accept, "Expect:"),
- * CURLOPT_MIMEPOST (fields as curl_mime_data, the file as curl_mime_data_cb with its size, a
- * read and a seek callback over a FILE), CURLOPT_NOSIGNAL, CURLOPT_TIMEOUT_MS,
- * CURLOPT_CONNECTTIMEOUT_MS, CURLOPT_USERAGENT, CURLOPT_PROTOCOLS_STR "http,https",
- * CURLOPT_WRITEFUNCTION/WRITEDATA (answer capped at 64 KiB), CURLOPT_HEADERFUNCTION/HEADERDATA
- * (Retry-After), CURLOPT_CAINFO when ca_file is set. No redirects are followed.
+ * One multipart/form-data POST through base/httpclient.h (a fresh client per call): the fields
+ * as form parts, the file streamed from its FILE with its size, Authorization: Token and
+ * Accept: application/json; the answer captured up to 64 KiB, Retry-After read, no redirect
+ * followed.
  */
 #include "forward/defectdojo.h"
 #include "base/buf.h"
+#include "base/httpclient.h"
 #include "base/scrub.h"
 #include "base/util.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ANSWER_MAX (64 * 1024)
 
-struct exchange {
-    struct tg_buf body;
-    uint64_t retry_after_ms;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+static size_t file_read(void *arg, char *buf, size_t cap)
 {
-    struct exchange *ex = arg;
-    size_t len = size * n;
-    if (ex->body.len + len <= ANSWER_MAX)
-        tg_buf_append(&ex->body, p, len);
-    return len;
+    size_t got = fread(buf, 1, cap, arg);
+    return got == 0 && ferror((FILE *)arg) ? TG_HTTPC_READ_ABORT : got;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
+static int file_seek(void *arg, uint64_t offset)
 {
-    struct exchange *ex = arg;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        long s = strtol(p + 12, NULL, 10);
-        ex->retry_after_ms = s > 0 && s < 86400 ? (uint64_t)s * 1000 : 0;
-    }
-    return len;
+    return fseeko(arg, (off_t)offset, SEEK_SET) == 0 ? 0 : -1;
 }
 
-static size_t on_read(char *buf, size_t size, size_t n, void *arg)
-{
-    size_t got = fread(buf, 1, size * n, arg);
-    return got == 0 && ferror((FILE *)arg) ? CURL_READFUNC_ABORT : got;
-}
-
-static int on_seek(void *arg, curl_off_t offset, int origin)
-{
-    return fseeko(arg, (off_t)offset, origin) == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
-}
-
-static void field(curl_mime *m, const char *name, const char *value)
+/* A field part; an absent or empty value is not sent. */
+static void field(struct tg_httpc_part *parts, size_t *n, const char *name, const char *value)
 {
     if (value == NULL || *value == '\0')
         return;
-    curl_mimepart *p = curl_mime_addpart(m);
-    curl_mime_name(p, name);
-    curl_mime_data(p, value, CURL_ZERO_TERMINATED);
+    parts[*n] = (struct tg_httpc_part){.name = name, .value = value};
+    (*n)++;
 }
 
-static curl_mime *build_form(CURL *c, const struct tg_dojo_config *cfg,
-                             const struct tg_dojo_form *f, FILE *file, uint64_t size)
+/* The form in the order sent: scan_type, the file, the names and flags, the tags. Returns the
+ * parts (caller frees) and their count in *n. */
+static struct tg_httpc_part *build_form(const struct tg_dojo_config *cfg,
+                                        const struct tg_dojo_upload *up, size_t *n)
 {
-    curl_mime *m = curl_mime_init(c);
-    field(m, "scan_type", f->scan_type);
-    curl_mimepart *p = curl_mime_addpart(m);
-    curl_mime_name(p, "file");
-    curl_mime_filename(p, f->file_name);
-    curl_mime_type(p, "application/json");
-    curl_mime_data_cb(p, (curl_off_t)size, on_read, on_seek, NULL, file);
+    const struct tg_dojo_form *f = up->form;
     const char *pairs[][2] = {{"product_type_name", f->product_type_name},
                               {"product_name", f->product_name},
                               {"engagement_name", f->engagement_name},
@@ -89,11 +58,24 @@ static curl_mime *build_form(CURL *c, const struct tg_dojo_config *cfg,
                               {"minimum_severity", cfg->minimum_severity},
                               {"active", "true"},
                               {"verified", "false"}};
+    size_t ntags = 0;
+    while (cfg->tags && cfg->tags[ntags])
+        ntags++;
+    struct tg_httpc_part *parts = tg_xcalloc(2 + TG_ARRAY_SIZE(pairs) + ntags, sizeof *parts);
+    *n = 0;
+    field(parts, n, "scan_type", f->scan_type);
+    parts[(*n)++] = (struct tg_httpc_part){.name = "file",
+                                           .filename = f->file_name,
+                                           .type = "application/json",
+                                           .size = up->size,
+                                           .read = file_read,
+                                           .seek = file_seek,
+                                           .arg = up->file};
     for (size_t i = 0; i < TG_ARRAY_SIZE(pairs); i++)
-        field(m, pairs[i][0], pairs[i][1]);
-    for (char **t = cfg->tags; t && *t; t++)
-        field(m, "tags", *t);
-    return m;
+        field(parts, n, pairs[i][0], pairs[i][1]);
+    for (size_t i = 0; i < ntags; i++)
+        field(parts, n, "tags", cfg->tags[i]);
+    return parts;
 }
 
 /* DefectDojo may quote what it was sent: the key never leaves in a reason (logs, the audit
@@ -115,50 +97,38 @@ static void redact_key(char *reason, size_t cap, const struct tg_secret *key)
     tg_buf_dispose(&b);
 }
 
-void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_form *form, FILE *file,
-                      uint64_t size, struct tg_dojo_answer *out)
+void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_upload *up,
+                      struct tg_dojo_answer *out)
 {
-    struct exchange ex = {0};
-    tg_buf_init(&ex.body);
-    CURL *c = curl_easy_init();
+    size_t nparts;
+    struct tg_httpc_part *parts = build_form(cfg, up, &nparts);
     char *url = tg_xasprintf("%s/api/v2/reimport-scan/", cfg->url);
     char *auth = tg_xasprintf("Authorization: Token %.*s", (int)cfg->api_key.len,
                               cfg->api_key.value ? cfg->api_key.value : "");
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    h = curl_slist_append(h, "Accept: application/json");
-    h = curl_slist_append(h, "Expect:");
-    curl_mime *m = build_form(c, cfg, form, file, size);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_MIMEPOST, m);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(cfg->timeout_ms < 5000 ? cfg->timeout_ms : 5000));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tollgate/1.0");
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ex);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);
-    if (cfg->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    tg_dojo_read_answer(status, ex.body.data ? ex.body.data : "", ex.body.len, out);
-    out->retry_after_ms = ex.retry_after_ms;
-    if (rc != CURLE_OK)
-        snprintf(out->reason, sizeof out->reason, "DefectDojo: %s", curl_easy_strerror(rc));
+    const char *headers[] = {auth, "Accept: application/json", NULL};
+    struct tg_httpc_request req = {
+        .url = url,
+        .headers = headers,
+        .parts = parts,
+        .nparts = nparts,
+        .timeout_ms = cfg->timeout_ms,
+        .ca_file = cfg->ca_file,
+        .body_cap = ANSWER_MAX,
+    };
+    struct tg_httpc_response res;
+    struct tg_httpc *c = tg_httpc_new();
+    int rc = tg_httpc_perform(c, &req, &res);
+    tg_httpc_free(c);
+    tg_dojo_read_answer(res.status, res.body.data ? res.body.data : "", res.body.len, out);
+    out->retry_after_ms = res.retry_after_ms;
+    if (rc != 0)
+        snprintf(out->reason, sizeof out->reason, "DefectDojo: %s", res.error);
     redact_key(out->reason, sizeof out->reason, &cfg->api_key);
-    curl_mime_free(m);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    tg_httpc_response_dispose(&res);
     memset(auth, 0, strlen(auth));
     free(auth);
     free(url);
-    tg_buf_dispose(&ex.body);
+    free(parts);
 }
 
 void tg_dojo_answer_dispose(struct tg_dojo_answer *a)

@@ -1,8 +1,8 @@
 /* defectdojo.h -- one POST {url}/api/v2/reimport-scan/ (multipart/form-data), the report
- * streamed from a file through a libcurl read callback, and DefectDojo's answer read.
+ * streamed from a file, and DefectDojo's answer read.
  *
- * Self-contained libcurl use (one easy handle per call) so it can fold into a shared client
- * later. Forwarder threads and the CLI; nothing global.
+ * Through base/httpclient.h, a fresh client per call. Forwarder threads and the CLI; nothing
+ * global.
  */
 #ifndef TG_DEFECTDOJO_H
 #define TG_DEFECTDOJO_H
@@ -36,10 +36,17 @@ struct tg_dojo_answer {
     char reason[512];        /* RETRY/FINAL: the network error or DefectDojo's own words */
 };
 
-/* Sends file (size bytes from its current start) with form. Fills out; release with
- * tg_dojo_answer_dispose. Never fails otherwise. */
-void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_form *form, FILE *file,
-                      uint64_t size, struct tg_dojo_answer *out);
+/* One upload: the form, and the report's size bytes read from file (rewound to offset 0 when
+ * libcurl has to send it again). All borrowed. */
+struct tg_dojo_upload {
+    const struct tg_dojo_form *form;
+    FILE *file;
+    uint64_t size;
+};
+
+/* Sends up. Fills out; release with tg_dojo_answer_dispose. Never fails otherwise. */
+void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_upload *up,
+                      struct tg_dojo_answer *out);
 void tg_dojo_answer_dispose(struct tg_dojo_answer *a);
 
 /* DefectDojo's answer body (status, body bytes) into out: a 201's ids and statistics, or a

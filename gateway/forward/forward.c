@@ -199,7 +199,8 @@ static void upload(const struct tg_dojo_config *dc, const json_t *job, struct do
         .file_name = base_name(jstr(job, "artifact")),
     };
     struct tg_dojo_answer a;
-    tg_dojo_reimport(dc, &f, dl->f, dl->bytes, &a);
+    struct tg_dojo_upload up = {.form = &f, .file = dl->f, .size = dl->bytes};
+    tg_dojo_reimport(dc, &up, &a);
     if (a.kind == TG_DOJO_OK) {
         o->end = TG_FWD_DONE;
         o->result = json_incref(a.result);

@@ -48,3 +48,28 @@ def test_a_loop_file_with_a_blocking_helper_fails_with_file_line_and_rule(tmp_pa
         "%s/wrapper.c:1: runs on the event loop, must not include base/httpclient.h: the "
         "libcurl wrapper blocks (pool or worker threads only)" % tmp_path,
     ]), r.stdout
+
+
+def curl_rule(*files):
+    return subprocess.run([str(ROOT / "scripts/style.sh"), "curl", *map(str, files)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_only_the_wrapper_includes_libcurl_in_the_tree():
+    r = curl_rule()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (ROOT / "gateway/base/httpclient.c").read_text().count("#include <curl/curl.h>") == 1
+
+
+def test_a_libcurl_include_elsewhere_fails_with_file_line_and_rule(tmp_path):
+    (tmp_path / "clean.c").write_text('#include "base/httpclient.h"\n')
+    (tmp_path / "direct.c").write_text('#include <stdio.h>\n#include <curl/curl.h>\n')
+    (tmp_path / "spaced.h").write_text('\n\n  #  include "curl/easy.h"\n')
+    r = curl_rule(tmp_path / "clean.c", tmp_path / "direct.c", tmp_path / "spaced.h")
+    assert r.returncode == 1
+    assert sorted(r.stdout.splitlines()) == sorted([
+        "%s/direct.c:2:#include <curl/curl.h>: only gateway/base/httpclient.c includes libcurl "
+        "(use base/httpclient.h)" % tmp_path,
+        "%s/spaced.h:3:  #  include \"curl/easy.h\": only gateway/base/httpclient.c includes "
+        "libcurl (use base/httpclient.h)" % tmp_path,
+    ]), r.stdout
