@@ -58,19 +58,20 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
     tg_loop_post(j->loop, tg_api_job_deliver, j);
 }
 
-void tg_api_answer_headers(struct tg_api_ctx *ctx, int status, const char *content_type,
-                           const char *body, size_t len, const char *const *headers)
+void tg_api_headers(struct tg_api_ctx *ctx, const char *const *headers)
 {
     struct api_job *j = ctx->job;
     size_t n = 0;
     if (j == NULL || j->answered)
         return;
+    for (char **h = j->headers; h && *h; h++)
+        free(*h);
+    free(j->headers);
     while (headers && headers[n])
         n++;
     j->headers = tg_xcalloc(n + 1, sizeof *j->headers);
     for (size_t i = 0; i < n; i++)
         j->headers[i] = tg_xstrdup(headers[i]);
-    tg_api_answer(ctx, status, content_type, body, len);
 }
 
 void tg_api_json(struct tg_api_ctx *ctx, int status, json_t *body)

@@ -60,10 +60,10 @@ void tg_api_answer(struct tg_api_ctx *ctx, int status, const char *content_type,
                    size_t len);
 void tg_api_json(struct tg_api_ctx *ctx, int status, json_t *body);
 void tg_api_error(struct tg_api_ctx *ctx, int status, const char *error, const char *detail);
-/* An answer with more response headers: headers holds name, value pairs and ends with NULL
- * (copied; e.g. Location, Set-Cookie, Cache-Control). */
-void tg_api_answer_headers(struct tg_api_ctx *ctx, int status, const char *content_type,
-                           const char *body, size_t len, const char *const *headers);
+/* More response headers for the answer that follows (tg_api_answer and the others): headers
+ * holds name, value pairs and ends with NULL (copied; e.g. Location, Set-Cookie,
+ * Cache-Control). Replaces earlier ones; ignored once answered. */
+void tg_api_headers(struct tg_api_ctx *ctx, const char *const *headers);
 
 /* Bearer-token check against api.tokens: the token entry when it is valid and has scope;
  * otherwise answers 401 (missing/unknown) or 403 (scope) itself and returns NULL. A request a

@@ -192,8 +192,7 @@ static char *decompress_file(const char *path, size_t *outlen, char *err, size_t
 }
 
 int tg_audit_segment_each(const char *dir, const struct tg_audit_segment *s,
-                          int (*fn)(void *arg, const char *line, size_t len), void *arg, char *err,
-                          size_t errlen)
+                          const struct tg_audit_line_fn *each, char *err, size_t errlen)
 {
     char *path = tg_xasprintf("%s/%s", dir, s->name);
     size_t len = 0;
@@ -206,7 +205,7 @@ int tg_audit_segment_each(const char *dir, const struct tg_audit_segment *s,
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (n)
-            rc = fn(arg, p, n);
+            rc = each->fn(each->arg, p, n);
         p += n + 1;
     }
     free(text);
@@ -454,7 +453,8 @@ static int reread(redisContext *c, const struct tg_audit_archive_args *a,
                   const struct tg_audit_segment *s, struct batch *b)
 {
     b->last = s->first - 1;
-    int rc = tg_audit_segment_each(a->dir, s, reread_line, b, b->err, b->errlen);
+    struct tg_audit_line_fn each = {reread_line, b};
+    int rc = tg_audit_segment_each(a->dir, s, &each, b->err, b->errlen);
     if (rc == 0 && (b->last != s->last || strcmp(b->prev, s->hash) != 0))
         rc = fail(b, "segment %s ends at seq %lld, not where its name says", s->name, b->last);
     if (rc)

@@ -54,11 +54,16 @@ int tg_audit_segments_list(const char *dir, struct tg_audit_segment **out, size_
                            size_t errlen);
 void tg_audit_segments_free(struct tg_audit_segment *v, size_t n);
 
-/* Calls fn on each line of a segment (without its newline; len bytes) until it returns
- * non-zero. Returns fn's non-zero result, 0 at the end, or -1 with err when the file
- * cannot be read or decompressed. */
+/* What tg_audit_segment_each calls on each line: fn(arg, line, len), the line without its
+ * newline; non-zero stops. */
+struct tg_audit_line_fn {
+    int (*fn)(void *arg, const char *line, size_t len);
+    void *arg;
+};
+
+/* Calls each->fn on each line of a segment until it returns non-zero. Returns that result, 0
+ * at the end, or -1 with err when the file cannot be read or decompressed. */
 int tg_audit_segment_each(const char *dir, const struct tg_audit_segment *s,
-                          int (*fn)(void *arg, const char *line, size_t len), void *arg, char *err,
-                          size_t errlen);
+                          const struct tg_audit_line_fn *each, char *err, size_t errlen);
 
 #endif

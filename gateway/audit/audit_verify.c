@@ -393,7 +393,8 @@ static int walk_segment(struct walk *w, const char *dir, const struct tg_audit_s
         return archive_broke(w->res, TG_AUDIT_ORDER, s->first, "segment %s overlaps the one before",
                              s->name);
     w->where = s->name;
-    int rc = tg_audit_segment_each(dir, s, archive_line, w, err, sizeof err);
+    struct tg_audit_line_fn each = {archive_line, w};
+    int rc = tg_audit_segment_each(dir, s, &each, err, sizeof err);
     if (rc < 0)
         return archive_broke(w->res, TG_AUDIT_UNREADABLE, s->first, "segment %s: %s", s->name, err);
     if (rc > 0) {

@@ -195,6 +195,7 @@ static int export_archive(const struct tg_config *cfg, redisContext *c, const st
                 "tollgate audit export: --from-archive needs audit.archive in the config\n");
         return 2;
     }
+    struct tg_audit_line_fn each = {export_line, (void *)o};
     int rc = tg_audit_segments_list(cfg->audit.archive, &segs, &n, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (segs[i].first != *last + 1) {
@@ -202,8 +203,8 @@ static int export_archive(const struct tg_config *cfg, redisContext *c, const st
                      "the archive lacks seq %lld to %lld (run tollgate audit verify)", *last + 1,
                      segs[i].first - 1);
             rc = -1;
-        } else if ((rc = tg_audit_segment_each(cfg->audit.archive, &segs[i], export_line, (void *)o,
-                                               err, sizeof err)) == 0) {
+        } else if ((rc = tg_audit_segment_each(cfg->audit.archive, &segs[i], &each, err,
+                                               sizeof err)) == 0) {
             *last = segs[i].last;
         }
     }

@@ -16,4 +16,13 @@ redisContext *tg_cli_redis(const struct tg_config *cfg, const char *url);
 /* "operator:<name>" for audit records: --operator, else $SUDO_USER, $USER, or "unknown". */
 void tg_cli_operator(char *out, size_t outlen, const char *given);
 
+/* A dead-letter command line: verb (list, requeue or drop), the ids it names (list takes
+ * none) and the actor for the audit records (tg_cli_operator). Borrowed. */
+struct tg_cli_dead {
+    const char *verb;
+    char **ids;
+    int nids;
+    const char *actor;
+};
+
 #endif

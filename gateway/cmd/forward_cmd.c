@@ -180,9 +180,10 @@ static int dead_record(const struct tg_config *cfg, redisContext *rc, const char
     return failed && cfg->audit.fail_closed ? -1 : 0;
 }
 
-static int dead(struct tg_config *cfg, redisContext *rc, const char *verb, char **ids, int n,
-                const char *actor)
+static int dead(struct tg_config *cfg, redisContext *rc, const struct tg_cli_dead *d)
 {
+    const char *verb = d->verb;
+    char **ids = d->ids;
     if (strcmp(verb, "list") == 0) {
         json_t *a = tg_fwd_dead_list(rc, cfg->redis.prefix);
         char *s = a ? json_dumps(a, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
@@ -192,9 +193,9 @@ static int dead(struct tg_config *cfg, redisContext *rc, const char *verb, char 
         json_decref(a);
         return a ? 0 : 2;
     }
-    int status = n > 0 ? 0 : 2;
-    for (int i = 0; i < n; i++) {
-        if (dead_record(cfg, rc, verb, ids[i], actor) < 0) {
+    int status = d->nids > 0 ? 0 : 2;
+    for (int i = 0; i < d->nids; i++) {
+        if (dead_record(cfg, rc, verb, ids[i], d->actor) < 0) {
             status = 2;
             continue;
         }
@@ -242,8 +243,10 @@ int tg_cmd_forward(int argc, char **argv)
     redisContext *rc = cfg && (cfg->defectdojo || is_dead) ? tg_cli_redis(cfg, o.redis) : NULL;
     char actor[160];
     tg_cli_operator(actor, sizeof actor, o.operator_name);
+    struct tg_cli_dead d = {
+        .verb = sub, .ids = argv + optind, .nids = argc - optind, .actor = actor};
     if (rc && is_dead)
-        status = dead(cfg, rc, sub, argv + optind, argc - optind, actor);
+        status = dead(cfg, rc, &d);
     else if (rc)
         status = backfill(cfg, rc, &o);
     if (rc)

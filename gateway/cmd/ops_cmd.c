@@ -224,15 +224,14 @@ static int dead_drop_one(const struct tg_config *cfg, redisContext *rc, const ch
 }
 
 /* Runs verb on the ids (list takes none). */
-static int dead_run(const struct tg_config *cfg, redisContext *rc, const char *verb, char **ids,
-                    int nids, const char *actor)
+static int dead_run(const struct tg_config *cfg, redisContext *rc, const struct tg_cli_dead *d)
 {
     int status = 0;
-    if (strcmp(verb, "list") == 0)
+    if (strcmp(d->verb, "list") == 0)
         return dead_list(cfg, rc);
-    for (int i = 0; i < nids; i++)
-        status |= strcmp(verb, "requeue") == 0 ? dead_requeue_one(cfg, rc, ids[i], actor)
-                                               : dead_drop_one(cfg, rc, ids[i], actor);
+    for (int i = 0; i < d->nids; i++)
+        status |= strcmp(d->verb, "requeue") == 0 ? dead_requeue_one(cfg, rc, d->ids[i], d->actor)
+                                                  : dead_drop_one(cfg, rc, d->ids[i], d->actor);
     return status;
 }
 
@@ -261,7 +260,9 @@ int tg_cmd_dead(int argc, char **argv)
     char actor[160];
     tg_cli_operator(actor, sizeof actor, o.operator_name);
     if (rc) {
-        status = dead_run(cfg, rc, verb, argv + optind, argc - optind, actor);
+        struct tg_cli_dead d = {
+            .verb = verb, .ids = argv + optind, .nids = argc - optind, .actor = actor};
+        status = dead_run(cfg, rc, &d);
         redisFree(rc);
     }
     tg_config_unref(cfg);

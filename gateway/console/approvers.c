@@ -35,7 +35,9 @@ static int group_member(const struct tg_approver_query *q, char *err, size_t err
         const char *group = *a + strlen(TG_APPROVERS_GROUP);
         if (!is_group(*a))
             continue;
-        if (tg_membership_level(q->cfg, q->rc, group, q->identity, &level, why, sizeof why)) {
+        struct tg_membership_query mq = {
+            .cfg = q->cfg, .rc = q->rc, .group = group, .username = q->identity};
+        if (tg_membership_level(&mq, &level, why, sizeof why)) {
             if (!unknown)
                 snprintf(err, errlen,
                          "GitLab could not confirm %s's membership of group %s (%s); the vote is "

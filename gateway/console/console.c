@@ -38,7 +38,8 @@ static void redirect(struct tg_api_ctx *ctx, const char *location, const char *c
         h[n++] = "set-cookie";
         h[n++] = cookies[i];
     }
-    tg_api_answer_headers(ctx, 302, "text/plain; charset=utf-8", "", 0, h);
+    tg_api_headers(ctx, h);
+    tg_api_answer(ctx, 302, "text/plain; charset=utf-8", "", 0);
 }
 
 /* Text into HTML: the five characters that could open markup or end an attribute. */
@@ -77,7 +78,8 @@ static void page(struct tg_api_ctx *ctx, int status, const char *title, const ch
                        "cache-control",
                        "no-store",
                        NULL};
-    tg_api_answer_headers(ctx, status, "text/html; charset=utf-8", b.data, b.len, h);
+    tg_api_headers(ctx, h);
+    tg_api_answer(ctx, status, "text/html; charset=utf-8", b.data, b.len);
     tg_buf_dispose(&b);
 }
 
@@ -242,7 +244,8 @@ static void on_callback(void *data, struct tg_api_ctx *ctx, const struct tg_api_
              "This sign-in was started in another browser, or its cookie expired. Start again.");
         return;
     }
-    if (tg_oauth_sign_in(ctx->cfg, code, si.verifier, &u, err, sizeof err)) {
+    struct tg_oauth_grant grant = {.code = code, .verifier = si.verifier};
+    if (tg_oauth_sign_in(ctx->cfg, &grant, &u, err, sizeof err)) {
         TG_LOG(TG_LOG_WARN, "sign_in_failed", "%s", err);
         page(ctx, 502, "Sign-in failed", err);
     } else if (!tg_oauth_group_allowed(u.groups, ctx->cfg->console.allow_groups)) {
@@ -274,7 +277,8 @@ static void on_session(void *data, struct tg_api_ctx *ctx, const struct tg_api_r
                           s->name, "groups", groups, "csrf_token", s->csrf, "expires_at", expires);
     char *body = json_dumps(j, JSON_COMPACT);
     const char *h[] = {"cache-control", "no-store", NULL};
-    tg_api_answer_headers(ctx, 200, "application/json", body, strlen(body), h);
+    tg_api_headers(ctx, h);
+    tg_api_answer(ctx, 200, "application/json", body, strlen(body));
     free(body);
     json_decref(j);
 }
@@ -299,7 +303,8 @@ static void on_logout(void *data, struct tg_api_ctx *ctx, const struct tg_api_re
     char *cookie = cookie_value(ctx->cfg, tg_console_cookie_name(ctx->cfg), "", 0);
     const char *body = "{\"signed_out\":true}";
     const char *h[] = {"set-cookie", cookie, "cache-control", "no-store", NULL};
-    tg_api_answer_headers(ctx, 200, "application/json", body, strlen(body), h);
+    tg_api_headers(ctx, h);
+    tg_api_answer(ctx, 200, "application/json", body, strlen(body));
     free(cookie);
     explicit_bzero(id, sizeof id);
 }

@@ -67,11 +67,12 @@ static int user_id(const struct tg_config *cfg, const char *username, long long 
     return rc;
 }
 
-static int member_level(const struct tg_config *cfg, const char *group, long long id, int *level,
-                        char *err, size_t errlen)
+static int member_level(const struct tg_membership_query *q, long long id, int *level, char *err,
+                        size_t errlen)
 {
+    const struct tg_config *cfg = q->cfg;
     struct tg_gitlab_answer a = {0};
-    char *g = tg_httpc_escape(group);
+    char *g = tg_httpc_escape(q->group);
     char *url = tg_xasprintf("%s/api/v4/groups/%s/members/all/%lld", cfg->gitlab.url, g, id);
     long status = get(cfg, url, &a, err, errlen);
     json_t *j =
@@ -109,20 +110,21 @@ static int cached(redisContext *rc, const char *key, int *level)
     return hit;
 }
 
-int tg_membership_level(const struct tg_config *cfg, redisContext *rc, const char *group,
-                        const char *username, int *level, char *err, size_t errlen)
+int tg_membership_level(const struct tg_membership_query *q, int *level, char *err, size_t errlen)
 {
+    const struct tg_config *cfg = q->cfg;
+    redisContext *rc = q->rc;
     char key[256];
     long long id = 0;
-    cache_key(cfg, group, username, key, sizeof key);
+    cache_key(cfg, q->group, q->username, key, sizeof key);
     if (cached(rc, key, level))
         return 0;
     if (cfg->gitlab.url == NULL) {
         snprintf(err, errlen, "gitlab.url is not configured");
         return -1;
     }
-    int found = user_id(cfg, username, &id, err, errlen);
-    if (found < 0 || (found == 1 && member_level(cfg, group, id, level, err, errlen)))
+    int found = user_id(cfg, q->username, &id, err, errlen);
+    if (found < 0 || (found == 1 && member_level(q, id, level, err, errlen)))
         return -1;
     if (found == 0)
         *level = 0;

@@ -14,11 +14,18 @@
 
 #include <hiredis.h>
 
-/* The access level of username in group (0: not a member, unknown user). Returns 0 with
- * *level, or -1 with err (GitLab did not answer, or answered something else). rc may be NULL
- * (no cache). */
-int tg_membership_level(const struct tg_config *cfg, redisContext *rc, const char *group,
-                        const char *username, int *level, char *err, size_t errlen);
+/* Whose membership of which group, asked with cfg's GitLab and cached in rc (NULL: no cache).
+ * All borrowed. */
+struct tg_membership_query {
+    const struct tg_config *cfg;
+    redisContext *rc;
+    const char *group;    /* the full path */
+    const char *username; /* GitLab's username */
+};
+
+/* The access level of q->username in q->group (0: not a member, unknown user). Returns 0 with
+ * *level, or -1 with err (GitLab did not answer, or answered something else). */
+int tg_membership_level(const struct tg_membership_query *q, int *level, char *err, size_t errlen);
 
 /* The user id from a "List users" answer: the entry whose username equals username. Returns
  * 1 with *id, 0 when there is none, -1 when body is not a JSON array. */

@@ -196,12 +196,12 @@ static char *access_token(const struct tg_config *cfg, const char *code, const c
     return token;
 }
 
-int tg_oauth_sign_in(const struct tg_config *cfg, const char *code, const char *verifier,
+int tg_oauth_sign_in(const struct tg_config *cfg, const struct tg_oauth_grant *g,
                      struct tg_oauth_user *u, char *err, size_t errlen)
 {
     struct tg_gitlab_answer a = {0};
     memset(u, 0, sizeof *u);
-    char *token = access_token(cfg, code, verifier, err, errlen);
+    char *token = access_token(cfg, g->code, g->verifier, err, errlen);
     if (token == NULL)
         return -1;
     char *url = tg_xasprintf("%s/oauth/userinfo", cfg->gitlab.url);

@@ -34,10 +34,17 @@ struct tg_oauth_user {
 };
 void tg_oauth_user_dispose(struct tg_oauth_user *u);
 
-/* Exchanges code (with verifier) at /oauth/token, then reads /oauth/userinfo with the access
- * token. Returns 0 with u filled, or -1 with a reason fit for the person signing in in err
- * (GitLab's answer status and error name, never a secret). */
-int tg_oauth_sign_in(const struct tg_config *cfg, const char *code, const char *verifier,
+/* An authorization code grant (RFC 6749 4.1, with PKCE: RFC 7636): the code GitLab sent to
+ * the redirect URI and the sign-in's code_verifier. Borrowed. */
+struct tg_oauth_grant {
+    const char *code;
+    const char *verifier;
+};
+
+/* Exchanges g at /oauth/token, then reads /oauth/userinfo with the access token. Returns 0
+ * with u filled, or -1 with a reason fit for the person signing in in err (GitLab's answer
+ * status and error name, never a secret). */
+int tg_oauth_sign_in(const struct tg_config *cfg, const struct tg_oauth_grant *g,
                      struct tg_oauth_user *u, char *err, size_t errlen);
 
 /* Parses a userinfo answer into u: 0, or -1 with err (not JSON, no username). */

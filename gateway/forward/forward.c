@@ -317,8 +317,13 @@ int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)
         o.result = failure_entry(job, &o);
     else if (o.result)
         json_object_set_new(o.result, "result", json_string("forwarded"));
-    int rc = tg_fwd_finish(w->rc, w->cfg->redis.prefix, cl->id, w->owner, o.end, o.next_ms, o.error,
-                           jstr(job, "deploy_key"), jstr(job, "entry"), o.result);
+    struct tg_fwd_ending e = {.end = o.end,
+                              .next_ms = o.next_ms,
+                              .error = o.error,
+                              .deploy_key = jstr(job, "deploy_key"),
+                              .entry = jstr(job, "entry"),
+                              .result = o.result};
+    int rc = tg_fwd_finish(w->rc, w->cfg->redis.prefix, cl->id, w->owner, &e);
     if (rc == 0) {
         count(&o);
         if (o.end != TG_FWD_RETRY)

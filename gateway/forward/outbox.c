@@ -66,23 +66,23 @@ static char *key(const char *prefix, const char *name)
     return tg_xasprintf("%sfwd:%s", prefix, name);
 }
 
-/* Runs a script over keys (freed here) and args; the reply, or NULL on a failed connection
- * or an error reply (logged by the caller through its return). */
-static redisReply *run(redisContext *c, const char *src, char **keys, int nkeys, const char **args,
-                       int nargs)
+/* Runs a script over keys (freed here) and args, both NULL-terminated (16 in all at most); the
+ * reply, or NULL on a failed connection or an error reply (logged by the caller through its
+ * return). */
+static redisReply *run(redisContext *c, const char *src, char **keys, const char *const *args)
 {
     const char *argv[16];
     size_t lens[16];
-    for (int i = 0; i < nkeys; i++)
-        argv[i] = keys[i];
-    for (int i = 0; i < nargs; i++)
-        argv[nkeys + i] = args[i];
-    for (int i = 0; i < nkeys + nargs; i++)
+    int nkeys = 0, argc = 0;
+    while (keys[nkeys] && nkeys < 16)
+        argv[argc++] = keys[nkeys++];
+    for (int i = 0; args[i] && argc < 16; i++)
+        argv[argc++] = args[i];
+    for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = tg_redis_eval(
-        c,
-        &(struct tg_redis_script_call){
-            .source = src, .nkeys = nkeys, .argc = nkeys + nargs, .argv = argv, .argvlen = lens});
+        c, &(struct tg_redis_script_call){
+               .source = src, .nkeys = nkeys, .argc = argc, .argv = argv, .argvlen = lens});
     for (int i = 0; i < nkeys; i++)
         free(keys[i]);
     if (r && r->type == REDIS_REPLY_ERROR) {
@@ -114,14 +114,14 @@ int tg_fwd_enqueue(redisContext *c, const char *prefix, json_t *job, int force)
     char *once = tg_xasprintf("once:%lld:%lld:%lld:%s", jint(job, "project_id"),
                               jint(job, "pipeline"), jint(job, "job_id"), jstr(job, "artifact"));
     char *url = tg_xasprintf("web_url:%lld", jint(job, "project_id"));
-    char *keys[] = {key(prefix, once), key(prefix, "jobs"), key(prefix, "attempts"),
-                    key(prefix, "due"), key(prefix, url)};
+    char *keys[] = {key(prefix, once),  key(prefix, "jobs"), key(prefix, "attempts"),
+                    key(prefix, "due"), key(prefix, url),    NULL};
     free(once);
     free(url);
     char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *args[] = {jstr(job, "sha256"),     id, text, now, force ? "1" : "0",
-                          jstr(job, "project_url")};
-    redisReply *r = run(c, ENQUEUE, keys, 5, args, 6);
+    const char *args[] = {jstr(job, "sha256"),      id,  text, now, force ? "1" : "0",
+                          jstr(job, "project_url"), NULL};
+    redisReply *r = run(c, ENQUEUE, keys, args);
     free(text);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
@@ -135,10 +135,10 @@ int tg_fwd_claim(redisContext *c, const char *prefix, const char *owner, uint64_
     uint64_t t = tg_now_ms();
     snprintf(now, sizeof now, "%llu", (unsigned long long)t);
     snprintf(until, sizeof until, "%llu", (unsigned long long)(t + lease_ms));
-    char *keys[] = {key(prefix, "due"), key(prefix, "lease"), key(prefix, "jobs"),
-                    key(prefix, "attempts"), key(prefix, "owner")};
-    const char *args[] = {now, until, owner};
-    redisReply *r = run(c, CLAIM, keys, 5, args, 3);
+    char *keys[] = {key(prefix, "due"),      key(prefix, "lease"), key(prefix, "jobs"),
+                    key(prefix, "attempts"), key(prefix, "owner"), NULL};
+    const char *args[] = {now, until, owner, NULL};
+    redisReply *r = run(c, CLAIM, keys, args);
     memset(out, 0, sizeof *out);
     if (r == NULL)
         return -1;
@@ -160,21 +160,32 @@ void tg_fwd_claim_dispose(struct tg_fwd_claim *cl)
 }
 
 int tg_fwd_finish(redisContext *c, const char *prefix, const char *id, const char *owner,
-                  enum tg_fwd_end end, uint64_t next_ms, const char *error, const char *deploy_key,
-                  const char *entry, const json_t *result)
+                  const struct tg_fwd_ending *e)
 {
     static const char *const ends[] = {"done", "failed", "retry", "dead"};
     char next[32], now[32];
-    snprintf(next, sizeof next, "%llu", (unsigned long long)next_ms);
+    snprintf(next, sizeof next, "%llu", (unsigned long long)e->next_ms);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    char *res = result ? json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    char *keys[] = {key(prefix, "lease"),  key(prefix, "owner"),
-                    key(prefix, "due"),    key(prefix, "dead"),
-                    key(prefix, "jobs"),   key(prefix, "attempts"),
-                    key(prefix, "errors"), tg_xstrdup(deploy_key ? deploy_key : "")};
-    const char *args[] = {
-        id, owner, ends[end], next, error ? error : "", entry ? entry : "", res ? res : "", now};
-    redisReply *r = run(c, FINISH, keys, 8, args, 8);
+    char *res = e->result ? json_dumps(e->result, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *keys[] = {key(prefix, "lease"),
+                    key(prefix, "owner"),
+                    key(prefix, "due"),
+                    key(prefix, "dead"),
+                    key(prefix, "jobs"),
+                    key(prefix, "attempts"),
+                    key(prefix, "errors"),
+                    tg_xstrdup(e->deploy_key ? e->deploy_key : ""),
+                    NULL};
+    const char *args[] = {id,
+                          owner,
+                          ends[e->end],
+                          next,
+                          e->error ? e->error : "",
+                          e->entry ? e->entry : "",
+                          res ? res : "",
+                          now,
+                          NULL};
+    redisReply *r = run(c, FINISH, keys, args);
     free(res);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
@@ -186,9 +197,9 @@ static int dead_op(redisContext *c, const char *prefix, const char *id, const ch
     char now[32];
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     char *keys[] = {key(prefix, "dead"), key(prefix, "attempts"), key(prefix, "due"),
-                    key(prefix, "jobs"), key(prefix, "errors")};
-    const char *args[] = {id, now, mode};
-    redisReply *r = run(c, DEAD_OP, keys, 5, args, 3);
+                    key(prefix, "jobs"), key(prefix, "errors"),   NULL};
+    const char *args[] = {id, now, mode, NULL};
+    redisReply *r = run(c, DEAD_OP, keys, args);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
     return rc;

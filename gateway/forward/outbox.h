@@ -48,12 +48,21 @@ enum tg_fwd_end {
     TG_FWD_DEAD,   /* out of attempts: to the dead-letter list */
 };
 
-/* Ends owner's attempt on id: result (a JSON object, or NULL for a retry) goes into the
- * deployment record at deploy_key (when it exists) under entry. Returns 0, 1 when the lease
- * was no longer owner's (nothing changed), -1 on a Redis failure. */
+/* How an attempt ended: result (a JSON object, or NULL for a retry) goes into the deployment
+ * record at deploy_key (when it exists) under entry. All borrowed. */
+struct tg_fwd_ending {
+    enum tg_fwd_end end;
+    uint64_t next_ms; /* RETRY: due again then (Unix ms) */
+    const char *error;
+    const char *deploy_key;
+    const char *entry;
+    const json_t *result;
+};
+
+/* Ends owner's attempt on id as e says. Returns 0, 1 when the lease was no longer owner's
+ * (nothing changed), -1 on a Redis failure. */
 int tg_fwd_finish(redisContext *c, const char *prefix, const char *id, const char *owner,
-                  enum tg_fwd_end end, uint64_t next_ms, const char *error, const char *deploy_key,
-                  const char *entry, const json_t *result);
+                  const struct tg_fwd_ending *e);
 
 /* The dead-letter list, oldest first: [{"id", "died_at", "error", "attempts", "job"}]. NULL
  * on a Redis failure. */

@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fwrite(data + 1, 1, size - 1, f);
     fclose(f);
     struct tg_audit_segment s = {.first = 1, .last = 2, .name = (char *)name};
-    (void)tg_audit_segment_each(dir, &s, on_line, &lines, err, sizeof err);
+    struct tg_audit_line_fn each = {on_line, &lines};
+    (void)tg_audit_segment_each(dir, &s, &each, err, sizeof err);
     struct tg_audit_segment *v;
     size_t n;
     if (tg_audit_segments_list(dir, &v, &n, err, sizeof err) == 0) {
