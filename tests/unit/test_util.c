@@ -1,5 +1,7 @@
-/* test_util.c -- sizes, durations, times, globs and JSON string escaping. */
+/* test_util.c -- sizes, durations, times, globs, JSON string escaping and answer header values
+ * (base/httpclient.h). */
 #include "base/buf.h"
+#include "base/httpclient.h"
 #include "base/util.h"
 #include "unit.h"
 
@@ -100,6 +102,25 @@ static const struct esc_row escapes[] = {
     {"surrogate", "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},
 };
 
+/* tg_httpc_header_value over lines as libcurl hands them to a header callback. */
+struct header_row {
+    const char *name, *line, *header;
+    int found;
+    const char *want;
+};
+
+static const struct header_row headers[] = {
+    {"plain", "Retry-After: 120\r\n", "Retry-After", 1, "120"},
+    {"any case", "retry-after:5\r\n", "Retry-After", 1, "5"},
+    {"blanks trimmed", "X-Next-Page: \t 3 \t\r\n", "X-Next-Page", 1, "3"},
+    {"empty value", "X-Next-Page: \r\n", "X-Next-Page", 1, ""},
+    {"cut to the buffer", "X-Next-Page: 123456789012345678901234567890123456\r\n", "X-Next-Page", 1,
+     "1234567890123456789012345678901"},
+    {"another header", "Retry-After-Ms: 5\r\n", "Retry-After", 0, ""},
+    {"a prefix only", "Retry-Aft", "Retry-After", 0, ""},
+    {"status line", "HTTP/1.1 429 Too Many Requests\r\n", "Retry-After", 0, ""},
+};
+
 int main(void)
 {
     uint64_t v;
@@ -130,6 +151,13 @@ int main(void)
         tg_buf_json_str(&b, escapes[i].in, escapes[i].len);
         UNIT_STREQ(escapes[i].name, b.data, escapes[i].want);
         tg_buf_dispose(&b);
+    }
+    for (size_t i = 0; i < TG_ARRAY_SIZE(headers); i++) {
+        char v[32] = "";
+        const struct header_row *h = &headers[i];
+        int found = tg_httpc_header_value(h->line, strlen(h->line), h->header, v, sizeof v);
+        UNIT_CHECK(h->name, found == h->found);
+        UNIT_STREQ(h->name, v, h->want);
     }
     return unit_summary("test_util");
 }
