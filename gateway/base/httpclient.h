@@ -81,7 +81,7 @@ struct tg_httpc_request {
 struct tg_httpc_response {
     long status;             /* the HTTP status; 0 when there was no answer */
     int sent;                /* 0: the request certainly never reached the server (no address,
-                           connection refused, TLS failed, timeout before the transfer) */
+                                connection refused, TLS failed, timeout before the transfer) */
     int stopped;             /* on_body stopped the transfer */
     struct tg_buf body;      /* the captured answer (without on_body, or what it left) */
     int truncated;           /* the answer went over body_cap */
