@@ -234,18 +234,26 @@
     var cid = "c-" + d.id, rid = "r-" + d.id, wid = "w-" + d.id;
     var comment = el("input", {id: cid, name: "comment", type: "text", autocomplete: "off"});
     var reason = el("input", {id: rid, name: "reason", type: "text", autocomplete: "off"});
+    /* may_approve/may_deny: true, false (reason says why) or null (only GitLab can tell:
+     * the vote asks it; the button stays enabled and the note says so). */
     var approve = el("button", {type: "button", class: "primary", "data-action": "approve",
-      disabled: you.may_approve !== true, "aria-describedby": you.may_approve ? null : wid},
-      "Approve");
-    var deny = el("button", {type: "button", class: "danger", "data-action": "deny"}, "Deny");
+      disabled: you.may_approve === false || you.may_approve === undefined,
+      "aria-describedby": you.may_approve === true ? null : wid}, "Approve");
+    var deny = el("button", {type: "button", class: "danger", "data-action": "deny",
+      disabled: you.may_deny === false || you.may_deny === undefined,
+      "aria-describedby": you.may_deny === true ? null : wid + "-d"}, "Deny");
+    function note(may, id, verb, why) {
+      if (may === true) return null;
+      return el("p", {class: "why", id: id}, may === null ? "Note: " + why :
+        "You cannot " + verb + ": " + (why || "your permission could not be determined"));
+    }
     var form = el("form", {class: "vote", "aria-label": "Vote on " + d.id},
       el("label", {for: cid}, "Comment (optional)"), comment,
       el("div", {class: "row"}, approve),
-      you.may_approve === true ? null :
-        el("p", {class: "why", id: wid}, "You cannot approve: " +
-          (you.reason || "your permission could not be determined")),
+      note(you.may_approve, wid, "approve", you.reason),
       el("label", {for: rid}, "Reason to deny (required)"), reason,
-      el("div", {class: "row"}, deny), status);
+      el("div", {class: "row"}, deny),
+      note(you.may_deny, wid + "-d", "deny", you.deny_reason), status);
     function send(action, body) {
       approve.disabled = deny.disabled = true;
       clear(status);
@@ -260,8 +268,8 @@
         }
       }, function (e) {
         append(status, message("Refused: " + e.message, true));
-        approve.disabled = you.may_approve !== true;
-        deny.disabled = false;
+        approve.disabled = you.may_approve === false || you.may_approve === undefined;
+        deny.disabled = you.may_deny === false || you.may_deny === undefined;
       });
     }
     approve.addEventListener("click", function () {

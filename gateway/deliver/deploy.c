@@ -351,7 +351,7 @@ const char *tg_deploy_word(const redisReply *r, size_t i)
 
 /* The decision's numbers and trigger variables as text, for its field/value pairs. */
 struct decision_text {
-    char pid[24], pipeline[24];
+    char pid[24], pipeline[24], user_id[24];
     char *vars; /* JSON object of the trigger variables (owned), or NULL */
 };
 
@@ -378,6 +378,7 @@ static int decision_fields(const char **argv, int at, const struct tg_deploy_new
                            "ref",           nz(d->ref),
                            "environment",   nz(d->environment),
                            "user",          nz(d->user),
+                           "user_id",       t->user_id,
                            "verdict",       nz(d->verdict),
                            "rule",          nz(d->rule),
                            "reason",        nz(d->reason),
@@ -437,6 +438,7 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const struct tg_deploy
     snprintf(rank, sizeof rank, "%lld", ev->rank);
     snprintf(t.pid, sizeof t.pid, "%lld", d->project_id);
     snprintf(t.pipeline, sizeof t.pipeline, "%lld", d->pipeline);
+    snprintf(t.user_id, sizeof t.user_id, "%lld", d->user_id);
     const char *head[] = {in->key, k.pending,      k.notify,       d->state, now,
                           expiry,  nz(ev->status), nz(ev->builds), rank,     TG_DEPLOY_FINAL_TTL_S};
     int argc = 0;

@@ -36,6 +36,8 @@ struct tg_deploy_new {
     const char *project; /* path */
     long long pipeline;
     const char *sha, *ref, *environment, *user;
+    long long user_id; /* the pipeline's user's GitLab id (user.id), 0 unknown: separation of
+                          duties compares it, since a username can be changed */
     const char *verdict, *rule, *reason; /* reason: the main one, for statuses and chat */
     const char *decision;                /* decision JSON */
     const char *policy_hash;
@@ -286,6 +288,7 @@ struct tg_deployment {
     const char *project; /* path */
     long long pipeline;
     const char *sha, *ref, *environment, *user;
+    long long user_id; /* 0: unknown (records from before it was kept) */
     const char *verdict, *rule, *reason, *decision, *policy_hash;
     const char *defectdojo; /* JSON object: "<job id>:<artifact>" -> DefectDojo's answer */
     /* what to trigger: the template it was rendered from, its target and variables (JSON) */

@@ -37,6 +37,7 @@ static const struct field {
     S("ref", ref),
     S("environment", environment),
     S("user", user),
+    N("user_id", user_id),
     S("verdict", verdict),
     S("rule", rule),
     S("reason", reason),
