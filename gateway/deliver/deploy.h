@@ -324,6 +324,24 @@ struct tg_deployment {
     "  redis.call('HSET', dkey, 'defectdojo', cjson.encode(all))\n"                                \
     "end\n"
 
+/* The environment indexes: per (project id, environment), the deployment of the newest
+ * pipeline decided ("latest", written by tg_deploy_decide) or triggered ("live", written by
+ * tg_deploy_finish). Keys <prefix>deployments:latest and <prefix>deployments:live, hashes
+ * "<project id> <environment>" -> "<pipeline> <deployment key>", owned here. */
+struct tg_deploy_index_entry {
+    long long project_id, pipeline;
+    char *environment, *key; /* owned */
+    long long expires_at;    /* tg_deploy_pending_all: the request's expiry (ms) */
+};
+/* The latest (live 0) or live (live 1) index: n entries into *out, -1 when Redis failed.
+ * Release with tg_deploy_index_dispose(*out, n) (also after -1, with n 0). */
+int tg_deploy_index_read(redisContext *c, const char *prefix, int live,
+                         struct tg_deploy_index_entry **out);
+/* Every deployment waiting for approval, soonest expiry first, named by its key alone (no
+ * record is read): n entries into *out, -1 when Redis failed. */
+int tg_deploy_pending_all(redisContext *c, const char *prefix, struct tg_deploy_index_entry **out);
+void tg_deploy_index_dispose(struct tg_deploy_index_entry *e, int n);
+
 /* Loads the deployment at key into d. Returns 1, 0 when there is no such record, -1 when
  * Redis failed. Release with tg_deployment_dispose (also after 0 or -1). */
 int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d);

@@ -651,3 +651,42 @@ def test_api_answers_are_never_stored(console, gitlab, redis):
             (method, path, status)
     status, h, _ = Browser(tg.url).request("GET", "/api/v1/deployments")
     assert status == 401 and h.get("cache-control") == "no-store"
+
+
+# ---- the environments page's API ----
+
+def test_environments_show_live_decision_and_every_pending_request(console, gitlab, redis):
+    """GET /api/v1/environments reads deploy's indexes, not the last audit records: a row shows
+    the newest triggered deployment with its approvers, the newest decision in its current
+    state (denied shows), and the count of all pending requests with the soonest few."""
+    tg = console()
+    b, csrf = signed_in(tg, gitlab, "alice", uid=11)
+    first = pending(tg, gitlab, redis, 740)
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % first, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 200, body
+    wait_state(redis, 740, "production", "triggered")
+    for p in (741, 742, 743, 744):  # other refs: a newer pipeline of a ref supersedes its older ones
+        pending(tg, gitlab, redis, p, ref="release/%d" % p, env="anyone")
+    denied = pending(tg, gitlab, redis, 745)
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/deny" % denied,
+                                body={"reason": "not today"}, headers={"X-CSRF-Token": csrf})
+    assert status == 200, body
+    status, h, body = b.request("GET", "/api/v1/environments")
+    assert status == 200 and h["cache-control"] == "no-store"
+    rows = json.loads(body)["environments"]
+    row = [r for r in rows if r["environment"] == "production" and r["project_id"] == 7]
+    assert len(row) == 1, rows
+    row = row[0]
+    assert row["project"] == "shop/cart"
+    assert row["live"]["pipeline"] == 740 and row["live"]["approved_by"] == ["alice"]
+    dec = row["decision"]
+    assert dec["pipeline"] == 745 and dec["state"] == "denied" and dec["denied_by"] == "alice"
+    assert dec["deny_reason"] == "not today" and dec["id"] == denied
+    assert row["pending"] == {"count": 0, "first": []}
+    other = [r for r in rows if r["environment"] == "anyone" and r["project_id"] == 7]
+    assert len(other) == 1 and other[0]["live"] is None, rows
+    assert other[0]["decision"]["pipeline"] == 744 and other[0]["decision"]["state"] == "pending_approval"
+    assert other[0]["pending"]["count"] == 4 and len(other[0]["pending"]["first"]) == 3, other
+    assert {d["pipeline"] for d in other[0]["pending"]["first"]} == {741, 742, 743}  # soonest expiry
+    assert Browser(tg.url).request("GET", "/api/v1/environments")[0] == 401
