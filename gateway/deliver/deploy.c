@@ -76,10 +76,11 @@
 /* KEYS: deploy, pending, notify, latest index. ARGV: state, now, expiry, status, builds, rank,
  * final ttl, then the decision's field/value pairs. The rules are tg_deploy_decide's
  * (deploy.h), checked in this order: an older event (lower rank, whenever it arrives), an
- * echo (the same builds, and the same status or the one Tollgate's own commit status makes GitLab compute), the same
- * status, then re-decision and withdrawal; anything else keeps the deployment as it is. Every
- * event that is not older raises the record to its run (rank, builds, status), so what an
- * event does depends on the newest run known, not on the order the events came in. */
+ * echo (the same builds, and the same status or the one Tollgate's own commit status makes
+ * GitLab compute), the same status, then re-decision and withdrawal; anything else keeps the
+ * deployment as it is. Every event that is not older raises the record to its run (rank,
+ * builds, status), so what an event does depends on the newest run known, not on the order
+ * the events came in. Every write makes the deployment its environment's latest (index_put). */
 static const char decide_lua[] = WITHDRAW_LUA INDEX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', "
     "'verdict',\n"
