@@ -72,20 +72,47 @@ static json_t *decision_json(const struct tg_deployment *d)
                      d->approval_id, "denied_by", d->denied_by, "deny_reason", d->deny_reason);
 }
 
-/* The record at e's key as fn makes it, its project path into *project; null when gone. */
-static json_t *record(redisContext *rc, const struct tg_deploy_index_entry *e,
-                      json_t *(*fn)(const struct tg_deployment *), json_t *row)
+static int by_name(const void *a, const void *b);
+
+/* Every record the rows show, loaded in one round trip: per row latest, live and the first
+ * PENDING_SHOWN pending, in that order (NULL entries skipped). */
+struct loaded {
+    struct tg_deployment *d;
+    int *found;
+    size_t n;
+};
+
+static const struct tg_deploy_index_entry *slot(const struct row *r, int i)
 {
-    struct tg_deployment d;
-    json_t *j = json_null();
-    if (e && tg_deployment_load(rc, e->key, &d) == 1) {
-        j = fn(&d);
-        if (d.project && !json_object_get(row, "project"))
-            json_object_set_new(row, "project", json_string(d.project));
-    }
-    if (e)
-        tg_deployment_dispose(&d);
-    return j;
+    return i == 0 ? r->latest : i == 1 ? r->live : i - 2 < r->npending ? r->first[i - 2] : NULL;
+}
+
+#define SLOTS (2 + PENDING_SHOWN)
+
+static int load_all(redisContext *c, const struct rows *rs, struct loaded *l)
+{
+    const char **keys = tg_xcalloc(rs->n * SLOTS + 1, sizeof *keys);
+    for (size_t i = 0; i < rs->n; i++)
+        for (int k = 0; k < SLOTS; k++)
+            if (slot(&rs->v[i], k))
+                keys[l->n++] = slot(&rs->v[i], k)->key;
+    l->d = tg_xcalloc(l->n + 1, sizeof *l->d);
+    l->found = tg_xcalloc(l->n + 1, sizeof *l->found);
+    int rc = tg_deployment_load_many(c, keys, l->n, l->d, l->found);
+    free(keys);
+    return rc;
+}
+
+/* The next loaded record of a slot that has one, as fn makes it; null when it is gone. */
+static json_t *next(const struct loaded *l, size_t *at, json_t *(*fn)(const struct tg_deployment *),
+                    json_t *row)
+{
+    const struct tg_deployment *d = &l->d[(*at)++];
+    if (l->found[*at - 1] != 1)
+        return json_null();
+    if (d->project && !json_object_get(row, "project"))
+        json_object_set_new(row, "project", json_string(d->project));
+    return fn(d);
 }
 
 static json_t *pending_one(const struct tg_deployment *d)
@@ -94,18 +121,37 @@ static json_t *pending_one(const struct tg_deployment *d)
                      (json_int_t)d->pipeline, "sha", d->sha, "expires_at", when(d->expires_at));
 }
 
-static json_t *row_json(redisContext *rc, const struct row *r)
+static json_t *row_json(const struct loaded *l, size_t *at, const struct row *r)
 {
     json_t *j = json_pack("{s:I, s:s}", "project_id", (json_int_t)r->project_id, "environment",
                           r->environment);
     json_t *first = json_array();
-    json_object_set_new(j, "live", record(rc, r->live, live_json, j));
-    json_object_set_new(j, "decision", record(rc, r->latest, decision_json, j));
+    json_object_set_new(j, "decision", r->latest ? next(l, at, decision_json, j) : json_null());
+    json_object_set_new(j, "live", r->live ? next(l, at, live_json, j) : json_null());
     for (int i = 0; i < r->npending && i < PENDING_SHOWN; i++)
-        json_array_append_new(first, record(rc, r->first[i], pending_one, j));
+        json_array_append_new(first, next(l, at, pending_one, j));
     json_object_set_new(j, "pending",
                         json_pack("{s:i, s:o}", "count", r->npending, "first", first));
     return j;
+}
+
+static void answer(struct tg_api_ctx *ctx, struct rows *rs)
+{
+    struct loaded l = {0};
+    size_t at = 0;
+    qsort(rs->v, rs->n, sizeof *rs->v, by_name);
+    if (load_all(ctx->rc, rs, &l)) {
+        tg_api_error(ctx, 503, "unavailable", "Redis failed");
+    } else {
+        json_t *out = json_array();
+        for (size_t i = 0; i < rs->n; i++)
+            json_array_append_new(out, row_json(&l, &at, &rs->v[i]));
+        tg_api_json(ctx, 200, json_pack("{s:o}", "environments", out));
+    }
+    for (size_t i = 0; i < l.n; i++)
+        tg_deployment_dispose(&l.d[i]);
+    free(l.d);
+    free(l.found);
 }
 
 static int by_name(const void *a, const void *b)
@@ -148,11 +194,7 @@ static void on_environments(void *data, struct tg_api_ctx *ctx, const struct tg_
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
     } else {
         gather(&rs, e, n);
-        qsort(rs.v, rs.n, sizeof *rs.v, by_name);
-        json_t *out = json_array();
-        for (size_t i = 0; i < rs.n; i++)
-            json_array_append_new(out, row_json(ctx->rc, &rs.v[i]));
-        tg_api_json(ctx, 200, json_pack("{s:o}", "environments", out));
+        answer(ctx, &rs);
     }
     for (int i = 0; i < 3; i++)
         tg_deploy_index_dispose(e[i], n[i] < 0 ? 0 : n[i]);

@@ -346,6 +346,11 @@ void tg_deploy_index_dispose(struct tg_deploy_index_entry *e, int n);
  * Redis failed. Release with tg_deployment_dispose (also after 0 or -1). */
 int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d);
 void tg_deployment_dispose(struct tg_deployment *d);
+/* The n deployments at keys into out[0..n-1], in one round trip (pipelined HGETALLs); found[i]
+ * as tg_deployment_load returns it. Returns 0, or -1 when Redis failed (the connection is then
+ * not to be used again: the pool reconnects). Dispose every out[i]. */
+int tg_deployment_load_many(redisContext *c, const char *const *keys, size_t n,
+                            struct tg_deployment *out, int *found);
 /* The trigger request recorded at decision time into out (template_name, project, ref and the
  * variables; token NULL: the caller takes it from that template). Release with
  * tg_trigger_request_dispose. The stored form: fields template, chart_project, chart_ref and
