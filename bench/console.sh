@@ -63,10 +63,8 @@ CURSOR=$(get "/api/v1/audit?limit=50" | jq -r .next_cursor)
 
 CALLS=( # page|call|path
   "all|session|/ui/session"
-  "environments|pending list (100 of $PENDING)|/api/v1/deployments?status=pending"
-  "environments|last triggered|/api/v1/audit?action=triggered&limit=200"
-  "environments|last decided|/api/v1/audit?action=decided&limit=200"
-  "environments|approvals|/api/v1/audit?action=approved&limit=200"
+  "environments|every environment (200 rows, $PENDING pending)|/api/v1/environments"
+  "pending|the list (100 of $PENDING)|/api/v1/deployments?status=pending"
   "pending|one deployment (per card shown)|/api/v1/deployments/$ID"
   "deployment|its timeline|/api/v1/audit?project=$(uri "$P")&pipeline=$PIPE&order=asc&limit=500"
   "audit|first page|/api/v1/audit?limit=50"

@@ -10,6 +10,9 @@ usage: console_gen.py COUNT SESSION_ID CSRF_TOKEN | redis-cli -p PORT --pipe
                                                  real one, tests/integration/test_approvals.py)
   tg:pending                                     zset: key by expiry (ms)
   tg:approval:id:<id>                            the id (sha256 of the key, 12 hex) -> key
+  tg:deployments:latest, tg:deployments:live     the environment indexes (deploy.h): "<project id>
+                                                 production" -> "<pipeline> <key>" (live points at
+                                                 the same records: the read costs the same)
   tg:console:session:<sha256 of SESSION_ID>      JSON session of user "bench" (gateway/console/session.h)
 
 Projects and users vary like bench/audit_gen.lua's (group<N%20>/service<N>, user<N>).
@@ -61,6 +64,8 @@ def deployment(i, now):
     out = [command("HSET", key, *[x for kv in fields.items() for x in kv]),
            command("ZADD", "tg:pending", expires, key),
            command("SET", "tg:approval:id:" + did, key)]
+    for index in ("tg:deployments:latest", "tg:deployments:live"):
+        out.append(command("HSET", index, "%d production" % pid, "%d %s" % (pipeline, key)))
     return b"".join(out)
 
 

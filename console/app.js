@@ -234,18 +234,26 @@
     var cid = "c-" + d.id, rid = "r-" + d.id, wid = "w-" + d.id;
     var comment = el("input", {id: cid, name: "comment", type: "text", autocomplete: "off"});
     var reason = el("input", {id: rid, name: "reason", type: "text", autocomplete: "off"});
+    /* may_approve/may_deny: true, false (reason says why) or null (only GitLab can tell:
+     * the vote asks it; the button stays enabled and the note says so). */
     var approve = el("button", {type: "button", class: "primary", "data-action": "approve",
-      disabled: you.may_approve !== true, "aria-describedby": you.may_approve ? null : wid},
-      "Approve");
-    var deny = el("button", {type: "button", class: "danger", "data-action": "deny"}, "Deny");
+      disabled: you.may_approve === false || you.may_approve === undefined,
+      "aria-describedby": you.may_approve === true ? null : wid}, "Approve");
+    var deny = el("button", {type: "button", class: "danger", "data-action": "deny",
+      disabled: you.may_deny === false || you.may_deny === undefined,
+      "aria-describedby": you.may_deny === true ? null : wid + "-d"}, "Deny");
+    function note(may, id, verb, why) {
+      if (may === true) return null;
+      return el("p", {class: "why", id: id}, may === null ? "Note: " + why :
+        "You cannot " + verb + ": " + (why || "your permission could not be determined"));
+    }
     var form = el("form", {class: "vote", "aria-label": "Vote on " + d.id},
       el("label", {for: cid}, "Comment (optional)"), comment,
       el("div", {class: "row"}, approve),
-      you.may_approve === true ? null :
-        el("p", {class: "why", id: wid}, "You cannot approve: " +
-          (you.reason || "your permission could not be determined")),
+      note(you.may_approve, wid, "approve", you.reason),
       el("label", {for: rid}, "Reason to deny (required)"), reason,
-      el("div", {class: "row"}, deny), status);
+      el("div", {class: "row"}, deny),
+      note(you.may_deny, wid + "-d", "deny", you.deny_reason), status);
     function send(action, body) {
       approve.disabled = deny.disabled = true;
       clear(status);
@@ -260,8 +268,8 @@
         }
       }, function (e) {
         append(status, message("Refused: " + e.message, true));
-        approve.disabled = you.may_approve !== true;
-        deny.disabled = false;
+        approve.disabled = you.may_approve === false || you.may_approve === undefined;
+        deny.disabled = you.may_deny === false || you.may_deny === undefined;
       });
     }
     approve.addEventListener("click", function () {
@@ -334,70 +342,48 @@
 
   /* ---- page: environments ---- */
 
-  function keyOf(r) {
-    return (r.environment || "") + "\u0000" + (r.project || "");
-  }
-
+  /* One call: per project and environment the newest triggered and decided deployments and
+   * what waits, from the deployment indexes (not the audit trail, which a busy install's
+   * other projects would crowd out). The decision shows its current state: a later deny or
+   * expiry is seen. */
   function pageEnvironments() {
-    return Promise.all([
-      api("/api/v1/deployments?status=pending"),
-      audit({action: "triggered", limit: 200}),
-      audit({action: "decided", limit: 200}),
-      audit({action: "approved", limit: 200})
-    ]).then(function (res) {
-      var rows = {}, order = [];
-      function row(r) {
-        var k = keyOf(r);
-        if (!rows[k]) {
-          rows[k] = {environment: r.environment, project: r.project, pending: []};
-          order.push(k);
-        }
-        return rows[k];
-      }
-      var approvers = {};
-      res[3].records.forEach(function (a) {
-        var k = a.project + "\u0000" + a.pipeline + "\u0000" + a.environment;
-        (approvers[k] = approvers[k] || []).push(a.actor);
-      });
-      res[1].records.forEach(function (t) {
-        var r = row(t);
-        if (!r.live)
-          r.live = t;
-      });
-      res[2].records.forEach(function (t) { /* with no environment too: skipped branches */
-        var r = row(t);
-        if (!r.decided)
-          r.decided = t;
-      });
-      res[0].deployments.forEach(function (d) { row(d).pending.push(d); });
-      order.sort();
+    return api("/api/v1/environments").then(function (res) {
+      var rows = res.environments || [];
       var out = [el("h1", null, "Environments")];
-      if (order.length === 0)
+      if (rows.length === 0)
         out.push(el("p", {class: "muted"}, "No deployment has been decided yet."));
       var grid = el("div", {class: "grid"});
-      order.forEach(function (k) {
-        var r = rows[k], live = r.live, dec = r.decided;
-        var by = live ? approvers[live.project + "\u0000" + live.pipeline + "\u0000" +
-          live.environment] : null;
+      rows.forEach(function (r) {
+        var live = r.live, dec = r.decision, pend = r.pending || {count: 0, first: []};
+        var project = r.project || "project " + r.project_id;
+        var shown = (pend.first || []).filter(function (d) { return d; });
+        var more = pend.count - shown.length;
         append(grid, el("article", {class: "card"},
-          el("h2", null, (r.environment || "no environment") + " · " + (r.project || "?")),
+          el("h2", null, (r.environment || "no environment") + " · " + project),
           el("h3", null, "Live"),
-          live ? kv([["pipeline", el("a", {href: "#/audit" + query({project: live.project,
+          live ? kv([["pipeline", el("a", {href: "#/audit" + query({project: project,
             pipeline: live.pipeline})}, "#" + live.pipeline)],
           ["sha", el("code", {title: live.sha}, short(live.sha))], ["ref", live.ref],
-          ["triggered", when(live.time)],
-          ["chart pipeline", extLink((live.details || {}).downstream_url, "downstream")],
-          ["approved by", by ? by.join(", ") : "no approval needed"]]) :
+          ["triggered", when(live.triggered_at)],
+          ["chart pipeline", extLink(live.downstream_url, "downstream")],
+          ["approved by", (live.approved_by || []).length ? live.approved_by.join(", ") :
+            "no approval needed"]]) :
             el("p", {class: "muted"}, "nothing triggered yet"),
           el("h3", null, "Last decision"),
-          dec ? kv([["verdict", badge("v", dec.decision)], ["pipeline", "#" + dec.pipeline],
-            ["when", when(dec.time)], ["why", (dec.reasons || [])[0]]]) :
+          dec ? kv([["verdict", badge("v", dec.verdict)], ["state", badge("s", dec.state)],
+            ["pipeline", dec.id ? el("a", {href: "#/deployments/" + encodeURIComponent(dec.id)},
+              "#" + dec.pipeline) : "#" + dec.pipeline],
+            ["when", when(dec.decided_at)], ["why", dec.reason],
+            dec.denied_by ? ["denied by", dec.denied_by + ": " + (dec.deny_reason || "")] : null
+          ].filter(function (x) { return x; })) :
             el("p", {class: "muted"}, "none"),
           el("h3", null, "Pending"),
-          r.pending.length ? list(r.pending, function (d) {
+          shown.length ? list(shown, function (d) {
             return el("a", {href: "#/deployments/" + encodeURIComponent(d.id)},
               "#" + d.pipeline + " " + short(d.sha) + " (" + timeLeft(d.expires_at) + ")");
-          }) : el("p", {class: "muted"}, "nothing")));
+          }) : el("p", {class: "muted"}, "nothing"),
+          more > 0 ? el("p", {class: "muted"}, el("a", {href: "#/pending"},
+            more + " more pending")) : null));
       });
       out.push(grid);
       return out;

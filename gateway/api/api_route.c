@@ -9,6 +9,7 @@
 #include "api/api_impl.h"
 #include "base/util.h"
 #include "console/console_auth.h"
+#include "console/pages.h"
 #include "http/http.h"
 #include "http/redis_loop.h"
 #include "http/tally.h"
@@ -71,6 +72,24 @@ const char *tg_api_query(const struct tg_api_request *r, const char *name, char 
     return NULL;
 }
 
+/* HTTP/2 may split the Cookie header into one field per cookie (RFC 9113 section 8.2.3):
+ * a second "cookie" field is appended to the first with "; ", so every cookie reader sees all
+ * of them. Returns 1 when it joined (and freed name). */
+static int join_cookie(struct tg_api_request *r, char *name, const char *value, size_t len)
+{
+    char *first = (char *)tg_api_header(r, "cookie");
+    if (strcmp(name, "cookie") != 0 || first == NULL)
+        return 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (r->headers[i].value != first)
+            continue;
+        r->headers[i].value = tg_xasprintf("%s; %.*s", first, (int)len, value);
+        free(first);
+    }
+    free(name);
+    return 1;
+}
+
 static void copy_request(struct tg_api_request *r, h2o_req_t *req)
 {
     size_t q = req->query_at;
@@ -80,12 +99,15 @@ static void copy_request(struct tg_api_request *r, h2o_req_t *req)
         q != SIZE_MAX ? tg_xstrndup(req->path.base + q + 1, req->path.len - q - 1) : tg_xstrdup("");
     r->body = tg_xstrndup(req->entity.base ? req->entity.base : "", req->entity.len);
     r->bodylen = req->entity.len;
-    r->nheaders = req->headers.size < MAX_HEADERS ? req->headers.size : MAX_HEADERS;
-    r->headers = tg_xcalloc(r->nheaders ? r->nheaders : 1, sizeof *r->headers);
-    for (size_t i = 0; i < r->nheaders; i++) {
+    size_t n = req->headers.size < MAX_HEADERS ? req->headers.size : MAX_HEADERS;
+    r->headers = tg_xcalloc(n ? n : 1, sizeof *r->headers);
+    for (size_t i = 0; i < n; i++) {
         const h2o_header_t *h = &req->headers.entries[i];
-        r->headers[i].name = tg_xstrndup(h->name->base, h->name->len);
-        r->headers[i].value = tg_xstrndup(h->value.base, h->value.len);
+        char *name = tg_xstrndup(h->name->base, h->name->len);
+        if (!join_cookie(r, name, h->value.base, h->value.len)) {
+            r->headers[r->nheaders].name = name;
+            r->headers[r->nheaders++].value = tg_xstrndup(h->value.base, h->value.len);
+        }
     }
     tg_http_peer(req, r->remote, sizeof r->remote);
 }
@@ -324,9 +346,26 @@ static void check_session(struct route *rt, struct api_job *j, const char *id)
     }
 }
 
+/* Every answer of a console or API route, whichever path sends it (the handler, a refusal
+ * here, a full lane): never stored by a cache, never sniffed; /ui/ answers also carry the
+ * console's security headers (pages.h). */
+static void answer_headers(h2o_req_t *req, const char *path)
+{
+    if (strncmp(path, "/ui/", 4) == 0)
+        tg_console_security_headers(req);
+    else if (strncmp(path, "/api/", 5) == 0)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"),
+                              0, NULL, H2O_STRLIT("nosniff"));
+    else
+        return;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+}
+
 static int on_request(void *data, h2o_req_t *req) /* loop thread */
 {
     struct route *rt = data;
+    answer_headers(req, rt->spec.path);
     if (too_large(rt, req))
         return 0;
     struct api_job *j = tg_xcalloc(1, sizeof *j);

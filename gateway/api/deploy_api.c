@@ -54,25 +54,53 @@ static void list(struct tg_api_ctx *ctx, const struct tg_api_request *req)
                           (json_int_t)total, "deployments", out));
 }
 
-/* For a console session: "you": {username, may_approve, reason} so a page can say why before
- * they try (the same check a vote makes, group approvers asked at GitLab). */
+/* One vote as a page sees it: the reason it would be refused (NULL: none) and its buffer. */
+struct preview {
+    const char *reason;
+    char why[256];
+};
+
+/* Whether the session's user may cast this vote (deny 0: approve): true, false, or null when
+ * only GitLab can tell; p gets the reason. */
+static json_t *may_vote(struct tg_api_ctx *ctx, const struct tg_api_request *req,
+                        const struct tg_approval_view *v, int deny, struct preview *p)
+{
+    int unknown = 0;
+    if (v->state == NULL || strcmp(v->state, "pending_approval") != 0) {
+        snprintf(p->why, sizeof p->why, "the deployment is %s", v->state ? v->state : "unknown");
+        p->reason = p->why;
+        return json_false();
+    }
+    struct tg_approver_query q = {.cfg = ctx->cfg,
+                                  .rc = ctx->rc,
+                                  .rules = &v->rules,
+                                  .identity = req->session->token.identity,
+                                  .user = v->target.user,
+                                  .deny = deny,
+                                  .identity_id = req->session->user_id,
+                                  .user_id = v->target.user_id,
+                                  .cached_only = 1,
+                                  .unknown = &unknown};
+    p->reason = tg_approvers_refusal(&q, p->why, sizeof p->why);
+    return unknown ? json_null() : json_boolean(p->reason == NULL);
+}
+
+/* For a console session: "you": {username, may_approve, reason, may_deny, deny_reason} so a
+ * page can say why before they try. A page view never waits on GitLab: group approvers are
+ * read from the membership cache only, and when it holds no answer may_approve is null
+ * ("unknown until you vote"); the vote itself asks GitLab and fails closed. */
 static json_t *with_you(struct tg_api_ctx *ctx, const struct tg_api_request *req,
                         const struct tg_approval_view *v, json_t *j)
 {
-    char why[256];
+    struct preview a, d;
     if (req->session == NULL)
         return j;
-    const char *user = req->session->token.identity, *reason = NULL;
-    if (v->state == NULL || strcmp(v->state, "pending_approval") != 0) {
-        snprintf(why, sizeof why, "the deployment is %s", v->state ? v->state : "unknown");
-        reason = why;
-    } else {
-        struct tg_approver_query q = {ctx->cfg, ctx->rc, &v->rules, user, v->target.user, 0};
-        reason = tg_approvers_refusal(&q, why, sizeof why);
-    }
+    json_t *may = may_vote(ctx, req, v, 0, &a);
+    json_t *may_deny = may_vote(ctx, req, v, 1, &d);
     json_object_set_new(j, "you",
-                        json_pack("{s:s, s:b, s:s?}", "username", user, "may_approve",
-                                  reason == NULL, "reason", reason));
+                        json_pack("{s:s, s:o, s:s?, s:o, s:s?}", "username",
+                                  req->session->token.identity, "may_approve", may, "reason",
+                                  a.reason, "may_deny", may_deny, "deny_reason", d.reason));
     return j;
 }
 
@@ -159,7 +187,8 @@ static void vote(struct tg_api_ctx *ctx, const struct tg_api_request *req, const
                         .identity = t->identity,
                         .channel = req->session ? "console" : "api",
                         .comment = comment,
-                        .deny = deny};
+                        .deny = deny,
+                        .identity_id = req->session ? req->session->user_id : 0};
     tg_approval_work_init(&w, ctx->cfg, ctx->rc, ctx->audit);
     tg_approval_cast(&w, &v, &r);
     answer_vote(ctx, &r);

@@ -351,8 +351,14 @@ static int precheck(struct tg_work *w, const struct tg_vote *v, struct tg_vote_r
         return -1;
     }
     /* group approvers are resolved through GitLab at vote time (console/approvers.h) */
-    struct tg_approver_query q = {w->cfg, w->rc, &view->rules, v->identity, view->target.user,
-                                  v->deny};
+    struct tg_approver_query q = {.cfg = w->cfg,
+                                  .rc = w->rc,
+                                  .rules = &view->rules,
+                                  .identity = v->identity,
+                                  .user = view->target.user,
+                                  .deny = v->deny,
+                                  .identity_id = v->identity_id,
+                                  .user_id = view->target.user_id};
     return tg_approvers_refusal(&q, out->why, sizeof out->why) ? -1 : 0;
 }
 

@@ -51,6 +51,10 @@ struct tg_approval_ask {
     const char *identity; /* NULL: an unmapped chat user */
     const char *user;     /* the pipeline's user, who may not approve (prevent_self_approval) */
     int deny;             /* denying one's own deploy is allowed: it only stops it */
+    /* GitLab user ids, 0 unknown: the voter's (a console session's OIDC sub) and the
+     * pipeline user's (the webhook's user.id). A username can be renamed in GitLab, an id
+     * cannot: when both are known, equal ids are the same person whatever the names say. */
+    long long identity_id, user_id;
 };
 /* Why a may not do what it asks under rule r, into buf; NULL when it may. */
 const char *tg_approval_refusal(const struct tg_approval_rule *r, const struct tg_approval_ask *a,
@@ -128,7 +132,8 @@ struct tg_vote {
     const char *channel;   /* slack, mattermost, api */
     const char *comment;   /* approve: optional; deny: the reason (required) */
     int deny;
-    int round; /* a button's request round; 0: the current one */
+    int round;             /* a button's request round; 0: the current one */
+    long long identity_id; /* the voter's GitLab user id (console sessions); 0 unknown */
 };
 
 struct tg_vote_result {

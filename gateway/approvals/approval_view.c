@@ -86,6 +86,11 @@ const char *tg_approval_refusal(const struct tg_approval_rule *r, const struct t
     else if (!deny && r->prevent_self_approval && user && strcasecmp(identity, user) == 0)
         snprintf(buf, buflen, "%s ran this pipeline and may not approve it (prevent_self_approval)",
                  identity);
+    else if (!deny && r->prevent_self_approval && a->identity_id && a->identity_id == a->user_id)
+        snprintf(buf, buflen,
+                 "%s ran this pipeline (GitLab user id %lld, under another username then) and "
+                 "may not approve it (prevent_self_approval)",
+                 identity, a->identity_id);
     else
         return NULL;
     return buf;

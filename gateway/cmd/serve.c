@@ -9,6 +9,7 @@
 #include "cmd/commands.h"
 #include "approvals/approval.h"
 #include "api/deploy_api.h"
+#include "api/environments_api.h"
 #include "console/console.h"
 #include "base/config.h"
 #include "http/health.h"
@@ -165,6 +166,7 @@ static int start(struct gateway *g)
     tg_deploy_api_register(g->server, g->api, g->tally);
     tg_console_register(g->server, g->api); /* before any /ui/ prefix: h2o takes the first */
     tg_audit_api_register(g->server, g->api, g->tally);
+    tg_environments_api_register(g->server, g->api, g->tally);
     g->health = tg_health_new(g->server);
     tg_console_pages_register(g->server); /* last of the /ui/ routes: h2o takes the first match */
     g->workers = tg_workers_start(&g->config, g->boot->workers);

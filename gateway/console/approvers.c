@@ -24,41 +24,80 @@ static int decided_by_name(const struct tg_approval_rule *r, const char *identit
     return !groups;
 }
 
-/* 1 member of a listed group at the level, 0 of none, -1 GitLab could not tell for a group
- * (err names it) and no other group made them one. */
-static int group_member(const struct tg_approver_query *q, char *err, size_t errlen)
+/* The level of q->identity in group: 0, or -1 with err when GitLab could not tell; -2 when
+ * the query reads the cache only and it holds no answer. */
+static int level_in(const struct tg_approver_query *q, const char *group, int *level, char *err,
+                    size_t errlen)
+{
+    struct tg_membership_query mq = {
+        .cfg = q->cfg, .rc = q->rc, .group = group, .username = q->identity};
+    if (q->cached_only)
+        return tg_membership_cached(&mq, level) ? 0 : -2;
+    return tg_membership_level(&mq, level, err, errlen) ? -1 : 0;
+}
+
+/* Why a level below any access refuses, into buf (nothing for a plain non-member). */
+static void inactive_reason(const struct tg_approver_query *q, const char *group, int level,
+                            char *buf, size_t buflen)
+{
+    if (level == TG_MEMBER_INACTIVE)
+        snprintf(buf, buflen,
+                 "GitLab reports %s's account as not active (blocked or deactivated): no group "
+                 "makes them an approver",
+                 q->identity);
+    else if (level == TG_MEMBER_AWAITING)
+        snprintf(buf, buflen,
+                 "%s's membership of group %s awaits approval in GitLab: it does not make them "
+                 "an approver yet",
+                 q->identity, group);
+}
+
+/* 1 member of a listed group at the level, 0 of none (buf may say why), -1 GitLab could not
+ * tell for a group (buf names it) and no other group made them one, -2 not cached (a page
+ * view, cached_only). */
+static int group_member(const struct tg_approver_query *q, char *buf, size_t buflen)
 {
     int unknown = 0;
+    *buf = '\0';
     for (char **a = q->rules->approvers; a && *a; a++) {
         char why[200];
         int level = 0;
         const char *group = *a + strlen(TG_APPROVERS_GROUP);
         if (!is_group(*a))
             continue;
-        struct tg_membership_query mq = {
-            .cfg = q->cfg, .rc = q->rc, .group = group, .username = q->identity};
-        if (tg_membership_level(&mq, &level, why, sizeof why)) {
-            if (!unknown)
-                snprintf(err, errlen,
-                         "GitLab could not confirm %s's membership of group %s (%s); the vote is "
-                         "refused until it can",
-                         q->identity, group, why);
-            unknown = 1;
-        } else if (level >= q->cfg->console.approver_min_access) {
+        int rc = level_in(q, group, &level, why, sizeof why);
+        if (rc == -1 && unknown != -1)
+            snprintf(buf, buflen,
+                     "GitLab could not confirm %s's membership of group %s (%s); the vote is "
+                     "refused until it can",
+                     q->identity, group, why);
+        if (rc < 0)
+            unknown = unknown == -1 ? -1 : rc; /* a failure outweighs a cache miss */
+        else if (level >= q->cfg->console.approver_min_access)
             return 1;
-        }
+        else if (level < 0 && unknown == 0)
+            inactive_reason(q, group, level, buf, buflen);
     }
-    return unknown ? -1 : 0;
+    return unknown;
 }
 
 const char *tg_approvers_refusal(const struct tg_approver_query *q, char *buf, size_t buflen)
 {
     const struct tg_approval_rule *r = q->rules;
-    struct tg_approval_ask ask = {q->identity, q->user, q->deny};
+    struct tg_approval_ask ask = {q->identity, q->user, q->deny, q->identity_id, q->user_id};
     if (q->identity == NULL || *q->identity == '\0' || decided_by_name(r, q->identity))
         return tg_approval_refusal(r, &ask, buf, buflen);
     int m = group_member(q, buf, buflen);
-    if (m < 0)
+    if (m == -2) {
+        snprintf(buf, buflen,
+                 "unknown until you vote: GitLab is asked then whether a listed group makes %s "
+                 "an approver",
+                 q->identity);
+        if (q->unknown)
+            *q->unknown = 1;
+        return buf;
+    }
+    if (m < 0 || (m == 0 && *buf))
         return buf;
     if (m == 0) {
         snprintf(buf, buflen,

@@ -24,10 +24,16 @@ struct tg_approver_query {
     const char *identity; /* the voter (GitLab username); NULL: an unmapped chat user */
     const char *user;     /* the pipeline's user */
     int deny;
+    long long identity_id, user_id; /* GitLab user ids, 0 unknown (tg_approval_ask) */
+    int cached_only;                /* a page view: never ask GitLab, only the membership cache */
+    int *unknown;                   /* NULL, or set to 1 when cached_only left the answer unknown */
 };
 
 /* Why q->identity may not approve (deny 0) or deny, into buf; NULL when they may. Like
- * tg_approval_refusal, with the "group:" entries of the approvers resolved through GitLab. */
+ * tg_approval_refusal, with the "group:" entries of the approvers resolved through GitLab
+ * (refused with the reason when GitLab reports the account or the membership not active).
+ * With cached_only, a membership not in the cache is not asked for: the reason says "unknown
+ * until you vote" and *unknown is set. */
 const char *tg_approvers_refusal(const struct tg_approver_query *q, char *buf, size_t buflen);
 
 #endif

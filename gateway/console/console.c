@@ -1,7 +1,8 @@
 /* console.c -- /ui/login, /ui/callback, /ui/session, /ui/logout (console.h). API pool
  * threads; the session of /ui/session and /ui/logout was checked on the loop (api.c).
  *
- * Pages and redirects carry Cache-Control: no-store and the console's security headers. No
+ * Every answer carries Cache-Control: no-store and the console's security headers (added by
+ * api_route.c for each /ui/ route, whichever path answers). No
  * secret (code, state, verifier, token, session id, client_secret) reaches a log line, an
  * audit record or an answer body.
  */
@@ -18,9 +19,6 @@
 #include <string.h>
 
 #define TG_MODULE "console"
-#define CSP                                                                                        \
-    "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "           \
-    "base-uri 'none'"
 
 /* ---- answers ---- */
 
@@ -28,9 +26,8 @@
 static void redirect(struct tg_api_ctx *ctx, const char *location, const char *cookie,
                      const char *cookie2)
 {
-    const char *h[12] = {"location",    location, "cache-control", "no-store", "referrer-policy",
-                         "no-referrer", NULL};
-    size_t n = 6;
+    const char *h[8] = {"location", location, NULL};
+    size_t n = 2;
     const char *cookies[] = {cookie, cookie2};
     for (size_t i = 0; i < TG_ARRAY_SIZE(cookies); i++) {
         if (cookies[i] == NULL)
@@ -69,16 +66,6 @@ static void page(struct tg_api_ctx *ctx, int status, const char *title, const ch
     tg_buf_puts(&b, "</h1><p id=\"reason\">");
     html_text(&b, text);
     tg_buf_puts(&b, "</p><p><a href=\"/ui/login\">Sign in again</a></p></main></body></html>\n");
-    const char *h[] = {"content-security-policy",
-                       CSP,
-                       "x-content-type-options",
-                       "nosniff",
-                       "referrer-policy",
-                       "no-referrer",
-                       "cache-control",
-                       "no-store",
-                       NULL};
-    tg_api_headers(ctx, h);
     tg_api_answer(ctx, status, "text/html; charset=utf-8", b.data, b.len);
     tg_buf_dispose(&b);
 }
@@ -128,6 +115,18 @@ static int audit(struct tg_api_ctx *ctx, const char *action, const char *user, c
 
 /* ---- /ui/login ---- */
 
+/* 429 with Retry-After: the seconds until the next minute's count starts. */
+static void too_many(struct tg_api_ctx *ctx)
+{
+    char after[16];
+    snprintf(after, sizeof after, "%d", (int)(60 - (tg_now_ms() / 1000) % 60));
+    const char *h[] = {"retry-after", after, NULL};
+    const char *body = "{\"error\":\"too_many_requests\",\"detail\":\"too many sign-ins were "
+                       "started from this address this minute; try again in a minute\"}";
+    tg_api_headers(ctx, h);
+    tg_api_answer(ctx, 429, "application/json", body, strlen(body));
+}
+
 static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_request *req)
 {
     char state[TG_CONSOLE_TOKEN_LEN + 1], nonce[TG_CONSOLE_TOKEN_LEN + 1];
@@ -143,10 +142,10 @@ static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_req
         return;
     }
     tg_sha256_hex(nonce, strlen(nonce), si.browser);
+    snprintf(si.client, sizeof si.client, "%s", req->remote);
     int put = tg_console_state_put(ctx->rc, ctx->cfg->redis.prefix, state, &si);
     if (put == -2)
-        tg_api_error(ctx, 429, "too_many_requests",
-                     "too many sign-ins were started this minute; try again in a minute");
+        too_many(ctx);
     else if (put)
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
     if (put)
@@ -164,11 +163,24 @@ static void on_login(void *data, struct tg_api_ctx *ctx, const struct tg_api_req
 
 /* ---- /ui/callback ---- */
 
+/* Ends the session the browser still presents, if any: a new sign-in replaces it rather than
+ * leaving it valid beside the new one. */
+static void end_old_session(struct tg_api_ctx *ctx, const struct tg_api_request *req)
+{
+    char old[TG_CONSOLE_TOKEN_LEN + 2];
+    if (tg_console_cookie(tg_api_header(req, "cookie"), tg_console_cookie_name(ctx->cfg), old,
+                          sizeof old) == 0)
+        tg_console_session_close(ctx->rc, ctx->cfg->redis.prefix, old);
+    explicit_bzero(old, sizeof old);
+}
+
 /* Opens the session of an allowed user and sends them on; answers either way. */
-static void admit(struct tg_api_ctx *ctx, const struct tg_oauth_user *u, const char *next)
+static void admit(struct tg_api_ctx *ctx, const struct tg_api_request *req,
+                  const struct tg_oauth_user *u, const char *next)
 {
     char id[TG_CONSOLE_TOKEN_LEN + 1];
     struct tg_console_session s;
+    end_old_session(ctx, req);
     if (tg_console_session_open(ctx->rc, ctx->cfg, u, id, &s)) {
         page(ctx, 503, "Sign-in failed", "Tollgate could not store the session; try again.");
     } else if (audit(ctx, "signed_in", u->username, NULL, u->groups)) {
@@ -192,10 +204,11 @@ static void refuse_groups(struct tg_api_ctx *ctx, const struct tg_oauth_user *u)
 {
     struct tg_buf b;
     tg_buf_init(&b);
-    tg_buf_printf(&b, "%s is not a member of a group allowed to sign in (", u->username);
-    for (char **g = ctx->cfg->console.allow_groups; g && *g; g++)
-        tg_buf_printf(&b, "%s%s", g == ctx->cfg->console.allow_groups ? "" : ", ", *g);
-    tg_buf_puts(&b, "). Ask an administrator to add you to one of them.");
+    /* The allowed groups are not named: a refused stranger learns nothing of the install. */
+    tg_buf_printf(&b,
+                  "%s is not a member of a group allowed to sign in. Ask an administrator of "
+                  "this Tollgate which group gives access.",
+                  u->username);
     audit(ctx, "sign_in_refused", u->username, "not in console.allow_groups", u->groups);
     TG_LOG(TG_LOG_WARN, "sign_in_refused", "%s: not in allow_groups", u->username);
     page(ctx, 403, "Not allowed", b.data);
@@ -251,7 +264,7 @@ static void on_callback(void *data, struct tg_api_ctx *ctx, const struct tg_api_
     } else if (!tg_oauth_group_allowed(u.groups, ctx->cfg->console.allow_groups)) {
         refuse_groups(ctx, &u);
     } else {
-        admit(ctx, &u, si.next);
+        admit(ctx, req, &u, si.next);
     }
     explicit_bzero(code, sizeof code);
     explicit_bzero(&si, sizeof si);
@@ -276,8 +289,6 @@ static void on_session(void *data, struct tg_api_ctx *ctx, const struct tg_api_r
     json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:s}", "username", s->token.identity, "name",
                           s->name, "groups", groups, "csrf_token", s->csrf, "expires_at", expires);
     char *body = json_dumps(j, JSON_COMPACT);
-    const char *h[] = {"cache-control", "no-store", NULL};
-    tg_api_headers(ctx, h);
     tg_api_answer(ctx, 200, "application/json", body, strlen(body));
     free(body);
     json_decref(j);
@@ -302,7 +313,7 @@ static void on_logout(void *data, struct tg_api_ctx *ctx, const struct tg_api_re
     audit(ctx, "signed_out", req->session->token.identity, NULL, NULL);
     char *cookie = cookie_value(ctx->cfg, tg_console_cookie_name(ctx->cfg), "", 0);
     const char *body = "{\"signed_out\":true}";
-    const char *h[] = {"set-cookie", cookie, "cache-control", "no-store", NULL};
+    const char *h[] = {"set-cookie", cookie, NULL};
     tg_api_headers(ctx, h);
     tg_api_answer(ctx, 200, "application/json", body, strlen(body));
     free(cookie);

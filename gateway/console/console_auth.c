@@ -90,6 +90,8 @@ int tg_console_session_parse(const char *json, size_t len, uint64_t now_ms,
              (groups == NULL || json_is_array(groups));
     if (ok) {
         out->token.identity = tg_xstrdup(user);
+        json_t *uid = json_object_get(j, "user_id");
+        out->user_id = json_is_integer(uid) ? json_integer_value(uid) : 0;
         out->token.scopes = TG_SCOPE_READ | TG_SCOPE_APPROVE;
         const char *name = json_string_value(json_object_get(j, "name"));
         out->name = tg_xstrdup(name ? name : user);

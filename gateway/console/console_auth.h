@@ -19,6 +19,7 @@
 /* A signed-in person, as the session record holds them. */
 struct tg_console_session {
     struct tg_api_token token; /* identity = username, scopes read + approve */
+    long long user_id;         /* GitLab's user id (the OIDC sub claim); 0 unknown */
     char *name;
     char **groups; /* NULL-terminated */
     char csrf[TG_CONSOLE_TOKEN_LEN + 1];

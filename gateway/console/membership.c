@@ -19,9 +19,10 @@ int tg_membership_parse_user(const char *body, size_t len, const char *username,
         json_t *u = json_array_get(j, i);
         const char *name = json_string_value(json_object_get(u, "username"));
         json_t *uid = json_object_get(u, "id");
+        const char *state = json_string_value(json_object_get(u, "state"));
         if (name && strcasecmp(name, username) == 0 && json_is_integer(uid)) {
             *id = json_integer_value(uid);
-            rc = 1;
+            rc = state && strcmp(state, "active") == 0 ? 1 : 2; /* blocked, deactivated, ... */
         }
     }
     json_decref(j);
@@ -78,8 +79,15 @@ static int member_level(const struct tg_membership_query *q, long long id, int *
     json_t *j =
         status == 200 ? json_loadb(a.body.data ? a.body.data : "", a.body.len, 0, NULL) : NULL;
     json_t *l = json_object_get(j, "access_level");
+    const char *ms = json_string_value(json_object_get(j, "membership_state"));
+    const char *us = json_string_value(json_object_get(j, "state"));
     int rc = status == 404 || json_is_integer(l) ? 0 : -1;
     *level = json_is_integer(l) ? (int)json_integer_value(l) : 0;
+    /* An invitation or access request not yet approved, or a member whose account is not
+     * active, gives no access (doc/api/members.md: membership_state, state). */
+    if (rc == 0 && status == 200 &&
+        ((ms && strcmp(ms, "active") != 0) || !us || strcmp(us, "active") != 0))
+        *level = ms && strcmp(ms, "active") != 0 ? TG_MEMBER_AWAITING : TG_MEMBER_INACTIVE;
     if (status == 200 && !json_is_integer(l))
         snprintf(err, errlen, "GitLab's member answer held no access_level");
     json_decref(j);
@@ -103,11 +111,19 @@ static int cached(redisContext *rc, const char *key, int *level)
 {
     redisReply *r = rc ? redisCommand(rc, "GET %s", key) : NULL;
     long long v;
-    int hit = r && r->type == REDIS_REPLY_STRING && tg_parse_int(r->str, 0, 100, &v) == 0;
+    int hit = r && r->type == REDIS_REPLY_STRING &&
+              tg_parse_int(r->str, TG_MEMBER_AWAITING, 100, &v) == 0;
     if (hit)
         *level = (int)v;
     freeReplyObject(r);
     return hit;
+}
+
+int tg_membership_cached(const struct tg_membership_query *q, int *level)
+{
+    char key[256];
+    cache_key(q->cfg, q->group, q->username, key, sizeof key);
+    return cached(q->rc, key, level);
 }
 
 int tg_membership_level(const struct tg_membership_query *q, int *level, char *err, size_t errlen)
@@ -128,6 +144,8 @@ int tg_membership_level(const struct tg_membership_query *q, int *level, char *e
         return -1;
     if (found == 0)
         *level = 0;
+    else if (found == 2)
+        *level = TG_MEMBER_INACTIVE;
     if (rc && cfg->console.membership_cache_ms)
         freeReplyObject(redisCommand(rc, "SET %s %d PX %llu", key, *level,
                                      (unsigned long long)cfg->console.membership_cache_ms));

@@ -23,12 +23,21 @@ struct tg_membership_query {
     const char *username; /* GitLab's username */
 };
 
-/* The access level of q->username in q->group (0: not a member, unknown user). Returns 0 with
- * *level, or -1 with err (GitLab did not answer, or answered something else). */
+/* Levels below any access: the user's account is not active (blocked, deactivated: the users
+ * or members answer's state), or the membership awaits approval (membership_state). */
+#define TG_MEMBER_INACTIVE (-1)
+#define TG_MEMBER_AWAITING (-2)
+
+/* The access level of q->username in q->group (0: not a member, unknown user; TG_MEMBER_*).
+ * Returns 0 with *level, or -1 with err (GitLab did not answer, or answered something else). */
 int tg_membership_level(const struct tg_membership_query *q, int *level, char *err, size_t errlen);
 
+/* The cached level only (never asks GitLab, for page views): 1 with *level, 0 when not cached. */
+int tg_membership_cached(const struct tg_membership_query *q, int *level);
+
 /* The user id from a "List users" answer: the entry whose username equals username. Returns
- * 1 with *id, 0 when there is none, -1 when body is not a JSON array. */
+ * 1 with *id when its state is "active", 2 with *id when it is not (blocked, deactivated), 0
+ * when there is none, -1 when body is not a JSON array. */
 int tg_membership_parse_user(const char *body, size_t len, const char *username, long long *id);
 
 #endif

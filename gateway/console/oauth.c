@@ -16,6 +16,7 @@
 #include "base/util.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,9 @@ int tg_oauth_parse_userinfo(const char *body, size_t len, struct tg_oauth_user *
         json_decref(j);
         return -1;
     }
+    const char *sub = json_string_value(json_object_get(j, "sub"));
+    long long id = 0;
+    u->user_id = sub && tg_parse_int(sub, 1, LLONG_MAX, &id) == 0 ? id : 0;
     u->username = tg_xstrdup(user);
     u->name = tg_xstrdup(name ? name : user);
     u->groups = tg_xcalloc(json_array_size(groups) + 1, sizeof *u->groups);

@@ -28,7 +28,8 @@ char *tg_oauth_authorize_url(const struct tg_config *cfg, const char *state, con
 
 /* Who signed in, from /oauth/userinfo. */
 struct tg_oauth_user {
-    char *username; /* nickname, else preferred_username */
+    char *username;    /* nickname, else preferred_username */
+    long long user_id; /* the sub claim: GitLab's user id, as a decimal string; 0 when not one */
     char *name;
     char **groups; /* NULL-terminated full paths (the "groups" claim) */
 };

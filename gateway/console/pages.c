@@ -2,7 +2,8 @@
  *
  * /ui/ is index.html, /ui/assets/NAME one of the files; anything else under /ui/ is 404. Each
  * answer carries a strong ETag and Cache-Control: no-cache (names are not content-hashed, so a
- * browser revalidates and gets 304 until the binary changes) and the security headers. Never
+ * browser revalidates and gets 304 until the binary changes) and the security headers; every
+ * other answer (301, 404, 405) Cache-Control: no-store. Never
  * touches Redis: the pages ask the API for everything. Loop threads.
  */
 #include "console/pages.h"
@@ -63,16 +64,19 @@ static int on_ui(void *data, h2o_req_t *req)
     tg_console_security_headers(req);
     if (!tg_http_method_is(req, "GET") && !tg_http_method_is(req, "HEAD")) {
         add(req, H2O_TOKEN_ALLOW, "GET, HEAD");
+        add(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
         tg_http_error(req, TG_ROUTE_OTHER, 405, "method_not_allowed", "use GET");
         return 0;
     }
     if (req->path_normalized.len == strlen(UI_ROOT) - 1) { /* "/ui": h2o routes it here */
         add(req, H2O_TOKEN_LOCATION, UI_ROOT);
+        add(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
         tg_http_reply(req, TG_ROUTE_OTHER, &(struct tg_http_answer){301, "text/plain", "", 0});
         return 0;
     }
     const struct tg_console_asset *a = lookup(req->path_normalized.base, req->path_normalized.len);
     if (a == NULL) {
+        add(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
         tg_http_error(req, TG_ROUTE_OTHER, 404, "not_found", "no such page");
         return 0;
     }

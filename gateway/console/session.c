@@ -27,17 +27,31 @@ static int set_ex(redisContext *rc, const char *key, const char *value, long lon
     return ok ? 0 : -1;
 }
 
-/* Counts a sign-in started this minute: 0 within the cap, -2 over it, -1 Redis failed. */
-static int count_login(redisContext *rc, const char *prefix)
+/* INCR key (EXPIRE 120 when new): the count, -1 when Redis failed. */
+static long long incr(redisContext *rc, const char *key)
 {
-    char key[128];
-    snprintf(key, sizeof key, "%sconsole:logins:%llu", prefix,
-             (unsigned long long)(tg_now_ms() / 60000));
     redisReply *r = redisCommand(rc, "INCR %s", key);
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     if (n == 1)
         freeReplyObject(redisCommand(rc, "EXPIRE %s 120", key));
+    return n;
+}
+
+/* Counts a sign-in started this minute from client: 0 within the caps, -2 over one, -1 Redis
+ * failed. Only a sign-in within its address's cap counts toward the global one, so one address
+ * can never use more than TG_CONSOLE_LOGINS_PER_ADDRESS of the global safety net. */
+static int count_login(redisContext *rc, const char *prefix, const char *client)
+{
+    char key[128], who[TG_SHA256_HEX_LEN + 1];
+    unsigned long long minute = (unsigned long long)(tg_now_ms() / 60000);
+    tg_sha256_hex(client, strlen(client), who);
+    snprintf(key, sizeof key, "%sconsole:logins:%llu:%s", prefix, minute, who);
+    long long n = incr(rc, key);
+    if (n < 0 || n > TG_CONSOLE_LOGINS_PER_ADDRESS)
+        return n < 0 ? -1 : -2;
+    snprintf(key, sizeof key, "%sconsole:logins:%llu", prefix, minute);
+    n = incr(rc, key);
     return n < 0 ? -1 : n > TG_CONSOLE_LOGINS_PER_MINUTE ? -2 : 0;
 }
 
@@ -45,7 +59,7 @@ int tg_console_state_put(redisContext *rc, const char *prefix, const char *state
                          const struct tg_console_signin *si)
 {
     char key[256];
-    int counted = count_login(rc, prefix);
+    int counted = count_login(rc, prefix, si->client);
     if (counted)
         return counted;
     key_of(key, sizeof key, prefix, "state", state);
@@ -88,9 +102,10 @@ static json_t *record_json(const struct tg_console_session *s)
     json_t *groups = json_array();
     for (char **g = s->groups; g && *g; g++)
         json_array_append_new(groups, json_string(*g));
-    return json_pack("{s:s, s:s, s:o, s:s, s:I, s:I}", "username", s->token.identity, "name",
-                     s->name, "groups", groups, "csrf_token", s->csrf, "created",
-                     (json_int_t)s->created_ms, "expires", (json_int_t)s->expires_ms);
+    return json_pack("{s:s, s:I, s:s, s:o, s:s, s:I, s:I}", "username", s->token.identity,
+                     "user_id", (json_int_t)s->user_id, "name", s->name, "groups", groups,
+                     "csrf_token", s->csrf, "created", (json_int_t)s->created_ms, "expires",
+                     (json_int_t)s->expires_ms);
 }
 
 static char **strv_copy(char *const *v)
@@ -111,6 +126,7 @@ int tg_console_session_open(redisContext *rc, const struct tg_config *cfg,
     if (tg_oauth_token(id) || tg_oauth_token(out->csrf))
         return -1;
     out->token.identity = tg_xstrdup(u->username);
+    out->user_id = u->user_id;
     out->token.scopes = TG_SCOPE_READ | TG_SCOPE_APPROVE;
     out->name = tg_xstrdup(u->name ? u->name : u->username);
     out->groups = strv_copy(u->groups);
@@ -136,14 +152,22 @@ int tg_console_session_close(redisContext *rc, const char *prefix, const char *i
     return ok ? 0 : -1;
 }
 
+/* 1 when next is a path under /ui/ that stays there: no dot segment ("." or ".."), no empty
+ * segment ("//"), no backslash, no percent-encoding at all (an encoded dot or slash could
+ * become one after decoding), no control or space character. */
 int tg_console_next_ok(const char *next)
 {
     size_t n = strlen(next);
     if (n > TG_CONSOLE_NEXT_MAX || strncmp(next, "/ui/", 4) != 0 || strstr(next, "//") ||
-        strchr(next, '\\'))
+        strpbrk(next, "\\%"))
         return 0;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)next[i] < 0x21 || (unsigned char)next[i] == 0x7f)
             return 0;
+    for (const char *seg = next; seg; seg = strchr(seg + 1, '/')) {
+        size_t len = strcspn(seg + 1, "/?#");
+        if ((len == 1 && seg[1] == '.') || (len == 2 && seg[1] == '.' && seg[2] == '.'))
+            return 0;
+    }
     return 1;
 }

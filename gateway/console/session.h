@@ -2,9 +2,12 @@
  *
  *   <prefix>console:state:<sha256 hex of state>     JSON {verifier, browser, next, created}
  *       SET NX EX 600 at /ui/login; GETDEL at /ui/callback: a state is used once
- *   <prefix>console:logins:<unix minute>            INCR at /ui/login, EXPIRE 120: sign-ins
- *       started this minute (at most TG_CONSOLE_LOGINS_PER_MINUTE, so strangers cannot fill
- *       Redis with states)
+ *   <prefix>console:logins:<unix minute>:<sha256 hex of client address>  INCR at /ui/login,
+ *       EXPIRE 120: sign-ins one client address started this minute (at most
+ *       TG_CONSOLE_LOGINS_PER_ADDRESS, so strangers cannot fill Redis with states)
+ *   <prefix>console:logins:<unix minute>            INCR at /ui/login for a sign-in within its
+ *       address's cap, EXPIRE 120: the global safety net (TG_CONSOLE_LOGINS_PER_MINUTE), which
+ *       one address cannot use up
  *   <prefix>console:session:<sha256 hex of id>      JSON {username, name, groups, csrf_token,
  *       created, expires} SET EX session_ttl at sign-in; DEL at sign-out; read on the loops
  *       (console_auth.h, api.c)
@@ -22,9 +25,10 @@
 
 #include <hiredis.h>
 
-#define TG_CONSOLE_STATE_TTL_S       600
-#define TG_CONSOLE_NEXT_MAX          512
-#define TG_CONSOLE_LOGINS_PER_MINUTE 1000
+#define TG_CONSOLE_STATE_TTL_S        600
+#define TG_CONSOLE_NEXT_MAX           512
+#define TG_CONSOLE_LOGINS_PER_MINUTE  10000
+#define TG_CONSOLE_LOGINS_PER_ADDRESS 30
 
 /* One sign-in in progress, as /ui/login leaves it for /ui/callback. */
 struct tg_console_signin {
@@ -32,10 +36,13 @@ struct tg_console_signin {
     char browser[TG_SHA256_HEX_LEN + 1];     /* SHA-256 hex of the login cookie's value: the
                                                 browser that started it (RFC 6749 10.12) */
     char next[TG_CONSOLE_NEXT_MAX + 1];      /* a console path (tg_console_next_ok) */
+    char client[64]; /* the client address (forwarded as the server computes it): counted, not
+                        stored */
 };
 
-/* Remembers the sign-in of state. Returns 0, -1 when Redis failed, -2 when
- * TG_CONSOLE_LOGINS_PER_MINUTE sign-ins were started this minute already (all replicas). */
+/* Remembers the sign-in of state. Returns 0, -1 when Redis failed, -2 when s->client started
+ * TG_CONSOLE_LOGINS_PER_ADDRESS sign-ins this minute already, or all clients together
+ * TG_CONSOLE_LOGINS_PER_MINUTE (all replicas). */
 int tg_console_state_put(redisContext *rc, const char *prefix, const char *state,
                          const struct tg_console_signin *s);
 /* Takes (and deletes) the sign-in of state into out. Returns 1, 0 when there is none (unknown,

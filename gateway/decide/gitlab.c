@@ -35,6 +35,7 @@ static const struct source sources[] = {
     {ANY, F(project_name), T_STR, {"project.name"}},
     {ANY, F(project_url), T_STR, {"project.web_url", "project.homepage"}},
     /* Push hooks keep the user flat; the others in a user object. */
+    {ANY, F(user_id), T_INT, {"user.id", "user_id"}},
     {ANY, F(user_username), T_STR, {"user.username", "user_username"}},
     {ANY, F(user_name), T_STR, {"user.name", "user_name"}},
     {ANY, F(user_email), T_STR, {"user.email", "user_email"}},

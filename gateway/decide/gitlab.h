@@ -64,6 +64,8 @@ struct tg_event {
     char *commit_message;
     char *commit_url;
     char *commit_author; /* name */
+    long long user_id;   /* user.id (user_id in push hooks): GitLab's user id, which unlike the
+                          username never changes; 0 when absent */
     char *user_username;
     char *user_name;
     char *user_email;

@@ -74,8 +74,8 @@ static void fill_target(struct job *j)
 {
     const struct tg_event *ev = &j->ev;
     j->target =
-        (struct tg_target){ev->project_id, ev->project_path, ev->ref, ev->sha, ev->pipeline_id,
-                           NULL,           ev->user_username};
+        (struct tg_target){ev->project_id, ev->project_path,  ev->ref,    ev->sha, ev->pipeline_id,
+                           NULL,           ev->user_username, ev->user_id};
     snprintf(j->actor, sizeof j->actor, "gitlab:%s",
              *ev->user_username ? ev->user_username : "unknown");
 }
@@ -352,6 +352,7 @@ static enum tg_deliver_result deliver_decision(struct job *j, const struct tg_de
                               .ref = j->ev.ref,
                               .environment = d->environment,
                               .user = j->ev.user_username,
+                              .user_id = j->ev.user_id,
                               .verdict = tg_verdict_name(d->verdict),
                               .rule = d->rule,
                               .reason = d->reasons && d->reasons[0] ? d->reasons[0] : d->rule,

@@ -59,14 +59,29 @@
     "  return v, table.concat(names, ',')\n"                                                       \
     "end\n"
 
-/* KEYS: deploy, pending, notify. ARGV: state, now, expiry, status, builds, rank, final ttl,
- * then the decision's field/value pairs. The rules are tg_deploy_decide's (deploy.h), checked
- * in this order: an older event (lower rank, whenever it arrives), an echo (the same builds,
- * and the same status or the one Tollgate's own commit status makes GitLab compute), the same
- * status, then re-decision and withdrawal; anything else keeps the deployment as it is. Every
- * event that is not older raises the record to its run (rank, builds, status), so what an
- * event does depends on the newest run known, not on the order the events came in. */
-static const char decide_lua[] = WITHDRAW_LUA
+/* Lua: index_put(index, deployment key) makes the deployment the one its (project id,
+ * environment) shows in index, unless the index already holds a newer pipeline's. Field
+ * "<project id> <environment>", value "<pipeline> <deployment key>": the console's
+ * environments page reads one hash instead of searching the audit trail. */
+#define INDEX_LUA                                                                                  \
+    "local function index_put(idx, dkey)\n"                                                        \
+    "  local f = redis.call('HMGET', dkey, 'project_id', 'environment', 'pipeline')\n"             \
+    "  if not f[1] then return end\n"                                                              \
+    "  local field = f[1] .. ' ' .. (f[2] or '')\n"                                                \
+    "  local cur = redis.call('HGET', idx, field)\n"                                               \
+    "  if cur and tonumber(string.match(cur, '^(%d+)')) > tonumber(f[3] or '0') then return end\n" \
+    "  redis.call('HSET', idx, field, (f[3] or '0') .. ' ' .. dkey)\n"                             \
+    "end\n"
+
+/* KEYS: deploy, pending, notify, latest index. ARGV: state, now, expiry, status, builds, rank,
+ * final ttl, then the decision's field/value pairs. The rules are tg_deploy_decide's
+ * (deploy.h), checked in this order: an older event (lower rank, whenever it arrives), an
+ * echo (the same builds, and the same status or the one Tollgate's own commit status makes
+ * GitLab compute), the same status, then re-decision and withdrawal; anything else keeps the
+ * deployment as it is. Every event that is not older raises the record to its run (rank,
+ * builds, status), so what an event does depends on the newest run known, not on the order
+ * the events came in. Every write makes the deployment its environment's latest (index_put). */
+static const char decide_lua[] = WITHDRAW_LUA INDEX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'status', 'builds', 'rank', 'version', "
     "'verdict',\n"
     "                     'last_action', 'redecided_from')\n"
@@ -75,6 +90,7 @@ static const char decide_lua[] = WITHDRAW_LUA
     "'builds', ARGV[5],\n"
     "             'rank', ARGV[6], 'version', version, 'last_action', action, unpack(ARGV, 8))\n"
     "  if state == 'pending_approval' then redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1]) end\n"
+    "  index_put(KEYS[4], KEYS[1])\n"
     "end\n"
     "if not h[1] then\n"
     "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2])\n"
@@ -212,12 +228,13 @@ static const char duplicate_lua[] = TG_OUTBOX_LUA
     "local effect = string.gsub(string.gsub(ARGV[3], '\"@@OTHER@@\"', other), '@@OTHER@@', other)\n"
     "return {'duplicate', other, outbox_put(KEYS[2], KEYS[3], KEYS[1], effect, ARGV[2])}\n";
 
-/* KEYS: deploy, inflight, retry, reconcile, outbox, outbox data. ARGV: owner, now, outcome,
+/* KEYS: deploy, inflight, retry, reconcile, outbox, outbox data, live index. ARGV: owner, now,
+ * outcome,
  * a, b, final ttl, effect, effect due, settle_until, reconcile checks, reconcile scanned id
  * (reconcile.c's progress over the listing). The state change and
  * its effect are one script: neither exists without the other. Only the owner (the sender,
  * or the worker that took the reconciliation) records; a real 201 also resolves unknown. */
-static const char finish_lua[] = TG_OUTBOX_LUA
+static const char finish_lua[] = TG_OUTBOX_LUA INDEX_LUA
     "local h = redis.call('HMGET', KEYS[1], 'state', 'owner')\n"
     "local s = h[1]\n"
     "local live = s == 'triggering' or s == 'sending' or s == 'reconciling'\n"
@@ -231,6 +248,7 @@ static const char finish_lua[] = TG_OUTBOX_LUA
     "'downstream_url', ARGV[5],\n"
     "             'updated_at', ARGV[2])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "  index_put(KEYS[7], KEYS[1])\n"
     "elseif ARGV[3] == 'retry' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'retry_wait', 'next_at', ARGV[4], 'error', ARGV[5], "
     "'updated_at', ARGV[2])\n"
@@ -351,7 +369,7 @@ const char *tg_deploy_word(const redisReply *r, size_t i)
 
 /* The decision's numbers and trigger variables as text, for its field/value pairs. */
 struct decision_text {
-    char pid[24], pipeline[24];
+    char pid[24], pipeline[24], user_id[24];
     char *vars; /* JSON object of the trigger variables (owned), or NULL */
 };
 
@@ -378,6 +396,7 @@ static int decision_fields(const char **argv, int at, const struct tg_deploy_new
                            "ref",           nz(d->ref),
                            "environment",   nz(d->environment),
                            "user",          nz(d->user),
+                           "user_id",       t->user_id,
                            "verdict",       nz(d->verdict),
                            "rule",          nz(d->rule),
                            "reason",        nz(d->reason),
@@ -437,8 +456,18 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const struct tg_deploy
     snprintf(rank, sizeof rank, "%lld", ev->rank);
     snprintf(t.pid, sizeof t.pid, "%lld", d->project_id);
     snprintf(t.pipeline, sizeof t.pipeline, "%lld", d->pipeline);
-    const char *head[] = {in->key, k.pending,      k.notify,       d->state, now,
-                          expiry,  nz(ev->status), nz(ev->builds), rank,     TG_DEPLOY_FINAL_TTL_S};
+    snprintf(t.user_id, sizeof t.user_id, "%lld", d->user_id);
+    const char *head[] = {in->key,
+                          k.pending,
+                          k.notify,
+                          k.latest,
+                          d->state,
+                          now,
+                          expiry,
+                          nz(ev->status),
+                          nz(ev->builds),
+                          rank,
+                          TG_DEPLOY_FINAL_TTL_S};
     int argc = 0;
     for (size_t i = 0; i < TG_ARRAY_SIZE(head); i++)
         argv[argc++] = head[i];
@@ -451,7 +480,7 @@ int tg_deploy_decide(redisContext *c, const char *prefix, const struct tg_deploy
         if (strcmp(argv[i - 1], "variables") != 0 &&
             (clean[i] = tg_scrub(argv[i], strlen(argv[i]), NULL)) != NULL)
             argv[i] = clean[i];
-    redisReply *r = tg_deploy_eval(c, decide_lua, 3, argv, argc);
+    redisReply *r = tg_deploy_eval(c, decide_lua, 4, argv, argc);
     for (int i = from; i < argc; i++)
         free(clean[i]);
     free(t.vars);
@@ -508,6 +537,8 @@ void tg_deploy_keys_of(struct tg_deploy_keys *k, const char *prefix)
     snprintf(k->reconcile, sizeof k->reconcile, "%sreconcile", prefix);
     snprintf(k->pending, sizeof k->pending, "%spending", prefix);
     snprintf(k->notify, sizeof k->notify, "%sapproval:notify", prefix);
+    snprintf(k->latest, sizeof k->latest, "%sdeployments:latest", prefix);
+    snprintf(k->live, sizeof k->live, "%sdeployments:live", prefix);
     tg_outbox_keys(prefix, k->outbox, k->outbox_data, sizeof k->outbox);
 }
 
@@ -657,6 +688,7 @@ int tg_deploy_finish(redisContext *c, const char *prefix, const struct tg_deploy
                           k.reconcile,
                           k.outbox,
                           k.outbox_data,
+                          k.live,
                           f->owner,
                           now,
                           outcomes[r->outcome],
@@ -668,7 +700,7 @@ int tg_deploy_finish(redisContext *c, const char *prefix, const struct tg_deploy
                           settle,
                           checks,
                           scanned};
-    struct script sc = {finish_lua, 6, argv, (int)TG_ARRAY_SIZE(argv)};
+    struct script sc = {finish_lua, 7, argv, (int)TG_ARRAY_SIZE(argv)};
     return eval_word(c, &sc, "ok", effect_id, idlen);
 }
 

@@ -36,6 +36,8 @@ struct tg_deploy_new {
     const char *project; /* path */
     long long pipeline;
     const char *sha, *ref, *environment, *user;
+    long long user_id; /* the pipeline's user's GitLab id (user.id), 0 unknown: separation of
+                          duties compares it, since a username can be changed */
     const char *verdict, *rule, *reason; /* reason: the main one, for statuses and chat */
     const char *decision;                /* decision JSON */
     const char *policy_hash;
@@ -286,6 +288,7 @@ struct tg_deployment {
     const char *project; /* path */
     long long pipeline;
     const char *sha, *ref, *environment, *user;
+    long long user_id; /* 0: unknown (records from before it was kept) */
     const char *verdict, *rule, *reason, *decision, *policy_hash;
     const char *defectdojo; /* JSON object: "<job id>:<artifact>" -> DefectDojo's answer */
     /* what to trigger: the template it was rendered from, its target and variables (JSON) */
@@ -321,10 +324,33 @@ struct tg_deployment {
     "  redis.call('HSET', dkey, 'defectdojo', cjson.encode(all))\n"                                \
     "end\n"
 
+/* The environment indexes: per (project id, environment), the deployment of the newest
+ * pipeline decided ("latest", written by tg_deploy_decide) or triggered ("live", written by
+ * tg_deploy_finish). Keys <prefix>deployments:latest and <prefix>deployments:live, hashes
+ * "<project id> <environment>" -> "<pipeline> <deployment key>", owned here. */
+struct tg_deploy_index_entry {
+    long long project_id, pipeline;
+    char *environment, *key; /* owned */
+    long long expires_at;    /* tg_deploy_pending_all: the request's expiry (ms) */
+};
+/* The latest (live 0) or live (live 1) index: n entries into *out, -1 when Redis failed.
+ * Release with tg_deploy_index_dispose(*out, n) (also after -1, with n 0). */
+int tg_deploy_index_read(redisContext *c, const char *prefix, int live,
+                         struct tg_deploy_index_entry **out);
+/* Every deployment waiting for approval, soonest expiry first, named by its key alone (no
+ * record is read): n entries into *out, -1 when Redis failed. */
+int tg_deploy_pending_all(redisContext *c, const char *prefix, struct tg_deploy_index_entry **out);
+void tg_deploy_index_dispose(struct tg_deploy_index_entry *e, int n);
+
 /* Loads the deployment at key into d. Returns 1, 0 when there is no such record, -1 when
  * Redis failed. Release with tg_deployment_dispose (also after 0 or -1). */
 int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d);
 void tg_deployment_dispose(struct tg_deployment *d);
+/* The n deployments at keys into out[0..n-1], in one round trip (pipelined HGETALLs); found[i]
+ * as tg_deployment_load returns it. Returns 0, or -1 when Redis failed (the connection is then
+ * not to be used again: the pool reconnects). Dispose every out[i]. */
+int tg_deployment_load_many(redisContext *c, const char *const *keys, size_t n,
+                            struct tg_deployment *out, int *found);
 /* The trigger request recorded at decision time into out (template_name, project, ref and the
  * variables; token NULL: the caller takes it from that template). Release with
  * tg_trigger_request_dispose. The stored form: fields template, chart_project, chart_ref and

@@ -14,6 +14,7 @@
 struct tg_deploy_keys {
     char inflight[128], retry[128], reconcile[128], pending[128], notify[128];
     char outbox[128], outbox_data[128];
+    char latest[128], live[128]; /* the environment indexes (tg_deploy_index_read) */
 };
 void tg_deploy_keys_of(struct tg_deploy_keys *k, const char *prefix);
 

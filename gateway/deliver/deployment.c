@@ -37,6 +37,7 @@ static const struct field {
     S("ref", ref),
     S("environment", environment),
     S("user", user),
+    N("user_id", user_id),
     S("verdict", verdict),
     S("rule", rule),
     S("reason", reason),
@@ -138,6 +139,37 @@ int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d
         return 0;
     decode(d);
     return 1;
+}
+
+/* The reply into d as tg_deployment_load leaves it. */
+static int take(struct tg_deployment *d, redisReply *r)
+{
+    memset(d, 0, sizeof *d);
+    d->reply = r;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    if (r->elements == 0)
+        return 0;
+    decode(d);
+    return 1;
+}
+
+int tg_deployment_load_many(redisContext *c, const char *const *keys, size_t n,
+                            struct tg_deployment *out, int *found)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommand(c, "HGETALL %s", keys[i]) != REDIS_OK)
+            rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (rc == 0 && redisGetReply(c, &reply) != REDIS_OK)
+            rc = -1;
+        found[i] = take(&out[i], reply);
+        if (found[i] < 0)
+            rc = -1;
+    }
+    return rc;
 }
 
 void tg_deployment_dispose(struct tg_deployment *d)

@@ -18,7 +18,8 @@ void tg_work_target_load(const struct tg_deployment *d, struct tg_target *t)
                             .sha = d->sha,
                             .pipeline = d->pipeline,
                             .environment = d->environment,
-                            .user = d->user};
+                            .user = d->user,
+                            .user_id = d->user_id};
 }
 
 void tg_work_record_target(struct tg_audit_record *r, const struct tg_target *t)

@@ -29,7 +29,8 @@ struct tg_target {
     const char *sha;
     long long pipeline;
     const char *environment;
-    const char *user; /* GitLab username of the pipeline's user */
+    const char *user;  /* GitLab username of the pipeline's user */
+    long long user_id; /* their GitLab user id; 0 unknown */
 };
 
 /* The target of a deployment record (strings borrowed from it). */

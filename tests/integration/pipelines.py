@@ -53,10 +53,11 @@ trigger:
 
 def pipeline_event(pipeline=100, ref="dev", status="success", project_id=7, path="shop/cart", user="dora",
                    sha=None, builds=(("trivy-scan", 501, "success"),), mr=False, tag=False, source=None,
-                   variables=None, parent=None):
+                   variables=None, parent=None, user_id=None):
     """mr: True keeps the documented merge_request; a dict updates it (source_branch,
     source_project_id, ...). parent: (project id, pipeline id, bridge job id) for
-    source_pipeline. variables: {KEY: value} for object_attributes.variables."""
+    source_pipeline. variables: {KEY: value} for object_attributes.variables. user_id: the
+    user's GitLab id (the documented example's 1 when None)."""
     ev = copy.deepcopy(DOC_PIPELINE)
     oa = ev["object_attributes"]
     oa.update(id=pipeline, iid=pipeline - 90, ref=ref, status=status, tag=tag,
@@ -77,6 +78,8 @@ def pipeline_event(pipeline=100, ref="dev", status="success", project_id=7, path
     ev["project"].update(id=project_id, name=name, namespace=ns, path_with_namespace=path,
                          web_url="https://gitlab.example.com/" + path)
     ev["user"]["username"] = user
+    if user_id is not None:
+        ev["user"]["id"] = user_id
     if not mr:
         ev["merge_request"] = None
     template = ev["builds"][0]

@@ -89,11 +89,13 @@ def deployment_id(pipeline, env, project_id=7):
     return hashlib.sha256(b"tg:deploy:%d:%d:%s" % (project_id, pipeline, env.encode())).hexdigest()[:12]
 
 
-def pending(tg, gitlab, redis, pipeline, ref="main", env="production", user="dora", report=HIGHS, job=None):
+def pending(tg, gitlab, redis, pipeline, ref="main", env="production", user="dora", report=HIGHS, job=None,
+            user_id=None):
     """Posts a pipeline whose highs need approval; returns its deployment id once requested."""
     job = job or 500 + pipeline
     serve_report(gitlab, 7, job, pipelines.REPORTS / report)
-    post(tg, pipeline_event(pipeline=pipeline, ref=ref, user=user, builds=(("trivy-scan", job, "success"),)))
+    post(tg, pipeline_event(pipeline=pipeline, ref=ref, user=user, builds=(("trivy-scan", job, "success"),),
+                            user_id=user_id))
     wait_state(redis, pipeline, env, "pending_approval")
     did = deployment_id(pipeline, env)
     wait_until(lambda: deploy_state(redis, pipeline, env).get("approval_id") == did, what="the approval id")

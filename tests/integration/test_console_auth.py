@@ -2,7 +2,9 @@
 provider) and its session cookie on the /api/v1 routes, through the real binary, a real Redis and
 the stand-in GitLab. The test plays the browser with Python's http.client: it carries the cookie,
 follows the redirects by hand and can tamper with what a browser would send."""
+import hashlib
 import http.client
+import subprocess
 import json
 import time
 import urllib.parse
@@ -12,7 +14,7 @@ import pytest
 import pipelines
 from harness import wait_until
 from test_approvals import deployment_id, pending, write_sets
-from test_deliver import audit_actions, gitlab, wait_state  # noqa: F401 (gitlab: a fixture)
+from test_deliver import audit_actions, deploy_state, gitlab, wait_state  # noqa: F401 (gitlab: a fixture)
 
 CLIENT_ID = "tg-console-app-6c1f"
 CLIENT_SECRET = "gloas-console-secret-93be2d7f41"
@@ -112,12 +114,15 @@ def console(tollgate, gitlab, logdir):
     gitlab.add_user("alice", groups=["platform"], uid=11)
     gitlab.add_user("bob", groups=["platform/sre"], uid=12, current=False)  # not allowed to sign in
 
-    def make(ttl="12h", more="", public=None):
+    def make(ttl="12h", more="", public=None, top="", tls=False, gitlab_timeout=None):
+        """top: configuration keys after the console block; gitlab_timeout: gitlab.timeout."""
         env = dict(pipelines.env(), TG_TEST_OAUTH_ID=CLIENT_ID, TG_TEST_OAUTH_SECRET=CLIENT_SECRET)
-        extra = pipelines.config_extra(gitlab.url, CONSOLE % {"ttl": ttl, "more": more})
+        extra = pipelines.config_extra(gitlab.url, CONSOLE % {"ttl": ttl, "more": more} + top)
         if public:
             extra = extra.replace("public_url: " + PUBLIC, "public_url: " + public)
-        return tollgate(workers=2, env=env, extra=extra, **sets)
+        if gitlab_timeout:
+            extra = extra.replace("  timeout: 2s\n", "  timeout: %s\n" % gitlab_timeout, 1)
+        return tollgate(workers=2, env=env, extra=extra, tls=tls, **sets)
     return make
 
 
@@ -267,7 +272,8 @@ def test_a_user_outside_allow_groups_is_refused_with_the_reason(console, gitlab,
     status, h, body = sign_in(b)
     assert status == 403 and "tollgate_session" not in b.cookies
     assert h["content-type"].startswith("text/html")
-    assert b"bob is not a member of a group allowed to sign in (platform, security)" in body
+    assert b"bob is not a member of a group allowed to sign in." in body
+    assert b"platform" not in body and b"security" not in body  # the allowed groups stay unnamed
     refused = [r for r in audit_actions(redis) if r["action"] == "sign_in_refused"]
     assert [r["actor"] for r in refused] == ["bob"]
 
@@ -342,7 +348,8 @@ def test_approve_with_cookie_and_csrf_triggers_the_chart(console, gitlab, redis)
     b, csrf = signed_in(tg, gitlab, "alice", uid=11)
     status, _, body = b.request("GET", "/api/v1/deployments/" + did)
     you = json.loads(body)["you"]
-    assert you == {"username": "alice", "may_approve": True, "reason": None}
+    assert you == {"username": "alice", "may_approve": True, "reason": None, "may_deny": True,
+                   "deny_reason": None}
     status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={"comment": "ship it"},
                                 headers={"X-CSRF-Token": csrf})
     assert status == 200, body
@@ -372,7 +379,9 @@ def test_group_approver_developer_allowed(console, gitlab, redis):
     b, csrf = signed_in(tg, gitlab, "sam", groups=("platform",), uid=31)
     gitlab.add_member("platform/sre", "sam", 30)
     _, _, body = b.request("GET", "/api/v1/deployments/" + did)
-    assert json.loads(body)["you"]["may_approve"] is True
+    you = json.loads(body)["you"]  # a page view never asks GitLab: unknown until the vote
+    assert you["may_approve"] is None and "unknown until you vote" in you["reason"]
+    assert not gitlab.requests("users") and not gitlab.requests("members")
     status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
                                 headers={"X-CSRF-Token": csrf})
     assert status == 200 and json.loads(body)["outcome"] == "quorum", body
@@ -386,12 +395,13 @@ def test_group_approver_reporter_refused(console, gitlab, redis):
     did = pending(tg, gitlab, redis, 704)
     b, csrf = signed_in(tg, gitlab, "rey", groups=("platform",), uid=32)
     gitlab.add_member("platform/sre", "rey", 20)
-    _, _, body = b.request("GET", "/api/v1/deployments/" + did)
-    you = json.loads(body)["you"]
-    assert you["may_approve"] is False and "rey is not an approver" in you["reason"]
     status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
                                 headers={"X-CSRF-Token": csrf})
     assert status == 403 and "access level 30" in json.loads(body)["detail"]
+    _, _, body = b.request("GET", "/api/v1/deployments/" + did)  # the vote's answer is cached
+    you = json.loads(body)["you"]
+    assert you["may_approve"] is False and "rey is not an approver" in you["reason"]
+    assert you["may_deny"] is False and "rey is not an approver" in you["deny_reason"]
     assert wait_state(redis, 704, "production", "pending_approval")
 
 
@@ -437,17 +447,37 @@ def test_secrets_stay_out_of_logs_audit_and_keys(console, gitlab, redis):
         assert s not in logs and s not in audit and s not in keys, s[:6]
 
 
-def test_sign_ins_started_per_minute_are_capped(console, redis):
-    """States live in Redis until used or expired: a stranger looping on /ui/login gets 429 past
-    the cap instead of filling Redis. The counter is preset near the cap (this minute and the
-    next, so a minute boundary during the test changes nothing)."""
+def login_key(minute, address="127.0.0.1"):
+    return "tg:console:logins:%d:%s" % (minute, hashlib.sha256(address.encode()).hexdigest())
+
+
+def test_sign_ins_started_per_minute_are_capped_per_client_address(console, redis):
+    """States live in Redis until used or expired: a stranger looping on /ui/login gets 429 (with
+    Retry-After) past the cap instead of filling Redis. The cap is per client address (as
+    trusted_proxies computes it), so one address cannot lock everyone else out. The counters are
+    preset near the cap (this minute and the next, so a minute boundary changes nothing)."""
+    tg = console(top="trusted_proxies: [127.0.0.1/32]\n")
+    minute = int(time.time() // 60)
+    for m in (minute, minute + 1):
+        redis.cmd("SET", login_key(m, "203.0.113.5"), 30, "EX", 180)
+    b = Browser(tg.url)
+    status, h, body = b.request("GET", "/ui/login", headers={"X-Forwarded-For": "203.0.113.5"})
+    assert status == 429 and json.loads(body)["error"] == "too_many_requests"
+    assert 1 <= int(h["retry-after"]) <= 60 and h["cache-control"] == "no-store"
+    assert not [k for k in redis.cmd("KEYS", "tg:console:state:*")]
+    status, h, _ = b.request("GET", "/ui/login", headers={"X-Forwarded-For": "203.0.113.6"})
+    assert status == 302, "another address still signs in"
+    status, _, _ = b.request("GET", "/ui/login")  # the proxy's own address too
+    assert status == 302
+
+
+def test_the_global_sign_in_cap_holds_as_a_safety_net(console, redis):
     tg = console()
     minute = int(time.time() // 60)
     for m in (minute, minute + 1):
-        redis.cmd("SET", "tg:console:logins:%d" % m, 1000, "EX", 180)
-    b = Browser(tg.url)
-    status, _, body = b.request("GET", "/ui/login")
-    assert status == 429 and json.loads(body)["error"] == "too_many_requests"
+        redis.cmd("SET", "tg:console:logins:%d" % m, 10000, "EX", 180)
+    status, h, body = Browser(tg.url).request("GET", "/ui/login")
+    assert status == 429 and "retry-after" in h
     assert not [k for k in redis.cmd("KEYS", "tg:console:state:*")]
 
 
@@ -458,3 +488,205 @@ def test_the_refusal_page_shows_names_as_text(console, gitlab):
     assert status == 403
     assert b"<img" not in body and b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
     assert h["x-content-type-options"] == "nosniff" and "script-src 'self'" in h["content-security-policy"]
+
+
+# ---- identity by GitLab user id, account and membership state ----
+
+def test_a_renamed_pipeline_user_still_cannot_approve(console, gitlab, redis):
+    """GitLab lets a user change their username; the user id stays. Separation of duties
+    compares the OIDC sub (the session) with the webhook's user.id (kept on the deployment)."""
+    tg = console()
+    did = pending(tg, gitlab, redis, 720, ref="release/1", env="anyone", user="erin", user_id=77)
+    assert deploy_state(redis, 720, "anyone")["user_id"] == "77"
+    b, csrf = signed_in(tg, gitlab, "erin-renamed", uid=77)
+    _, _, body = b.request("GET", "/api/v1/deployments/" + did)
+    you = json.loads(body)["you"]
+    assert you["may_approve"] is False and "GitLab user id 77" in you["reason"]
+    assert you["may_deny"] is True  # denying one's own deploy only stops it
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 403 and "prevent_self_approval" in json.loads(body)["detail"]
+    assert wait_state(redis, 720, "anyone", "pending_approval")
+    # someone else, whose name was once erin's, is not the pipeline's user
+    other, csrf2 = signed_in(tg, gitlab, "carl", uid=78)
+    status, _, body = other.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                    headers={"X-CSRF-Token": csrf2})
+    assert status == 200, body
+
+
+def test_a_blocked_gitlab_user_is_no_group_approver(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 721)
+    b, csrf = signed_in(tg, gitlab, "sam", uid=31)
+    gitlab.add_member("platform/sre", "sam", 40)
+    gitlab.set_user_state("sam", "blocked")
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 403 and "not active (blocked or deactivated)" in json.loads(body)["detail"]
+    assert wait_state(redis, 721, "production", "pending_approval")
+
+
+def test_a_membership_awaiting_approval_makes_no_group_approver(console, gitlab, redis):
+    tg = console()
+    did = pending(tg, gitlab, redis, 722)
+    b, csrf = signed_in(tg, gitlab, "ina", uid=34)
+    gitlab.add_member("platform/sre", "ina", 40, membership_state="awaiting")
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % did, body={},
+                                headers={"X-CSRF-Token": csrf})
+    detail = json.loads(body)["detail"]
+    assert status == 403 and "membership of group platform/sre awaits approval" in detail
+    assert wait_state(redis, 722, "production", "pending_approval")
+
+
+def test_a_stalled_gitlab_never_delays_a_page_view(console, gitlab, redis):
+    """A card view reads the membership cache only: GitLab hanging far longer than the request's
+    timeout (and than gitlab.timeout) does not hold the answer; the vote still asks, fails closed."""
+    tg = console(gitlab_timeout="120s")
+    did = pending(tg, gitlab, redis, 723)
+    b, csrf = signed_in(tg, gitlab, "sam", uid=31)
+    gitlab.add_member("platform/sre", "sam", 40)
+    gitlab.script("users", *[{"hang": 120}] * 4)
+    for _ in range(4):  # more than the read lane has threads
+        status, _, body = b.request("GET", "/api/v1/deployments/" + did)
+        assert status == 200 and json.loads(body)["you"]["may_approve"] is None
+
+
+# ---- cookies, sessions, next ----
+
+def test_http2_split_cookie_fields_are_joined(console, gitlab):
+    """RFC 9113 section 8.2.3: an HTTP/2 client may send each cookie as its own field."""
+    tg = console(tls=True)
+    b, _ = signed_in(tg, gitlab, "alice", uid=11)
+    url = "https://localhost:%d/ui/session" % tg.tls_port
+    p = subprocess.run(["curl", "-sS", "--http2", "--cacert", str(tg.cert), "--max-time", "15",
+                        "-w", "\n%{http_version} %{http_code}", "-H", "Cookie: theme=dark",
+                        "-H", "Cookie: tollgate_session=" + b.cookies["tollgate_session"], url],
+                       capture_output=True)
+    body, _, tail = p.stdout.decode().rpartition("\n")
+    assert tail == "2 200", (tail, body, p.stderr)
+    assert json.loads(body)["username"] == "alice"
+
+
+def test_signing_in_again_ends_the_old_session(console, gitlab, redis):
+    tg = console()
+    b = Browser(tg.url)
+    assert sign_in(b)[0] == 302
+    old = b.cookies["tollgate_session"]
+    assert sign_in(b)[0] == 302
+    assert b.cookies["tollgate_session"] != old
+    stale = Browser(tg.url)
+    stale.cookies["tollgate_session"] = old
+    assert session_of(tg, stale)[0] == 401
+    assert session_of(tg, b)[0] == 200
+
+
+def test_next_cannot_leave_the_console(console):
+    tg = console()
+    for asked in ("/ui/../api/v1/deployments", "/ui/./x", "/ui/%2e%2e/api/v1/audit", "/ui/%2E/x",
+                  "/ui/x/..", "/ui/%2f%2fevil.example", "/ui/x%5c..%5capi", "/ui//evil.example",
+                  "/ui/x\\y"):
+        b = Browser(tg.url)
+        status, h, _ = sign_in(b, next_path=asked)
+        assert status == 302 and h["location"] == "/ui/", (asked, h["location"])
+    b = Browser(tg.url)
+    assert sign_in(b, next_path="/ui/deployments/a.b")[1]["location"] == "/ui/deployments/a.b"
+
+
+# ---- headers on every answer ----
+
+SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
+            "x-frame-options": "DENY"}
+
+
+def assert_console_headers(what, h, store=True):
+    for k, v in SECURITY.items():
+        assert h.get(k) == v, (what, k, h.get(k))
+    assert "frame-ancestors 'none'" in h.get("content-security-policy", ""), what
+    if store:
+        assert h.get("cache-control") == "no-store", (what, h.get("cache-control"))
+
+
+def test_every_ui_answer_carries_the_security_headers(console, gitlab, redis):
+    tg = console()
+    b = Browser(tg.url)
+    for method, path in (("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/callback"),
+                         ("GET", "/ui/callback?code=a&state=b"), ("GET", "/ui/callback?error=x"),
+                         ("GET", "/ui/session"), ("POST", "/ui/logout"), ("GET", "/ui"),
+                         ("GET", "/ui/nope"), ("POST", "/ui/"), ("GET", "/ui/assets/nope.js")):
+        status, h, _ = b.request(method, path)
+        assert_console_headers("%s %s %d" % (method, path, status), h)
+    for path in ("/ui/", "/ui/assets/app.js"):
+        status, h, _ = b.request("GET", path)
+        assert status == 200 and h["cache-control"] == "no-cache"
+        assert_console_headers(path, h, store=False)
+    status, h, _ = sign_in(b)
+    assert status == 302
+    assert_console_headers("callback 302", h)
+    gitlab.set_current_user("bob")
+    status, h, _ = sign_in(Browser(tg.url))
+    assert status == 403
+    assert_console_headers("callback refusal page", h)
+    _, s = session_of(tg, b)
+    for method, path, hdrs in (("GET", "/ui/session", {}), ("GET", "/ui/logout", {}),
+                               ("POST", "/ui/logout", {"X-CSRF-Token": s["csrf_token"]})):
+        status, h, _ = b.request(method, path, headers=hdrs)
+        assert_console_headers("signed in %s %s %d" % (method, path, status), h)
+    minute = int(time.time() // 60)
+    for m in (minute, minute + 1):
+        redis.cmd("SET", login_key(m), 30, "EX", 180)
+    status, h, _ = b.request("GET", "/ui/login")
+    assert status == 429
+    assert_console_headers("429", h)
+
+
+def test_api_answers_are_never_stored(console, gitlab, redis):
+    tg = console()
+    b, csrf = signed_in(tg, gitlab, "alice", uid=11)
+    for method, path, hdrs in (("GET", "/api/v1/deployments?status=pending", {}),
+                               ("GET", "/api/v1/audit?limit=1", {}),
+                               ("POST", "/api/v1/deployments/nope/approve", {}),
+                               ("GET", "/api/v1/deployments/nope", {})):
+        status, h, _ = b.request(method, path, headers=hdrs)
+        assert h.get("cache-control") == "no-store" and h.get("x-content-type-options") == "nosniff", \
+            (method, path, status)
+    status, h, _ = Browser(tg.url).request("GET", "/api/v1/deployments")
+    assert status == 401 and h.get("cache-control") == "no-store"
+
+
+# ---- the environments page's API ----
+
+def test_environments_show_live_decision_and_every_pending_request(console, gitlab, redis):
+    """GET /api/v1/environments reads deploy's indexes, not the last audit records: a row shows
+    the newest triggered deployment with its approvers, the newest decision in its current
+    state (denied shows), and the count of all pending requests with the soonest few."""
+    tg = console()
+    b, csrf = signed_in(tg, gitlab, "alice", uid=11)
+    first = pending(tg, gitlab, redis, 740)
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/approve" % first, body={},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 200, body
+    wait_state(redis, 740, "production", "triggered")
+    for p in (741, 742, 743, 744):  # other refs: a newer pipeline of a ref supersedes its older ones
+        pending(tg, gitlab, redis, p, ref="release/%d" % p, env="anyone")
+    denied = pending(tg, gitlab, redis, 745)
+    status, _, body = b.request("POST", "/api/v1/deployments/%s/deny" % denied,
+                                body={"reason": "not today"}, headers={"X-CSRF-Token": csrf})
+    assert status == 200, body
+    status, h, body = b.request("GET", "/api/v1/environments")
+    assert status == 200 and h["cache-control"] == "no-store"
+    rows = json.loads(body)["environments"]
+    row = [r for r in rows if r["environment"] == "production" and r["project_id"] == 7]
+    assert len(row) == 1, rows
+    row = row[0]
+    assert row["project"] == "shop/cart"
+    assert row["live"]["pipeline"] == 740 and row["live"]["approved_by"] == ["alice"]
+    dec = row["decision"]
+    assert dec["pipeline"] == 745 and dec["state"] == "denied" and dec["denied_by"] == "alice"
+    assert dec["deny_reason"] == "not today" and dec["id"] == denied
+    assert row["pending"] == {"count": 0, "first": []}
+    other = [r for r in rows if r["environment"] == "anyone" and r["project_id"] == 7]
+    assert len(other) == 1 and other[0]["live"] is None, rows
+    assert other[0]["decision"]["pipeline"] == 744 and other[0]["decision"]["state"] == "pending_approval"
+    assert other[0]["pending"]["count"] == 4 and len(other[0]["pending"]["first"]) == 3, other
+    assert {d["pipeline"] for d in other[0]["pending"]["first"]} == {741, 742, 743}  # soonest expiry
+    assert Browser(tg.url).request("GET", "/api/v1/environments")[0] == 401

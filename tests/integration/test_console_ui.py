@@ -59,6 +59,7 @@ USERS = {  # username: (name, groups) as the stand-in's /oauth/userinfo reports 
     "alice": ("Alice Approver", ["platform"]),
     "dora": ("Dora Developer", ["platform", "shop"]),
     "mallory": ("Mallory Outsider", ["marketing"]),
+    "zed": ("Zed Reader", ["platform"]),  # may sign in and read, is no approver
 }
 CONSOLE = """\
 console:
@@ -263,6 +264,21 @@ def test_the_pipelines_own_user_sees_approve_disabled_and_is_refused(console, gi
     wait(d, lambda d: "Denied %s." % did in d.find_element(By.ID, "main").text, "the denial")
     st = wait_state(redis, 710, "production", "denied")
     assert st["denied_by"] == "dora" and st["deny_reason"] == "the scan found a reachable CVE"
+
+
+def test_a_non_approver_sees_approve_and_deny_disabled_with_the_reasons(console, gitlab, redis, browser):
+    tg = console()
+    did = pending(tg, gitlab, redis, 711, user="dora")
+    d = browser
+    sign_in(d, tg, gitlab, "zed")
+    open_page(d, tg, "#/pending", "pending")
+    c = card(d, did)
+    for action, verb in (("approve", "approve"), ("deny", "deny")):
+        button = c.find_element(By.CSS_SELECTOR, "button[data-action=%s]" % action)
+        assert not button.is_enabled(), action
+        why = c.find_element(By.ID, button.get_attribute("aria-describedby")).text
+        assert why.startswith("You cannot %s:" % verb) and "zed is not an approver" in why, why
+    assert deploy_state(redis, 711, "production")["state"] == "pending_approval"
 
 
 def test_a_user_outside_allow_groups_is_refused(console, gitlab, redis, browser):

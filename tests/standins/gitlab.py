@@ -28,16 +28,22 @@ tests/fixtures/gitlab/api/), recording every request, and able to misbehave on c
                               once for the configured user: 302 redirect_uri?code=..&state=..
     POST /oauth/token         form grant_type=authorization_code, client_id, client_secret, code (once),
                               redirect_uri, code_verifier (BASE64URL(SHA256(verifier)) must equal the
-                              challenge): 200 {access_token, token_type, expires_in, refresh_token,
-                              scope, created_at}; 401 invalid_client; 400 invalid_grant
+                              challenge; the code was issued to this client_id): 200 {access_token,
+                              token_type, expires_in, refresh_token, scope, created_at, and for the
+                              openid scope id_token (a JWT: iss, sub, aud, exp, iat, nonce; signed
+                              HS256 with the client secret here, RS256 at GitLab; Tollgate reads
+                              userinfo, not this)}; 401 invalid_client; 400 invalid_grant
     GET  /oauth/userinfo      Authorization: Bearer: {sub, name, nickname, preferred_username, email,
                               profile, picture, groups}; 401 without a valid token
     GET  /api/v4/users?username=                             PRIVATE-TOKEN (doc/api/users.md "List users"):
-                                                             [] or [{id, username, name, state, ...}]
+                                                             [] or [{id, username, name, state, ...}];
+                                                             state "active", "blocked", "deactivated"
     GET  /api/v4/groups/:id/members/all/:user_id             PRIVATE-TOKEN (doc/api/members.md "Get a member
                                                              of a group, including inherited and invited
-                                                             members"): {id, username, access_level, ...}
-                                                             or 404; :id is the id or URL-encoded full path
+                                                             members"): {id, username, state, access_level,
+                                                             membership_state ("active", "awaiting"),
+                                                             ...} or 404; :id is the id or URL-encoded
+                                                             full path
 
 Control (for tests and `make demo`), JSON over HTTP:
     POST /_control/artifacts  {"project": 1, "job": 2, "path": "x.json", "file": "/abs/path" | "content": "..."}
@@ -70,7 +76,8 @@ Control (for tests and `make demo`), JSON over HTTP:
                               application
     POST /_control/user       {"username": "alice", "name": "Alice", "groups": ["platform"], "id": 11}:
                               a user; with "current": true (the default) the one who consents next
-    POST /_control/member     {"group": "platform/sre", "username": "alice", "access_level": 30}
+    POST /_control/member     {"group": "platform/sre", "username": "alice", "access_level": 30,
+                               "membership_state": "active"}
     GET  /_control/requests   every request seen: kind, method, path, headers, form, at (time)
     GET  /_control/pipelines  every pipeline created: id, project, ref, variables, created_at
     POST /_control/reset
@@ -82,6 +89,7 @@ import argparse
 import base64
 import copy
 import hashlib
+import hmac
 import secrets
 import json
 import pathlib
@@ -346,7 +354,8 @@ class Handler(BaseHTTPRequestHandler):
         code = secrets.token_hex(32)
         with st.lock:
             st.codes[code] = {"client_id": q["client_id"], "redirect_uri": q["redirect_uri"],
-                              "challenge": q["code_challenge"], "user": st.current_user}
+                              "challenge": q["code_challenge"], "user": st.current_user,
+                              "scope": q.get("scope", ""), "nonce": q.get("nonce")}
         self.redirect(app["redirect_uri"] + sep + urllib.parse.urlencode({"code": code, "state": q.get("state", "")}))
 
     def redirect(self, location):
@@ -367,6 +376,7 @@ class Handler(BaseHTTPRequestHandler):
         verifier = form.get("code_verifier", "")
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         if form.get("grant_type") != "authorization_code" or grant is None or \
+                grant["client_id"] != form.get("client_id") or \
                 grant["redirect_uri"] != form.get("redirect_uri") or grant["challenge"] != challenge:
             return self.reply(400, {"error": "invalid_grant", "error_description": "The provided authorization "
                                     "grant is invalid, expired, revoked, does not match the redirection URI used "
@@ -374,9 +384,28 @@ class Handler(BaseHTTPRequestHandler):
         token = secrets.token_hex(32)
         with st.lock:
             st.access_tokens[token] = grant["user"]
-        self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 7200,
-                         "refresh_token": secrets.token_hex(32), "scope": "openid profile",
-                         "created_at": int(time.time())})
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": 7200,
+                  "refresh_token": secrets.token_hex(32), "scope": grant["scope"],
+                  "created_at": int(time.time())}
+        if "openid" in grant["scope"].split():
+            answer["id_token"] = self.id_token(grant, app)
+        self.reply(200, answer)
+
+    def id_token(self, grant, app):
+        """An OIDC ID token (JWT) for the grant's user, as GitLab issues one with openid."""
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=")
+        with self.state.lock:
+            user = self.state.users.get(grant["user"]) or {"id": 0}
+        now = int(time.time())
+        claims = {"iss": "https://gitlab.example.com", "sub": str(user["id"]), "aud": app["client_id"],
+                  "exp": now + 120, "iat": now, "auth_time": now, "sub_legacy": secrets.token_hex(32)}
+        if grant.get("nonce"):
+            claims["nonce"] = grant["nonce"]
+        head = b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
+        body = b64(json.dumps(claims).encode())
+        sig = hmac.new(app["client_secret"].encode(), head + b"." + body, hashlib.sha256).digest()
+        return (head + b"." + body + b"." + b64(sig)).decode()
 
     def serve_userinfo(self):
         auth = self.headers.get("Authorization", "")
@@ -395,19 +424,19 @@ class Handler(BaseHTTPRequestHandler):
             u = self.state.users.get(query.get("username"))
         if u is None:
             return self.reply(200, [])
-        self.reply(200, [{"id": u["id"], "username": u["username"], "name": u["name"], "state": "active",
+        self.reply(200, [{"id": u["id"], "username": u["username"], "name": u["name"], "state": u["state"],
                           "locked": False, "avatar_url": "", "web_url": "https://gitlab.example.com/" + u["username"]}])
 
     def serve_members(self, m, query):
         group, uid = urllib.parse.unquote(m.group(1)), int(m.group(2))
         with self.state.lock:
-            level = self.state.members.get((group, uid))
+            level, membership_state = self.state.members.get((group, uid), (None, None))
             user = next((u for u in self.state.users.values() if u["id"] == uid), None)
         if level is None or user is None:
             return self.reply(404, {"message": "404 Not found"})
-        self.reply(200, {"id": uid, "username": user["username"], "name": user["name"], "state": "active",
+        self.reply(200, {"id": uid, "username": user["username"], "name": user["name"], "state": user["state"],
                          "avatar_url": "", "web_url": "https://gitlab.example.com/" + user["username"],
-                         "access_level": level, "created_at": "2026-01-01T00:00:00.000Z", "expires_at": None})
+                         "access_level": level, "membership_state": membership_state, "created_at": "2026-01-01T00:00:00.000Z", "expires_at": None})
 
     def serve_children_list(self, m):
         kind = m.group(3)
@@ -555,13 +584,15 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.users[body["username"]] = {"id": int(body.get("id", 100 + len(st.users))),
                                               "username": body["username"], "name": body.get("name", body["username"]),
-                                              "groups": list(body.get("groups", []))}
+                                              "groups": list(body.get("groups", [])),
+                                              "state": body.get("state", "active")}
                 if body.get("current", True):
                     st.current_user = body["username"]
         elif path == "/_control/member":
             with st.lock:
                 uid = st.users[body["username"]]["id"]
-                st.members[(body["group"], uid)] = int(body["access_level"])
+                st.members[(body["group"], uid)] = (int(body["access_level"]),
+                                                    body.get("membership_state", "active"))
         elif path == "/_control/script":
             st.add_script(body["match"], body.get("where"), body["responses"])
         else:
@@ -633,11 +664,13 @@ class GitLab:
             self.state.oauth_app = {"client_id": client_id, "client_secret": client_secret,
                                     "redirect_uri": redirect_uri}
 
-    def add_user(self, username, groups=(), name=None, uid=None, current=True):
-        """A GitLab user; current: the one who consents at the next /oauth/authorize."""
+    def add_user(self, username, groups=(), name=None, uid=None, current=True, state="active"):
+        """A GitLab user; current: the one who consents at the next /oauth/authorize; state:
+        active, blocked, deactivated (doc/api/users.md)."""
         with self.state.lock:
             self.state.users[username] = {"id": uid or 100 + len(self.state.users), "username": username,
-                                          "name": name or username.title(), "groups": list(groups)}
+                                          "name": name or username.title(), "groups": list(groups),
+                                          "state": state}
             if current:
                 self.state.current_user = username
 
@@ -645,9 +678,23 @@ class GitLab:
         with self.state.lock:
             self.state.current_user = username
 
-    def add_member(self, group, username, access_level):
+    def add_member(self, group, username, access_level, membership_state="active"):
+        """membership_state "awaiting": an invitation or request not yet approved."""
         with self.state.lock:
-            self.state.members[(group, self.state.users[username]["id"])] = access_level
+            self.state.members[(group, self.state.users[username]["id"])] = (access_level, membership_state)
+
+    def rename_user(self, old, new):
+        """GitLab lets a user change their username; the id stays."""
+        with self.state.lock:
+            u = self.state.users.pop(old)
+            u["username"] = new
+            self.state.users[new] = u
+            if self.state.current_user == old:
+                self.state.current_user = new
+
+    def set_user_state(self, username, state):
+        with self.state.lock:
+            self.state.users[username]["state"] = state
 
     def requests(self, kind=None):
         with self.state.lock:

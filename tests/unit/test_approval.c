@@ -22,22 +22,32 @@ struct rule_row {
     const char *identity, *user;
     int deny;
     const char *want; /* a fragment of the refusal, NULL: allowed */
+    long long identity_id, user_id;
 };
 
 static const struct rule_row rule_rows[] = {
-    {"anyone mapped may approve", none, 1, "carol", "dora", 0, NULL},
-    {"unmapped chat user", none, 1, NULL, "dora", 0, "not mapped"},
-    {"empty identity", none, 1, "", "dora", 0, "not mapped"},
-    {"listed approver", two, 1, "alice", "dora", 0, NULL},
-    {"listed, other case", two, 1, "bob", "dora", 0, NULL},
-    {"not listed", two, 1, "carol", "dora", 0, "carol is not an approver"},
-    {"not listed may not deny either", two, 1, "carol", "dora", 1, "carol is not an approver"},
-    {"self-approval refused", none, 1, "dora", "dora", 0, "dora ran this pipeline"},
-    {"self-approval refused, other case", none, 1, "Dora", "dora", 0, "ran this pipeline"},
-    {"self-approval allowed by the rule", none, 0, "dora", "dora", 0, NULL},
-    {"one may deny one's own deploy", none, 1, "dora", "dora", 1, NULL},
-    {"listed self-approver still refused", two, 1, "alice", "alice", 0, "alice ran this pipeline"},
-    {"unknown pipeline user", none, 1, "alice", NULL, 0, NULL},
+    {"anyone mapped may approve", none, 1, "carol", "dora", 0, NULL, 0, 0},
+    {"unmapped chat user", none, 1, NULL, "dora", 0, "not mapped", 0, 0},
+    {"empty identity", none, 1, "", "dora", 0, "not mapped", 0, 0},
+    {"listed approver", two, 1, "alice", "dora", 0, NULL, 0, 0},
+    {"listed, other case", two, 1, "bob", "dora", 0, NULL, 0, 0},
+    {"not listed", two, 1, "carol", "dora", 0, "carol is not an approver", 0, 0},
+    {"not listed may not deny either", two, 1, "carol", "dora", 1, "carol is not an approver", 0,
+     0},
+    {"self-approval refused", none, 1, "dora", "dora", 0, "dora ran this pipeline", 0, 0},
+    {"self-approval refused, other case", none, 1, "Dora", "dora", 0, "ran this pipeline", 0, 0},
+    {"self-approval allowed by the rule", none, 0, "dora", "dora", 0, NULL, 0, 0},
+    {"one may deny one's own deploy", none, 1, "dora", "dora", 1, NULL, 0, 0},
+    {"listed self-approver still refused", two, 1, "alice", "alice", 0, "alice ran this pipeline",
+     0, 0},
+    {"unknown pipeline user", none, 1, "alice", NULL, 0, NULL, 0, 0},
+    /* GitLab user ids: a renamed user is still the pipeline's user */
+    {"renamed self-approver refused", none, 1, "dora2", "dora", 0, "user id 77", 77, 77},
+    {"renamed may still deny", none, 1, "dora2", "dora", 1, NULL, 77, 77},
+    {"other ids", none, 1, "carol", "dora", 0, NULL, 78, 77},
+    {"voter id unknown", none, 1, "carol", "dora", 0, NULL, 0, 0},
+    {"pipeline user id unknown", none, 1, "carol", "dora", 0, NULL, 78, 0},
+    {"same name, other ids: the name still refuses", none, 1, "dora", "dora", 0, "ran", 78, 77},
 };
 
 static void check_rules(void)
@@ -46,7 +56,7 @@ static void check_rules(void)
     for (size_t i = 0; i < sizeof rule_rows / sizeof rule_rows[0]; i++) {
         const struct rule_row *r = &rule_rows[i];
         struct tg_approval_rule rules = {1, r->approvers, r->prevent_self, 0};
-        struct tg_approval_ask ask = {r->identity, r->user, r->deny};
+        struct tg_approval_ask ask = {r->identity, r->user, r->deny, r->identity_id, r->user_id};
         const char *got = tg_approval_refusal(&rules, &ask, buf, sizeof buf);
         UNIT_CHECK(r->name, (got == NULL) == (r->want == NULL));
         UNIT_CHECK(r->name, got == NULL || r->want == NULL || strstr(got, r->want) != NULL);

@@ -130,6 +130,16 @@ static const struct next_row next_rows[] = {
     {"/ui", 0},
     {"/ui/a b", 0},
     {"/ui/a\r\nSet-Cookie: x=y", 0},
+    /* dot segments, encoded dots and slashes: the path could leave /ui/ once resolved */
+    {"/ui/../api/v1/deployments", 0},
+    {"/ui/./x", 0},
+    {"/ui/x/..", 0},
+    {"/ui/x/../../api", 0},
+    {"/ui/%2e%2e/api", 0},
+    {"/ui/%2F%2Fevil", 0},
+    {"/ui/x%5capi", 0},
+    {"/ui/a.b/c..d/...", 1},
+    {"/ui/deployments/x?y=..", 1}, /* a query is no path segment */
 };
 
 static void test_next(void)
@@ -155,6 +165,25 @@ static const struct userinfo_row userinfo_rows[] = {
     {"not an object", "[\"alice\"]", NULL, 0},
     {"non-string groups skipped", "{\"nickname\":\"e\",\"groups\":[1,\"g\",null]}", "e", 1},
 };
+
+static void test_userinfo_sub(void)
+{
+    static const struct {
+        const char *json;
+        long long id;
+    } rows[] = {{"{\"sub\":\"11\",\"nickname\":\"a\"}", 11},
+                {"{\"sub\":11,\"nickname\":\"a\"}", 0}, /* GitLab sends a string */
+                {"{\"sub\":\"x1\",\"nickname\":\"a\"}", 0},
+                {"{\"nickname\":\"a\"}", 0}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        struct tg_oauth_user u;
+        char err[128];
+        UNIT_CHECK(rows[i].json, tg_oauth_parse_userinfo(rows[i].json, strlen(rows[i].json), &u,
+                                                         err, sizeof err) == 0 &&
+                                     u.user_id == rows[i].id);
+        tg_oauth_user_dispose(&u);
+    }
+}
 
 static void test_userinfo(void)
 {
@@ -183,8 +212,14 @@ static void test_userinfo(void)
 static void test_membership_and_levels(void)
 {
     long long id = 0;
-    const char *list = "[{\"id\":7,\"username\":\"zed\"},{\"id\":12,\"username\":\"Bob\"}]";
+    const char *list = "[{\"id\":7,\"username\":\"zed\",\"state\":\"active\"},"
+                       "{\"id\":12,\"username\":\"Bob\",\"state\":\"active\"},"
+                       "{\"id\":13,\"username\":\"cy\",\"state\":\"blocked\"},"
+                       "{\"id\":14,\"username\":\"di\"}]";
     UNIT_CHECK("found", tg_membership_parse_user(list, strlen(list), "bob", &id) == 1 && id == 12);
+    UNIT_CHECK("blocked", tg_membership_parse_user(list, strlen(list), "cy", &id) == 2 && id == 13);
+    UNIT_CHECK("no state is not active",
+               tg_membership_parse_user(list, strlen(list), "di", &id) == 2 && id == 14);
     UNIT_CHECK("absent", tg_membership_parse_user(list, strlen(list), "amy", &id) == 0);
     UNIT_CHECK("empty", tg_membership_parse_user("[]", 2, "amy", &id) == 0);
     UNIT_CHECK("not a list", tg_membership_parse_user("{}", 2, "amy", &id) == -1);
@@ -229,6 +264,7 @@ int main(void)
     test_records();
     test_next();
     test_userinfo();
+    test_userinfo_sub();
     test_membership_and_levels();
     test_authorize_url();
     return unit_summary("test_console");

@@ -64,6 +64,30 @@ static const struct fixture_row fixtures[] = {
      "fixed readme", 0, 0},
 };
 
+/* user.id (user_id in push hooks): the id separation of duties compares, from each fixture. */
+static void check_user_ids(void)
+{
+    static const struct {
+        const char *file;
+        long long id;
+    } rows[] = {{"pipeline_event.json", 1},
+                {"job_event.json", 3},
+                {"push_event.json", 4},
+                {"tag_push_event.json", 1},
+                {"deployment_event.json", 1}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        size_t len;
+        char err[256] = "", *body = fixture(rows[i].file, &len);
+        struct tg_event e;
+        int rc =
+            body ? tg_event_parse(&(struct tg_hook){NULL, body, len}, &e, err, sizeof err) : -1;
+        UNIT_CHECK(rows[i].file, rc == 0 && e.user_id == rows[i].id);
+        if (rc == 0)
+            tg_event_dispose(&e);
+        free(body);
+    }
+}
+
 static void check_fixture(const struct fixture_row *r)
 {
     size_t len;
@@ -434,5 +458,6 @@ int main(void)
     check_pages();
     check_doc_pages();
     check_names();
+    check_user_ids();
     return unit_summary("test_gitlab");
 }
