@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/ingest.sh -- the ingest benchmark of issue 2 (DESIGN.md §4), in one run on this machine.
+# bench/ingest.sh -- the ingest benchmark (README, "Performance"), in one run on this machine.
 #
 #   (a)  redis-benchmark -c 32: XADD of the 6 KB payload            -> the queue's ceiling
 #   (a2) redis-benchmark -c 32: Tollgate's own enqueue command (EVALSHA of the dedupe + XADD

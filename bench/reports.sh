@@ -8,7 +8,7 @@
 #   reference    python3 count_findings.py FILE (whole process; the tool is copied from
 #                ../shared/tools into the temp dir at run time, never into the repository)
 #   json.loads   Python's json on the same bytes, in process, parse only (read+decode+loads)
-# and prints MB/s, peak RSS and tollgate's ratio to each. Target (DESIGN.md section 4): on
+# and prints MB/s, peak RSS and tollgate's ratio to each. Target (README, "Performance"): on
 # the 50 MB file tollgate is at least as fast as json.loads, and its RSS does not grow with
 # the file (50 MB minus 5 MB peak RSS under 4 MB). Exits 1 when the target is missed.
 set -eu
