@@ -13,6 +13,7 @@
 #include "base/util.h"
 
 #include <ctype.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,29 +22,63 @@
 
 struct exchange {
     struct tg_buf body;
+    int body_full;
     uint64_t retry_after_ms;
 };
+
+#define RETRY_AFTER_MAX_MS (7ull * 86400 * 1000) /* a week: the backoff cap clamps it further */
+
+uint64_t tg_dojo_retry_after_ms(const char *value, uint64_t now_ms)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    uint64_t ms = 0;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        unsigned long long s = strtoull(value, &end, 10);
+        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+            end++;
+        if (*end != '\0')
+            return 0;
+        ms = s >= RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS : s * 1000;
+    } else {
+        struct tm tm = {0};
+        const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        if (end == NULL)
+            return 0;
+        time_t at = timegm(&tm);
+        uint64_t at_ms = at > 0 ? (uint64_t)at * 1000 : 0;
+        ms = at_ms > now_ms ? at_ms - now_ms : 0;
+    }
+    return ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct exchange *ex = arg;
     size_t len = size * n;
-    if (ex->body.len + len <= ANSWER_MAX)
+    if (!ex->body_full && ex->body.len + len <= ANSWER_MAX)
         tg_buf_append(&ex->body, p, len);
+    else
+        ex->body_full = 1; /* later pieces would make a non-contiguous answer */
     return len;
 }
 
+/* Retry-After (RFC 9110 section 10.2.3): delay-seconds or an HTTP-date; a far value is kept
+ * (the backoff clamps it to its cap), a past date or garbage is none. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct exchange *ex = arg;
     size_t len = size * n;
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        long s = strtol(p + 12, NULL, 10);
-        ex->retry_after_ms = s > 0 && s < 86400 ? (uint64_t)s * 1000 : 0;
+        char v[64];
+        size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+        memcpy(v, p + 12, vl);
+        v[vl] = '\0';
+        ex->retry_after_ms = tg_dojo_retry_after_ms(v, tg_now_ms());
     }
     return len;
 }
-
 static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 {
     size_t got = fread(buf, 1, size * n, arg);
@@ -97,22 +132,32 @@ static curl_mime *build_form(CURL *c, const struct tg_dojo_config *cfg,
 }
 
 /* DefectDojo may quote what it was sent: the key never leaves in a reason (logs, the audit
- * trail, the deployment record and the API all show reasons). */
-static void redact_key(char *reason, size_t cap, const struct tg_secret *key)
+ * trail, the deployment record and the API all show reasons). Every whole occurrence in
+ * text[0..*len) becomes the mark; the text is rewritten in b. */
+static void redact_key(struct tg_buf *b, const char *text, size_t len, const struct tg_secret *key)
 {
-    const char *p = reason, *at;
-    if (key->value == NULL || key->len == 0 || memmem(p, strlen(p), key->value, key->len) == NULL)
-        return;
-    struct tg_buf b;
-    tg_buf_init(&b);
-    while ((at = memmem(p, strlen(p), key->value, key->len)) != NULL) {
-        tg_buf_append(&b, p, (size_t)(at - p));
-        tg_buf_puts(&b, TG_SCRUB_MARK);
+    const char *p = text, *end = text + len, *at;
+    while (key && key->value && key->len &&
+           (at = memmem(p, (size_t)(end - p), key->value, key->len)) != NULL) {
+        tg_buf_append(b, p, (size_t)(at - p));
+        tg_buf_puts(b, TG_SCRUB_MARK);
         p = at + key->len;
     }
-    tg_buf_puts(&b, p);
-    snprintf(reason, cap, "%s", b.data);
-    tg_buf_dispose(&b);
+    tg_buf_append(b, p, (size_t)(end - p));
+}
+
+/* A text cut at a length may end in the first part of the key: that part goes too. */
+#define KEY_PART_MIN 4 /* shorter ends are ordinary words as often as key pieces */
+static void redact_cut_key(char *text, size_t cap, const struct tg_secret *key)
+{
+    size_t n = strlen(text);
+    if (key == NULL || key->value == NULL)
+        return;
+    for (size_t k = key->len - 1; k >= KEY_PART_MIN && k < key->len; k--)
+        if (n >= k && memcmp(text + n - k, key->value, k) == 0) {
+            snprintf(text + n - k, cap - (n - k), "%s", TG_SCRUB_MARK);
+            return;
+        }
 }
 
 void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_form *form, FILE *file,
@@ -147,11 +192,10 @@ void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_for
     long status = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    tg_dojo_read_answer(status, ex.body.data ? ex.body.data : "", ex.body.len, out);
+    tg_dojo_read_answer(status, ex.body.data ? ex.body.data : "", ex.body.len, &cfg->api_key, out);
     out->retry_after_ms = ex.retry_after_ms;
     if (rc != CURLE_OK)
         snprintf(out->reason, sizeof out->reason, "DefectDojo: %s", curl_easy_strerror(rc));
-    redact_key(out->reason, sizeof out->reason, &cfg->api_key);
     curl_mime_free(m);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
@@ -195,23 +239,31 @@ static void field_errors(const json_t *o, struct tg_buf *b)
     }
 }
 
+/* The refusal's words, the key taken out over the whole text before it is cut (a key split
+ * by the cut would otherwise survive in part). */
 static void read_refusal(long status, json_t *doc, const char *body, size_t len,
-                         struct tg_dojo_answer *out)
+                         const struct tg_secret *key, struct tg_dojo_answer *out)
 {
-    struct tg_buf b;
-    tg_buf_init(&b);
+    struct tg_buf words, clean;
+    tg_buf_init(&words);
+    tg_buf_init(&clean);
     if (json_is_object(doc))
-        field_errors(doc, &b);
-    char text[400];
-    if (b.len)
-        printable(text, sizeof text, b.data, b.len);
+        field_errors(doc, &words);
+    if (words.len)
+        redact_key(&clean, words.data, words.len, key);
     else
-        printable(text, sizeof text, body, len);
+        redact_key(&clean, body, len, key);
+    char text[400];
+    printable(text, sizeof text, clean.data ? clean.data : "", clean.len);
+    if (clean.len >= sizeof text)
+        redact_cut_key(text, sizeof text, key);
     snprintf(out->reason, sizeof out->reason, "DefectDojo answered %ld: %s", status, text);
-    tg_buf_dispose(&b);
+    tg_buf_dispose(&words);
+    tg_buf_dispose(&clean);
 }
 
-void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_dojo_answer *out)
+void tg_dojo_read_answer(long status, const char *body, size_t len, const struct tg_secret *key,
+                         struct tg_dojo_answer *out)
 {
     memset(out, 0, sizeof *out);
     out->status = status;
@@ -227,10 +279,10 @@ void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_do
             json_object_set(out->result, "statistics", json_object_get(doc, "statistics"));
     } else if (status == 0 || status == 429 || status >= 500) {
         out->kind = TG_DOJO_RETRY;
-        read_refusal(status, doc, body, len, out);
+        read_refusal(status, doc, body, len, key, out);
     } else {
-        out->kind = TG_DOJO_FINAL;
-        read_refusal(status, doc, body, len, out);
+        out->kind = status == 401 || status == 403 ? TG_DOJO_KEY : TG_DOJO_FINAL;
+        read_refusal(status, doc, body, len, key, out);
         if (status == 201)
             snprintf(out->reason, sizeof out->reason,
                      "DefectDojo answered 201 without a test_id: not a reimport-scan answer");

@@ -24,7 +24,9 @@ struct tg_dojo_form {
 enum tg_dojo_kind {
     TG_DOJO_OK,    /* 201 */
     TG_DOJO_RETRY, /* no answer, 429 or 5xx */
-    TG_DOJO_FINAL, /* any other answer (400 field errors, 401, 403, 404): reason says why */
+    TG_DOJO_FINAL, /* any other answer (400 field errors, 404): reason says why */
+    TG_DOJO_KEY,   /* 401, 403: the key is wrong or lacks rights; no retry, but the job waits in
+                      the dead-letter list for a requeue once the key is fixed */
 };
 
 struct tg_dojo_answer {
@@ -43,8 +45,13 @@ void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_for
 void tg_dojo_answer_dispose(struct tg_dojo_answer *a);
 
 /* DefectDojo's answer body (status, body bytes) into out: a 201's ids and statistics, or a
- * refusal's reason ({"field": ["message"]}, {"detail": "..."} or the raw text, cut and made
- * printable). Any bytes; for fuzzing too. */
-void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_dojo_answer *out);
+ * refusal's reason ({"field": ["message"]}, {"detail": "..."} or the raw text, the key (may be
+ * NULL) taken out, then cut and made printable). Any bytes; for fuzzing too. */
+void tg_dojo_read_answer(long status, const char *body, size_t len, const struct tg_secret *key,
+                         struct tg_dojo_answer *out);
+
+/* A Retry-After value (RFC 9110 section 10.2.3: delay-seconds or an IMF-fixdate) as a delay
+ * from now_ms, at most a week; 0 for a past date or a value that is neither. */
+uint64_t tg_dojo_retry_after_ms(const char *value, uint64_t now_ms);
 
 #endif

@@ -206,7 +206,9 @@ static void upload(const struct tg_dojo_config *dc, const json_t *job, struct do
         json_object_set_new(o->result, "url",
                             own(tg_xasprintf("%s/test/%lld", dc->url, jint(a.result, "test_id"))));
     } else {
-        o->end = a.kind == TG_DOJO_RETRY ? TG_FWD_RETRY : TG_FWD_FAILED;
+        o->end = a.kind == TG_DOJO_RETRY ? TG_FWD_RETRY
+                 : a.kind == TG_DOJO_KEY ? TG_FWD_DEAD /* waits for the key's fix and a requeue */
+                                         : TG_FWD_FAILED;
         snprintf(o->error, sizeof o->error, "%s", a.reason);
         o->next_ms = a.retry_after_ms; /* a floor for the backoff */
     }
@@ -239,12 +241,14 @@ static void audit(struct tg_work *w, const struct tg_fwd_claim *cl, const struct
     const json_t *job = cl->job;
     int ok = o->end == TG_FWD_DONE;
     char once[160];
-    snprintf(once, sizeof once, "forward:%s:%d", cl->id, ok);
+    /* every attempt series (the first, and each requeue) ends with its own record */
+    snprintf(once, sizeof once, "forward:%s:%d:%d", cl->id, cl->generation, ok);
     json_t *details =
         json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:b}", "job", jstr(job, "job"), "artifact",
                   jstr(job, "artifact"), "job_id", (json_int_t)jint(job, "job_id"), "scan_type",
                   jstr(job, "scan_type"), "sha256", jstr(job, "sha256"), "forward_id", cl->id,
                   "attempt", cl->attempt, "dead_lettered", o->end == TG_FWD_DEAD);
+    json_object_set_new(details, "requeued", json_integer(cl->generation));
     if (o->result)
         json_object_update(details, o->result);
     json_t *reasons = ok ? NULL : json_pack("[s]", o->error);

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const long statuses[] = {201, 400, 401, 403, 404, 429, 500, 503, 0, 302, 200, 201};
     struct tg_dojo_answer a;
     long status = size ? statuses[data[0] % (sizeof statuses / sizeof statuses[0])] : 201;
-    tg_dojo_read_answer(status, size ? (const char *)data + 1 : "", size ? size - 1 : 0, &a);
+    tg_dojo_read_answer(status, size ? (const char *)data + 1 : "", size ? size - 1 : 0, NULL, &a);
     if (a.kind == TG_DOJO_OK &&
         (status != 201 || !json_is_integer(json_object_get(a.result, "test_id"))))
         abort();

@@ -341,12 +341,12 @@ def test_backfill_forwards_a_past_pipeline_again(gateway, gitlab, dojo, redis):
     p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
                         "--pipeline", "380"], capture_output=True, text=True, env=tg.env)
     assert p.returncode == 0, p.stderr
-    assert "1 report(s) queued" in p.stdout
+    assert p.stdout == "tg:deploy:7:380:production trivy-scan/trivy-report.json: queued for DefectDojo\n"
     ups = wait_until(lambda: len(dojo.uploads(201)) == 2 and dojo.uploads(201), what="the backfilled upload")
     assert ups[0]["fields"] == ups[1]["fields"] and ups[0]["file"] == ups[1]["file"]
     p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
                         "--pipeline", "999"], capture_output=True, text=True, env=tg.env)
-    assert p.returncode == 2 and "no deployment record of pipeline 999" in p.stderr
+    assert p.returncode == 2 and "pipeline 999 of project 7 has no recorded forward job" in p.stderr
 
 
 def test_the_shipped_application_pipeline_has_no_upload_job():
@@ -399,6 +399,96 @@ def test_a_wrong_key_is_forward_failed_with_defectdojos_words(tollgate, gitlab, 
     r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
     assert r["reasons"] == ["DefectDojo answered 403: Invalid token."]
     assert len(dojo.uploads()) == 1 and "dd-wrong-key-000000000" not in json.dumps(audit(redis)) + tg.logs()
+
+
+def cli(tg, *args):
+    return subprocess.run([str(harness.TOLLGATE), *args, "-c", str(tg.config)], capture_output=True, text=True,
+                          env=tg.env)
+
+
+def test_the_key_is_cut_out_even_where_defectdojos_words_are_cut(gateway, gitlab, dojo, redis):
+    tg = gateway()
+    # the key straddles the 400-character cut of the reason, and comes again whole after it
+    dojo.script({"status": 400, "body": {"detail": "x" * 376 + DD_KEY + " and " + DD_KEY}})
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=400, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    dump = json.dumps(audit(redis)) + tg.logs() + json.dumps(deploy(redis, 400))
+    assert DD_KEY[:8] not in dump
+    assert "x[REDACTED] and [REDACTE" in r["reasons"][0]  # cut after the key was taken out
+
+
+def test_two_reports_of_one_job_with_the_same_bytes_are_both_forwarded(gateway, gitlab, dojo, redis):
+    reps = [("trivy-scan", "trivy-image.json", "trivy", CLEAN, "Trivy Scan", ""),
+            ("trivy-scan", "trivy-fs.json", "trivy", CLEAN, "Trivy Scan", "")]
+    tg = gateway(reports=reps)
+    serve_report(gitlab, 7, 600, CLEAN, name="trivy-image.json")
+    serve_report(gitlab, 7, 600, CLEAN, name="trivy-fs.json")
+    post(tg, pipeline_event(pipeline=410, ref="main", builds=(("trivy-scan", 600, "success"),)))
+    fwd = wait_until(lambda: len(audit(redis, "forwarded")) == 2 and audit(redis, "forwarded"), what="both forwarded")
+    assert sorted(r["details"]["artifact"] for r in fwd) == ["trivy-fs.json", "trivy-image.json"]
+    assert sorted(u["fields"]["test_title"] for u in dojo.uploads(201)) == [
+        "trivy-scan / trivy-fs.json", "trivy-scan / trivy-image.json"]
+    # a backfill right after enqueues both again, each under an id of its own
+    p = cli(tg, "forward", "--project", "7", "--pipeline", "410")
+    assert p.returncode == 0, p.stderr
+    wait_until(lambda: len(audit(redis, "forwarded")) == 4, what="both backfilled")
+
+
+def test_a_requeued_job_that_fails_again_gets_its_own_record(gateway, gitlab, dojo, redis):
+    dojo.set_down(True)
+    tg = gateway(tries=2)
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=420, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: audit(redis, "forward_failed"), what="dead-lettered")
+    dead = json.loads(cli(tg, "forward", "dead", "list").stdout)
+    assert cli(tg, "forward", "dead", "requeue", dead[0]["id"]).returncode == 0
+    recs = wait_until(lambda: len(audit(redis, "forward_failed")) == 2 and audit(redis, "forward_failed"),
+                      what="the second series' record")
+    assert [r["details"]["requeued"] for r in recs] == [0, 1]
+    assert all(r["details"]["dead_lettered"] for r in recs)
+    dojo.set_down(False)
+    assert cli(tg, "forward", "dead", "requeue", dead[0]["id"]).returncode == 0
+    ok = wait_until(lambda: audit(redis, "forwarded"), what="forwarded at last")
+    assert ok[0]["details"]["requeued"] == 2
+
+
+def test_dead_requeue_and_drop_of_unknown_ids_do_nothing_and_record_nothing(gateway, redis):
+    tg = gateway()
+    for verb in ("requeue", "drop"):
+        for bad in ("nope", "*", ""):
+            p = cli(tg, "forward", "dead", verb, bad)
+            assert p.returncode == 2 and "no such dead forward job" in p.stderr, (verb, bad, p.stderr)
+        p = cli(tg, "forward", "dead", verb)
+        assert p.returncode == 2 and "name the job ids" in p.stderr
+    assert audit(redis, "replayed") == [] and audit(redis, "dropped") == []
+
+
+def test_backfill_sends_the_names_rendered_at_decision_time(gateway, gitlab, dojo, redis):
+    tg = gateway(dd_extra='  product: "{{project.name}}"\n'
+                          '  engagement: "CI/CD {{pipeline.ref}} #{{pipeline.iid}} by {{user.name}}"\n')
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=430, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: dojo.uploads(201), what="the first upload")
+    p = cli(tg, "forward", "--project", "7", "--pipeline", "430")
+    assert p.returncode == 0, p.stderr
+    ups = wait_until(lambda: len(dojo.uploads(201)) == 2 and dojo.uploads(201), what="the backfilled upload")
+    assert ups[0]["fields"] == ups[1]["fields"]
+    assert len(dojo.state.engagements) == 1 and len(dojo.state.tests) == 1
+
+
+def test_a_refused_key_waits_in_the_dead_letters_for_a_requeue(gateway, gitlab, dojo, redis):
+    tg = gateway(tries=4)
+    dojo.script({"status": 401, "body": {"detail": "Invalid token."}})
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=440, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    assert r["details"]["dead_lettered"] is True and r["reasons"] == ["DefectDojo answered 401: Invalid token."]
+    assert len(dojo.uploads()) == 1  # not retried: the key is fixed by a person
+    dead = json.loads(cli(tg, "forward", "dead", "list").stdout)
+    assert len(dead) == 1
+    assert cli(tg, "forward", "dead", "requeue", dead[0]["id"]).returncode == 0
+    wait_until(lambda: audit(redis, "forwarded"), what="forwarded after the requeue")
 
 
 # ---- the stand-in's contract, through curl (a real multipart client) ----
