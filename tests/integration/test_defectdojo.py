@@ -57,6 +57,37 @@ def test_check_refuses_an_inline_or_missing_key(tmp_path):
     assert p.returncode == 2 and "api_key" in p.stderr, p.stderr
 
 
+def test_check_refuses_configurations_that_cannot_work(tmp_path):
+    cfg = str(tmp_path / "tollgate.yaml")
+    empty = tmp_path / "empty-key"
+    empty.write_text("\n")
+    rows = [
+        (("https://dojo.example.com/", "https://"), ":2:8: error: defectdojo.url has no host"),
+        (("https://dojo.example.com/", "https://dojo.example.com/?x=1"), ":2:8: error: defectdojo.url must not carry a query"),
+        (("https://dojo.example.com/", "https://dojo.example.com/#top"), ":2:8: error: defectdojo.url must not carry a query"),
+        (("https://dojo.example.com/", '"https://dojo .example.com/"'), ":2:8: error: defectdojo.url must not hold spaces"),
+        (("https://dojo.example.com/", "https://user:s3cretpw@dojo.example.com/"),
+         ":2:8: error: defectdojo.url must not carry credentials"),
+        (("https://dojo.example.com/", "https://dojo.example.com:x/"), ":2:8: error: defectdojo.url has a port"),
+        (("env:DD_KEY_FOR_CHECK", "file:%s" % empty), ":3:12: error: secret file %s is empty" % empty),
+        (('product: "{{project.path}}"', 'product: ""'), ":5:12: error: defectdojo.product is empty"),
+        (("Production, staging", '"", staging'), ":8:30: error: defectdojo.environments.production is empty"),
+        (("timeout: 30s\n", "timeout: 30s\n  ca_file: /nonexistent/ca.pem\n"),
+         ":14:12: error: defectdojo.ca_file /nonexistent/ca.pem cannot be read"),
+        (("timeout: 30s\n", "timeout: 30s\n  backoff: { base: 10s, cap: 1s }\n"),
+         ":14:12: error: defectdojo.backoff: base (10000 ms) is above cap (1000 ms)"),
+        (("{{pipeline.ref}}", "{{pipeline.nope}}"),
+         "decision.*, report.job, report.artifact, report.format, report.scan_type; see"),
+    ]
+    for (old, new), want in rows:
+        assert old in DOJO, old
+        p = run_check(tmp_path, DOJO.replace(old, new))
+        assert p.returncode == 2 and (want if want.startswith("decision") else cfg + want) in p.stderr, (new, p.stderr)
+        assert "s3cretpw" not in p.stderr
+    p = run_check(tmp_path, DOJO, env={"DD_KEY_FOR_CHECK": ""})
+    assert p.returncode == 2 and cfg + ":3:12: error: environment variable DD_KEY_FOR_CHECK is empty" in p.stderr
+
+
 # ---- forwarding through the real binary ----
 
 import json  # noqa: E402
