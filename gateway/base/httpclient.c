@@ -88,6 +88,19 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* libcurl calls this about once a second and at every chunk: a stopping process's transfer
+ * ends there instead of running into its timeout. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const struct exchange *ex = arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(ex->req->abort) != 0;
+}
+
 static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 {
     struct exchange *ex = arg;
@@ -140,6 +153,11 @@ static void set_options(CURL *c, const struct tg_httpc_request *req, struct curl
     curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
     if (req->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+    if (req->abort) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, ex);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     set_body(c, req, ex);
 }
 

@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,8 @@ struct tg_httpc_request {
     void *body_arg;
     tg_httpc_header_fn on_header; /* optional */
     void *header_arg;
+    const atomic_int *abort; /* optional: once nonzero the transfer stops within about a second
+                                (libcurl's progress callback), res->error says it was aborted */
 };
 
 struct tg_httpc_response {

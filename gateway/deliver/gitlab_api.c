@@ -4,6 +4,7 @@
 #include "base/buf.h"
 #include "base/httpclient.h"
 #include "base/log.h"
+#include "base/retryafter.h"
 #include "base/util.h"
 
 #include <jansson.h>
@@ -13,13 +14,14 @@
 #include <strings.h>
 #include <time.h>
 
-#define TG_MODULE         "gitlab"
-#define MAX_ERROR_BODY    65536
-#define MAX_REDIRECTS     3
-#define MAX_LIST_BODY     (16u << 20) /* one page of 100 jobs is ~250 kB, of pipelines ~100 kB */
-#define PER_PAGE          100
-#define MAX_PAGES         50 /* jobs of one child pipeline */
-#define MAX_TRIGGER_PAGES 10 /* trigger pipelines looked through to settle an unknown outcome */
+#define TG_MODULE          "gitlab"
+#define MAX_ERROR_BODY     65536
+#define MAX_REDIRECTS      3
+#define MAX_LIST_BODY      (16u << 20) /* one page of 100 jobs is ~250 kB, of pipelines ~100 kB */
+#define RETRY_AFTER_MAX_MS (86400 * 1000ull) /* a day: a far Retry-After waits that long */
+#define PER_PAGE           100
+#define MAX_PAGES          50 /* jobs of one child pipeline */
+#define MAX_TRIGGER_PAGES  10 /* trigger pipelines looked through to settle an unknown outcome */
 
 struct tg_gitlab_api {
     struct tg_httpc *http;
@@ -29,6 +31,7 @@ struct tg_gitlab_api {
     uint64_t timeout_ms;
     uint64_t trigger_timeout_ms; /* the trigger call's own cut-off (trigger.timeout) */
     char *ca_file;
+    const atomic_int *abort; /* see tg_gitlab_api_set_abort */
 };
 
 /* One HTTP exchange in progress. */
@@ -60,6 +63,11 @@ struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_to
     api->trigger_timeout_ms = timeout_ms;
     api->ca_file = ca_file ? tg_xstrdup(ca_file) : NULL;
     return api;
+}
+
+void tg_gitlab_api_set_abort(struct tg_gitlab_api *api, const atomic_int *abort)
+{
+    api->abort = abort;
 }
 
 void tg_gitlab_api_free(struct tg_gitlab_api *api)
@@ -121,14 +129,12 @@ static void on_header(void *arg, const char *p, size_t len)
     if (len > 12 && strncasecmp(p, "X-Next-Page:", 12) == 0)
         next_page_header(ex, p, len);
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        long long secs;
-        char v[32];
+        char v[64];
         size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
         memcpy(v, p + 12, vl);
         v[vl] = '\0';
-        v[strcspn(v, "\r\n")] = '\0';
-        if (tg_parse_int(v + strspn(v, " "), 0, 86400, &secs) == 0)
-            ex->retry_after_ms = (uint64_t)secs * 1000;
+        uint64_t ms = tg_retry_after_ms(v, tg_now_ms()); /* seconds or an HTTP-date */
+        ex->retry_after_ms = ms < RETRY_AFTER_MAX_MS ? ms : RETRY_AFTER_MAX_MS;
     }
 }
 
@@ -189,6 +195,7 @@ static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
         .body_arg = ex,
         .on_header = on_header,
         .header_arg = ex,
+        .abort = api->abort,
     };
     struct tg_httpc_response r;
     tg_httpc_perform(api->http, &req, &r);
@@ -267,6 +274,8 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api,
                              a->project_id, a->job_id, p);
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
+    if (a->status)
+        *a->status = res.status;
     enum tg_fetch_result r = TG_FETCH_OK;
     if (ex.sink_stopped)
         r = TG_FETCH_OK; /* the parser stopped reading; it holds the reason */

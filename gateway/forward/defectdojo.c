@@ -9,11 +9,11 @@
  */
 #include "forward/defectdojo.h"
 #include "base/buf.h"
+#include "base/retryafter.h"
 #include "base/scrub.h"
 #include "base/util.h"
 
 #include <ctype.h>
-#include <time.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +25,6 @@ struct exchange {
     int body_full;
     uint64_t retry_after_ms;
 };
-
-#define RETRY_AFTER_MAX_MS (7ull * 86400 * 1000) /* a week: the backoff cap clamps it further */
-
-uint64_t tg_dojo_retry_after_ms(const char *value, uint64_t now_ms)
-{
-    while (*value == ' ' || *value == '\t')
-        value++;
-    uint64_t ms = 0;
-    if (isdigit((unsigned char)*value)) {
-        char *end;
-        unsigned long long s = strtoull(value, &end, 10);
-        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-            end++;
-        if (*end != '\0')
-            return 0;
-        ms = s >= RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS : s * 1000;
-    } else {
-        struct tm tm = {0};
-        const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        if (end == NULL)
-            return 0;
-        time_t at = timegm(&tm);
-        uint64_t at_ms = at > 0 ? (uint64_t)at * 1000 : 0;
-        ms = at_ms > now_ms ? at_ms - now_ms : 0;
-    }
-    return ms > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : ms;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -75,10 +48,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
         memcpy(v, p + 12, vl);
         v[vl] = '\0';
-        ex->retry_after_ms = tg_dojo_retry_after_ms(v, tg_now_ms());
+        ex->retry_after_ms = tg_retry_after_ms(v, tg_now_ms());
     }
     return len;
 }
+/* A stopping process does not wait for a hanging DefectDojo: libcurl calls this about once a
+ * second and at every chunk. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return arg && atomic_load((const atomic_int *)arg) != 0;
+}
+
 static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 {
     size_t got = fread(buf, 1, size * n, arg);
@@ -188,6 +173,11 @@ void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_for
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);
     if (cfg->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
+    if (form->abort) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)form->abort);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     if (rc == CURLE_OK)

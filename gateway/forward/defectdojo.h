@@ -10,6 +10,7 @@
 #include "forward/dojo_config.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,7 +19,8 @@ struct tg_dojo_form {
     const char *scan_type;
     const char *product_type_name, *product_name, *engagement_name, *test_title;
     const char *build_id, *commit_hash, *branch_tag, *version, *scm_uri, *environment;
-    const char *file_name; /* the artifact's base name */
+    const char *file_name;   /* the artifact's base name */
+    const atomic_int *abort; /* optional: once nonzero the upload stops (process stopping) */
 };
 
 enum tg_dojo_kind {
@@ -49,9 +51,5 @@ void tg_dojo_answer_dispose(struct tg_dojo_answer *a);
  * NULL) taken out, then cut and made printable). Any bytes; for fuzzing too. */
 void tg_dojo_read_answer(long status, const char *body, size_t len, const struct tg_secret *key,
                          struct tg_dojo_answer *out);
-
-/* A Retry-After value (RFC 9110 section 10.2.3: delay-seconds or an IMF-fixdate) as a delay
- * from now_ms, at most a week; 0 for a past date or a value that is neither. */
-uint64_t tg_dojo_retry_after_ms(const char *value, uint64_t now_ms);
 
 #endif

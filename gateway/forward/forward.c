@@ -112,13 +112,19 @@ int tg_forward_decision(struct tg_work *w, const struct tg_event *ev, const stru
 struct download {
     FILE *f;
     uint64_t bytes;
+    uint64_t limit; /* the counted size: more bytes cannot be the counted ones */
+    int has_limit;
     struct tg_sha256 hash;
-    int write_failed;
+    int write_failed, too_big;
 };
 
 static int on_chunk(void *arg, const void *chunk, size_t n)
 {
     struct download *dl = arg;
+    if (dl->has_limit && dl->bytes + n > dl->limit) {
+        dl->too_big = 1;
+        return -1;
+    }
     if (fwrite(chunk, 1, n, dl->f) != n) {
         dl->write_failed = 1;
         return -1;
@@ -147,14 +153,30 @@ static int download(struct tg_work *w, const json_t *job, struct download *dl, s
         return -1;
     }
     tg_sha256_init(&dl->hash);
-    struct tg_gitlab_artifact a = {jint(job, "job_project_id"), jint(job, "job_id"),
-                                   jstr(job, "artifact"), on_chunk, dl};
+    long status = 0;
+    dl->has_limit = json_is_integer(json_object_get(job, "bytes"));
+    dl->limit = (uint64_t)jint(job, "bytes");
+    struct tg_gitlab_artifact a = {jint(job, "job_project_id"),
+                                   jint(job, "job_id"),
+                                   jstr(job, "artifact"),
+                                   on_chunk,
+                                   dl,
+                                   &status};
     enum tg_fetch_result r = tg_gitlab_fetch_artifact(w->api, &a, err, sizeof err);
     tg_sha256_final(&dl->hash, digest);
     tg_hex_encode(digest, sizeof digest, sha);
     o->end = TG_FWD_FAILED;
-    if (r == TG_FETCH_NOT_FOUND) {
+    if (dl->too_big) {
+        snprintf(o->error, sizeof o->error,
+                 "the artifact changed since it was counted (more than the %llu bytes counted)",
+                 (unsigned long long)dl->limit);
+    } else if (r == TG_FETCH_NOT_FOUND || status == 410) {
         snprintf(o->error, sizeof o->error, "GitLab no longer has the artifact (expired?)");
+    } else if (status == 401 || status == 403) {
+        snprintf(o->error, sizeof o->error,
+                 "GitLab refused the artifact download (%ld): gitlab.api_token lacks read access "
+                 "to the job's artifacts",
+                 status);
     } else if (r != TG_FETCH_OK || dl->write_failed) {
         o->end = TG_FWD_RETRY;
         snprintf(o->error, sizeof o->error, "GitLab download: %s",
@@ -179,9 +201,9 @@ static const char *base_name(const char *path)
 }
 
 /* Uploads the downloaded bytes; fills o from DefectDojo's answer. */
-static void upload(const struct tg_dojo_config *dc, const json_t *job, struct download *dl,
-                   struct outcome *o)
+static void upload(struct tg_work *w, const json_t *job, struct download *dl, struct outcome *o)
 {
+    const struct tg_dojo_config *dc = w->cfg->defectdojo;
     char build[32];
     snprintf(build, sizeof build, "%lld", jint(job, "pipeline"));
     struct tg_dojo_form f = {
@@ -197,6 +219,7 @@ static void upload(const struct tg_dojo_config *dc, const json_t *job, struct do
         .scm_uri = jstr(job, "project_url"),
         .environment = jstr(job, "dojo_environment"),
         .file_name = base_name(jstr(job, "artifact")),
+        .abort = w->stop,
     };
     struct tg_dojo_answer a;
     tg_dojo_reimport(dc, &f, dl->f, dl->bytes, &a);
@@ -225,8 +248,8 @@ static void schedule(const struct tg_dojo_config *dc, int attempt, struct outcom
         return;
     }
     uint64_t random = ((uint64_t)arc4random() << 32) | arc4random();
-    o->next_ms =
-        tg_now_ms() + tg_trigger_backoff(dc->base_ms, dc->cap_ms, attempt, o->next_ms, random);
+    uint64_t floor = o->next_ms < dc->cap_ms ? o->next_ms : dc->cap_ms; /* Retry-After, capped */
+    o->next_ms = tg_now_ms() + tg_trigger_backoff(dc->base_ms, dc->cap_ms, attempt, floor, random);
 }
 
 /* The entry the deployment record shows for a job that will not be forwarded. */
@@ -312,10 +335,16 @@ int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)
     if (json_object_get(job, "scan_type") == NULL)
         snprintf(o.error, sizeof o.error, "%s", jstr(job, "scan_type_error"));
     else if (download(w, job, &dl, &o) == 0)
-        upload(dc, job, &dl, &o);
+        upload(w, job, &dl, &o);
     if (dl.f)
         fclose(dl.f);
     schedule(dc, cl->attempt, &o);
+    if (w->stop && atomic_load(w->stop) && (o.end == TG_FWD_RETRY || o.end == TG_FWD_DEAD)) {
+        /* cut short by the process stopping: due again at once, for another process or the
+         * next start, never dead-lettered for it */
+        o.end = TG_FWD_RETRY;
+        o.next_ms = tg_now_ms();
+    }
     if (o.end == TG_FWD_FAILED || o.end == TG_FWD_DEAD)
         o.result = failure_entry(job, &o);
     else if (o.result)

@@ -522,6 +522,40 @@ def test_a_refused_key_waits_in_the_dead_letters_for_a_requeue(gateway, gitlab, 
     wait_until(lambda: audit(redis, "forwarded"), what="forwarded after the requeue")
 
 
+def test_a_stopping_process_does_not_wait_for_a_hanging_defectdojo(gateway, gitlab, dojo, redis):
+    dojo.script({"hang": 120})  # far beyond the harness's stop bound (15 s)
+    tg = gateway(timeout="300s")
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=450, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: dojo.uploads(), what="the upload hanging in DefectDojo")
+    assert tg.stop() == 0  # a clean exit within the bound, not a kill after it
+    # the job is neither lost nor dead-lettered: due again for the next process
+    assert redis.cmd("ZCARD", "tg:fwd:due") == 1 and redis.cmd("ZCARD", "tg:fwd:dead") == 0
+    assert audit(redis, "forward_failed") == [] and audit(redis, "forwarded") == []
+
+
+def test_gitlab_refusals_of_the_download_are_final_and_a_grown_artifact_stops(gateway, gitlab, dojo, redis):
+    reps = [("a", "a.json", "trivy", CLEAN, "Trivy Scan", ""), ("b", "b.json", "trivy", CLEAN, "Trivy Scan", ""),
+            ("c", "c.json", "trivy", CLEAN, "Trivy Scan", ""), ("d", "d.json", "trivy", CLEAN, "Trivy Scan", "")]
+    dojo.set_down(True)  # the reports wait in the outbox while GitLab changes its answers
+    tg = gateway(reports=reps, tries=50)
+    for i, r in enumerate(reps):
+        serve_report(gitlab, 7, 600 + i, CLEAN, name=r[1])
+    post(tg, pipeline_event(pipeline=460, ref="main", builds=builds(reps)))
+    wait_until(lambda: len({u["file_name"] for u in dojo.uploads(503)}) == 4, what="all four tried once")
+    for job_id, name, status in ((600, "a.json", 410), (601, "b.json", 403), (602, "c.json", 401)):
+        gitlab.script("artifact", *([{"status": status}] * 3),
+                      where={"path": "/api/v4/projects/7/jobs/%d/artifacts/%s" % (job_id, name)})
+    serve_report(gitlab, 7, 603, pipelines.REPORTS.joinpath(CLEAN).read_bytes() + b" " * 100000, name="d.json")
+    wait_until(lambda: len(audit(redis, "forward_failed")) == 4, what="four final failures")
+    why = {r["details"]["artifact"]: r for r in audit(redis, "forward_failed")}
+    assert why["a.json"]["reasons"] == ["GitLab no longer has the artifact (expired?)"]
+    assert why["b.json"]["reasons"][0].startswith("GitLab refused the artifact download (403)")
+    assert why["c.json"]["reasons"][0].startswith("GitLab refused the artifact download (401)")
+    assert why["d.json"]["reasons"][0].startswith("the artifact changed since it was counted (more than the")
+    assert not any(r["details"]["dead_lettered"] for r in why.values())
+
+
 # ---- the stand-in's contract, through curl (a real multipart client) ----
 
 def reimport(dojo, fields, key=DD_KEY, file=b'{"Results": []}'):

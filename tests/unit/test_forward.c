@@ -1,6 +1,7 @@
 /* test_forward.c -- the DefectDojo forwarder's pure parts: report format -> scan_type (never
  * guessed), DefectDojo's answers read (201 ids and statistics, field errors, retryable or
  * final), and the defectdojo section's checks. */
+#include "base/retryafter.h"
 #include "forward/defectdojo.h"
 #include "forward/dojo_config.h"
 #include "forward/scan_type.h"
@@ -125,16 +126,14 @@ static void test_retry_after(void)
 {
     uint64_t now = 1445412480000ull; /* Wed, 21 Oct 2015 07:28:00 GMT */
     static const uint64_t week = 7ull * 86400 * 1000;
-    UNIT_CHECK("seconds", tg_dojo_retry_after_ms(" 120\r\n", now) == 120000);
-    UNIT_CHECK("far seconds kept, clamped", tg_dojo_retry_after_ms(" 999999\r\n", now) == week);
-    UNIT_CHECK("an hour", tg_dojo_retry_after_ms("3600", now) == 3600000);
-    UNIT_CHECK("http-date",
-               tg_dojo_retry_after_ms(" Wed, 21 Oct 2015 07:30:00 GMT\r\n", now) == 120000);
-    UNIT_CHECK("past date", tg_dojo_retry_after_ms("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0);
-    UNIT_CHECK("far date clamped",
-               tg_dojo_retry_after_ms("Thu, 01 Jan 2099 00:00:00 GMT", now) == week);
-    UNIT_CHECK("garbage", tg_dojo_retry_after_ms("soon", now) == 0);
-    UNIT_CHECK("trailing garbage", tg_dojo_retry_after_ms("12abc", now) == 0);
+    UNIT_CHECK("seconds", tg_retry_after_ms(" 120\r\n", now) == 120000);
+    UNIT_CHECK("far seconds kept, clamped", tg_retry_after_ms(" 999999\r\n", now) == week);
+    UNIT_CHECK("an hour", tg_retry_after_ms("3600", now) == 3600000);
+    UNIT_CHECK("http-date", tg_retry_after_ms(" Wed, 21 Oct 2015 07:30:00 GMT\r\n", now) == 120000);
+    UNIT_CHECK("past date", tg_retry_after_ms("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0);
+    UNIT_CHECK("far date clamped", tg_retry_after_ms("Thu, 01 Jan 2099 00:00:00 GMT", now) == week);
+    UNIT_CHECK("garbage", tg_retry_after_ms("soon", now) == 0);
+    UNIT_CHECK("trailing garbage", tg_retry_after_ms("12abc", now) == 0);
 }
 
 static struct tg_dojo_config *load(const char *text, size_t *errors)
