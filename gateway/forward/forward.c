@@ -238,6 +238,46 @@ static void upload(struct tg_work *w, const json_t *job, struct download *dl, st
     tg_dojo_answer_dispose(&a);
 }
 
+/* Characters (UTF-8 code points, as Django counts) of s. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* DefectDojo's column sizes (dojo/models.py: Product_Type.name, Product.name 255, Engagement.name
+ * 300, Test.title 255, Engagement.build_id, commit_hash, branch_tag 150, version 100,
+ * Development_Environment.name 200; source_code_management_uri 600 in the serializer). Its
+ * serializer checks only the last, so a longer value fails in the database with a 500 that
+ * would be retried in vain: such a job is refused here, naming the field. 0, or -1 with o. */
+static int fits(const json_t *job, struct outcome *o)
+{
+    static const struct {
+        const char *field, *key, *config;
+        size_t max;
+    } cols[] = {{"product_type_name", "product_type_name", "defectdojo.product_type", 255},
+                {"product_name", "product_name", "defectdojo.product", 255},
+                {"engagement_name", "engagement_name", "defectdojo.engagement", 300},
+                {"test_title", "test_title", "defectdojo.test_title", 255},
+                {"branch_tag", "ref", "the branch or tag", 150},
+                {"commit_hash", "sha", "the commit", 150},
+                {"version", "sha", "the commit", 100},
+                {"environment", "dojo_environment", "defectdojo.environments", 200},
+                {"source_code_management_uri", "project_url", "the project URL", 600}};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(cols); i++) {
+        size_t n = chars(jstr(job, cols[i].key));
+        if (n > cols[i].max) {
+            snprintf(o->error, sizeof o->error,
+                     "%s would be %zu characters, DefectDojo keeps at most %zu (shorten %s)",
+                     cols[i].field, n, cols[i].max, cols[i].config);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A retry after the last try goes to the dead-letter list; else when it is due again. */
 static void schedule(const struct tg_dojo_config *dc, int attempt, struct outcome *o)
 {
@@ -334,7 +374,7 @@ int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)
     struct download dl = {0};
     if (json_object_get(job, "scan_type") == NULL)
         snprintf(o.error, sizeof o.error, "%s", jstr(job, "scan_type_error"));
-    else if (download(w, job, &dl, &o) == 0)
+    else if (fits(job, &o) == 0 && download(w, job, &dl, &o) == 0)
         upload(w, job, &dl, &o);
     if (dl.f)
         fclose(dl.f);

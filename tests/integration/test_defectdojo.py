@@ -556,6 +556,16 @@ def test_gitlab_refusals_of_the_download_are_final_and_a_grown_artifact_stops(ga
     assert not any(r["details"]["dead_lettered"] for r in why.values())
 
 
+def test_a_name_longer_than_defectdojo_keeps_is_refused_before_sending(gateway, gitlab, dojo, redis):
+    tg = gateway(dd_extra='  engagement: "CI/CD {{pipeline.ref}} %s"\n' % ("x" * 300))
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=470, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    assert r["reasons"] == ["engagement_name would be 311 characters, DefectDojo keeps at most 300 "
+                            "(shorten defectdojo.engagement)"]
+    assert dojo.uploads() == [] and r["details"]["dead_lettered"] is False
+
+
 # ---- the stand-in's contract, through curl (a real multipart client) ----
 
 def reimport(dojo, fields, key=DD_KEY, file=b'{"Results": []}'):
@@ -592,3 +602,8 @@ def test_standin_contract(dojo):
     code, other = reimport(dojo, [("test_title", "horusec") if n[0] == "test_title" else n for n in NAMES])
     assert other["test_id"] != first["test_id"] and other["engagement_id"] == first["engagement_id"]
     assert [u["file"] for u in dojo.uploads(201)] == ['{"Results": []}'] * 3
+    # column sizes: the serializer checks the URL; the database refuses a longer name (a 500)
+    code, body = reimport(dojo, NAMES + [("source_code_management_uri", "https://g.example/" + "x" * 600)])
+    assert code == 400 and body == {"source_code_management_uri": ["Ensure this field has no more than 600 characters."]}
+    code, body = reimport(dojo, [("product_name", "p" * 256) if n[0] == "product_name" else n for n in NAMES])
+    assert code == 500
