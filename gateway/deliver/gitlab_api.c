@@ -147,24 +147,32 @@ static int on_body(void *arg, long status, const char *p, size_t len)
     return ex->sink(ex->sink_arg, p, len) == 0 ? TG_HTTPC_TAKEN : TG_HTTPC_STOP;
 }
 
+/* text scrubbed whole, then cut into out: a token split by the cut would escape the scrub. */
+static void scrubbed_copy(const char *text, char *out, size_t outlen)
+{
+    char *clean = tg_scrub(text, strlen(text), NULL);
+    snprintf(out, outlen, "%s", clean ? clean : text);
+    free(clean);
+}
+
 /* GitLab errors are {"message": "..."} or {"message": {...}} or {"error": "..."}. */
 static void error_message(const struct tg_buf *body, long status, char *out, size_t outlen)
 {
     json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
     json_t *m = j ? json_object_get(j, "message") : NULL;
+    char *text, *s = NULL;
     if (m == NULL && j)
         m = json_object_get(j, "error");
-    if (json_is_string(m)) {
-        snprintf(out, outlen, "HTTP %ld: %s", status, json_string_value(m));
-    } else if (m) {
-        char *s = json_dumps(m, JSON_COMPACT);
-        snprintf(out, outlen, "HTTP %ld: %s", status, s ? s : "");
-        free(s);
-    } else {
-        snprintf(out, outlen, "HTTP %ld", status);
-    }
+    if (json_is_string(m))
+        text = tg_xasprintf("HTTP %ld: %s", status, json_string_value(m));
+    else if (m && (s = json_dumps(m, JSON_COMPACT)) != NULL)
+        text = tg_xasprintf("HTTP %ld: %s", status, s);
+    else
+        text = tg_xasprintf("HTTP %ld", status);
+    scrubbed_copy(text, out, outlen); /* GitLab quotes what it was sent: a trigger token, say */
+    free(text);
+    free(s);
     json_decref(j);
-    tg_scrub_inplace(out, outlen); /* GitLab quotes what it was sent: a trigger token, say */
 }
 
 static int same_origin(const char *base, const char *url)
@@ -552,8 +560,10 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
 {
     struct exchange ex = {.api = api};
     struct tg_buf form;
-    char pid[32], *desc = cut_utf8(st->description ? st->description : "", 255);
-    tg_scrub_inplace(desc, strlen(desc) + 1); /* the one way a description leaves; never longer */
+    const char *given = st->description ? st->description : "";
+    char pid[32], *whole = tg_scrub(given, strlen(given), NULL); /* before the cut: see above */
+    char *desc = cut_utf8(whole ? whole : given, 255);
+    free(whole);
     char *url =
         tg_xasprintf("%s/api/v4/projects/%lld/statuses/%s", api->base, st->project_id, st->sha);
     tg_buf_init(&form);
