@@ -10,13 +10,12 @@
 
 #define ONCE_TTL_S "2592000" /* 30 days: longer than GitLab keeps artifacts by default */
 
-/* KEYS once jobs attempts due web_url sent; ARGV sha256 id json now force url entry */
+/* KEYS once jobs attempts due sent; ARGV sha256 id json now force entry */
 static const char ENQUEUE[] =
-    "if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6]) end\n"
     "if ARGV[5] ~= '1' and redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', " ONCE_TTL_S ")\n"
-    "redis.call('HSET', KEYS[6], ARGV[7], ARGV[3])\n"
-    "redis.call('EXPIRE', KEYS[6], " ONCE_TTL_S ")\n"
+    "redis.call('HSET', KEYS[5], ARGV[6], ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[5], " ONCE_TTL_S ")\n"
     "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
     "redis.call('HSET', KEYS[3], ARGV[2], 0)\n"
     "redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])\n"
@@ -133,26 +132,19 @@ int tg_fwd_enqueue(redisContext *c, const char *prefix, json_t *job, int force)
      * millisecond: the sequence number keeps every job its own id */
     snprintf(id, sizeof id, "%lld:%lld:%lld:%.16s:%lld", jint(job, "project_id"),
              jint(job, "pipeline"), jint(job, "job_id"), jstr(job, "sha256"), seq);
-    json_object_del(job, "id");
-    char *sent = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
     json_object_set_new(job, "id", json_string(id));
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     char *entry = tg_xasprintf("%lld:%s", jint(job, "job_id"), jstr(job, "artifact"));
-    char *url = tg_xasprintf("web_url:%lld", jint(job, "project_id"));
     char *scoped =
         tg_xasprintf("once:%lld:%lld:%s", jint(job, "project_id"), jint(job, "pipeline"), entry);
-    char *keys[] = {
-        key(prefix, scoped),     key(prefix, "jobs"),
-        key(prefix, "attempts"), key(prefix, "due"),
-        key(prefix, url),        sent_key(prefix, jint(job, "project_id"), jint(job, "pipeline"))};
-    free(url);
+    char *keys[] = {key(prefix, scoped), key(prefix, "jobs"), key(prefix, "attempts"),
+                    key(prefix, "due"),
+                    sent_key(prefix, jint(job, "project_id"), jint(job, "pipeline"))};
     free(scoped);
     char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *args[] = {jstr(job, "sha256"),      id,   text, now, force ? "1" : "0",
-                          jstr(job, "project_url"), entry};
-    redisReply *r = run(c, ENQUEUE, keys, 6, args, 7);
+    const char *args[] = {jstr(job, "sha256"), id, text, now, force ? "1" : "0", entry};
+    redisReply *r = run(c, ENQUEUE, keys, 5, args, 6);
     free(text);
-    free(sent);
     free(entry);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
@@ -313,16 +305,6 @@ static long long zcard(redisContext *c, const char *prefix, const char *name)
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     return n;
-}
-
-char *tg_fwd_project_url(redisContext *c, const char *prefix, long long project_id)
-{
-    char *k = tg_xasprintf("%sfwd:web_url:%lld", prefix, project_id);
-    redisReply *r = redisCommand(c, "GET %s", k);
-    free(k);
-    char *url = r && r->type == REDIS_REPLY_STRING ? tg_xstrdup(r->str) : NULL;
-    freeReplyObject(r);
-    return url;
 }
 
 int tg_fwd_depth(redisContext *c, const char *prefix, long long *pending, long long *dead)

@@ -9,7 +9,6 @@
  *   fwd:due       ZSET id -> when it may run (ms)
  *   fwd:lease     ZSET id -> when its lease ends (ms); an expired lease is due again
  *   fwd:dead      ZSET id -> when it died (ms), after the last attempt
- *   fwd:web_url:<project id>  the project's web URL as the last event named it
  *   fwd:sent:<project>:<pipeline>  HASH "<job id>:<artifact>" -> the job as last enqueued, its
  *                 names rendered at decision time (backfill sends exactly these again)
  *   fwd:seq       the counter that ends every job id
@@ -70,12 +69,9 @@ int tg_fwd_dead_exists(redisContext *c, const char *prefix, const char *id);
 int tg_fwd_dead_requeue(redisContext *c, const char *prefix, const char *id);
 int tg_fwd_dead_drop(redisContext *c, const char *prefix, const char *id);
 
-/* The jobs enqueued for a pipeline (one per report, as last enqueued, without their ids): a
- * new array; NULL on a Redis failure. */
+/* The jobs enqueued for a pipeline (one per report, as last enqueued; enqueueing one again
+ * gives it a new id): a new array; NULL on a Redis failure. */
 json_t *tg_fwd_sent(redisContext *c, const char *prefix, long long project, long long pipeline);
-
-/* The project's web URL as the last enqueued job named it; caller frees; NULL when none. */
-char *tg_fwd_project_url(redisContext *c, const char *prefix, long long project_id);
 
 /* Jobs waiting or running (due + leased) and dead; -1 each on a Redis failure. */
 int tg_fwd_depth(redisContext *c, const char *prefix, long long *pending, long long *dead);
