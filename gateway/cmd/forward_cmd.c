@@ -2,17 +2,16 @@
  * and the forward dead-letter list (list, requeue, drop).
  *
  * Both act on Redis (forward/outbox.h): a running gateway's forwarder lane does the uploads,
- * with its retries and dead letters. Backfill reads the deployment records Tollgate kept of
- * the pipeline (their decision names every counted report, its job id and sha256), so it
- * forwards exactly what was counted, again even when it was forwarded before.
+ * with its retries and dead letters. Backfill enqueues again the jobs recorded when Tollgate
+ * decided the pipeline (fwd:sent: each counted report, its job id, sha256 and the DefectDojo
+ * names rendered then), so it forwards exactly what was counted under the same names, again
+ * even when it was forwarded before.
  */
 #include "audit/audit.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
-#include "deliver/deploy.h"
-#include "deliver/workctx.h"
-#include "forward/forward.h"
+#include "forward/outbox.h"
 
 #include <getopt.h>
 #include <jansson.h>
