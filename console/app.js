@@ -16,7 +16,7 @@
   var ACTIONS = ["received", "decided", "redecided", "kept", "waiting", "approval_requested",
     "approved", "denied", "approval_refused", "expired", "withdrawn", "superseded",
     "approvals_voided", "triggered", "reconciling", "trigger_failed", "unknown",
-    "commit_status", "forwarded", "ignored", "rejected", "duplicate", "dead_lettered",
+    "commit_status", "forwarded", "forward_failed", "ignored", "rejected", "duplicate", "dead_lettered",
     "config_reloaded", "replayed", "dropped"];
   var FILTERS = ["project", "ref", "sha", "pipeline", "environment", "action", "actor", "since",
     "until"];
@@ -398,12 +398,14 @@
     approval_refused: "vote refused", expired: "expired", withdrawn: "withdrawn",
     superseded: "superseded", approvals_voided: "approvals voided", triggered: "triggered",
     trigger_failed: "trigger failed", reconciling: "reconciling", unknown: "outcome unknown",
-    commit_status: "commit status", forwarded: "forwarded to DefectDojo"
+    commit_status: "commit status", forwarded: "forwarded to DefectDojo",
+    forward_failed: "not forwarded to DefectDojo"
   };
 
   function timelineItem(r) {
     var det = r.details || {};
-    var extra = det.comment || (r.reasons || [])[0] || det.state || det.downstream_url || "";
+    var extra = det.comment || (r.reasons || [])[0] || det.state || det.downstream_url ||
+      (r.action === "forwarded" ? det.url : "") || "";
     return el("li", null, el("strong", null, TIMELINE[r.action] || r.action), " · ",
       when(r.time), " · ", el("span", {class: "mono"}, r.actor || ""),
       extra ? el("div", {class: "muted"}, String(extra)) : null,

@@ -4,6 +4,7 @@
  * carries on, so `tollgate check` shows every problem in one run.
  */
 #include "base/config.h"
+#include "base/baseurl.h"
 #include "approvals/chat_message.h"
 #include "base/crypto.h"
 #include "decide/policy.h"
@@ -197,9 +198,9 @@ static void load_gitlab(struct tg_config *c, struct tg_yaml *y, yaml_node_t *roo
         size_t l = strlen(c->gitlab.url);
         while (l > 0 && c->gitlab.url[l - 1] == '/')
             c->gitlab.url[--l] = '\0';
-        if (strncmp(c->gitlab.url, "http://", 7) && strncmp(c->gitlab.url, "https://", 8))
-            tg_yaml_error(y, tg_yaml_get(y, n, "url"),
-                          "gitlab url must start with http:// or https://");
+        char why[160];
+        if (tg_baseurl_check(c->gitlab.url, why, sizeof why))
+            tg_yaml_error(y, tg_yaml_get(y, n, "url"), "gitlab url %s", why);
     }
 }
 

@@ -1,5 +1,6 @@
 /* httpclient.c -- the libcurl set-up behind httpclient.h. Blocking: worker, pool, CLI. */
 #include "base/httpclient.h"
+#include "base/retryafter.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -102,14 +103,26 @@ int tg_httpc_header_value(const char *line, size_t n, const char *name, char *ou
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct exchange *ex = arg;
-    char v[32];
-    long long secs;
-    if (tg_httpc_header_value(p, size * n, "Retry-After", v, sizeof v) &&
-        tg_parse_int(v, 0, 86400, &secs) == 0)
-        ex->res->retry_after_ms = (uint64_t)secs * 1000;
+    char v[64];
+    /* seconds or an HTTP-date (RFC 9110 10.2.3), at most a week; callers clamp further */
+    if (tg_httpc_header_value(p, size * n, "Retry-After", v, sizeof v))
+        ex->res->retry_after_ms = tg_retry_after_ms(v, tg_now_ms());
     if (ex->req->on_header)
         ex->req->on_header(ex->req->header_arg, p, size * n);
     return size * n;
+}
+
+/* libcurl calls this about once a second and at every chunk: a stopping process's transfer
+ * ends there instead of running into its timeout. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const struct exchange *ex = arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(ex->req->abort) != 0;
 }
 
 static size_t on_read(char *buf, size_t size, size_t n, void *arg)
@@ -200,6 +213,11 @@ static void set_options(CURL *c, const struct tg_httpc_request *req, struct curl
     curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
     if (req->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+    if (req->abort) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, ex);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     set_body(c, req, ex);
 }
 

@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,8 @@ struct tg_httpc_request {
     void *body_arg;
     tg_httpc_header_fn on_header; /* optional */
     void *header_arg;
+    const atomic_int *abort; /* optional: once nonzero the transfer stops within about a second
+                                (libcurl's progress callback), res->error says it was aborted */
 };
 
 struct tg_httpc_response {
@@ -86,8 +89,8 @@ struct tg_httpc_response {
     struct tg_buf body;      /* the captured answer (without on_body, or what it left) */
     int truncated;           /* the answer went over body_cap */
     char *redirect;          /* a 3xx's target (not followed), else NULL */
-    uint64_t retry_after_ms; /* Retry-After as delay-seconds (RFC 9110 10.2.3) in ms, 0 to
-                                86400 s; 0 when absent or not a number (an HTTP-date) */
+    uint64_t retry_after_ms; /* Retry-After (RFC 9110 10.2.3: seconds or an HTTP-date) in ms
+                                from now, at most a week; 0 when absent, past or unreadable */
     char error[256];         /* why there was no answer, "" when there was one */
 };
 

@@ -19,7 +19,9 @@ static int from_ref(struct tg_yaml *y, yaml_node_t *n, const char *ref, const ch
     if (strncmp(ref, "env:", 4) == 0) {
         const char *v = getenv(ref + 4);
         if (v == NULL || *v == '\0') {
-            tg_yaml_error(y, n, "environment variable %s is not set", ref + 4);
+            tg_yaml_error(
+                y, n, v ? "environment variable %s is empty" : "environment variable %s is not set",
+                ref + 4);
             return -1;
         }
         out->value = tg_xstrdup(v);
@@ -35,6 +37,12 @@ static int from_ref(struct tg_yaml *y, yaml_node_t *n, const char *ref, const ch
         if (out->value == NULL)
             return -1;
         trim_trailing_space(out->value, &out->len);
+        if (out->len == 0) {
+            tg_yaml_error(y, n, "secret file %s is empty", p);
+            free(out->value);
+            out->value = NULL;
+            return -1;
+        }
     }
     out->ref = tg_xstrdup(ref);
     return 0;

@@ -95,7 +95,8 @@ static int fetch_report(struct job *j, struct gathered *g, size_t i, char *why, 
     long long project =
         ref->project_id ? ref->project_id : j->ev.project_id; /* a child's own project */
     struct tg_policy_counter *c = tg_policy_counter_new(&g->plan, i, ref->format);
-    struct tg_gitlab_artifact a = {project, ref->job_id, ref->artifact, tg_policy_counter_sink, c};
+    struct tg_gitlab_artifact a = {project, ref->job_id, ref->artifact, tg_policy_counter_sink,
+                                   c,       NULL};
     enum tg_fetch_result r = tg_gitlab_fetch_artifact(j->w->api, &a, why, whylen);
     return tg_policy_counter_end(c, r, why, whylen);
 }

@@ -4,6 +4,7 @@
 #include "base/buf.h"
 #include "base/httpclient.h"
 #include "base/log.h"
+#include "base/retryafter.h"
 #include "base/util.h"
 
 #include <jansson.h>
@@ -12,13 +13,14 @@
 #include <string.h>
 #include <time.h>
 
-#define TG_MODULE         "gitlab"
-#define MAX_ERROR_BODY    65536
-#define MAX_REDIRECTS     3
-#define MAX_LIST_BODY     (16u << 20) /* one page of 100 jobs is ~250 kB, of pipelines ~100 kB */
-#define PER_PAGE          100
-#define MAX_PAGES         50 /* jobs of one child pipeline */
-#define MAX_TRIGGER_PAGES 10 /* trigger pipelines looked through to settle an unknown outcome */
+#define TG_MODULE          "gitlab"
+#define MAX_ERROR_BODY     65536
+#define MAX_REDIRECTS      3
+#define MAX_LIST_BODY      (16u << 20) /* one page of 100 jobs is ~250 kB, of pipelines ~100 kB */
+#define RETRY_AFTER_MAX_MS (86400 * 1000ull) /* a day: a far Retry-After waits that long */
+#define PER_PAGE           100
+#define MAX_PAGES          50 /* jobs of one child pipeline */
+#define MAX_TRIGGER_PAGES  10 /* trigger pipelines looked through to settle an unknown outcome */
 
 struct tg_gitlab_api {
     struct tg_httpc *http;
@@ -28,6 +30,7 @@ struct tg_gitlab_api {
     uint64_t timeout_ms;
     uint64_t trigger_timeout_ms; /* the trigger call's own cut-off (trigger.timeout) */
     char *ca_file;
+    const atomic_int *abort; /* see tg_gitlab_api_set_abort */
 };
 
 /* One HTTP exchange in progress. */
@@ -58,6 +61,11 @@ struct tg_gitlab_api *tg_gitlab_api_new(const char *base_url, const char *api_to
     api->trigger_timeout_ms = timeout_ms;
     api->ca_file = ca_file ? tg_xstrdup(ca_file) : NULL;
     return api;
+}
+
+void tg_gitlab_api_set_abort(struct tg_gitlab_api *api, const atomic_int *abort)
+{
+    api->abort = abort;
 }
 
 void tg_gitlab_api_free(struct tg_gitlab_api *api)
@@ -120,24 +128,32 @@ static int on_body(void *arg, long status, const char *p, size_t len)
     return ex->sink(ex->sink_arg, p, len) == 0 ? TG_HTTPC_TAKEN : TG_HTTPC_STOP;
 }
 
+/* text scrubbed whole, then cut into out: a token split by the cut would escape the scrub. */
+static void scrubbed_copy(const char *text, char *out, size_t outlen)
+{
+    char *clean = tg_scrub(text, strlen(text), NULL);
+    snprintf(out, outlen, "%s", clean ? clean : text);
+    free(clean);
+}
+
 /* GitLab errors are {"message": "..."} or {"message": {...}} or {"error": "..."}. */
 static void error_message(const struct tg_buf *body, long status, char *out, size_t outlen)
 {
     json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
     json_t *m = j ? json_object_get(j, "message") : NULL;
+    char *text, *s = NULL;
     if (m == NULL && j)
         m = json_object_get(j, "error");
-    if (json_is_string(m)) {
-        snprintf(out, outlen, "HTTP %ld: %s", status, json_string_value(m));
-    } else if (m) {
-        char *s = json_dumps(m, JSON_COMPACT);
-        snprintf(out, outlen, "HTTP %ld: %s", status, s ? s : "");
-        free(s);
-    } else {
-        snprintf(out, outlen, "HTTP %ld", status);
-    }
+    if (json_is_string(m))
+        text = tg_xasprintf("HTTP %ld: %s", status, json_string_value(m));
+    else if (m && (s = json_dumps(m, JSON_COMPACT)) != NULL)
+        text = tg_xasprintf("HTTP %ld: %s", status, s);
+    else
+        text = tg_xasprintf("HTTP %ld", status);
+    scrubbed_copy(text, out, outlen); /* GitLab quotes what it was sent: a trigger token, say */
+    free(text);
+    free(s);
     json_decref(j);
-    tg_scrub_inplace(out, outlen); /* GitLab quotes what it was sent: a trigger token, say */
 }
 
 static int same_origin(const char *base, const char *url)
@@ -168,6 +184,7 @@ static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
         .body_arg = ex,
         .on_header = on_header,
         .header_arg = ex,
+        .abort = api->abort,
     };
     struct tg_httpc_response r;
     tg_httpc_perform(api->http, &req, &r);
@@ -175,7 +192,8 @@ static char *hop(struct tg_gitlab_api *api, const char *where, const char *form,
         memset(auth, 0, strlen(auth));
         free(auth);
     }
-    res->retry_after_ms = r.retry_after_ms;
+    res->retry_after_ms =
+        r.retry_after_ms < RETRY_AFTER_MAX_MS ? r.retry_after_ms : RETRY_AFTER_MAX_MS;
     res->sent = r.sent;
     res->status = r.status;
     ex->sink_stopped = r.stopped;
@@ -246,6 +264,8 @@ enum tg_fetch_result tg_gitlab_fetch_artifact(struct tg_gitlab_api *api,
                              a->project_id, a->job_id, p);
     tg_buf_init(&ex.body);
     perform(api, url, NULL, &ex, &res);
+    if (a->status)
+        *a->status = res.status;
     enum tg_fetch_result r = TG_FETCH_OK;
     if (ex.sink_stopped)
         r = TG_FETCH_OK; /* the parser stopped reading; it holds the reason */
@@ -522,8 +542,10 @@ int tg_gitlab_commit_status(struct tg_gitlab_api *api, const struct tg_commit_st
 {
     struct exchange ex = {.api = api};
     struct tg_buf form;
-    char pid[32], *desc = cut_utf8(st->description ? st->description : "", 255);
-    tg_scrub_inplace(desc, strlen(desc) + 1); /* the one way a description leaves; never longer */
+    const char *given = st->description ? st->description : "";
+    char pid[32], *whole = tg_scrub(given, strlen(given), NULL); /* before the cut: see above */
+    char *desc = cut_utf8(whole ? whole : given, 255);
+    free(whole);
     char *url =
         tg_xasprintf("%s/api/v4/projects/%lld/statuses/%s", api->base, st->project_id, st->sha);
     tg_buf_init(&form);

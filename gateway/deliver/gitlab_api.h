@@ -12,6 +12,7 @@
 #include "decide/policy.h"
 #include "deliver/template.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,9 @@ void tg_gitlab_api_free(struct tg_gitlab_api *api);
 
 /* The trigger call's own cut-off (trigger.timeout); other calls keep the client's. */
 void tg_gitlab_api_set_trigger_timeout(struct tg_gitlab_api *api, uint64_t timeout_ms);
+/* A flag (borrowed, may be NULL) that stops every transfer of this client once nonzero: a
+ * stopping process's thread does not wait for a hanging GitLab. */
+void tg_gitlab_api_set_abort(struct tg_gitlab_api *api, const atomic_int *abort);
 
 /* The outcome of one HTTP exchange. */
 struct tg_gitlab_result {
@@ -56,6 +60,7 @@ struct tg_gitlab_artifact {
     const char *path; /* inside the job's artifacts archive */
     tg_report_sink_fn sink;
     void *sink_arg;
+    long *status; /* optional: the answer's HTTP status, 0 when none came */
 };
 
 /* GET /projects/:id/jobs/:job_id/artifacts/:path, streamed into a->sink (a policy counter). Returns

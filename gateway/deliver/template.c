@@ -94,12 +94,17 @@ static void on_check(void *arg, int is_name, const char *s, size_t n)
     if (!is_name)
         return;
     snprintf(name, sizeof name, "%.*s", (int)n, s);
-    if (n > NAME_MAX_LEN ||
-        (!tg_event_var_known(name) && decision_var(name) < 0 && extra_var(c->extra, name) < 0))
-        tg_yaml_error(c->y, c->node,
-                      "%s: unknown placeholder {{ %.*s }} (known: project.*, pipeline.*, "
-                      "commit.*, user.*, decision.*; see the template reference)",
-                      c->what, (int)n, s);
+    if (n <= NAME_MAX_LEN &&
+        (tg_event_var_known(name) || decision_var(name) >= 0 || extra_var(c->extra, name) >= 0))
+        return;
+    char more[256] = ""; /* the names this value allows besides the vocabulary */
+    size_t used = 0;
+    for (size_t i = 0; c->extra && i < c->extra->n && used < sizeof more; i++)
+        used += (size_t)snprintf(more + used, sizeof more - used, ", %s", c->extra->names[i]);
+    tg_yaml_error(c->y, c->node,
+                  "%s: unknown placeholder {{ %.*s }} (known: project.*, pipeline.*, "
+                  "commit.*, user.*, decision.*%s; see the template reference)",
+                  c->what, (int)n, s, more);
 }
 
 /* The scalar's text, its placeholders checked; a heap copy, or NULL (reported). */

@@ -18,7 +18,8 @@ struct tg_work {
     struct tg_config *cfg; /* a reference, held for one unit of work */
     struct tg_gitlab_api *api;
     struct tg_audit *audit;
-    char owner[160]; /* host:pid:thread, the lease owner */
+    char owner[160];        /* host:pid:thread, the lease owner */
+    const atomic_int *stop; /* optional: the process is stopping (long transfers end early) */
 };
 
 /* What a step is about. Strings borrowed. */

@@ -8,6 +8,7 @@
 #include "forward/defectdojo.h"
 #include "base/buf.h"
 #include "base/httpclient.h"
+#include "base/retryafter.h"
 #include "base/scrub.h"
 #include "base/util.h"
 
@@ -79,22 +80,32 @@ static struct tg_httpc_part *build_form(const struct tg_dojo_config *cfg,
 }
 
 /* DefectDojo may quote what it was sent: the key never leaves in a reason (logs, the audit
- * trail, the deployment record and the API all show reasons). */
-static void redact_key(char *reason, size_t cap, const struct tg_secret *key)
+ * trail, the deployment record and the API all show reasons). Every whole occurrence in
+ * text[0..*len) becomes the mark; the text is rewritten in b. */
+static void redact_key(struct tg_buf *b, const char *text, size_t len, const struct tg_secret *key)
 {
-    const char *p = reason, *at;
-    if (key->value == NULL || key->len == 0 || memmem(p, strlen(p), key->value, key->len) == NULL)
-        return;
-    struct tg_buf b;
-    tg_buf_init(&b);
-    while ((at = memmem(p, strlen(p), key->value, key->len)) != NULL) {
-        tg_buf_append(&b, p, (size_t)(at - p));
-        tg_buf_puts(&b, TG_SCRUB_MARK);
+    const char *p = text, *end = text + len, *at;
+    while (key && key->value && key->len &&
+           (at = memmem(p, (size_t)(end - p), key->value, key->len)) != NULL) {
+        tg_buf_append(b, p, (size_t)(at - p));
+        tg_buf_puts(b, TG_SCRUB_MARK);
         p = at + key->len;
     }
-    tg_buf_puts(&b, p);
-    snprintf(reason, cap, "%s", b.data);
-    tg_buf_dispose(&b);
+    tg_buf_append(b, p, (size_t)(end - p));
+}
+
+/* A text cut at a length may end in the first part of the key: that part goes too. */
+#define KEY_PART_MIN 4 /* shorter ends are ordinary words as often as key pieces */
+static void redact_cut_key(char *text, size_t cap, const struct tg_secret *key)
+{
+    size_t n = strlen(text);
+    if (key == NULL || key->value == NULL)
+        return;
+    for (size_t k = key->len - 1; k >= KEY_PART_MIN && k < key->len; k--)
+        if (n >= k && memcmp(text + n - k, key->value, k) == 0) {
+            snprintf(text + n - k, cap - (n - k), "%s", TG_SCRUB_MARK);
+            return;
+        }
 }
 
 void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_upload *up,
@@ -114,16 +125,17 @@ void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_upl
         .timeout_ms = cfg->timeout_ms,
         .ca_file = cfg->ca_file,
         .body_cap = ANSWER_MAX,
+        .abort = up->form->abort, /* a stopping process does not wait for DefectDojo */
     };
     struct tg_httpc_response res;
     struct tg_httpc *c = tg_httpc_new();
     int rc = tg_httpc_perform(c, &req, &res);
     tg_httpc_free(c);
-    tg_dojo_read_answer(res.status, res.body.data ? res.body.data : "", res.body.len, out);
+    tg_dojo_read_answer(res.status, res.body.data ? res.body.data : "", res.body.len, &cfg->api_key,
+                        out);
     out->retry_after_ms = res.retry_after_ms;
     if (rc != 0)
         snprintf(out->reason, sizeof out->reason, "DefectDojo: %s", res.error);
-    redact_key(out->reason, sizeof out->reason, &cfg->api_key);
     tg_httpc_response_dispose(&res);
     memset(auth, 0, strlen(auth));
     free(auth);
@@ -165,23 +177,31 @@ static void field_errors(const json_t *o, struct tg_buf *b)
     }
 }
 
+/* The refusal's words, the key taken out over the whole text before it is cut (a key split
+ * by the cut would otherwise survive in part). */
 static void read_refusal(long status, json_t *doc, const char *body, size_t len,
-                         struct tg_dojo_answer *out)
+                         const struct tg_secret *key, struct tg_dojo_answer *out)
 {
-    struct tg_buf b;
-    tg_buf_init(&b);
+    struct tg_buf words, clean;
+    tg_buf_init(&words);
+    tg_buf_init(&clean);
     if (json_is_object(doc))
-        field_errors(doc, &b);
-    char text[400];
-    if (b.len)
-        printable(text, sizeof text, b.data, b.len);
+        field_errors(doc, &words);
+    if (words.len)
+        redact_key(&clean, words.data, words.len, key);
     else
-        printable(text, sizeof text, body, len);
+        redact_key(&clean, body, len, key);
+    char text[400];
+    printable(text, sizeof text, clean.data ? clean.data : "", clean.len);
+    if (clean.len >= sizeof text)
+        redact_cut_key(text, sizeof text, key);
     snprintf(out->reason, sizeof out->reason, "DefectDojo answered %ld: %s", status, text);
-    tg_buf_dispose(&b);
+    tg_buf_dispose(&words);
+    tg_buf_dispose(&clean);
 }
 
-void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_dojo_answer *out)
+void tg_dojo_read_answer(long status, const char *body, size_t len, const struct tg_secret *key,
+                         struct tg_dojo_answer *out)
 {
     memset(out, 0, sizeof *out);
     out->status = status;
@@ -197,10 +217,10 @@ void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_do
             json_object_set(out->result, "statistics", json_object_get(doc, "statistics"));
     } else if (status == 0 || status == 429 || status >= 500) {
         out->kind = TG_DOJO_RETRY;
-        read_refusal(status, doc, body, len, out);
+        read_refusal(status, doc, body, len, key, out);
     } else {
-        out->kind = TG_DOJO_FINAL;
-        read_refusal(status, doc, body, len, out);
+        out->kind = status == 401 || status == 403 ? TG_DOJO_KEY : TG_DOJO_FINAL;
+        read_refusal(status, doc, body, len, key, out);
         if (status == 201)
             snprintf(out->reason, sizeof out->reason,
                      "DefectDojo answered 201 without a test_id: not a reimport-scan answer");

@@ -10,6 +10,7 @@
 #include "forward/dojo_config.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,13 +19,16 @@ struct tg_dojo_form {
     const char *scan_type;
     const char *product_type_name, *product_name, *engagement_name, *test_title;
     const char *build_id, *commit_hash, *branch_tag, *version, *scm_uri, *environment;
-    const char *file_name; /* the artifact's base name */
+    const char *file_name;   /* the artifact's base name */
+    const atomic_int *abort; /* optional: once nonzero the upload stops (process stopping) */
 };
 
 enum tg_dojo_kind {
     TG_DOJO_OK,    /* 201 */
     TG_DOJO_RETRY, /* no answer, 429 or 5xx */
-    TG_DOJO_FINAL, /* any other answer (400 field errors, 401, 403, 404): reason says why */
+    TG_DOJO_FINAL, /* any other answer (400 field errors, 404): reason says why */
+    TG_DOJO_KEY,   /* 401, 403: the key is wrong or lacks rights; no retry, but the job waits in
+                      the dead-letter list for a requeue once the key is fixed */
 };
 
 struct tg_dojo_answer {
@@ -50,8 +54,9 @@ void tg_dojo_reimport(const struct tg_dojo_config *cfg, const struct tg_dojo_upl
 void tg_dojo_answer_dispose(struct tg_dojo_answer *a);
 
 /* DefectDojo's answer body (status, body bytes) into out: a 201's ids and statistics, or a
- * refusal's reason ({"field": ["message"]}, {"detail": "..."} or the raw text, cut and made
- * printable). Any bytes; for fuzzing too. */
-void tg_dojo_read_answer(long status, const char *body, size_t len, struct tg_dojo_answer *out);
+ * refusal's reason ({"field": ["message"]}, {"detail": "..."} or the raw text, the key (may be
+ * NULL) taken out, then cut and made printable). Any bytes; for fuzzing too. */
+void tg_dojo_read_answer(long status, const char *body, size_t len, const struct tg_secret *key,
+                         struct tg_dojo_answer *out);
 
 #endif

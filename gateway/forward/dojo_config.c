@@ -1,10 +1,12 @@
 /* dojo_config.c -- the `defectdojo:` section, loaded and checked once (config load thread). */
 #include "forward/dojo_config.h"
+#include "base/baseurl.h"
 #include "base/util.h"
 #include "decide/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const tg_dojo_extra_names[TG_DOJO_X_COUNT] = {"report.job", "report.artifact",
                                                           "report.format", "report.scan_type"};
@@ -15,7 +17,13 @@ static char *name_value(struct tg_yaml *y, yaml_node_t *map, const char *key, co
     yaml_node_t *n = tg_yaml_get(y, map, key);
     char what[64];
     snprintf(what, sizeof what, "defectdojo.%s", key);
-    return n ? tg_template_check_value(y, n, what, &x) : tg_xstrdup(dflt);
+    char *v = n ? tg_template_check_value(y, n, what, &x) : tg_xstrdup(dflt);
+    if (v && v[strspn(v, " \t")] == '\0')
+        tg_yaml_error(y, n,
+                      "%s is empty: DefectDojo needs a name (leave it out for the default "
+                      "\"%s\")",
+                      what, dflt);
+    return v;
 }
 
 static void load_environments(struct tg_yaml *y, yaml_node_t *map, struct tg_dojo_config *c)
@@ -31,6 +39,11 @@ static void load_environments(struct tg_yaml *y, yaml_node_t *map, struct tg_doj
         const char *v = tg_yaml_scalar(y, tg_yaml_value(y, n, i), "a DefectDojo environment");
         c->env_names[i] = tg_xstrdup(k ? k : "");
         c->env_values[i] = tg_xstrdup(v ? v : "");
+        if (v && v[strspn(v, " \t")] == '\0')
+            tg_yaml_error(y, tg_yaml_value(y, n, i),
+                          "defectdojo.environments.%s is empty: name a DefectDojo environment, or "
+                          "leave the environment out to send it under its own name",
+                          c->env_names[i]);
     }
 }
 
@@ -77,8 +90,9 @@ static void load_url(struct tg_yaml *y, yaml_node_t *map, struct tg_dojo_config 
         tg_yaml_error(y, map, "defectdojo needs url");
         return;
     }
-    if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)
-        tg_yaml_error(y, tg_yaml_get(y, map, "url"), "defectdojo.url must be http:// or https://");
+    char why[160];
+    if (tg_baseurl_check(c->url, why, sizeof why))
+        tg_yaml_error(y, tg_yaml_get(y, map, "url"), "defectdojo.url %s", why);
     size_t l = strlen(c->url);
     while (l > 0 && c->url[l - 1] == '/')
         c->url[--l] = '\0';
@@ -104,6 +118,9 @@ static void load_tuning(struct tg_yaml *y, yaml_node_t *map, struct tg_dojo_conf
     }
     if (c->timeout_ms == 0)
         tg_yaml_error(y, tg_yaml_get(y, map, "timeout"), "defectdojo.timeout must be above 0");
+    if (b && c->base_ms > c->cap_ms)
+        tg_yaml_error(y, b, "defectdojo.backoff: base (%llu ms) is above cap (%llu ms)",
+                      (unsigned long long)c->base_ms, (unsigned long long)c->cap_ms);
 }
 
 struct tg_dojo_config *tg_dojo_config_load(struct tg_yaml *y, yaml_node_t *n, const char *base_dir)
@@ -145,6 +162,11 @@ struct tg_dojo_config *tg_dojo_config_load(struct tg_yaml *y, yaml_node_t *n, co
     load_forward(y, n, c);
     load_tuning(y, n, c);
     tg_yaml_get_str(y, n, "ca_file", &c->ca_file);
+    if (c->ca_file && access(c->ca_file, R_OK) != 0)
+        tg_yaml_error(y, tg_yaml_get(y, n, "ca_file"),
+                      "defectdojo.ca_file %s cannot be read (a missing CA file would fail every "
+                      "upload)",
+                      c->ca_file);
     return c;
 }
 

@@ -112,13 +112,19 @@ int tg_forward_decision(struct tg_work *w, const struct tg_event *ev, const stru
 struct download {
     FILE *f;
     uint64_t bytes;
+    uint64_t limit; /* the counted size: more bytes cannot be the counted ones */
+    int has_limit;
     struct tg_sha256 hash;
-    int write_failed;
+    int write_failed, too_big;
 };
 
 static int on_chunk(void *arg, const void *chunk, size_t n)
 {
     struct download *dl = arg;
+    if (dl->has_limit && dl->bytes + n > dl->limit) {
+        dl->too_big = 1;
+        return -1;
+    }
     if (fwrite(chunk, 1, n, dl->f) != n) {
         dl->write_failed = 1;
         return -1;
@@ -147,14 +153,30 @@ static int download(struct tg_work *w, const json_t *job, struct download *dl, s
         return -1;
     }
     tg_sha256_init(&dl->hash);
-    struct tg_gitlab_artifact a = {jint(job, "job_project_id"), jint(job, "job_id"),
-                                   jstr(job, "artifact"), on_chunk, dl};
+    long status = 0;
+    dl->has_limit = json_is_integer(json_object_get(job, "bytes"));
+    dl->limit = (uint64_t)jint(job, "bytes");
+    struct tg_gitlab_artifact a = {jint(job, "job_project_id"),
+                                   jint(job, "job_id"),
+                                   jstr(job, "artifact"),
+                                   on_chunk,
+                                   dl,
+                                   &status};
     enum tg_fetch_result r = tg_gitlab_fetch_artifact(w->api, &a, err, sizeof err);
     tg_sha256_final(&dl->hash, digest);
     tg_hex_encode(digest, sizeof digest, sha);
     o->end = TG_FWD_FAILED;
-    if (r == TG_FETCH_NOT_FOUND) {
+    if (dl->too_big) {
+        snprintf(o->error, sizeof o->error,
+                 "the artifact changed since it was counted (more than the %llu bytes counted)",
+                 (unsigned long long)dl->limit);
+    } else if (r == TG_FETCH_NOT_FOUND || status == 410) {
         snprintf(o->error, sizeof o->error, "GitLab no longer has the artifact (expired?)");
+    } else if (status == 401 || status == 403) {
+        snprintf(o->error, sizeof o->error,
+                 "GitLab refused the artifact download (%ld): gitlab.api_token lacks read access "
+                 "to the job's artifacts",
+                 status);
     } else if (r != TG_FETCH_OK || dl->write_failed) {
         o->end = TG_FWD_RETRY;
         snprintf(o->error, sizeof o->error, "GitLab download: %s",
@@ -179,9 +201,9 @@ static const char *base_name(const char *path)
 }
 
 /* Uploads the downloaded bytes; fills o from DefectDojo's answer. */
-static void upload(const struct tg_dojo_config *dc, const json_t *job, struct download *dl,
-                   struct outcome *o)
+static void upload(struct tg_work *w, const json_t *job, struct download *dl, struct outcome *o)
 {
+    const struct tg_dojo_config *dc = w->cfg->defectdojo;
     char build[32];
     snprintf(build, sizeof build, "%lld", jint(job, "pipeline"));
     struct tg_dojo_form f = {
@@ -197,6 +219,7 @@ static void upload(const struct tg_dojo_config *dc, const json_t *job, struct do
         .scm_uri = jstr(job, "project_url"),
         .environment = jstr(job, "dojo_environment"),
         .file_name = base_name(jstr(job, "artifact")),
+        .abort = w->stop,
     };
     struct tg_dojo_answer a;
     struct tg_dojo_upload up = {.form = &f, .file = dl->f, .size = dl->bytes};
@@ -207,11 +230,53 @@ static void upload(const struct tg_dojo_config *dc, const json_t *job, struct do
         json_object_set_new(o->result, "url",
                             own(tg_xasprintf("%s/test/%lld", dc->url, jint(a.result, "test_id"))));
     } else {
-        o->end = a.kind == TG_DOJO_RETRY ? TG_FWD_RETRY : TG_FWD_FAILED;
+        o->end = a.kind == TG_DOJO_RETRY ? TG_FWD_RETRY
+                 : a.kind == TG_DOJO_KEY ? TG_FWD_DEAD /* waits for the key's fix and a requeue */
+                                         : TG_FWD_FAILED;
         snprintf(o->error, sizeof o->error, "%s", a.reason);
         o->next_ms = a.retry_after_ms; /* a floor for the backoff */
     }
     tg_dojo_answer_dispose(&a);
+}
+
+/* Characters (UTF-8 code points, as Django counts) of s. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* DefectDojo's column sizes (dojo/models.py: Product_Type.name, Product.name 255, Engagement.name
+ * 300, Test.title 255, Engagement.build_id, commit_hash, branch_tag 150, version 100,
+ * Development_Environment.name 200; source_code_management_uri 600 in the serializer). Its
+ * serializer checks only the last, so a longer value fails in the database with a 500 that
+ * would be retried in vain: such a job is refused here, naming the field. 0, or -1 with o. */
+static int fits(const json_t *job, struct outcome *o)
+{
+    static const struct {
+        const char *field, *key, *config;
+        size_t max;
+    } cols[] = {{"product_type_name", "product_type_name", "defectdojo.product_type", 255},
+                {"product_name", "product_name", "defectdojo.product", 255},
+                {"engagement_name", "engagement_name", "defectdojo.engagement", 300},
+                {"test_title", "test_title", "defectdojo.test_title", 255},
+                {"branch_tag", "ref", "the branch or tag", 150},
+                {"commit_hash", "sha", "the commit", 150},
+                {"version", "sha", "the commit", 100},
+                {"environment", "dojo_environment", "defectdojo.environments", 200},
+                {"source_code_management_uri", "project_url", "the project URL", 600}};
+    for (size_t i = 0; i < TG_ARRAY_SIZE(cols); i++) {
+        size_t n = chars(jstr(job, cols[i].key));
+        if (n > cols[i].max) {
+            snprintf(o->error, sizeof o->error,
+                     "%s would be %zu characters, DefectDojo keeps at most %zu (shorten %s)",
+                     cols[i].field, n, cols[i].max, cols[i].config);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* A retry after the last try goes to the dead-letter list; else when it is due again. */
@@ -224,8 +289,8 @@ static void schedule(const struct tg_dojo_config *dc, int attempt, struct outcom
         return;
     }
     uint64_t random = ((uint64_t)arc4random() << 32) | arc4random();
-    o->next_ms =
-        tg_now_ms() + tg_trigger_backoff(dc->base_ms, dc->cap_ms, attempt, o->next_ms, random);
+    uint64_t floor = o->next_ms < dc->cap_ms ? o->next_ms : dc->cap_ms; /* Retry-After, capped */
+    o->next_ms = tg_now_ms() + tg_trigger_backoff(dc->base_ms, dc->cap_ms, attempt, floor, random);
 }
 
 /* The entry the deployment record shows for a job that will not be forwarded. */
@@ -240,12 +305,14 @@ static void audit(struct tg_work *w, const struct tg_fwd_claim *cl, const struct
     const json_t *job = cl->job;
     int ok = o->end == TG_FWD_DONE;
     char once[160];
-    snprintf(once, sizeof once, "forward:%s:%d", cl->id, ok);
+    /* every attempt series (the first, and each requeue) ends with its own record */
+    snprintf(once, sizeof once, "forward:%s:%d:%d", cl->id, cl->generation, ok);
     json_t *details =
         json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:b}", "job", jstr(job, "job"), "artifact",
                   jstr(job, "artifact"), "job_id", (json_int_t)jint(job, "job_id"), "scan_type",
                   jstr(job, "scan_type"), "sha256", jstr(job, "sha256"), "forward_id", cl->id,
                   "attempt", cl->attempt, "dead_lettered", o->end == TG_FWD_DEAD);
+    json_object_set_new(details, "requeued", json_integer(cl->generation));
     if (o->result)
         json_object_update(details, o->result);
     json_t *reasons = ok ? NULL : json_pack("[s]", o->error);
@@ -308,11 +375,17 @@ int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)
     struct download dl = {0};
     if (json_object_get(job, "scan_type") == NULL)
         snprintf(o.error, sizeof o.error, "%s", jstr(job, "scan_type_error"));
-    else if (download(w, job, &dl, &o) == 0)
-        upload(dc, job, &dl, &o);
+    else if (fits(job, &o) == 0 && download(w, job, &dl, &o) == 0)
+        upload(w, job, &dl, &o);
     if (dl.f)
         fclose(dl.f);
     schedule(dc, cl->attempt, &o);
+    if (w->stop && atomic_load(w->stop) && (o.end == TG_FWD_RETRY || o.end == TG_FWD_DEAD)) {
+        /* cut short by the process stopping: due again at once, for another process or the
+         * next start, never dead-lettered for it */
+        o.end = TG_FWD_RETRY;
+        o.next_ms = tg_now_ms();
+    }
     if (o.end == TG_FWD_FAILED || o.end == TG_FWD_DEAD)
         o.result = failure_entry(job, &o);
     else if (o.result)

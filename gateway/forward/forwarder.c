@@ -53,6 +53,8 @@ static void refresh_clients(struct forwarder *f, const struct tg_config *cfg)
         tg_gitlab_api_new(cfg->gitlab.url, cfg->gitlab.api_token.value, cfg->gitlab.api_token.len,
                           cfg->gitlab.timeout_ms, cfg->gitlab.ca_file);
     f->w.audit = tg_audit_new(cfg);
+    tg_gitlab_api_set_abort(f->w.api, &f->pool->stop);
+    f->w.stop = &f->pool->stop;
     f->built_for = cfg;
 }
 

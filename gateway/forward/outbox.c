@@ -10,17 +10,18 @@
 
 #define ONCE_TTL_S "2592000" /* 30 days: longer than GitLab keeps artifacts by default */
 
-/* KEYS once jobs attempts due web_url; ARGV sha256 id json now force url */
+/* KEYS once jobs attempts due sent; ARGV sha256 id json now force entry */
 static const char ENQUEUE[] =
-    "if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6]) end\n"
     "if ARGV[5] ~= '1' and redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', " ONCE_TTL_S ")\n"
+    "redis.call('HSET', KEYS[5], ARGV[6], ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[5], " ONCE_TTL_S ")\n"
     "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
     "redis.call('HSET', KEYS[3], ARGV[2], 0)\n"
     "redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])\n"
     "return 1\n";
 
-/* KEYS due lease jobs attempts owner; ARGV now lease_until owner */
+/* KEYS due lease jobs attempts owner generation; ARGV now lease_until owner */
 static const char CLAIM[] =
     "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 16)) "
     "do\n"
@@ -35,10 +36,10 @@ static const char CLAIM[] =
     "redis.call('ZADD', KEYS[2], ARGV[2], id)\n"
     "redis.call('HSET', KEYS[5], id, ARGV[3])\n"
     "local n = redis.call('HINCRBY', KEYS[4], id, 1)\n"
-    "return {id, job, tostring(n)}\n";
+    "return {id, job, tostring(n), redis.call('HGET', KEYS[6], id) or '0'}\n";
 
-/* KEYS lease owner due dead jobs attempts errors deploy; ARGV id owner end next error entry
- * result now */
+/* KEYS lease owner due dead jobs attempts errors deploy generation; ARGV id owner end next
+ * error entry result now */
 static const char FINISH[] = TG_DEPLOY_FORWARDED_LUA
     "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HGET', KEYS[2], ARGV[1]) ~= "
     "ARGV[2] then return 1 end\n"
@@ -47,18 +48,18 @@ static const char FINISH[] = TG_DEPLOY_FORWARDED_LUA
     "if ARGV[3] == 'retry' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) return 0 end\n"
     "if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])\n"
     "else redis.call('HDEL', KEYS[5], ARGV[1]); redis.call('HDEL', KEYS[6], ARGV[1]);\n"
-    "  redis.call('HDEL', KEYS[7], ARGV[1]) end\n"
+    "  redis.call('HDEL', KEYS[7], ARGV[1]); redis.call('HDEL', KEYS[9], ARGV[1]) end\n"
     "if ARGV[7] ~= '' then deploy_note_forwarded(KEYS[8], ARGV[6], ARGV[7]) end\n"
     "return 0\n";
 
-/* KEYS dead attempts due jobs errors; ARGV id now mode */
+/* KEYS dead attempts due jobs errors generation; ARGV id now mode */
 static const char DEAD_OP[] =
     "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end\n"
     "redis.call('ZREM', KEYS[1], ARGV[1])\n"
     "if ARGV[3] == 'requeue' then redis.call('HSET', KEYS[2], ARGV[1], 0);\n"
-    "  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])\n"
+    "  redis.call('HINCRBY', KEYS[6], ARGV[1], 1); redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])\n"
     "else redis.call('HDEL', KEYS[4], ARGV[1]); redis.call('HDEL', KEYS[2], ARGV[1]);\n"
-    "  redis.call('HDEL', KEYS[5], ARGV[1]) end\n"
+    "  redis.call('HDEL', KEYS[5], ARGV[1]); redis.call('HDEL', KEYS[6], ARGV[1]) end\n"
     "return 1\n";
 
 static char *key(const char *prefix, const char *name)
@@ -71,13 +72,19 @@ static char *key(const char *prefix, const char *name)
  * return). */
 static redisReply *run(redisContext *c, const char *src, char **keys, const char *const *args)
 {
-    const char *argv[16];
-    size_t lens[16];
+    const char *argv[24];
+    size_t lens[24];
     int nkeys = 0, argc = 0;
-    while (keys[nkeys] && nkeys < 16)
+    while (keys[nkeys]) {
+        if (argc == (int)TG_ARRAY_SIZE(argv))
+            abort(); /* a script call written with more arguments than room: a programming error */
         argv[argc++] = keys[nkeys++];
-    for (int i = 0; args[i] && argc < 16; i++)
+    }
+    for (int i = 0; args[i]; i++) {
+        if (argc == (int)TG_ARRAY_SIZE(argv))
+            abort();
         argv[argc++] = args[i];
+    }
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = tg_redis_eval(
@@ -103,29 +110,72 @@ static long long jint(const json_t *o, const char *k)
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* A number no other enqueue (any process) gets: the id's last part. 0 on a Redis failure. */
+static long long next_seq(redisContext *c, const char *prefix)
+{
+    char *k = key(prefix, "seq");
+    redisReply *r = redisCommand(c, "INCR %s", k);
+    free(k);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+static char *sent_key(const char *prefix, long long project, long long pipeline)
+{
+    return tg_xasprintf("%sfwd:sent:%lld:%lld", prefix, project, pipeline);
+}
+
 int tg_fwd_enqueue(redisContext *c, const char *prefix, json_t *job, int force)
 {
     char now[32], id[96];
-    snprintf(id, sizeof id, "%lld:%lld:%lld:%.16s:%llu", jint(job, "project_id"),
-             jint(job, "pipeline"), jint(job, "job_id"), jstr(job, "sha256"),
-             (unsigned long long)tg_now_ms());
+    long long seq = next_seq(c, prefix);
+    if (seq <= 0)
+        return -1;
+    /* two reports of one job can hold the same bytes, and a backfill can follow within the same
+     * millisecond: the sequence number keeps every job its own id */
+    snprintf(id, sizeof id, "%lld:%lld:%lld:%.16s:%lld", jint(job, "project_id"),
+             jint(job, "pipeline"), jint(job, "job_id"), jstr(job, "sha256"), seq);
     json_object_set_new(job, "id", json_string(id));
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    char *once = tg_xasprintf("once:%lld:%lld:%lld:%s", jint(job, "project_id"),
-                              jint(job, "pipeline"), jint(job, "job_id"), jstr(job, "artifact"));
-    char *url = tg_xasprintf("web_url:%lld", jint(job, "project_id"));
-    char *keys[] = {key(prefix, once),  key(prefix, "jobs"), key(prefix, "attempts"),
-                    key(prefix, "due"), key(prefix, url),    NULL};
-    free(once);
-    free(url);
+    char *entry = tg_xasprintf("%lld:%s", jint(job, "job_id"), jstr(job, "artifact"));
+    char *scoped =
+        tg_xasprintf("once:%lld:%lld:%s", jint(job, "project_id"), jint(job, "pipeline"), entry);
+    char *keys[] = {key(prefix, scoped),
+                    key(prefix, "jobs"),
+                    key(prefix, "attempts"),
+                    key(prefix, "due"),
+                    sent_key(prefix, jint(job, "project_id"), jint(job, "pipeline")),
+                    NULL};
+    free(scoped);
     char *text = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *args[] = {jstr(job, "sha256"),      id,  text, now, force ? "1" : "0",
-                          jstr(job, "project_url"), NULL};
+    const char *args[] = {jstr(job, "sha256"), id, text, now, force ? "1" : "0", entry, NULL};
     redisReply *r = run(c, ENQUEUE, keys, args);
     free(text);
+    free(entry);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
     return rc;
+}
+
+json_t *tg_fwd_sent(redisContext *c, const char *prefix, long long project, long long pipeline)
+{
+    char *k = sent_key(prefix, project, pipeline);
+    redisReply *r = redisCommand(c, "HVALS %s", k);
+    free(k);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        json_t *job = json_loads(r->element[i]->str, 0, NULL);
+        if (json_is_object(job))
+            json_array_append(a, job);
+        json_decref(job);
+    }
+    freeReplyObject(r);
+    return a;
 }
 
 int tg_fwd_claim(redisContext *c, const char *prefix, const char *owner, uint64_t lease_ms,
@@ -135,18 +185,24 @@ int tg_fwd_claim(redisContext *c, const char *prefix, const char *owner, uint64_
     uint64_t t = tg_now_ms();
     snprintf(now, sizeof now, "%llu", (unsigned long long)t);
     snprintf(until, sizeof until, "%llu", (unsigned long long)(t + lease_ms));
-    char *keys[] = {key(prefix, "due"),      key(prefix, "lease"), key(prefix, "jobs"),
-                    key(prefix, "attempts"), key(prefix, "owner"), NULL};
+    char *keys[] = {key(prefix, "due"),
+                    key(prefix, "lease"),
+                    key(prefix, "jobs"),
+                    key(prefix, "attempts"),
+                    key(prefix, "owner"),
+                    key(prefix, "generation"),
+                    NULL};
     const char *args[] = {now, until, owner, NULL};
     redisReply *r = run(c, CLAIM, keys, args);
     memset(out, 0, sizeof *out);
     if (r == NULL)
         return -1;
     int rc = 0;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
         snprintf(out->id, sizeof out->id, "%s", r->element[0]->str);
         out->job = json_loads(r->element[1]->str, 0, NULL);
         out->attempt = atoi(r->element[2]->str);
+        out->generation = atoi(r->element[3]->str);
         rc = out->job ? 1 : -1;
     }
     freeReplyObject(r);
@@ -167,15 +223,11 @@ int tg_fwd_finish(redisContext *c, const char *prefix, const char *id, const cha
     snprintf(next, sizeof next, "%llu", (unsigned long long)e->next_ms);
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
     char *res = e->result ? json_dumps(e->result, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    char *keys[] = {key(prefix, "lease"),
-                    key(prefix, "owner"),
-                    key(prefix, "due"),
-                    key(prefix, "dead"),
-                    key(prefix, "jobs"),
-                    key(prefix, "attempts"),
-                    key(prefix, "errors"),
-                    tg_xstrdup(e->deploy_key ? e->deploy_key : ""),
-                    NULL};
+    char *keys[] = {key(prefix, "lease"),      key(prefix, "owner"),
+                    key(prefix, "due"),        key(prefix, "dead"),
+                    key(prefix, "jobs"),       key(prefix, "attempts"),
+                    key(prefix, "errors"),     tg_xstrdup(e->deploy_key ? e->deploy_key : ""),
+                    key(prefix, "generation"), NULL};
     const char *args[] = {id,
                           owner,
                           ends[e->end],
@@ -196,8 +248,13 @@ static int dead_op(redisContext *c, const char *prefix, const char *id, const ch
 {
     char now[32];
     snprintf(now, sizeof now, "%llu", (unsigned long long)tg_now_ms());
-    char *keys[] = {key(prefix, "dead"), key(prefix, "attempts"), key(prefix, "due"),
-                    key(prefix, "jobs"), key(prefix, "errors"),   NULL};
+    char *keys[] = {key(prefix, "dead"),
+                    key(prefix, "attempts"),
+                    key(prefix, "due"),
+                    key(prefix, "jobs"),
+                    key(prefix, "errors"),
+                    key(prefix, "generation"),
+                    NULL};
     const char *args[] = {id, now, mode, NULL};
     redisReply *r = run(c, DEAD_OP, keys, args);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
@@ -213,6 +270,16 @@ int tg_fwd_dead_requeue(redisContext *c, const char *prefix, const char *id)
 int tg_fwd_dead_drop(redisContext *c, const char *prefix, const char *id)
 {
     return dead_op(c, prefix, id, "drop");
+}
+
+int tg_fwd_dead_exists(redisContext *c, const char *prefix, const char *id)
+{
+    char *k = key(prefix, "dead");
+    redisReply *r = redisCommand(c, "ZSCORE %s %s", k, id);
+    free(k);
+    int rc = r == NULL || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING;
+    freeReplyObject(r);
+    return rc;
 }
 
 static const char *hget(redisContext *c, const char *prefix, const char *name, const char *id,
@@ -261,16 +328,6 @@ static long long zcard(redisContext *c, const char *prefix, const char *name)
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     return n;
-}
-
-char *tg_fwd_project_url(redisContext *c, const char *prefix, long long project_id)
-{
-    char *k = tg_xasprintf("%sfwd:web_url:%lld", prefix, project_id);
-    redisReply *r = redisCommand(c, "GET %s", k);
-    free(k);
-    char *url = r && r->type == REDIS_REPLY_STRING ? tg_xstrdup(r->str) : NULL;
-    freeReplyObject(r);
-    return url;
 }
 
 int tg_fwd_depth(redisContext *c, const char *prefix, long long *pending, long long *dead)

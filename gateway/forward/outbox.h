@@ -9,7 +9,10 @@
  *   fwd:due       ZSET id -> when it may run (ms)
  *   fwd:lease     ZSET id -> when its lease ends (ms); an expired lease is due again
  *   fwd:dead      ZSET id -> when it died (ms), after the last attempt
- *   fwd:web_url:<project id>  the project's web URL as the last event named it (backfill)
+ *   fwd:sent:<project>:<pipeline>  HASH "<job id>:<artifact>" -> the job as last enqueued, its
+ *                 names rendered at decision time (backfill sends exactly these again)
+ *   fwd:seq       the counter that ends every job id
+ *   fwd:generation HASH id -> how often the job was requeued from the dead-letter list
  * and the field `defectdojo` of the deployment record (a JSON object keyed "job/artifact"),
  * which only this module writes. Every change is one Lua script, so threads and processes
  * racing on one job see one winner. Worker and forwarder threads, and the CLI.
@@ -31,8 +34,9 @@ int tg_fwd_enqueue(redisContext *c, const char *prefix, json_t *job, int force);
 /* A job taken for one attempt: owned strings. */
 struct tg_fwd_claim {
     char id[96];
-    json_t *job; /* new reference */
-    int attempt; /* 1 for the first */
+    json_t *job;    /* new reference */
+    int attempt;    /* 1 for the first */
+    int generation; /* 0, then 1 after the first requeue from the dead-letter list, ... */
 };
 
 /* Takes one due job for owner until now + lease_ms (first turning expired leases back into
@@ -67,12 +71,16 @@ int tg_fwd_finish(redisContext *c, const char *prefix, const char *id, const cha
 /* The dead-letter list, oldest first: [{"id", "died_at", "error", "attempts", "job"}]. NULL
  * on a Redis failure. */
 json_t *tg_fwd_dead_list(redisContext *c, const char *prefix);
-/* Requeues (attempts from 0, due now) or drops one dead job. 1 done, 0 no such dead job, -1. */
+/* 1 when id is on the dead-letter list, 0 when not, -1 on a Redis failure. */
+int tg_fwd_dead_exists(redisContext *c, const char *prefix, const char *id);
+/* Requeues (attempts from 0, the generation one up, due now) or drops one dead job. 1 done,
+ * 0 no such dead job, -1. */
 int tg_fwd_dead_requeue(redisContext *c, const char *prefix, const char *id);
 int tg_fwd_dead_drop(redisContext *c, const char *prefix, const char *id);
 
-/* The project's web URL as the last enqueued job named it; caller frees; NULL when none. */
-char *tg_fwd_project_url(redisContext *c, const char *prefix, long long project_id);
+/* The jobs enqueued for a pipeline (one per report, as last enqueued; enqueueing one again
+ * gives it a new id): a new array; NULL on a Redis failure. */
+json_t *tg_fwd_sent(redisContext *c, const char *prefix, long long project, long long pipeline);
 
 /* Jobs waiting or running (due + leased) and dead; -1 each on a Redis failure. */
 int tg_fwd_depth(redisContext *c, const char *prefix, long long *pending, long long *dead);

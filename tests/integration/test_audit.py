@@ -574,3 +574,19 @@ def test_fail_closed_stops_the_trigger_until_the_trail_is_written_again(gateway,
     assert len(received) == 1  # the record Redis took while the sink failed, written once it worked
     rc, out, err = verify(tg)
     assert rc == 0, out + err
+
+
+def test_a_token_cut_by_the_error_texts_length_is_still_scrubbed(gateway, gitlab, redis, logdir):
+    """GitLab's error text is cut to 255 bytes: scrubbed before the cut, a token the cut splits
+    (too short after it to look like a token) does not survive in part."""
+    token = "glptt-0123456789abcdef0123"
+    message = "x" * 236 + " " + token  # "HTTP 400: " + this: the cut leaves "glptt-01"
+    tg = gateway()
+    serve_report(gitlab, 7, 501, CLEAN)
+    gitlab.script("trigger", *([{"status": 400, "message": message}] * 3), where={"variables[UPSTREAM_PIPELINE]": "312"})
+    post(tg, pipeline_event(pipeline=312, ref="dev", user="dora"), idem="cut-312")
+    wait_state(redis, 312, "staging", "failed")
+    wait_until(lambda: idle(redis), what="everything recorded")
+    failed = [r for r in of(records(redis), "trigger_failed") if r["pipeline"] == 312]
+    assert failed and "glptt-01" not in json.dumps(failed) + tg.logs()
+    assert "glptt-[R" in json.dumps(failed[-1])

@@ -57,6 +57,37 @@ def test_check_refuses_an_inline_or_missing_key(tmp_path):
     assert p.returncode == 2 and "api_key" in p.stderr, p.stderr
 
 
+def test_check_refuses_configurations_that_cannot_work(tmp_path):
+    cfg = str(tmp_path / "tollgate.yaml")
+    empty = tmp_path / "empty-key"
+    empty.write_text("\n")
+    rows = [
+        (("https://dojo.example.com/", "https://"), ":2:8: error: defectdojo.url has no host"),
+        (("https://dojo.example.com/", "https://dojo.example.com/?x=1"), ":2:8: error: defectdojo.url must not carry a query"),
+        (("https://dojo.example.com/", "https://dojo.example.com/#top"), ":2:8: error: defectdojo.url must not carry a query"),
+        (("https://dojo.example.com/", '"https://dojo .example.com/"'), ":2:8: error: defectdojo.url must not hold spaces"),
+        (("https://dojo.example.com/", "https://user:s3cretpw@dojo.example.com/"),
+         ":2:8: error: defectdojo.url must not carry credentials"),
+        (("https://dojo.example.com/", "https://dojo.example.com:x/"), ":2:8: error: defectdojo.url has a port"),
+        (("env:DD_KEY_FOR_CHECK", "file:%s" % empty), ":3:12: error: secret file %s is empty" % empty),
+        (('product: "{{project.path}}"', 'product: ""'), ":5:12: error: defectdojo.product is empty"),
+        (("Production, staging", '"", staging'), ":8:30: error: defectdojo.environments.production is empty"),
+        (("timeout: 30s\n", "timeout: 30s\n  ca_file: /nonexistent/ca.pem\n"),
+         ":14:12: error: defectdojo.ca_file /nonexistent/ca.pem cannot be read"),
+        (("timeout: 30s\n", "timeout: 30s\n  backoff: { base: 10s, cap: 1s }\n"),
+         ":14:12: error: defectdojo.backoff: base (10000 ms) is above cap (1000 ms)"),
+        (("{{pipeline.ref}}", "{{pipeline.nope}}"),
+         "decision.*, report.job, report.artifact, report.format, report.scan_type; see"),
+    ]
+    for (old, new), want in rows:
+        assert old in DOJO, old
+        p = run_check(tmp_path, DOJO.replace(old, new))
+        assert p.returncode == 2 and (want if want.startswith("decision") else cfg + want) in p.stderr, (new, p.stderr)
+        assert "s3cretpw" not in p.stderr
+    p = run_check(tmp_path, DOJO, env={"DD_KEY_FOR_CHECK": ""})
+    assert p.returncode == 2 and cfg + ":3:12: error: environment variable DD_KEY_FOR_CHECK is empty" in p.stderr
+
+
 # ---- forwarding through the real binary ----
 
 import json  # noqa: E402
@@ -341,12 +372,12 @@ def test_backfill_forwards_a_past_pipeline_again(gateway, gitlab, dojo, redis):
     p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
                         "--pipeline", "380"], capture_output=True, text=True, env=tg.env)
     assert p.returncode == 0, p.stderr
-    assert "1 report(s) queued" in p.stdout
+    assert p.stdout == "tg:deploy:7:380:production trivy-scan/trivy-report.json: queued for DefectDojo\n"
     ups = wait_until(lambda: len(dojo.uploads(201)) == 2 and dojo.uploads(201), what="the backfilled upload")
     assert ups[0]["fields"] == ups[1]["fields"] and ups[0]["file"] == ups[1]["file"]
     p = subprocess.run([str(harness.TOLLGATE), "forward", "-c", str(tg.config), "--project", "7",
                         "--pipeline", "999"], capture_output=True, text=True, env=tg.env)
-    assert p.returncode == 2 and "no deployment record of pipeline 999" in p.stderr
+    assert p.returncode == 2 and "pipeline 999 of project 7 has no recorded forward job" in p.stderr
 
 
 def test_the_shipped_application_pipeline_has_no_upload_job():
@@ -401,6 +432,140 @@ def test_a_wrong_key_is_forward_failed_with_defectdojos_words(tollgate, gitlab, 
     assert len(dojo.uploads()) == 1 and "dd-wrong-key-000000000" not in json.dumps(audit(redis)) + tg.logs()
 
 
+def cli(tg, *args):
+    return subprocess.run([str(harness.TOLLGATE), *args, "-c", str(tg.config)], capture_output=True, text=True,
+                          env=tg.env)
+
+
+def test_the_key_is_cut_out_even_where_defectdojos_words_are_cut(gateway, gitlab, dojo, redis):
+    tg = gateway()
+    # the key straddles the 400-character cut of the reason, and comes again whole after it
+    dojo.script({"status": 400, "body": {"detail": "x" * 376 + DD_KEY + " and " + DD_KEY}})
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=400, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    dump = json.dumps(audit(redis)) + tg.logs() + json.dumps(deploy(redis, 400))
+    assert DD_KEY[:8] not in dump
+    assert "x[REDACTED] and [REDACTE" in r["reasons"][0]  # cut after the key was taken out
+
+
+def test_two_reports_of_one_job_with_the_same_bytes_are_both_forwarded(gateway, gitlab, dojo, redis):
+    reps = [("trivy-scan", "trivy-image.json", "trivy", CLEAN, "Trivy Scan", ""),
+            ("trivy-scan", "trivy-fs.json", "trivy", CLEAN, "Trivy Scan", "")]
+    tg = gateway(reports=reps)
+    serve_report(gitlab, 7, 600, CLEAN, name="trivy-image.json")
+    serve_report(gitlab, 7, 600, CLEAN, name="trivy-fs.json")
+    post(tg, pipeline_event(pipeline=410, ref="main", builds=(("trivy-scan", 600, "success"),)))
+    fwd = wait_until(lambda: len(audit(redis, "forwarded")) == 2 and audit(redis, "forwarded"), what="both forwarded")
+    assert sorted(r["details"]["artifact"] for r in fwd) == ["trivy-fs.json", "trivy-image.json"]
+    assert sorted(u["fields"]["test_title"] for u in dojo.uploads(201)) == [
+        "trivy-scan / trivy-fs.json", "trivy-scan / trivy-image.json"]
+    # a backfill right after enqueues both again, each under an id of its own
+    p = cli(tg, "forward", "--project", "7", "--pipeline", "410")
+    assert p.returncode == 0, p.stderr
+    wait_until(lambda: len(audit(redis, "forwarded")) == 4, what="both backfilled")
+
+
+def test_a_requeued_job_that_fails_again_gets_its_own_record(gateway, gitlab, dojo, redis):
+    dojo.set_down(True)
+    tg = gateway(tries=2)
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=420, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: audit(redis, "forward_failed"), what="dead-lettered")
+    dead = json.loads(cli(tg, "forward", "dead", "list").stdout)
+    assert cli(tg, "forward", "dead", "requeue", dead[0]["id"]).returncode == 0
+    recs = wait_until(lambda: len(audit(redis, "forward_failed")) == 2 and audit(redis, "forward_failed"),
+                      what="the second series' record")
+    assert [r["details"]["requeued"] for r in recs] == [0, 1]
+    assert all(r["details"]["dead_lettered"] for r in recs)
+    dojo.set_down(False)
+    assert cli(tg, "forward", "dead", "requeue", dead[0]["id"]).returncode == 0
+    ok = wait_until(lambda: audit(redis, "forwarded"), what="forwarded at last")
+    assert ok[0]["details"]["requeued"] == 2
+
+
+def test_dead_requeue_and_drop_of_unknown_ids_do_nothing_and_record_nothing(gateway, redis):
+    tg = gateway()
+    for verb in ("requeue", "drop"):
+        for bad in ("nope", "*", ""):
+            p = cli(tg, "forward", "dead", verb, bad)
+            assert p.returncode == 2 and "no such dead forward job" in p.stderr, (verb, bad, p.stderr)
+        p = cli(tg, "forward", "dead", verb)
+        assert p.returncode == 2 and "name the job ids" in p.stderr
+    assert audit(redis, "replayed") == [] and audit(redis, "dropped") == []
+
+
+def test_backfill_sends_the_names_rendered_at_decision_time(gateway, gitlab, dojo, redis):
+    tg = gateway(dd_extra='  product: "{{project.name}}"\n'
+                          '  engagement: "CI/CD {{pipeline.ref}} #{{pipeline.iid}} by {{user.name}}"\n')
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=430, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: dojo.uploads(201), what="the first upload")
+    p = cli(tg, "forward", "--project", "7", "--pipeline", "430")
+    assert p.returncode == 0, p.stderr
+    ups = wait_until(lambda: len(dojo.uploads(201)) == 2 and dojo.uploads(201), what="the backfilled upload")
+    assert ups[0]["fields"] == ups[1]["fields"]
+    assert len(dojo.state.engagements) == 1 and len(dojo.state.tests) == 1
+
+
+def test_a_refused_key_waits_in_the_dead_letters_for_a_requeue(gateway, gitlab, dojo, redis):
+    tg = gateway(tries=4)
+    dojo.script({"status": 401, "body": {"detail": "Invalid token."}})
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=440, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    assert r["details"]["dead_lettered"] is True and r["reasons"] == ["DefectDojo answered 401: Invalid token."]
+    assert len(dojo.uploads()) == 1  # not retried: the key is fixed by a person
+    dead = json.loads(cli(tg, "forward", "dead", "list").stdout)
+    assert len(dead) == 1
+    assert cli(tg, "forward", "dead", "requeue", dead[0]["id"]).returncode == 0
+    wait_until(lambda: audit(redis, "forwarded"), what="forwarded after the requeue")
+
+
+def test_a_stopping_process_does_not_wait_for_a_hanging_defectdojo(gateway, gitlab, dojo, redis):
+    dojo.script({"hang": 120})  # far beyond the harness's stop bound (15 s)
+    tg = gateway(timeout="300s")
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=450, ref="main", builds=builds(FORMATS[:1])))
+    wait_until(lambda: dojo.uploads(), what="the upload hanging in DefectDojo")
+    assert tg.stop() == 0  # a clean exit within the bound, not a kill after it
+    # the job is neither lost nor dead-lettered: due again for the next process
+    assert redis.cmd("ZCARD", "tg:fwd:due") == 1 and redis.cmd("ZCARD", "tg:fwd:dead") == 0
+    assert audit(redis, "forward_failed") == [] and audit(redis, "forwarded") == []
+
+
+def test_gitlab_refusals_of_the_download_are_final_and_a_grown_artifact_stops(gateway, gitlab, dojo, redis):
+    reps = [("a", "a.json", "trivy", CLEAN, "Trivy Scan", ""), ("b", "b.json", "trivy", CLEAN, "Trivy Scan", ""),
+            ("c", "c.json", "trivy", CLEAN, "Trivy Scan", ""), ("d", "d.json", "trivy", CLEAN, "Trivy Scan", "")]
+    dojo.set_down(True)  # the reports wait in the outbox while GitLab changes its answers
+    tg = gateway(reports=reps, tries=50)
+    for i, r in enumerate(reps):
+        serve_report(gitlab, 7, 600 + i, CLEAN, name=r[1])
+    post(tg, pipeline_event(pipeline=460, ref="main", builds=builds(reps)))
+    wait_until(lambda: len({u["file_name"] for u in dojo.uploads(503)}) == 4, what="all four tried once")
+    for job_id, name, status in ((600, "a.json", 410), (601, "b.json", 403), (602, "c.json", 401)):
+        gitlab.script("artifact", *([{"status": status}] * 3),
+                      where={"path": "/api/v4/projects/7/jobs/%d/artifacts/%s" % (job_id, name)})
+    serve_report(gitlab, 7, 603, pipelines.REPORTS.joinpath(CLEAN).read_bytes() + b" " * 100000, name="d.json")
+    wait_until(lambda: len(audit(redis, "forward_failed")) == 4, what="four final failures")
+    why = {r["details"]["artifact"]: r for r in audit(redis, "forward_failed")}
+    assert why["a.json"]["reasons"] == ["GitLab no longer has the artifact (expired?)"]
+    assert why["b.json"]["reasons"][0].startswith("GitLab refused the artifact download (403)")
+    assert why["c.json"]["reasons"][0].startswith("GitLab refused the artifact download (401)")
+    assert why["d.json"]["reasons"][0].startswith("the artifact changed since it was counted (more than the")
+    assert not any(r["details"]["dead_lettered"] for r in why.values())
+
+
+def test_a_name_longer_than_defectdojo_keeps_is_refused_before_sending(gateway, gitlab, dojo, redis):
+    tg = gateway(dd_extra='  engagement: "CI/CD {{pipeline.ref}} %s"\n' % ("x" * 300))
+    serve_report(gitlab, 7, 600, CLEAN)
+    post(tg, pipeline_event(pipeline=470, ref="main", builds=builds(FORMATS[:1])))
+    r = wait_until(lambda: audit(redis, "forward_failed"), what="forward_failed")[0]
+    assert r["reasons"] == ["engagement_name would be 311 characters, DefectDojo keeps at most 300 "
+                            "(shorten defectdojo.engagement)"]
+    assert dojo.uploads() == [] and r["details"]["dead_lettered"] is False
+
+
 # ---- the stand-in's contract, through curl (a real multipart client) ----
 
 def reimport(dojo, fields, key=DD_KEY, file=b'{"Results": []}'):
@@ -437,3 +602,8 @@ def test_standin_contract(dojo):
     code, other = reimport(dojo, [("test_title", "horusec") if n[0] == "test_title" else n for n in NAMES])
     assert other["test_id"] != first["test_id"] and other["engagement_id"] == first["engagement_id"]
     assert [u["file"] for u in dojo.uploads(201)] == ['{"Results": []}'] * 3
+    # column sizes: the serializer checks the URL; the database refuses a longer name (a 500)
+    code, body = reimport(dojo, NAMES + [("source_code_management_uri", "https://g.example/" + "x" * 600)])
+    assert code == 400 and body == {"source_code_management_uri": ["Ensure this field has no more than 600 characters."]}
+    code, body = reimport(dojo, [("product_name", "p" * 256) if n[0] == "product_name" else n for n in NAMES])
+    assert code == 500

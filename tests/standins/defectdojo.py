@@ -206,6 +206,8 @@ class Handler(BaseHTTPRequestHandler):
         errors = validate(fields)
         if errors:
             return 400, errors, None
+        if too_long_for_the_database(fields):
+            return 500, {"detail": "A server error occurred."}, None
         return self.reimport(fields)
 
     def reimport(self, f):
@@ -278,6 +280,18 @@ def count_findings(data):
     return stats
 
 
+# Column sizes of what a reimport writes (dojo/models.py). The serializer checks only
+# source_code_management_uri (a URLField, max_length=600: a 400 field error); the others reach
+# the database, which refuses a longer value: DefectDojo answers 500.
+SERIALIZER_MAX = {"source_code_management_uri": 600}
+MODEL_MAX = {"product_type_name": 255, "product_name": 255, "engagement_name": 300, "test_title": 255,
+             "build_id": 150, "commit_hash": 150, "branch_tag": 150, "version": 100, "environment": 200}
+
+
+def too_long_for_the_database(f):
+    return any(len(f[k][0]) > n for k, n in MODEL_MAX.items() if k in f and isinstance(f[k][0], str))
+
+
 def validate(f):
     errors = {}
     one = {k: v[0] for k, v in f.items()}
@@ -290,6 +304,9 @@ def validate(f):
     for b in BOOLEANS:
         if b in one and one[b] not in ("true", "false", "True", "False", "1", "0"):
             errors[b] = ["Must be a valid boolean."]
+    for k, n in SERIALIZER_MAX.items():
+        if isinstance(one.get(k), str) and len(one[k]) > n:
+            errors[k] = ["Ensure this field has no more than %d characters." % n]
     if "minimum_severity" in one and one["minimum_severity"] not in SEVERITIES:
         errors["minimum_severity"] = ['"%s" is not a valid choice.' % one["minimum_severity"]]
     if one.get("auto_create_context") in ("true", "True", "1"):

@@ -1,4 +1,5 @@
 /* test_config.c -- tollgate.yaml: values, defaults, secrets, and file:line:col errors. */
+#include "base/baseurl.h"
 #include "base/config.h"
 #include "unit.h"
 
@@ -178,11 +179,44 @@ static void check_hardening(void)
     tg_diag_dispose(&diag);
 }
 
+/* Base URLs (gitlab.url, defectdojo.url): what joins with API paths and shows in links. */
+static void test_base_urls(void)
+{
+    static const struct {
+        const char *url, *err; /* err: NULL when accepted, else a part of the reason */
+    } rows[] = {
+        {"https://gitlab.example.com", NULL},
+        {"https://gitlab.example.com/", NULL},
+        {"http://10.0.0.5:8080/gitlab", NULL},
+        {"https://[::1]:8443", NULL},
+        {"https://", "no host"},
+        {"https:///path", "no host"},
+        {"https://:443/", "no host"},
+        {"ftp://gitlab.example.com", "http:// or https://"},
+        {"https://user:pw@gitlab.example.com", "credentials"},
+        {"https://token@gitlab.example.com/", "credentials"},
+        {"https://gitlab.example.com/?private_token=x", "query"},
+        {"https://gitlab.example.com/#x", "query"},
+        {"https://gitlab .example.com", "spaces"},
+        {"https://gitlab.example.com\t", "spaces"},
+        {"https://gitlab.example.com:44x3/", "port"},
+        {"https://gitlab.example.com:/", "port"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char err[160] = "";
+        int rc = tg_baseurl_check(rows[i].url, err, sizeof err);
+        UNIT_CHECK(rows[i].url,
+                   rows[i].err ? rc == -1 && strstr(err, rows[i].err) != NULL : rc == 0);
+        UNIT_CHECK("the reason never quotes the URL", strstr(err, "pw@") == NULL);
+    }
+}
+
 int main(void)
 {
     char dir[] = "/tmp/tg_ut_configXXXXXX";
     if (mkdtemp(dir) == NULL || chdir(dir) != 0)
         return 1;
+    test_base_urls();
     setenv("UT_TOKEN", "token-value-1", 1);
     setenv("UT_SIGN", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
     setenv("UT_BADSIGN", "whsec_!!", 1);

@@ -1,6 +1,7 @@
 /* test_forward.c -- the DefectDojo forwarder's pure parts: report format -> scan_type (never
  * guessed), DefectDojo's answers read (201 ids and statistics, field errors, retryable or
  * final), and the defectdojo section's checks. */
+#include "base/retryafter.h"
 #include "forward/defectdojo.h"
 #include "forward/dojo_config.h"
 #include "forward/scan_type.h"
@@ -66,7 +67,7 @@ static void test_answers(void)
          "DefectDojo answered 400: scan_type: \"X\" is not a valid choice.; file: No file was "
          "submitted.",
          0},
-        {"detail", 403, "{\"detail\":\"Invalid token.\"}", TG_DOJO_FINAL,
+        {"detail", 403, "{\"detail\":\"Invalid token.\"}", TG_DOJO_KEY,
          "DefectDojo answered 403: Invalid token.", 0},
         {"not found html", 404, "<h1>Not\nFound</h1>", TG_DOJO_FINAL,
          "DefectDojo answered 404: <h1>Not?Found</h1>", 0},
@@ -82,7 +83,7 @@ static void test_answers(void)
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct tg_dojo_answer a;
-        tg_dojo_read_answer(rows[i].status, rows[i].body, strlen(rows[i].body), &a);
+        tg_dojo_read_answer(rows[i].status, rows[i].body, strlen(rows[i].body), NULL, &a);
         UNIT_CHECK(rows[i].name, a.kind == rows[i].kind);
         UNIT_STREQ(rows[i].name, a.reason, rows[i].reason);
         if (rows[i].kind == TG_DOJO_OK) {
@@ -94,6 +95,45 @@ static void test_answers(void)
         }
         tg_dojo_answer_dispose(&a);
     }
+}
+
+/* The key is taken out over the whole text before the cut, and a cut key's first part too. */
+static void test_key_redaction(void)
+{
+    static char key_value[] = "dd-test-api-key-7f3a9c2e51";
+    struct tg_secret key = {.value = key_value, .len = strlen(key_value)};
+    static const size_t pads[] = {0, 370, 376, 380, 390, 396, 398, 399, 400, 1000};
+    for (size_t i = 0; i < sizeof pads / sizeof pads[0]; i++) {
+        for (int as_json = 0; as_json < 2; as_json++) {
+            char body[1200], part[8];
+            int n = as_json ? snprintf(body, sizeof body, "%s", "{\"detail\":\"") : 0;
+            memset(body + n, 'x', pads[i]);
+            n += (int)pads[i];
+            n += snprintf(body + n, sizeof body - (size_t)n, "%s tail%s", key_value,
+                          as_json ? "\"}" : "");
+            struct tg_dojo_answer a;
+            tg_dojo_read_answer(400, body, (size_t)n, &key, &a);
+            memcpy(part, key_value, 6);
+            part[6] = '\0';
+            UNIT_CHECK("no part of the key after the cut", strstr(a.reason, part) == NULL);
+            UNIT_CHECK("reason is bounded", strlen(a.reason) < sizeof a.reason);
+            tg_dojo_answer_dispose(&a);
+        }
+    }
+}
+
+static void test_retry_after(void)
+{
+    uint64_t now = 1445412480000ull; /* Wed, 21 Oct 2015 07:28:00 GMT */
+    static const uint64_t week = 7ull * 86400 * 1000;
+    UNIT_CHECK("seconds", tg_retry_after_ms(" 120\r\n", now) == 120000);
+    UNIT_CHECK("far seconds kept, clamped", tg_retry_after_ms(" 999999\r\n", now) == week);
+    UNIT_CHECK("an hour", tg_retry_after_ms("3600", now) == 3600000);
+    UNIT_CHECK("http-date", tg_retry_after_ms(" Wed, 21 Oct 2015 07:30:00 GMT\r\n", now) == 120000);
+    UNIT_CHECK("past date", tg_retry_after_ms("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0);
+    UNIT_CHECK("far date clamped", tg_retry_after_ms("Thu, 01 Jan 2099 00:00:00 GMT", now) == week);
+    UNIT_CHECK("garbage", tg_retry_after_ms("soon", now) == 0);
+    UNIT_CHECK("trailing garbage", tg_retry_after_ms("12abc", now) == 0);
 }
 
 static struct tg_dojo_config *load(const char *text, size_t *errors)
@@ -147,6 +187,8 @@ int main(void)
 {
     test_scan_types();
     test_answers();
+    test_key_redaction();
+    test_retry_after();
     test_config();
     return unit_summary("test_forward");
 }
