@@ -1,5 +1,5 @@
 /* console.c -- /ui/login, /ui/callback, /ui/session, /ui/logout (console.h). API pool
- * threads; the session of /ui/session and /ui/logout was checked on the loop (api.c).
+ * threads; the session of /ui/session and /ui/logout was checked on the loop (api_route.c).
  *
  * Every answer carries Cache-Control: no-store and the console's security headers (added by
  * api_route.c for each /ui/ route, whichever path answers). No
