@@ -73,9 +73,13 @@ static int record_received(struct job *j)
 static void fill_target(struct job *j)
 {
     const struct tg_event *ev = &j->ev;
-    j->target =
-        (struct tg_target){ev->project_id, ev->project_path,  ev->ref,    ev->sha, ev->pipeline_id,
-                           NULL,           ev->user_username, ev->user_id};
+    j->target = (struct tg_target){.project_id = ev->project_id,
+                                   .project = ev->project_path,
+                                   .ref = ev->ref,
+                                   .sha = ev->sha,
+                                   .pipeline = ev->pipeline_id,
+                                   .user = ev->user_username,
+                                   .user_id = ev->user_id};
     snprintf(j->actor, sizeof j->actor, "gitlab:%s",
              *ev->user_username ? ev->user_username : "unknown");
 }

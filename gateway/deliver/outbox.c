@@ -108,6 +108,30 @@ static int keep_audit_only(struct tg_work *w, const char *id, json_t *e)
     return rc;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first forwarded report's DefectDojo test link in the record (entries in name order),
+ * NULL when none was forwarded. */
+static char *dojo_link(const struct tg_deployment *d)
+{
+    json_t *all = d->defectdojo ? json_loads(d->defectdojo, 0, NULL) : NULL;
+    const char **names = tg_xcalloc(json_object_size(all) + 1, sizeof *names);
+    const char *name, *url = NULL;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(all, name, v) names[n++] = name;
+    qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n && url == NULL; i++)
+        url = json_string_value(json_object_get(json_object_get(all, names[i]), "url"));
+    char *out = url ? tg_xstrdup(url) : NULL;
+    free(names);
+    json_decref(all);
+    return out;
+}
+
 static void post_status(struct tg_work *w, const struct tg_target *t, json_t *status)
 {
     tg_work_status(w, t, json_string_value(json_object_get(status, "state")),
@@ -127,8 +151,11 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
         json_decref(e);
         return -1;
     }
+    char *link = NULL;
     if (key) {
         tg_work_target_load(&d, &t);
+        link = dojo_link(&d);
+        t.status_link = link;
         rc = audit ? complete_audit(w, id, audit, &t) : 0;
         if (status && (rc == 0 || !w->cfg->audit.fail_closed))
             post_status(
@@ -139,6 +166,7 @@ int tg_outbox_complete(struct tg_work *w, const char *id, const char *effect)
     } else {
         TG_LOG(TG_LOG_ERROR, "unreadable", "effect %s is not readable JSON; dropped", id);
     }
+    free(link);
     tg_deployment_dispose(&d);
     json_decref(e);
     return rc == 0 ? remove_effect(w, id) : rc;

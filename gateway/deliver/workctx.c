@@ -59,7 +59,7 @@ void tg_work_status(struct tg_work *w, const struct tg_target *t, const char *st
     if (t->environment == NULL || t->sha == NULL || *t->sha == '\0')
         return; /* no environment: nothing was gated, so nothing to report on the commit */
     snprintf(name, sizeof name, "tollgate/%s", t->environment);
-    char *link = audit_link(w, t);
+    char *link = t->status_link ? tg_xstrdup(t->status_link) : audit_link(w, t);
     struct tg_commit_status st = {
         .project_id = t->project_id,
         .sha = t->sha,

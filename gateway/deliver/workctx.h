@@ -32,6 +32,10 @@ struct tg_target {
     const char *environment;
     const char *user;  /* GitLab username of the pipeline's user */
     long long user_id; /* their GitLab user id; 0 unknown */
+    /* The link a commit status carries instead of the audit link: DefectDojo's test of the
+     * deployment's reports once one was forwarded (GitLab keeps a status's link, so the link
+     * changes only with a status whose state changes anyway). NULL: the audit link. */
+    const char *status_link;
 };
 
 /* The target of a deployment record (strings borrowed from it). */

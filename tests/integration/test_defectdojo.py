@@ -393,9 +393,11 @@ def test_a_pending_approval_gets_a_follow_up_with_the_defectdojo_link(tollgate, 
     try:
         sets = pipelines.write_sets(logdir, policy=policy([FORMATS[0][:3] + ("",)], approve="{ critical: 0 }"))
         env = dict(pipelines.env(), TG_TEST_DD_KEY=DD_KEY, TG_TEST_SLACK_SECRET="slack-signing-secret-0042",
-                   TG_TEST_SLACK_WEBHOOK=chat.slack_webhook_url, TG_TEST_API_READ="api-reader-token-0042")
+                   TG_TEST_SLACK_WEBHOOK=chat.slack_webhook_url, TG_TEST_API_READ="api-reader-token-0042",
+                   TG_TEST_API_ALICE="api-alice-token-0042")
         extra = pipelines.config_extra(gitlab.url, dojo_config(dojo.url) + (
             "api:\n  tokens:\n    - { token: env:TG_TEST_API_READ, identity: rita, scopes: [read] }\n"
+            "    - { token: env:TG_TEST_API_ALICE, identity: alice, scopes: [read, approve] }\n"
             "chatops:\n  slack:\n    signing_secret: env:TG_TEST_SLACK_SECRET\n"
             "    webhook_url: env:TG_TEST_SLACK_WEBHOOK\n    users: { U0ALICE: alice }\n"))
         tg = tollgate(workers=2, env=env, extra=extra, **sets)
@@ -417,6 +419,17 @@ def test_a_pending_approval_gets_a_follow_up_with_the_defectdojo_link(tollgate, 
         assert shown["test_id"] == rec["details"]["test_id"] and shown["url"] == url
         assert shown["result"] == "forwarded" and "statistics" in shown
         assert DD_KEY not in r.body.decode()
+        # GitLab keeps a status's link and refuses the same state again, so the link rides on
+        # the next status whose state changes anyway: the approval's trigger (success)
+        before = [q["form"].get("target_url") for q in gitlab.requests("status")]
+        assert url not in before
+        r = harness.curl(tg.url + "/api/v1/deployments/%s/approve" % deploy(redis, 390)["approval_id"],
+                         headers={"Authorization": "Bearer api-alice-token-0042",
+                                  "Content-Type": "application/json"}, body=b"{}")
+        assert r.status == 200, r.body
+        done = wait_until(lambda: [q["form"] for q in gitlab.requests("status")
+                                   if q["form"].get("state") == "success"], what="the success status")
+        assert done[-1].get("target_url") == url, done[-1]
     finally:
         chat.stop()
 
