@@ -16,12 +16,15 @@
 #                tg_audit_* (but for the loop-safe members LOOP_SAFE lists) and every tg_
 #                function a gateway header declares with a redisContext. The loop's files:
 #                every gateway/http/*.[ch], gateway/api/api_route.c (the API routes' loop
-#                side), gateway/console/pages.c and console_auth.c, plus TG_LOOP_DIRS
-#                (space-separated directories, for the rule's own test); a function in them
-#                under a line `/* off the loop */` is exempt (the main thread runs it). In
+#                side), gateway/console/pages.c and console_auth.c,
+#                gateway/approvals/button_context.c (the Mattermost gate's check), plus
+#                TG_LOOP_DIRS (space-separated directories, for the rule's own test); a
+#                function in them under a line `/* off the loop */` is exempt (the main
+#                thread runs it). In
 #                the files holding loop-side functions among pool-side ones (MARKED: the
-#                route gates in api/ and console/console.c; DIR/marked/*.c of TG_LOOP_DIRS),
-#                each function under a line `/* loop */` is checked for blocking calls.
+#                route gates in api/, console/console.c, approvals/chat_message.c;
+#                DIR/marked/*.c of TG_LOOP_DIRS), each function under a line `/* loop */` is
+#                checked for blocking calls.
 #                `scripts/style.sh loop` runs this rule alone.
 #   commas       no statements chained with the comma operator (`return refuse(...), -1;`,
 #                `a = x, b = y;`): scripts/commas.py over clang's AST, in every file of
@@ -149,11 +152,12 @@ def reaches(header, seen, here):
     return None
 REDIS_CONTEXT = redis_context_functions()
 files = sorted(glob.glob(root + '/http/*.[ch]')) + [
-    root + '/api/api_route.c', root + '/console/pages.c', root + '/console/console_auth.c']
+    root + '/api/api_route.c', root + '/console/pages.c', root + '/console/console_auth.c',
+    root + '/approvals/button_context.c']
 # Files that hold loop-side functions marked /* loop */ among pool-side ones.
 marked = [root + '/api/chatops.c', root + '/api/chatops_slack.c',
           root + '/api/chatops_mattermost.c', root + '/api/deploy_api.c',
-          root + '/console/console.c']
+          root + '/console/console.c', root + '/approvals/chat_message.c']
 for d in extra:
     files += sorted(glob.glob(d.rstrip('/') + '/*.[ch]'))
     marked += sorted(glob.glob(d.rstrip('/') + '/marked/*.c'))

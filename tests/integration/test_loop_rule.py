@@ -3,6 +3,7 @@ passes, and a loop-side file that includes a blocking helper, directly or throug
 or calls blocking hiredis fails with file:line and the rule."""
 import os
 import pathlib
+import re
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -68,7 +69,8 @@ LOOP_SAFE_CALLS = [
 
 
 def test_every_blocking_call_fails_on_the_loop_and_loop_safe_ones_pass(tmp_path):
-    body = "".join("    %s; /* fopen(x) in a comment */\n" % c for c in BLOCKING_CALLS + LOOP_SAFE_CALLS)
+    body = "".join("    %s; /* fopen(x) in a comment */\n" % c
+                   for c in BLOCKING_CALLS + LOOP_SAFE_CALLS)
     (tmp_path / "calls.c").write_text("void f(void)\n{\n" + body + "}\n")
     r = loop_rule(tmp_path)
     assert r.returncode == 1
@@ -85,6 +87,42 @@ def test_a_function_marked_off_the_loop_may_block(tmp_path):
     assert r.returncode == 1
     assert r.stdout.splitlines() == [
         "%s/stop.c:9: runs on the event loop, must not call blocking sleep" % tmp_path], r.stdout
+
+
+def test_only_functions_marked_loop_are_checked_in_a_marked_file(tmp_path):
+    (tmp_path / "marked").mkdir()
+    (tmp_path / "marked" / "gates.c").write_text(
+        '#include "base/redisconn.h"\n/* loop */\nvoid gate(void)\n{\n'
+        "    tg_queue_push(c, p);\n}\n\n"
+        "void handle(void)\n{\n    sleep(1);\n}\n")
+    r = loop_rule(tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [
+        "%s/marked/gates.c:5: runs on the event loop, must not call blocking tg_queue_push"
+        % tmp_path], r.stdout
+
+
+WHOLE_LOOP_FILES = {"api/api_route.c", "console/pages.c", "console/console_auth.c",
+                    "approvals/button_context.c"}
+
+
+def test_every_route_gate_is_checked_loop_code():
+    """A route's gate runs on the loop: its function lives in a loop file or is marked."""
+    gw = ROOT / "gateway"
+    sources = {str(p.relative_to(gw)): p.read_text() for p in gw.glob("*/*.c")}
+    gates = set()
+    for text in sources.values():
+        gates.update(re.findall(r"TG_ROUTE_\w+,\s*TG_LANE_\w+,\s*(\w+)", text))
+    assert {"gate_deployments", "tg_slack_gate", "tg_mattermost_gate", "gate_open",
+            "gate_session", "tg_api_gate_bearer"} <= gates
+    for gate in gates:
+        where = [(f, t.split("\n")) for f, t in sources.items()
+                 if re.search(r"^[a-z].*\b%s\(" % gate, t, re.M)]
+        assert len(where) == 1, gate
+        f, lines = where[0]
+        n = next(i for i, l in enumerate(lines) if re.match(r"^[a-z].*\b%s\(" % gate, l))
+        assert (f.startswith("http/") or f in WHOLE_LOOP_FILES
+                or lines[n - 1] == "/* loop */"), "%s (%s) is not checked loop code" % (gate, f)
 
 
 def curl_rule(*files):
