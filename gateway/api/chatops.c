@@ -239,6 +239,7 @@ void tg_chatops_slash(struct tg_api_ctx *ctx, struct tg_work *w, const struct tg
     free(name);
 }
 
+/* loop */
 void tg_chatops_reject(struct tg_tally *tally, enum tg_chat_service chat, const char *reason,
                        const char *remote)
 {

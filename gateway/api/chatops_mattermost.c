@@ -21,6 +21,7 @@ static const char *jstr(json_t *o, const char *k)
 
 /* ---- slash commands ---- */
 
+/* loop */
 static int token_ok(const struct tg_chat *mm, const struct tg_api_request *req)
 {
     const char *h = tg_api_header(req, "authorization");
@@ -49,6 +50,7 @@ static int is_mattermost_id(const char *s)
  * context works for anyone who can POST: the clicker must be a user chatops.mattermost.users
  * maps (by user_id, a Mattermost id or a configured name, or by user_name). An unmapped or
  * malformed one is counted, never recorded. */
+/* loop */
 static const char *clicker_refusal(const struct tg_chat *mm, json_t *body)
 {
     const char *user = jstr(body, "user_id"), *name = jstr(body, "user_name");
@@ -119,6 +121,7 @@ static void on_button(struct tg_api_ctx *ctx, struct tg_work *w, json_t *body, v
 /* ---- the route ---- */
 
 /* The body as a button callback ({"context": {...}, ...}), or NULL for a slash command. */
+/* loop */
 static json_t *button_body(const struct tg_api_request *req)
 {
     json_t *body =
@@ -130,6 +133,7 @@ static json_t *button_body(const struct tg_api_request *req)
     return body;
 }
 
+/* loop */
 void tg_mattermost_gate(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                         struct tg_api_verdict *out)
 {

@@ -14,6 +14,7 @@
 
 /* ---- verification ---- */
 
+/* loop */
 enum tg_slack_verdict tg_slack_verify(struct tg_bytes secret, const struct tg_slack_signed *req,
                                       uint64_t now_s)
 {
@@ -36,6 +37,7 @@ enum tg_slack_verdict tg_slack_verify(struct tg_bytes secret, const struct tg_sl
     return tg_ct_equal(want, SIG_LEN, signature, SIG_LEN) ? TG_SLACK_OK : TG_SLACK_MISMATCH;
 }
 
+/* loop */
 const char *tg_slack_verdict_reason(enum tg_slack_verdict v)
 {
     static const char *const reasons[] = {[TG_SLACK_OK] = "",
@@ -149,6 +151,7 @@ static void on_action(struct tg_api_ctx *ctx, struct tg_work *w, const char *pay
 
 /* ---- the route ---- */
 
+/* loop */
 void tg_slack_gate(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                    struct tg_api_verdict *out)
 {

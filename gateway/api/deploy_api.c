@@ -224,6 +224,7 @@ static void on_deployments(void *data, struct tg_api_ctx *ctx, const struct tg_a
 
 /* The gate of /api/v1/deployments/: a valid bearer token and, for a POST (approve, deny: the
  * act lane), one with the approve scope, so that a read-only token cannot fill that lane. */
+/* loop */
 static void gate_deployments(void *data, const struct tg_config *cfg,
                              const struct tg_api_request *req, struct tg_api_verdict *out)
 {

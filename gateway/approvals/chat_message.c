@@ -91,6 +91,7 @@ static const char *const builtin[TG_TEXT_COUNT] = {
     [TG_TEXT_HELP] = "Usage: approve ID [comment] | deny ID reason | status ID | pending",
 };
 
+/* loop */
 const char *tg_chat_name(enum tg_chat_service chat)
 {
     return chat_names[chat];

@@ -205,51 +205,6 @@ void tg_audit_chain_hash(const char *prev, const char *canonical, char out[TG_SH
     tg_hex_encode(d, sizeof d, out);
 }
 
-/* Whether a value may name its index key as it is: Tollgate's own vocabulary (actions), or a
- * fixed shape (pipeline ids, commit SHAs). Free text never does (F8: a token typed into a ref
- * or a user name ended up in key names, which SCAN and MONITOR show to anyone). */
-static int plain_value(enum tg_audit_index kind, const char *v)
-{
-    size_t n = strlen(v);
-    switch (kind) {
-    case TG_AUDIT_IDX_ACTION:
-        return n <= 64 && strspn(v, "abcdefghijklmnopqrstuvwxyz_") == n;
-    case TG_AUDIT_IDX_PIPELINE:
-        return n <= 20 && strspn(v, "0123456789") == n;
-    case TG_AUDIT_IDX_SHA:
-        return (n == 40 || n == 64) && strspn(v, "0123456789abcdef") == n;
-    default:
-        return 0;
-    }
-}
-
-void tg_audit_index_key(char *out, size_t outlen, const char *prefix,
-                        const struct tg_audit_index_ref *ref)
-{
-    enum tg_audit_index kind = ref->kind;
-    const char *value = ref->value, *project = ref->project;
-    static const char *const kinds[] = {[TG_AUDIT_IDX_ACTION] = "action",
-                                        [TG_AUDIT_IDX_ACTOR] = "actor",
-                                        [TG_AUDIT_IDX_PROJECT] = "project",
-                                        [TG_AUDIT_IDX_PIPELINE] = "pipeline",
-                                        [TG_AUDIT_IDX_ENVIRONMENT] = "environment",
-                                        [TG_AUDIT_IDX_SHA] = "sha",
-                                        [TG_AUDIT_IDX_REF] = "ref",
-                                        [TG_AUDIT_IDX_PROJECT_REF] = "project_ref"};
-    char *joined = kind == TG_AUDIT_IDX_PROJECT_REF
-                       ? tg_xasprintf("%s:%s", project ? project : "", value)
-                       : NULL;
-    const char *v = joined ? joined : value;
-    if (plain_value(kind, v)) {
-        snprintf(out, outlen, "%saudit:idx:%s:%s", prefix, kinds[kind], v);
-    } else {
-        char hex[TG_SHA256_HEX_LEN + 1];
-        tg_sha256_hex(v, strlen(v), hex);
-        snprintf(out, outlen, "%saudit:idx:%s~h:%s", prefix, kinds[kind], hex);
-    }
-    free(joined);
-}
-
 /* ---- building a record ---- */
 
 /* An empty string is no value: null, and no index entry. */
@@ -442,22 +397,13 @@ static int record_indexes(const char *prefix, const struct tg_audit_record *r, c
     return n;
 }
 
-/* The key of a once-only step: named by the hash of its text (it may hold a caller's
- * Idempotency-Key), never the text. */
-static void once_key(char *out, size_t outlen, const char *prefix, const char *once)
-{
-    char hex[TG_SHA256_HEX_LEN + 1];
-    tg_sha256_hex(once, strlen(once), hex);
-    snprintf(out, outlen, "%saudit:once~h:%s", prefix, hex);
-}
-
 /* Keys the script touches: stream, head, once, time index, then the indexes of r. */
 static int index_keys(const struct tg_audit *a, const struct tg_audit_record *r, char keys[][512])
 {
     int n = 0;
     tg_audit_key(keys[n++], 512, a->prefix, TG_AK_STREAM);
     tg_audit_key(keys[n++], 512, a->prefix, TG_AK_HEAD);
-    once_key(keys[n++], 512, a->prefix, r->once ? r->once : "-");
+    tg_audit_once_key(keys[n++], 512, a->prefix, r->once ? r->once : "-");
     tg_audit_key(keys[n++], 512, a->prefix, TG_AK_IDX_TIME);
     return n + record_indexes(a->prefix, r, keys + n);
 }
@@ -604,7 +550,7 @@ static void confirm_once(struct tg_audit *a, redisContext *c, const struct tg_au
     long long seq = json_integer_value(json_object_get(rec, "seq"));
     json_decref(rec);
     char key[512];
-    once_key(key, sizeof key, a->prefix, r->once); /* as index_keys names it */
+    tg_audit_once_key(key, sizeof key, a->prefix, r->once); /* as index_keys names it */
     redisReply *rep = redisCommand(c, "SET %s %lld XX KEEPTTL", key, seq);
     freeReplyObject(rep); /* a miss costs one repeated line in the sink, never a lost one */
 }
@@ -670,7 +616,9 @@ const char *tg_audit_field(const redisReply *kv, const char *name)
  * a writer that dies leaves it to the others when the lock expires. */
 static int lock_note(struct tg_audit *a, redisContext *c, const char *id)
 {
-    redisReply *r = redisCommand(c, "SET %saudit:inbox:lock:%s 1 NX PX 30000", a->prefix, id);
+    char key[512];
+    tg_audit_inbox_lock_key(key, sizeof key, a->prefix, id);
+    redisReply *r = redisCommand(c, "SET %s 1 NX PX 30000", key);
     int rc = r == NULL ? -1 : r->type == REDIS_REPLY_STATUS ? 0 : 1;
     freeReplyObject(r);
     return rc;

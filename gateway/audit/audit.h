@@ -14,6 +14,7 @@
 #ifndef TG_AUDIT_H
 #define TG_AUDIT_H
 
+#include "audit/audit_keys.h"
 #include "base/config.h"
 #include "base/crypto.h"
 
@@ -85,29 +86,6 @@ char *tg_audit_canonical(json_t *record);
 /* hash = hex SHA-256(prev hex || canonical) into out. */
 void tg_audit_chain_hash(const char *prev, const char *canonical, char out[TG_SHA256_HEX_LEN + 1]);
 
-/* Secondary indexes: sorted sets of seq (score seq) per value, drawn atop audit.c. A ref is
- * indexed on its own and within its project (the exact set for the common project+ref). */
-enum tg_audit_index {
-    TG_AUDIT_IDX_ACTION,
-    TG_AUDIT_IDX_ACTOR,
-    TG_AUDIT_IDX_PROJECT,
-    TG_AUDIT_IDX_PIPELINE,
-    TG_AUDIT_IDX_ENVIRONMENT,
-    TG_AUDIT_IDX_SHA,
-    TG_AUDIT_IDX_REF,
-    TG_AUDIT_IDX_PROJECT_REF, /* value is the ref, project must be given */
-};
-/* What an index key files: the field, its value, and for TG_AUDIT_IDX_PROJECT_REF the
- * project (NULL otherwise). */
-struct tg_audit_index_ref {
-    enum tg_audit_index kind;
-    const char *value;
-    const char *project;
-};
-/* The index key of ref into out (a value too long for a key is named by its SHA-256).
- * Writers and readers both name keys here, so they always agree. */
-void tg_audit_index_key(char *out, size_t outlen, const char *prefix,
-                        const struct tg_audit_index_ref *ref);
 #define TG_AUDIT_MAX_INDEXES 8
 /* The index keys (at most TG_AUDIT_MAX_INDEXES, 512 bytes each) a stored record was filed
  * under, named from its fields as the writer named them; returns how many (0: not a record).

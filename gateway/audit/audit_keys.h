@@ -23,4 +23,33 @@ char *tg_audit_key(char *out, size_t outlen, const char *prefix, enum tg_audit_k
  * one command: redisCommand(c, "HGET %s seq", TG_AUDIT_KEY(prefix, TG_AK_HEAD)). */
 #define TG_AUDIT_KEY(prefix, k) tg_audit_key((char[256]){0}, 256, (prefix), (k))
 
+/* Secondary indexes: sorted sets of seq (score seq) per value, drawn atop audit.c. A ref is
+ * indexed on its own and within its project (the exact set for the common project+ref). */
+enum tg_audit_index {
+    TG_AUDIT_IDX_ACTION,
+    TG_AUDIT_IDX_ACTOR,
+    TG_AUDIT_IDX_PROJECT,
+    TG_AUDIT_IDX_PIPELINE,
+    TG_AUDIT_IDX_ENVIRONMENT,
+    TG_AUDIT_IDX_SHA,
+    TG_AUDIT_IDX_REF,
+    TG_AUDIT_IDX_PROJECT_REF, /* value is the ref, project must be given */
+};
+/* What an index key files: the field, its value, and for TG_AUDIT_IDX_PROJECT_REF the
+ * project (NULL otherwise). */
+struct tg_audit_index_ref {
+    enum tg_audit_index kind;
+    const char *value;
+    const char *project;
+};
+/* The index key of ref into out (a value too long for a key is named by its SHA-256).
+ * Writers and readers both name keys here, so they always agree. */
+void tg_audit_index_key(char *out, size_t outlen, const char *prefix,
+                        const struct tg_audit_index_ref *ref);
+/* <prefix>audit:once~h:<sha256 hex of once>: the seq that recorded a once-only step. Named by
+ * the hash of its text (it may hold a caller's Idempotency-Key), never the text. */
+void tg_audit_once_key(char *out, size_t outlen, const char *prefix, const char *once);
+/* <prefix>audit:inbox:lock:<id>: the lock of one inbox note (id: the stream entry id). */
+void tg_audit_inbox_lock_key(char *out, size_t outlen, const char *prefix, const char *id);
+
 #endif

@@ -321,6 +321,7 @@ static void on_logout(void *data, struct tg_api_ctx *ctx, const struct tg_api_re
 }
 
 /* The sign-in routes' gate: nobody is known yet; the handlers check state and code. */
+/* loop */
 static void gate_open(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                       struct tg_api_verdict *out)
 {
@@ -330,6 +331,7 @@ static void gate_open(void *data, const struct tg_config *cfg, const struct tg_a
         *out = (struct tg_api_verdict){404, "not_found", "the console is not configured"};
 }
 
+/* loop */
 static void gate_session(void *data, const struct tg_config *cfg, const struct tg_api_request *req,
                          struct tg_api_verdict *out)
 {

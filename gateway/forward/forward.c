@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/util.h"
+#include "deliver/deploy.h"
 #include "deliver/template.h"
 #include "deliver/trigger.h"
 #include "forward/defectdojo.h"
@@ -348,13 +349,12 @@ static void follow_up(struct tg_work *w, const json_t *job, const json_t *result
     if (strcmp(jstr(job, "verdict"), "needs_approval") != 0 || *key == '\0' ||
         tg_chat_targets(w->cfg) == 0)
         return;
-    redisReply *r = redisCommand(w->rc, "HMGET %s state approval_id", key);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(r->element[0]->str, "pending_approval") == 0) {
+    struct tg_deployment d;
+    if (tg_deployment_load(w->rc, key, &d) == 1 && d.state &&
+        strcmp(d.state, "pending_approval") == 0) {
         char id[TG_APPROVAL_ID_MAX + 1];
-        if (r->element[1]->type == REDIS_REPLY_STRING)
-            snprintf(id, sizeof id, "%s", r->element[1]->str);
+        if (d.approval_id)
+            snprintf(id, sizeof id, "%s", d.approval_id);
         else
             tg_approval_id(key, TG_APPROVAL_ID_LEN, id);
         char *text = tg_xasprintf("DefectDojo has the %s report of %s pipeline %lld, waiting for "
@@ -364,7 +364,7 @@ static void follow_up(struct tg_work *w, const json_t *job, const json_t *result
         tg_chat_notice(w->cfg, text);
         free(text);
     }
-    freeReplyObject(r);
+    tg_deployment_dispose(&d);
 }
 
 int tg_forward_attempt(struct tg_work *w, struct tg_fwd_claim *cl)

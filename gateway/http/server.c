@@ -619,6 +619,8 @@ int tg_server_start(struct tg_server *s)
     return 0;
 }
 
+/* The main thread stops the loops: it waits for their threads to end. */
+/* off the loop */
 void tg_server_stop(struct tg_server *s)
 {
     for (size_t i = 0; i < s->nloops; i++)
