@@ -139,7 +139,8 @@ static void answer(struct tg_api_ctx *ctx, struct rows *rs)
 {
     struct loaded l = {0};
     size_t at = 0;
-    qsort(rs->v, rs->n, sizeof *rs->v, by_name);
+    if (rs->n > 1) /* qsort must not be given a NULL array, even of 0 elements */
+        qsort(rs->v, rs->n, sizeof *rs->v, by_name);
     if (load_all(ctx->rc, rs, &l)) {
         tg_api_error(ctx, 503, "unavailable", "Redis failed");
     } else {

@@ -399,7 +399,8 @@ static int by_str(const void *x, const void *y)
 static void unique_keys(struct batch *b)
 {
     size_t keep = 0;
-    qsort(b->keys, b->nkeys, sizeof *b->keys, by_str);
+    if (b->nkeys > 1) /* never a NULL array to qsort, even of 0 elements */
+        qsort(b->keys, b->nkeys, sizeof *b->keys, by_str);
     for (size_t i = 0; i < b->nkeys; i++) {
         if (keep && strcmp(b->keys[keep - 1], b->keys[i]) == 0)
             free(b->keys[i]);

@@ -41,7 +41,8 @@ char **tg_dirlist(const char *dir, const char *suffix, struct tg_diag *diag)
         v[n++] = tg_xstrdup(ent->d_name);
     }
     closedir(d);
-    qsort(v, n, sizeof *v, by_name);
+    if (n > 1) /* never a NULL array to qsort, even of 0 elements */
+        qsort(v, n, sizeof *v, by_name);
     for (size_t i = 0; i < n; i++) {
         char *name = v[i];
         v[i] = tg_xasprintf("%s/%s", dir, name);

@@ -503,7 +503,8 @@ static void collect_tips(struct decide *d, const long long *limits)
             n++;
         }
     }
-    qsort(d->tips, n, sizeof *d->tips, by_severity);
+    if (n > 1) /* never a NULL array to qsort, even of 0 elements */
+        qsort(d->tips, n, sizeof *d->tips, by_severity);
     d->ntips = n < FINDINGS_SHOWN ? n : FINDINGS_SHOWN;
 }
 

@@ -126,7 +126,8 @@ static void decode(struct tg_deployment *d)
         else
             set_field(d, f, v);
     }
-    qsort(d->voters, d->nvoters, sizeof *d->voters, by_time);
+    if (d->nvoters > 1) /* never a NULL array to qsort, even of 0 elements */
+        qsort(d->voters, d->nvoters, sizeof *d->voters, by_time);
 }
 
 int tg_deployment_load(redisContext *c, const char *key, struct tg_deployment *d)
